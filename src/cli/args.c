@@ -1,0 +1,172 @@
+#include "cli/args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smoothcache.h"
+
+int cli_usage_error(const cli_args *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "smoothcache %s: ", a->command);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see: smoothcache %s --help)\n", a->command);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_fail(const cli_args *a)
+{
+    fprintf(stderr, "smoothcache %s: %s\n", a->command, sc_last_error());
+    return sc_last_status() == SC_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+void cli_usage(const cli_args *a, FILE *out)
+{
+    fprintf(out, "usage: smoothcache %s %s\n\n%s\n\noptions:\n", a->command, a->usage, a->summary);
+    for (int i = 0; i < a->n_opts; i++) {
+        const cli_opt *o = &a->opts[i];
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        fprintf(out, "  %-26s %s\n", left, o->help);
+    }
+    fprintf(out, "  %-26s %s\n", "-h, --help", "show this help and exit");
+    if (a->epilog) fprintf(out, "\n%s", a->epilog);
+}
+
+int cli_parse(cli_args *a, int argc, char **argv)
+{
+    memset(a->values, 0, sizeof a->values);
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            cli_usage(a, stdout);
+            return -1;
+        }
+        int k;
+        const char *eq = strchr(arg, '=');
+        size_t len = eq && !strncmp(arg, "--", 2) ? (size_t)(eq - arg) : strlen(arg);
+        for (k = 0; k < a->n_opts; k++)
+            if (strlen(a->opts[k].name) == len && !strncmp(a->opts[k].name, arg, len)) break;
+        if (k == a->n_opts) {
+            if (arg[0] == '-') return cli_usage_error(a, "unknown option '%s'", arg);
+            return cli_usage_error(a, "unexpected argument '%s'", arg);
+        }
+        const cli_opt *o = &a->opts[k];
+        if (a->values[k]) return cli_usage_error(a, "%s given more than once", o->name);
+        if (!o->metavar) {
+            if (eq && len == strlen(arg) - strlen(eq)) return cli_usage_error(a, "%s takes no value", o->name);
+            a->values[k] = "1";
+        } else if (eq && len < strlen(arg)) {
+            a->values[k] = eq + 1;
+        } else {
+            if (i + 1 >= argc) return cli_usage_error(a, "%s needs a value (%s)", o->name, o->metavar);
+            a->values[k] = argv[++i];
+        }
+    }
+    return 0;
+}
+
+const char *cli_get(const cli_args *a, const char *name)
+{
+    for (int k = 0; k < a->n_opts; k++)
+        if (!strcmp(a->opts[k].name, name)) return a->values[k];
+    return NULL;
+}
+
+/* Base-10 digits with an optional leading '-' (when allowed): no spaces, '+', hex or suffix. */
+static int plain_integer(const char *s, int allow_minus)
+{
+    if (allow_minus && *s == '-') s++;
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s)) return 0;
+    return 1;
+}
+
+int cli_int(const cli_args *a, const char *flag, long min, long max, long def, long *out)
+{
+    const char *v = cli_get(a, flag);
+    *out = def;
+    if (!v) return 0;
+    if (!plain_integer(v, min < 0)) return cli_usage_error(a, "%s: '%s' is not an integer", flag, v);
+    errno = 0;
+    long x = strtol(v, NULL, 10);
+    if (errno == ERANGE || x < min || x > max)
+        return cli_usage_error(a, "%s: %s is out of range [%ld, %ld]", flag, v, min, max);
+    *out = x;
+    return 0;
+}
+
+int cli_u64(const cli_args *a, const char *flag, uint64_t def, uint64_t *out)
+{
+    const char *v = cli_get(a, flag);
+    *out = def;
+    if (!v) return 0;
+    if (!plain_integer(v, 0)) return cli_usage_error(a, "%s: '%s' is not a non-negative integer", flag, v);
+    errno = 0;
+    unsigned long long x = strtoull(v, NULL, 10);
+    if (errno == ERANGE) return cli_usage_error(a, "%s: %s is out of range [0, 2^64-1]", flag, v);
+    *out = x;
+    return 0;
+}
+
+int cli_float(const cli_args *a, const char *flag, double min, double max, double def, double *out)
+{
+    const char *v = cli_get(a, flag);
+    *out = def;
+    if (!v) return 0;
+    const char *p = v;
+    if (*p == '-') p++;
+    if (!isdigit((unsigned char)*p) && *p != '.') return cli_usage_error(a, "%s: '%s' is not a number", flag, v);
+    for (const char *q = v; *q; q++)
+        if (*q == 'x' || *q == 'X') return cli_usage_error(a, "%s: '%s' is not a decimal number", flag, v);
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (*end || end == v) return cli_usage_error(a, "%s: '%s' is not a number", flag, v);
+    if (errno == ERANGE || !isfinite(x) || !(x >= min && x <= max))
+        return cli_usage_error(a, "%s: %s is out of range [%g, %g]", flag, v, min, max);
+    *out = x;
+    return 0;
+}
+
+int cli_int_list(const cli_args *a, const char *flag, long min, long max, int **out, int *n)
+{
+    const char *v = cli_get(a, flag);
+    *out = NULL;
+    *n = 0;
+    if (!v) return 0;
+    size_t cap = 1;
+    for (const char *q = v; *q; q++) cap += *q == ',';
+    int *list = malloc(cap * sizeof *list);
+    if (!list) return cli_usage_error(a, "out of memory");
+    const char *p = v;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char buf[32];
+        if (len == 0 || len >= sizeof buf) {
+            free(list);
+            return cli_usage_error(a, "%s: '%s' is not a comma-separated list of integers", flag, v);
+        }
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        long x;
+        errno = 0;
+        if (!plain_integer(buf, min < 0) || (x = strtol(buf, NULL, 10), errno == ERANGE) || x < min || x > max) {
+            free(list);
+            return cli_usage_error(a, "%s: '%s' is not an integer in [%ld, %ld]", flag, buf, min, max);
+        }
+        list[(*n)++] = (int)x;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    *out = list;
+    return 0;
+}

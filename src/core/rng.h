@@ -1,0 +1,22 @@
+/* The engine's random generator: xoshiro256** seeded by splitmix64, Box-Muller normals.
+ * Exact specification in docs/NUMERICS.md (the Python reference tool replays it bit for bit). */
+#ifndef SC_CORE_RNG_H
+#define SC_CORE_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t s[4];
+    float spare;     /* second value of the last Box-Muller pair */
+    int has_spare;
+} sc_rng;
+
+#define SC_RNG_NOISE_STREAM 0xD1B54A32D192ED03ull
+
+void rng_seed(sc_rng *r, uint64_t seed);
+uint64_t rng_next(sc_rng *r);
+/* Fills out[0..n) with standard normal float32 values. */
+void rng_normal(sc_rng *r, float *out, size_t n);
+
+#endif

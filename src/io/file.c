@@ -1,0 +1,211 @@
+#define _GNU_SOURCE
+#include "io/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+static sc_status open_regular(const char *path, int *fd_out, uint64_t *size_out)
+{
+    if (!path || !*path) return sc_fail(SC_ERR_ARG, "empty file path");
+    if (strlen(path) >= PATH_MAX) return sc_fail(SC_ERR_ARG, "file path too long (%zu bytes)", strlen(path));
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return sc_fail(SC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return sc_fail(SC_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return sc_fail(SC_ERR_IO, "%s: not a regular file%s", path,
+                       S_ISDIR(st.st_mode) ? " (it is a directory)" : "");
+    }
+    *fd_out = fd;
+    *size_out = (uint64_t)st.st_size;
+    return SC_OK;
+}
+
+sc_status file_map(const char *path, sc_mapped *m)
+{
+    int fd;
+    uint64_t size;
+    m->data = NULL;
+    m->size = 0;
+    sc_status s = open_regular(path, &fd, &size);
+    if (s) return s;
+    if (size > 0) {
+        if (size > (uint64_t)SIZE_MAX) {
+            close(fd);
+            return sc_fail(SC_ERR_IO, "%s: file too large to map", path);
+        }
+        void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return sc_fail(SC_ERR_IO, "%s: cannot map: %s", path, strerror(e));
+        }
+        m->data = p;
+    }
+    close(fd);
+    m->size = size;
+    return SC_OK;
+}
+
+void file_unmap(sc_mapped *m)
+{
+    if (m->data) munmap((void *)m->data, (size_t)m->size);
+    m->data = NULL;
+    m->size = 0;
+}
+
+sc_status file_read_small(const char *path, uint64_t cap, char **buf, size_t *len)
+{
+    int fd;
+    uint64_t size;
+    *buf = NULL;
+    sc_status s = open_regular(path, &fd, &size);
+    if (s) return s;
+    if (size > cap) {
+        close(fd);
+        return sc_fail(SC_ERR_FORMAT, "%s: file is %llu bytes, more than the %llu allowed", path,
+                       (unsigned long long)size, (unsigned long long)cap);
+    }
+    char *p = malloc((size_t)size + 1);
+    if (!p) {
+        close(fd);
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, p + got, (size_t)size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            free(p);
+            close(fd);
+            return sc_fail(SC_ERR_IO, "%s: read failed: %s", path, e ? strerror(e) : "file shrank");
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    p[got] = '\0';
+    *buf = p;
+    if (len) *len = got;
+    return SC_OK;
+}
+
+int file_is_regular(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int file_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+sc_status file_join(char *out, size_t cap, const char *dir, const char *name)
+{
+    size_t dl = strlen(dir);
+    int slash = dl > 0 && dir[dl - 1] == '/';
+    int n = snprintf(out, cap, "%s%s%s", dir, slash ? "" : "/", name);
+    if (n < 0 || (size_t)n >= cap) return sc_fail(SC_ERR_ARG, "path too long: %s/%s", dir, name);
+    return SC_OK;
+}
+
+sc_status file_out_check(const char *path, int force)
+{
+    struct stat st;
+    if (!path || !*path) return sc_fail(SC_ERR_ARG, "empty output path");
+    if (strlen(path) >= 4000) return sc_fail(SC_ERR_ARG, "output path too long");
+    if (lstat(path, &st) == 0) {
+        if (!force)
+            return sc_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", path);
+        if (!S_ISREG(st.st_mode))
+            return sc_fail(SC_ERR_IO, "%s: exists and is not a regular file; not overwriting", path);
+    } else if (errno != ENOENT) {
+        return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    return SC_OK;
+}
+
+sc_status file_out_open(sc_outfile *o, const char *path, int force)
+{
+    o->fd = -1;
+    o->tmp[0] = '\0';
+    sc_status s = file_out_check(path, force);
+    if (s) return s;
+    snprintf(o->path, sizeof o->path, "%s", path);
+    o->force = force;
+    /* The temporary file lives in the target's directory so rename() stays atomic. */
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    snprintf(o->tmp, sizeof o->tmp, "%.*s.%s.tmp.XXXXXX", dirlen, path, slash ? slash + 1 : path);
+    o->fd = mkostemp(o->tmp, O_CLOEXEC);
+    if (o->fd < 0) {
+        int e = errno;
+        o->tmp[0] = '\0';
+        return sc_fail(SC_ERR_IO, "%s: cannot create: %s", path, strerror(e));
+    }
+    fchmod(o->fd, 0644);
+    return SC_OK;
+}
+
+sc_status file_out_write(sc_outfile *o, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(o->fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            file_out_abort(o);
+            return sc_fail(SC_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return SC_OK;
+}
+
+sc_status file_out_commit(sc_outfile *o)
+{
+    if (fsync(o->fd) != 0 || close(o->fd) != 0) {
+        int e = errno;
+        o->fd = -1;
+        file_out_abort(o);
+        return sc_fail(SC_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
+    }
+    o->fd = -1;
+    int r = o->force ? rename(o->tmp, o->path)
+                     : renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->path, RENAME_NOREPLACE);
+    if (r != 0) {
+        int e = errno;
+        file_out_abort(o);
+        if (e == EEXIST)
+            return sc_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", o->path);
+        return sc_fail(SC_ERR_IO, "%s: cannot rename into place: %s", o->path, strerror(e));
+    }
+    o->tmp[0] = '\0';
+    return SC_OK;
+}
+
+void file_out_abort(sc_outfile *o)
+{
+    if (o->fd >= 0) close(o->fd);
+    o->fd = -1;
+    if (o->tmp[0]) unlink(o->tmp);
+    o->tmp[0] = '\0';
+}

@@ -1,0 +1,134 @@
+#include "io/json.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/file.h"
+
+static int depth_of(const json_t *v, int limit)
+{
+    if (limit < 0) return 1;
+    int best = 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            int d = depth_of(x, limit - 1);
+            if (d > best) best = d;
+        }
+        return best + 1;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            int d = depth_of(x, limit - 1);
+            if (d > best) best = d;
+        }
+        return best + 1;
+    }
+    return 0;
+}
+
+sc_status json_parse(const char *src, size_t len, const char *what, json_t **out)
+{
+    *out = NULL;
+    if (len >= 3 && (unsigned char)src[0] == 0xEF && (unsigned char)src[1] == 0xBB &&
+        (unsigned char)src[2] == 0xBF)
+        return sc_fail(SC_ERR_FORMAT, "%s: JSON starts with a byte-order mark", what);
+    json_error_t err;
+    json_t *root = json_loadb(src, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (!root)
+        return sc_fail(SC_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", what, err.line,
+                       err.column, err.text);
+    if (depth_of(root, SC_JSON_MAX_DEPTH + 1) > SC_JSON_MAX_DEPTH) {
+        json_decref(root);
+        return sc_fail(SC_ERR_FORMAT, "%s: JSON nested deeper than %d levels", what, SC_JSON_MAX_DEPTH);
+    }
+    *out = root;
+    return SC_OK;
+}
+
+sc_status json_load_object_file(const char *path, uint64_t cap, json_t **out)
+{
+    char *buf;
+    size_t len;
+    *out = NULL;
+    sc_status s = file_read_small(path, cap, &buf, &len);
+    if (s) return s;
+    s = json_parse(buf, len, path, out);
+    free(buf);
+    if (s) return s;
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return sc_fail(SC_ERR_FORMAT, "%s: top level is not a JSON object", path);
+    }
+    return SC_OK;
+}
+
+sc_status json_get_int(const json_t *obj, const char *key, const char *what, int required,
+                       long long min, long long max, long long def, long long *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    *out = def;
+    if (!v || (json_is_null(v) && !required)) {
+        if (required) return sc_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
+        return SC_OK;
+    }
+    if (!json_is_integer(v))
+        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be an integer", what, key);
+    long long x = json_integer_value(v);
+    if (x < min || x > max)
+        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" = %lld is out of range [%lld, %lld]", what, key, x,
+                       min, max);
+    *out = x;
+    return SC_OK;
+}
+
+sc_status json_get_num(const json_t *obj, const char *key, const char *what, int required,
+                       double min, double max, double def, double *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    *out = def;
+    if (!v || (json_is_null(v) && !required)) {
+        if (required) return sc_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
+        return SC_OK;
+    }
+    if (!json_is_number(v)) return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be a number", what, key);
+    double x = json_number_value(v);
+    if (!(x >= min && x <= max))
+        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" = %g is out of range [%g, %g]", what, key, x, min, max);
+    *out = x;
+    return SC_OK;
+}
+
+sc_status json_get_bool(const json_t *obj, const char *key, const char *what, int required,
+                        int def, int *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    *out = def;
+    if (!v || (json_is_null(v) && !required)) {
+        if (required) return sc_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
+        return SC_OK;
+    }
+    if (!json_is_boolean(v)) return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be true or false", what, key);
+    *out = json_is_true(v);
+    return SC_OK;
+}
+
+sc_status json_get_str(const json_t *obj, const char *key, const char *what, int required,
+                       const char *def, const char **out)
+{
+    const json_t *v = json_object_get(obj, key);
+    *out = def;
+    if (!v || (json_is_null(v) && !required)) {
+        if (required) return sc_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
+        return SC_OK;
+    }
+    if (!json_is_string(v)) return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be a string", what, key);
+    *out = json_string_value(v);
+    return SC_OK;
+}

@@ -1,0 +1,374 @@
+#include "io/safetensors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ckmath.h"
+#include "core/error.h"
+#include "core/mem.h"
+#include "io/json.h"
+
+struct st_file {
+    char *path;
+    sc_mapped map;             /* empty when parsed from caller memory */
+    const uint8_t *buffer;     /* start of the data buffer */
+    uint64_t buffer_size;
+    st_tensor *tensors;        /* sorted by name */
+    size_t n;
+    json_t *metadata;          /* the __metadata__ object or NULL */
+};
+
+static const struct { const char *name; int bits; } k_dtypes[ST_NDTYPES] = {
+    [ST_BOOL] = {"BOOL", 8},       [ST_U8] = {"U8", 8},           [ST_I8] = {"I8", 8},
+    [ST_F8_E5M2] = {"F8_E5M2", 8}, [ST_F8_E4M3] = {"F8_E4M3", 8}, [ST_F8_E8M0] = {"F8_E8M0", 8},
+    [ST_F8_E4M3FNUZ] = {"F8_E4M3FNUZ", 8}, [ST_F8_E5M2FNUZ] = {"F8_E5M2FNUZ", 8},
+    [ST_I16] = {"I16", 16},        [ST_U16] = {"U16", 16},        [ST_F16] = {"F16", 16},
+    [ST_BF16] = {"BF16", 16},      [ST_I32] = {"I32", 32},        [ST_U32] = {"U32", 32},
+    [ST_F32] = {"F32", 32},        [ST_I64] = {"I64", 64},        [ST_U64] = {"U64", 64},
+    [ST_F64] = {"F64", 64},        [ST_C64] = {"C64", 64},        [ST_F4] = {"F4", 4},
+    [ST_F6_E2M3] = {"F6_E2M3", 6}, [ST_F6_E3M2] = {"F6_E3M2", 6},
+};
+
+const char *st_dtype_name(st_dtype d) { return (unsigned)d < ST_NDTYPES ? k_dtypes[d].name : "?"; }
+
+/* Lexical pass over the header, outside strings: every number must be a plain non-negative
+ * integer token (jansson accepts 2.5, 1e3, 16.0 and -0 and cannot tell them apart afterwards),
+ * and the number of ':' bounds the number of entries before jansson allocates anything. */
+static sc_status scan_header(const char *h, uint64_t n, const char *what)
+{
+    uint64_t colons = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (c == '"') {
+            for (i++; i < n && h[i] != '"'; i++)
+                if (h[i] == '\\') i++;
+        } else if (c == ':') {
+            colons++;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            uint64_t start = i;
+            while (i + 1 < n && strchr("0123456789+-.eE", h[i + 1])) i++;
+            for (uint64_t j = start; j <= i; j++) {
+                if (h[j] == '-')
+                    return sc_fail(SC_ERR_FORMAT, "%s: header number at byte %llu is negative", what,
+                                   (unsigned long long)(8 + start));
+                if (h[j] == '.' || h[j] == 'e' || h[j] == 'E' || h[j] == '+')
+                    return sc_fail(SC_ERR_FORMAT,
+                                   "%s: header number at byte %llu is not an integer token", what,
+                                   (unsigned long long)(8 + start));
+            }
+        }
+    }
+    /* Each tensor has 4 colons (its name + 3 fields), each metadata entry 1. */
+    if (colons > 4ull * ST_MAX_TENSORS + ST_MAX_METADATA + 1)
+        return sc_fail(SC_ERR_FORMAT, "%s: header has too many entries (%llu keys)", what,
+                       (unsigned long long)colons);
+    return SC_OK;
+}
+
+static sc_status parse_u48(const json_t *v, const char *what, const char *name, const char *field,
+                           uint64_t *out)
+{
+    if (!json_is_integer(v))
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %s must hold integers", what, name, field);
+    json_int_t x = json_integer_value(v);
+    if (x < 0 || (uint64_t)x > ST_MAX_VALUE)
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %s value %lld is outside [0, 2^48-1]",
+                       what, name, field, (long long)x);
+    *out = (uint64_t)x;
+    return SC_OK;
+}
+
+static sc_status parse_entry(const char *what, const char *name, const json_t *e, st_tensor *t)
+{
+    if (!json_is_object(e))
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is not an object", what, name);
+    const json_t *dt = json_object_get(e, "dtype");
+    const json_t *sh = json_object_get(e, "shape");
+    const json_t *off = json_object_get(e, "data_offsets");
+    if (!dt || !sh || !off)
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" lacks \"%s\"", what, name,
+                       !dt ? "dtype" : !sh ? "shape" : "data_offsets");
+    if (json_object_size(e) != 3) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)e, k, x) {
+            if (strcmp(k, "dtype") && strcmp(k, "shape") && strcmp(k, "data_offsets"))
+                return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" has unknown field \"%s\"", what,
+                               name, k);
+        }
+    }
+    if (!json_is_string(dt))
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": dtype is not a string", what, name);
+    const char *ds = json_string_value(dt);
+    int d;
+    for (d = 0; d < ST_NDTYPES; d++)
+        if (strcmp(ds, k_dtypes[d].name) == 0) break;
+    if (d == ST_NDTYPES)
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": unknown dtype \"%.32s\"", what, name, ds);
+    t->dtype = (st_dtype)d;
+
+    if (!json_is_array(sh))
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": shape is not an array", what, name);
+    size_t rank = json_array_size(sh);
+    if (rank > ST_MAX_RANK)
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": rank %zu exceeds %d", what, name, rank,
+                       ST_MAX_RANK);
+    t->rank = (int)rank;
+    for (size_t i = 0; i < rank; i++) {
+        sc_status s = parse_u48(json_array_get(sh, i), what, name, "shape", &t->shape[i]);
+        if (s) return s;
+    }
+    if (!json_is_array(off) || json_array_size(off) != 2)
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": data_offsets must be [begin, end]", what, name);
+    sc_status s = parse_u48(json_array_get(off, 0), what, name, "data_offsets", &t->begin);
+    if (!s) s = parse_u48(json_array_get(off, 1), what, name, "data_offsets", &t->end);
+    if (s) return s;
+    if (t->end < t->begin)
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": data_offsets end %llu < begin %llu", what,
+                       name, (unsigned long long)t->end, (unsigned long long)t->begin);
+
+    uint64_t bits;
+    if (!ck_prod(t->shape, t->rank, &t->numel) || !ck_mul(t->numel, (uint64_t)k_dtypes[d].bits, &bits))
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": shape size overflows", what, name);
+    if (bits % 8 != 0)
+        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %llu %s elements do not fill whole bytes",
+                       what, name, (unsigned long long)t->numel, k_dtypes[d].name);
+    if (t->end - t->begin != bits / 8)
+        return sc_fail(SC_ERR_FORMAT,
+                       "%s: tensor \"%s\": data_offsets span %llu bytes but shape and dtype need %llu",
+                       what, name, (unsigned long long)(t->end - t->begin),
+                       (unsigned long long)(bits / 8));
+    return SC_OK;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Sorted by begin, the tensors must tile [0, buffer_size) exactly: no gap, no overlap, no two
+ * names on one range (aliasing), no trailing bytes. Zero-size tensors sit at the running end. */
+static sc_status check_tiling(st_file *f, const char *what)
+{
+    st_tensor **order = malloc((f->n ? f->n : 1) * sizeof *order);
+    if (!order) return sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+    for (size_t i = 0; i < f->n; i++) order[i] = &f->tensors[i];
+    qsort(order, f->n, sizeof *order, cmp_range);
+    uint64_t pos = 0;
+    sc_status s = SC_OK;
+    for (size_t i = 0; i < f->n && !s; i++) {
+        const st_tensor *t = order[i];
+        if (t->begin != pos) {
+            if (t->begin > pos)
+                s = sc_fail(SC_ERR_FORMAT, "%s: gap in the data buffer before tensor \"%s\" (bytes %llu..%llu unused)",
+                            what, t->name, (unsigned long long)pos, (unsigned long long)t->begin);
+            else if (i > 0 && t->begin == order[i - 1]->begin && t->end == order[i - 1]->end)
+                s = sc_fail(SC_ERR_FORMAT, "%s: tensors \"%s\" and \"%s\" share the byte range %llu..%llu",
+                            what, order[i - 1]->name, t->name, (unsigned long long)t->begin,
+                            (unsigned long long)t->end);
+            else
+                s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" overlaps the previous tensor (starts at %llu, previous ends at %llu)",
+                            what, t->name, (unsigned long long)t->begin, (unsigned long long)pos);
+        }
+        pos = t->end;
+    }
+    free(order);
+    if (s) return s;
+    if (pos != f->buffer_size)
+        return sc_fail(SC_ERR_FORMAT, "%s: tensors end at byte %llu of the data buffer but the file holds %llu bytes of data (%s)",
+                       what, (unsigned long long)pos, (unsigned long long)f->buffer_size,
+                       pos < f->buffer_size ? "trailing bytes" : "truncated file");
+    return SC_OK;
+}
+
+static sc_status parse_metadata(st_file *f, const json_t *md, const char *what)
+{
+    if (!json_is_object(md))
+        return sc_fail(SC_ERR_FORMAT, "%s: __metadata__ is not an object", what);
+    if (json_object_size(md) > ST_MAX_METADATA)
+        return sc_fail(SC_ERR_FORMAT, "%s: __metadata__ has %zu entries (at most %d)", what,
+                       json_object_size(md), ST_MAX_METADATA);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)md, k, v) {
+        if (!json_is_string(v))
+            return sc_fail(SC_ERR_FORMAT, "%s: __metadata__ value of \"%.64s\" is not a string", what, k);
+    }
+    f->metadata = json_incref((json_t *)md);
+    return SC_OK;
+}
+
+static sc_status parse_header(st_file *f, const uint8_t *bytes, uint64_t size, const char *what)
+{
+    if (size < 8)
+        return sc_fail(SC_ERR_FORMAT, "%s: %llu bytes is too short for a safetensors file (needs 8)",
+                       what, (unsigned long long)size);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = (n << 8) | bytes[i];
+    if (n > ST_MAX_HEADER)
+        return sc_fail(SC_ERR_FORMAT, "%s: header length %llu exceeds the limit of %llu bytes", what,
+                       (unsigned long long)n, (unsigned long long)ST_MAX_HEADER);
+    uint64_t header_end;
+    if (!ck_add(8, n, &header_end) || header_end > size)
+        return sc_fail(SC_ERR_FORMAT, "%s: header length %llu runs past the end of the %llu-byte file",
+                       what, (unsigned long long)n, (unsigned long long)size);
+    const char *h = (const char *)bytes + 8;
+    for (uint64_t i = 0; i < n; i++)
+        if (h[i] == '\0')
+            return sc_fail(SC_ERR_FORMAT, "%s: NUL byte in the header at byte %llu", what,
+                           (unsigned long long)(8 + i));
+    sc_status s = scan_header(h, n, what);
+    if (s) return s;
+    json_t *root;
+    s = json_parse(h, (size_t)n, what, &root);
+    if (s) return s;
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return sc_fail(SC_ERR_FORMAT, "%s: header is not a JSON object", what);
+    }
+    size_t count = json_object_size(root);
+    if (json_object_get(root, "__metadata__")) count--;
+    if (count > ST_MAX_TENSORS) {
+        json_decref(root);
+        return sc_fail(SC_ERR_FORMAT, "%s: %zu tensors (at most %d)", what, count, ST_MAX_TENSORS);
+    }
+    f->tensors = calloc(count ? count : 1, sizeof *f->tensors);
+    if (!f->tensors) {
+        json_decref(root);
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        if (strcmp(key, "__metadata__") == 0) {
+            s = parse_metadata(f, val, what);
+            if (s) break;
+            continue;
+        }
+        size_t len = strlen(key);
+        if (len == 0) { s = sc_fail(SC_ERR_FORMAT, "%s: tensor with an empty name", what); break; }
+        if (len > ST_MAX_NAME) {
+            s = sc_fail(SC_ERR_FORMAT, "%s: tensor name of %zu bytes (at most %d)", what, len, ST_MAX_NAME);
+            break;
+        }
+        st_tensor *t = &f->tensors[f->n];
+        t->name = strdup(key);
+        if (!t->name) { s = sc_fail(SC_ERR_NOMEM, "%s: out of memory", what); break; }
+        f->n++;
+        s = parse_entry(what, key, val, t);
+        if (s) break;
+    }
+    json_decref(root);
+    if (s) return s;
+    f->buffer = bytes + header_end;
+    f->buffer_size = size - header_end;
+    s = check_tiling(f, what);
+    if (s) return s;
+    qsort(f->tensors, f->n, sizeof *f->tensors, cmp_name);
+    return SC_OK;
+}
+
+sc_status st_parse(const uint8_t *bytes, uint64_t size, const char *what, st_file **out)
+{
+    *out = NULL;
+    st_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(what))) {
+        free(f);
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+    }
+    sc_status s = parse_header(f, bytes, size, what);
+    if (s) {
+        st_close(f);
+        return s;
+    }
+    *out = f;
+    return SC_OK;
+}
+
+sc_status st_open(const char *path, st_file **out)
+{
+    sc_mapped m;
+    *out = NULL;
+    sc_status s = file_map(path, &m);
+    if (s) return s;
+    s = st_parse(m.data, m.size, path, out);
+    if (s) {
+        file_unmap(&m);
+        return s;
+    }
+    (*out)->map = m;
+    return SC_OK;
+}
+
+void st_close(st_file *f)
+{
+    if (!f) return;
+    for (size_t i = 0; i < f->n; i++) free((char *)f->tensors[i].name);
+    free(f->tensors);
+    if (f->metadata) json_decref(f->metadata);
+    file_unmap(&f->map);
+    free(f->path);
+    free(f);
+}
+
+const char *st_path(const st_file *f) { return f->path; }
+size_t st_count(const st_file *f) { return f->n; }
+const st_tensor *st_at(const st_file *f, size_t i) { return i < f->n ? &f->tensors[i] : NULL; }
+
+const st_tensor *st_find(const st_file *f, const char *name)
+{
+    st_tensor key = {.name = name};
+    return bsearch(&key, f->tensors, f->n, sizeof key, cmp_name);
+}
+
+const char *st_metadata(const st_file *f, const char *key)
+{
+    if (!f->metadata) return NULL;
+    const json_t *v = json_object_get(f->metadata, key);
+    return v ? json_string_value(v) : NULL;
+}
+
+const uint8_t *st_data(const st_file *f, const st_tensor *t) { return f->buffer + t->begin; }
+
+sc_status st_to_f32(const st_file *f, const st_tensor *t, const float **out, float **owned)
+{
+    const uint8_t *src = st_data(f, t);
+    *owned = NULL;
+    *out = NULL;
+    if (t->dtype == ST_F32 && ((uintptr_t)src & 3) == 0) {
+        *out = (const float *)src;
+        return SC_OK;
+    }
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
+        return sc_fail(SC_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s; supported: F32, F16, BF16",
+                       f->path, t->name, st_dtype_name(t->dtype));
+    size_t n;
+    if (!ck_to_size(t->numel, &n)) return sc_fail(SC_ERR_NOMEM, "%s: tensor \"%s\" too large", f->path, t->name);
+    float *dst = sc_alloc_array(n, sizeof(float), t->name);
+    if (!dst) return SC_ERR_NOMEM;
+    if (t->dtype == ST_F32) {
+        memcpy(dst, src, n * sizeof(float));
+    } else if (t->dtype == ST_F16) {
+        for (size_t i = 0; i < n; i++) {
+            _Float16 h;
+            memcpy(&h, src + 2 * i, 2);
+            dst[i] = (float)h;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t bits = (uint32_t)src[2 * i] << 16 | (uint32_t)src[2 * i + 1] << 24;
+            memcpy(&dst[i], &bits, 4);
+        }
+    }
+    *out = dst;
+    *owned = dst;
+    return SC_OK;
+}

@@ -1,0 +1,58 @@
+/* safetensors reader: the whole header is validated (FORMATS.md 6, RELIABILITY.md 2) before a
+ * single tensor is touched; tensors are then served zero-copy (aligned F32) or converted to F32. */
+#ifndef SC_IO_SAFETENSORS_H
+#define SC_IO_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/file.h"
+#include "smoothcache.h"
+
+#define ST_MAX_HEADER 100000000ull
+#define ST_MAX_RANK 8
+#define ST_MAX_VALUE ((1ull << 48) - 1)
+#define ST_MAX_TENSORS 65536
+#define ST_MAX_METADATA 4096
+#define ST_MAX_NAME 512
+
+typedef enum {
+    ST_BOOL, ST_U8, ST_I8, ST_F8_E5M2, ST_F8_E4M3, ST_F8_E8M0, ST_F8_E4M3FNUZ, ST_F8_E5M2FNUZ,
+    ST_I16, ST_U16, ST_F16, ST_BF16, ST_I32, ST_U32, ST_F32, ST_I64, ST_U64, ST_F64, ST_C64,
+    ST_F4, ST_F6_E2M3, ST_F6_E3M2,
+    ST_NDTYPES
+} st_dtype;
+
+typedef struct {
+    const char *name;      /* owned by the st_file */
+    st_dtype dtype;
+    int rank;
+    uint64_t shape[ST_MAX_RANK];
+    uint64_t numel;
+    uint64_t begin, end;   /* byte range relative to the data buffer */
+} st_tensor;
+
+typedef struct st_file st_file;
+
+/* Maps and validates a file. */
+sc_status st_open(const char *path, st_file **out);
+/* Validates an in-memory image of a file (the fuzz target's entry). `what` names it in errors.
+ * The bytes must outlive the st_file. */
+sc_status st_parse(const uint8_t *bytes, uint64_t size, const char *what, st_file **out);
+void st_close(st_file *f);
+
+const char *st_path(const st_file *f);
+size_t st_count(const st_file *f);
+const st_tensor *st_at(const st_file *f, size_t i);          /* in name order */
+const st_tensor *st_find(const st_file *f, const char *name); /* NULL if absent */
+/* Value of a __metadata__ key, or NULL. */
+const char *st_metadata(const st_file *f, const char *key);
+const uint8_t *st_data(const st_file *f, const st_tensor *t);
+
+const char *st_dtype_name(st_dtype d);
+
+/* The tensor as float32. Zero-copy for 4-byte-aligned F32 (*owned = NULL); F16, BF16 and
+ * unaligned F32 are converted into a new buffer returned in *owned (free with sc_free). */
+sc_status st_to_f32(const st_file *f, const st_tensor *t, const float **out, float **owned);
+
+#endif

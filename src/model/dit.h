@@ -1,0 +1,112 @@
+/* The DiT model: configuration, weights (float32 views into mapped files, or converted copies),
+ * and the forward pass. Shapes use D = hidden, T = tokens, B = batch rows (CFG halves included). */
+#ifndef SC_MODEL_DIT_H
+#define SC_MODEL_DIT_H
+
+#include <stdint.h>
+
+#include "core/matmul.h"
+#include "sample/schedule.h"
+#include "smoothcache.h"
+
+typedef enum { DIT_LAYOUT_ORIGINAL, DIT_LAYOUT_DIFFUSERS, DIT_LAYOUT_PIPELINE } dit_layout;
+
+typedef struct {
+    int depth, hidden, heads, head_dim, patch, input_size, in_channels, out_channels, num_classes;
+    int learned_sigma;
+    int grid, tokens;          /* input_size / patch, grid^2 */
+    int freq_div;              /* timestep frequency divisor: 128 original, 127 diffusers */
+    float eps_attn, eps_mlp;   /* LayerNorm eps before attention / before the MLP */
+    int cfg_channels;          /* eps channels guided: 3 original (hard-coded there), all diffusers */
+} dit_config;
+
+typedef struct {
+    const float *w; /* [out, in] row-major */
+    const float *b; /* [out] or NULL */
+    int out, in;
+} dit_linear;
+
+typedef struct {
+    dit_linear ada;            /* [6D, D] */
+    dit_linear qkv;            /* [3D, D] when fused (original files) */
+    dit_linear q, k, v;        /* [D, D] each (diffusers files); qkv.w == NULL then */
+    dit_linear proj;           /* [D, D] */
+    dit_linear fc1;            /* [4D, D] */
+    dit_linear fc2;            /* [D, 4D] */
+} dit_block;
+
+typedef struct {
+    dit_linear x_embed;        /* [D, C*p*p] (the conv weight [D, C, p, p] flattened) */
+    const float *pos;          /* [T, D] */
+    dit_linear t1;             /* [D, 256] */
+    dit_linear t2;             /* [D, D] */
+    const float *y_table;      /* [num_classes + 1, D] */
+    dit_block *blocks;         /* [depth] */
+    dit_linear final_ada;      /* [2D, D] */
+    dit_linear final_lin;      /* [p*p*out_channels, D] */
+} dit_weights;
+
+struct sc_model {
+    dit_config cfg;
+    dit_weights w;
+    dit_layout layout;
+    sched_config sched;        /* from the pipeline's scheduler folder, else the DiT default */
+    char dtype[8];
+    uint64_t params;
+    void **owned;              /* converted / computed buffers to free */
+    int n_owned, cap_owned;
+    void **files;              /* st_file* kept open for zero-copy weights */
+    int n_files;
+    char path[4096];
+};
+
+/* Activation buffers for one batch size, allocated once and reused by every forward. */
+typedef struct {
+    int rows;                  /* B */
+    float *h;                  /* [B*T, D] residual stream */
+    float *z;                  /* [B*T, D] normalised + modulated input of a sub-layer */
+    float *qkv;                /* [B*T, 3D] */
+    float *att;                /* [B*T, D] attention output, heads concatenated */
+    float *sub;                /* [B*T, D] raw sub-layer output (before gate and residual) */
+    float *hid;                /* [B*T, 4D] MLP hidden */
+    float *scores;             /* [B*H, T, T] */
+    float *patches;            /* [B*T, C*p*p] */
+    float *out_tok;            /* [B*T, p*p*out_channels] */
+    float *temb_freq;          /* [B, 256] */
+    float *temb_hid;           /* [B, D] */
+    float *c;                  /* [B, D] conditioning */
+    float *silu_c;             /* [B, D] */
+    float *mod;                /* [B, 6D] */
+    mm_ctx *mm;
+} dit_workspace;
+
+sc_status dit_workspace_init(dit_workspace *ws, const sc_model *m, int rows);
+void dit_workspace_free(dit_workspace *ws);
+
+/* The forward in pieces, for the sampler loop and the caching layer:
+ *   dit_embed: h [B*T, D] from x [B, C, S, S]; conditioning SiLU(c) [B, D] from t [B], y [B];
+ *   dit_block_modulation: mod [B, 6D] of block l;
+ *   dit_attn_sublayer / dit_mlp_sublayer: the raw sub-layer output [B*T, D] of block l, before
+ *     the gate and the residual add (what SmoothCache stores and reuses);
+ *   dit_final: out [B, out_channels, S, S] from h. */
+sc_status dit_embed(const sc_model *m, dit_workspace *ws, const float *x, const float *t, const int *y);
+sc_status dit_block_modulation(const sc_model *m, dit_workspace *ws, int l);
+sc_status dit_attn_sublayer(const sc_model *m, dit_workspace *ws, int l, float *out);
+sc_status dit_mlp_sublayer(const sc_model *m, dit_workspace *ws, int l, float *out);
+sc_status dit_final(const sc_model *m, dit_workspace *ws, float *out);
+
+/* x [B, C, S, S], t [B], y [B] -> out [B, out_channels, S, S]: all of the above, uncached. */
+sc_status dit_forward(const sc_model *m, dit_workspace *ws, const float *x, const float *t,
+                      const int *y, float *out);
+
+/* Fills pos [T, D] with the 2D sin-cos table (FORMATS.md 1.2). D % 4 == 0. */
+void dit_pos_embed(float *pos, int grid, int D);
+
+/* Bookkeeping for buffers the model owns. */
+sc_status dit_own(sc_model *m, void *p);
+
+uint64_t dit_macs_attn(const dit_config *c);
+uint64_t dit_macs_mlp(const dit_config *c);
+uint64_t dit_macs_forward(const dit_config *c);
+
+#endif

@@ -1,0 +1,163 @@
+/* The DiT forward pass (FORMATS.md 1): patch embed, timestep + class conditioning, adaLN-Zero
+ * blocks, final layer, unpatchify. Each block's attention and MLP sub-layers are separate calls
+ * so that a caching policy can decide per step and per block to compute or reuse them. */
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "model/dit.h"
+#include "model/dit_attention.h"
+#include "model/dit_ops.h"
+
+sc_status dit_workspace_init(dit_workspace *ws, const sc_model *m, int rows)
+{
+    const dit_config *c = &m->cfg;
+    const size_t B = (size_t)rows, T = (size_t)c->tokens, D = (size_t)c->hidden;
+    const size_t K = (size_t)c->in_channels * c->patch * c->patch;
+    const size_t O = (size_t)c->out_channels * c->patch * c->patch;
+    memset(ws, 0, sizeof *ws);
+    ws->rows = rows;
+    struct { float **p; size_t n; const char *what; } bufs[] = {
+        {&ws->h, B * T * D, "residual stream"},
+        {&ws->z, B * T * D, "modulated input"},
+        {&ws->qkv, B * T * 3 * D, "qkv"},
+        {&ws->att, B * T * D, "attention output"},
+        {&ws->sub, B * T * D, "sub-layer output"},
+        {&ws->hid, B * T * 4 * D, "MLP hidden"},
+        {&ws->scores, B * (size_t)c->heads * T * T, "attention scores"},
+        {&ws->patches, B * T * K, "patches"},
+        {&ws->out_tok, B * T * O, "output tokens"},
+        {&ws->temb_freq, B * 256, "timestep features"},
+        {&ws->temb_hid, B * D, "timestep hidden"},
+        {&ws->c, B * D, "conditioning"},
+        {&ws->silu_c, B * D, "conditioning"},
+        {&ws->mod, B * 6 * D, "modulation"},
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+        *bufs[i].p = sc_alloc_array(bufs[i].n, sizeof(float), bufs[i].what);
+        if (!*bufs[i].p) {
+            dit_workspace_free(ws);
+            return SC_ERR_NOMEM;
+        }
+    }
+    sc_status s = mm_create(&ws->mm);
+    if (s) dit_workspace_free(ws);
+    return s;
+}
+
+void dit_workspace_free(dit_workspace *ws)
+{
+    float *all[] = {ws->h, ws->z, ws->qkv, ws->att, ws->sub, ws->hid, ws->scores, ws->patches,
+                    ws->out_tok, ws->temb_freq, ws->temb_hid, ws->c, ws->silu_c, ws->mod};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) sc_free(all[i]);
+    mm_destroy(ws->mm);
+    memset(ws, 0, sizeof *ws);
+}
+
+static sc_status linear(mm_ctx *mm, int64_t M, const dit_linear *L, const float *x, float *y,
+                        int64_t ldy, int post)
+{
+    return mm_linear(mm, M, L->out, L->in, x, L->in, L->w, L->b, y, ldy, post);
+}
+
+/* out [B*T, D] = proj(Attn(LN(h) * (1 + scale_msa) + shift_msa)) (before the gate). */
+sc_status dit_attn_sublayer(const sc_model *m, dit_workspace *ws, int l, float *out)
+{
+    const dit_config *c = &m->cfg;
+    const dit_block *blk = &m->w.blocks[l];
+    const int B = ws->rows, T = c->tokens, D = c->hidden;
+    const int64_t M = (int64_t)B * T;
+    ops_ln_modulate(ws->z, ws->h, B, T, D, c->eps_attn, ws->mod, ws->mod + D, 6 * D);
+    sc_status s;
+    if (blk->qkv.w) {
+        s = linear(ws->mm, M, &blk->qkv, ws->z, ws->qkv, 3 * D, MM_POST_NONE);   /* [M, 3D] */
+    } else {
+        /* Separate q, k, v weights write the column slices of the same [M, 3D] buffer. */
+        s = linear(ws->mm, M, &blk->q, ws->z, ws->qkv, 3 * D, MM_POST_NONE);
+        if (!s) s = linear(ws->mm, M, &blk->k, ws->z, ws->qkv + D, 3 * D, MM_POST_NONE);
+        if (!s) s = linear(ws->mm, M, &blk->v, ws->z, ws->qkv + 2 * D, 3 * D, MM_POST_NONE);
+    }
+    if (!s) s = dit_attention(ws->mm, ws->qkv, ws->att, ws->scores, B, T, c->heads, c->head_dim);
+    if (!s) s = linear(ws->mm, M, &blk->proj, ws->att, out, D, MM_POST_NONE);      /* [M, D] */
+    return s;
+}
+
+/* out [B*T, D] = fc2(GELU_tanh(fc1(LN(h) * (1 + scale_mlp) + shift_mlp))) (before the gate). */
+sc_status dit_mlp_sublayer(const sc_model *m, dit_workspace *ws, int l, float *out)
+{
+    const dit_config *c = &m->cfg;
+    const dit_block *blk = &m->w.blocks[l];
+    const int B = ws->rows, T = c->tokens, D = c->hidden;
+    const int64_t M = (int64_t)B * T;
+    ops_ln_modulate(ws->z, ws->h, B, T, D, c->eps_mlp, ws->mod + 3 * D, ws->mod + 4 * D, 6 * D);
+    sc_status s = linear(ws->mm, M, &blk->fc1, ws->z, ws->hid, 4 * D, MM_POST_GELU_TANH); /* [M, 4D] */
+    if (!s) s = linear(ws->mm, M, &blk->fc2, ws->hid, out, D, MM_POST_NONE);                /* [M, D] */
+    return s;
+}
+
+/* mod [B, 6D] = adaLN_l(SiLU(c)): shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp. */
+sc_status dit_block_modulation(const sc_model *m, dit_workspace *ws, int l)
+{
+    return linear(ws->mm, ws->rows, &m->w.blocks[l].ada, ws->silu_c, ws->mod, 6 * m->cfg.hidden,
+                  MM_POST_NONE);
+}
+
+sc_status dit_embed(const sc_model *m, dit_workspace *ws, const float *x, const float *t, const int *y)
+{
+    const dit_config *c = &m->cfg;
+    const dit_weights *w = &m->w;
+    const int B = ws->rows, T = c->tokens, D = c->hidden;
+    ops_patchify(ws->patches, x, B, c->in_channels, c->input_size, c->patch);        /* [B*T, C p p] */
+    sc_status s = linear(ws->mm, (int64_t)B * T, &w->x_embed, ws->patches, ws->h, D, MM_POST_NONE);
+    if (s) return s;
+    ops_add_pos(ws->h, w->pos, B, T, D);                                             /* h [B*T, D] */
+
+    ops_timestep_features(ws->temb_freq, t, B, c->freq_div);                        /* [B, 256] */
+    s = linear(ws->mm, B, &w->t1, ws->temb_freq, ws->temb_hid, D, MM_POST_NONE);    /* [B, D] */
+    if (s) return s;
+    ops_silu(ws->temb_hid, ws->temb_hid, B * D);
+    s = linear(ws->mm, B, &w->t2, ws->temb_hid, ws->c, D, MM_POST_NONE);            /* [B, D] */
+    if (s) return s;
+    for (int b = 0; b < B; b++) {
+        SC_ASSERT(y[b] >= 0 && y[b] <= c->num_classes);
+        const float *e = w->y_table + (size_t)y[b] * D;
+        for (int i = 0; i < D; i++) ws->c[(size_t)b * D + i] += e[i];
+    }
+    ops_silu(ws->silu_c, ws->c, B * D);
+    return SC_OK;
+}
+
+sc_status dit_final(const sc_model *m, dit_workspace *ws, float *out)
+{
+    const dit_config *c = &m->cfg;
+    const int B = ws->rows, T = c->tokens, D = c->hidden;
+    /* [B, 2D] = shift | scale. */
+    sc_status s = linear(ws->mm, B, &m->w.final_ada, ws->silu_c, ws->mod, 2 * D, MM_POST_NONE);
+    if (s) return s;
+    ops_ln_modulate(ws->z, ws->h, B, T, D, 1e-6f, ws->mod, ws->mod + D, 2 * D);
+    const dit_linear *L = &m->w.final_lin;
+    s = linear(ws->mm, (int64_t)B * T, L, ws->z, ws->out_tok, L->out, MM_POST_NONE); /* [B*T, p p Co] */
+    if (s) return s;
+    ops_unpatchify(out, ws->out_tok, B, c->out_channels, c->input_size, c->patch);
+    return SC_OK;
+}
+
+sc_status dit_forward(const sc_model *m, dit_workspace *ws, const float *x, const float *t,
+                      const int *y, float *out)
+{
+    const dit_config *c = &m->cfg;
+    const int B = ws->rows, T = c->tokens, D = c->hidden;
+    sc_status s = dit_embed(m, ws, x, t, y);
+    for (int l = 0; l < c->depth && !s; l++) {
+        s = dit_block_modulation(m, ws, l);
+        if (!s) s = dit_attn_sublayer(m, ws, l, ws->sub);
+        if (s) break;
+        ops_gated_add(ws->h, ws->sub, B, T, D, ws->mod + 2 * D, 6 * D);
+        s = dit_mlp_sublayer(m, ws, l, ws->sub);
+        if (s) break;
+        ops_gated_add(ws->h, ws->sub, B, T, D, ws->mod + 5 * D, 6 * D);
+    }
+    if (!s) s = dit_final(m, ws, out);
+    return s;
+}

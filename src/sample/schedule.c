@@ -1,0 +1,136 @@
+#include "sample/schedule.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/json.h"
+
+void sched_default(sched_config *s)
+{
+    memset(s, 0, sizeof *s);
+    s->num_train = 1000;
+    s->beta = BETA_LINEAR;
+    s->beta_start = 1e-4;
+    s->beta_end = 0.02;
+    s->spacing = SPACING_LEADING;
+    s->steps_offset = 0;
+    s->set_alpha_to_one = 1;
+}
+
+sc_status sched_load(sched_config *s, const char *path)
+{
+    json_t *j;
+    sched_default(s);
+    sc_status st = json_load_object_file(path, SC_JSON_FILE_CAP, &j);
+    if (st) return st;
+    long long n = 1000, off = 0;
+    const char *beta = "linear", *spacing = "leading", *pred = "epsilon";
+    int one = 1;
+    if ((st = json_get_int(j, "num_train_timesteps", path, 0, 2, SCHED_MAX_TRAIN, 1000, &n)) ||
+        (st = json_get_num(j, "beta_start", path, 0, 0.0, 1.0, 1e-4, &s->beta_start)) ||
+        (st = json_get_num(j, "beta_end", path, 0, 0.0, 1.0, 0.02, &s->beta_end)) ||
+        (st = json_get_str(j, "beta_schedule", path, 0, "linear", &beta)) ||
+        (st = json_get_str(j, "timestep_spacing", path, 0, "leading", &spacing)) ||
+        (st = json_get_int(j, "steps_offset", path, 0, 0, 999, 0, &off)) ||
+        (st = json_get_bool(j, "set_alpha_to_one", path, 0, 1, &one)) ||
+        (st = json_get_str(j, "prediction_type", path, 0, "epsilon", &pred)))
+        goto done;
+    const json_t *tb = json_object_get(j, "trained_betas");
+    if (tb && !json_is_null(tb)) {
+        st = sc_fail(SC_ERR_UNSUPPORTED, "%s: \"trained_betas\" is not supported", path);
+        goto done;
+    }
+    s->num_train = (int)n;
+    s->steps_offset = (int)off;
+    s->set_alpha_to_one = one;
+    if (!(s->beta_start < s->beta_end)) {
+        st = sc_fail(SC_ERR_FORMAT, "%s: beta_start must be below beta_end", path);
+        goto done;
+    }
+    if (!strcmp(beta, "linear")) s->beta = BETA_LINEAR;
+    else if (!strcmp(beta, "scaled_linear")) s->beta = BETA_SCALED_LINEAR;
+    else if (!strcmp(beta, "squaredcos_cap_v2")) s->beta = BETA_SQUAREDCOS;
+    else {
+        st = sc_fail(SC_ERR_UNSUPPORTED, "%s: beta_schedule \"%.40s\" is not supported (linear, scaled_linear, squaredcos_cap_v2)", path, beta);
+        goto done;
+    }
+    if (!strcmp(spacing, "leading")) s->spacing = SPACING_LEADING;
+    else if (!strcmp(spacing, "trailing")) s->spacing = SPACING_TRAILING;
+    else if (!strcmp(spacing, "linspace")) s->spacing = SPACING_LINSPACE;
+    else {
+        st = sc_fail(SC_ERR_UNSUPPORTED, "%s: timestep_spacing \"%.40s\" is not supported (leading, trailing, linspace)", path, spacing);
+        goto done;
+    }
+    if (strcmp(pred, "epsilon")) {
+        st = sc_fail(SC_ERR_UNSUPPORTED, "%s: prediction_type \"%.40s\" is not supported (DiT predicts epsilon)", path, pred);
+        goto done;
+    }
+    s->spacing_given = json_object_get(j, "timestep_spacing") != NULL;
+    s->from_file = 1;
+done:
+    json_decref(j);
+    return st;
+}
+
+/* torch.linspace(start, end, n, dtype=float32) on the CPU: the step is a float32 division and
+ * each half is an fma from its own end (checked bit-exact against torch 2.x). */
+static void linspace_f32(float start, float end, int n, float *out)
+{
+    if (n == 1) { out[0] = start; return; }
+    float step = (end - start) / (float)(n - 1);
+    int half = n / 2;
+    for (int i = 0; i < n; i++)
+        out[i] = i < half ? fmaf(step, (float)i, start) : fmaf(-step, (float)(n - 1 - i), end);
+}
+
+/* diffusers' betas_for_alpha_bar(n, "cosine"), computed in float64 then cast. */
+static double alpha_bar_cos(double t)
+{
+    const double pi = 3.14159265358979323846;
+    double c = cos((t + 0.008) / 1.008 * pi / 2);
+    return c * c;
+}
+
+void sched_alphas_cumprod_f32(const sched_config *s, float *out)
+{
+    float betas[SCHED_MAX_TRAIN];
+    int n = s->num_train;
+    if (s->beta == BETA_LINEAR) {
+        linspace_f32((float)s->beta_start, (float)s->beta_end, n, betas);
+    } else if (s->beta == BETA_SCALED_LINEAR) {
+        linspace_f32((float)sqrt(s->beta_start), (float)sqrt(s->beta_end), n, betas);
+        for (int i = 0; i < n; i++) betas[i] = betas[i] * betas[i];
+    } else {
+        for (int i = 0; i < n; i++) {
+            double b = 1.0 - alpha_bar_cos((double)(i + 1) / n) / alpha_bar_cos((double)i / n);
+            betas[i] = (float)(b < 0.999 ? b : 0.999);
+        }
+    }
+    /* torch.cumprod on float32 accumulates in double and rounds each output. */
+    double acc = 1.0;
+    for (int i = 0; i < n; i++) {
+        acc *= (double)(1.0f - betas[i]);
+        out[i] = (float)acc;
+    }
+}
+
+void sched_betas_f64(const sched_config *s, double *betas)
+{
+    /* numpy.linspace(start, end, n, dtype=float64): start + i * step, last = end exactly. */
+    int n = s->num_train;
+    if (s->beta == BETA_SQUAREDCOS) {
+        for (int i = 0; i < n; i++) {
+            double b = 1.0 - alpha_bar_cos((double)(i + 1) / n) / alpha_bar_cos((double)i / n);
+            betas[i] = b < 0.999 ? b : 0.999;
+        }
+        return;
+    }
+    int sq = s->beta == BETA_SCALED_LINEAR;
+    double b0 = sq ? sqrt(s->beta_start) : s->beta_start, b1 = sq ? sqrt(s->beta_end) : s->beta_end;
+    double step = (b1 - b0) / (n - 1);
+    for (int i = 0; i < n; i++) betas[i] = i * step + b0;
+    betas[n - 1] = b1;
+    if (sq)
+        for (int i = 0; i < n; i++) betas[i] *= betas[i];
+}

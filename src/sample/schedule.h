@@ -1,0 +1,35 @@
+/* Noise schedules: the beta table and the cumulative products of (1 - beta), in the two numeric
+ * flavours the references use (FORMATS.md 3.1): float64 (original DiT) and float32 emulating
+ * torch exactly (diffusers). */
+#ifndef SC_SAMPLE_SCHEDULE_H
+#define SC_SAMPLE_SCHEDULE_H
+
+#include "smoothcache.h"
+
+#define SCHED_MAX_TRAIN 1000
+
+typedef enum { BETA_LINEAR, BETA_SCALED_LINEAR, BETA_SQUAREDCOS } beta_schedule;
+typedef enum { SPACING_LEADING, SPACING_TRAILING, SPACING_LINSPACE } timestep_spacing;
+
+typedef struct {
+    int num_train;            /* training timesteps (1000) */
+    beta_schedule beta;
+    double beta_start, beta_end;
+    timestep_spacing spacing;
+    int spacing_given;        /* the file set timestep_spacing (else each sampler's default) */
+    int steps_offset;
+    int set_alpha_to_one;     /* DDIM: alpha_prev of the last step is 1 (else alphas_cumprod[0]) */
+    int from_file;            /* 1 when read from a scheduler_config.json */
+} sched_config;
+
+/* The DiT default: linear 1e-4..0.02 over 1000 steps, leading spacing, offset 0. */
+void sched_default(sched_config *s);
+/* Reads a diffusers scheduler_config.json; unknown keys are ignored, bad values are errors. */
+sc_status sched_load(sched_config *s, const char *path);
+
+/* diffusers: torch.linspace / cumprod in float32, bit-exact (alphas_cumprod[num_train]). */
+void sched_alphas_cumprod_f32(const sched_config *s, float *out);
+/* Original DiT (gaussian_diffusion.py): the betas as numpy float64 computes them. */
+void sched_betas_f64(const sched_config *s, double *betas);
+
+#endif

@@ -1,0 +1,123 @@
+/* The test runner: `run_tests [NAME_PREFIX...]` forks each registered test (or those whose name
+ * starts with a prefix), reports failures, and ends with exactly "<N> passed, <N> failed". */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define MAX_TESTS 1024
+
+static struct { const char *name; test_fn fn; } g_tests[MAX_TESTS];
+static int g_n;
+static char g_tmp[1024];
+
+void harness_register(const char *name, test_fn fn)
+{
+    if (g_n == MAX_TESTS) {
+        fprintf(stderr, "too many tests\n");
+        abort();
+    }
+    g_tests[g_n].name = name;
+    g_tests[g_n].fn = fn;
+    g_n++;
+}
+
+void harness_fail(const char *file, int line, const char *msg)
+{
+    fprintf(stderr, "    %s:%d: %s\n", file, line, msg);
+    exit(1);
+}
+
+const char *test_tmpdir(void) { return g_tmp; }
+
+const char *test_path(const char *name)
+{
+    static char bufs[8][4096];
+    static int k;
+    char *b = bufs[k++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", g_tmp, name);
+    return b;
+}
+
+void test_write(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK_MSG(f && fwrite(data, 1, n, f) == n && fclose(f) == 0, "cannot write %s", path);
+}
+
+const char *test_fixtures(void) { return SC_SOURCE_DIR "/tests/fixtures"; }
+
+int test_cli(const char *args, char **output)
+{
+    char cmd[16384], out[1100];
+    snprintf(out, sizeof out, "%s/cli-output.txt", g_tmp);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", SC_CLI_PATH, args, out);
+    int st = system(cmd);
+    if (output) {
+        FILE *f = fopen(out, "rb");
+        *output = calloc(1, 1 << 20);
+        if (f && *output) {
+            size_t n = fread(*output, 1, (1 << 20) - 1, f);
+            (*output)[n] = '\0';
+        }
+        if (f) fclose(f);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int rm_entry(const char *p, const struct stat *s, int flag, struct FTW *f)
+{
+    (void)s; (void)flag; (void)f;
+    return remove(p);
+}
+
+static int selected(const char *name, int argc, char **argv)
+{
+    if (argc < 2) return 1;
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(name, argv[i], strlen(argv[i]))) return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int passed = 0, failed = 0;
+    const char *tmp = getenv("TMPDIR");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < g_n; i++) {
+        if (!selected(g_tests[i].name, argc, argv)) continue;
+        snprintf(g_tmp, sizeof g_tmp, "%s/sc-test-XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
+        if (!mkdtemp(g_tmp)) {
+            fprintf(stderr, "cannot create a temporary directory: %s\n", strerror(errno));
+            return 1;
+        }
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            sc_set_quiet(1);
+            g_tests[i].fn();
+            exit(0);
+        }
+        int st = 0;
+        waitpid(pid, &st, 0);
+        nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+            passed++;
+        } else {
+            failed++;
+            if (WIFSIGNALED(st)) fprintf(stderr, "    killed by signal %d\n", WTERMSIG(st));
+            fprintf(stderr, "FAIL %s\n", g_tests[i].name);
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "(%.1f s)\n", (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,179 @@
+"""Train the smoothcache demo model: a small class-conditional DiT in pixel space.
+
+The model is a diffusers DiTTransformer2DModel on 32x32 RGB images (in/out channels 3,
+no learned sigma), trained with epsilon prediction on the standard DDPM linear beta
+schedule (1e-4 .. 0.02, 1000 steps), pixels scaled to [-1, 1], 10% of the labels replaced
+by the null class (id = number of classes) for classifier-free guidance, AdamW, and an
+exponential moving average (EMA) of the weights; the EMA weights are exported.
+
+Usage (from the repository root):
+
+    python tools/demo/train.py                 # writes models/demo/
+    python tools/demo/train.py --steps 200 --out /tmp/demo-try   # a quick try
+
+Everything is seeded (--seed): the dataset (numpy), the initial weights, batches, noise,
+timesteps and label dropout (torch CPU generators), so a run on the same machine and
+library versions repeats exactly.
+
+Note on label dropout: every DiT block of diffusers owns its own label embedder, and in
+train() mode each would drop labels independently with the global torch RNG.  This script
+therefore keeps the module in eval() mode (the DiT has no dropout or batch-norm layers, so
+eval() changes nothing else) and drops labels itself, the same ones for every block.
+"""
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import dataset  # noqa: E402
+
+
+def build_model(args):
+    from diffusers import DiTTransformer2DModel
+
+    return DiTTransformer2DModel(
+        num_attention_heads=args.heads,
+        attention_head_dim=args.head_dim,
+        in_channels=3,
+        out_channels=3,
+        num_layers=args.layers,
+        sample_size=dataset.IMAGE_SIZE,
+        patch_size=args.patch,
+        num_embeds_ada_norm=dataset.NUM_CLASSES,
+        norm_type="ada_norm_zero",
+    )
+
+
+def export(ema, out_dir, fp16, meta):
+    os.makedirs(out_dir, exist_ok=True)
+    m = copy.deepcopy(ema)
+    if fp16:
+        m = m.half()
+    m.save_pretrained(out_dir, safe_serialization=True)
+    with open(os.path.join(out_dir, "classes.json"), "w") as f:
+        json.dump(dataset.CLASS_NAMES, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(out_dir, "train_info.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description="train the smoothcache demo DiT")
+    ap.add_argument("--out", default=os.path.join(REPO, "models", "demo"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-lr-frac", type=float, default=0.1,
+                    help="cosine decay after warmup down to lr*this at the last step")
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--weight-decay", type=float, default=0.0)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--data-size", type=int, default=50000)
+    ap.add_argument("--hidden-layers", dest="layers", type=int, default=6)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--head-dim", type=int, default=32)
+    ap.add_argument("--patch", type=int, default=4)
+    ap.add_argument("--cfg-drop", type=float, default=0.1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--save-every", type=int, default=0, help="export the EMA every N steps too")
+    ap.add_argument("--fp16", action="store_true", help="export fp16 weights")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    dev = torch.device(args.device)
+    t0 = time.time()
+
+    images, labels = dataset.make_dataset(args.data_size, args.seed)
+    x_all = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
+    y_all = torch.from_numpy(labels)
+    x_all, y_all = x_all.to(dev), y_all.to(dev)
+    print(f"dataset: {args.data_size} images in {time.time() - t0:.1f}s", flush=True)
+
+    model = build_model(args).to(dev)
+    model.eval()  # see the module docstring: label dropout is done here, not in the model
+    ema = copy.deepcopy(model).requires_grad_(False)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model: {n_params} parameters ({n_params / 1e6:.2f} M)", flush=True)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.999),
+                            weight_decay=args.weight_decay)
+
+    def lr_at(step):
+        if step < args.warmup:
+            return args.lr * (step + 1) / args.warmup
+        p = (step - args.warmup) / max(1, args.steps - args.warmup)
+        return args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
+
+    T = 1000
+    betas = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
+    abar = torch.cumprod(1.0 - betas, dim=0)
+    sqrt_ab = abar.sqrt().float().to(dev)
+    sqrt_1mab = (1.0 - abar).sqrt().float().to(dev)
+
+    g = torch.Generator(device="cpu").manual_seed(args.seed + 1)
+    null_class = dataset.NUM_CLASSES
+    ema_params = list(ema.parameters())
+    model_params = list(model.parameters())
+    run_loss, run_n = 0.0, 0
+    t_train = time.time()
+    meta = {}
+    for step in range(args.steps):
+        idx = torch.randint(0, args.data_size, (args.batch,), generator=g).to(dev)
+        x0, y = x_all[idx], y_all[idx].clone()
+        t = torch.randint(0, T, (args.batch,), generator=g).to(dev)
+        noise = torch.randn(x0.shape, generator=g).to(dev)
+        drop = (torch.rand(args.batch, generator=g) < args.cfg_drop).to(dev)
+        y[drop] = null_class
+        xt = sqrt_ab[t].view(-1, 1, 1, 1) * x0 + sqrt_1mab[t].view(-1, 1, 1, 1) * noise
+
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        pred = model(xt, timestep=t, class_labels=y).sample
+        loss = F.mse_loss(pred, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            torch._foreach_lerp_(ema_params, model_params, 1.0 - decay)
+
+        run_loss += loss.item()
+        run_n += 1
+        if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
+            el = time.time() - t_train
+            print(f"step {step + 1:6d}  loss {run_loss / run_n:.5f}  lr {lr_at(step):.2e}  "
+                  f"elapsed {el:7.1f}s  ({el / (step + 1):.3f}s/step)", flush=True)
+            meta = {"steps_done": step + 1, "final_loss": round(run_loss / run_n, 5),
+                    "train_seconds": round(el, 1), "parameters": n_params,
+                    "args": {k: v for k, v in vars(args).items() if k not in ("out", "device")}}
+            run_loss, run_n = 0.0, 0
+        if args.save_every and (step + 1) % args.save_every == 0 and step + 1 < args.steps:
+            export(ema, args.out, args.fp16, meta)
+            print(f"  exported EMA at step {step + 1} to {args.out}", flush=True)
+
+    export(ema, args.out, args.fp16, meta)
+    print(f"done: {args.steps} steps in {time.time() - t_train:.1f}s "
+          f"(total {time.time() - t0:.1f}s); EMA exported to {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
