@@ -102,8 +102,10 @@ sc_status sc_model_forward(sc_model *m, int n, const float *x, const float *t, c
 
 typedef enum { SC_SAMPLER_DDIM = 0, SC_SAMPLER_IDDPM = 1, SC_SAMPLER_DPMPP2M = 2 } sc_sampler;
 
-/* Called after each sampler step (step = 1..steps). Return nonzero to cancel the generation. */
-typedef int (*sc_progress_fn)(void *user, int step, int steps, double seconds_elapsed);
+/* Called after each sampler step (step = 1..steps) with the current latents [n, C, S, S].
+ * Return nonzero to cancel the generation. */
+typedef int (*sc_progress_fn)(void *user, int step, int steps, double seconds_elapsed,
+                              const float *latents);
 
 typedef struct {
     const int *classes;      /* n_images class ids in 0..num_classes-1 */

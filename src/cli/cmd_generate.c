@@ -35,8 +35,9 @@ typedef struct {
     int tty;
 } progress_state;
 
-static int on_progress(void *user, int step, int steps, double secs)
+static int on_progress(void *user, int step, int steps, double secs, const float *latents)
 {
+    (void)latents;
     progress_state *ps = user;
     if (ps->tty) {
         fprintf(stderr, "\rstep %d/%d  %.2f s/step  ", step, steps, secs / step);

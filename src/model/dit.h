@@ -55,7 +55,7 @@ struct sc_model {
     uint64_t params;
     void **owned;              /* converted / computed buffers to free */
     int n_owned, cap_owned;
-    void **files;              /* st_file* kept open for zero-copy weights */
+    struct st_file *files[64]; /* kept open: F32 weights are views into their mappings */
     int n_files;
     char path[4096];
 };
@@ -108,5 +108,7 @@ sc_status dit_own(sc_model *m, void *p);
 uint64_t dit_macs_attn(const dit_config *c);
 uint64_t dit_macs_mlp(const dit_config *c);
 uint64_t dit_macs_forward(const dit_config *c);
+/* The MAC count of an arbitrary DiT shape (for tests and the benchmark's FLOP bound). */
+uint64_t dit_macs_forward_for(int depth, int hidden, int tokens, int in_ch, int out_ch, int patch);
 
 #endif

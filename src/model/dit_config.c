@@ -122,3 +122,10 @@ uint64_t dit_macs_forward(const dit_config *c)
     uint64_t final = 2 * D * D + T * D * p2 * c->out_channels;
     return embed + (uint64_t)c->depth * block + final;
 }
+
+uint64_t dit_macs_forward_for(int depth, int hidden, int tokens, int in_ch, int out_ch, int patch)
+{
+    dit_config c = {.depth = depth, .hidden = hidden, .tokens = tokens, .in_channels = in_ch,
+                    .out_channels = out_ch, .patch = patch};
+    return dit_macs_forward(&c);
+}

@@ -65,7 +65,7 @@ static void wsrc_release(wsrc *w, sc_model *m)
 {
     for (int i = 0; i < w->n; i++) {
         free(w->used[i]);
-        if (m && m->n_files < MAX_SHARDS) m->files[m->n_files++] = w->files[i];
+        if (m) m->files[m->n_files++] = w->files[i];
         else st_close(w->files[i]);
     }
     w->n = 0;

@@ -179,7 +179,7 @@ sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *x)
         }
         sampler_step(&g.plan, k, x, g.eps, g.var, noise);
         if (p->check_finite && (s = check_finite(x, n, k + 1, p->steps, t))) goto done;
-        if (p->progress && p->progress(p->progress_user, k + 1, p->steps, now_seconds() - t0)) {
+        if (p->progress && p->progress(p->progress_user, k + 1, p->steps, now_seconds() - t0, x)) {
             s = sc_fail(SC_ERR_ARG, "generation cancelled at step %d/%d", k + 1, p->steps);
             goto done;
         }

@@ -1,0 +1,182 @@
+/* Loading DiT checkpoints: layout detection, config inference and validation, and the errors a
+ * user sees for files that are not what they should be (RELIABILITY.md 2 "model level", 5). */
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "model/dit.h"
+#include "tiny_dit.h"
+
+static sc_model *load_ok(const char *path, int heads)
+{
+    sc_load_opts o = {.num_heads = heads};
+    sc_model *m = NULL;
+    CHECK_OK(sc_model_load(path, &o, &m));
+    return m;
+}
+
+TEST(model_original_file_config_is_inferred_from_shapes)
+{
+    tiny_dit t = tiny_dit_default();
+    tiny_dit_write(test_path("m.safetensors"), &t);
+    sc_model *m = load_ok(test_path("m.safetensors"), 4);
+    sc_model_info i;
+    sc_model_get_info(m, &i);
+    CHECK(!strcmp(i.layout, "original") && i.origin == SC_ORIGIN_ORIGINAL);
+    CHECK(i.depth == 2 && i.hidden == 32 && i.heads == 4 && i.head_dim == 8 && i.patch == 2);
+    CHECK(i.input_size == 8 && i.tokens == 16 && i.in_channels == 4 && i.out_channels == 8);
+    CHECK(i.num_classes == 5 && i.learned_sigma && !strcmp(i.dtype, "F32"));
+    sc_model_free(m);
+}
+
+TEST(model_original_file_without_heads_asks_for_them)
+{
+    tiny_dit t = tiny_dit_default();
+    tiny_dit_write(test_path("m.safetensors"), &t);
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_path("m.safetensors"), NULL, &m), SC_ERR_FORMAT, "pass the number of heads (--heads)");
+}
+
+TEST(model_original_file_without_pos_embed_needs_the_input_size)
+{
+    tiny_dit t = tiny_dit_default();
+    t.with_pos = 0;
+    tiny_dit_write(test_path("m.safetensors"), &t);
+    sc_load_opts o = {.num_heads = 2};
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_path("m.safetensors"), &o, &m), SC_ERR_FORMAT, "--input-size");
+    o.input_size = 8;
+    CHECK_OK(sc_model_load(test_path("m.safetensors"), &o, &m));
+    sc_model_free(m);
+}
+
+TEST(model_missing_tensor_is_named)
+{
+    tiny_dit t = tiny_dit_default();
+    t.drop = "blocks.1.mlp.fc2.bias";
+    tiny_dit_write(test_path("m.safetensors"), &t);
+    sc_load_opts o = {.num_heads = 2};
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_path("m.safetensors"), &o, &m), SC_ERR_FORMAT, "missing tensor \"blocks.1.mlp.fc2.bias\"");
+}
+
+TEST(model_wrong_shape_names_tensor_and_both_shapes)
+{
+    tiny_dit t = tiny_dit_default();
+    t.misshape = "blocks.0.attn.qkv.weight";
+    tiny_dit_write(test_path("m.safetensors"), &t);
+    sc_load_opts o = {.num_heads = 2};
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_path("m.safetensors"), &o, &m), SC_ERR_FORMAT,
+              "\"blocks.0.attn.qkv.weight\" has shape [97,32] but the model configuration needs [96,32]");
+}
+
+TEST(model_unsupported_dtype_is_refused_with_its_name)
+{
+    tiny_dit t = tiny_dit_default();
+    t.dtype = "I32";
+    tiny_dit_write(test_path("m.safetensors"), &t);
+    sc_load_opts o = {.num_heads = 2};
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_path("m.safetensors"), &o, &m), SC_ERR_UNSUPPORTED, "dtype I32; supported: F32, F16, BF16");
+}
+
+TEST(model_extra_tensors_load_with_a_warning)
+{
+    tiny_dit t = tiny_dit_default();
+    t.extra = "ema.unused";
+    tiny_dit_write(test_path("m.safetensors"), &t);
+    sc_model *m = load_ok(test_path("m.safetensors"), 2);
+    sc_model_free(m);
+}
+
+TEST(model_unknown_folder_says_what_was_found_and_expected)
+{
+    test_write(test_path("notes.txt"), "x", 1);
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "found notes.txt; expected model_index.json");
+}
+
+TEST(model_unknown_file_is_not_a_dit_checkpoint)
+{
+    test_write(test_path("x.safetensors"), "\x02\0\0\0\0\0\0\0{}", 10);
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_path("x.safetensors"), NULL, &m), SC_ERR_FORMAT, "not a DiT checkpoint");
+    CHECK_ERR(sc_model_load(test_path("absent"), NULL, &m), SC_ERR_IO, "cannot open");
+}
+
+static void write_config(const char *json)
+{
+    test_write(test_path("config.json"), json, strlen(json));
+}
+
+#define CFG_HEAD "{\"_class_name\":\"DiTTransformer2DModel\",\"in_channels\":4,\"out_channels\":8,\"patch_size\":2,"
+#define CFG_TAIL "\"sample_size\":8,\"num_embeds_ada_norm\":5}"
+
+TEST(model_config_json_rejects_wrong_types_ranges_duplicates_and_nan)
+{
+    sc_model *m;
+    write_config(CFG_HEAD "\"num_attention_heads\":\"2\",\"attention_head_dim\":16,\"num_layers\":2," CFG_TAIL);
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "\"num_attention_heads\" must be an integer");
+    write_config(CFG_HEAD "\"num_attention_heads\":2.5,\"attention_head_dim\":16,\"num_layers\":2," CFG_TAIL);
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "\"num_attention_heads\" must be an integer");
+    write_config(CFG_HEAD "\"num_attention_heads\":0,\"attention_head_dim\":16,\"num_layers\":2," CFG_TAIL);
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "\"num_attention_heads\" = 0 is out of range");
+    write_config(CFG_HEAD "\"num_attention_heads\":2,\"attention_head_dim\":16,\"num_layers\":1000000000," CFG_TAIL);
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "\"num_layers\" = 1000000000 is out of range");
+    write_config(CFG_HEAD "\"num_attention_heads\":2,\"num_attention_heads\":2,\"attention_head_dim\":16,\"num_layers\":2," CFG_TAIL);
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "duplicate");
+    write_config(CFG_HEAD "\"num_attention_heads\":2,\"attention_head_dim\":16,\"num_layers\":2,\"norm_eps\":NaN," CFG_TAIL);
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "invalid JSON");
+    write_config(CFG_HEAD "\"num_attention_heads\":true,\"attention_head_dim\":16,\"num_layers\":2," CFG_TAIL);
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "must be an integer");
+    write_config("[1,2]");
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "not a JSON object");
+    write_config(CFG_HEAD "\"attention_head_dim\":16,\"num_layers\":2," CFG_TAIL);
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "missing key \"num_attention_heads\"");
+    write_config(CFG_HEAD "\"num_attention_heads\":2,\"attention_head_dim\":16,\"num_layers\":2,\"norm_type\":\"layer_norm\"," CFG_TAIL);
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_UNSUPPORTED, "norm_type \"layer_norm\"");
+}
+
+TEST(model_config_json_deeper_than_64_levels_is_refused)
+{
+    char buf[400];
+    size_t n = 0;
+    n += (size_t)snprintf(buf, sizeof buf, "{\"a\":");
+    for (int i = 0; i < 70; i++) buf[n++] = '[';
+    for (int i = 0; i < 70; i++) buf[n++] = ']';
+    buf[n++] = '}';
+    buf[n] = '\0';
+    write_config(buf);
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "nested deeper than 64");
+}
+
+TEST(model_diffusers_folder_with_only_a_pickle_explains_what_to_do)
+{
+    write_config(CFG_HEAD "\"num_attention_heads\":2,\"attention_head_dim\":16,\"num_layers\":2," CFG_TAIL);
+    test_write(test_path("diffusion_pytorch_model.bin"), "PK", 2);
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_UNSUPPORTED, "convert it to diffusion_pytorch_model.safetensors");
+}
+
+TEST(model_shard_index_names_must_be_plain_files_in_the_folder)
+{
+    write_config(CFG_HEAD "\"num_attention_heads\":2,\"attention_head_dim\":16,\"num_layers\":2," CFG_TAIL);
+    const char *idx = "{\"weight_map\":{\"pos_embed.proj.weight\":\"../secret.safetensors\"}}";
+    test_write(test_path("diffusion_pytorch_model.safetensors.index.json"), idx, strlen(idx));
+    sc_model *m;
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "must be a plain file name");
+    idx = "{\"weight_map\":{\"pos_embed.proj.weight\":\"missing.safetensors\"}}";
+    test_write(test_path("diffusion_pytorch_model.safetensors.index.json"), idx, strlen(idx));
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_IO, "missing.safetensors: cannot open");
+}
+
+TEST(model_macs_match_the_dit_xl2_figures)
+{
+    /* A DiT-XL/2-shaped config (no weights needed for the count): FORMATS.md gives 118.6 GMAC
+     * per forward at 256 px and 524.5 at 512, and 4.24 GMAC per block at 256. */
+    double g256 = (double)dit_macs_forward_for(28, 1152, 256, 4, 8, 2) / 1e9;
+    double g512 = (double)dit_macs_forward_for(28, 1152, 1024, 4, 8, 2) / 1e9;
+    CHECK_MSG(fabs(g256 - 118.6) < 0.05, "%.3f GMAC at 256", g256);
+    CHECK_MSG(fabs(g512 - 524.5) < 0.1, "%.3f GMAC at 512", g512);
+}
