@@ -1,0 +1,145 @@
+/* The command line as a user meets it: help, bad flags and values (exit 2 with a message naming
+ * the flag), outputs that never overwrite, and a real generation on a fixture model. */
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "io/npy.h"
+#include "tiny_dit.h"
+
+static char *g_out;
+
+static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int cli(const char *fmt, ...)
+{
+    char args[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    free(g_out);
+    return test_cli(args, &g_out);
+}
+
+#define CHECK_CLI(status, needle, ...)                                                              \
+    do {                                                                                           \
+        int r_ = cli(__VA_ARGS__);                                                                 \
+        CHECK_MSG(r_ == (status) && strstr(g_out, (needle)), "exit %d (want %d), output:\n%s\nwanted \"%s\"", \
+                  r_, (status), g_out, (needle));                                                  \
+    } while (0)
+
+static const char *model(void)
+{
+    static char p[2048];
+    snprintf(p, sizeof p, "%s/dit_a", test_fixtures());
+    return p;
+}
+
+TEST(cli_help_lists_commands_and_options)
+{
+    CHECK_CLI(0, "generate", "--help");
+    CHECK_CLI(0, "--latents-out FILE.npy", "generate --help");
+    CHECK_CLI(0, "--model PATH", "info -h");
+    CHECK_CLI(2, "usage:", "%s", "");
+    CHECK_CLI(2, "unknown command 'frobnicate'", "frobnicate");
+}
+
+TEST(cli_rejects_unknown_flags_missing_values_and_repeats)
+{
+    CHECK_CLI(2, "unknown option '--stepz'", "generate --model %s --stepz 3", model());
+    CHECK_CLI(2, "--steps needs a value", "generate --model %s --latents-out x.npy --steps", model());
+    CHECK_CLI(2, "--seed given more than once", "generate --seed 1 --seed 2");
+    CHECK_CLI(2, "--force takes no value", "generate --force=1");
+    CHECK_CLI(2, "unexpected argument 'extra'", "info extra");
+    CHECK_CLI(2, "--model is required", "info");
+}
+
+TEST(cli_rejects_malformed_and_out_of_range_numbers)
+{
+    const char *bad_steps[] = {"0", "1001", "", "+5", " 5", "12abc", "0x10", "-3", "5.0"};
+    for (size_t i = 0; i < sizeof bad_steps / sizeof *bad_steps; i++)
+        CHECK_CLI(2, "--steps", "generate --model %s --latents-out o.npy --steps '%s'", model(), bad_steps[i]);
+    const char *bad_cfg[] = {"nan", "inf", "-inf", "1e309", "0.5", "1001", "0x1p3", "4,5", "four"};
+    for (size_t i = 0; i < sizeof bad_cfg / sizeof *bad_cfg; i++)
+        CHECK_CLI(2, "--cfg", "generate --model %s --latents-out o.npy --cfg '%s'", model(), bad_cfg[i]);
+    CHECK_CLI(2, "--seed", "generate --model %s --latents-out o.npy --seed -1", model());
+    CHECK_CLI(2, "--seed", "generate --model %s --latents-out o.npy --seed 18446744073709551616", model());
+    CHECK_CLI(2, "--threads", "generate --model %s --latents-out o.npy --threads 0", model());
+    CHECK_CLI(2, "--threads", "generate --model %s --latents-out o.npy --threads 100000", model());
+    CHECK_CLI(2, "--class", "generate --model %s --latents-out o.npy --class 1,,2", model());
+    CHECK_CLI(2, "--sampler: 'euler'", "generate --model %s --latents-out o.npy --sampler euler", model());
+}
+
+TEST(cli_class_outside_the_model_is_a_usage_error)
+{
+    CHECK_CLI(2, "class 10 is out of range: this model has classes 0..9", "generate --model %s --class 10 --steps 1 --latents-out %s",
+              model(), test_path("o.npy"));
+    struct stat st;
+    CHECK(stat(test_path("o.npy"), &st) != 0); /* no file left behind */
+}
+
+TEST(cli_generate_writes_latents_and_refuses_to_overwrite)
+{
+    const char *out = test_path("z.npy");
+    CHECK_CLI(0, "wrote", "generate --model %s --class 1,2 --steps 3 --seed 5 --latents-out %s", model(), out);
+    npy_array a;
+    CHECK_OK(npy_read(out, &a));
+    CHECK(a.rank == 4 && a.shape[0] == 2 && a.shape[1] == 4 && a.shape[2] == 16 && a.shape[3] == 16);
+    npy_array b;
+    CHECK_CLI(1, "already exists (use --force to overwrite)", "generate --model %s --class 1,2 --steps 3 --latents-out %s", model(), out);
+    CHECK_OK(npy_read(out, &b));
+    CHECK(memcmp(a.data, b.data, a.numel * sizeof(float)) == 0); /* untouched */
+    npy_free(&b);
+    CHECK_CLI(0, "wrote", "generate --model %s --class 1,2 --steps 3 --seed 6 --force --latents-out %s", model(), out);
+    CHECK_OK(npy_read(out, &b));
+    CHECK(memcmp(a.data, b.data, a.numel * sizeof(float)) != 0); /* another seed, another result */
+    npy_free(&a);
+    npy_free(&b);
+}
+
+TEST(cli_generate_is_deterministic_and_batch_invariant)
+{
+    CHECK_CLI(0, "wrote", "generate --model %s --class 1,2 --steps 3 --seed 5 --latents-out %s", model(), test_path("ab.npy"));
+    CHECK_CLI(0, "wrote", "generate --model %s --class 2 --steps 3 --seed 6 --latents-out %s", model(), test_path("b.npy"));
+    CHECK_CLI(0, "wrote", "generate --model %s --class 1,2 --steps 3 --seed 5 --threads 1 --latents-out %s", model(), test_path("ab1.npy"));
+    npy_array ab, b, ab1;
+    CHECK_OK(npy_read(test_path("ab.npy"), &ab));
+    CHECK_OK(npy_read(test_path("b.npy"), &b));
+    CHECK_OK(npy_read(test_path("ab1.npy"), &ab1));
+    /* Image 1 of seed 5 is image 0 of seed 6 (docs/NUMERICS.md), computed in another batch. */
+    size_t half = ab.numel / 2;
+    double md = 0;
+    for (size_t i = 0; i < half; i++) md = fmax(md, fabs(ab.data[half + i] - b.data[i]));
+    CHECK_MSG(md < 1e-5, "batch of 2 vs single differs by %g", md);
+    md = 0;
+    for (size_t i = 0; i < ab.numel; i++) md = fmax(md, fabs(ab.data[i] - ab1.data[i]));
+    CHECK_MSG(md < 1e-5, "1 thread vs all threads differs by %g", md);
+    npy_free(&ab); npy_free(&b); npy_free(&ab1);
+}
+
+TEST(cli_latents_in_must_match_the_model)
+{
+    uint64_t shape[4] = {1, 4, 8, 8};
+    float z[256] = {0};
+    CHECK_OK(npy_write_f32(test_path("in.npy"), z, 4, shape, 0));
+    CHECK_CLI(2, "expected [1, 4, 16, 16]", "generate --model %s --latents-in %s --latents-out %s", model(),
+              test_path("in.npy"), test_path("o.npy"));
+    test_write(test_path("bad.npy"), "\x93NUMPY\x01\x00\x05\x00{'a':", 15);
+    CHECK_CLI(1, "bad.npy", "generate --model %s --latents-in %s --latents-out %s", model(), test_path("bad.npy"), test_path("o.npy"));
+}
+
+TEST(cli_output_into_a_missing_directory_fails_cleanly)
+{
+    CHECK_CLI(1, "cannot create", "generate --model %s --steps 1 --latents-out %s/no/such/dir/z.npy", model(), test_tmpdir());
+}
+
+TEST(cli_info_reports_architecture_and_cost)
+{
+    CHECK_CLI(0, "hidden:         64 (2 heads x 32)", "info --model %s", model());
+    CHECK(strstr(g_out, "layout:         diffusers") && strstr(g_out, "MACs/forward"));
+    tiny_dit t = tiny_dit_default();
+    tiny_dit_write(test_path("m.safetensors"), &t);
+    CHECK_CLI(0, "layout:         original", "info --model %s --heads 2", test_path("m.safetensors"));
+    CHECK_CLI(1, "--heads", "info --model %s", test_path("m.safetensors"));
+    CHECK_CLI(2, "--origin: 'pytorch'", "info --model %s --origin pytorch", model());
+}
