@@ -5,6 +5,7 @@
 
 #include "core/ckmath.h"
 #include "core/error.h"
+#include "core/half.h"
 #include "core/mem.h"
 #include "io/json.h"
 
@@ -357,16 +358,9 @@ sc_status st_to_f32(const st_file *f, const st_tensor *t, const float **out, flo
     if (t->dtype == ST_F32) {
         memcpy(dst, src, n * sizeof(float));
     } else if (t->dtype == ST_F16) {
-        for (size_t i = 0; i < n; i++) {
-            _Float16 h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = (float)h;
-        }
+        for (size_t i = 0; i < n; i++) dst[i] = sc_half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
     } else {
-        for (size_t i = 0; i < n; i++) {
-            uint32_t bits = (uint32_t)src[2 * i] << 16 | (uint32_t)src[2 * i + 1] << 24;
-            memcpy(&dst[i], &bits, 4);
-        }
+        for (size_t i = 0; i < n; i++) dst[i] = sc_bf16_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
     }
     *out = dst;
     *owned = dst;

@@ -1,0 +1,81 @@
+/* Times one classifier-free-guidance step of the C engine: a forward of batch 2 ([cond; uncond])
+ * on a model, after warm-up, repeated; prints the median and the spread. Used by
+ * bench/bench_step.py, which times PyTorch on the same weights in the same run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/matmul.h"
+#include "model/dit.h"
+#include "smoothcache.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_step MODEL [threads=2] [repeats=5] [heads=0]\n");
+        return 2;
+    }
+    int threads = argc > 2 ? atoi(argv[2]) : 2, reps = argc > 3 ? atoi(argv[3]) : 5;
+    sc_load_opts o = {.num_heads = argc > 4 ? atoi(argv[4]) : 0};
+    double t_load = now();
+    sc_model *m;
+    if (sc_model_load(argv[1], &o, &m) != SC_OK) {
+        fprintf(stderr, "%s\n", sc_last_error());
+        return 1;
+    }
+    t_load = now() - t_load;
+    mm_set_threads(threads);
+    const dit_config *c = &m->cfg;
+    const int B = 2;
+    size_t nx = (size_t)B * c->in_channels * c->input_size * c->input_size;
+    size_t no = (size_t)B * c->out_channels * c->input_size * c->input_size;
+    float *x = malloc(nx * sizeof *x), *out = malloc(no * sizeof *out);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    float t[2] = {500, 500};
+    int y[2] = {1, c->num_classes};
+    dit_workspace ws;
+    if (dit_workspace_init(&ws, m, B) != SC_OK) {
+        fprintf(stderr, "%s\n", sc_last_error());
+        return 1;
+    }
+    double first = now();
+    dit_forward(m, &ws, x, t, y, out);
+    first = now() - first;
+    double *ts = calloc((size_t)reps, sizeof *ts);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        if (dit_forward(m, &ws, x, t, y, out) != SC_OK) {
+            fprintf(stderr, "%s\n", sc_last_error());
+            return 1;
+        }
+        ts[r] = now() - t0;
+    }
+    qsort(ts, (size_t)reps, sizeof *ts, cmp);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double checksum = 0;
+    for (size_t i = 0; i < no; i++) checksum += out[i];
+    printf("load_s=%.3f first_step_s=%.3f median_s=%.4f min_s=%.4f max_s=%.4f maxrss_mb=%.0f checksum=%.6g\n", t_load,
+           first, ts[reps / 2], ts[0], ts[reps - 1], ru.ru_maxrss / 1024.0, checksum);
+    dit_workspace_free(&ws);
+    sc_model_free(m);
+    free(x);
+    free(out);
+    free(ts);
+    return 0;
+}
