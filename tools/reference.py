@@ -38,6 +38,10 @@ FIXTURE_BUDGET_BYTES = 4 * 1024 * 1024
 FORWARD_TOL = 1e-4
 TRAJECTORY_TOL = 1e-3
 SELFCHECK_TOL = 1e-5
+TRAJ_STEPS = 10
+TRAJ_SEED = 7
+TRAJ_CLASSES = (1, 2)
+LATENT_CHANNELS = 4  # every fixture model works on 4-channel latents
 
 # ---------------------------------------------------------------------------------------------
 # The engine's random generator (docs/NUMERICS.md), replayed bit for bit.
@@ -311,6 +315,16 @@ class ModelSpec:
         return self.heads * self.head_dim
 
     @property
+    def manifest_heads(self):
+        """Head count for the manifest: only original single files need it (not in their shapes)."""
+        return self.heads if self.layout == "original" else None
+
+    @property
+    def manifest_input_size(self):
+        """Latent side for the manifest: only needed where a file has no pos_embed to infer it from."""
+        return self.size if self.layout == "original" and not self.store_pos_embed else None
+
+    @property
     def out_channels(self):
         return 2 * self.in_channels if self.learn_sigma else self.in_channels
 
@@ -377,10 +391,10 @@ def save_original(spec, model, path):
     save_file(sd, str(path), metadata={"format": "pt"})
 
 
-def load_original(spec, path, numerics=ORIGINAL_NUMERICS):
+def load_original(spec, path):
     """Loads an original-layout file exactly as stored (F16 upcast to F32); a missing pos_embed
     is computed, as the engine must do."""
-    model = new_original(spec, numerics)
+    model = new_original(spec)
     sd = {k: v.float() for k, v in load_file(str(path)).items()}
     sd.setdefault("pos_embed", model.pos_embed.clone())
     model.load_state_dict(sd, strict=True)
@@ -424,6 +438,27 @@ def scheduler_record(scheduler):
     return rec
 
 
+def emulate_f32_schedule(config):
+    """diffusers' float32 (betas, alphas_cumprod) recomputed without torch, as a C engine can.
+
+    torch.linspace (CPU, float32): step = f32((f32(end) - f32(start)) / (n - 1)); entry i is
+    start + step*i for i < n/2, else end - step*(n-1-i), each rounded once (like fmaf).
+    torch.cumprod on float32 CPU tensors accumulates in double and rounds every output.
+    scaled_linear squares a float32 linspace of the square roots in float32."""
+    n = config["num_train_timesteps"]
+    start, end = config["beta_start"], config["beta_end"]
+    if config["beta_schedule"] == "scaled_linear":
+        start, end = start**0.5, end**0.5
+    start, end = np.float32(start), np.float32(end)
+    step = np.float64(np.float32((end - start) / np.float32(n - 1)))
+    i = np.arange(n, dtype=np.float64)
+    betas = np.where(i < n // 2, step * i + np.float64(start), np.float64(end) - step * (n - 1 - i)).astype(np.float32)
+    if config["beta_schedule"] == "scaled_linear":
+        betas = betas * betas
+    alphas = (np.float32(1.0) - betas).astype(np.float64)
+    return betas, np.cumprod(alphas).astype(np.float32)
+
+
 class DiffusersSampler:
     """A diffusers scheduler stepped as DiTPipeline does (eps channels only, learned sigma dropped)."""
 
@@ -455,8 +490,9 @@ class IddpmSampler:
     Tables are float64 numpy; per-step coefficients are cast to float32 before touching the
     float32 tensors, as _extract_into_tensor does. The model is called with the original
     timestep t_k. The noise comes from the engine's noise streams, one per image: at each step
-    but the last, an image draws C*S*S normals for its conditional row, then (when the batch
-    holds unconditional rows) C*S*S for its unconditional row.
+    but the last, an image draws C*S*S normals for its conditional row. The unconditional rows
+    of the original's [cond; uncond] state never reach the model (forward_with_cfg feeds the
+    first half twice), so they get zero noise and draw nothing (docs/NUMERICS.md).
     """
 
     def __init__(self, steps, in_channels, seed, num_images):
@@ -493,10 +529,10 @@ class IddpmSampler:
         n = len(self.streams)
         rows_per_image = len(x) // n  # 1 without CFG, 2 with [cond; uncond] rows
         per_row = x[0].numel()
-        noise = np.empty(x.shape, dtype=np.float32)
+        noise = np.zeros(x.shape, dtype=np.float32)
+        assert rows_per_image in (1, 2)
         for i, stream in enumerate(self.streams):
-            for r in range(rows_per_image):
-                noise[r * n + i] = stream.normals(per_row).reshape(x.shape[1:])
+            noise[i] = stream.normals(per_row).reshape(x.shape[1:])
         return torch.from_numpy(noise)
 
     def step(self, index, model_out, x):
@@ -580,7 +616,7 @@ class FixtureWriter:
         self.written.add(str(path.relative_to(self.outdir)))
 
 
-def forward_case(w, spec, model, gen, heads):
+def forward_case(w, spec, model, gen):
     s = spec.size
     x = torch.randn(4, spec.in_channels, s, s, generator=gen)
     t = [0, 1, 250, 999]
@@ -588,21 +624,20 @@ def forward_case(w, spec, model, gen, heads):
     with torch.no_grad():
         out = model(x, torch.tensor(t, dtype=torch.int64), torch.tensor(y, dtype=torch.int64))
     prefix = spec.tag + "_forward"
-    return {"name": prefix, "kind": "forward", "model": spec.name, "heads": heads,
-            "x": w.tensor(prefix + "_x.npy", x), "t": t, "y": y,
+    return {"name": prefix, "kind": "forward", "model": spec.name, "heads": spec.manifest_heads,
+            "input_size": spec.manifest_input_size, "x": w.tensor(prefix + "_x.npy", x), "t": t, "y": y,
             "out": w.tensor(prefix + "_out.npy", out), "tol": FORWARD_TOL}
 
 
-def trajectory_case(w, name, spec, model, heads, sampler, sampler_name, cfg, cfg_mode, latents, latents_file,
-                    reference, scheduler=None, seed=7, classes=(1, 2)):
-    final, first = run_trajectory(model, sampler, latents, classes, spec.num_classes, cfg, cfg_mode)
-    case = {"name": name, "kind": "trajectory", "model": spec.name, "heads": heads, "sampler": sampler_name,
-            "steps": len(sampler.timesteps), "cfg": cfg, "cfg_mode": cfg_mode, "classes": list(classes),
-            "seed": seed, "latents_in": latents_file,
+def trajectory_case(w, name, spec, model, sampler, sampler_name, cfg, cfg_mode, latents, latents_file, reference):
+    final, first = run_trajectory(model, sampler, latents, TRAJ_CLASSES, spec.num_classes, cfg, cfg_mode)
+    case = {"name": name, "kind": "trajectory", "model": spec.name, "heads": spec.manifest_heads,
+            "input_size": spec.manifest_input_size, "sampler": sampler_name, "steps": len(sampler.timesteps), "cfg": cfg, "cfg_mode": cfg_mode,
+            "classes": list(TRAJ_CLASSES), "seed": TRAJ_SEED, "latents_in": latents_file,
             "first_step": w.tensor(name + "_step1.npy", first), "out": w.tensor(name + "_out.npy", final),
             "tol": TRAJECTORY_TOL, "reference": reference, "timesteps": sampler.timesteps}
-    if scheduler is not None:
-        case["scheduler"] = scheduler_record(scheduler)
+    if isinstance(sampler, DiffusersSampler):
+        case["scheduler"] = scheduler_record(sampler.scheduler)
     return case
 
 
@@ -619,12 +654,15 @@ def build_fixtures(outdir):
       version 1; "rng": [{seed, count, values}] = first normals of the latent stream of image 0;
       "alphas_cumprod_f32"/"betas_f32": diffusers DDIMScheduler tables (DiT config, float32);
       "iddpm_timesteps_250"/"_50": respaced timesteps of create_diffusion("250"/"50");
-      "cases": forward cases {name, kind "forward", model, heads, x, t, y, out, tol} and
-      trajectory cases {name, kind "trajectory", model, heads, sampler ddim|iddpm|dpmpp2m, steps,
-      cfg, cfg_mode diffusers|original, classes, seed, latents_in (null: draw from seed),
-      first_step (cond latents after the first step), out (final cond latents), tol, reference,
-      timesteps (model timesteps in call order), scheduler (diffusers config, where one is used)}.
-    Paths are relative to the manifest's folder; arrays are .npy '<f4' (or '<i8'), C order.
+      "cases": forward cases {name, kind "forward", model, heads, input_size, x, t, y, out, tol}
+      and trajectory cases {name, kind "trajectory", model, heads, input_size, sampler
+      ddim|iddpm|dpmpp2m, steps, cfg, cfg_mode diffusers|original, classes, seed, latents_in
+      (null: draw from seed), first_step (cond latents after the first step), out (final cond
+      latents), tol, reference, timesteps (model timesteps in call order), scheduler (diffusers
+      config, where one is used)}.
+    heads / input_size: integers for original single files whose head count / latent side the
+    shapes do not give (input_size only without pos_embed), else null. Paths are relative to the
+    manifest's folder; arrays are .npy '<f4' (or '<i8'), C order.
     """
     torch.set_num_threads(1)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -667,55 +705,45 @@ def build_fixtures(outdir):
             w.mark(path)
 
     fa, fc = diffusers_fn(model_a), diffusers_fn(model_c)
-    cases = [forward_case(w, SPEC_A, fa, gen, None), forward_case(w, SPEC_B, model_b, gen, SPEC_B.heads),
-             forward_case(w, SPEC_C, fc, gen, None), forward_case(w, SPEC_D, model_d, gen, SPEC_D.heads)]
+    cases = [forward_case(w, SPEC_A, fa, gen), forward_case(w, SPEC_B, model_b, gen),
+             forward_case(w, SPEC_C, fc, gen), forward_case(w, SPEC_D, model_d, gen)]
 
-    def explicit_latents(spec, name):
-        lat = torch.randn(2, spec.in_channels, spec.size, spec.size, generator=gen)
-        return lat, w.tensor(name + "_latents_in.npy", lat)
+    def ddim():
+        return DiffusersSampler(DDIMScheduler(**DIT_DDIM_CONFIG), TRAJ_STEPS, LATENT_CHANNELS)
+
+    def iddpm():
+        return IddpmSampler(TRAJ_STEPS, LATENT_CHANNELS, TRAJ_SEED, len(TRAJ_CLASSES))
 
     pipeline_loop = " + DiTPipeline.__call__ loop (transcribed; null class = num_classes)"
     original_cfg = " + DiT forward_with_cfg (guidance on channels 0..2), both halves stepped, cond half kept"
     iddpm_ref = ("transcription of DiT gaussian_diffusion p_sample loop, create_diffusion('10'), learned range, "
                  "clip_denoised False; noise from the engine's noise streams")
-    cfg_off = ", no CFG rows (batch of N)"
-
-    # dit_a, DDIM: the initial latent comes from the seed (checks the C generator as well).
-    a_shape = (SPEC_A.in_channels, SPEC_A.size, SPEC_A.size)
-    lat_a = torch.from_numpy(seeded_latents(7, 2, a_shape))
-    sched = DDIMScheduler(**DIT_DDIM_CONFIG)
-    cases.append(trajectory_case(w, "a_ddim", SPEC_A, fa, None, DiffusersSampler(sched, 10, 4), "ddim", 4.0,
-                                 "diffusers", lat_a, None, "diffusers DDIMScheduler" + pipeline_loop, sched))
-
-    lat, lat_file = explicit_latents(SPEC_A, "a_dpmpp2m")
-    sched = DPMSolverMultistepScheduler(**DPMPP2M_CONFIG)
-    cases.append(trajectory_case(w, "a_dpmpp2m", SPEC_A, fa, None, DiffusersSampler(sched, 10, 4), "dpmpp2m", 4.0,
-                                 "diffusers", lat, lat_file, "diffusers DPMSolverMultistepScheduler" + pipeline_loop,
-                                 sched))
-
-    lat, lat_file = explicit_latents(SPEC_C, "c_ddim")
-    sched = DDIMScheduler.from_pretrained(pipe_c, subfolder="scheduler")
-    cases.append(trajectory_case(w, "c_ddim", SPEC_C, fc, None, DiffusersSampler(sched, 10, 4), "ddim", 4.0,
-                                 "diffusers", lat, lat_file,
-                                 "diffusers DDIMScheduler from dit_c_pipeline/scheduler" + pipeline_loop, sched))
-
-    lat, lat_file = explicit_latents(SPEC_B, "b_ddim")
-    sched = DDIMScheduler(**DIT_DDIM_CONFIG)
-    cases.append(trajectory_case(w, "b_ddim", SPEC_B, model_b, SPEC_B.heads, DiffusersSampler(sched, 10, 4), "ddim",
-                                 4.0, "original", lat, lat_file, "diffusers DDIMScheduler" + original_cfg, sched))
-
-    lat, lat_file = explicit_latents(SPEC_D, "d_iddpm")
-    cases.append(trajectory_case(w, "d_iddpm", SPEC_D, model_d, SPEC_D.heads, IddpmSampler(10, 4, 7, 2), "iddpm",
-                                 4.0, "original", lat, lat_file, iddpm_ref + original_cfg))
-
-    lat, lat_file = explicit_latents(SPEC_D, "d_ddim")
-    sched = DDIMScheduler(**DIT_DDIM_CONFIG)
-    cases.append(trajectory_case(w, "d_ddim", SPEC_D, model_d, SPEC_D.heads, DiffusersSampler(sched, 10, 4), "ddim",
-                                 4.0, "original", lat, lat_file, "diffusers DDIMScheduler" + original_cfg, sched))
-
-    lat, lat_file = explicit_latents(SPEC_D, "d_iddpm_cfg1")
-    cases.append(trajectory_case(w, "d_iddpm_cfg1", SPEC_D, model_d, SPEC_D.heads, IddpmSampler(10, 4, 7, 2),
-                                 "iddpm", 1.0, "original", lat, lat_file, iddpm_ref + cfg_off))
+    dpm = DiffusersSampler(DPMSolverMultistepScheduler(**DPMPP2M_CONFIG), TRAJ_STEPS, LATENT_CHANNELS)
+    c_sched = DDIMScheduler.from_pretrained(pipe_c, subfolder="scheduler")  # dit_c's own settings
+    c_ddim = DiffusersSampler(c_sched, TRAJ_STEPS, LATENT_CHANNELS)
+    # (name, spec, model, sampler, sampler name, cfg scale, cfg mode, reference)
+    trajectories = [
+        ("a_ddim", SPEC_A, fa, ddim(), "ddim", 4.0, "diffusers", "diffusers DDIMScheduler" + pipeline_loop),
+        ("a_dpmpp2m", SPEC_A, fa, dpm, "dpmpp2m", 4.0, "diffusers",
+         "diffusers DPMSolverMultistepScheduler" + pipeline_loop),
+        ("c_ddim", SPEC_C, fc, c_ddim, "ddim", 4.0, "diffusers",
+         "diffusers DDIMScheduler from dit_c_pipeline/scheduler" + pipeline_loop),
+        ("b_ddim", SPEC_B, model_b, ddim(), "ddim", 4.0, "original", "diffusers DDIMScheduler" + original_cfg),
+        ("d_iddpm", SPEC_D, model_d, iddpm(), "iddpm", 4.0, "original", iddpm_ref + original_cfg),
+        ("d_ddim", SPEC_D, model_d, ddim(), "ddim", 4.0, "original", "diffusers DDIMScheduler" + original_cfg),
+        ("d_iddpm_cfg1", SPEC_D, model_d, iddpm(), "iddpm", 1.0, "original",
+         iddpm_ref + ", no CFG rows (batch of N)"),
+    ]
+    for name, spec, model, sampler, sampler_name, cfg, cfg_mode, reference in trajectories:
+        shape = (len(TRAJ_CLASSES), spec.in_channels, spec.size, spec.size)
+        if name == "a_ddim":
+            # No latents file: the engine draws the initial latent from the seed (checks its generator).
+            latents, latents_file = torch.from_numpy(seeded_latents(TRAJ_SEED, shape[0], shape[1:])), None
+        else:
+            latents = torch.randn(shape, generator=gen)
+            latents_file = w.tensor(name + "_latents_in.npy", latents)
+        cases.append(trajectory_case(w, name, spec, model, sampler, sampler_name, cfg, cfg_mode, latents,
+                                     latents_file, reference))
 
     manifest["cases"] = cases
     (outdir / "manifest.json").write_text(compact_json(manifest))
@@ -763,6 +791,13 @@ def selfcheck():
     check("iddpm 250 timesteps", t250[:3] == [0, 4, 8] and t250[-2:] == [995, 999] and len(t250) == 250, str(t250[:4]))
     check("iddpm 50 timesteps", t50[:4] == [0, 20, 41, 61] and t50[-2:] == [979, 999] and len(t50) == 50, str(t50[:4]))
 
+    # Bit-exact recipe for diffusers' float32 schedule tables.
+    for config in (DIT_DDIM_CONFIG, DIT_C_DDIM_CONFIG):
+        betas, cumprod = emulate_f32_schedule(config)
+        ref = DDIMScheduler(**config)
+        same = np.array_equal(betas, ref.betas.numpy()) and np.array_equal(cumprod, ref.alphas_cumprod.numpy())
+        check(f"f32 {config['beta_schedule']} betas/alphas_cumprod recipe", same, "bit-exact" if same else "differs")
+
     # Position table against diffusers' PatchEmbed buffer.
     ref_pos = build_diffusers(SPEC_A).pos_embed.pos_embed[0]
     ours = torch.from_numpy(sincos_pos_embed(SPEC_A.hidden, SPEC_A.size // SPEC_A.patch))
@@ -807,7 +842,8 @@ def selfcheck():
                      learn_sigma=True, patch=2, size=8, num_classes=1000, tag="p", seed=105)
     model = build_diffusers(spec)
     vae = AutoencoderKL(block_out_channels=[8], norm_num_groups=4, layers_per_block=1, latent_channels=4,
-                        down_block_types=["DownEncoderBlock2D"], up_block_types=["UpDecoderBlock2D"], scaling_factor=1.0)
+                        down_block_types=["DownEncoderBlock2D"], up_block_types=["UpDecoderBlock2D"],
+                        scaling_factor=1.0)
     captured = []
     vae.decode = lambda z: captured.append(z.clone()) or SimpleNamespace(sample=z)
     for label, make in (("ddim", lambda: DDIMScheduler(**DIT_DDIM_CONFIG)),
@@ -818,8 +854,8 @@ def selfcheck():
         pipe(class_labels=[1, 2], guidance_scale=4.0, generator=torch.Generator().manual_seed(3),
              num_inference_steps=10, output_type="pt")
         latents = torch.randn(2, 4, spec.size, spec.size, generator=torch.Generator().manual_seed(3))
-        ours, _ = run_trajectory(diffusers_fn(model), DiffusersSampler(make(), 10, 4), latents, [1, 2], 1000, 4.0,
-                                 "diffusers")
+        sampler = DiffusersSampler(make(), 10, LATENT_CHANNELS)
+        ours, _ = run_trajectory(diffusers_fn(model), sampler, latents, [1, 2], 1000, 4.0, "diffusers")
         err = rel_err(ours, captured[0])
         check(f"sampling loop vs DiTPipeline ({label})", err <= SELFCHECK_TOL, f"rel err {err:.3g}")
 
