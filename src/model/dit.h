@@ -65,7 +65,7 @@ typedef struct {
     int rows;                  /* B */
     float *h;                  /* [B*T, D] residual stream */
     float *z;                  /* [B*T, D] normalised + modulated input of a sub-layer */
-    float *qkv;                /* [B*T, 3D] */
+    float *qkv;                /* [B*T, 3D] fused, or [3, B*T, D] from separate q, k, v */
     float *att;                /* [B*T, D] attention output, heads concatenated */
     float *sub;                /* [B*T, D] raw sub-layer output (before gate and residual) */
     float *hid;                /* [B*T, 4D] MLP hidden */

@@ -70,15 +70,19 @@ sc_status dit_attn_sublayer(const sc_model *m, dit_workspace *ws, int l, float *
     const int64_t M = (int64_t)B * T;
     ops_ln_modulate(ws->z, ws->h, B, T, D, c->eps_attn, ws->mod, ws->mod + D, 6 * D);
     sc_status s;
+    const float *q, *k, *v;
+    int64_t ld;
     if (blk->qkv.w) {
         s = linear(ws->mm, M, &blk->qkv, ws->z, ws->qkv, 3 * D, MM_POST_NONE);   /* [M, 3D] */
+        q = ws->qkv, k = ws->qkv + D, v = ws->qkv + 2 * D, ld = 3 * D;
     } else {
-        /* Separate q, k, v weights write the column slices of the same [M, 3D] buffer. */
-        s = linear(ws->mm, M, &blk->q, ws->z, ws->qkv, 3 * D, MM_POST_NONE);
-        if (!s) s = linear(ws->mm, M, &blk->k, ws->z, ws->qkv + D, 3 * D, MM_POST_NONE);
-        if (!s) s = linear(ws->mm, M, &blk->v, ws->z, ws->qkv + 2 * D, 3 * D, MM_POST_NONE);
+        /* Separate q, k, v weights (diffusers) fill three dense [M, D] thirds of the buffer. */
+        q = ws->qkv, k = ws->qkv + M * D, v = ws->qkv + 2 * M * D, ld = D;
+        s = linear(ws->mm, M, &blk->q, ws->z, ws->qkv, D, MM_POST_NONE);
+        if (!s) s = linear(ws->mm, M, &blk->k, ws->z, ws->qkv + M * D, D, MM_POST_NONE);
+        if (!s) s = linear(ws->mm, M, &blk->v, ws->z, ws->qkv + 2 * M * D, D, MM_POST_NONE);
     }
-    if (!s) s = dit_attention(ws->mm, ws->qkv, ws->att, ws->scores, B, T, c->heads, c->head_dim);
+    if (!s) s = dit_attention(ws->mm, q, k, v, ld, ws->att, ws->scores, B, T, c->heads, c->head_dim);
     if (!s) s = linear(ws->mm, M, &blk->proj, ws->att, out, D, MM_POST_NONE);      /* [M, D] */
     return s;
 }
