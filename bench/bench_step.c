@@ -54,12 +54,12 @@ int main(int argc, char **argv)
         return 1;
     }
     double first = now();
-    dit_forward(m, &ws, x, t, y, out);
+    dit_forward(m, &ws, x, t, y, out, NULL);
     first = now() - first;
     double *ts = calloc((size_t)reps, sizeof *ts);
     for (int r = 0; r < reps; r++) {
         double t0 = now();
-        if (dit_forward(m, &ws, x, t, y, out) != SC_OK) {
+        if (dit_forward(m, &ws, x, t, y, out, NULL) != SC_OK) {
             fprintf(stderr, "%s\n", sc_last_error());
             return 1;
         }

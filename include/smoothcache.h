@@ -107,6 +107,31 @@ typedef enum { SC_SAMPLER_DDIM = 0, SC_SAMPLER_IDDPM = 1, SC_SAMPLER_DPMPP2M = 2
 typedef int (*sc_progress_fn)(void *user, int step, int steps, double seconds_elapsed,
                               const float *latents);
 
+/* Work done by one generation, per sub-layer type (index 0 = attention, 1 = MLP). A sub-layer
+ * evaluation is one block's attention or MLP at one model evaluation, for the whole batch. */
+typedef struct {
+    long computed[2];
+    long skipped[2];
+    double macs;             /* multiply-accumulates executed (all rows, guidance included) */
+    double macs_uncached;    /* the same generation without caching */
+    double seconds;          /* wall time of the sampling loop */
+} sc_cache_stats;
+
+/* SmoothCache calibration: records how much every block's attention and MLP output changes
+ * between evaluations i and i + j (j = 1..k) over uncached generations (CACHING.md 1.3). */
+typedef struct sc_calibration sc_calibration;
+typedef enum {
+    SC_CALIB_MEAN = 0,   /* relative L1 per sample, then the mean over samples (the paper) */
+    SC_CALIB_POOLED = 1  /* one relative L1 over all samples pooled (the released calibrator) */
+} sc_calib_avg;
+
+sc_status sc_calibration_new(int k, sc_calib_avg avg, sc_calibration **out);
+void sc_calibration_free(sc_calibration *c);
+/* Writes the error curves (per type and per block) as JSON; refuses to overwrite unless force. */
+sc_status sc_calibration_save(const sc_calibration *c, const char *path, int force);
+/* Samples observed so far. */
+int sc_calibration_samples(const sc_calibration *c);
+
 typedef struct {
     const int *classes;      /* n_images class ids in 0..num_classes-1 */
     int n_images;
@@ -119,6 +144,11 @@ typedef struct {
     int check_finite;        /* 1 (default): stop with SC_ERR_NUMERIC on NaN/Inf in a latent */
     sc_progress_fn progress;
     void *progress_user;
+    /* Feature caching: "none" (or NULL), "fora:n=N", "smooth:schedule=FILE",
+     * "smooth:errors=FILE,alpha=A[,per_block=1]". Invalid specs fail with SC_ERR_ARG. */
+    const char *cache;
+    sc_cache_stats *stats;       /* optional: filled with the work done */
+    sc_calibration *calibration; /* optional: observe this (uncached) generation */
 } sc_gen_params;
 
 sc_gen_params sc_gen_params_default(void);

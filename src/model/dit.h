@@ -95,9 +95,11 @@ sc_status dit_attn_sublayer(const sc_model *m, dit_workspace *ws, int l, float *
 sc_status dit_mlp_sublayer(const sc_model *m, dit_workspace *ws, int l, float *out);
 sc_status dit_final(const sc_model *m, dit_workspace *ws, float *out);
 
-/* x [B, C, S, S], t [B], y [B] -> out [B, out_channels, S, S]: all of the above, uncached. */
+/* x [B, C, S, S], t [B], y [B] -> out [B, out_channels, S, S]: all of the above, each block's
+ * attention and MLP computed or reused as the caching run decides (NULL: all computed). */
+struct cache_run;
 sc_status dit_forward(const sc_model *m, dit_workspace *ws, const float *x, const float *t,
-                      const int *y, float *out);
+                      const int *y, float *out, struct cache_run *cache);
 
 /* Fills pos [T, D] with the 2D sin-cos table (FORMATS.md 1.2). D % 4 == 0. */
 void dit_pos_embed(float *pos, int grid, int D);

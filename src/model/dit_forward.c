@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cache/run.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "model/dit.h"
@@ -148,19 +149,29 @@ sc_status dit_final(const sc_model *m, dit_workspace *ws, float *out)
 }
 
 sc_status dit_forward(const sc_model *m, dit_workspace *ws, const float *x, const float *t,
-                      const int *y, float *out)
+                      const int *y, float *out, cache_run *cache)
 {
+    typedef sc_status (*sublayer_fn)(const sc_model *, dit_workspace *, int, float *);
+    static const sublayer_fn sublayer[COMP_N] = {dit_attn_sublayer, dit_mlp_sublayer};
     const dit_config *c = &m->cfg;
     const int B = ws->rows, T = c->tokens, D = c->hidden;
     sc_status s = dit_embed(m, ws, x, t, y);
     for (int l = 0; l < c->depth && !s; l++) {
         s = dit_block_modulation(m, ws, l);
-        if (!s) s = dit_attn_sublayer(m, ws, l, ws->sub);
-        if (s) break;
-        ops_gated_add(ws->h, ws->sub, B, T, D, ws->mod + 2 * D, 6 * D);
-        s = dit_mlp_sublayer(m, ws, l, ws->sub);
-        if (s) break;
-        ops_gated_add(ws->h, ws->sub, B, T, D, ws->mod + 5 * D, 6 * D);
+        for (int k = 0; k < COMP_N && !s; k++) {
+            /* The raw output lives in the cache buffer when the policy may reuse it: computing
+             * refreshes it in place, reusing reads it; LN, modulation and the sub-layer are
+             * skipped on reuse, but the current step's gate and residual are always applied. */
+            float *buf = NULL;
+            int compute = cache ? cache_run_decide(cache, l, (cache_comp)k, &buf) : 1;
+            if (!buf) buf = ws->sub;
+            if (compute) {
+                s = sublayer[k](m, ws, l, buf);
+                if (s) break;
+                if (cache) cache_run_observe(cache, l, (cache_comp)k, buf);
+            }
+            ops_gated_add(ws->h, buf, B, T, D, ws->mod + (k == COMP_ATTN ? 2 : 5) * D, 6 * D);
+        }
     }
     if (!s) s = dit_final(m, ws, out);
     return s;

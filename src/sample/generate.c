@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/calibrate.h"
+#include "cache/run.h"
 #include "core/error.h"
 #include "core/matmul.h"
 #include "core/mem.h"
@@ -71,10 +73,12 @@ typedef struct {
     float *t_rows;     /* [rows] */
     int *y_rows;       /* [rows] */
     sc_rng *noise_rng; /* [N] */
+    cache_run *cache;
 } gen_state;
 
 static void gen_free(gen_state *g)
 {
+    cache_run_free(g->cache);
     dit_workspace_free(&g->ws);
     sampler_plan_free(&g->plan);
     sc_free(g->model_in);
@@ -135,9 +139,21 @@ sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *x)
     memset(&g, 0, sizeof g);
     mm_set_threads(sc_threads_resolve(p->threads));
 
-    s = sampler_plan_make(&g.plan, &m->sched, p->sampler, p->steps, n, c->learned_sigma);
+    if (p->calibration) {
+        if (p->cache && strcmp(p->cache, "none")) {
+            s = sc_fail(SC_ERR_ARG, "calibration observes uncached generations: no --cache with it");
+            goto done;
+        }
+        s = cache_run_create_with(&cache_calibrate, p->calibration, &g.cache);
+    } else {
+        s = cache_run_create(p->cache ? p->cache : "none", &g.cache);
+    }
+    if (!s) s = sampler_plan_make(&g.plan, &m->sched, p->sampler, p->steps, n, c->learned_sigma);
     if (!s) s = dit_workspace_init(&g.ws, m, rows);
     if (s) goto done;
+    const cache_gen cg = {.steps = p->steps, .depth = c->depth, .rows = rows, .images = N, .tokens = c->tokens,
+                          .hidden = c->hidden, .timesteps = g.plan.timesteps, .sampler = sc_sampler_name(p->sampler)};
+    if ((s = cache_run_begin(g.cache, &cg, dit_macs_forward(c), dit_macs_attn(c), dit_macs_mlp(c)))) goto done;
     const int need_var = g.plan.uses_variance && c->learned_sigma;
     if (!(g.model_in = sc_alloc_array((size_t)rows * lat, sizeof(float), "model input")) ||
         !(g.model_out = sc_alloc_array((size_t)rows * c->out_channels * SS, sizeof(float), "model output")) ||
@@ -169,7 +185,8 @@ sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *x)
         /* [x; x]: both halves see the conditional latent (FORMATS.md 3.4). */
         memcpy(g.model_in, x, n * sizeof *x);
         if (guided) memcpy(g.model_in + n, x, n * sizeof *x);
-        s = dit_forward(m, &g.ws, g.model_in, g.t_rows, g.y_rows, g.model_out);
+        cache_run_step(g.cache, k);
+        s = dit_forward(m, &g.ws, g.model_in, g.t_rows, g.y_rows, g.model_out, g.cache);
         if (s) goto done;
         guide(c, g.model_out, N, guided, p->cfg, g.eps, g.var);
         float *noise = NULL;
@@ -184,6 +201,8 @@ sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *x)
             goto done;
         }
     }
+    cache_run_end(g.cache, p->stats);
+    if (p->stats) p->stats->seconds = now_seconds() - t0;
 done:
     gen_free(&g);
     return s;
@@ -205,7 +224,7 @@ sc_status sc_model_forward(sc_model *m, int n, const float *x, const float *t, c
     dit_workspace ws;
     sc_status s = dit_workspace_init(&ws, m, n);
     if (s) return s;
-    s = dit_forward(m, &ws, x, t, y, out);
+    s = dit_forward(m, &ws, x, t, y, out, NULL);
     dit_workspace_free(&ws);
     return s;
 }

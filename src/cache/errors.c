@@ -1,0 +1,141 @@
+/* The calibration file: {"_meta": {...}, "attn": [[lag 1: T-1 values], [lag 2: T-2], ...],
+ * "mlp": [...], "per_block": {"attn-0": [[...], ...], ...}}. */
+#include "cache/errors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/file.h"
+#include "io/json.h"
+
+#define ERRORS_FILE_CAP (64u << 20)
+
+sc_status errors_alloc(cache_errors *e, int steps, int k, int depth)
+{
+    memset(e, 0, sizeof *e);
+    if (steps < 2 || steps > 1000 || k < 1 || k >= steps || depth < 1 || depth > 1024)
+        return sc_fail(SC_ERR_ARG, "calibration needs 2..1000 steps, 1 <= k < steps (got steps %d, k %d)", steps, k);
+    size_t n = (size_t)(COMP_N + (size_t)depth * COMP_N) * (size_t)k * (size_t)steps;
+    e->v = malloc(n * sizeof *e->v);
+    if (!e->v) return sc_fail(SC_ERR_NOMEM, "out of memory for error curves");
+    for (size_t i = 0; i < n; i++) e->v[i] = NAN;
+    e->steps = steps;
+    e->k = k;
+    e->depth = depth;
+    return SC_OK;
+}
+
+void errors_free(cache_errors *e)
+{
+    free(e->v);
+    if (e->meta) json_decref(e->meta);
+    memset(e, 0, sizeof *e);
+}
+
+static json_t *curves_json(const cache_errors *e, int curve)
+{
+    json_t *lags = json_array();
+    for (int j = 1; j <= e->k; j++) {
+        json_t *a = json_array();
+        for (int i = 0; i < e->steps - j; i++) {
+            double v = *errors_at(e, curve, j, i);
+            json_array_append_new(a, isfinite(v) ? json_real(v) : json_null());
+        }
+        json_array_append_new(lags, a);
+    }
+    return lags;
+}
+
+sc_status errors_save(const char *path, const cache_errors *e, int force)
+{
+    json_t *root = json_object();
+    if (e->meta) json_object_set(root, "_meta", e->meta);
+    for (int c = 0; c < COMP_N; c++) json_object_set_new(root, cache_comp_names[c], curves_json(e, c));
+    if (e->has_blocks) {
+        json_t *pb = json_object();
+        for (int l = 0; l < e->depth; l++)
+            for (int c = 0; c < COMP_N; c++) {
+                char key[48];
+                snprintf(key, sizeof key, "%s-%d", cache_comp_names[c], l);
+                json_object_set_new(pb, key, curves_json(e, errors_block_curve(l, c)));
+            }
+        json_object_set_new(root, "per_block", pb);
+    }
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(9));
+    json_decref(root);
+    if (!text) return sc_fail(SC_ERR_NOMEM, "out of memory writing %s", path);
+    sc_outfile o;
+    sc_status s = file_out_open(&o, path, force);
+    if (!s) s = file_out_write(&o, text, strlen(text));
+    if (!s) s = file_out_write(&o, "\n", 1);
+    if (!s) s = file_out_commit(&o);
+    free(text);
+    return s;
+}
+
+/* [[lag 1 values], ..., [lag k values]] into `curve`; every lag must have steps - j entries. */
+static sc_status read_curves(cache_errors *e, int curve, const json_t *a, const char *path, const char *key)
+{
+    if (!json_is_array(a) || (int)json_array_size(a) != e->k)
+        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be an array of %d lag curves", path, key, e->k);
+    for (int j = 1; j <= e->k; j++) {
+        const json_t *row = json_array_get(a, (size_t)j - 1);
+        if (!json_is_array(row) || (int)json_array_size(row) != e->steps - j)
+            return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" lag %d must have %d values", path, key, j, e->steps - j);
+        for (int i = 0; i < e->steps - j; i++) {
+            const json_t *v = json_array_get(row, (size_t)i);
+            if (json_is_null(v)) continue; /* a curve no sample reached stays undefined */
+            double x = json_number_value(v);
+            if (!json_is_number(v) || !(x >= 0.0 && x <= 1e6))
+                return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" lag %d value %d is not a non-negative number", path, key, j, i);
+            *errors_at(e, curve, j, i) = x;
+        }
+    }
+    return SC_OK;
+}
+
+sc_status errors_load(const char *path, cache_errors *e)
+{
+    json_t *j;
+    memset(e, 0, sizeof *e);
+    sc_status s = json_load_object_file(path, ERRORS_FILE_CAP, &j);
+    if (s) return s;
+    const json_t *attn = json_object_get(j, "attn"), *pb = json_object_get(j, "per_block");
+    const json_t *meta = json_object_get(j, "_meta");
+    if (!json_is_array(attn) || json_array_size(attn) < 1 || !json_is_array(json_array_get(attn, 0))) {
+        json_decref(j);
+        return sc_fail(SC_ERR_FORMAT, "%s: not a calibration file (no \"attn\" curves; make one with smoothcache calibrate)", path);
+    }
+    int k = (int)json_array_size(attn);
+    int steps = (int)json_array_size(json_array_get(attn, 0)) + 1;
+    int depth = 1;
+    if (pb) {
+        if (!json_is_object(pb) || json_object_size(pb) % COMP_N || json_object_size(pb) == 0) {
+            json_decref(j);
+            return sc_fail(SC_ERR_FORMAT, "%s: \"per_block\" must hold attn-<b> and mlp-<b> curves for every block", path);
+        }
+        depth = (int)(json_object_size(pb) / COMP_N);
+    }
+    if ((s = errors_alloc(e, steps, k, depth))) goto done;
+    for (int c = 0; c < COMP_N && !s; c++)
+        s = read_curves(e, c, json_object_get(j, cache_comp_names[c]), path, cache_comp_names[c]);
+    if (!s && pb) {
+        e->has_blocks = 1;
+        for (int l = 0; l < depth && !s; l++)
+            for (int c = 0; c < COMP_N && !s; c++) {
+                char key[48];
+                snprintf(key, sizeof key, "%s-%d", cache_comp_names[c], l);
+                const json_t *a = json_object_get(pb, key);
+                if (!a) s = sc_fail(SC_ERR_FORMAT, "%s: per_block lacks \"%s\"", path, key);
+                else s = read_curves(e, errors_block_curve(l, c), a, path, key);
+            }
+    }
+    if (!s && json_is_object(meta)) e->meta = json_incref((json_t *)meta);
+done:
+    json_decref(j);
+    if (s) errors_free(e);
+    return s;
+}

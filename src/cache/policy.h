@@ -1,0 +1,59 @@
+/* The caching-policy interface. A policy answers, per model evaluation, block and component,
+ * "compute or reuse?"; the engine owns the buffers and the arithmetic (docs/ARCHITECTURE.md).
+ *
+ * Adding a policy: one file with a `const cache_policy_ops cache_<name>` and one line in
+ * registry.c. Lifetime: create() once per request (parses and validates the options, may load
+ * files), begin() at the start of every generation, end() after it (nothing may survive into
+ * the next generation except what create() made), destroy() once. Everything is indexed by the
+ * evaluation index n within one generation, never by a global call counter. */
+#ifndef SC_CACHE_POLICY_H
+#define SC_CACHE_POLICY_H
+
+#include <stdint.h>
+
+#include "cache/spec.h"
+#include "smoothcache.h"
+
+typedef enum { COMP_ATTN = 0, COMP_MLP = 1, COMP_N = 2 } cache_comp;
+
+extern const char *const cache_comp_names[COMP_N];
+
+/* What a policy learns about the generation at begin(). */
+typedef struct {
+    int steps;             /* model evaluations T (one per sampler step) */
+    int depth;             /* blocks */
+    int rows;              /* batch rows, guidance halves included ([cond N; uncond N]) */
+    int images;            /* N */
+    int tokens, hidden;
+    const int *timesteps;  /* [steps], model timesteps in call order */
+    const char *sampler;   /* "ddim", ... (for messages) */
+} cache_gen;
+
+typedef struct cache_policy_ops {
+    const char *name;
+    const char *options;   /* one line for --help, e.g. "n=N (compute every N-th evaluation)" */
+    /* Reads and validates the options it knows from `spec` (unknown keys are reported by the
+     * caller afterwards). */
+    sc_status (*create)(cache_spec *spec, void **state);
+    sc_status (*begin)(void *state, const cache_gen *g);
+    /* 1 if the output of (block, comp) may be reused in this generation (the engine keeps a
+     * buffer for it), 0 if it is always computed. Called after begin(). */
+    int (*stores)(void *state, int block, cache_comp c);
+    /* At evaluation n: 1 = compute (refreshing the stored output), 0 = reuse the stored one.
+     * The engine computes anyway at the first and last evaluation and when nothing is stored. */
+    int (*decide)(void *state, int n, int block, cache_comp c);
+    /* After a computation, the fresh raw sub-layer output [rows * tokens, hidden] (before gate
+     * and residual). Optional (NULL). */
+    void (*observe)(void *state, int n, int block, cache_comp c, const float *out);
+    void (*end)(void *state);
+    void (*destroy)(void *state);
+} cache_policy_ops;
+
+/* The registered policies (registry.c); NULL if unknown. */
+const cache_policy_ops *cache_policy_find(const char *name);
+/* "none, fora, smooth" for messages. */
+const char *cache_policy_names(void);
+/* The i-th registered policy, NULL past the end (for --help listings). */
+const cache_policy_ops *cache_policy_at(int i);
+
+#endif

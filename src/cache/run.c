@@ -1,0 +1,153 @@
+#include "cache/run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+
+struct cache_run {
+    const cache_policy_ops *ops;
+    void *state;
+    int owns_state;
+    int begun;
+    cache_gen g;
+    int n;                 /* current evaluation */
+    float **buf;           /* [depth * COMP_N], NULL where the policy never reuses */
+    unsigned char *valid;  /* [depth * COMP_N] */
+    size_t buf_elems;
+    long computed[COMP_N], skipped[COMP_N];
+    uint64_t macs_forward, macs_sub[COMP_N];
+};
+
+const char *const cache_comp_names[COMP_N] = {"attn", "mlp"};
+
+sc_status cache_run_create_with(const cache_policy_ops *ops, void *state, cache_run **out)
+{
+    cache_run *r = calloc(1, sizeof *r);
+    if (!r) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    r->ops = ops;
+    r->state = state;
+    *out = r;
+    return SC_OK;
+}
+
+sc_status cache_run_create(const char *text, cache_run **out)
+{
+    cache_spec spec;
+    *out = NULL;
+    sc_status s = spec_parse(text, &spec);
+    if (s) return s;
+    const cache_policy_ops *ops = cache_policy_find(spec.name);
+    if (!ops) return sc_fail(SC_ERR_ARG, "--cache: unknown policy '%s' (known: %s)", spec.name, cache_policy_names());
+    void *state = NULL;
+    if ((s = ops->create(&spec, &state))) return s;
+    if ((s = spec_check_unused(&spec, ops->options)) || (s = cache_run_create_with(ops, state, out))) {
+        ops->destroy(state);
+        return s;
+    }
+    (*out)->owns_state = 1;
+    return SC_OK;
+}
+
+const char *cache_run_name(const cache_run *r) { return r->ops->name; }
+
+static void release_buffers(cache_run *r)
+{
+    if (r->buf)
+        for (int i = 0; i < r->g.depth * COMP_N; i++) sc_free(r->buf[i]);
+    free(r->buf);
+    free(r->valid);
+    r->buf = NULL;
+    r->valid = NULL;
+}
+
+sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forward, uint64_t macs_attn,
+                          uint64_t macs_mlp)
+{
+    SC_ASSERT(!r->begun);
+    r->g = *g;
+    r->n = -1;
+    memset(r->computed, 0, sizeof r->computed);
+    memset(r->skipped, 0, sizeof r->skipped);
+    r->macs_forward = macs_forward;
+    r->macs_sub[COMP_ATTN] = macs_attn;
+    r->macs_sub[COMP_MLP] = macs_mlp;
+    sc_status s = r->ops->begin(r->state, g);
+    if (s) return s;
+    r->begun = 1;
+    const int slots = g->depth * COMP_N;
+    r->buf = calloc((size_t)slots, sizeof *r->buf);
+    r->valid = calloc((size_t)slots, 1);
+    r->buf_elems = (size_t)g->rows * g->tokens * g->hidden;
+    if (!r->buf || !r->valid) {
+        cache_run_end(r, NULL);
+        return sc_fail(SC_ERR_NOMEM, "out of memory");
+    }
+    for (int l = 0; l < g->depth; l++)
+        for (int c = 0; c < COMP_N; c++)
+            if (r->ops->stores(r->state, l, (cache_comp)c)) {
+                /* [rows * T, D]: the raw sub-layer output of every row, CFG halves included. */
+                float *b = sc_alloc_array(r->buf_elems, sizeof(float), "cache buffer");
+                if (!b) {
+                    cache_run_end(r, NULL);
+                    return SC_ERR_NOMEM;
+                }
+                r->buf[l * COMP_N + c] = b;
+            }
+    return SC_OK;
+}
+
+void cache_run_step(cache_run *r, int n)
+{
+    SC_ASSERT(r->begun && n == r->n + 1 && n < r->g.steps);
+    r->n = n;
+}
+
+int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf)
+{
+    const int slot = l * COMP_N + c;
+    *buf = r->buf[slot];
+    int compute = r->n == 0 || r->n == r->g.steps - 1 || !r->valid[slot] ||
+                  r->ops->decide(r->state, r->n, l, c);
+    /* A policy may only reuse what it declared it stores. */
+    SC_ASSERT(compute || *buf);
+    if (compute) {
+        r->computed[c]++;
+        if (*buf) r->valid[slot] = 1;
+    } else {
+        r->skipped[c]++;
+    }
+    return compute;
+}
+
+void cache_run_observe(cache_run *r, int l, cache_comp c, const float *out)
+{
+    if (r->ops->observe) r->ops->observe(r->state, r->n, l, c, out);
+}
+
+void cache_run_end(cache_run *r, sc_cache_stats *stats)
+{
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        const double rows = r->g.rows;
+        stats->macs_uncached = rows * (double)r->macs_forward * r->g.steps;
+        stats->macs = stats->macs_uncached;
+        for (int c = 0; c < COMP_N; c++) {
+            stats->computed[c] = r->computed[c];
+            stats->skipped[c] = r->skipped[c];
+            stats->macs -= rows * (double)r->macs_sub[c] * (double)r->skipped[c];
+        }
+    }
+    release_buffers(r);
+    if (r->begun) r->ops->end(r->state);
+    r->begun = 0;
+}
+
+void cache_run_free(cache_run *r)
+{
+    if (!r) return;
+    if (r->begun) cache_run_end(r, NULL);
+    if (r->owns_state) r->ops->destroy(r->state);
+    free(r);
+}

@@ -1,0 +1,33 @@
+/* One request's caching state as the engine sees it: the policy, the stored sub-layer outputs
+ * (one buffer per cached block and component, allocated at generation start), the decisions of
+ * the current evaluation, and the accounting of computed and skipped work. */
+#ifndef SC_CACHE_RUN_H
+#define SC_CACHE_RUN_H
+
+#include "cache/policy.h"
+#include "smoothcache.h"
+
+typedef struct cache_run cache_run;
+
+/* From a --cache specification ("none", "fora:n=2", "smooth:schedule=FILE", ...). */
+sc_status cache_run_create(const char *spec, cache_run **out);
+/* A run driven by an existing policy state (calibration observers); the run does not own it. */
+sc_status cache_run_create_with(const cache_policy_ops *ops, void *state, cache_run **out);
+void cache_run_free(cache_run *r);
+const char *cache_run_name(const cache_run *r);
+
+/* Generation start: macs_attn / macs_mlp are one sub-layer's multiply-accumulates per sample,
+ * macs_forward one whole forward per sample. */
+sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forward, uint64_t macs_attn,
+                          uint64_t macs_mlp);
+void cache_run_step(cache_run *r, int n);
+/* For block l and component c at the current evaluation: returns 1 to compute, 0 to reuse.
+ * *buf is where the raw output is to be written (compute) or read (reuse); NULL means "compute
+ * into your own scratch", which happens only for components that are never reused. */
+int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf);
+/* Shows a freshly computed raw output to the policy. */
+void cache_run_observe(cache_run *r, int l, cache_comp c, const float *out);
+/* Generation end: frees the buffers, fills the accounting (stats may be NULL). */
+void cache_run_end(cache_run *r, sc_cache_stats *stats);
+
+#endif

@@ -1,0 +1,277 @@
+#include "cache/schedule.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/file.h"
+#include "io/json.h"
+
+sc_status schedule_alloc(cache_schedule *s, int depth, int steps)
+{
+    size_t n = (size_t)depth * COMP_N * (size_t)steps;
+    s->depth = depth;
+    s->steps = steps;
+    s->s = malloc(n ? n : 1);
+    if (!s->s) return sc_fail(SC_ERR_NOMEM, "out of memory for a schedule");
+    memset(s->s, 1, n);
+    return SC_OK;
+}
+
+void schedule_free(cache_schedule *s)
+{
+    free(s->s);
+    s->s = NULL;
+}
+
+/* "attn" -> COMP_ATTN, with the diffusers aliases; -1 for components a DiT block lacks
+ * (cross-attention), -2 for names nobody knows. */
+static int component_of(const char *name, size_t len)
+{
+    static const struct { const char *n; int c; } names[] = {
+        {"attn", COMP_ATTN}, {"attn1", COMP_ATTN}, {"mlp", COMP_MLP}, {"ff", COMP_MLP},
+        {"cross", -1}, {"attn2", -1}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i].n) == len && !strncmp(names[i].n, name, len)) return names[i].c;
+    return -2;
+}
+
+static sc_status read_row(const json_t *a, const char *what, const char *key, const char *context, int steps,
+                          unsigned char *row)
+{
+    if (!json_is_array(a)) return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" is not an array", what, key);
+    if ((int)json_array_size(a) != steps)
+        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" has %zu entries but this generation makes %d model evaluations (%s)",
+                       what, key, json_array_size(a), steps, context);
+    for (int i = 0; i < steps; i++) {
+        const json_t *v = json_array_get(a, (size_t)i);
+        if (!json_is_integer(v) || (json_integer_value(v) != 0 && json_integer_value(v) != 1))
+            return sc_fail(SC_ERR_FORMAT, "%s: \"%s\"[%d] must be the integer 0 or 1", what, key, i);
+        row[i] = (unsigned char)json_integer_value(v);
+    }
+    return SC_OK;
+}
+
+sc_status schedule_from_json(const json_t *j, const char *what, const char *context, cache_schedule *out)
+{
+    if (!json_is_object(j) || json_object_size(j) == 0)
+        return sc_fail(SC_ERR_FORMAT, "%s: a schedule must be a non-empty JSON object", what);
+    const int depth = out->depth, steps = out->steps;
+    unsigned char *typed = calloc((size_t)COMP_N, 1), *blockset = calloc((size_t)depth * COMP_N, 1);
+    if (!typed || !blockset) {
+        free(typed);
+        free(blockset);
+        return sc_fail(SC_ERR_NOMEM, "out of memory");
+    }
+    unsigned char *type_rows = malloc((size_t)COMP_N * steps);
+    sc_status s = type_rows ? SC_OK : sc_fail(SC_ERR_NOMEM, "out of memory");
+    int matched = 0, ignored = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)j, key, val) {
+        if (s) break;
+        if (key[0] == '_') continue;
+        const char *dash = strchr(key, '-');
+        size_t nl = dash ? (size_t)(dash - key) : strlen(key);
+        int c = component_of(key, nl);
+        if (c == -2) {
+            s = sc_fail(SC_ERR_FORMAT, "%s: unknown component \"%s\" (expected attn, mlp, attn1, ff, optionally -<block>)", what, key);
+            break;
+        }
+        int block = -1;
+        if (dash) {
+            const char *b = dash + 1;
+            int ok = *b && strlen(b) <= 6;
+            for (const char *q = b; *q && ok; q++) ok = isdigit((unsigned char)*q);
+            block = ok ? atoi(b) : -1;
+            if (!ok || block >= depth) {
+                s = sc_fail(SC_ERR_FORMAT, "%s: \"%s\": block must be in 0..%d for this model", what, key, depth - 1);
+                break;
+            }
+        }
+        if (c == -1) { /* DiT blocks have no cross-attention: such keys cannot apply */
+            ignored++;
+            if ((s = read_row(val, what, key, context, steps, type_rows))) break;
+            continue;
+        }
+        unsigned char *dst = block >= 0 ? schedule_row(out, block, (cache_comp)c) : type_rows + (size_t)c * steps;
+        if ((s = read_row(val, what, key, context, steps, dst))) break;
+        if (block >= 0) blockset[block * COMP_N + c] = 1;
+        else typed[c] = 1;
+        matched++;
+    }
+    /* Per-block keys win; blocks without one take the per-type row; neither = always compute. */
+    for (int l = 0; l < depth && !s; l++)
+        for (int c = 0; c < COMP_N; c++) {
+            if (blockset[l * COMP_N + c]) continue;
+            unsigned char *r = schedule_row(out, l, (cache_comp)c);
+            if (typed[c]) memcpy(r, type_rows + (size_t)c * steps, (size_t)steps);
+            else memset(r, 1, (size_t)steps);
+        }
+    if (!s && !matched)
+        s = sc_fail(SC_ERR_FORMAT, "%s: no key matches this model's sub-layers (attn, mlp%s); nothing would be cached",
+                    what, ignored ? "; cross-attention keys do not apply to DiT" : "");
+    if (!s) {
+        for (int l = 0; l < depth; l++)
+            for (int c = 0; c < COMP_N; c++) {
+                const unsigned char *r = schedule_row(out, l, (cache_comp)c);
+                if (!r[0] || !r[steps - 1]) {
+                    sc_warn("%s: the first and last evaluations always compute; entries 0 and %d set to 1", what, steps - 1);
+                    l = depth;
+                    break;
+                }
+            }
+    }
+    free(typed);
+    free(blockset);
+    free(type_rows);
+    return s;
+}
+
+sc_status schedule_load(const char *path, const char *context, cache_schedule *out)
+{
+    json_t *j;
+    sc_status s = json_load_object_file(path, SC_JSON_FILE_CAP, &j);
+    if (s) return s;
+    s = schedule_from_json(j, path, context, out);
+    json_decref(j);
+    return s;
+}
+
+static json_t *row_json(const unsigned char *r, int steps)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < steps; i++) json_array_append_new(a, json_integer(r[i]));
+    return a;
+}
+
+sc_status schedule_save(const char *path, const cache_schedule *s, const json_t *meta, int force)
+{
+    int shared = 1;
+    for (int l = 1; l < s->depth && shared; l++)
+        for (int c = 0; c < COMP_N; c++)
+            if (memcmp(schedule_row(s, l, (cache_comp)c), schedule_row(s, 0, (cache_comp)c), (size_t)s->steps))
+                shared = 0;
+    json_t *root = json_object();
+    for (int c = 0; c < COMP_N; c++) {
+        if (shared) {
+            json_object_set_new(root, cache_comp_names[c], row_json(schedule_row(s, 0, (cache_comp)c), s->steps));
+            continue;
+        }
+        for (int l = 0; l < s->depth; l++) {
+            char key[48];
+            snprintf(key, sizeof key, "%s-%d", cache_comp_names[c], l);
+            json_object_set_new(root, key, row_json(schedule_row(s, l, (cache_comp)c), s->steps));
+        }
+    }
+    if (meta) json_object_set(root, "_meta", (json_t *)meta);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text) return sc_fail(SC_ERR_NOMEM, "out of memory writing %s", path);
+    sc_outfile o;
+    sc_status st = file_out_open(&o, path, force);
+    if (!st) st = file_out_write(&o, text, strlen(text));
+    if (!st) st = file_out_write(&o, "\n", 1);
+    if (!st) st = file_out_commit(&o);
+    free(text);
+    return st;
+}
+
+void schedule_greedy(const cache_errors *e, int curve, double alpha, unsigned char *out)
+{
+    const int T = e->steps, k = e->k;
+    memset(out, 2, (size_t)T); /* 2 = not yet decided */
+    int i = 0;
+    while (i < T) {
+        int taken = 0;
+        for (int j = k; j >= 1 && !taken; j--) {
+            if (i >= T - j) continue;
+            double err = *errors_at(e, curve, j, i);
+            if (err <= alpha) { /* NaN (never measured) never qualifies */
+                out[i] = 1;
+                memset(out + i + 1, 0, (size_t)j);
+                i += j + 1;
+                taken = 1;
+            }
+        }
+        if (!taken) out[i++] = 1;
+    }
+    out[0] = out[T - 1] = 1;
+    for (int n = 0; n < T; n++)
+        if (out[n] == 2) out[n] = 1;
+}
+
+sc_status schedule_from_errors(const cache_errors *e, double alpha, int per_block, cache_schedule *out)
+{
+    if (per_block && !e->has_blocks) return sc_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
+    if (out->steps != e->steps)
+        return sc_fail(SC_ERR_ARG, "the calibration covers %d evaluations but this generation makes %d", e->steps, out->steps);
+    if (per_block && out->depth != e->depth)
+        return sc_fail(SC_ERR_ARG, "the calibration has %d blocks but the model has %d", e->depth, out->depth);
+    for (int l = 0; l < out->depth; l++)
+        for (int c = 0; c < COMP_N; c++)
+            schedule_greedy(e, per_block ? errors_block_curve(l, c) : c, alpha, schedule_row(out, l, (cache_comp)c));
+    return SC_OK;
+}
+
+int schedule_computed(const cache_schedule *s, int l, cache_comp c)
+{
+    const unsigned char *r = schedule_row(s, l, c);
+    int n = 0;
+    for (int i = 0; i < s->steps; i++) n += r[i] || i == 0 || i == s->steps - 1;
+    return n;
+}
+
+double schedule_mac_ratio(const cache_schedule *s, uint64_t macs_forward, uint64_t macs_attn, uint64_t macs_mlp)
+{
+    const double sub[COMP_N] = {(double)macs_attn, (double)macs_mlp};
+    double full = (double)macs_forward * s->steps, skipped = 0;
+    for (int l = 0; l < s->depth; l++)
+        for (int c = 0; c < COMP_N; c++) skipped += sub[c] * (s->steps - schedule_computed(s, l, (cache_comp)c));
+    return (full - skipped) / full;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+sc_status schedule_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
+                              uint64_t macs_attn, uint64_t macs_mlp, cache_schedule *out, double *alpha)
+{
+    /* The schedule only changes where alpha crosses a measured error: try those, ascending. */
+    const int first = per_block ? COMP_N : 0, last = per_block ? COMP_N + e->depth * COMP_N : COMP_N;
+    size_t cap = (size_t)(last - first) * e->k * e->steps + 1, n = 0;
+    double *cand = malloc(cap * sizeof *cand);
+    if (!cand) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    cand[n++] = 0.0;
+    for (int cv = first; cv < last; cv++)
+        for (int j = 1; j <= e->k; j++)
+            for (int i = 0; i < e->steps - j; i++) {
+                double v = *errors_at(e, cv, j, i);
+                if (isfinite(v)) cand[n++] = v;
+            }
+    qsort(cand, n, sizeof *cand, cmp_double);
+    sc_status s = SC_OK;
+    double best = NAN, ratio = 1.0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && cand[i] == cand[i - 1]) continue;
+        if ((s = schedule_from_errors(e, cand[i], per_block, out))) break;
+        ratio = schedule_mac_ratio(out, macs_forward, macs_attn, macs_mlp);
+        if (ratio <= target) {
+            best = cand[i];
+            break;
+        }
+    }
+    free(cand);
+    if (s) return s;
+    if (isnan(best))
+        return sc_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs: the most aggressive one (k=%d) executes %.3f",
+                       target, e->k, ratio);
+    *alpha = best;
+    return SC_OK;
+}

@@ -1,0 +1,53 @@
+/* Static compute/reuse schedules (SmoothCache, FORA-as-file, L2C): the official JSON format,
+ * the greedy generator from calibrated error curves, and their MAC accounting. */
+#ifndef SC_CACHE_SCHEDULE_H
+#define SC_CACHE_SCHEDULE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "cache/errors.h"
+#include "cache/policy.h"
+
+typedef struct {
+    int depth, steps;
+    unsigned char *s; /* [depth][COMP_N][steps]: 1 = compute and refresh, 0 = reuse */
+} cache_schedule;
+
+sc_status schedule_alloc(cache_schedule *s, int depth, int steps); /* all 1 */
+void schedule_free(cache_schedule *s);
+
+static inline unsigned char *schedule_row(const cache_schedule *s, int l, cache_comp c)
+{
+    return s->s + ((size_t)l * COMP_N + c) * (size_t)s->steps;
+}
+
+/* Resolves a schedule JSON object (component -> T integers 0/1) for a model of `depth` blocks
+ * and a generation of `steps` evaluations (CACHING.md 1.5): key "<comp>-<block>" first, then
+ * "<comp>"; aliases attn1 -> attn, ff -> mlp; keys starting with '_' ignored; neither key ->
+ * always compute. `what` names the file, `context` the generation ("ddim, 50 steps") in errors. */
+sc_status schedule_from_json(const json_t *j, const char *what, const char *context, cache_schedule *out);
+sc_status schedule_load(const char *path, const char *context, cache_schedule *out);
+
+/* The official format: {"attn":[...],"mlp":[...]} when every block shares its component's
+ * schedule, else per-block keys "attn-0".."mlp-<depth-1>"; plus "_meta" if given. */
+sc_status schedule_save(const char *path, const cache_schedule *s, const json_t *meta, int force);
+
+/* SmoothCache's greedy scan (CACHING.md 1.4) over one component's curves:
+ * err(j, i) = error of reusing evaluation i at i + j, j = 1..k. Longest lag first, error
+ * <= alpha, first and last evaluation forced to compute, runs of reuse at most k long. */
+void schedule_greedy(const cache_errors *e, int curve, double alpha, unsigned char *out);
+
+/* Fills every block from the per-type curves (per_block = 0) or each block from its own curves. */
+sc_status schedule_from_errors(const cache_errors *e, double alpha, int per_block, cache_schedule *out);
+
+/* The smallest alpha whose schedule executes at most `target` of the uncached MACs. */
+sc_status schedule_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
+                              uint64_t macs_attn, uint64_t macs_mlp, cache_schedule *out, double *alpha);
+
+/* Executed / uncached MACs of a schedule (first and last evaluation always computed). */
+double schedule_mac_ratio(const cache_schedule *s, uint64_t macs_forward, uint64_t macs_attn, uint64_t macs_mlp);
+/* Number of computed entries of (block, comp), first and last forced. */
+int schedule_computed(const cache_schedule *s, int l, cache_comp c);
+
+#endif
