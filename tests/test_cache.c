@@ -1,0 +1,382 @@
+/* The caching layer: SmoothCache's greedy schedule generation, the published schedules and their
+ * MAC accounting (paper Table 1), schedule-file validation, cached sampling against the Python
+ * hook-based reference, calibration against the reference's error curves, FORA, and --cache
+ * specification errors. */
+#include "cache/calibrate.h"
+#include "cache/errors.h"
+#include "cache/run.h"
+#include "cache/schedule.h"
+#include "harness.h"
+#include "io/json.h"
+#include "io/npy.h"
+#include "model/dit.h"
+
+/* ---------------------------------------------------------------- greedy scan */
+
+/* CACHING.md 1.4's test vector: T = 8, k = 3. */
+static void vector_errors(cache_errors *e)
+{
+    static const double E1[] = {.05, .06, .07, .08, .12, .15, .20};
+    static const double E2[] = {.09, .11, .13, .18, .25, .30};
+    static const double E3[] = {.10, .15, .20, .28, .35};
+    CHECK_OK(errors_alloc(e, 8, 3, 1));
+    for (int i = 0; i < 7; i++) *errors_at(e, 0, 1, i) = E1[i];
+    for (int i = 0; i < 6; i++) *errors_at(e, 0, 2, i) = E2[i];
+    for (int i = 0; i < 5; i++) *errors_at(e, 0, 3, i) = E3[i];
+}
+
+static void check_greedy(const cache_errors *e, double alpha, const char *want)
+{
+    unsigned char s[64];
+    char got[65];
+    schedule_greedy(e, 0, alpha, s);
+    for (int i = 0; i < e->steps; i++) got[i] = (char)('0' + s[i]);
+    got[e->steps] = '\0';
+    CHECK_MSG(!strcmp(got, want), "alpha %g: got %s, want %s", alpha, got, want);
+}
+
+TEST(cache_greedy_matches_the_specification_vector)
+{
+    cache_errors e;
+    vector_errors(&e);
+    check_greedy(&e, 0.05, "10111111");
+    check_greedy(&e, 0.09, "10010111"); /* lag 2, then lag 1 */
+    check_greedy(&e, 0.10, "10001111"); /* tie on <= */
+    check_greedy(&e, 0.35, "10001001"); /* the last-step force cuts a lag-3 run */
+    errors_free(&e);
+}
+
+TEST(cache_greedy_edge_cases_all_none_zero_k1_and_two_steps)
+{
+    cache_errors e;
+    vector_errors(&e);
+    check_greedy(&e, 1.0, "10001001");  /* everything below alpha: lag-3 runs */
+    check_greedy(&e, 0.01, "11111111"); /* nothing below alpha */
+    check_greedy(&e, 0.0, "11111111");  /* alpha 0 */
+    errors_free(&e);
+    CHECK_OK(errors_alloc(&e, 8, 1, 1));
+    for (int i = 0; i < 7; i++) *errors_at(&e, 0, 1, i) = 0.01;
+    check_greedy(&e, 0.5, "10101011"); /* k = 1: runs of one reuse at most */
+    errors_free(&e);
+    CHECK_OK(errors_alloc(&e, 2, 1, 1));
+    *errors_at(&e, 0, 1, 0) = 0.0;
+    check_greedy(&e, 0.5, "11"); /* T = 2: first and last both compute */
+    errors_free(&e);
+}
+
+/* ---------------------------------------------------------------- published schedules */
+
+static const char *shared_schedule(const char *name)
+{
+    static char p[2048];
+    snprintf(p, sizeof p, "%s/smoothcache-schedules/%s", test_fixtures(), name);
+    return p;
+}
+
+/* DiT-XL/2 256 px sub-layer and forward MACs (no weights needed). */
+static void xl_macs(uint64_t *fwd, uint64_t *attn, uint64_t *mlp)
+{
+    dit_config c = {.depth = 28, .hidden = 1152, .tokens = 256, .in_channels = 4, .out_channels = 8, .patch = 2};
+    *fwd = dit_macs_forward(&c);
+    *attn = dit_macs_attn(&c);
+    *mlp = dit_macs_mlp(&c);
+}
+
+static void check_published(const char *file, int steps, int computed, double table_ratio)
+{
+    cache_schedule s;
+    CHECK_OK(schedule_alloc(&s, 28, steps));
+    CHECK_OK(schedule_load(shared_schedule(file), "ddim", &s));
+    for (int l = 0; l < 28; l++)
+        for (int c = 0; c < COMP_N; c++)
+            CHECK_MSG(schedule_computed(&s, l, (cache_comp)c) == computed, "%s: block %d %s computes %d, paper %d", file,
+                      l, cache_comp_names[c], schedule_computed(&s, l, (cache_comp)c), computed);
+    uint64_t f, a, m;
+    xl_macs(&f, &a, &m);
+    double r = schedule_mac_ratio(&s, f, a, m);
+    /* Table 1 counts every step's linear layers; ours adds the few per-step costs a skip keeps
+     * (adaLN, embeddings, final layer): within 1% of the paper's TMACs ratio. */
+    CHECK_MSG(fabs(r - table_ratio) < 0.01 * table_ratio, "%s: MAC ratio %.4f, paper %.4f", file, r, table_ratio);
+    schedule_free(&s);
+}
+
+TEST(cache_published_schedules_reproduce_paper_table1)
+{
+    check_published("50-N-3-threshold-0.08.json", 50, 46, 336.37 / 365.59);
+    check_published("50-N-3-threshold-0.18.json", 50, 24, 175.65 / 365.59);
+    check_published("30-N-3-threshold-0.35.json", 30, 16, 117.08 / 219.36);
+    check_published("70-N-3-threshold-0.08.json", 70, 34, 248.8 / 511.83);
+    check_published("50-N-2-fora.json", 50, 26, 190.25 / 365.59);
+    check_published("30-N-2-fora.json", 30, 16, 117.08 / 219.36);
+    check_published("70-N-2-fora.json", 70, 36, 263.43 / 511.83);
+}
+
+TEST(cache_published_l2c_per_block_and_diffusers_schedules_load)
+{
+    cache_schedule s;
+    CHECK_OK(schedule_alloc(&s, 28, 50));
+    CHECK_OK(schedule_load(shared_schedule("50-N-2-l2c.json"), "ddim", &s));
+    int differ = 0;
+    for (int l = 1; l < 28; l++) differ |= memcmp(schedule_row(&s, l, COMP_ATTN), schedule_row(&s, 0, COMP_ATTN), 50) != 0;
+    CHECK(differ); /* genuinely per block */
+    uint64_t f, a, m;
+    xl_macs(&f, &a, &m);
+    double r = schedule_mac_ratio(&s, f, a, m);
+    CHECK_MSG(r > 0.5 && r < 0.95, "L2C MAC ratio %.3f", r);
+    schedule_free(&s);
+    /* The diffusers-named file (attn1) caches attention only. */
+    CHECK_OK(schedule_alloc(&s, 28, 50));
+    CHECK_OK(schedule_load(shared_schedule("diffuser_schedule.json"), "ddim", &s));
+    CHECK(schedule_computed(&s, 5, COMP_ATTN) == 24 && schedule_computed(&s, 5, COMP_MLP) == 50);
+    schedule_free(&s);
+}
+
+TEST(cache_schedules_round_trip_through_the_loader)
+{
+    cache_schedule s, t;
+    CHECK_OK(schedule_alloc(&s, 28, 50));
+    CHECK_OK(schedule_load(shared_schedule("50-N-2-l2c.json"), "ddim", &s));
+    CHECK_OK(schedule_save(test_path("l2c.json"), &s, NULL, 0));
+    CHECK_OK(schedule_alloc(&t, 28, 50));
+    CHECK_OK(schedule_load(test_path("l2c.json"), "ddim", &t));
+    CHECK(memcmp(s.s, t.s, 28 * COMP_N * 50) == 0);
+    schedule_free(&t);
+    schedule_free(&s);
+    CHECK_OK(schedule_alloc(&s, 28, 50));
+    CHECK_OK(schedule_load(shared_schedule("50-N-3-threshold-0.18.json"), "ddim", &s));
+    CHECK_OK(schedule_save(test_path("t.json"), &s, NULL, 0));
+    json_t *j;
+    CHECK_OK(json_load_object_file(test_path("t.json"), 1u << 20, &j));
+    CHECK(json_object_size(j) == 2 && json_is_array(json_object_get(j, "attn"))); /* official per-type form */
+    json_decref(j);
+    schedule_free(&s);
+}
+
+static void reject_schedule(const char *json, int depth, int steps, const char *needle)
+{
+    test_write(test_path("s.json"), json, strlen(json));
+    cache_schedule s;
+    CHECK_OK(schedule_alloc(&s, depth, steps));
+    CHECK_ERR(schedule_load(test_path("s.json"), "ddim, 4 steps", &s), SC_ERR_FORMAT, needle);
+    schedule_free(&s);
+}
+
+TEST(cache_schedule_files_are_validated)
+{
+    reject_schedule("{\"attn\":[1,0,2,1]}", 2, 4, "\"attn\"[2] must be the integer 0 or 1");
+    reject_schedule("{\"attn\":[1,true,0,1]}", 2, 4, "must be the integer 0 or 1");
+    reject_schedule("{\"attn\":[1,0.0,0,1]}", 2, 4, "must be the integer 0 or 1");
+    reject_schedule("{\"attn\":[1,0,1]}", 2, 4, "has 3 entries but this generation makes 4 model evaluations (ddim, 4 steps)");
+    reject_schedule("{\"attn-2\":[1,0,0,1]}", 2, 4, "block must be in 0..1");
+    reject_schedule("{\"attn-x\":[1,0,0,1]}", 2, 4, "block must be in 0..1");
+    reject_schedule("{\"conv\":[1,0,0,1]}", 2, 4, "unknown component \"conv\"");
+    reject_schedule("{}", 2, 4, "non-empty JSON object");
+    reject_schedule("{\"_meta\":{}}", 2, 4, "no key matches");
+    reject_schedule("{\"attn2\":[1,0,0,1]}", 2, 4, "cross-attention keys do not apply");
+    reject_schedule("[1,0]", 2, 4, "not a JSON object");
+    reject_schedule("{\"attn\":\"1001\"}", 2, 4, "is not an array");
+}
+
+/* ---------------------------------------------------------------- cached sampling */
+
+static const char *fix(const char *name)
+{
+    static char p[4][2048];
+    static int k;
+    char *b = p[k++ % 4];
+    snprintf(b, sizeof p[0], "%s/%s", test_fixtures(), name);
+    return b;
+}
+
+static float *generate(sc_model *m, const char *cache, sc_cache_stats *st)
+{
+    int classes[2] = {1, 2};
+    sc_gen_params p = sc_gen_params_default();
+    p.classes = classes;
+    p.n_images = 2;
+    p.steps = 10;
+    p.seed = 7;
+    p.cache = cache;
+    p.stats = st;
+    float *out = malloc(sc_latent_bytes(m, 2));
+    CHECK_OK(sc_generate(m, &p, out));
+    return out;
+}
+
+static double rel_err(const float *a, const float *b, size_t n)
+{
+    double md = 0, mr = 0;
+    for (size_t i = 0; i < n; i++) {
+        md = fmax(md, fabs((double)a[i] - b[i]));
+        mr = fmax(mr, fabs((double)b[i]));
+    }
+    return md / mr;
+}
+
+TEST(cache_all_ones_schedule_is_bit_identical_to_uncached)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    const char *ones = "{\"attn\":[1,1,1,1,1,1,1,1,1,1],\"mlp\":[1,1,1,1,1,1,1,1,1,1]}";
+    test_write(test_path("ones.json"), ones, strlen(ones));
+    char spec[1200];
+    snprintf(spec, sizeof spec, "smooth:schedule=%s", test_path("ones.json"));
+    float *a = generate(m, NULL, NULL), *b = generate(m, spec, NULL), *c = generate(m, "fora:n=1", NULL);
+    CHECK(memcmp(a, b, sc_latent_bytes(m, 2)) == 0);
+    CHECK(memcmp(a, c, sc_latent_bytes(m, 2)) == 0);
+    free(a); free(b); free(c);
+    sc_model_free(m);
+}
+
+TEST(cache_smooth_schedule_matches_the_hook_reference)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    char spec[1200];
+    snprintf(spec, sizeof spec, "smooth:schedule=%s", fix("cache/smooth_sched.json"));
+    sc_cache_stats st;
+    float *out = generate(m, spec, &st);
+    npy_array ref;
+    CHECK_OK(npy_read(fix("cache/smooth_out.npy"), &ref));
+    double e = rel_err(out, ref.data, ref.numel);
+    CHECK_MSG(e <= 1e-4, "cached trajectory relative error %.3g", e);
+    /* attn-0 reuses 4, attn-1 reuses 4, mlp (both blocks) 4 each. */
+    CHECK(st.skipped[COMP_ATTN] == 8 && st.computed[COMP_ATTN] == 12);
+    CHECK(st.skipped[COMP_MLP] == 10 && st.computed[COMP_MLP] == 10);
+    CHECK(st.macs < st.macs_uncached && st.seconds > 0);
+    float *unc = generate(m, "none", NULL);
+    CHECK(rel_err(unc, ref.data, ref.numel) > 1e-2); /* the reference is really cached */
+    free(unc);
+    free(out);
+    npy_free(&ref);
+    sc_model_free(m);
+}
+
+TEST(cache_fora_computes_every_nth_and_the_last)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    sc_cache_stats st;
+    float *out = generate(m, "fora:n=3", &st);
+    /* n = 0, 3, 6, 9 compute (9 is also the last): 4 of 10 per block and component. */
+    CHECK(st.computed[COMP_ATTN] == 2 * 4 && st.skipped[COMP_ATTN] == 2 * 6);
+    CHECK(st.computed[COMP_MLP] + st.skipped[COMP_MLP] == 2 * 10);
+    float *again = generate(m, "fora:n=3", NULL);
+    CHECK(memcmp(out, again, sc_latent_bytes(m, 2)) == 0); /* nothing leaks between generations */
+    free(out);
+    free(again);
+    sc_model_free(m);
+}
+
+static void check_calibration(sc_calib_avg avg, const char *ref_file)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    sc_calibration *cal;
+    CHECK_OK(sc_calibration_new(3, avg, &cal));
+    int classes[2] = {1, 2};
+    sc_gen_params p = sc_gen_params_default();
+    p.classes = classes;
+    p.n_images = 2;
+    p.steps = 10;
+    p.seed = 7;
+    p.calibration = cal;
+    float *out = malloc(sc_latent_bytes(m, 2));
+    CHECK_OK(sc_generate(m, &p, out));
+    CHECK(sc_calibration_samples(cal) == 2);
+    CHECK_OK(sc_calibration_save(cal, test_path("errors.json"), 0));
+    cache_errors mine, ref;
+    CHECK_OK(errors_load(test_path("errors.json"), &mine));
+    CHECK_OK(errors_load(fix(ref_file), &ref));
+    CHECK(mine.steps == 10 && mine.k == 3 && mine.depth == 2 && mine.has_blocks);
+    double worst = 0;
+    for (int cv = 0; cv < COMP_N + 2 * COMP_N; cv++)
+        for (int j = 1; j <= 3; j++)
+            for (int i = 0; i < 10 - j; i++) {
+                double a = *errors_at(&mine, cv, j, i), b = *errors_at(&ref, cv, j, i);
+                worst = fmax(worst, fabs(a - b) / fmax(fabs(b), 1e-12));
+            }
+    CHECK_MSG(worst <= 1e-4, "calibration differs from the reference by %.3g (relative)", worst);
+    errors_free(&mine);
+    errors_free(&ref);
+    free(out);
+    sc_calibration_free(cal);
+    sc_model_free(m);
+}
+
+TEST(cache_calibration_mean_matches_the_hook_reference) { check_calibration(SC_CALIB_MEAN, "cache/calib_mean.json"); }
+TEST(cache_calibration_pooled_matches_the_hook_reference) { check_calibration(SC_CALIB_POOLED, "cache/calib_pooled.json"); }
+
+TEST(cache_schedule_from_errors_drives_generation)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    char spec[1200];
+    snprintf(spec, sizeof spec, "smooth:errors=%s,alpha=0.25", fix("cache/calib_mean.json"));
+    sc_cache_stats st;
+    float *out = generate(m, spec, &st);
+    CHECK(st.skipped[COMP_ATTN] > 0 && st.computed[COMP_ATTN] + st.skipped[COMP_ATTN] == 20);
+    free(out);
+    snprintf(spec, sizeof spec, "smooth:errors=%s,alpha=0.25,per_block=1", fix("cache/calib_mean.json"));
+    out = generate(m, spec, &st);
+    CHECK(st.computed[COMP_MLP] + st.skipped[COMP_MLP] == 20);
+    free(out);
+    sc_model_free(m);
+}
+
+TEST(cache_target_macs_picks_the_smallest_sufficient_alpha)
+{
+    cache_errors e;
+    CHECK_OK(errors_load(fix("cache/calib_mean.json"), &e));
+    cache_schedule s;
+    CHECK_OK(schedule_alloc(&s, 2, 10));
+    double alpha;
+    CHECK_OK(schedule_for_budget(&e, 0.8, 0, 1000, 200, 200, &s, &alpha));
+    CHECK(schedule_mac_ratio(&s, 1000, 200, 200) <= 0.8);
+    /* Any smaller measured alpha gives a schedule above the budget. */
+    cache_schedule t;
+    CHECK_OK(schedule_alloc(&t, 2, 10));
+    CHECK_OK(schedule_from_errors(&e, alpha * 0.999, 0, &t));
+    CHECK(schedule_mac_ratio(&t, 1000, 200, 200) > 0.8);
+    CHECK_ERR(schedule_for_budget(&e, 0.05, 0, 1000, 200, 200, &s, &alpha), SC_ERR_ARG, "no schedule reaches 0.050");
+    schedule_free(&t);
+    schedule_free(&s);
+    errors_free(&e);
+}
+
+/* ---------------------------------------------------------------- --cache specifications */
+
+TEST(cache_spec_errors_are_specific)
+{
+    cache_run *r;
+    CHECK_ERR(cache_run_create("teleport", &r), SC_ERR_ARG, "unknown policy 'teleport' (known: none, fora, smooth)");
+    CHECK_ERR(cache_run_create("fora:m=2", &r), SC_ERR_ARG, "unknown option 'm'");
+    CHECK_ERR(cache_run_create("fora:n=0", &r), SC_ERR_ARG, "n=0 is not an integer in [1, 1000]");
+    CHECK_ERR(cache_run_create("fora:n=2x", &r), SC_ERR_ARG, "n=2x is not an integer");
+    CHECK_ERR(cache_run_create("fora:n=2,n=3", &r), SC_ERR_ARG, "given twice");
+    CHECK_ERR(cache_run_create("fora:", &r), SC_ERR_ARG, "nothing after ':'");
+    CHECK_ERR(cache_run_create("fora:n", &r), SC_ERR_ARG, "expected key=value");
+    CHECK_ERR(cache_run_create("smooth", &r), SC_ERR_ARG, "either schedule=FILE or errors=FILE,alpha=A");
+    CHECK_ERR(cache_run_create("smooth:errors=x.json", &r), SC_ERR_ARG, "option 'alpha' is required");
+    CHECK_ERR(cache_run_create("smooth:errors=x.json,alpha=nan", &r), SC_ERR_ARG, "alpha=nan is not a number");
+    CHECK_ERR(cache_run_create("smooth:schedule=/nonexistent/s.json", &r), SC_ERR_IO, "cannot open");
+    CHECK_OK(cache_run_create("fora:n=2", &r));
+    cache_run_free(r);
+}
+
+TEST(cache_schedule_length_mismatch_fails_the_generation)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    char spec[2200];
+    snprintf(spec, sizeof spec, "smooth:schedule=%s", shared_schedule("50-N-3-threshold-0.08.json"));
+    int classes[1] = {1};
+    sc_gen_params p = sc_gen_params_default();
+    p.classes = classes;
+    p.steps = 10;
+    p.cache = spec;
+    float *out = malloc(sc_latent_bytes(m, 1));
+    CHECK_ERR(sc_generate(m, &p, out), SC_ERR_FORMAT, "has 50 entries but this generation makes 10 model evaluations (ddim, 10 steps)");
+    free(out);
+    sc_model_free(m);
+}
