@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "io/file.h"
 #include "io/json.h"
+#include "metrics/plot.h"
 
 #define ERRORS_FILE_CAP (64u << 20)
 
@@ -112,10 +113,18 @@ sc_status errors_load(const char *path, cache_errors *e)
     int k = (int)json_array_size(attn);
     int steps = (int)json_array_size(json_array_get(attn, 0)) + 1;
     int depth = 1;
+    const json_t *blocks = json_object_get(meta, "blocks");
+    if (json_is_integer(blocks) && json_integer_value(blocks) >= 1 && json_integer_value(blocks) <= 1024)
+        depth = (int)json_integer_value(blocks);
     if (pb) {
         if (!json_is_object(pb) || json_object_size(pb) % COMP_N || json_object_size(pb) == 0) {
             json_decref(j);
             return sc_fail(SC_ERR_FORMAT, "%s: \"per_block\" must hold attn-<b> and mlp-<b> curves for every block", path);
+        }
+        if ((int)(json_object_size(pb) / COMP_N) != depth && json_is_integer(blocks)) {
+            json_decref(j);
+            return sc_fail(SC_ERR_FORMAT, "%s: \"per_block\" has curves for %zu blocks but _meta says %d", path,
+                           json_object_size(pb) / COMP_N, depth);
         }
         depth = (int)(json_object_size(pb) / COMP_N);
     }
@@ -138,4 +147,38 @@ done:
     json_decref(j);
     if (s) errors_free(e);
     return s;
+}
+
+sc_status errors_plot(const char *path, const cache_errors *e, int force)
+{
+    const int lags = e->k < PLOT_MAX_SERIES / COMP_N ? e->k : PLOT_MAX_SERIES / COMP_N;
+    plot_spec p = {.title = "SmoothCache calibration: change from i to i+lag",
+                   .x_label = "evaluation i (0 = noisiest)", .y_label = "relative L1 error"};
+    double *x = malloc(sizeof(double) * (size_t)e->steps);
+    double *y = malloc(sizeof(double) * (size_t)(COMP_N * lags * e->steps));
+    char names[PLOT_MAX_SERIES][32];
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return sc_fail(SC_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < e->steps; i++) x[i] = i;
+    for (int c = 0; c < COMP_N; c++)
+        for (int j = 1; j <= lags; j++) {
+            plot_series *s = &p.series[p.n_series];
+            double *yy = y + (size_t)p.n_series * e->steps;
+            for (int i = 0; i < e->steps - j; i++) yy[i] = *errors_at(e, c, j, i);
+            snprintf(names[p.n_series], sizeof names[0], "%s, lag %d", cache_comp_names[c], j);
+            s->name = names[p.n_series];
+            s->x = x;
+            s->y = yy;
+            s->n = e->steps - j;
+            s->palette = j;
+            s->dashed = c == COMP_MLP;
+            p.n_series++;
+        }
+    sc_status st = plot_lines_png(path, &p, force);
+    free(x);
+    free(y);
+    return st;
 }

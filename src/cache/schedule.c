@@ -168,7 +168,7 @@ sc_status schedule_save(const char *path, const cache_schedule *s, const json_t 
         }
     }
     if (meta) json_object_set(root, "_meta", (json_t *)meta);
-    char *text = json_dumps(root, JSON_COMPACT);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(root);
     if (!text) return sc_fail(SC_ERR_NOMEM, "out of memory writing %s", path);
     sc_outfile o;

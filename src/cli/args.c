@@ -41,7 +41,8 @@ void cli_usage(const cli_args *a, FILE *out)
 
 int cli_parse(cli_args *a, int argc, char **argv)
 {
-    memset(a->values, 0, sizeof a->values);
+    memset(a->parsed.values, 0, sizeof a->parsed.values);
+    a->parsed.n_repeats = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
@@ -58,24 +59,36 @@ int cli_parse(cli_args *a, int argc, char **argv)
             return cli_usage_error(a, "unexpected argument '%s'", arg);
         }
         const cli_opt *o = &a->opts[k];
-        if (a->values[k]) return cli_usage_error(a, "%s given more than once", o->name);
+        const size_t ml = o->metavar ? strlen(o->metavar) : 0;
+        const int repeatable = ml > 3 && !strcmp(o->metavar + ml - 3, "...");
+        if (a->parsed.values[k] && !repeatable) return cli_usage_error(a, "%s given more than once", o->name);
         if (!o->metavar) {
             if (eq && len == strlen(arg) - strlen(eq)) return cli_usage_error(a, "%s takes no value", o->name);
-            a->values[k] = "1";
+            a->parsed.values[k] = "1";
         } else if (eq && len < strlen(arg)) {
-            a->values[k] = eq + 1;
+            a->parsed.values[k] = eq + 1;
         } else {
             if (i + 1 >= argc) return cli_usage_error(a, "%s needs a value (%s)", o->name, o->metavar);
-            a->values[k] = argv[++i];
+            a->parsed.values[k] = argv[++i];
+        }
+        if (repeatable) {
+            if (a->parsed.n_repeats == CLI_MAX_REPEAT) return cli_usage_error(a, "%s given more than %d times", o->name, CLI_MAX_REPEAT);
+            a->parsed.repeats[a->parsed.n_repeats++] = a->parsed.values[k];
         }
     }
     return 0;
 }
 
+const char *const *cli_get_all(const cli_args *a, int *n)
+{
+    *n = a->parsed.n_repeats;
+    return a->parsed.repeats;
+}
+
 const char *cli_get(const cli_args *a, const char *name)
 {
     for (int k = 0; k < a->n_opts; k++)
-        if (!strcmp(a->opts[k].name, name)) return a->values[k];
+        if (!strcmp(a->opts[k].name, name)) return a->parsed.values[k];
     return NULL;
 }
 

@@ -12,9 +12,11 @@
 
 typedef struct {
     const char *name;     /* "--steps" */
-    const char *metavar;  /* "N", or NULL for a switch */
+    const char *metavar;  /* "N", or NULL for a switch; ending in "..." = may be repeated */
     const char *help;
 } cli_opt;
+
+#define CLI_MAX_REPEAT 32
 
 typedef struct {
     const char *command;  /* "generate" */
@@ -23,7 +25,11 @@ typedef struct {
     const char *epilog;   /* examples, or NULL */
     const cli_opt *opts;
     int n_opts;
-    const char *values[48]; /* value per option (switches: "1"), NULL if absent */
+    struct { /* filled by cli_parse; initialise with {0} */
+        int n_repeats;
+        const char *values[48]; /* value per option (switches: "1"), NULL if absent */
+        const char *repeats[CLI_MAX_REPEAT]; /* every value of the repeatable option */
+    } parsed;
 } cli_args;
 
 /* Parses argv (after the command name). Returns 0 to continue, -1 after printing --help (exit
@@ -31,6 +37,8 @@ typedef struct {
  * may be given as "--flag value" or "--flag=value". */
 int cli_parse(cli_args *a, int argc, char **argv);
 const char *cli_get(const cli_args *a, const char *name);
+/* All values of the (single) repeatable option, in order. */
+const char *const *cli_get_all(const cli_args *a, int *n);
 void cli_usage(const cli_args *a, FILE *out);
 
 /* Strict value parsers: each prints "smoothcache <cmd>: <flag>: <problem>" and returns nonzero

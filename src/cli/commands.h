@@ -7,6 +7,9 @@
 
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_schedule(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* The options every command that loads a model accepts. */
 #define CLI_MODEL_OPTS                                                                         \
@@ -14,6 +17,26 @@ int cmd_info(int argc, char **argv);
     {"--heads", "N", "attention heads (only for single files of non-standard width)"},          \
     {"--input-size", "N", "latent side (only for single files without pos_embed)"},             \
     {"--origin", "NAME", "force the numerics of 'original' (DiT repo) or 'diffusers'"}
+
+/* The options of every command that samples. */
+#define CLI_SAMPLING_OPTS                                                                      \
+    {"--class", "N[,N...]", "class ids, one image each"},                                      \
+    {"--seed", "S", "seed, 0..2^64-1; image i uses S+i (default 0)"},                          \
+    {"--steps", "N", "sampler steps, 1..1000 (default 50)"},                                   \
+    {"--sampler", "NAME", "ddim (default), iddpm (original DiT, stochastic) or dpmpp2m"},      \
+    {"--cfg", "F", "classifier-free guidance scale, 1..1000; 1 disables it (default 4.0)"},    \
+    {"--threads", "N", "threads, 1..CPUs (default: all CPUs)"}
+
+/* Reads CLI_SAMPLING_OPTS into p (seed, steps, sampler, cfg, threads) and the class list
+ * (*classes = NULL, *n = 0 when --class is absent; free *classes). Returns an exit status. */
+int cli_sampling(const cli_args *a, sc_gen_params *p, int **classes, int *n);
+
+/* Progress on stderr when it is a terminal: "label step i/N  x.xx s/step". */
+typedef struct {
+    int tty;
+    const char *label;
+} cli_progress;
+int cli_progress_fn(void *user, int step, int steps, double secs, const float *latents);
 
 /* Loads the model named by --model with --heads/--input-size/--origin; returns an exit status. */
 int cli_load_model(const cli_args *a, sc_model **m);

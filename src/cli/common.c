@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,5 +28,42 @@ int cli_threads(const cli_args *a, int *threads)
     if (n < 1) n = 1;
     if (cli_int(a, "--threads", 1, n, 0, &t)) return CLI_EXIT_USAGE;
     *threads = (int)t;
+    return 0;
+}
+
+static int parse_sampler(const cli_args *a, sc_sampler *s)
+{
+    const char *v = cli_get(a, "--sampler");
+    *s = SC_SAMPLER_DDIM;
+    if (!v || !strcmp(v, "ddim")) return 0;
+    if (!strcmp(v, "iddpm")) *s = SC_SAMPLER_IDDPM;
+    else if (!strcmp(v, "dpmpp2m")) *s = SC_SAMPLER_DPMPP2M;
+    else return cli_usage_error(a, "--sampler: '%s' is not ddim, iddpm or dpmpp2m", v);
+    return 0;
+}
+
+int cli_sampling(const cli_args *a, sc_gen_params *p, int **classes, int *n)
+{
+    long steps;
+    double cfg;
+    if (cli_int(a, "--steps", 1, 1000, 50, &steps) || cli_u64(a, "--seed", 0, &p->seed) ||
+        cli_float(a, "--cfg", 1.0, 1000.0, 4.0, &cfg) || cli_threads(a, &p->threads) ||
+        parse_sampler(a, &p->sampler) || cli_int_list(a, "--class", 0, 999999, classes, n))
+        return CLI_EXIT_USAGE;
+    p->steps = (int)steps;
+    p->cfg = (float)cfg;
+    return 0;
+}
+
+int cli_progress_fn(void *user, int step, int steps, double secs, const float *latents)
+{
+    (void)latents;
+    cli_progress *ps = user;
+    if (ps->tty) {
+        fprintf(stderr, "\r%s%sstep %d/%d  %.2f s/step  ", ps->label ? ps->label : "", ps->label ? "  " : "", step,
+                steps, secs / step);
+        if (step == steps) fputc('\n', stderr);
+        fflush(stderr);
+    }
     return 0;
 }

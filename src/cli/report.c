@@ -1,0 +1,100 @@
+#include "cli/report.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/file.h"
+#include "metrics/quality.h"
+
+void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, const float *latents,
+                 const sc_cache_stats *ref_stats, const float *ref_latents, size_t n)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->policy, sizeof e->policy, "%s", policy);
+    e->stats = *st;
+    e->mac_ratio = st->macs_uncached > 0 ? st->macs / st->macs_uncached : 1.0;
+    e->psnr = e->ssim = e->latent_rel_l2 = e->speedup = NAN;
+    if (ref_stats) {
+        e->has_ref = 1;
+        e->ref_seconds = ref_stats->seconds;
+        e->speedup = st->seconds > 0 ? ref_stats->seconds / st->seconds : NAN;
+        e->latent_rel_l2 = metric_rel_l2(latents, ref_latents, n);
+    }
+}
+
+void report_print_line(FILE *f, const report_entry *e, int steps)
+{
+    const sc_cache_stats *s = &e->stats;
+    fprintf(f, "%s: %d steps in %.2f s (%.3f s/step); computed attn %ld/%ld, mlp %ld/%ld; MACs %.3fx uncached",
+            e->policy, steps, s->seconds, s->seconds / steps, s->computed[0], s->computed[0] + s->skipped[0],
+            s->computed[1], s->computed[1] + s->skipped[1], e->mac_ratio);
+    if (e->has_ref) {
+        fprintf(f, "; %.2fx faster than uncached (%.2f s); latent rel-L2 %.4g", e->speedup, e->ref_seconds,
+                e->latent_rel_l2);
+        if (!isnan(e->psnr)) fprintf(f, "; PSNR %.2f dB, SSIM %.4f", e->psnr, e->ssim);
+    }
+    fputc('\n', f);
+}
+
+void report_print_table(FILE *f, const report_entry *e, int n)
+{
+    fprintf(f, "%-44s %9s %8s %9s %8s %8s %12s\n", "policy", "seconds", "speedup", "MAC ratio", "PSNR", "SSIM",
+            "latent relL2");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%-44.44s %9.3f %7.2fx %9.3f %8.2f %8.4f %12.4g\n", e[i].policy, e[i].stats.seconds, e[i].speedup,
+                e[i].mac_ratio, e[i].psnr, e[i].ssim, e[i].latent_rel_l2);
+}
+
+static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *entry_json(const report_entry *e)
+{
+    const sc_cache_stats *s = &e->stats;
+    json_t *o = json_object();
+    json_object_set_new(o, "policy", json_string(e->policy));
+    json_object_set_new(o, "seconds", json_real(s->seconds));
+    json_t *c = json_object(), *k = json_object();
+    json_object_set_new(c, "attn", json_integer(s->computed[0]));
+    json_object_set_new(c, "mlp", json_integer(s->computed[1]));
+    json_object_set_new(k, "attn", json_integer(s->skipped[0]));
+    json_object_set_new(k, "mlp", json_integer(s->skipped[1]));
+    json_object_set_new(o, "computed", c);
+    json_object_set_new(o, "skipped", k);
+    json_object_set_new(o, "macs", json_real(s->macs));
+    json_object_set_new(o, "macs_uncached", json_real(s->macs_uncached));
+    json_object_set_new(o, "mac_ratio", json_real(e->mac_ratio));
+    if (e->has_ref) {
+        json_object_set_new(o, "uncached_seconds", json_real(e->ref_seconds));
+        json_object_set_new(o, "speedup", num_or_null(e->speedup));
+        json_object_set_new(o, "latent_rel_l2", num_or_null(e->latent_rel_l2));
+        json_object_set_new(o, "psnr", num_or_null(e->psnr));
+        json_object_set_new(o, "ssim", num_or_null(e->ssim));
+    }
+    return o;
+}
+
+sc_status report_write(const char *path, const char *model, const sc_gen_params *p, const report_entry *e, int n,
+                       int force)
+{
+    json_t *root = json_object(), *cls = json_array(), *runs = json_array();
+    json_object_set_new(root, "model", json_string(model));
+    json_object_set_new(root, "sampler", json_string(sc_sampler_name(p->sampler)));
+    json_object_set_new(root, "steps", json_integer(p->steps));
+    json_object_set_new(root, "cfg", json_real(p->cfg));
+    json_object_set_new(root, "seed", json_integer((json_int_t)p->seed));
+    for (int i = 0; i < p->n_images; i++) json_array_append_new(cls, json_integer(p->classes[i]));
+    json_object_set_new(root, "classes", cls);
+    for (int i = 0; i < n; i++) json_array_append_new(runs, entry_json(&e[i]));
+    json_object_set_new(root, "runs", runs);
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
+    json_decref(root);
+    sc_outfile o;
+    sc_status s = file_out_open(&o, path, force);
+    if (!s) s = file_out_write(&o, text, strlen(text));
+    if (!s) s = file_out_write(&o, "\n", 1);
+    if (!s) s = file_out_commit(&o);
+    free(text);
+    return s;
+}

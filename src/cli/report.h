@@ -1,0 +1,29 @@
+/* What a (cached) generation did and how close it came to the uncached one: one entry per policy,
+ * printed as a line or a table, written as JSON (generate --report, bench). */
+#ifndef SC_CLI_REPORT_H
+#define SC_CLI_REPORT_H
+
+#include <stdio.h>
+
+#include "smoothcache.h"
+
+typedef struct {
+    char policy[256];
+    sc_cache_stats stats;
+    int has_ref;
+    double ref_seconds;     /* uncached wall time */
+    double speedup;         /* ref_seconds / stats.seconds */
+    double mac_ratio;       /* macs / macs_uncached */
+    double latent_rel_l2;   /* against the uncached latents */
+    double psnr, ssim;      /* of the images, when there are images (NAN otherwise) */
+} report_entry;
+
+/* Fills an entry from a run and, when ref_stats is not NULL, its uncached twin. */
+void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, const float *latents,
+                 const sc_cache_stats *ref_stats, const float *ref_latents, size_t n);
+void report_print_line(FILE *f, const report_entry *e, int steps);
+void report_print_table(FILE *f, const report_entry *e, int n);
+sc_status report_write(const char *path, const char *model, const sc_gen_params *p, const report_entry *e, int n,
+                       int force);
+
+#endif
