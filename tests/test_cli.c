@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "io/json.h"
 #include "io/npy.h"
 #include "tiny_dit.h"
 
@@ -142,4 +143,43 @@ TEST(cli_info_reports_architecture_and_cost)
     CHECK_CLI(0, "layout:         original", "info --model %s --heads 2", test_path("m.safetensors"));
     CHECK_CLI(1, "--heads", "info --model %s", test_path("m.safetensors"));
     CHECK_CLI(2, "--origin: 'pytorch'", "info --model %s --origin pytorch", model());
+}
+
+TEST(cli_calibrate_schedule_generate_round_trip)
+{
+    CHECK_CLI(0, "calibrated on 3 samples", "calibrate --model %s --steps 12 --samples 3 --out %s --plot %s", model(),
+              test_path("err.json"), test_path("err.png"));
+    CHECK_CLI(0, "MACs", "schedule --errors %s --alpha 0.3 --out %s", test_path("err.json"), test_path("s.json"));
+    CHECK_CLI(0, "MACs 0.", "schedule --errors %s --target-macs 0.7 --out %s", test_path("err.json"), test_path("t.json"));
+    CHECK_CLI(0, "faster than uncached", "generate --model %s --steps 12 --class 1 --cache smooth:schedule=%s --compare-uncached --report %s",
+              model(), test_path("s.json"), test_path("rep.json"));
+    json_t *j;
+    CHECK_OK(json_load_object_file(test_path("rep.json"), 1u << 20, &j));
+    const json_t *run = json_array_get(json_object_get(j, "runs"), 0);
+    CHECK(json_integer_value(json_object_get(json_object_get(run, "skipped"), "attn")) > 0);
+    CHECK(json_real_value(json_object_get(run, "mac_ratio")) < 1.0);
+    CHECK(json_is_real(json_object_get(run, "latent_rel_l2")));
+    json_decref(j);
+}
+
+TEST(cli_calibrate_and_schedule_reject_bad_usage)
+{
+    CHECK_CLI(2, "--out FILE.json is required", "calibrate --model %s", model());
+    CHECK_CLI(2, "--averaging: 'median'", "calibrate --model %s --out x.json --averaging median", model());
+    CHECK_CLI(2, "--k", "calibrate --model %s --out x.json --k 0", model());
+    CHECK_CLI(2, "--class gives 2 classes but --samples is 3", "calibrate --model %s --out x.json --class 1,2 --samples 3", model());
+    CHECK_CLI(2, "exactly one of --alpha and --target-macs", "schedule --errors e.json --out s.json");
+    CHECK_CLI(2, "--target-macs", "schedule --errors e.json --target-macs 1.5 --out s.json");
+    CHECK_CLI(1, "cannot open", "schedule --errors %s --alpha 0.1 --out %s", test_path("none.json"), test_path("s.json"));
+    test_write(test_path("bad.json"), "{\"attn\": 3}", 11);
+    CHECK_CLI(1, "not a calibration file", "schedule --errors %s --alpha 0.1 --out %s", test_path("bad.json"), test_path("s.json"));
+    CHECK_CLI(2, "unknown policy 'magic'", "generate --model %s --steps 2 --cache magic --latents-out %s", model(), test_path("o.npy"));
+}
+
+TEST(cli_bench_prints_one_row_per_policy)
+{
+    CHECK_CLI(0, "fora:n=2", "bench --model %s --steps 6 --class 1 --cache fora:n=2 --cache fora:n=3 --json %s", model(),
+              test_path("b.json"));
+    CHECK(strstr(g_out, "none") && strstr(g_out, "fora:n=3") && strstr(g_out, "MAC ratio"));
+    CHECK_CLI(2, "at least one --cache", "bench --model %s --steps 2", model());
 }
