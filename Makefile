@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps test test-fast test-asan clean reference-check bench
+.PHONY: all deps test test-fast test-asan clean reference-check
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -24,6 +24,17 @@ test-asan: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DSC_SANITIZE=ON -DCMAKE_C_COMPILER=clang-14 >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS) 
 	@SC_SANITIZED=1 ./scripts/run_tests.sh $(BUILD)-asan
+
+# Regenerates every reference fixture with PyTorch + diffusers into a temporary folder and runs
+# the parity tests against it (needs the Python tools: tools/setup_venv.sh, run here).
+reference-check: all
+	@./tools/setup_venv.sh
+	@tmp=$$(mktemp -d) && cp -r tests/fixtures/smoothcache-schedules $$tmp/ && \
+	  .venv/bin/python tools/reference.py fixtures $$tmp >/dev/null && \
+	  .venv/bin/python tools/reference_cache.py $$tmp/cache >/dev/null && \
+	  .venv/bin/python tools/reference_metrics.py $$tmp >/dev/null && \
+	  .venv/bin/python tools/reference.py selfcheck && \
+	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics; st=$$?; rm -rf $$tmp; exit $$st
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan

@@ -51,7 +51,12 @@ void test_write(const char *path, const void *data, size_t n)
     CHECK_MSG(f && fwrite(data, 1, n, f) == n && fclose(f) == 0, "cannot write %s", path);
 }
 
-const char *test_fixtures(void) { return SC_SOURCE_DIR "/tests/fixtures"; }
+/* SC_FIXTURES points the suite at freshly regenerated fixtures (make reference-check). */
+const char *test_fixtures(void)
+{
+    const char *e = getenv("SC_FIXTURES");
+    return e && *e ? e : SC_SOURCE_DIR "/tests/fixtures";
+}
 
 int test_cli(const char *args, char **output)
 {
