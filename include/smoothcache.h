@@ -66,6 +66,9 @@ typedef struct {
     int num_heads;      /* 0 = from config or inferred; needed for single files of unusual width */
     int input_size;     /* latent side; 0 = from config or pos_embed */
     int check_weights;  /* 1 = scan weights for NaN/Inf at load */
+    int no_pack;        /* 1 = keep the weights as mapped (faster load, slower sampling); by
+                         * default they are reordered once into the matrix library's layout
+                         * and the mapped pages are released */
 } sc_load_opts;
 
 /* Loads a DiT from a diffusers pipeline folder (model_index.json), a diffusers transformer

@@ -60,7 +60,7 @@ int cmd_bench(int argc, char **argv)
         r = cli_fail(&a);
         goto done;
     }
-    if ((r = cli_load_model(&a, &m))) goto done;
+    if ((r = cli_load_model(&a, &m, 1))) goto done;
     const size_t bytes = sc_latent_bytes(m, n);
     base = malloc(bytes);
     lat = malloc(bytes);

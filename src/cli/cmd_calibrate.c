@@ -65,7 +65,7 @@ int cmd_calibrate(int argc, char **argv)
         r = cli_fail(&a);
         goto done;
     }
-    if ((r = cli_load_model(&a, &m))) goto done;
+    if ((r = cli_load_model(&a, &m, 1))) goto done;
     sc_model_info info;
     sc_model_get_info(m, &info);
     /* Deterministic classes: spread evenly over the model's range unless given. */

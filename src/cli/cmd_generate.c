@@ -65,7 +65,7 @@ int cmd_generate(int argc, char **argv)
         r = cli_fail(&a);
         goto done;
     }
-    if ((r = cli_load_model(&a, &m))) goto done;
+    if ((r = cli_load_model(&a, &m, 1))) goto done;
     sc_model_info info;
     sc_model_get_info(m, &info);
     const uint64_t shape[4] = {(uint64_t)n, (uint64_t)info.in_channels, (uint64_t)info.input_size,

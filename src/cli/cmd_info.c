@@ -12,7 +12,7 @@ int cmd_info(int argc, char **argv)
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
     sc_model *m;
-    if ((r = cli_load_model(&a, &m))) return r;
+    if ((r = cli_load_model(&a, &m, 0))) return r;
     sc_model_info i;
     sc_model_get_info(m, &i);
     int ts[4];

@@ -7,13 +7,14 @@
 
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* The options every command that loads a model accepts. */
 #define CLI_MODEL_OPTS                                                                         \
-    {"--model", "PATH", "model: diffusers pipeline or transformer folder, or a .safetensors file"}, \
+    {"--model", "PATH", "model: diffusers pipeline or transformer folder, or a .safetensors or torch .pt file"}, \
     {"--heads", "N", "attention heads (only for single files of non-standard width)"},          \
     {"--input-size", "N", "latent side (only for single files without pos_embed)"},             \
     {"--origin", "NAME", "force the numerics of 'original' (DiT repo) or 'diffusers'"}
@@ -38,8 +39,9 @@ typedef struct {
 } cli_progress;
 int cli_progress_fn(void *user, int step, int steps, double secs, const float *latents);
 
-/* Loads the model named by --model with --heads/--input-size/--origin; returns an exit status. */
-int cli_load_model(const cli_args *a, sc_model **m);
+/* Loads the model named by --model with --heads/--input-size/--origin; returns an exit status.
+ * pack = 0 keeps the weights as mapped (for commands that do not sample). */
+int cli_load_model(const cli_args *a, sc_model **m, int pack);
 /* --threads: 1..online CPUs, 0 (absent) = all. */
 int cli_threads(const cli_args *a, int *threads);
 

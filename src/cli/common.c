@@ -4,14 +4,14 @@
 
 #include "cli/commands.h"
 
-int cli_load_model(const cli_args *a, sc_model **m)
+int cli_load_model(const cli_args *a, sc_model **m, int pack)
 {
     const char *path = cli_get(a, "--model");
     if (!path) return cli_usage_error(a, "--model is required");
     long heads, size;
     if (cli_int(a, "--heads", 1, 1024, 0, &heads) || cli_int(a, "--input-size", 1, 4096, 0, &size))
         return CLI_EXIT_USAGE;
-    sc_load_opts o = {.num_heads = (int)heads, .input_size = (int)size};
+    sc_load_opts o = {.num_heads = (int)heads, .input_size = (int)size, .no_pack = !pack};
     const char *origin = cli_get(a, "--origin");
     if (origin) {
         if (!strcmp(origin, "original")) o.origin = SC_ORIGIN_ORIGINAL;

@@ -21,9 +21,10 @@ typedef struct {
 } dit_config;
 
 typedef struct {
-    const float *w; /* [out, in] row-major */
-    const float *b; /* [out] or NULL */
+    const float *w;           /* [out, in] row-major; released (not readable) once packed */
+    const float *b;           /* [out] or NULL */
     int out, in;
+    const mm_packed *packed;  /* the same weights in the matrix library's layout, or NULL */
 } dit_linear;
 
 typedef struct {
@@ -55,6 +56,8 @@ struct sc_model {
     uint64_t params;
     void **owned;              /* converted / computed buffers to free */
     int n_owned, cap_owned;
+    mm_packed **packs;         /* packed weights to free */
+    int n_packs, cap_packs;
     struct st_file *files[64]; /* kept open: F32 weights are views into their mappings */
     int n_files;
     char path[4096];
@@ -106,6 +109,11 @@ void dit_pos_embed(float *pos, int grid, int D);
 
 /* Bookkeeping for buffers the model owns. */
 sc_status dit_own(sc_model *m, void *p);
+
+/* Reorders every linear weight into the matrix library's layout (fusing diffusers' separate
+ * q, k, v into one qkv product) and releases the plain copies: mapped pages are returned to the
+ * kernel, converted buffers freed. */
+sc_status dit_pack(sc_model *m);
 
 uint64_t dit_macs_attn(const dit_config *c);
 uint64_t dit_macs_mlp(const dit_config *c);

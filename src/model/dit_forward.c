@@ -59,6 +59,7 @@ void dit_workspace_free(dit_workspace *ws)
 static sc_status linear(mm_ctx *mm, int64_t M, const dit_linear *L, const float *x, float *y,
                         int64_t ldy, int post)
 {
+    if (L->packed) return mm_linear_packed(mm, M, L->out, L->in, x, L->in, L->packed, L->b, y, ldy, post);
     return mm_linear(mm, M, L->out, L->in, x, L->in, L->w, L->b, y, ldy, post);
 }
 
@@ -73,7 +74,7 @@ sc_status dit_attn_sublayer(const sc_model *m, dit_workspace *ws, int l, float *
     sc_status s;
     const float *q, *k, *v;
     int64_t ld;
-    if (blk->qkv.w) {
+    if (blk->qkv.w || blk->qkv.packed) {
         s = linear(ws->mm, M, &blk->qkv, ws->z, ws->qkv, 3 * D, MM_POST_NONE);   /* [M, 3D] */
         q = ws->qkv, k = ws->qkv + D, v = ws->qkv + 2 * D, ld = 3 * D;
     } else {

@@ -18,7 +18,7 @@
 
 #define MAX_SHARDS 64
 
-/* The safetensors files of one model and which of their tensors the model used. */
+/* The weight files (safetensors or torch) of one model and which of their tensors the model used. */
 typedef struct {
     st_file *files[MAX_SHARDS];
     unsigned char *used[MAX_SHARDS];
@@ -304,7 +304,8 @@ static void warn_unused(const sc_model *m, const wsrc *w)
     if (count) sc_warn("%s: %zu tensor(s) not used by the model, e.g. \"%s\"", m->path, count, example);
 }
 
-/* The weights of a diffusers transformer folder: one safetensors file or an index of shards. */
+/* The weights of a diffusers transformer folder: one safetensors file, an index of shards, or
+ * (when neither is there) the torch file diffusion_pytorch_model.bin. */
 static sc_status open_diffusers_weights(const char *dir, wsrc *w)
 {
     char p[4096];
@@ -470,6 +471,7 @@ sc_status sc_model_load(const char *path, const sc_load_opts *opts, sc_model **o
     else s = load_from_file(m, path, opts, &w);
     if (!s) s = finish_weights(m, opts);
     if (!s) warn_unused(m, &w);
+    if (!s && !(opts && opts->no_pack)) s = dit_pack(m);
     wsrc_release(&w, s ? NULL : m);
     if (s) {
         sc_model_free(m);
@@ -484,6 +486,8 @@ void sc_model_free(sc_model *m)
     if (!m) return;
     for (int i = 0; i < m->n_owned; i++) sc_free(m->owned[i]);
     free(m->owned);
+    for (int i = 0; i < m->n_packs; i++) mm_packed_free(m->packs[i]);
+    free(m->packs);
     for (int i = 0; i < m->n_files; i++) st_close(m->files[i]);
     free(m);
 }
