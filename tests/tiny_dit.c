@@ -84,6 +84,16 @@ void tiny_dit_write(const char *path, const tiny_dit *t)
         float v = ((float)(s >> 8) / 16777216.0f - 0.5f) * 0.1f;
         memcpy((unsigned char *)w + 4 * i, &v, 4);
     }
+    if (t->poison) {
+        size_t at = 0;
+        for (int i = 0; i < n; i++) {
+            if (!strcmp(e[i].name, t->poison)) {
+                float nan = NAN;
+                for (long k = 0; k < e[i].numel; k++) memcpy(buf + 8 + hl + at + 4 * (size_t)k, &nan, 4);
+            }
+            at += 4 * (size_t)e[i].numel;
+        }
+    }
     test_write(path, buf, total);
     free(buf);
     free(h);

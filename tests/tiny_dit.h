@@ -10,6 +10,7 @@ typedef struct {
     const char *misshape;      /* write this tensor with its first dim + 1 */
     const char *dtype;         /* "F32" (default) or e.g. "I32" for all tensors */
     const char *extra;         /* add this unused tensor */
+    const char *poison;        /* fill this tensor with NaN */
 } tiny_dit;
 
 tiny_dit tiny_dit_default(void);
