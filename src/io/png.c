@@ -155,7 +155,7 @@ sc_status png_write_rgb8(const char *path, int width, int height, const uint8_t 
     png_text chunks[PNG_MAX_TEXTS];
     memset(chunks, 0, sizeof chunks);
     for (int i = 0; i < n_texts; i++) {
-        int ascii;
+        int ascii = 1;
         if ((s = check_keyword(path, i, texts[i].key))) return s;
         if ((s = check_value(path, texts[i].key, texts[i].value, &ascii))) return s;
         /* libpng copies the strings in png_set_text; it never writes through these pointers. */

@@ -42,7 +42,7 @@ static const rgb8 INK = {34, 34, 34}, FRAME = {90, 90, 90},
 #define DASH_PERIOD 14.0
 #define DASH_ON 8.0
 #define MARKER_RADIUS 3.6
-#define MARKER_LIMIT 5      /* pixels a marker may reach past the plot area */
+#define OVERDRAW 5           /* pixels a series may reach past the plot area (see plot_render) */
 #define POINT_LIMIT 1e150    /* |x|, |y| beyond this are skipped: spans could overflow */
 
 typedef struct {
@@ -106,13 +106,15 @@ static void draw_text(canvas *c, int x, int y, const char *s, int scale, rgb8 co
 /* Copies s into buf, cut to max_chars with a trailing ".." when longer. */
 static const char *fit(char *buf, size_t cap, const char *s, int max_chars)
 {
-    if (max_chars < 3) max_chars = 3;
-    if ((size_t)max_chars >= cap) max_chars = (int)cap - 1;
-    if (strlen(s) <= (size_t)max_chars) {
-        snprintf(buf, cap, "%s", s);
-    } else {
-        snprintf(buf, cap, "%.*s..", max_chars - 2, s);
+    size_t max = max_chars < 3 ? 3 : (size_t)max_chars;
+    if (max >= cap) max = cap - 1;
+    size_t n = strlen(s), keep = n <= max ? n : max - 2;
+    memcpy(buf, s, keep);
+    if (n > max) {
+        memcpy(buf + keep, "..", 2);
+        keep += 2;
     }
+    buf[keep] = '\0';
     return buf;
 }
 
@@ -243,6 +245,14 @@ static void disc(layer *L, double cx, double cy, double r)
         }
 }
 
+void plot_colour(int i, uint8_t rgb[3])
+{
+    SC_ASSERT(i >= 0 && i < PLOT_PALETTE_SIZE);
+    rgb[0] = palette[i].r;
+    rgb[1] = palette[i].g;
+    rgb[2] = palette[i].b;
+}
+
 static rgb8 series_colour(const plot_series *s, int i)
 {
     return palette[s->palette > 0 ? s->palette - 1 : i % PLOT_PALETTE_SIZE];
@@ -259,18 +269,6 @@ typedef struct {
     axis ax, ay;
 } frame;
 
-/* L with its clip widened by MARKER_LIMIT: lines stay inside the frame, but a marker on an axis
- * end may overlap it and stay round. */
-static layer marker_clip(const layer *L, const frame *f)
-{
-    layer m = *L;
-    m.x0 = f->left - MARKER_LIMIT;
-    m.x1 = f->right + MARKER_LIMIT;
-    m.y0 = f->top - MARKER_LIMIT;
-    m.y1 = f->bottom + MARKER_LIMIT;
-    return m;
-}
-
 static void draw_series(layer *L, const plot_series *s, const frame *f)
 {
     double px = 0, py = 0, drawn = 0;
@@ -284,10 +282,7 @@ static void draw_series(layer *L, const plot_series *s, const frame *f)
         } else if (!point_ok(s, i + 1) && !s->markers) {
             disc(L, x, y, LINE_HALF_WIDTH + 0.5); /* an isolated point would vanish otherwise */
         }
-        if (s->markers) {
-            layer m = marker_clip(L, f);
-            disc(&m, x, y, MARKER_RADIUS);
-        }
+        if (s->markers) disc(L, x, y, MARKER_RADIUS);
         px = x;
         py = y;
     }
@@ -453,8 +448,11 @@ sc_status plot_render(const plot_spec *sp, uint8_t **rgb, int *w, int *h)
     if ((s = layout(sp, W, H, &f, &legend_w, &n_named))) return s;
 
     canvas c = {sc_alloc_array((size_t)W * (size_t)H, 3, "plot image"), W, H};
+    /* Nice ticks often put data exactly on an axis end (error 0, step 0, a constant): series may
+     * draw over the frame so such a line or marker is not cut in half. The axes cover every
+     * point, so nothing reaches further than a line's width or a marker's radius. */
     layer L = {sc_alloc_array((size_t)W * (size_t)H, sizeof(float), "plot layer"), W, H,
-               f.left + 1, f.top + 1, f.right - 1, f.bottom - 1};
+               f.left - OVERDRAW, f.top - OVERDRAW, f.right + OVERDRAW, f.bottom + OVERDRAW};
     if (!c.px || !L.a) {
         sc_free(c.px);
         sc_free(L.a);
@@ -463,11 +461,10 @@ sc_status plot_render(const plot_spec *sp, uint8_t **rgb, int *w, int *h)
     memset(c.px, 255, (size_t)W * (size_t)H * 3); /* white background */
     draw_axes(&c, sp, &f);
     draw_frame(&c, &f);
-    layer M = marker_clip(&L, &f);
     for (int i = 0; i < sp->n_series; i++) {
-        clear_layer(&M);
+        clear_layer(&L);
         draw_series(&L, &sp->series[i], &f);
-        composite(&c, &M, series_colour(&sp->series[i], i));
+        composite(&c, &L, series_colour(&sp->series[i], i));
     }
     if (n_named) draw_legend(&c, &L, sp, &f, legend_w, n_named);
     sc_free(L.a);

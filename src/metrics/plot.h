@@ -44,6 +44,10 @@ typedef struct {
  * (sizes outside 200..4096 x 150..4096, too many series, n < 0, points missing). */
 sc_status plot_render(const plot_spec *spec, uint8_t **rgb, int *w, int *h);
 
+/* The colour of palette entry i (0..PLOT_PALETTE_SIZE-1; series k without a palette entry gets
+ * entry k % PLOT_PALETTE_SIZE) into rgb[3]. */
+void plot_colour(int i, uint8_t rgb[3]);
+
 /* plot_render, then png_write_rgb8 (atomic; refuses to overwrite unless force). */
 sc_status plot_lines_png(const char *path, const plot_spec *spec, int force);
 

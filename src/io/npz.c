@@ -1,0 +1,224 @@
+/* Layout written (APPNOTE.TXT 6.3; all fields little-endian):
+ *   local file header (30) + name + [ZIP64 extra (20): uncompressed, compressed size]
+ *   entry: .npy header (multiple of 64 bytes) + data, stored
+ *   central directory header (46) + name + [ZIP64 extra (20)]
+ *   [ZIP64 end of central directory record (56) + its locator (20)]
+ *   end of central directory record (22)
+ * The CRC covers the entry and is only known after streaming it, so the local header's CRC field
+ * is patched in place (pwrite) rather than using a data descriptor, which some readers of stored
+ * entries handle badly. */
+#include "io/npz.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/ckmath.h"
+#include "core/error.h"
+#include "io/file.h"
+
+#define NPZ_MAX_NAME 64
+#define CHUNK ((size_t)1 << 20) /* CRC then write per chunk, so the write reads cached bytes */
+#define DOS_DATE_1980_01_01 0x0021 /* a fixed timestamp: same array, same file bytes */
+#define UNIX_FILE_0644 (0100644u << 16)
+#define MADE_BY_UNIX (3u << 8)
+
+static uint8_t *put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    return p + 2;
+}
+
+static uint8_t *put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    return p + 4;
+}
+
+static uint8_t *put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    return p + 8;
+}
+
+/* The .npy v1.0 header: magic, version, 2-byte length, dict padded with spaces and ended by '\n'
+ * so that the data starts at a multiple of 64 bytes. Returns its length. */
+static size_t npy_u8_header(uint8_t *out /* 512 */, int rank, const uint64_t *shape)
+{
+    char dict[400];
+    int len = snprintf(dict, sizeof dict, "{'descr': '|u1', 'fortran_order': False, 'shape': (");
+    for (int i = 0; i < rank; i++)
+        len += snprintf(dict + len, sizeof dict - (size_t)len, "%llu%s", (unsigned long long)shape[i],
+                        rank == 1 ? "," : (i + 1 < rank ? ", " : ""));
+    len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
+    SC_ASSERT(len > 0 && (size_t)len < sizeof dict); /* 8 dims of 20 digits fit */
+    size_t total = (10 + (size_t)len + 1 + 63) / 64 * 64;
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    put16(out + 8, (uint32_t)(total - 10));
+    memcpy(out + 10, dict, (size_t)len);
+    memset(out + 10 + len, ' ', total - 10 - (size_t)len - 1);
+    out[total - 1] = '\n';
+    return total;
+}
+
+static sc_status check_args(const char *path, const char *name, const uint8_t *data, int rank,
+                            const uint64_t *shape, uint64_t *numel)
+{
+    if (!path || !*path) return sc_fail(SC_ERR_ARG, "empty output path");
+    size_t nlen = name ? strlen(name) : 0;
+    if (nlen < 1 || nlen > NPZ_MAX_NAME || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != nlen)
+        return sc_fail(SC_ERR_ARG, "%s: array name must be 1..%d characters of A-Z a-z 0-9 _", path,
+                       NPZ_MAX_NAME);
+    if (rank < 0 || rank > NPZ_MAX_RANK || (rank > 0 && !shape))
+        return sc_fail(SC_ERR_ARG, "%s: array rank %d is not in 0..%d", path, rank, NPZ_MAX_RANK);
+    if (!ck_prod(shape, rank, numel))
+        return sc_fail(SC_ERR_ARG, "%s: array shape size overflows 64 bits", path);
+    size_t n;
+    if (!ck_to_size(*numel, &n))
+        return sc_fail(SC_ERR_ARG, "%s: array of %llu bytes does not fit in memory", path,
+                       (unsigned long long)*numel);
+    if (*numel > 0 && !data) return sc_fail(SC_ERR_ARG, "%s: no array data given", path);
+    return SC_OK;
+}
+
+/* Writes the header, then the data in chunks, accumulating the CRC-32 of both. */
+static sc_status stream_entry(sc_outfile *o, const uint8_t *head, size_t hlen, const uint8_t *data,
+                              uint64_t numel, uint32_t *crc_out)
+{
+    uLong crc = crc32_z(0L, Z_NULL, 0);
+    crc = crc32_z(crc, head, hlen);
+    sc_status s = file_out_write(o, head, hlen);
+    for (uint64_t done = 0; !s && done < numel;) {
+        size_t n = numel - done < CHUNK ? (size_t)(numel - done) : CHUNK;
+        crc = crc32_z(crc, data + done, n);
+        s = file_out_write(o, data + done, n);
+        done += n;
+    }
+    *crc_out = (uint32_t)crc;
+    return s;
+}
+
+sc_status npz_write_u8_zip64_at(const char *path, const char *array_name, const uint8_t *data, int rank,
+                                const uint64_t *shape, int force, uint64_t zip64_at)
+{
+    uint64_t numel = 0;
+    sc_status s = check_args(path, array_name, data, rank, shape, &numel);
+    if (s) return s;
+    uint8_t npy_head[512];
+    size_t hlen = npy_u8_header(npy_head, rank, shape);
+    char entry_name[NPZ_MAX_NAME + 8];
+    snprintf(entry_name, sizeof entry_name, "%s.npy", array_name);
+    uint32_t nlen = (uint32_t)strlen(entry_name);
+
+    uint64_t entry, cd_off;
+    if (!ck_add(numel, hlen, &entry) || !ck_add(entry, 30 + nlen + 20, &cd_off))
+        return sc_fail(SC_ERR_ARG, "%s: array too large for a ZIP archive", path);
+    /* All or nothing: ZIP64 sizes, and the ZIP64 end records for the central directory's offset,
+     * which lies past the entry and so past 4 GiB too when the entry is that large. */
+    int z64 = entry >= zip64_at || cd_off >= 0xffffffffull;
+    uint32_t version = z64 ? 45 : 20; /* 4.5: ZIP64; 2.0: plain stored entries */
+    uint32_t size32 = z64 ? 0xffffffffu : (uint32_t)entry;
+    uint32_t extra_len = z64 ? 20 : 0;
+    cd_off = 30 + nlen + extra_len + entry;
+    uint64_t cd_size = 46 + nlen + extra_len;
+
+    uint8_t lh[30 + NPZ_MAX_NAME + 8 + 20], *p = lh;
+    p = put32(p, 0x04034b50);
+    p = put16(p, version);
+    p = put16(p, 0);                   /* flags */
+    p = put16(p, 0);                   /* method: stored */
+    p = put16(p, 0);                   /* time 00:00:00 */
+    p = put16(p, DOS_DATE_1980_01_01);
+    p = put32(p, 0);                   /* CRC-32, patched after the data (offset 14) */
+    p = put32(p, size32);              /* compressed size */
+    p = put32(p, size32);              /* uncompressed size */
+    p = put16(p, nlen);
+    p = put16(p, extra_len);
+    memcpy(p, entry_name, nlen);
+    p += nlen;
+    if (z64) { /* the local header's ZIP64 extra holds both sizes, uncompressed first */
+        p = put16(p, 0x0001);
+        p = put16(p, 16);
+        p = put64(p, entry);
+        p = put64(p, entry);
+    }
+
+    sc_outfile o;
+    if ((s = file_out_open(&o, path, force))) return s;
+    uint32_t crc = 0;
+    s = file_out_write(&o, lh, (size_t)(p - lh));
+    if (!s) s = stream_entry(&o, npy_head, hlen, data, numel, &crc);
+    if (s) return s; /* file_out_write removed the temporary file */
+    uint8_t crc_le[4];
+    put32(crc_le, crc);
+    ssize_t w;
+    while ((w = pwrite(o.fd, crc_le, 4, 14)) < 0 && errno == EINTR) {}
+    if (w != 4) {
+        int e = w < 0 ? errno : EIO;
+        file_out_abort(&o);
+        return sc_fail(SC_ERR_IO, "%s: write failed: %s", path, strerror(e));
+    }
+
+    uint8_t tail[46 + NPZ_MAX_NAME + 8 + 20 + 56 + 20 + 22];
+    p = tail;
+    p = put32(p, 0x02014b50);
+    p = put16(p, MADE_BY_UNIX | version);
+    p = put16(p, version);
+    p = put16(p, 0);                   /* flags */
+    p = put16(p, 0);                   /* stored */
+    p = put16(p, 0);
+    p = put16(p, DOS_DATE_1980_01_01);
+    p = put32(p, crc);
+    p = put32(p, size32);
+    p = put32(p, size32);
+    p = put16(p, nlen);
+    p = put16(p, extra_len);
+    p = put16(p, 0);                   /* comment length */
+    p = put16(p, 0);                   /* disk number start */
+    p = put16(p, 0);                   /* internal attributes */
+    p = put32(p, UNIX_FILE_0644);
+    p = put32(p, 0);                   /* local header offset: always 0, so never in the extra */
+    memcpy(p, entry_name, nlen);
+    p += nlen;
+    if (z64) { /* only the fields set to 0xffffffff above, in APPNOTE order */
+        p = put16(p, 0x0001);
+        p = put16(p, 16);
+        p = put64(p, entry);
+        p = put64(p, entry);
+        uint64_t eocd64_off = cd_off + cd_size;
+        p = put32(p, 0x06064b50);      /* ZIP64 end of central directory record */
+        p = put64(p, 56 - 12);         /* its size, less the signature and this field */
+        p = put16(p, MADE_BY_UNIX | version);
+        p = put16(p, version);
+        p = put32(p, 0);               /* this disk */
+        p = put32(p, 0);               /* disk with the central directory */
+        p = put64(p, 1);               /* entries on this disk */
+        p = put64(p, 1);               /* entries in all */
+        p = put64(p, cd_size);
+        p = put64(p, cd_off);
+        p = put32(p, 0x07064b50);      /* ZIP64 end of central directory locator */
+        p = put32(p, 0);               /* disk with the ZIP64 record */
+        p = put64(p, eocd64_off);
+        p = put32(p, 1);               /* disks in all */
+    }
+    p = put32(p, 0x06054b50);          /* end of central directory record */
+    p = put16(p, 0);
+    p = put16(p, 0);
+    p = put16(p, 1);
+    p = put16(p, 1);
+    p = put32(p, (uint32_t)cd_size);
+    p = put32(p, z64 ? 0xffffffffu : (uint32_t)cd_off); /* ZIP64: readers take the record's */
+    p = put16(p, 0);                   /* comment length */
+
+    if ((s = file_out_write(&o, tail, (size_t)(p - tail)))) return s;
+    return file_out_commit(&o);
+}
+
+sc_status npz_write_u8(const char *path, const char *array_name, const uint8_t *data, int rank,
+                       const uint64_t *shape, int force)
+{
+    return npz_write_u8_zip64_at(path, array_name, data, rank, shape, force, NPZ_ZIP64_AT);
+}

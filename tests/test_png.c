@@ -1,0 +1,209 @@
+/* The PNG writer: pixels read back by libpng, files accepted by pngcheck, text chunks as the PNG
+ * spec wants them, every input check of RELIABILITY.md 7, and atomic output on failure. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <png.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "io/png.h"
+
+static uint8_t *noise(int w, int h, uint32_t seed)
+{
+    uint8_t *p = malloc((size_t)w * h * 3);
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (uint8_t)(seed >> 24);
+    }
+    return p;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    char *b = malloc(1 << 22);
+    *n = fread(b, 1, 1 << 22, f);
+    fclose(f);
+    return b;
+}
+
+static void check_pngcheck(const char *path)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "pngcheck -q '%s'", path);
+    int st = system(cmd);
+    CHECK_MSG(st == 0, "pngcheck -q %s failed (status %d; scripts/deps.sh installs pngcheck)", path, st);
+}
+
+/* Files in the test's directory (the temporary files must all be gone). */
+static int dir_entries(void)
+{
+    DIR *d = opendir(test_tmpdir());
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* Finds the chunk of `type` whose data starts with `prefix` (plen bytes). */
+static int has_chunk(const char *b, size_t n, const char *type, const char *prefix, size_t plen)
+{
+    for (size_t off = 8; off + 12 <= n;) {
+        const unsigned char *c = (const unsigned char *)b + off;
+        size_t len = (size_t)c[0] << 24 | (size_t)c[1] << 16 | (size_t)c[2] << 8 | c[3];
+        if (memcmp(c + 4, type, 4) == 0 && len >= plen && memcmp(c + 8, prefix, plen) == 0) return 1;
+        off += 12 + len;
+    }
+    return 0;
+}
+
+TEST(png_round_trip_gives_back_the_pixels_and_pngcheck_accepts_the_file)
+{
+    int w = 37, h = 23;
+    uint8_t *rgb = noise(w, h, 1);
+    png_text_kv meta[] = {{"smoothcache", "model=DiT-XL-2-256,seed=7"}, {"Comment", "caf\xc3\xa9 \xe2\x98\x95"}};
+    const char *p = test_path("a.png");
+    CHECK_OK(png_write_rgb8(p, w, h, rgb, meta, 2, 0));
+    check_pngcheck(p);
+
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    CHECK(png_image_begin_read_from_file(&img, p));
+    CHECK((int)img.width == w && (int)img.height == h);
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *back = malloc(PNG_IMAGE_SIZE(img));
+    CHECK(png_image_finish_read(&img, NULL, back, 0, NULL));
+    CHECK(memcmp(back, rgb, (size_t)w * h * 3) == 0);
+
+    /* ASCII value: tEXt "key\0value"; UTF-8 value: iTXt "key\0" + no compression + empty tags. */
+    size_t n;
+    char *b = slurp(p, &n);
+#define LIT(s) s, sizeof(s) - 1
+    CHECK(has_chunk(b, n, "tEXt", LIT("smoothcache\0model=DiT-XL-2-256,seed=7")));
+    CHECK(has_chunk(b, n, "iTXt", LIT("Comment\0\0\0\0\0caf\xc3\xa9 \xe2\x98\x95")));
+#undef LIT
+    free(b);
+    free(back);
+    free(rgb);
+}
+
+TEST(png_writes_a_one_by_one_image_without_text)
+{
+    const uint8_t px[3] = {1, 2, 3};
+    CHECK_OK(png_write_rgb8(test_path("one.png"), 1, 1, px, NULL, 0, 0));
+    check_pngcheck(test_path("one.png"));
+}
+
+TEST(png_refuses_to_overwrite_without_force_and_leaves_the_file_alone)
+{
+    const char *p = test_path("keep.png");
+    test_write(p, "original", 8);
+    uint8_t px[3] = {0};
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, NULL, 0, 0), SC_ERR_EXISTS, "already exists");
+    size_t n;
+    char *b = slurp(p, &n);
+    CHECK(n == 8 && memcmp(b, "original", 8) == 0);
+    free(b);
+    CHECK(dir_entries() == 1);
+}
+
+TEST(png_overwrites_with_force)
+{
+    const char *p = test_path("over.png");
+    test_write(p, "original", 8);
+    uint8_t px[3] = {9, 8, 7};
+    CHECK_OK(png_write_rgb8(p, 1, 1, px, NULL, 0, 1));
+    check_pngcheck(p);
+    CHECK(dir_entries() == 1);
+}
+
+TEST(png_rejects_zero_oversized_and_overflowing_dimensions)
+{
+    uint8_t px[3] = {0};
+    const char *p = test_path("bad.png");
+    CHECK_ERR(png_write_rgb8(p, 0, 1, px, NULL, 0, 0), SC_ERR_ARG, "must be at least 1");
+    CHECK_ERR(png_write_rgb8(p, 1, 0, px, NULL, 0, 0), SC_ERR_ARG, "must be at least 1");
+    CHECK_ERR(png_write_rgb8(p, -5, 1, px, NULL, 0, 0), SC_ERR_ARG, "must be at least 1");
+    CHECK_ERR(png_write_rgb8(p, 16385, 1, px, NULL, 0, 0), SC_ERR_ARG, "limit of 16384");
+    CHECK_ERR(png_write_rgb8(p, 1, 16385, px, NULL, 0, 0), SC_ERR_ARG, "limit of 16384");
+    /* 65536 * 65536 * 3 wraps a 32-bit product to 0: caught before the per-side limit */
+    CHECK_ERR(png_write_rgb8(p, 65536, 65536, px, NULL, 0, 0), SC_ERR_ARG, "overflow an int");
+    CHECK_ERR(png_write_rgb8(p, 2147483647, 2147483647, px, NULL, 0, 0), SC_ERR_ARG, "overflow an int");
+    CHECK_ERR(png_write_rgb8(p, 4, 4, NULL, NULL, 0, 0), SC_ERR_ARG, "no pixels");
+    CHECK(dir_entries() == 0);
+}
+
+TEST(png_rejects_bad_keywords_values_and_text_counts)
+{
+    uint8_t px[3] = {0};
+    const char *p = test_path("kw.png");
+    char k80[81], k79[80];
+    memset(k80, 'k', 80);
+    k80[80] = '\0';
+    memset(k79, 'k', 79);
+    k79[79] = '\0';
+#define KV(k, v) (png_text_kv[]){{(k), (v)}}
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("", "v"), 1, 0), SC_ERR_ARG, "1..79 bytes");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV(k80, "v"), 1, 0), SC_ERR_ARG, "is 80 bytes long");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV(NULL, "v"), 1, 0), SC_ERR_ARG, "no keyword");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("a\tb", "v"), 1, 0), SC_ERR_ARG, "byte 0x09 at offset 1");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("a\x7f", "v"), 1, 0), SC_ERR_ARG, "byte 0x7f");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("a\xa0", "v"), 1, 0), SC_ERR_ARG, "byte 0xa0"); /* NBSP */
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV(" a", "v"), 1, 0), SC_ERR_ARG, "leading, trailing or doubled");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("a ", "v"), 1, 0), SC_ERR_ARG, "leading, trailing or doubled");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("a  b", "v"), 1, 0), SC_ERR_ARG, "leading, trailing or doubled");
+
+    char big[PNG_MAX_TEXT_VALUE + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("k", big), 1, 0), SC_ERR_ARG, "4097 bytes, more than the 4096");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("k", NULL), 1, 0), SC_ERR_ARG, "has no value");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("k", "ok\x1b[31m"), 1, 0), SC_ERR_ARG, "at byte 2");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("k", "\xc2\x9b"), 1, 0), SC_ERR_ARG, "control character"); /* C1 CSI */
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("k", "\xff"), 1, 0), SC_ERR_ARG, "invalid UTF-8");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("k", "\xc0\xaf"), 1, 0), SC_ERR_ARG, "invalid UTF-8"); /* overlong */
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("k", "\xed\xa0\x80"), 1, 0), SC_ERR_ARG, "invalid UTF-8"); /* surrogate */
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("k", "\xe2\x98"), 1, 0), SC_ERR_ARG, "invalid UTF-8"); /* cut short */
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, NULL, 1, 0), SC_ERR_ARG, "text chunks");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, KV("k", "v"), PNG_MAX_TEXTS + 1, 0), SC_ERR_ARG, "at most 32");
+    CHECK(dir_entries() == 0);
+
+    /* The limits themselves are accepted: a 79-byte keyword, a 4096-byte value, Latin-1, tabs. */
+    big[PNG_MAX_TEXT_VALUE] = '\0';
+    png_text_kv ok[] = {{k79, big}, {"Gr\xfc\xdf" "e", "a\tb\nc"}};
+    CHECK_OK(png_write_rgb8(p, 1, 1, px, ok, 2, 0));
+    check_pngcheck(p);
+#undef KV
+}
+
+TEST(png_create_failure_in_a_missing_directory_leaves_no_file)
+{
+    uint8_t px[3] = {0};
+    const char *p = test_path("no/such/dir/x.png");
+    CHECK_ERR(png_write_rgb8(p, 1, 1, px, NULL, 0, 0), SC_ERR_IO, "cannot create");
+    CHECK(dir_entries() == 0);
+}
+
+/* A write that fails halfway (the file-size limit stands in for a full disk) leaves neither the
+ * temporary file nor a changed target, through libpng's longjmp path. */
+TEST(png_write_failure_midway_removes_the_temporary_file_and_keeps_the_target)
+{
+    const char *p = test_path("full.png");
+    test_write(p, "original", 8);
+    int w = 300, h = 300; /* noise does not compress: ~270 kB */
+    uint8_t *rgb = noise(w, h, 2);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {64 * 1024, 64 * 1024};
+    CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+    CHECK_ERR(png_write_rgb8(p, w, h, rgb, NULL, 0, 1), SC_ERR_IO, "write failed: File too large");
+    size_t n;
+    char *b = slurp(p, &n);
+    CHECK(n == 8 && memcmp(b, "original", 8) == 0);
+    CHECK(dir_entries() == 1);
+    free(b);
+    free(rgb);
+}
