@@ -151,12 +151,12 @@ TEST(model_config_json_deeper_than_64_levels_is_refused)
     CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "nested deeper than 64");
 }
 
-TEST(model_diffusers_folder_with_only_a_pickle_explains_what_to_do)
+TEST(model_diffusers_folder_with_only_a_broken_pickle_names_the_file)
 {
     write_config(CFG_HEAD "\"num_attention_heads\":2,\"attention_head_dim\":16,\"num_layers\":2," CFG_TAIL);
-    test_write(test_path("diffusion_pytorch_model.bin"), "PK", 2);
+    test_write(test_path("diffusion_pytorch_model.bin"), "PK\x03\x04 not a zip", 14);
     sc_model *m;
-    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_UNSUPPORTED, "convert it to diffusion_pytorch_model.safetensors");
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "diffusion_pytorch_model.bin: 14 bytes is too short for a ZIP archive");
 }
 
 TEST(model_shard_index_names_must_be_plain_files_in_the_folder)

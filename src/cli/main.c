@@ -11,6 +11,7 @@ static const struct {
 } k_commands[] = {
     {"generate", cmd_generate, "sample latents from a class-conditional DiT"},
     {"info", cmd_info, "print a model's architecture, size and cost"},
+    {"convert", cmd_convert, "rewrite a PyTorch .pt/.bin checkpoint as safetensors"},
     {"calibrate", cmd_calibrate, "measure layer output change between steps (SmoothCache calibration)"},
     {"schedule", cmd_schedule, "make a SmoothCache schedule from calibrated error curves"},
     {"bench", cmd_bench, "compare cache policies against the uncached baseline on the same seeds"},

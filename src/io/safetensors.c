@@ -12,7 +12,7 @@
 struct st_file {
     char *path;
     sc_mapped map;             /* empty when parsed from caller memory */
-    const uint8_t *buffer;     /* start of the data buffer */
+    const uint8_t *buffer;     /* start of the data buffer (torch files: of the whole file) */
     uint64_t buffer_size;
     st_tensor *tensors;        /* sorted by name */
     size_t n;
@@ -31,6 +31,7 @@ static const struct { const char *name; int bits; } k_dtypes[ST_NDTYPES] = {
 };
 
 const char *st_dtype_name(st_dtype d) { return (unsigned)d < ST_NDTYPES ? k_dtypes[d].name : "?"; }
+int st_dtype_bits(st_dtype d) { return (unsigned)d < ST_NDTYPES ? k_dtypes[d].bits : 0; }
 
 /* Lexical pass over the header, outside strings: every number must be a plain non-negative
  * integer token (jansson accepts 2.5, 1e3, 16.0 and -0 and cannot tell them apart afterwards),
@@ -306,6 +307,75 @@ sc_status st_open(const char *path, st_file **out)
         return s;
     }
     (*out)->map = m;
+    return SC_OK;
+}
+
+sc_status st_from_entries(const char *what, const uint8_t *bytes, uint64_t size, const st_tensor_src *entries,
+                          size_t n, sc_mapped *map, st_file **out)
+{
+    *out = NULL;
+    if (n > ST_MAX_TENSORS) return sc_fail(SC_ERR_FORMAT, "%s: %zu tensors (at most %d)", what, n, ST_MAX_TENSORS);
+    st_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(what)) || !(f->tensors = calloc(n ? n : 1, sizeof *f->tensors))) {
+        if (f) free(f->path);
+        free(f);
+        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+    }
+    f->buffer = bytes;
+    f->buffer_size = size;
+    sc_status s = SC_OK;
+    for (size_t i = 0; i < n && !s; i++) {
+        const st_tensor_src *e = &entries[i];
+        size_t len = strlen(e->name);
+        if (len == 0 || len > ST_MAX_NAME) {
+            s = sc_fail(SC_ERR_FORMAT, "%s: tensor name of %zu bytes (1 to %d)", what, len, ST_MAX_NAME);
+            break;
+        }
+        if ((unsigned)e->dtype >= ST_NDTYPES || e->rank < 0 || e->rank > ST_MAX_RANK) {
+            s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": bad dtype or rank %d", what, e->name, e->rank);
+            break;
+        }
+        st_tensor *t = &f->tensors[f->n];
+        if (!(t->name = strdup(e->name))) {
+            s = sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+            break;
+        }
+        f->n++;
+        t->dtype = e->dtype;
+        t->rank = e->rank;
+        uint64_t bits, end;
+        for (int d = 0; d < e->rank && !s; d++) {
+            t->shape[d] = e->shape[d];
+            if (e->shape[d] > ST_MAX_VALUE)
+                s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": dimension %llu is above 2^48-1", what, e->name,
+                            (unsigned long long)e->shape[d]);
+        }
+        if (s) break;
+        if (!ck_prod(t->shape, t->rank, &t->numel) || !ck_mul(t->numel, (uint64_t)k_dtypes[t->dtype].bits, &bits) ||
+            bits % 8 != 0 || !ck_add(e->offset, bits / 8, &end) || end > size) {
+            s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %s data at byte %llu does not fit the %llu-byte file", what,
+                        e->name, k_dtypes[t->dtype].name, (unsigned long long)e->offset, (unsigned long long)size);
+            break;
+        }
+        t->begin = e->offset;
+        t->end = end;
+    }
+    if (!s) {
+        qsort(f->tensors, f->n, sizeof *f->tensors, cmp_name);
+        for (size_t i = 1; i < f->n && !s; i++)
+            if (!strcmp(f->tensors[i - 1].name, f->tensors[i].name))
+                s = sc_fail(SC_ERR_FORMAT, "%s: duplicate tensor name \"%s\"", what, f->tensors[i].name);
+    }
+    if (s) {
+        st_close(f);
+        return s;
+    }
+    if (map) {
+        f->map = *map;
+        map->data = NULL;
+        map->size = 0;
+    }
+    *out = f;
     return SC_OK;
 }
 

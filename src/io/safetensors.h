@@ -29,7 +29,7 @@ typedef struct {
     int rank;
     uint64_t shape[ST_MAX_RANK];
     uint64_t numel;
-    uint64_t begin, end;   /* byte range relative to the data buffer */
+    uint64_t begin, end;   /* byte range relative to the data buffer (torch files: the whole file) */
 } st_tensor;
 
 typedef struct st_file st_file;
@@ -50,9 +50,36 @@ const char *st_metadata(const st_file *f, const char *key);
 const uint8_t *st_data(const st_file *f, const st_tensor *t);
 
 const char *st_dtype_name(st_dtype d);
+/* Bits per element (4 for F4, 6 for the F6 types); 0 for an invalid value. */
+int st_dtype_bits(st_dtype d);
 
 /* The tensor as float32. Zero-copy for 4-byte-aligned F32 (*owned = NULL); F16, BF16 and
  * unaligned F32 are converted into a new buffer returned in *owned (free with sc_free). */
 sc_status st_to_f32(const st_file *f, const st_tensor *t, const float **out, float **owned);
+
+/* A tensor another container located (the torch reader): its bytes are
+ * image[offset, offset + numel * element size). */
+typedef struct {
+    const char *name;      /* copied */
+    st_dtype dtype;
+    int rank;
+    uint64_t shape[ST_MAX_RANK];
+    uint64_t offset;       /* byte offset in the image */
+} st_tensor_src;
+
+/* Builds an st_file over tensors already located in the image bytes[0, size): checks names
+ * (non-empty, at most ST_MAX_NAME bytes, unique), rank, dims (at most 2^48-1), sizes (checked)
+ * and that every byte range lies inside the image. Ranges may overlap (shared storages); st_data
+ * points into the image. On success a non-NULL `map` (the image's mapping) is taken over and
+ * unmapped by st_close; on failure it stays the caller's. */
+sc_status st_from_entries(const char *what, const uint8_t *bytes, uint64_t size, const st_tensor_src *entries,
+                          size_t n, sc_mapped *map, st_file **out);
+
+/* Writes the tensors of `src` as a clean safetensors file (src/io/safetensors_write.c): header
+ * keys in name order with __metadata__ {"format":"pt"}, padded with spaces to a multiple of 8;
+ * data packed from the widest dtype down (then by name), so each tensor is aligned to its
+ * element size; dtypes and bytes as stored. Written atomically; SC_ERR_EXISTS if `path` exists
+ * and !force. */
+sc_status st_write(const char *path, const st_file *src, int force);
 
 #endif

@@ -13,6 +13,7 @@
 #include "io/file.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "io/torchzip.h"
 #include "model/dit.h"
 #include "model/dit_config.h"
 
@@ -29,7 +30,7 @@ static sc_status wsrc_add(wsrc *w, const char *path)
 {
     if (w->n == MAX_SHARDS) return sc_fail(SC_ERR_FORMAT, "%s: more than %d weight files", path, MAX_SHARDS);
     st_file *f;
-    sc_status s = st_open(path, &f);
+    sc_status s = torch_or_safetensors_open(path, &f);
     if (s) return s;
     for (int i = 0; i < w->n; i++)
         for (size_t k = 0; k < st_count(f); k++)
@@ -347,9 +348,8 @@ static sc_status open_diffusers_weights(const char *dir, wsrc *w)
         return s;
     }
     if ((s = file_join(p, sizeof p, dir, "diffusion_pytorch_model.bin"))) return s;
-    if (file_is_regular(p))
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: only a PyTorch pickle (diffusion_pytorch_model.bin) is here; this build reads safetensors: convert it to diffusion_pytorch_model.safetensors", dir);
-    return sc_fail(SC_ERR_FORMAT, "%s: no diffusion_pytorch_model.safetensors (or .safetensors.index.json) beside config.json", dir);
+    if (file_is_regular(p)) return wsrc_add(w, p);
+    return sc_fail(SC_ERR_FORMAT, "%s: no diffusion_pytorch_model.safetensors (or .safetensors.index.json, or .bin) beside config.json", dir);
 }
 
 static void list_dir(const char *dir, char *buf, size_t cap)
