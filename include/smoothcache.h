@@ -72,8 +72,9 @@ typedef struct {
 } sc_load_opts;
 
 /* Loads a DiT from a diffusers pipeline folder (model_index.json), a diffusers transformer
- * folder (config.json + safetensors), or a single safetensors file in the original naming.
- * `opts` may be NULL. */
+ * folder (config.json + safetensors, or the PyTorch diffusion_pytorch_model.bin), or a single
+ * file in the original naming: safetensors, or a PyTorch .pt (read by a restricted pickle
+ * reader that never executes anything). `opts` may be NULL. */
 sc_status sc_model_load(const char *path, const sc_load_opts *opts, sc_model **out);
 void sc_model_free(sc_model *m);
 
