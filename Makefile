@@ -1,10 +1,11 @@
 # Front door. `make` builds build/smoothcache and the library; `make test` builds and runs the
-# whole suite (release build, then the AddressSanitizer + UBSan build). Both install the Debian
-# packages the build needs first (scripts/deps.sh).
+# whole suite (release build, then the AddressSanitizer + UBSan build, then every parser under
+# libFuzzer for a bounded time). Both install the Debian packages the build needs first
+# (scripts/deps.sh).
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps test test-fast test-asan clean reference-check
+.PHONY: all deps test test-fast test-asan fuzz clean reference-check
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -16,6 +17,7 @@ deps:
 test: all
 	@./scripts/run_tests.sh $(BUILD)
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory fuzz
 
 test-fast: all
 	@./scripts/run_tests.sh $(BUILD)
@@ -36,5 +38,9 @@ reference-check: all
 	  .venv/bin/python tools/reference.py selfcheck && \
 	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics; st=$$?; rm -rf $$tmp; exit $$st
 
+# Every parser of outside data under libFuzzer for SC_FUZZ_SECONDS (default 30) each.
+fuzz: deps
+	@./scripts/fuzz.sh $(BUILD)-fuzz
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz

@@ -45,10 +45,27 @@ const char *test_path(const char *name)
     return b;
 }
 
+/* With SC_CORPUS_DIR set (scripts/fuzz.sh), every file a test generates is also kept there
+ * as a seed for the fuzzers. */
+static void keep_seed(const void *data, size_t n)
+{
+    const char *dir = getenv("SC_CORPUS_DIR");
+    if (!dir || !*dir || n > 65536) return;
+    static unsigned counter;
+    char p[2048];
+    snprintf(p, sizeof p, "%s/seed-%d-%u", dir, (int)getpid(), counter++);
+    FILE *f = fopen(p, "wb");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+}
+
 void test_write(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
     CHECK_MSG(f && fwrite(data, 1, n, f) == n && fclose(f) == 0, "cannot write %s", path);
+    keep_seed(data, n);
 }
 
 /* SC_FIXTURES points the suite at freshly regenerated fixtures (make reference-check). */

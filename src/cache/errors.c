@@ -104,12 +104,19 @@ sc_status errors_load(const char *path, cache_errors *e)
     memset(e, 0, sizeof *e);
     sc_status s = json_load_object_file(path, ERRORS_FILE_CAP, &j);
     if (s) return s;
+    s = errors_from_object(j, path, e);
+    json_decref(j);
+    return s;
+}
+
+sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e)
+{
+    sc_status s;
+    memset(e, 0, sizeof *e);
     const json_t *attn = json_object_get(j, "attn"), *pb = json_object_get(j, "per_block");
     const json_t *meta = json_object_get(j, "_meta");
-    if (!json_is_array(attn) || json_array_size(attn) < 1 || !json_is_array(json_array_get(attn, 0))) {
-        json_decref(j);
+    if (!json_is_array(attn) || json_array_size(attn) < 1 || !json_is_array(json_array_get(attn, 0)))
         return sc_fail(SC_ERR_FORMAT, "%s: not a calibration file (no \"attn\" curves; make one with smoothcache calibrate)", path);
-    }
     int k = (int)json_array_size(attn);
     int steps = (int)json_array_size(json_array_get(attn, 0)) + 1;
     int depth = 1;
@@ -117,15 +124,11 @@ sc_status errors_load(const char *path, cache_errors *e)
     if (json_is_integer(blocks) && json_integer_value(blocks) >= 1 && json_integer_value(blocks) <= 1024)
         depth = (int)json_integer_value(blocks);
     if (pb) {
-        if (!json_is_object(pb) || json_object_size(pb) % COMP_N || json_object_size(pb) == 0) {
-            json_decref(j);
+        if (!json_is_object(pb) || json_object_size(pb) % COMP_N || json_object_size(pb) == 0)
             return sc_fail(SC_ERR_FORMAT, "%s: \"per_block\" must hold attn-<b> and mlp-<b> curves for every block", path);
-        }
-        if ((int)(json_object_size(pb) / COMP_N) != depth && json_is_integer(blocks)) {
-            json_decref(j);
+        if ((int)(json_object_size(pb) / COMP_N) != depth && json_is_integer(blocks))
             return sc_fail(SC_ERR_FORMAT, "%s: \"per_block\" has curves for %zu blocks but _meta says %d", path,
                            json_object_size(pb) / COMP_N, depth);
-        }
         depth = (int)(json_object_size(pb) / COMP_N);
     }
     if ((s = errors_alloc(e, steps, k, depth))) goto done;
@@ -144,7 +147,6 @@ sc_status errors_load(const char *path, cache_errors *e)
     }
     if (!s && json_is_object(meta)) e->meta = json_incref((json_t *)meta);
 done:
-    json_decref(j);
     if (s) errors_free(e);
     return s;
 }

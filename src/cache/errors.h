@@ -30,6 +30,7 @@ static inline double *errors_at(const cache_errors *e, int curve, int j, int i)
 static inline int errors_block_curve(int l, int c) { return COMP_N + l * COMP_N + c; }
 
 sc_status errors_load(const char *path, cache_errors *e);
+sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e);
 sc_status errors_save(const char *path, const cache_errors *e, int force);
 /* Draws the per-type curves as a PNG: one line per component (attn solid, mlp dashed) and lag
  * (one colour each), relative L1 error against the evaluation index, like the paper's figure. */

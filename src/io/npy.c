@@ -47,12 +47,12 @@ static sc_status parse_dict(const char *h, size_t n, const char *what, npy_dtype
     for (i = 0; i < sizeof types / sizeof *types; i++)
         if ((size_t)(end - d) >= 5 && memcmp(d, types[i].s, 5) == 0) break;
     if (i == sizeof types / sizeof *types)
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: .npy dtype %.8s is not supported (use little-endian float32)",
-                       what, d);
+        return sc_fail(SC_ERR_UNSUPPORTED, "%s: .npy dtype %.*s is not supported (use little-endian float32)",
+                       what, (int)((size_t)(end - d) < 8 ? (size_t)(end - d) : 8), d);
     *dt = types[i].t;
     if ((size_t)(end - fo) < 5 || memcmp(fo, "False", 5) != 0)
         return sc_fail(SC_ERR_UNSUPPORTED, "%s: Fortran-order .npy arrays are not supported", what);
-    if (*sh != '(') return sc_fail(SC_ERR_FORMAT, "%s: .npy shape is not a tuple", what);
+    if (sh >= end || *sh != '(') return sc_fail(SC_ERR_FORMAT, "%s: .npy shape is not a tuple", what);
     const char *p = sh + 1;
     a->rank = 0;
     for (;;) {

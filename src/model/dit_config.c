@@ -12,6 +12,14 @@ sc_status dit_config_from_json(dit_config *c, const char *path)
     json_t *j;
     sc_status s = json_load_object_file(path, SC_JSON_FILE_CAP, &j);
     if (s) return s;
+    s = dit_config_from_object(c, j, path);
+    json_decref(j);
+    return s;
+}
+
+sc_status dit_config_from_object(dit_config *c, const json_t *j, const char *path)
+{
+    sc_status s;
     long long heads, hd, in, out, layers, sample, patch, classes;
     double eps;
     const char *cls = NULL, *norm = NULL, *act = NULL;
@@ -65,7 +73,6 @@ sc_status dit_config_from_json(dit_config *c, const char *path)
     c->num_classes = (int)classes;
     c->eps_mlp = (float)eps;
 done:
-    json_decref(j);
     return s;
 }
 

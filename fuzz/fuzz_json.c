@@ -1,0 +1,36 @@
+/* libFuzzer target: the JSON files users hand us, through the strict parser and each reader
+ * built on it: a DiT config.json, a SmoothCache schedule (28 blocks x 50 evaluations, and
+ * 2 x 4), and a calibration file. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/errors.h"
+#include "cache/schedule.h"
+#include "io/json.h"
+#include "model/dit_config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_t *j;
+    if (json_parse((const char *)data, size, "fuzz", &j) != SC_OK) return 0;
+    dit_config c;
+    if (dit_config_from_object(&c, j, "fuzz") == SC_OK) dit_config_finish(&c, SC_ORIGIN_DIFFUSERS, "fuzz");
+    static const int shapes[2][2] = {{28, 50}, {2, 4}};
+    for (int i = 0; i < 2; i++) {
+        cache_schedule s;
+        if (schedule_alloc(&s, shapes[i][0], shapes[i][1]) != SC_OK) continue;
+        schedule_from_json(j, "fuzz", "fuzz", &s);
+        schedule_free(&s);
+    }
+    cache_errors e;
+    if (errors_from_object(j, "fuzz", &e) == SC_OK) {
+        cache_schedule s;
+        if (schedule_alloc(&s, e.depth, e.steps) == SC_OK) {
+            schedule_from_errors(&e, 0.1, e.has_blocks, &s);
+            schedule_free(&s);
+        }
+        errors_free(&e);
+    }
+    json_decref(j);
+    return 0;
+}
