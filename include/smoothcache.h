@@ -119,6 +119,7 @@ typedef struct {
     double macs;             /* multiply-accumulates executed (all rows, guidance included) */
     double macs_uncached;    /* the same generation without caching */
     double seconds;          /* wall time of the sampling loop */
+    double policy_seconds;   /* of which inside the cache policy (decisions, bookkeeping) */
 } sc_cache_stats;
 
 /* SmoothCache calibration: records how much every block's attention and MLP output changes

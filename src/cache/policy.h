@@ -27,7 +27,28 @@ typedef struct {
     int tokens, hidden;
     const int *timesteps;  /* [steps], model timesteps in call order */
     const char *sampler;   /* "ddim", ... (for messages) */
+    float eps_attn;        /* LayerNorm eps before attention (for policies that rebuild the
+                            * modulated input, TeaCache) */
 } cache_gen;
+
+/* Decisions for a sub-layer. */
+enum { CACHE_REUSE = 0, CACHE_COMPUTE = 1, CACHE_PREDICT = 2 };
+
+/* What a step-level policy sees at a block boundary: the residual stream entering block l
+ * (l = depth: leaving the last block) and, for l < depth, block l's modulation. */
+typedef struct {
+    const float *h;        /* [rows * tokens, hidden] */
+    const float *mod;      /* [rows, 6 * hidden]: shift, scale, gate (attn), shift, scale, gate (mlp) */
+    int rows, tokens, hidden;
+} cache_view;
+
+/* A run of blocks [first, last) whose combined residual (h_last - h_first) a step-level policy
+ * may add instead of running them. */
+typedef struct {
+    int first, last;
+} cache_segment;
+
+#define CACHE_MAX_SEGMENTS 4
 
 typedef struct cache_policy_ops {
     const char *name;
@@ -39,12 +60,25 @@ typedef struct cache_policy_ops {
     /* 1 if the output of (block, comp) may be reused in this generation (the engine keeps a
      * buffer for it), 0 if it is always computed. Called after begin(). */
     int (*stores)(void *state, int block, cache_comp c);
-    /* At evaluation n: 1 = compute (refreshing the stored output), 0 = reuse the stored one.
-     * The engine computes anyway at the first and last evaluation and when nothing is stored. */
+    /* At evaluation n: CACHE_COMPUTE (refreshing the stored output), CACHE_REUSE (the stored
+     * one), or CACHE_PREDICT (predict() writes an estimate into the buffer). The engine computes
+     * anyway at the first and last evaluation and when nothing is stored. NULL = compute. */
     int (*decide)(void *state, int n, int block, cache_comp c);
     /* After a computation, the fresh raw sub-layer output [rows * tokens, hidden] (before gate
      * and residual). Optional (NULL). */
     void (*observe)(void *state, int n, int block, cache_comp c, const float *out);
+    /* Fills out [rows * tokens, hidden] with a predicted raw output (CACHE_PREDICT). */
+    void (*predict)(void *state, int n, int block, cache_comp c, float *out);
+
+    /* Step-level policies (all optional). segments(): the block runs whose residual may be
+     * reused, at most CACHE_MAX_SEGMENTS, called after begin(). boundary(): called at every
+     * block boundary l = 0..depth of evaluation n; returns l to go on, or the end of a declared
+     * segment starting at l to skip that segment by adding its stored residual. The residual of
+     * a segment is refreshed whenever the segment runs. Decisions cover the whole batch. */
+    int (*segments)(void *state, cache_segment *out);
+    int (*boundary)(void *state, int n, int l, const cache_view *v);
+    /* The model output [rows, out_channels, S, S] of evaluation n (before guidance). */
+    void (*output)(void *state, int n, const float *out, size_t count);
     void (*end)(void *state);
     void (*destroy)(void *state);
 } cache_policy_ops;

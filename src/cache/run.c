@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "core/mem.h"
@@ -18,7 +19,21 @@ struct cache_run {
     size_t buf_elems;
     long computed[COMP_N], skipped[COMP_N];
     uint64_t macs_forward, macs_sub[COMP_N];
+    /* Step-level skipping: declared segments, the stream entering each (when it runs this
+     * evaluation) and its last residual h_last - h_first. */
+    cache_segment seg[CACHE_MAX_SEGMENTS];
+    int n_seg;
+    float *seg_start[CACHE_MAX_SEGMENTS], *seg_res[CACHE_MAX_SEGMENTS];
+    int seg_valid[CACHE_MAX_SEGMENTS], seg_running[CACHE_MAX_SEGMENTS];
+    double policy_seconds;     /* time spent inside the policy's hooks */
 };
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 const char *const cache_comp_names[COMP_N] = {"attn", "mlp"};
 
@@ -60,6 +75,12 @@ static void release_buffers(cache_run *r)
     free(r->valid);
     r->buf = NULL;
     r->valid = NULL;
+    for (int i = 0; i < r->n_seg; i++) {
+        sc_free(r->seg_start[i]);
+        sc_free(r->seg_res[i]);
+        r->seg_start[i] = r->seg_res[i] = NULL;
+    }
+    r->n_seg = 0;
 }
 
 sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forward, uint64_t macs_attn,
@@ -70,12 +91,28 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
     r->n = -1;
     memset(r->computed, 0, sizeof r->computed);
     memset(r->skipped, 0, sizeof r->skipped);
+    r->policy_seconds = 0;
+    const double t0 = now();
     r->macs_forward = macs_forward;
     r->macs_sub[COMP_ATTN] = macs_attn;
     r->macs_sub[COMP_MLP] = macs_mlp;
     sc_status s = r->ops->begin(r->state, g);
     if (s) return s;
     r->begun = 1;
+    if (r->ops->segments) {
+        r->n_seg = r->ops->segments(r->state, r->seg);
+        SC_ASSERT(r->n_seg >= 0 && r->n_seg <= CACHE_MAX_SEGMENTS);
+        for (int i = 0; i < r->n_seg; i++) {
+            SC_ASSERT(r->seg[i].first >= 0 && r->seg[i].first < r->seg[i].last && r->seg[i].last <= g->depth);
+            r->seg_valid[i] = r->seg_running[i] = 0;
+            const size_t n = (size_t)g->rows * g->tokens * g->hidden; /* [rows * T, D] */
+            if (!(r->seg_start[i] = sc_alloc_array(n, sizeof(float), "segment input")) ||
+                !(r->seg_res[i] = sc_alloc_array(n, sizeof(float), "segment residual"))) {
+                cache_run_end(r, NULL);
+                return SC_ERR_NOMEM;
+            }
+        }
+    }
     const int slots = g->depth * COMP_N;
     r->buf = calloc((size_t)slots, sizeof *r->buf);
     r->valid = calloc((size_t)slots, 1);
@@ -95,6 +132,7 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
                 }
                 r->buf[l * COMP_N + c] = b;
             }
+    r->policy_seconds += now() - t0;
     return SC_OK;
 }
 
@@ -104,26 +142,87 @@ void cache_run_step(cache_run *r, int n)
     r->n = n;
 }
 
+static int forced(const cache_run *r) { return r->n == 0 || r->n == r->g.steps - 1; }
+
 int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf)
 {
     const int slot = l * COMP_N + c;
     *buf = r->buf[slot];
-    int compute = r->n == 0 || r->n == r->g.steps - 1 || !r->valid[slot] ||
-                  r->ops->decide(r->state, r->n, l, c);
-    /* A policy may only reuse what it declared it stores. */
-    SC_ASSERT(compute || *buf);
-    if (compute) {
+    int d = CACHE_COMPUTE;
+    if (!forced(r) && r->valid[slot] && r->ops->decide) {
+        const double t0 = now();
+        d = r->ops->decide(r->state, r->n, l, c);
+        r->policy_seconds += now() - t0;
+    }
+    /* A policy may only reuse or predict what it declared it stores. */
+    SC_ASSERT(d == CACHE_COMPUTE || *buf);
+    if (d == CACHE_COMPUTE) {
         r->computed[c]++;
         if (*buf) r->valid[slot] = 1;
-    } else {
-        r->skipped[c]++;
+        return 1;
     }
-    return compute;
+    r->skipped[c]++;
+    if (d == CACHE_PREDICT) {
+        const double t0 = now();
+        r->ops->predict(r->state, r->n, l, c, *buf);
+        r->policy_seconds += now() - t0;
+    }
+    return 0;
 }
 
 void cache_run_observe(cache_run *r, int l, cache_comp c, const float *out)
 {
-    if (r->ops->observe) r->ops->observe(r->state, r->n, l, c, out);
+    if (!r->ops->observe) return;
+    const double t0 = now();
+    r->ops->observe(r->state, r->n, l, c, out);
+    r->policy_seconds += now() - t0;
+}
+
+int cache_run_boundary(cache_run *r, int l, float *h, const float *mod)
+{
+    if (!r->ops->boundary) return l;
+    const size_t n = (size_t)r->g.rows * r->g.tokens * r->g.hidden;
+    const double t0 = now();
+    /* Segments that ran up to here: their residual is h_l - h_first. */
+    for (int i = 0; i < r->n_seg; i++)
+        if (r->seg_running[i] && r->seg[i].last == l) {
+            float *res = r->seg_res[i];
+            const float *start = r->seg_start[i];
+            #pragma omp parallel for simd schedule(static)
+            for (size_t k = 0; k < n; k++) res[k] = h[k] - start[k];
+            r->seg_valid[i] = 1;
+            r->seg_running[i] = 0;
+        }
+    const cache_view v = {.h = h, .mod = mod, .rows = r->g.rows, .tokens = r->g.tokens, .hidden = r->g.hidden};
+    int next = r->ops->boundary(r->state, r->n, l, &v);
+    if (next > l && !forced(r)) {
+        for (int i = 0; i < r->n_seg; i++)
+            if (r->seg[i].first == l && r->seg[i].last == next && r->seg_valid[i]) {
+                const float *res = r->seg_res[i];
+                #pragma omp parallel for simd schedule(static)
+                for (size_t k = 0; k < n; k++) h[k] += res[k];
+                r->skipped[COMP_ATTN] += next - l;
+                r->skipped[COMP_MLP] += next - l;
+                r->policy_seconds += now() - t0;
+                return next;
+            }
+    }
+    /* Running on: snapshot the stream entering every segment that starts here. */
+    for (int i = 0; i < r->n_seg; i++)
+        if (r->seg[i].first == l) {
+            memcpy(r->seg_start[i], h, n * sizeof *h);
+            r->seg_running[i] = 1;
+        }
+    r->policy_seconds += now() - t0;
+    return l;
+}
+
+void cache_run_output(cache_run *r, const float *out, size_t count)
+{
+    if (!r->ops->output) return;
+    const double t0 = now();
+    r->ops->output(r->state, r->n, out, count);
+    r->policy_seconds += now() - t0;
 }
 
 void cache_run_end(cache_run *r, sc_cache_stats *stats)
@@ -138,6 +237,7 @@ void cache_run_end(cache_run *r, sc_cache_stats *stats)
             stats->skipped[c] = r->skipped[c];
             stats->macs -= rows * (double)r->macs_sub[c] * (double)r->skipped[c];
         }
+        stats->policy_seconds = r->policy_seconds;
     }
     release_buffers(r);
     if (r->begun) r->ops->end(r->state);

@@ -27,6 +27,12 @@ void cache_run_step(cache_run *r, int n);
 int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf);
 /* Shows a freshly computed raw output to the policy. */
 void cache_run_observe(cache_run *r, int l, cache_comp c, const float *out);
+/* At block boundary l = 0..depth of the current evaluation (h: the stream entering block l, mod:
+ * block l's modulation, NULL at l = depth): returns l to run block l, or the block to continue
+ * from after a skipped segment, whose stored residual has then been added to h. */
+int cache_run_boundary(cache_run *r, int l, float *h, const float *mod);
+/* The model output of the current evaluation (count floats). */
+void cache_run_output(cache_run *r, const float *out, size_t count);
 /* Generation end: frees the buffers, fills the accounting (stats may be NULL). */
 void cache_run_end(cache_run *r, sc_cache_stats *stats);
 

@@ -157,8 +157,16 @@ sc_status dit_forward(const sc_model *m, dit_workspace *ws, const float *x, cons
     const dit_config *c = &m->cfg;
     const int B = ws->rows, T = c->tokens, D = c->hidden;
     sc_status s = dit_embed(m, ws, x, t, y);
-    for (int l = 0; l < c->depth && !s; l++) {
+    int l = 0;
+    while (l < c->depth && !s) {
         s = dit_block_modulation(m, ws, l);
+        if (s) break;
+        /* A step-level policy may skip a run of blocks by adding its stored residual. */
+        const int next = cache ? cache_run_boundary(cache, l, ws->h, ws->mod) : l;
+        if (next > l) {
+            l = next;
+            continue;
+        }
         for (int k = 0; k < COMP_N && !s; k++) {
             /* The raw output lives in the cache buffer when the policy may reuse it: computing
              * refreshes it in place, reusing reads it; LN, modulation and the sub-layer are
@@ -173,7 +181,11 @@ sc_status dit_forward(const sc_model *m, dit_workspace *ws, const float *x, cons
             }
             ops_gated_add(ws->h, buf, B, T, D, ws->mod + (k == COMP_ATTN ? 2 : 5) * D, 6 * D);
         }
+        l++;
     }
+    if (!s && cache) cache_run_boundary(cache, c->depth, ws->h, NULL);
     if (!s) s = dit_final(m, ws, out);
+    if (!s && cache)
+        cache_run_output(cache, out, (size_t)B * c->out_channels * c->input_size * c->input_size);
     return s;
 }

@@ -152,7 +152,8 @@ sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *x)
     if (!s) s = dit_workspace_init(&g.ws, m, rows);
     if (s) goto done;
     const cache_gen cg = {.steps = p->steps, .depth = c->depth, .rows = rows, .images = N, .tokens = c->tokens,
-                          .hidden = c->hidden, .timesteps = g.plan.timesteps, .sampler = sc_sampler_name(p->sampler)};
+                          .hidden = c->hidden, .timesteps = g.plan.timesteps, .sampler = sc_sampler_name(p->sampler),
+                          .eps_attn = c->eps_attn};
     if ((s = cache_run_begin(g.cache, &cg, dit_macs_forward(c), dit_macs_attn(c), dit_macs_mlp(c)))) goto done;
     const int need_var = g.plan.uses_variance && c->learned_sigma;
     if (!(g.model_in = sc_alloc_array((size_t)rows * lat, sizeof(float), "model input")) ||
