@@ -4,6 +4,7 @@
  * specification errors. */
 #include "cache/calibrate.h"
 #include "cache/errors.h"
+#include "cache/predict.h"
 #include "cache/run.h"
 #include "cache/schedule.h"
 #include "harness.h"
@@ -349,7 +350,7 @@ TEST(cache_target_macs_picks_the_smallest_sufficient_alpha)
 TEST(cache_spec_errors_are_specific)
 {
     cache_run *r;
-    CHECK_ERR(cache_run_create("teleport", &r), SC_ERR_ARG, "unknown policy 'teleport' (known: none, fora, smooth)");
+    CHECK_ERR(cache_run_create("teleport", &r), SC_ERR_ARG, "unknown policy 'teleport' (known: none, fora, smooth");
     CHECK_ERR(cache_run_create("fora:m=2", &r), SC_ERR_ARG, "unknown option 'm'");
     CHECK_ERR(cache_run_create("fora:n=0", &r), SC_ERR_ARG, "n=0 is not an integer in [1, 1000]");
     CHECK_ERR(cache_run_create("fora:n=2x", &r), SC_ERR_ARG, "n=2x is not an integer");
@@ -378,5 +379,95 @@ TEST(cache_schedule_length_mismatch_fails_the_generation)
     float *out = malloc(sc_latent_bytes(m, 1));
     CHECK_ERR(sc_generate(m, &p, out), SC_ERR_FORMAT, "has 50 entries but this generation makes 10 model evaluations (ddim, 10 steps)");
     free(out);
+    sc_model_free(m);
+}
+
+/* ---------------------------------------------------------------- predictors */
+
+TEST(cache_predictors_extrapolate_polynomials_exactly)
+{
+    /* F(n) = 1 + 2n - 0.5n^2 per element (times the element index + 1): a quadratic. Lagrange
+     * through 3 points and Taylor of order 2 from unit-spaced samples are exact on it. */
+    predictor lag, tay;
+    CHECK_OK(predict_init(&lag, PREDICT_LAGRANGE, 2, 1, 4));
+    CHECK_OK(predict_init(&tay, PREDICT_TAYLOR, 2, 1, 4));
+    float f[4], got[4];
+    for (int n = 0; n < 3; n++) {
+        for (int e = 0; e < 4; e++) f[e] = (float)((e + 1) * (1 + 2 * n - 0.5 * n * n));
+        predict_update(&lag, 0, 2 * n, f); /* Lagrange at steps 0, 2, 4 */
+    }
+    predict_eval(&lag, 0, 7, got); /* n = 3.5 in sample units */
+    for (int e = 0; e < 4; e++) CHECK_MSG(fabs(got[e] - (e + 1) * (1 + 7 - 0.5 * 12.25)) < 1e-4, "lagrange %g", got[e]);
+    /* Taylor with divided differences: after samples at 0, 1, 2 the factors are
+     * D0 = F(2), D1 = F(2) - F(1), D2 = (F(2) - F(1)) - (F(1) - F(0)); at q = 1:
+     * D0 + D1 + D2 / 2 (TaylorSeer's expansion, exact for the linear part only). */
+    for (int n = 0; n < 3; n++) {
+        for (int e = 0; e < 4; e++) f[e] = (float)(1 + 2 * n - 0.5 * n * n);
+        predict_update(&tay, 0, n, f);
+    }
+    predict_eval(&tay, 0, 3, got);
+    double F0 = 1, F1 = 2.5, F2 = 3, want = F2 + (F2 - F1) + ((F2 - F1) - (F1 - F0)) / 2;
+    CHECK_MSG(fabs(got[0] - want) < 1e-6, "taylor %g, want %g", got[0], want);
+    predict_free(&lag);
+    predict_free(&tay);
+    predict_kind k;
+    int o;
+    CHECK_OK(predict_parse("ab3", &k, &o));
+    CHECK(k == PREDICT_LAGRANGE && o == 2);
+    CHECK_ERR(predict_parse("taylor9", &k, &o), SC_ERR_ARG, "taylor1..taylor4");
+}
+
+TEST(cache_taylorseer_matches_the_diffusers_hook)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    sc_cache_stats st;
+    float *out = generate(m, "taylorseer:interval=3,warmup=3,order=2", &st);
+    npy_array ref;
+    CHECK_OK(npy_read(fix("cache/taylorseer_out.npy"), &ref));
+    double e = rel_err(out, ref.data, ref.numel);
+    CHECK_MSG(e <= 1e-4, "taylorseer trajectory relative error %.3g", e);
+    /* n = 0,1,2 warm up, then n = 4 and 7 compute: 5 of 10 per block and component. */
+    CHECK(st.computed[COMP_ATTN] == 2 * 5 && st.skipped[COMP_ATTN] == 2 * 5);
+    free(out);
+    npy_free(&ref);
+    sc_model_free(m);
+}
+
+TEST(cache_predicting_policies_without_skips_are_bit_identical_to_uncached)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    const char *ones = "{\"attn\":[1,1,1,1,1,1,1,1,1,1],\"mlp\":[1,1,1,1,1,1,1,1,1,1]}";
+    test_write(test_path("ones.json"), ones, strlen(ones));
+    char spec[1200];
+    snprintf(spec, sizeof spec, "smooth:schedule=%s,predict=taylor2", test_path("ones.json"));
+    float *a = generate(m, NULL, NULL), *b = generate(m, "taylorseer:interval=1", NULL);
+    float *c = generate(m, "abcache:interval=1", NULL), *d = generate(m, spec, NULL);
+    CHECK(memcmp(a, b, sc_latent_bytes(m, 2)) == 0);
+    CHECK(memcmp(a, c, sc_latent_bytes(m, 2)) == 0);
+    CHECK(memcmp(a, d, sc_latent_bytes(m, 2)) == 0);
+    free(a); free(b); free(c); free(d);
+    sc_model_free(m);
+}
+
+TEST(cache_abcache_and_smooth_prediction_account_and_repeat)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    sc_cache_stats st;
+    float *a = generate(m, "abcache:interval=2,k=3", &st);
+    /* warm-up 0,1,2 then every 2nd: 3, 5, 7, 9 compute: 7 of 10. */
+    CHECK(st.computed[COMP_MLP] == 2 * 7 && st.skipped[COMP_MLP] == 2 * 3);
+    float *b = generate(m, "abcache:interval=2,k=3", NULL);
+    CHECK(memcmp(a, b, sc_latent_bytes(m, 2)) == 0);
+    char spec[1200];
+    snprintf(spec, sizeof spec, "smooth:schedule=%s,predict=ab2", fix("cache/smooth_sched.json"));
+    float *c = generate(m, spec, &st), *u = generate(m, NULL, NULL);
+    CHECK(st.skipped[COMP_ATTN] == 8 && st.skipped[COMP_MLP] == 10);
+    CHECK(rel_err(c, u, sc_latent_bytes(m, 2) / sizeof(float)) < 0.5);
+    CHECK_ERR(cache_run_create("abcache:k=3,warmup=2", &(cache_run *){NULL}), SC_ERR_ARG, "warmup=2 must be at least k=3");
+    CHECK_ERR(cache_run_create("taylorseer:comps=ffn", &(cache_run *){NULL}), SC_ERR_ARG, "comps=ffn");
+    free(a); free(b); free(c); free(u);
     sc_model_free(m);
 }

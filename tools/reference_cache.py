@@ -11,7 +11,9 @@ as in the a_ddim fixture):
   * smooth_sched.json + smooth_out.npy: a per-block schedule applied through module hooks;
   * calib_mean.json / calib_pooled.json: relative L1 error curves (lags 1..3) recorded by hooks on
     the uncached trajectory, averaged per sample then over samples ("mean", the paper) or pooled
-    over the batch ("pooled", the released calibrator), per block and over blocks.
+    over the batch ("pooled", the released calibrator), per block and over blocks;
+  * taylorseer_out.npy: diffusers' own TaylorSeer hook (apply_taylorseer_cache, float32 factors,
+    cache_interval 3, disable_cache_before_step 3, max_order 2) on every attn1 and ff module.
 """
 import json
 import sys
@@ -20,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import DDIMScheduler, DiTTransformer2DModel
+from diffusers.hooks.hooks import CacheContext, _set_cache_context
+from diffusers.hooks.taylorseer_cache import TaylorSeerCacheConfig, apply_taylorseer_cache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference as ref  # noqa: E402
@@ -135,6 +139,20 @@ def main():
     for pooled, name in ((False, "calib_mean.json"), (True, "calib_pooled.json")):
         (out / name).write_text(json.dumps(calibration(hooks.outputs, depth, len(CLASSES), pooled), indent=1) + "\n")
     rel = np.abs(cached - uncached).max() / np.abs(uncached).max()
+
+    # TaylorSeer through diffusers' hook (the reference the C policy reproduces).
+    ts_model = DiTTransformer2DModel.from_pretrained(ROOT / "tests" / "fixtures" / "dit_a",
+                                                     torch_dtype=torch.float32).eval()
+    apply_taylorseer_cache(ts_model, TaylorSeerCacheConfig(
+        cache_interval=3, disable_cache_before_step=3, max_order=2, taylor_factors_dtype=torch.float32,
+        cache_identifiers=[r"transformer_blocks\.\d+\.attn1", r"transformer_blocks\.\d+\.ff"]))
+    hooked = sum(1 for m in ts_model.modules() if hasattr(m, "_diffusers_hook"))
+    assert hooked == 2 * depth, f"TaylorSeer hooked {hooked} modules"
+    _set_cache_context(ts_model, CacheContext("cond_uncond"))  # one batched [cond; uncond] call per step
+    ts = trajectory(ts_model, Hooks(ts_model, schedule={}))
+    _set_cache_context(ts_model, None)
+    np.save(out / "taylorseer_out.npy", ts.astype("<f4"))
+    print(f"taylorseer vs uncached: {np.abs(ts - uncached).max() / np.abs(uncached).max():.3g}")
     print(f"wrote {out}: cached vs uncached final latent differ by {rel:.3g} (relative max)")
 
 

@@ -53,6 +53,9 @@ typedef struct {
 typedef struct cache_policy_ops {
     const char *name;
     const char *options;   /* one line for --help, e.g. "n=N (compute every N-th evaluation)" */
+    /* 0 (default): the engine computes the last evaluation whatever the policy says (SmoothCache,
+     * FORA, TeaCache); 1: the policy decides it too (as the diffusers hooks it reproduces do). */
+    int may_skip_last;
     /* Reads and validates the options it knows from `spec` (unknown keys are reported by the
      * caller afterwards). */
     sc_status (*create)(cache_spec *spec, void **state);

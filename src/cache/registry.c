@@ -4,12 +4,14 @@
 
 #include "cache/policy.h"
 
-extern const cache_policy_ops cache_none, cache_fora, cache_smooth;
+extern const cache_policy_ops cache_none, cache_fora, cache_smooth, cache_taylorseer, cache_abcache;
 
 static const cache_policy_ops *const k_policies[] = {
     &cache_none,
     &cache_fora,
     &cache_smooth,
+    &cache_taylorseer,
+    &cache_abcache,
 };
 
 #define N_POLICIES (int)(sizeof k_policies / sizeof *k_policies)

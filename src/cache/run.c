@@ -142,7 +142,10 @@ void cache_run_step(cache_run *r, int n)
     r->n = n;
 }
 
-static int forced(const cache_run *r) { return r->n == 0 || r->n == r->g.steps - 1; }
+static int forced(const cache_run *r)
+{
+    return r->n == 0 || (r->n == r->g.steps - 1 && !r->ops->may_skip_last);
+}
 
 int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf)
 {

@@ -7,6 +7,7 @@
 
 #include "cache/errors.h"
 #include "cache/policy.h"
+#include "cache/predict.h"
 #include "cache/schedule.h"
 #include "core/error.h"
 #include "io/json.h"
@@ -18,6 +19,10 @@ typedef struct {
     double alpha;
     long per_block;
     cache_schedule sched;  /* resolved for the current generation */
+    int predicting;        /* predict=taylorN|abK: extrapolate instead of reusing on a 0 */
+    predict_kind pkind;
+    int porder;
+    predictor pred;
 } smooth_state;
 
 static void smooth_destroy(void *st)
@@ -27,6 +32,7 @@ static void smooth_destroy(void *st)
     if (s->file) json_decref(s->file);
     errors_free(&s->errors);
     schedule_free(&s->sched);
+    predict_free(&s->pred);
     free(s);
 }
 
@@ -39,6 +45,12 @@ static sc_status smooth_create(cache_spec *spec, void **state)
     if (!st) st = spec_str(spec, "errors", 0, &errors);
     if (!st) st = spec_num(spec, "alpha", errors != NULL, 0.0, 1e6, 0.0, &s->alpha);
     if (!st) st = spec_int(spec, "per_block", 0, 0, 1, 0, &s->per_block);
+    const char *pred = NULL;
+    if (!st) st = spec_str(spec, "predict", 0, &pred);
+    if (!st && pred && strcmp(pred, "reuse")) {
+        s->predicting = 1;
+        st = predict_parse(pred, &s->pkind, &s->porder);
+    }
     if (!st && !file == !errors)
         st = sc_fail(SC_ERR_ARG, "--cache smooth: give either schedule=FILE or errors=FILE,alpha=A");
     if (!st && file && (spec_has(spec, "alpha") || spec_has(spec, "per_block")))
@@ -77,6 +89,8 @@ static sc_status smooth_begin(void *st, const cache_gen *g)
     snprintf(context, sizeof context, "%s, %d steps", g->sampler, g->steps);
     schedule_free(&s->sched);
     sc_status r = schedule_alloc(&s->sched, g->depth, g->steps);
+    if (!r && s->predicting)
+        r = predict_init(&s->pred, s->pkind, s->porder, g->depth * COMP_N, (size_t)g->rows * g->tokens * g->hidden);
     if (r) return r;
     if (s->file) {
         check_meta(s, json_object_get(s->file, "_meta"), g);
@@ -100,18 +114,38 @@ static int smooth_stores(void *st, int l, cache_comp c)
 static int smooth_decide(void *st, int n, int l, cache_comp c)
 {
     smooth_state *s = st;
-    return schedule_row(&s->sched, l, c)[n];
+    if (schedule_row(&s->sched, l, c)[n]) return CACHE_COMPUTE;
+    return s->predicting ? CACHE_PREDICT : CACHE_REUSE;
 }
 
-static void smooth_end(void *st) { schedule_free(&((smooth_state *)st)->sched); }
+static void smooth_observe(void *st, int n, int l, cache_comp c, const float *out)
+{
+    smooth_state *s = st;
+    if (s->predicting) predict_update(&s->pred, l * COMP_N + c, n, out);
+}
+
+static void smooth_predict(void *st, int n, int l, cache_comp c, float *out)
+{
+    smooth_state *s = st;
+    predict_eval(&s->pred, l * COMP_N + c, n, out);
+}
+
+static void smooth_end(void *st)
+{
+    smooth_state *s = st;
+    schedule_free(&s->sched);
+    predict_free(&s->pred);
+}
 
 const cache_policy_ops cache_smooth = {
     .name = "smooth",
-    .options = "schedule=FILE | errors=FILE,alpha=A[,per_block=1]",
+    .options = "schedule=FILE | errors=FILE,alpha=A[,per_block=1]; predict=reuse|taylor1..4|ab2..4",
     .create = smooth_create,
     .begin = smooth_begin,
     .stores = smooth_stores,
     .decide = smooth_decide,
+    .observe = smooth_observe,
+    .predict = smooth_predict,
     .end = smooth_end,
     .destroy = smooth_destroy,
 };
