@@ -471,3 +471,81 @@ TEST(cache_abcache_and_smooth_prediction_account_and_repeat)
     free(a); free(b); free(c); free(u);
     sc_model_free(m);
 }
+
+/* ---------------------------------------------------------------- optimal schedules */
+
+/* Summed error of a schedule on curve 0, or INFINITY when a run exceeds the measured lags. */
+static double schedule_cost(const cache_errors *e, const unsigned char *s)
+{
+    double c = 0;
+    int last = 0;
+    for (int i = 1; i < e->steps; i++) {
+        if (s[i]) {
+            last = i;
+            continue;
+        }
+        if (i - last > e->k) return INFINITY;
+        c += *errors_at(e, 0, i - last, last);
+    }
+    return c;
+}
+
+TEST(cache_dp_schedule_is_optimal_by_exhaustive_search)
+{
+    cache_errors e;
+    vector_errors(&e); /* T = 8, k = 3 */
+    for (int g = 2; g <= 8; g++) {
+        double best = INFINITY;
+        for (int mask = 0; mask < 64; mask++) { /* evaluations 1..6 free; 0 and 7 compute */
+            unsigned char s[8] = {1, 0, 0, 0, 0, 0, 0, 1};
+            int count = 2;
+            for (int b = 0; b < 6; b++)
+                if (mask >> b & 1) s[1 + b] = 1, count++;
+            if (count == g) best = fmin(best, schedule_cost(&e, s));
+        }
+        unsigned char s[8];
+        double cost;
+        sc_status st = schedule_dp(&e, 0, g, s, &cost);
+        if (isinf(best)) {
+            CHECK_MSG(st == SC_ERR_ARG, "g = %d should be infeasible", g);
+            continue;
+        }
+        CHECK_MSG(st == SC_OK, "g = %d: %s", g, sc_last_error());
+        int count = 0;
+        for (int i = 0; i < 8; i++) count += s[i];
+        CHECK(count == g && s[0] && s[7]);
+        CHECK_MSG(fabs(cost - best) < 1e-12 && fabs(schedule_cost(&e, s) - best) < 1e-12,
+                  "g = %d: dp cost %g, exhaustive best %g", g, cost, best);
+    }
+    errors_free(&e);
+}
+
+TEST(cache_dp_for_budget_beats_or_ties_greedy_at_equal_macs)
+{
+    cache_errors e;
+    CHECK_OK(errors_load(fix("cache/calib_mean.json"), &e));
+    cache_schedule g, d;
+    CHECK_OK(schedule_alloc(&g, 2, 10));
+    CHECK_OK(schedule_alloc(&d, 2, 10));
+    double alpha;
+    CHECK_OK(schedule_for_budget(&e, 0.7, 0, 1000, 200, 200, &g, &alpha));
+    int computed;
+    CHECK_OK(schedule_dp_for_budget(&e, 0.7, 0, 1000, 200, 200, &d, &computed));
+    CHECK(schedule_mac_ratio(&d, 1000, 200, 200) <= 0.7);
+    /* Per component, the DP schedule's error is no worse than greedy's at the same count. */
+    for (int c = 0; c < COMP_N; c++) {
+        int n = schedule_computed(&g, 0, (cache_comp)c);
+        unsigned char s[10];
+        double dp_cost, greedy_cost = 0;
+        int last = 0;
+        for (int i = 1; i < 10; i++) {
+            if (schedule_row(&g, 0, (cache_comp)c)[i]) last = i;
+            else greedy_cost += *errors_at(&e, c, i - last, last);
+        }
+        CHECK_OK(schedule_dp(&e, c, n, s, &dp_cost));
+        CHECK_MSG(dp_cost <= greedy_cost + 1e-12, "%s: dp %g > greedy %g", cache_comp_names[c], dp_cost, greedy_cost);
+    }
+    schedule_free(&g);
+    schedule_free(&d);
+    errors_free(&e);
+}

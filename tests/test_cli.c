@@ -183,3 +183,13 @@ TEST(cli_bench_prints_one_row_per_policy)
     CHECK(strstr(g_out, "none") && strstr(g_out, "fora:n=3") && strstr(g_out, "MAC ratio"));
     CHECK_CLI(2, "at least one --cache", "bench --model %s --steps 2", model());
 }
+
+TEST(cli_schedule_dp_solver_needs_a_budget)
+{
+    CHECK_CLI(0, "calibrated", "calibrate --model %s --steps 10 --samples 1 --out %s", model(), test_path("e.json"));
+    CHECK_CLI(0, "dp, ", "schedule --errors %s --solver dp --target-macs 0.7 --out %s", test_path("e.json"), test_path("s.json"));
+    CHECK_CLI(2, "--solver dp needs --target-macs", "schedule --errors %s --solver dp --alpha 0.1 --out %s",
+              test_path("e.json"), test_path("t.json"));
+    CHECK_CLI(2, "--solver: 'magic'", "schedule --errors %s --solver magic --alpha 0.1 --out %s", test_path("e.json"),
+              test_path("t.json"));
+}

@@ -275,3 +275,79 @@ sc_status schedule_for_budget(const cache_errors *e, double target, int per_bloc
     *alpha = best;
     return SC_OK;
 }
+
+sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned char *out, double *cost)
+{
+    const int T = e->steps, k = e->k;
+    if (computed < 2 || computed > T)
+        return sc_fail(SC_ERR_ARG, "a schedule of %d evaluations computes between 2 and %d of them (asked %d)", T, T,
+                       computed);
+    /* C[g][n]: least error with g + 1 computations, the last at n; from[g][n]: the one before. */
+    const size_t cells = (size_t)computed * T;
+    double *C = malloc(cells * sizeof *C);
+    int *from = malloc(cells * sizeof *from);
+    if (!C || !from) {
+        free(C);
+        free(from);
+        return sc_fail(SC_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < cells; i++) {
+        C[i] = INFINITY;
+        from[i] = -1;
+    }
+    C[0] = 0.0; /* g = 0: the first evaluation */
+    for (int g = 1; g < computed; g++)
+        for (int n = g; n < T; n++) {
+            double best = INFINITY;
+            int arg = -1;
+            for (int p = n - 1; p >= 0 && n - p - 1 <= k; p--) {
+                double prev = C[(size_t)(g - 1) * T + p];
+                if (!isfinite(prev)) continue;
+                double run = 0; /* reusing p's output at p+1 .. n-1 */
+                for (int i = p + 1; i < n && isfinite(run); i++) {
+                    double v = *errors_at(e, curve, i - p, p);
+                    run = isfinite(v) ? run + v : INFINITY;
+                }
+                if (prev + run < best) {
+                    best = prev + run;
+                    arg = p;
+                }
+            }
+            C[(size_t)g * T + n] = best;
+            from[(size_t)g * T + n] = arg;
+        }
+    double total = C[(size_t)(computed - 1) * T + (T - 1)];
+    sc_status s = SC_OK;
+    if (!isfinite(total)) {
+        s = sc_fail(SC_ERR_ARG, "no schedule of %d evaluations computes only %d with reuse runs of at most k=%d", T,
+                    computed, k);
+    } else {
+        memset(out, 0, (size_t)T);
+        for (int g = computed - 1, n = T - 1; g >= 0; n = from[(size_t)g * T + n], g--) out[n] = 1;
+        if (cost) *cost = total;
+    }
+    free(C);
+    free(from);
+    return s;
+}
+
+sc_status schedule_dp_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
+                                 uint64_t macs_attn, uint64_t macs_mlp, cache_schedule *out, int *computed)
+{
+    if (per_block && !e->has_blocks) return sc_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
+    /* Ratios fall as g falls: the largest g within the budget is the best schedule for it. */
+    const int T = e->steps, min_g = (T + e->k) / (e->k + 1) + 1;
+    for (int g = T; g >= (min_g > 2 ? min_g : 2); g--) {
+        int ok = 1;
+        for (int l = 0; l < out->depth && ok; l++)
+            for (int c = 0; c < COMP_N && ok; c++)
+                ok = schedule_dp(e, per_block ? errors_block_curve(l, c) : c, g, schedule_row(out, l, (cache_comp)c), NULL) ==
+                     SC_OK;
+        if (!ok) continue;
+        if (schedule_mac_ratio(out, macs_forward, macs_attn, macs_mlp) <= target) {
+            *computed = g;
+            return SC_OK;
+        }
+    }
+    return sc_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs with reuse runs of at most k=%d", target, e->k);
+}

@@ -45,6 +45,17 @@ sc_status schedule_from_errors(const cache_errors *e, double alpha, int per_bloc
 sc_status schedule_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
                               uint64_t macs_attn, uint64_t macs_mlp, cache_schedule *out, double *alpha);
 
+/* The optimal static schedule (CacheQuant's dynamic programme, CACHING.md 2.9) for one curve:
+ * exactly `computed` evaluations compute (the first and the last among them), runs of reuse are
+ * at most k long, and the summed calibrated error of the reused evaluations, sum_i err(i - c(i),
+ * c(i)) with c(i) the last computation before i, is minimal. SC_ERR_ARG when infeasible. */
+sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned char *out, double *cost);
+
+/* The most computations (the same count for every block and component) whose DP schedules
+ * execute at most `target` of the uncached MACs, and those schedules. */
+sc_status schedule_dp_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
+                                 uint64_t macs_attn, uint64_t macs_mlp, cache_schedule *out, int *computed);
+
 /* Executed / uncached MACs of a schedule (first and last evaluation always computed). */
 double schedule_mac_ratio(const cache_schedule *s, uint64_t macs_forward, uint64_t macs_attn, uint64_t macs_mlp);
 /* Number of computed entries of (block, comp), first and last forced. */

@@ -15,6 +15,7 @@ static const cli_opt k_opts[] = {
     {"--alpha", "A", "threshold: reuse while the calibrated error is <= A"},
     {"--target-macs", "F", "instead of --alpha: the smallest alpha whose schedule executes <= F of the uncached MACs"},
     {"--per-block", NULL, "one schedule per block from its own curves (default: one per component type)"},
+    {"--solver", "NAME", "greedy (default: SmoothCache's scan) or dp (least summed error for the budget; needs --target-macs)"},
     {"--out", "FILE.json", "where to write the schedule (required)"},
     {"--force", NULL, "overwrite the output if it exists"},
     {"--quiet", NULL, "no summary"},
@@ -26,7 +27,8 @@ static const char k_epilog[] =
     "official SmoothCache code.\n"
     "examples:\n"
     "  smoothcache schedule --errors errors.json --alpha 0.18 --out schedule.json\n"
-    "  smoothcache schedule --errors errors.json --target-macs 0.5 --out schedule.json\n";
+    "  smoothcache schedule --errors errors.json --target-macs 0.5 --out schedule.json\n"
+    "  smoothcache schedule --errors errors.json --solver dp --target-macs 0.5 --out schedule.json\n";
 
 /* MACs per sample from the calibration's _meta (needed for --target-macs and the summary). */
 static int meta_macs(const cache_errors *e, uint64_t *fwd, uint64_t *attn, uint64_t *mlp)
@@ -58,6 +60,10 @@ int cmd_schedule(int argc, char **argv)
     if (!errors) return cli_usage_error(&a, "--errors FILE.json is required");
     if (!out) return cli_usage_error(&a, "--out FILE.json is required");
     if (isnan(alpha) == isnan(target)) return cli_usage_error(&a, "give exactly one of --alpha and --target-macs");
+    const char *solver = cli_get(&a, "--solver");
+    const int dp = solver && !strcmp(solver, "dp");
+    if (solver && !dp && strcmp(solver, "greedy")) return cli_usage_error(&a, "--solver: '%s' is not greedy or dp", solver);
+    if (dp && isnan(target)) return cli_usage_error(&a, "--solver dp needs --target-macs (it optimises for a budget)");
     sc_set_quiet(cli_get(&a, "--quiet") != NULL);
 
     cache_errors e;
@@ -67,7 +73,11 @@ int cmd_schedule(int argc, char **argv)
     uint64_t fwd = 0, am = 0, mm = 0;
     int have_macs = meta_macs(&e, &fwd, &am, &mm);
     sc_status st = schedule_alloc(&s, depth, e.steps);
-    if (!st && !isnan(target)) {
+    int computed = 0;
+    if (!st && dp) {
+        if (!have_macs) st = sc_fail(SC_ERR_FORMAT, "%s: no MAC counts in _meta: --target-macs needs a file from smoothcache calibrate", errors);
+        else st = schedule_dp_for_budget(&e, target, per_block, fwd, am, mm, &s, &computed);
+    } else if (!st && !isnan(target)) {
         if (!have_macs) st = sc_fail(SC_ERR_FORMAT, "%s: no MAC counts in _meta: --target-macs needs a file from smoothcache calibrate", errors);
         else st = schedule_for_budget(&e, target, per_block, fwd, am, mm, &s, &alpha);
     } else if (!st) {
@@ -77,7 +87,13 @@ int cmd_schedule(int argc, char **argv)
         json_t *meta = json_object();
         if (e.meta) json_object_update(meta, e.meta);
         json_object_del(meta, "classes");
-        json_object_set_new(meta, "alpha", json_real(alpha));
+        if (dp) {
+            json_object_set_new(meta, "solver", json_string("dp"));
+            json_object_set_new(meta, "computed", json_integer(computed));
+        } else {
+            json_object_set_new(meta, "solver", json_string("greedy"));
+            json_object_set_new(meta, "alpha", json_real(alpha));
+        }
         json_object_set_new(meta, "per_block", json_boolean(per_block));
         if (have_macs) json_object_set_new(meta, "mac_ratio", json_real(schedule_mac_ratio(&s, fwd, am, mm)));
         st = schedule_save(out, &s, meta, force);
@@ -89,8 +105,10 @@ int cmd_schedule(int argc, char **argv)
         long comp[COMP_N] = {0};
         for (int l = 0; l < s.depth; l++)
             for (int c = 0; c < COMP_N; c++) comp[c] += schedule_computed(&s, l, (cache_comp)c);
-        fprintf(stderr, "alpha %.6g: computes attn %ld/%d, mlp %ld/%d evaluations", alpha, comp[0],
-                s.depth * s.steps, comp[1], s.depth * s.steps);
+        if (dp) fprintf(stderr, "dp, %d computed per block: computes attn %ld/%d, mlp %ld/%d evaluations", computed,
+                        comp[0], s.depth * s.steps, comp[1], s.depth * s.steps);
+        else fprintf(stderr, "alpha %.6g: computes attn %ld/%d, mlp %ld/%d evaluations", alpha, comp[0],
+                     s.depth * s.steps, comp[1], s.depth * s.steps);
         if (have_macs) fprintf(stderr, "; MACs %.3fx uncached", schedule_mac_ratio(&s, fwd, am, mm));
         fprintf(stderr, "; wrote %s\n", out);
     }
