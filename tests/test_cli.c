@@ -193,3 +193,25 @@ TEST(cli_schedule_dp_solver_needs_a_budget)
     CHECK_CLI(2, "--solver: 'magic'", "schedule --errors %s --solver magic --alpha 0.1 --out %s", test_path("e.json"),
               test_path("t.json"));
 }
+
+TEST(cli_bench_sweeps_brace_lists_into_csv_and_plots)
+{
+    CHECK_CLI(0, "fora:n=3", "bench --model %s --steps 6 --class 1 --cache 'fora:n={2,3}' --cache 'taylorseer:interval={2,3},warmup=2' "
+              "--csv %s --plot %s --plot-macs %s", model(), test_path("s.csv"), test_path("s.png"), test_path("m.png"));
+    CHECK(strstr(g_out, "fora:n=2") && strstr(g_out, "taylorseer:interval=3,warmup=2"));
+    char *csv = NULL;
+    FILE *f = fopen(test_path("s.csv"), "r");
+    CHECK(f);
+    csv = calloc(1, 8192);
+    size_t n = fread(csv, 1, 8191, f);
+    fclose(f);
+    int lines = 0;
+    for (size_t i = 0; i < n; i++) lines += csv[i] == '\n';
+    CHECK_MSG(lines == 1 + 5, "%d CSV lines:\n%s", lines, csv); /* header, baseline, 4 policies */
+    CHECK(strstr(csv, "\"taylorseer:interval=2,warmup=2\""));
+    free(csv);
+    char args[2048];
+    snprintf(args, sizeof args, "pngcheck -q %s %s", test_path("s.png"), test_path("m.png"));
+    CHECK(system(args) == 0);
+    CHECK_CLI(2, "unbalanced or empty", "bench --model %s --steps 2 --cache 'fora:n={2,3'", model());
+}

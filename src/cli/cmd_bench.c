@@ -13,9 +13,12 @@
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
-    {"--cache", "SPEC...", "a policy to compare (repeat the flag for several)"},
+    {"--cache", "SPEC...", "a policy to compare (repeat the flag; {a,b,c} in a value sweeps it: fora:n={2,3,4})"},
     {"--repeat", "R", "runs per policy, the fastest counts (default 1)"},
     {"--json", "FILE.json", "also write the table as JSON"},
+    {"--csv", "FILE.csv", "also write the table as CSV"},
+    {"--plot", "FILE.png", "draw quality against wall-clock speed-up, one line per policy"},
+    {"--plot-macs", "FILE.png", "draw quality against MAC speed-up (1 / MAC ratio)"},
     {"--force", NULL, "overwrite the JSON output if it exists"},
     {"--quiet", NULL, "no progress line"},
 };
@@ -23,9 +26,40 @@ static const cli_opt k_opts[] = {
 static const char k_epilog[] =
     "The baseline (no cache) runs first, after a one-step warm-up; every policy then runs on the same\n"
     "classes and seeds. Speed-up is baseline time / policy time in this process.\n"
-    "example:\n"
+    "Quality is PSNR of the images against the baseline's when the model makes images, else the\n"
+    "relative L2 distance of the final latents.\n"
+    "examples:\n"
     "  smoothcache bench --model DiT-XL-2-256/ --class 88,207 --steps 50 \\\n"
-    "      --cache fora:n=2 --cache smooth:schedule=50-N-3-threshold-0.18.json\n";
+    "      --cache fora:n=2 --cache smooth:schedule=50-N-3-threshold-0.18.json\n"
+    "  smoothcache bench --model M --steps 50 --cache 'fora:n={2,3,4}' \\\n"
+    "      --cache 'smooth:errors=e.json,alpha={0.05,0.1,0.2}' --csv sweep.csv --plot sweep.png\n";
+
+#define MAX_SPECS 64
+
+/* Expands the first {a,b,...} of each spec into one spec per alternative, recursively. */
+static int expand(const cli_args *a, const char *spec, char **out, int *n)
+{
+    const char *open = strchr(spec, '{');
+    if (!open) {
+        if (*n == MAX_SPECS) return cli_usage_error(a, "--cache: more than %d policies after expanding {...}", MAX_SPECS);
+        out[(*n)++] = strdup(spec);
+        return 0;
+    }
+    const char *close = strchr(open, '}');
+    if (!close || close == open + 1) return cli_usage_error(a, "--cache '%s': unbalanced or empty {...}", spec);
+    const char *p = open + 1;
+    while (p <= close) {
+        const char *end = memchr(p, ',', (size_t)(close - p));
+        if (!end) end = close;
+        char buf[1024];
+        int len = snprintf(buf, sizeof buf, "%.*s%.*s%s", (int)(open - spec), spec, (int)(end - p), p, close + 1);
+        if (len < 0 || (size_t)len >= sizeof buf) return cli_usage_error(a, "--cache '%s': too long", spec);
+        int r = expand(a, buf, out, n);
+        if (r) return r;
+        p = end + 1;
+    }
+    return 0;
+}
 
 int cmd_bench(int argc, char **argv)
 {
@@ -37,11 +71,17 @@ int cmd_bench(int argc, char **argv)
     sc_gen_params p = sc_gen_params_default();
     int *classes = NULL, n = 0, n_specs;
     long repeat;
-    const char *const *specs = cli_get_all(&a, &n_specs);
-    const char *json = cli_get(&a, "--json");
+    const char *const *given = cli_get_all(&a, &n_specs);
+    const char *json = cli_get(&a, "--json"), *csv = cli_get(&a, "--csv");
+    const char *plot = cli_get(&a, "--plot"), *plot_macs = cli_get(&a, "--plot-macs");
+    char *specs[MAX_SPECS];
+    int n_given = n_specs;
+    n_specs = 0;
+    for (int i = 0; i < n_given && !r; i++) r = expand(&a, given[i], specs, &n_specs);
     const int quiet = cli_get(&a, "--quiet") != NULL, force = cli_get(&a, "--force") != NULL;
-    if ((r = cli_sampling(&a, &p, &classes, &n)) || cli_int(&a, "--repeat", 1, 100, 1, &repeat)) {
+    if (r || (r = cli_sampling(&a, &p, &classes, &n)) || cli_int(&a, "--repeat", 1, 100, 1, &repeat)) {
         free(classes);
+        for (int i = 0; i < n_specs; i++) free(specs[i]);
         return r ? r : CLI_EXIT_USAGE;
     }
     if (!n_specs) {
@@ -56,7 +96,8 @@ int cmd_bench(int argc, char **argv)
     sc_model *m = NULL;
     float *base = NULL, *lat = NULL;
     report_entry *rows = calloc((size_t)n_specs + 1, sizeof *rows);
-    if (json && file_out_check(json, force)) {
+    if ((json && file_out_check(json, force)) || (csv && file_out_check(csv, force)) ||
+        (plot && file_out_check(plot, force)) || (plot_macs && file_out_check(plot_macs, force))) {
         r = cli_fail(&a);
         goto done;
     }
@@ -96,8 +137,13 @@ int cmd_bench(int argc, char **argv)
     printf("%s, %s, %d steps, cfg %g, %d image(s), seed %llu\n", cli_get(&a, "--model"), sc_sampler_name(p.sampler),
            p.steps, (double)p.cfg, n, (unsigned long long)p.seed);
     report_print_table(stdout, rows, n_specs + 1);
-    if (json && report_write(json, cli_get(&a, "--model"), &p, rows, n_specs + 1, force) != SC_OK) r = cli_fail(&a);
+    if ((json && report_write(json, cli_get(&a, "--model"), &p, rows, n_specs + 1, force)) ||
+        (csv && report_write_csv(csv, rows, n_specs + 1, force)) ||
+        (plot && report_plot(plot, rows, n_specs + 1, 0, force)) ||
+        (plot_macs && report_plot(plot_macs, rows, n_specs + 1, 1, force)))
+        r = cli_fail(&a);
 done:
+    for (int i = 0; i < n_specs; i++) free(specs[i]);
     free(rows);
     free(base);
     free(lat);

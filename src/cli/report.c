@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "metrics/plot.h"
 #include "metrics/quality.h"
 
 void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, const float *latents,
@@ -96,5 +97,89 @@ sc_status report_write(const char *path, const char *model, const sc_gen_params 
     if (!s) s = file_out_write(&o, "\n", 1);
     if (!s) s = file_out_commit(&o);
     free(text);
+    return s;
+}
+
+static sc_status write_text(const char *path, const char *text, int force)
+{
+    sc_outfile o;
+    sc_status s = file_out_open(&o, path, force);
+    if (!s) s = file_out_write(&o, text, strlen(text));
+    if (!s) s = file_out_commit(&o);
+    return s;
+}
+
+sc_status report_write_csv(const char *path, const report_entry *e, int n, int force)
+{
+    size_t cap = 256 + (size_t)n * 512, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return SC_ERR_NOMEM;
+    len += (size_t)snprintf(buf, cap, "policy,seconds,policy_seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,"
+                                      "computed_attn,skipped_attn,computed_mlp,skipped_mlp\n");
+    for (int i = 0; i < n && len < cap; i++) {
+        const sc_cache_stats *s = &e[i].stats;
+        /* Policies contain commas: quote the field (CSV rules: double any quote). */
+        len += (size_t)snprintf(buf + len, cap - len, "\"");
+        for (const char *p = e[i].policy; *p && len + 2 < cap; p++) {
+            if (*p == '"') buf[len++] = '"';
+            buf[len++] = *p;
+        }
+        len += (size_t)snprintf(buf + len, cap - len, "\",%.6f,%.6f,%.4f,%.6f,%.4f,%.6f,%.6g,%ld,%ld,%ld,%ld\n",
+                                s->seconds, s->policy_seconds, e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim,
+                                e[i].latent_rel_l2, s->computed[0], s->skipped[0], s->computed[1], s->skipped[1]);
+    }
+    sc_status st = len < cap ? write_text(path, buf, force) : SC_ERR_NOMEM;
+    free(buf);
+    return st;
+}
+
+sc_status report_plot(const char *path, const report_entry *e, int n, int by_macs, int force)
+{
+    int images = 1;
+    for (int i = 0; i < n; i++) images &= isfinite(e[i].psnr) || isinf(e[i].psnr);
+    plot_spec p = {.title = images ? "Quality against speed (PSNR vs uncached)" : "Quality against speed (latent error vs uncached)",
+                   .x_label = by_macs ? "MAC speed-up (uncached MACs / executed)" : "wall-clock speed-up",
+                   .y_label = images ? "PSNR, dB" : "relative L2 of the final latents"};
+    static char names[PLOT_MAX_SERIES][64];
+    double *x = malloc(sizeof(double) * (size_t)n * 2), *y = x ? x + n : NULL;
+    if (!x) return SC_ERR_NOMEM;
+    int used = 0;
+    /* Group by policy name; within a series, points in order of speed-up. */
+    for (int i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(e[i].policy, ":"), e[i].policy);
+        int k;
+        for (k = 0; k < p.n_series; k++)
+            if (!strcmp(names[k], name)) break;
+        if (k == p.n_series) {
+            if (p.n_series == PLOT_MAX_SERIES) continue;
+            snprintf(names[k], sizeof names[k], "%s", name);
+            p.series[k].name = names[k];
+            p.series[k].markers = 1;
+            p.n_series++;
+        }
+    }
+    for (int k = 0; k < p.n_series; k++) {
+        p.series[k].x = x + used;
+        p.series[k].y = y + used;
+        for (int i = 0; i < n; i++) {
+            if (strncmp(e[i].policy, names[k], strlen(names[k])) ||
+                (e[i].policy[strlen(names[k])] && e[i].policy[strlen(names[k])] != ':'))
+                continue;
+            double xv = by_macs ? 1.0 / e[i].mac_ratio : e[i].speedup;
+            double yv = images ? (isinf(e[i].psnr) ? NAN : e[i].psnr) : e[i].latent_rel_l2;
+            int j = p.series[k].n++;
+            while (j > 0 && x[used + j - 1] > xv) {
+                x[used + j] = x[used + j - 1];
+                y[used + j] = y[used + j - 1];
+                j--;
+            }
+            x[used + j] = xv;
+            y[used + j] = yv;
+        }
+        used += p.series[k].n;
+    }
+    sc_status s = plot_lines_png(path, &p, force);
+    free(x);
     return s;
 }

@@ -23,6 +23,11 @@ void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, 
                  const sc_cache_stats *ref_stats, const float *ref_latents, size_t n);
 void report_print_line(FILE *f, const report_entry *e, int steps);
 void report_print_table(FILE *f, const report_entry *e, int n);
+/* One row per entry: policy,seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,... */
+sc_status report_write_csv(const char *path, const report_entry *e, int n, int force);
+/* Quality (PSNR when every entry has images, else latent relative L2) against wall-clock
+ * speed-up (by_macs = 0) or MAC speed-up (1), one line per policy name (the part before ':'). */
+sc_status report_plot(const char *path, const report_entry *e, int n, int by_macs, int force);
 sc_status report_write(const char *path, const char *model, const sc_gen_params *p, const report_entry *e, int n,
                        int force);
 
