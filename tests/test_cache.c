@@ -549,3 +549,44 @@ TEST(cache_dp_for_budget_beats_or_ties_greedy_at_equal_macs)
     schedule_free(&d);
     errors_free(&e);
 }
+
+/* ---------------------------------------------------------------- adacache */
+
+TEST(cache_adacache_rate_follows_the_codebook)
+{
+    extern const cache_policy_ops cache_adacache;
+    cache_spec spec;
+    CHECK_OK(spec_parse("adacache:probe=0", &spec));
+    void *st;
+    CHECK_OK(cache_adacache.create(&spec, &st));
+    cache_gen g = {.steps = 10, .depth = 2, .rows = 1, .images = 1, .tokens = 1, .hidden = 4, .sampler = "ddim"};
+    CHECK_OK(cache_adacache.begin(st, &g)); /* 10 steps: the "fast" codebook 0.08:6/0.16:5/... */
+    float zero[4] = {0}, one[4] = {1, 1, 1, 1}, more[4] = {1.1f, 1.1f, 1.1f, 1.1f};
+    cache_view v0 = {.h = zero, .rows = 1, .tokens = 1, .hidden = 4}, v1 = v0, v2 = v0;
+    v1.h = one;
+    v2.h = more;
+    CHECK(cache_adacache.boundary(st, 0, 0, &v0) == 0); /* evaluation 0 computes; probe input 0 */
+    CHECK(cache_adacache.boundary(st, 0, 1, &v1) == 1); /* residual 1: no history, rate 1 */
+    CHECK(cache_adacache.boundary(st, 1, 0, &v0) == 0);
+    CHECK(cache_adacache.boundary(st, 1, 1, &v2) == 1); /* change 0.1/1 / rate 1 = 0.1 -> rate 5 */
+    for (int n = 2; n < 6; n++) CHECK_MSG(cache_adacache.boundary(st, n, 0, &v0) == 2, "evaluation %d should skip", n);
+    CHECK(cache_adacache.boundary(st, 6, 0, &v0) == 0);
+    cache_adacache.end(st);
+    cache_adacache.destroy(st);
+    cache_run *r;
+    CHECK_ERR(cache_run_create("adacache:codebook=0.2:3/0.1:2", &r), SC_ERR_ARG, "must be ascending");
+}
+
+TEST(cache_adacache_with_rate_one_is_bit_identical_and_skips_otherwise)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    sc_cache_stats st;
+    float *a = generate(m, NULL, NULL), *b = generate(m, "adacache:codebook=1e9:1", &st);
+    CHECK(memcmp(a, b, sc_latent_bytes(m, 2)) == 0 && st.skipped[COMP_ATTN] == 0);
+    float *c = generate(m, "adacache:codebook=1e9:3", &st);
+    CHECK(st.skipped[COMP_ATTN] > 0 && st.skipped[COMP_ATTN] % 2 == 0); /* whole stacks of 2 blocks */
+    CHECK(st.computed[COMP_ATTN] + st.skipped[COMP_ATTN] == 20);
+    free(a); free(b); free(c);
+    sc_model_free(m);
+}

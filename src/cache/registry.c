@@ -4,7 +4,8 @@
 
 #include "cache/policy.h"
 
-extern const cache_policy_ops cache_none, cache_fora, cache_smooth, cache_taylorseer, cache_abcache;
+extern const cache_policy_ops cache_none, cache_fora, cache_smooth, cache_taylorseer, cache_abcache,
+    cache_adacache;
 
 static const cache_policy_ops *const k_policies[] = {
     &cache_none,
@@ -12,6 +13,7 @@ static const cache_policy_ops *const k_policies[] = {
     &cache_smooth,
     &cache_taylorseer,
     &cache_abcache,
+    &cache_adacache,
 };
 
 #define N_POLICIES (int)(sizeof k_policies / sizeof *k_policies)

@@ -1,0 +1,150 @@
+/* adacache (Kahatapitiya et al., arXiv 2411.02397, as CACHING.md 2.5 describes it for DiT): a
+ * per-generation, content-driven schedule. Whenever the model computes, the change of the probe
+ * block's residual since the previous computation, c = |R_prev - R_now|_1 / |R_prev|_1 divided
+ * by the previous rate, is looked up in a codebook of (threshold, rate) pairs; the next
+ * computation is `rate` evaluations later and every evaluation in between adds the stored
+ * residual of the whole block stack (attention and MLP skipped together). The first two and the
+ * last two evaluations always compute. Decisions are batch-wide. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/policy.h"
+#include "core/error.h"
+#include "core/mem.h"
+
+#define ADA_MAX_CODES 16
+
+typedef struct {
+    double thresh[ADA_MAX_CODES];
+    int rate[ADA_MAX_CODES];
+    int n_codes, custom;
+    long probe_opt;      /* -1 = depth / 2 */
+    int probe, depth, steps;
+    size_t elems;
+    float *start, *prev; /* probe block input and last residual, [rows * T, D] */
+    int have_prev, next, prev_rate;
+} ada_state;
+
+/* "0.08:6/0.16:5/1.0:1": ascending thresholds, rates >= 1. */
+static sc_status parse_codebook(ada_state *a, const char *text)
+{
+    const char *p = text;
+    a->n_codes = 0;
+    while (*p) {
+        double t;
+        int r, used;
+        if (a->n_codes == ADA_MAX_CODES || sscanf(p, "%lf:%d%n", &t, &r, &used) != 2 || !isfinite(t) || t < 0 || r < 1 ||
+            r > 1000 || (a->n_codes && !(t > a->thresh[a->n_codes - 1])))
+            return sc_fail(SC_ERR_ARG, "--cache adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
+        a->thresh[a->n_codes] = t;
+        a->rate[a->n_codes++] = r;
+        p += used;
+        if (*p == '/') p++;
+        else if (*p) return sc_fail(SC_ERR_ARG, "--cache adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
+    }
+    if (!a->n_codes) return sc_fail(SC_ERR_ARG, "--cache adacache: empty codebook");
+    return SC_OK;
+}
+
+static sc_status ada_create(cache_spec *spec, void **state)
+{
+    ada_state *a = calloc(1, sizeof *a);
+    if (!a) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    const char *cb = NULL;
+    sc_status s = spec_str(spec, "codebook", 0, &cb);
+    if (!s) s = spec_int(spec, "probe", 0, 0, 1023, -1, &a->probe_opt);
+    if (!s && cb) {
+        a->custom = 1;
+        s = parse_codebook(a, cb);
+    }
+    if (s) {
+        free(a);
+        return s;
+    }
+    *state = a;
+    return SC_OK;
+}
+
+static sc_status ada_begin(void *st, const cache_gen *g)
+{
+    ada_state *a = st;
+    if (!a->custom)
+        /* The paper's codebooks: "fast" for 30-step samplers, the 100-step one for long runs. */
+        parse_codebook(a, g->steps <= 50 ? "0.08:6/0.16:5/0.24:4/0.32:3/0.40:2/1.0:1"
+                                         : "0.03:12/0.05:10/0.07:8/0.09:6/0.11:4/1.0:3");
+    a->depth = g->depth;
+    a->steps = g->steps;
+    a->probe = a->probe_opt < 0 ? g->depth / 2 : (int)a->probe_opt;
+    if (a->probe >= g->depth)
+        return sc_fail(SC_ERR_ARG, "--cache adacache: probe=%d but the model has blocks 0..%d", a->probe, g->depth - 1);
+    a->elems = (size_t)g->rows * g->tokens * g->hidden;
+    a->start = sc_alloc_array(a->elems, sizeof(float), "probe input");
+    a->prev = sc_alloc_array(a->elems, sizeof(float), "probe residual");
+    a->have_prev = 0;
+    a->next = 0;
+    a->prev_rate = 1;
+    if (!a->start || !a->prev) return SC_ERR_NOMEM;
+    return SC_OK;
+}
+
+static int ada_segments(void *st, cache_segment *out)
+{
+    out[0] = (cache_segment){0, ((ada_state *)st)->depth};
+    return 1;
+}
+
+static int ada_rate(const ada_state *a, double c)
+{
+    for (int i = 0; i < a->n_codes; i++)
+        if (c <= a->thresh[i]) return a->rate[i];
+    return 1;
+}
+
+static int ada_boundary(void *st, int n, int l, const cache_view *v)
+{
+    ada_state *a = st;
+    if (l == 0 && !(n < 2 || n >= a->steps - 2 || n >= a->next)) return a->depth;
+    if (l == a->probe) {
+        memcpy(a->start, v->h, a->elems * sizeof(float));
+    } else if (l == a->probe + 1) {
+        /* R_now = h_after - h_before of the probe block; compare with the last one. */
+        double diff = 0, ref = 0;
+        float *now = a->start; /* reused in place: start becomes the residual */
+        for (size_t i = 0; i < a->elems; i++) {
+            now[i] = v->h[i] - now[i];
+            diff += fabs((double)a->prev[i] - now[i]);
+            ref += fabs((double)a->prev[i]);
+        }
+        int rate = 1;
+        if (a->have_prev && ref > 0) rate = ada_rate(a, diff / ref / a->prev_rate);
+        a->next = n + rate;
+        a->prev_rate = rate;
+        memcpy(a->prev, now, a->elems * sizeof(float));
+        a->have_prev = 1;
+    }
+    return l;
+}
+
+static int ada_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)c; return 0; }
+
+static void ada_end(void *st)
+{
+    ada_state *a = st;
+    sc_free(a->start);
+    sc_free(a->prev);
+    a->start = a->prev = NULL;
+}
+
+const cache_policy_ops cache_adacache = {
+    .name = "adacache",
+    .options = "codebook=T:R/T:R/... (default: the paper's, by step count), probe=BLOCK (default depth/2)",
+    .create = ada_create,
+    .begin = ada_begin,
+    .stores = ada_stores,
+    .segments = ada_segments,
+    .boundary = ada_boundary,
+    .end = ada_end,
+    .destroy = free,
+};
