@@ -7,6 +7,10 @@ Subcommands
   rng --seed S        print the first normals of the latent stream of image 0 (seed S)
   selfcheck           check this file's original-DiT transcription and sampling loop against
                       diffusers; exits non-zero on a mismatch
+  vae-fixtures [OUTDIR]
+                      tiny random AutoencoderKLs in the three VAE namings (diffusers, legacy,
+                      original LDM) and their reference decodes; sets manifest.json's
+                      "vae_cases" and keeps its other keys (`fixtures` writes them too)
 
 Everything runs in float32 on the CPU. The numerics follow docs/NUMERICS.md and the design
 fact sheet (FORMATS.md sections 1-3); the manifest keys are described in build_fixtures().
@@ -33,7 +37,7 @@ from safetensors.torch import load_file, save_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTDIR = REPO_ROOT / "tests" / "fixtures"
-FIXTURE_BUDGET_BYTES = 4 * 1024 * 1024
+FIXTURE_BUDGET_BYTES = 6_000_000  # committed fixtures: keep the repository light
 
 FORWARD_TOL = 1e-4
 TRAJECTORY_TOL = 1e-3
@@ -746,6 +750,7 @@ def build_fixtures(outdir):
                                      latents_file, reference))
 
     manifest["cases"] = cases
+    manifest["vae_cases"] = vae_cases(w, outdir)
     (outdir / "manifest.json").write_text(compact_json(manifest))
     w.written.add("manifest.json")
 
@@ -758,6 +763,201 @@ def build_fixtures(outdir):
     print(f"{total:9d}  total bytes in {len(files)} files")
     if total > FIXTURE_BUDGET_BYTES:
         sys.exit(f"fixtures: {total} bytes exceeds the {FIXTURE_BUDGET_BYTES} byte budget")
+
+
+# ---------------------------------------------------------------------------------------------
+# SD-VAE decoder fixtures (FORMATS.md section 4)
+# ---------------------------------------------------------------------------------------------
+
+VAE_TOL = 1e-4
+SD_VAE_SCALING_FACTOR = 0.18215  # AutoencoderKL's default; ft-ema's config does not state it
+VAE_FIXTURE_BUDGET_BYTES = 512 * 1024
+LDM_VAE_PREFIX = "first_stage_model."
+
+
+@dataclass(frozen=True)
+class VaeSpec:
+    name: str  # path relative to the fixture folder
+    naming: str  # "diffusers" (current names), "legacy" (query/key/value/proj_attn) or "ldm"
+    block_out: tuple
+    layers_per_block: int
+    groups: int
+    dtype: torch.dtype  # storage dtype
+    scaling_factor: float | None  # written to config.json; None: key absent (or no config at all)
+    decoder_only: bool  # store post_quant_conv + decoder only (the engine needs no more)
+    latent_shape: tuple  # (n, latent channels, S, S) of the reference decode
+    seed: int
+
+    @property
+    def effective_scaling_factor(self):
+        return SD_VAE_SCALING_FACTOR if self.scaling_factor is None else self.scaling_factor
+
+    def config(self):
+        n = len(self.block_out)
+        return dict(in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * n,
+                    up_block_types=["UpDecoderBlock2D"] * n, block_out_channels=list(self.block_out),
+                    layers_per_block=self.layers_per_block, latent_channels=4, norm_num_groups=self.groups,
+                    sample_size=32, scaling_factor=self.effective_scaling_factor)
+
+
+# A: three blocks, 2 resnets per up block, 4 groups (from config.json), channels not multiples of 16.
+# B: the SD defaults a lone file gets (32 groups, 0.18215), one resnet per up block.
+# B's latent side 20 gives 400 attention tokens: more than one block of query rows in the C engine.
+# (Sized for the fixture budget: 0.49 MB in all.)
+VAE_SPEC_A = dict(block_out=(8, 16, 16), layers_per_block=1, groups=4, seed=201)
+VAE_SPECS = [
+    VaeSpec("vae_a_diffusers", "diffusers", dtype=torch.bfloat16, scaling_factor=0.13025, decoder_only=False,
+            latent_shape=(2, 4, 8, 8), **VAE_SPEC_A),
+    VaeSpec("vae_a_legacy", "legacy", dtype=torch.float16, scaling_factor=None, decoder_only=True,
+            latent_shape=(2, 4, 8, 8), **VAE_SPEC_A),
+    VaeSpec("vae_b_ldm.safetensors", "ldm", block_out=(32, 32), layers_per_block=0, groups=32, dtype=torch.float16,
+            scaling_factor=None, decoder_only=True, latent_shape=(1, 4, 20, 20), seed=202),
+]
+
+VAE_LEGACY_ATTENTION = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
+VAE_LDM_ATTENTION = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+
+
+def vae_to_legacy(sd):
+    """Current diffusers VAE names -> the legacy attention names of 2022 files."""
+    out = {}
+    for key, value in sd.items():
+        for new, old in VAE_LEGACY_ATTENTION.items():
+            key = key.replace(f".attentions.0.{new}.", f".attentions.0.{old}.")
+        out[key] = value
+    return out
+
+
+def vae_to_ldm(sd, blocks):
+    """diffusers names -> original LDM names of post_quant_conv + decoder (FORMATS.md 4 table):
+    mid.block_{1,2}, mid.attn_1.{norm,q,k,v,proj_out} with [C, C, 1, 1] weights, up blocks
+    numbered from the other end (up_blocks.b = up.{blocks-1-b}), nin_shortcut, norm_out."""
+    out = {}
+    for key, value in sd.items():
+        if not key.startswith(("decoder.", "post_quant_conv.")):
+            continue
+        if m := re.fullmatch(r"decoder\.mid_block\.resnets\.(\d+)\.(.+)", key):
+            key = f"decoder.mid.block_{int(m[1]) + 1}.{m[2]}"
+        elif m := re.fullmatch(r"decoder\.mid_block\.attentions\.0\.(.+)\.(weight|bias)", key):
+            part = VAE_LDM_ATTENTION[m[1]]
+            key = f"decoder.mid.attn_1.{part}.{m[2]}"
+            if part != "norm" and m[2] == "weight":
+                value = value[:, :, None, None]
+        elif m := re.fullmatch(r"decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.+)", key):
+            key = f"decoder.up.{blocks - 1 - int(m[1])}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+        elif m := re.fullmatch(r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.+)", key):
+            key = f"decoder.up.{blocks - 1 - int(m[1])}.upsample.conv.{m[2]}"
+        key = key.replace("decoder.conv_norm_out.", "decoder.norm_out.")
+        out[key] = value.contiguous()
+    return out
+
+
+@torch.no_grad()
+def build_vae(spec):
+    """A tiny AutoencoderKL with random weights everywhere (GroupNorm affine included)."""
+    vae = AutoencoderKL(**spec.config())
+    gen = torch.Generator().manual_seed(spec.seed)
+    for sub in vae.modules():
+        if isinstance(sub, (nn.Conv2d, nn.Linear)):
+            sub.weight.normal_(0.0, 1.0 / math.sqrt(sub.weight[0].numel()), generator=gen)
+            sub.bias.normal_(0.0, 0.1, generator=gen)
+        elif isinstance(sub, nn.GroupNorm):
+            sub.weight.normal_(1.0, 0.2, generator=gen)
+            sub.bias.normal_(0.0, 0.1, generator=gen)
+    return vae.eval()
+
+
+def _check_same_decoder(label, ref_sd, got_sd):
+    """The decoder tensors of got_sd must equal ref_sd's exactly (a converter check)."""
+    keys = sorted(k for k in ref_sd if k.startswith(("decoder.", "post_quant_conv.")))
+    missing = [k for k in keys if k not in got_sd]
+    if missing:
+        raise RuntimeError(f"{label}: {len(missing)} decoder tensors lost, e.g. {missing[0]}")
+    bad = [k for k in keys if not torch.equal(ref_sd[k], got_sd[k].reshape(ref_sd[k].shape))]
+    if bad:
+        raise RuntimeError(f"{label}: {len(bad)} decoder tensors differ, e.g. {bad[0]}")
+
+
+@torch.no_grad()
+def save_vae(spec, vae, outdir):
+    """Writes spec's checkpoint; returns the float32 model rebuilt from exactly the stored bytes.
+
+    Each naming is read back through diffusers' own converter (from_pretrained's legacy-name
+    handling, convert_ldm_vae_checkpoint), which checks vae_to_legacy / vae_to_ldm."""
+    from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
+
+    path = outdir / spec.name
+    stored = {k: v.to(spec.dtype).contiguous() for k, v in vae.state_dict().items()
+              if not spec.decoder_only or k.startswith(("decoder.", "post_quant_conv."))}
+    rounded = {k: v.float() for k, v in stored.items()}
+    reference = AutoencoderKL(**spec.config()).eval()
+    missing, _ = reference.load_state_dict(rounded, strict=False)
+    assert all(k.startswith(("encoder.", "quant_conv.")) for k in missing), missing[:3]
+
+    if spec.naming == "diffusers":
+        vae.to(spec.dtype).save_pretrained(path, safe_serialization=True)
+        vae.float()
+        back = AutoencoderKL.from_pretrained(path, torch_dtype=torch.float32).state_dict()
+    elif spec.naming == "legacy":
+        path.mkdir(parents=True, exist_ok=True)
+        AutoencoderKL(**spec.config()).save_config(path)
+        config = json.loads((path / "config.json").read_text())
+        del config["scaling_factor"]  # like sd-vae-ft-ema: the engine must default to 0.18215
+        (path / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        save_file(vae_to_legacy(stored), str(path / "diffusion_pytorch_model.safetensors"), metadata={"format": "pt"})
+        # from_pretrained renames legacy attention keys itself; the encoder it lacks stays random.
+        back = AutoencoderKL.from_pretrained(path, torch_dtype=torch.float32, low_cpu_mem_usage=False).state_dict()
+    else:
+        ldm = {LDM_VAE_PREFIX + k: v for k, v in vae_to_ldm(stored, len(spec.block_out)).items()}
+        # A full SD checkpoint carries the UNet beside the VAE: one stand-in tensor of it.
+        ldm["model.diffusion_model.out.2.bias"] = torch.zeros(4, dtype=spec.dtype)
+        save_file(ldm, str(path), metadata={"format": "pt"})
+        back = convert_ldm_vae_checkpoint(load_file(str(path)), spec.config())
+        back = {k: v.float() for k, v in back.items()}
+    _check_same_decoder(f"{spec.name} read back by diffusers", reference.state_dict(), back)
+    return reference
+
+
+def vae_cases(w, outdir):
+    """Writes the tiny VAEs in the three namings and their reference decodes; returns the
+    manifest's "vae_cases": [{name, model, naming, scaling_factor, latents, out, tol}], where
+    out = AutoencoderKL.decode(latents / scaling_factor).sample of the stored weights."""
+    gen = torch.Generator().manual_seed(20240602)
+    cases = []
+    for spec in VAE_SPECS:
+        reference = save_vae(spec, build_vae(spec), outdir)
+        path = outdir / spec.name
+        for f in [path] if path.is_file() else sorted(path.iterdir()):
+            w.mark(f)
+        latents = torch.randn(spec.latent_shape, generator=gen)
+        with torch.no_grad():
+            images = reference.decode(latents / spec.effective_scaling_factor).sample
+        tag = spec.name.split(".")[0]
+        cases.append({"name": tag, "model": spec.name, "naming": spec.naming,
+                      "scaling_factor": spec.effective_scaling_factor,
+                      "latents": w.tensor(tag + "_latents.npy", latents), "out": w.tensor(tag + "_out.npy", images),
+                      "tol": VAE_TOL})
+    return cases
+
+
+def build_vae_fixtures(outdir):
+    """vae-fixtures: (re)writes the VAE fixtures and the "vae_cases" key of manifest.json, leaving
+    the manifest's other keys as they are."""
+    torch.set_num_threads(1)
+    outdir.mkdir(parents=True, exist_ok=True)
+    w = FixtureWriter(outdir)
+    manifest_path = outdir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"version": 1}
+    manifest["vae_cases"] = vae_cases(w, outdir)
+    manifest_path.write_text(compact_json(manifest))
+    total = 0
+    for rel in sorted(w.written):
+        size = (outdir / rel).stat().st_size
+        total += size
+        print(f"{size:9d}  {hashlib.sha256((outdir / rel).read_bytes()).hexdigest()[:16]}  {rel}")
+    print(f"{total:9d}  total bytes of VAE fixtures")
+    if total > VAE_FIXTURE_BUDGET_BYTES:
+        sys.exit(f"vae-fixtures: {total} bytes exceeds the {VAE_FIXTURE_BUDGET_BYTES} byte budget")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -882,11 +1082,17 @@ def main(argv=None):
     p.add_argument("--seed", type=int, required=True, help="request seed S (the stream is seeded with S)")
     p.add_argument("--count", type=int, default=16, help="number of normals (default 16)")
     sub.add_parser("selfcheck", help="check the transcriptions against diffusers; non-zero exit on mismatch")
+    p = sub.add_parser("vae-fixtures", help="write the tiny VAEs (three namings), their reference decodes and the "
+                                            "manifest's \"vae_cases\" (other keys kept)")
+    p.add_argument("outdir", nargs="?", type=Path, default=DEFAULT_OUTDIR,
+                   help="output folder (default: tests/fixtures of this repository)")
     args = parser.parse_args(argv)
 
     diffusers.utils.logging.set_verbosity_error()
     if args.command == "fixtures":
         build_fixtures(args.outdir.resolve())
+    elif args.command == "vae-fixtures":
+        build_vae_fixtures(args.outdir.resolve())
     elif args.command == "rng":
         print_rng(args.seed, args.count)
     else:

@@ -72,7 +72,8 @@ typedef struct {
     float *att;                /* [B*T, D] attention output, heads concatenated */
     float *sub;                /* [B*T, D] raw sub-layer output (before gate and residual) */
     float *hid;                /* [B*T, 4D] MLP hidden */
-    float *scores;             /* [B*H, T, T] */
+    float *scores;             /* attention scores, dit_attention_scratch() floats */
+    float *dense;              /* [3, B*T, D] q, k, v made dense for the attention products */
     float *patches;            /* [B*T, C*p*p] */
     float *out_tok;            /* [B*T, p*p*out_channels] */
     float *temb_freq;          /* [B, 256] */

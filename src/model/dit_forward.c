@@ -26,7 +26,8 @@ sc_status dit_workspace_init(dit_workspace *ws, const sc_model *m, int rows)
         {&ws->att, B * T * D, "attention output"},
         {&ws->sub, B * T * D, "sub-layer output"},
         {&ws->hid, B * T * 4 * D, "MLP hidden"},
-        {&ws->scores, B * (size_t)c->heads * T * T, "attention scores"},
+        {&ws->scores, dit_attention_scratch((int)B, (int)T, c->heads), "attention scores"},
+        {&ws->dense, 3 * B * T * D, "attention inputs"},
         {&ws->patches, B * T * K, "patches"},
         {&ws->out_tok, B * T * O, "output tokens"},
         {&ws->temb_freq, B * 256, "timestep features"},
@@ -49,7 +50,7 @@ sc_status dit_workspace_init(dit_workspace *ws, const sc_model *m, int rows)
 
 void dit_workspace_free(dit_workspace *ws)
 {
-    float *all[] = {ws->h, ws->z, ws->qkv, ws->att, ws->sub, ws->hid, ws->scores, ws->patches,
+    float *all[] = {ws->h, ws->z, ws->qkv, ws->att, ws->sub, ws->hid, ws->scores, ws->dense, ws->patches,
                     ws->out_tok, ws->temb_freq, ws->temb_hid, ws->c, ws->silu_c, ws->mod};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) sc_free(all[i]);
     mm_destroy(ws->mm);
@@ -84,7 +85,7 @@ sc_status dit_attn_sublayer(const sc_model *m, dit_workspace *ws, int l, float *
         if (!s) s = linear(ws->mm, M, &blk->k, ws->z, ws->qkv + M * D, D, MM_POST_NONE);
         if (!s) s = linear(ws->mm, M, &blk->v, ws->z, ws->qkv + 2 * M * D, D, MM_POST_NONE);
     }
-    if (!s) s = dit_attention(ws->mm, q, k, v, ld, ws->att, ws->scores, B, T, c->heads, c->head_dim);
+    if (!s) s = dit_attention(ws->mm, q, k, v, ld, ws->att, ws->dense, ws->scores, B, T, c->heads, c->head_dim);
     if (!s) s = linear(ws->mm, M, &blk->proj, ws->att, out, D, MM_POST_NONE);      /* [M, D] */
     return s;
 }

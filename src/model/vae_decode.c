@@ -1,0 +1,198 @@
+/* The decoder forward pass, one image at a time in NHWC (design/FORMATS.md 4):
+ *   post_quant_conv -> conv_in -> mid (resnet, attention, resnet) -> up blocks (resnets, then
+ *   nearest x2 + conv, folded into one 2x2 conv) -> GroupNorm + SiLU -> conv_out.
+ * Three activation buffers rotate: a resnet adds its second conv into the buffer that holds its
+ * input (oneDNN's fused sum), so no residual copy is ever made. */
+#include <math.h>
+#include <string.h>
+
+#include "core/ckmath.h"
+#include "core/error.h"
+#include "core/mem.h"
+#include "model/vae.h"
+#include "model/vae_ops.h"
+
+#define GN_EPS 1e-6f
+
+static void swap(float **a, float **b)
+{
+    float *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Largest of the per-image tensors at latent side S, in floats (0 on overflow). */
+static size_t buffer_floats(const vae_config *c, int S)
+{
+    uint64_t need = 0, v;
+    int s = S;
+    const int top = c->block_out[c->blocks - 1];
+    /* latents [S, S, L], mid [S, S, top] */
+    uint64_t per_pixel = (uint64_t)(c->latent_channels > top ? c->latent_channels : top);
+    if (!ck_mul3((uint64_t)S, (uint64_t)S, per_pixel, &need)) return 0;
+    int prev = top;
+    for (int b = 0; b < c->blocks; b++) {
+        const int cout = c->block_out[c->blocks - 1 - b];
+        const int widest = prev > cout ? prev : cout;
+        /* resnets [s, s, max(cin, cout)] */
+        if (!ck_mul3((uint64_t)s, (uint64_t)s, (uint64_t)widest, &v)) return 0;
+        if (v > need) need = v;
+        if (b < c->blocks - 1) {
+            /* folded upsampling conv [s+1, s+1, 4 cout], then [2s, 2s, cout] */
+            if (!ck_mul3((uint64_t)s + 1, (uint64_t)s + 1, 4 * (uint64_t)cout, &v)) return 0;
+            if (v > need) need = v;
+            s *= 2;
+        }
+        prev = cout;
+    }
+    /* conv_out [F, F, out] */
+    if (!ck_mul3((uint64_t)s, (uint64_t)s, (uint64_t)c->out_channels, &v)) return 0;
+    if (v > need) need = v;
+    size_t r;
+    return ck_to_size(need, &r) ? r : 0;
+}
+
+void vae_workspace_free(vae_workspace *ws)
+{
+    for (int i = 0; i < 3; i++) sc_free(ws->buf[i]);
+    sc_free(ws->q);
+    sc_free(ws->k);
+    sc_free(ws->v);
+    sc_free(ws->scores);
+    sc_free(ws->stats);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* Buffers for latent side S, kept until a decode of another size. */
+static sc_status workspace_prepare(vae_model *m, int S)
+{
+    vae_workspace *ws = &m->ws;
+    if (ws->size == S) return SC_OK;
+    vae_workspace_free(ws);
+    const vae_config *c = &m->cfg;
+    const size_t floats = buffer_floats(c, S);
+    if (!floats) return sc_fail(SC_ERR_ARG, "latent size %d is too large for the VAE", S);
+    int widest = c->latent_channels > c->out_channels ? c->latent_channels : c->out_channels;
+    for (int b = 0; b < c->blocks; b++) widest = c->block_out[b] > widest ? c->block_out[b] : widest;
+    for (int i = 0; i < 3; i++)
+        if (!(ws->buf[i] = sc_alloc_array(floats, sizeof(float), "VAE activations"))) return SC_ERR_NOMEM;
+    if (!(ws->stats = sc_alloc_array(3 * (size_t)widest, sizeof(double), "GroupNorm scratch"))) return SC_ERR_NOMEM;
+    if (m->attn.c) {
+        const size_t T = (size_t)S * S, rows = T < VAE_ATTN_ROWS ? T : VAE_ATTN_ROWS;
+        if (!(ws->q = sc_alloc_array(T, (size_t)m->attn.c * sizeof(float), "attention queries")) ||
+            !(ws->k = sc_alloc_array(T, (size_t)m->attn.c * sizeof(float), "attention keys")) ||
+            !(ws->v = sc_alloc_array(T, (size_t)m->attn.c * sizeof(float), "attention values")) ||
+            !(ws->scores = sc_alloc_array(rows, T * sizeof(float), "attention scores")))
+            return SC_ERR_NOMEM;
+    }
+    ws->size = S;
+    ws->floats = floats;
+    return SC_OK;
+}
+
+/* x [s, s, cin] -> x [s, s, cout] (the buffer may change: *x, *t1, *t2 rotate).
+ * out = shortcut(x) + conv2(SiLU(GN2(conv1(SiLU(GN1(x)))))). */
+static sc_status resnet(vae_model *m, const vae_resnet *R, int s, float **x, float **t1, float **t2)
+{
+    const long P = (long)s * s;
+    const int G = m->cfg.groups;
+    double *st = m->ws.stats;
+    sc_status e;
+    vae_group_norm(*t1, *x, P, R->cin, G, GN_EPS, R->norm1.gamma, R->norm1.beta, 1, st); /* t1 [P, cin] */
+    if ((e = conv_exec(m->conv, R->conv1, 1, s, s, *t1, *t2, CONV_OVERWRITE))) return e;  /* t2 [P, cout] */
+    vae_group_norm(*t1, *t2, P, R->cout, G, GN_EPS, R->norm2.gamma, R->norm2.beta, 1, st); /* t1 [P, cout] */
+    if (R->shortcut) {
+        if ((e = conv_exec(m->conv, R->shortcut, 1, s, s, *x, *t2, CONV_OVERWRITE))) return e; /* t2 [P, cout] */
+        if ((e = conv_exec(m->conv, R->conv2, 1, s, s, *t1, *t2, CONV_ACCUMULATE))) return e;  /* t2 += conv2(t1) */
+        swap(x, t2);
+        return SC_OK;
+    }
+    return conv_exec(m->conv, R->conv2, 1, s, s, *t1, *x, CONV_ACCUMULATE); /* x [P, cout] += conv2(t1) */
+}
+
+/* x [T, C] += out(softmax(q k^T / sqrt(C)) v), q, k, v = linears of GN(x); T = s^2, one head.
+ * Queries go VAE_ATTN_ROWS at a time, each block against all T keys, so the scores never take
+ * more than [VAE_ATTN_ROWS, T]. t1 is scratch [T, C]. */
+static sc_status attention(vae_model *m, int s, float *x, float *t1)
+{
+    const vae_attention *A = &m->attn;
+    vae_workspace *ws = &m->ws;
+    const int64_t T = (int64_t)s * s, C = A->c;
+    sc_status e;
+    vae_group_norm(t1, x, (long)T, (int)C, m->cfg.groups, GN_EPS, A->norm.gamma, A->norm.beta, 0, ws->stats); /* t1 [T, C] */
+    if ((e = conv_exec(m->conv, A->q, 1, s, s, t1, ws->q, CONV_OVERWRITE)) ||  /* q [T, C] */
+        (e = conv_exec(m->conv, A->k, 1, s, s, t1, ws->k, CONV_OVERWRITE)) ||  /* k [T, C] */
+        (e = conv_exec(m->conv, A->v, 1, s, s, t1, ws->v, CONV_OVERWRITE)))    /* v [T, C] */
+        return e;
+    const float scale = (float)(1.0 / sqrt((double)C));
+    for (int64_t r0 = 0; r0 < T; r0 += VAE_ATTN_ROWS) {
+        const int64_t rows = T - r0 < VAE_ATTN_ROWS ? T - r0 : VAE_ATTN_ROWS;
+        mm_shape sh;
+        memset(&sh, 0, sizeof sh);
+        sh.nd = 2;
+        /* scores [rows, T] = q [rows, C] . k^T [C, T] */
+        int64_t qd[2] = {rows, C}, qs[2] = {C, 1}, kd[2] = {C, T}, ks[2] = {1, C}, sd[2] = {rows, T}, ss[2] = {T, 1};
+        memcpy(sh.src_dims, qd, sizeof qd); memcpy(sh.src_strides, qs, sizeof qs);
+        memcpy(sh.wei_dims, kd, sizeof kd); memcpy(sh.wei_strides, ks, sizeof ks);
+        memcpy(sh.dst_dims, sd, sizeof sd); memcpy(sh.dst_strides, ss, sizeof ss);
+        if ((e = mm_exec(m->mm, &sh, ws->q + r0 * C, ws->k, NULL, ws->scores))) return e;
+        vae_softmax_rows(ws->scores, (long)rows, (int)T, scale);
+        /* t1 rows [rows, C] = p [rows, T] . v [T, C] */
+        int64_t vd[2] = {T, C}, vs[2] = {C, 1}, od[2] = {rows, C}, os[2] = {C, 1};
+        memcpy(sh.src_dims, sd, sizeof sd); memcpy(sh.src_strides, ss, sizeof ss);
+        memcpy(sh.wei_dims, vd, sizeof vd); memcpy(sh.wei_strides, vs, sizeof vs);
+        memcpy(sh.dst_dims, od, sizeof od); memcpy(sh.dst_strides, os, sizeof os);
+        if ((e = mm_exec(m->mm, &sh, ws->scores, ws->v, NULL, t1 + r0 * C))) return e;
+    }
+    return conv_exec(m->conv, A->out, 1, s, s, t1, x, CONV_ACCUMULATE); /* x [T, C] += out(t1) */
+}
+
+/* latent [L, S, S] -> image [out, F, F], F = S * 2^(blocks - 1). */
+static sc_status decode_one(vae_model *m, int S, const float *latent, float *image)
+{
+    const vae_config *c = &m->cfg;
+    float *x = m->ws.buf[0], *t1 = m->ws.buf[1], *t2 = m->ws.buf[2];
+    const int L = c->latent_channels;
+    int s = S;
+    sc_status e;
+    vae_planes_to_pixels(t1, latent, L, (long)S * S, (float)c->scaling_factor, (float)c->shift_factor); /* t1 [S, S, L] */
+    if (m->post_quant) {
+        if ((e = conv_exec(m->conv, m->post_quant, 1, S, S, t1, t2, CONV_OVERWRITE))) return e; /* t2 [S, S, L] */
+        swap(&t1, &t2);
+    }
+    if ((e = conv_exec(m->conv, m->conv_in, 1, S, S, t1, x, CONV_OVERWRITE))) return e; /* x [S, S, top] */
+    if ((e = resnet(m, &m->mid[0], s, &x, &t1, &t2))) return e;
+    if (m->attn.c && (e = attention(m, s, x, t1))) return e;
+    if ((e = resnet(m, &m->mid[1], s, &x, &t1, &t2))) return e;
+    for (int b = 0; b < c->blocks; b++) {
+        const vae_up_block *U = &m->up[b];
+        for (int r = 0; r < U->n_resnets; r++)
+            if ((e = resnet(m, &U->resnets[r], s, &x, &t1, &t2))) return e; /* x [s, s, cout] */
+        if (U->upsample) {
+            if ((e = conv_exec(m->conv, U->upsample, 1, s, s, x, t1, CONV_OVERWRITE))) return e; /* t1 [s+1, s+1, 4 cout] */
+            vae_upsample_shuffle(t2, t1, s, U->cout); /* t2 [2s, 2s, cout] */
+            swap(&x, &t2);
+            s *= 2;
+        }
+    }
+    const int c0 = c->block_out[0];
+    vae_group_norm(t1, x, (long)s * s, c0, c->groups, GN_EPS, m->norm_out.gamma, m->norm_out.beta, 1, m->ws.stats); /* t1 [F, F, c0] */
+    if ((e = conv_exec(m->conv, m->conv_out, 1, s, s, t1, t2, CONV_OVERWRITE))) return e; /* t2 [F, F, out] */
+    vae_pixels_to_planes(image, t2, c->out_channels, (long)s * s); /* image [out, F, F] */
+    return SC_OK;
+}
+
+sc_status vae_decode(vae_model *m, int n, int size, const float *latents, float *images, int threads)
+{
+    if (n < 1) return sc_fail(SC_ERR_ARG, "VAE decode: batch size %d must be positive", n);
+    if (size < 1 || size > 1024) return sc_fail(SC_ERR_ARG, "VAE decode: latent size %d is outside [1, 1024]", size);
+    mm_set_threads(threads);
+    sc_status e = workspace_prepare(m, size);
+    if (e) return e;
+    const int F = size * vae_upscale(m);
+    const size_t per_latent = (size_t)m->cfg.latent_channels * size * size;
+    const size_t per_image = (size_t)m->cfg.out_channels * F * F;
+    for (int i = 0; i < n; i++)
+        if ((e = decode_one(m, size, latents + i * per_latent, images + i * per_image))) return e;
+    return SC_OK;
+}
