@@ -34,9 +34,10 @@ reference-check: all
 	@tmp=$$(mktemp -d) && cp -r tests/fixtures/smoothcache-schedules $$tmp/ && \
 	  .venv/bin/python tools/reference.py fixtures $$tmp >/dev/null && \
 	  .venv/bin/python tools/reference_cache.py $$tmp/cache >/dev/null && \
+	  .venv/bin/python tools/reference_peers_a.py $$tmp/peers_a >/dev/null && \
 	  .venv/bin/python tools/reference_metrics.py $$tmp >/dev/null && \
 	  .venv/bin/python tools/reference.py selfcheck && \
-	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics; st=$$?; rm -rf $$tmp; exit $$st
+	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics peers; st=$$?; rm -rf $$tmp; exit $$st
 
 # Every parser of outside data under libFuzzer for SC_FUZZ_SECONDS (default 30) each.
 fuzz: deps

@@ -1,5 +1,5 @@
 /* libFuzzer target: the --cache NAME[:key=value,...] parser and every policy's option checks.
- * Specs that name files (schedule=, errors=) are only parsed, not opened. */
+ * Specs that name files (schedule=, errors=, ratios=, coef_file=) are only parsed, not opened. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
     cache_spec spec;
-    if (spec_parse(text, &spec) == SC_OK && !strstr(text, "schedule=") && !strstr(text, "errors=")) {
+    if (spec_parse(text, &spec) == SC_OK && !strstr(text, "schedule=") && !strstr(text, "errors=") &&
+        !strstr(text, "ratios=") && !strstr(text, "coef_file=")) {
         cache_run *r;
         if (cache_run_create(text, &r) == SC_OK) cache_run_free(r);
     }

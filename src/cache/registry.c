@@ -6,6 +6,7 @@
 
 extern const cache_policy_ops cache_none, cache_fora, cache_smooth, cache_taylorseer, cache_abcache,
     cache_adacache;
+extern const cache_policy_ops cache_teacache, cache_magcache, cache_fbcache, cache_dbcache;
 
 static const cache_policy_ops *const k_policies[] = {
     &cache_none,
@@ -14,6 +15,10 @@ static const cache_policy_ops *const k_policies[] = {
     &cache_taylorseer,
     &cache_abcache,
     &cache_adacache,
+    &cache_teacache,
+    &cache_magcache,
+    &cache_fbcache,
+    &cache_dbcache,
 };
 
 #define N_POLICIES (int)(sizeof k_policies / sizeof *k_policies)

@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "model/dit.h"
+#include "sample/generate.h"
 #include "sample/sampler.h"
 
 #define SC_MAX_IMAGES 4096
@@ -127,7 +128,9 @@ static sc_status check_finite(const float *x, size_t n, int step, int steps, int
     return SC_OK;
 }
 
-sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *x)
+sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *x) { return generate_observed(m, p, NULL, NULL, x); }
+
+sc_status generate_observed(sc_model *m, const sc_gen_params *p, const cache_policy_ops *ops, void *state, float *x)
 {
     sc_status s = validate(m, p);
     if (s) return s;
@@ -139,7 +142,10 @@ sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *x)
     memset(&g, 0, sizeof g);
     mm_set_threads(sc_threads_resolve(p->threads));
 
-    if (p->calibration) {
+    if (ops) {
+        SC_ASSERT(!p->calibration && !p->cache);
+        s = cache_run_create_with(ops, state, &g.cache);
+    } else if (p->calibration) {
         if (p->cache && strcmp(p->cache, "none")) {
             s = sc_fail(SC_ERR_ARG, "calibration observes uncached generations: no --cache with it");
             goto done;

@@ -1,0 +1,158 @@
+/* dbcache (cache-dit's DBCache, CACHING.md 2.7): the first `fn` blocks always run and their
+ * residual r = h_fn - h0 is the signal; when r is close to r_ref, the residual of the LAST
+ * COMPUTED evaluation (not refreshed on hits), the middle blocks [fn, depth - bn) are replaced
+ * by their stored residual; the last `bn` blocks always run.
+ *
+ *   gates, in cache-dit's order: n >= warmup; skips so far < max_cached; skips in a row
+ *   < max_consecutive (-1: no limit); thresh > 0; relL1(r, r_ref) = sum|r - r_ref| / sum|r_ref|
+ *   < thresh (the absmean ratio of diffusers and cache-dit)
+ *
+ * cache-dit's step mask, accumulated-diff gate and predictors (TaylorSeer, FoCa) are not
+ * implemented. The engine rule: the first evaluation computes; the last is decided like any
+ * other, as in cache-dit and diffusers (may_skip_last). One decision for the whole batch: the
+ * signal pools every row, guidance rows included, so a CFG pair shares r_ref and the stored
+ * residual (cache-dit keeps separate contexts when CFG runs as two calls; DiT batches it). A
+ * zero reference (sum|r_ref| = 0) or a non-finite signal computes: diffusers' `diff > thresh`
+ * test would read NaN as a hit (CACHING.md 3.4).
+ *
+ * fbcache.c is this with fn = 1, bn = 0 and no caps. */
+#include "cache/dbcache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/stepcache.h"
+#include "core/error.h"
+#include "core/mem.h"
+
+typedef struct {
+    dbc_options o;
+    const cache_policy_ops *ops;
+    /* Per generation. */
+    int steps, depth;
+    size_t elems;       /* rows * tokens * hidden */
+    float *h0;          /* [rows * tokens, hidden]: the stream entering block 0, this evaluation */
+    float *r_ref;       /* [rows * tokens, hidden]: h_fn - h0 of the last computed evaluation */
+    int have_ref;
+    long cached, consecutive;
+} dbc_state;
+
+sc_status dbc_create(const dbc_options *opts, const cache_policy_ops *ops, void **state)
+{
+    dbc_state *d = calloc(1, sizeof *d);
+    if (!d) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    d->o = *opts;
+    d->ops = ops;
+    *state = d;
+    return SC_OK;
+}
+
+static void free_buffers(dbc_state *d)
+{
+    sc_free(d->h0);
+    sc_free(d->r_ref);
+    d->h0 = d->r_ref = NULL;
+}
+
+sc_status dbc_begin(void *st, const cache_gen *g)
+{
+    dbc_state *d = st;
+    if (d->o.fn + d->o.bn >= g->depth)
+        return sc_fail(SC_ERR_ARG, "--cache %s: fn=%ld + bn=%ld leaves no middle block to skip in this %d-block model "
+                       "(need fn + bn < %d)", d->ops->name, d->o.fn, d->o.bn, g->depth, g->depth);
+    d->steps = g->steps;
+    d->depth = g->depth;
+    d->elems = (size_t)g->rows * g->tokens * g->hidden;
+    d->have_ref = 0;
+    d->cached = d->consecutive = 0;
+    free_buffers(d);
+    if (!(d->h0 = sc_alloc_array(d->elems, sizeof(float), "front-block input")) ||
+        !(d->r_ref = sc_alloc_array(d->elems, sizeof(float), "front-block residual"))) {
+        free_buffers(d);
+        return SC_ERR_NOMEM;
+    }
+    return SC_OK;
+}
+
+int dbc_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)c; return 0; }
+
+int dbc_segments(void *st, cache_segment *out)
+{
+    const dbc_state *d = st;
+    out[0] = (cache_segment){(int)d->o.fn, d->depth - (int)d->o.bn};
+    return 1;
+}
+
+/* Whether every gate lets evaluation n reuse the middle residual; the threshold test last, so the
+ * signal is only read where it can matter. */
+static int hit(const dbc_state *d, int n, const float *h)
+{
+    const dbc_options *o = &d->o;
+    if (step_engine_computes(d->ops, n, d->steps) || !d->have_ref || n < o->warmup) return 0;
+    if (o->max_cached >= 0 && d->cached >= o->max_cached) return 0;
+    if (o->max_consecutive >= 0 && d->consecutive >= o->max_consecutive) return 0;
+    if (!(o->thresh > 0)) return 0;
+    double diff, ref;
+    step_l1_residual(h, d->h0, d->r_ref, d->elems, &diff, &ref);
+    return step_rel(diff, ref) < o->thresh; /* NaN: compute */
+}
+
+int dbc_boundary(void *st, int n, int l, const cache_view *v)
+{
+    dbc_state *d = st;
+    if (l == 0) {
+        /* Snapshot: the engine updates h in place, and r needs the stream before block 0. */
+        memcpy(d->h0, v->h, d->elems * sizeof *d->h0);
+        return 0;
+    }
+    if (l != d->o.fn) return l;
+    if (hit(d, n, v->h)) {
+        d->cached++;
+        d->consecutive++;
+        return d->depth - (int)d->o.bn;
+    }
+    /* Computing: this r becomes the reference; the middle residual is refreshed by the engine
+     * (the middle segment exists from now on, so have_ref also means "residual stored"). */
+    for (size_t i = 0; i < d->elems; i++) d->r_ref[i] = v->h[i] - d->h0[i];
+    d->have_ref = 1;
+    d->consecutive = 0;
+    return l;
+}
+
+void dbc_end(void *st) { free_buffers(st); }
+
+void dbc_destroy(void *st)
+{
+    if (!st) return;
+    free_buffers(st);
+    free(st);
+}
+
+extern const cache_policy_ops cache_dbcache;
+
+static sc_status db_create(cache_spec *spec, void **state)
+{
+    dbc_options o;
+    sc_status s = spec_int(spec, "fn", 0, 1, 100000, 8, &o.fn);
+    if (!s) s = spec_int(spec, "bn", 0, 0, 100000, 0, &o.bn);
+    if (!s) s = spec_num(spec, "thresh", 0, 0.0, 1e6, 0.08, &o.thresh);
+    if (!s) s = spec_int(spec, "warmup", 0, 0, 100000, 8, &o.warmup);
+    if (!s) s = spec_int(spec, "max_cached", 0, -1, 100000, -1, &o.max_cached);
+    if (!s) s = spec_int(spec, "max_consecutive", 0, -1, 100000, -1, &o.max_consecutive);
+    return s ? s : dbc_create(&o, &cache_dbcache, state);
+}
+
+const cache_policy_ops cache_dbcache = {
+    .name = "dbcache",
+    .options = "fn=F (front blocks, >= 1, default 8), bn=B (back blocks, default 0; fn + bn < depth), "
+               "thresh=T (default 0.08; 0 never skips), warmup=W (default 8), max_cached=M (-1 = no limit, "
+               "default), max_consecutive=C (-1 = no limit, default)",
+    .may_skip_last = 1,
+    .create = db_create,
+    .begin = dbc_begin,
+    .stores = dbc_stores,
+    .segments = dbc_segments,
+    .boundary = dbc_boundary,
+    .end = dbc_end,
+    .destroy = dbc_destroy,
+};

@@ -1,0 +1,188 @@
+/* teacache (Liu et al., arXiv 2411.19108, CVPR 2025; CACHING.md 2.2): skip the whole block stack
+ * when the accumulated, rescaled change of block 0's timestep-modulated input stays small.
+ *
+ *   m_n = LN(h0)(1 + scale_msa) + shift_msa     block 0's input, rebuilt at boundary 0
+ *   d_n = relL1(m_n, m_{n-1}) = sum|m_n - m_{n-1}| / sum|m_{n-1}|   (m_{n-1} kept every evaluation)
+ *   A  += P(d_n), P(x) = c0 x^4 + c1 x^3 + c2 x^2 + c3 x + c4
+ *   A < thresh: reuse the stack residual R = hL - h0; else compute, refresh R, A = 0
+ *
+ * As TeaCache4FLUX: the first and last evaluations compute (the engine rule, may_skip_last 0)
+ * and reset A; m is updated on every evaluation, skipped or not. One decision for the whole
+ * batch: d_n pools every row, guidance rows included, so a CFG pair shares A and R (the
+ * reference implementations keep one state per branch when CFG runs as two calls). A zero or
+ * non-finite d_n (no usable reference) computes and resets A.
+ *
+ * P comes from `coef=` (highest degree first, as the papers print it) or from the JSON that
+ * `smoothcache calibrate --for teacache` writes; without either, P(x) = x (raw relL1, uncalibrated). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/policy.h"
+#include "cache/polyfit.h"
+#include "cache/stepcache.h"
+#include "core/error.h"
+#include "core/mem.h"
+#include "io/json.h"
+#include "model/dit_ops.h"
+
+#define TEA_COEFS 5
+
+extern const cache_policy_ops cache_teacache;
+
+typedef struct {
+    double coef[TEA_COEFS]; /* x^4 .. x^0 */
+    double thresh;
+    /* Per generation. */
+    cache_gen g;
+    float *m_prev, *m_cur; /* [rows * tokens, hidden] */
+    int have_prev, have_res;
+    double acc;
+} tea_state;
+
+static void tea_free_buffers(tea_state *t)
+{
+    sc_free(t->m_prev);
+    sc_free(t->m_cur);
+    t->m_prev = t->m_cur = NULL;
+}
+
+static void tea_destroy(void *st)
+{
+    if (!st) return;
+    tea_free_buffers(st);
+    free(st);
+}
+
+/* One coefficient of coef=a/b/c/d/e, as strict as spec_num: a finite decimal number. */
+static int parse_coef(const char *s, size_t len, double *out)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof buf) return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (strpbrk(buf, "xXnNiI") || !(buf[0] == '-' || buf[0] == '.' || (buf[0] >= '0' && buf[0] <= '9'))) return 0;
+    char *end;
+    *out = strtod(buf, &end);
+    return *end == '\0' && isfinite(*out);
+}
+
+static sc_status parse_coefs(const char *text, double *coef)
+{
+    const char *p = text;
+    for (int i = 0; i < TEA_COEFS; i++) {
+        const char *slash = strchr(p, '/');
+        const size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (!parse_coef(p, len, &coef[i]) || (i < TEA_COEFS - 1) != (slash != NULL))
+            return sc_fail(SC_ERR_ARG, "--cache teacache: coef=%s is not 5 finite numbers c0/c1/c2/c3/c4 (x^4 first)",
+                           text);
+        p = slash ? slash + 1 : p;
+    }
+    return SC_OK;
+}
+
+static sc_status load_coef_file(const char *path, double *coef)
+{
+    json_t *j;
+    sc_status s = json_load_object_file(path, SC_JSON_FILE_CAP, &j);
+    if (s) return s;
+    const json_t *a = json_object_get(j, "coef");
+    if (!json_is_array(a) || json_array_size(a) != TEA_COEFS)
+        s = sc_fail(SC_ERR_FORMAT, "%s: \"coef\" must be an array of %d numbers (x^4 first)", path, TEA_COEFS);
+    for (int i = 0; !s && i < TEA_COEFS; i++) {
+        const json_t *v = json_array_get(a, (size_t)i);
+        if (!json_is_number(v) || !isfinite(json_number_value(v)))
+            s = sc_fail(SC_ERR_FORMAT, "%s: \"coef\"[%d] is not a finite number", path, i);
+        else
+            coef[i] = json_number_value(v);
+    }
+    json_decref(j);
+    return s;
+}
+
+static sc_status tea_create(cache_spec *spec, void **state)
+{
+    tea_state *t = calloc(1, sizeof *t);
+    if (!t) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    const double identity[TEA_COEFS] = {0, 0, 0, 1, 0};
+    memcpy(t->coef, identity, sizeof identity);
+    const char *coef = NULL, *file = NULL;
+    sc_status s = spec_num(spec, "thresh", 0, 0.0, 1e6, 0.1, &t->thresh);
+    if (!s) s = spec_str(spec, "coef", 0, &coef);
+    if (!s) s = spec_str(spec, "coef_file", 0, &file);
+    if (!s && coef && file) s = sc_fail(SC_ERR_ARG, "--cache teacache: give coef= or coef_file=, not both");
+    if (!s && coef) s = parse_coefs(coef, t->coef);
+    if (!s && file) s = load_coef_file(file, t->coef);
+    if (s) {
+        free(t);
+        return s;
+    }
+    *state = t;
+    return SC_OK;
+}
+
+static sc_status tea_begin(void *st, const cache_gen *g)
+{
+    tea_state *t = st;
+    const size_t n = (size_t)g->rows * g->tokens * g->hidden;
+    t->g = *g;
+    t->have_prev = t->have_res = 0;
+    t->acc = 0;
+    tea_free_buffers(t);
+    if (!(t->m_prev = sc_alloc_array(n, sizeof(float), "TeaCache modulated input")) ||
+        !(t->m_cur = sc_alloc_array(n, sizeof(float), "TeaCache modulated input"))) {
+        tea_free_buffers(t);
+        return SC_ERR_NOMEM;
+    }
+    return SC_OK;
+}
+
+static int tea_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)c; return 0; }
+
+static int tea_segments(void *st, cache_segment *out)
+{
+    out[0] = (cache_segment){0, ((tea_state *)st)->g.depth};
+    return 1;
+}
+
+static int tea_boundary(void *st, int n, int l, const cache_view *v)
+{
+    tea_state *t = st;
+    if (l != 0) return l;
+    const int D = v->hidden;
+    /* m_n [rows * tokens, D] with block 0's shift_msa (mod + 0) and scale_msa (mod + D). */
+    ops_ln_modulate(t->m_cur, v->h, v->rows, v->tokens, D, t->g.eps_attn, v->mod, v->mod + D, 6 * D);
+    int skip = 0;
+    if (!step_engine_computes(&cache_teacache, n, t->g.steps) && t->have_prev && t->have_res) {
+        double diff, ref;
+        step_l1(t->m_cur, t->m_prev, (size_t)v->rows * v->tokens * D, &diff, &ref);
+        const double d = step_rel(diff, ref);
+        if (isfinite(d)) {
+            t->acc += polyval(t->coef, TEA_COEFS - 1, d); /* Horner, as numpy.poly1d */
+            skip = t->acc < t->thresh;
+        }
+    }
+    float *swap = t->m_prev;
+    t->m_prev = t->m_cur;
+    t->m_cur = swap;
+    t->have_prev = 1;
+    if (skip) return t->g.depth;
+    t->acc = 0;
+    t->have_res = 1;
+    return l;
+}
+
+static void tea_end(void *st) { tea_free_buffers(st); }
+
+const cache_policy_ops cache_teacache = {
+    .name = "teacache",
+    .options = "thresh=T (default 0.1), coef=C0/C1/C2/C3/C4 (x^4 first; default 0/0/0/1/0, P(x) = x) | "
+               "coef_file=FILE (calibrate --for teacache)",
+    .create = tea_create,
+    .begin = tea_begin,
+    .stores = tea_stores,
+    .segments = tea_segments,
+    .boundary = tea_boundary,
+    .end = tea_end,
+    .destroy = tea_destroy,
+};
