@@ -102,6 +102,24 @@ size_t sc_latent_bytes(const sc_model *m, int n);
 sc_status sc_model_forward(sc_model *m, int n, const float *x, const float *t, const int *y,
                            float *out, int threads);
 
+/* ---------------------------------------------------------------- images */
+
+/* The SD-VAE decoder (AutoencoderKL) that turns latents into pictures: a diffusers VAE folder,
+ * a pipeline folder (its vae/), or a single safetensors file (diffusers or original LDM names). */
+typedef struct sc_vae sc_vae;
+
+sc_status sc_vae_load(const char *path, sc_vae **out);
+void sc_vae_free(sc_vae *v);
+
+/* Side in pixels of the images made from this model's latents: through the VAE, or, with
+ * vae == NULL, the model's own output for pixel-space models (3 channels). 0 when the model makes
+ * latents and no VAE is given, or when the VAE does not take the model's latent channels. */
+int sc_image_side(const sc_model *m, const sc_vae *vae);
+
+/* latents [n, C, S, S] (as sc_generate writes them) -> rgb [n, side, side, 3] 8-bit, with
+ * diffusers' mapping round(255 * clamp(x / 2 + 0.5, 0, 1)); NaN maps to 0. */
+sc_status sc_decode_images(const sc_model *m, sc_vae *vae, int n, const float *latents, uint8_t *rgb, int threads);
+
 /* ---------------------------------------------------------------- sampling */
 
 typedef enum { SC_SAMPLER_DDIM = 0, SC_SAMPLER_IDDPM = 1, SC_SAMPLER_DPMPP2M = 2 } sc_sampler;

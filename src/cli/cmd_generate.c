@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/images.h"
 #include "cli/report.h"
 #include "io/file.h"
 #include "io/npy.h"
@@ -15,6 +16,8 @@ static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
     {"--cache", "SPEC", "feature caching: none (default), fora:n=N, smooth:schedule=FILE, smooth:errors=FILE,alpha=A"},
+    CLI_VAE_OPT,
+    {"--out", "FILE", "write the pictures: FILE.png (one image, or a grid of all) or FILE.npz (uint8 NHWC)"},
     {"--latents-in", "FILE.npy", "start from this float32 latent [N, C, S, S] instead of the seed"},
     {"--latents-out", "FILE.npy", "write the final float32 latents [N, C, S, S]"},
     {"--report", "FILE.json", "write the work done (computed/skipped, MACs, time) and quality as JSON"},
@@ -26,7 +29,7 @@ static const cli_opt k_opts[] = {
 
 static const char k_epilog[] =
     "examples:\n"
-    "  smoothcache generate --model DiT-XL-2-256/ --class 207,360 --seed 0 --latents-out z.npy\n"
+    "  smoothcache generate --model DiT-XL-2-256/ --class 207,360 --seed 0 --out dogs.png\n"
     "  smoothcache generate --model DiT-XL-2-256/ --class 88 --cache smooth:schedule=50-N-3-threshold-0.18.json \\\n"
     "      --compare-uncached --latents-out z.npy\n"
     "  smoothcache generate --model DiT-XL-2-256x256.safetensors --sampler iddpm --steps 250 \\\n"
@@ -35,22 +38,26 @@ static const char k_epilog[] =
 
 int cmd_generate(int argc, char **argv)
 {
-    cli_args a = {"generate", "Sample images' latents from a class-conditional DiT, optionally with feature caching.",
-                  "--model PATH [--class N[,N...]] [--seed S] [--steps N] [--cache SPEC] --latents-out FILE.npy [options]",
+    cli_args a = {"generate", "Sample images from a class-conditional DiT, optionally with feature caching.",
+                  "--model PATH [--class N[,N...]] [--seed S] [--steps N] [--cache SPEC] --out FILE.png [options]",
                   k_epilog, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
 
     sc_gen_params p = sc_gen_params_default();
     int *classes = NULL, n = 0;
-    const char *out = cli_get(&a, "--latents-out"), *in = cli_get(&a, "--latents-in");
+    const char *out = cli_get(&a, "--latents-out"), *in = cli_get(&a, "--latents-in"), *pics = cli_get(&a, "--out");
     const char *report = cli_get(&a, "--report");
     const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
     const int compare = cli_get(&a, "--compare-uncached") != NULL;
     if ((r = cli_sampling(&a, &p, &classes, &n))) return r;
-    if (!out && !report) {
+    if (!out && !report && !pics) {
         free(classes);
-        return cli_usage_error(&a, "nothing to write: give --latents-out FILE.npy and/or --report FILE.json");
+        return cli_usage_error(&a, "nothing to write: give --out FILE.png, --latents-out FILE.npy or --report FILE.json");
+    }
+    if (pics && !cli_image_path_ok(&a, "--out", pics)) {
+        free(classes);
+        return CLI_EXIT_USAGE;
     }
     if (!classes) {
         classes = calloc(1, sizeof *classes);
@@ -58,14 +65,20 @@ int cmd_generate(int argc, char **argv)
     }
     sc_set_quiet(quiet);
     sc_model *m = NULL;
+    sc_vae *vae = NULL;
     npy_array lin = {0};
     float *lat = NULL, *ref = NULL;
+    uint8_t *rgb = NULL, *ref_rgb = NULL;
     /* Refuse an existing output before minutes of work, not after. */
-    if ((out && file_out_check(out, force) != SC_OK) || (report && file_out_check(report, force) != SC_OK)) {
+    if ((out && file_out_check(out, force) != SC_OK) || (report && file_out_check(report, force) != SC_OK) ||
+        (pics && file_out_check(pics, force) != SC_OK)) {
         r = cli_fail(&a);
         goto done;
     }
     if ((r = cli_load_model(&a, &m, 1))) goto done;
+    /* Pictures are needed for --out, and measured for --compare-uncached when the model makes them. */
+    if ((pics || compare) && (r = cli_load_vae(&a, m, pics != NULL, &vae))) goto done;
+    const int side = sc_image_side(m, vae), images = side > 0 && (pics || compare);
     sc_model_info info;
     sc_model_get_info(m, &info);
     const uint64_t shape[4] = {(uint64_t)n, (uint64_t)info.in_channels, (uint64_t)info.input_size,
@@ -118,6 +131,27 @@ int cmd_generate(int argc, char **argv)
     }
     report_entry e;
     report_fill(&e, p.cache ? p.cache : "none", &st, lat, compare ? &st_ref : NULL, ref, bytes / sizeof(float));
+    if (images) {
+        const size_t img_bytes = (size_t)n * side * side * 3;
+        rgb = malloc(img_bytes);
+        if (compare) ref_rgb = malloc(img_bytes);
+        if (!rgb || (compare && !ref_rgb) || sc_decode_images(m, vae, n, lat, rgb, p.threads) != SC_OK ||
+            (compare && sc_decode_images(m, vae, n, ref, ref_rgb, p.threads) != SC_OK)) {
+            r = rgb ? cli_fail(&a) : CLI_EXIT_FAIL;
+            goto done;
+        }
+        if (compare) report_images(&e, rgb, ref_rgb, n, side);
+    }
+    if (pics) {
+        char comment[512];
+        snprintf(comment, sizeof comment, "model=%s classes=%d seed=%llu steps=%d sampler=%s cfg=%g cache=%s",
+                 cli_get(&a, "--model"), n, (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
+                 (double)p.cfg, p.cache ? p.cache : "none");
+        if (cli_write_images(pics, rgb, n, side, comment, force) != SC_OK) {
+            r = cli_fail(&a);
+            goto done;
+        }
+    }
     if (out && npy_write_f32(out, lat, 4, shape, force) != SC_OK) {
         r = cli_fail(&a);
         goto done;
@@ -129,11 +163,15 @@ int cmd_generate(int argc, char **argv)
     if (!quiet) {
         report_print_line(stderr, &e, p.steps);
         if (out) fprintf(stderr, "wrote %s\n", out);
+        if (pics) fprintf(stderr, "wrote %s\n", pics);
         if (report) fprintf(stderr, "wrote %s\n", report);
     }
 done:
     free(lat);
     free(ref);
+    free(rgb);
+    free(ref_rgb);
+    sc_vae_free(vae);
     npy_free(&lin);
     sc_model_free(m);
     free(classes);

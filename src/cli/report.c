@@ -25,6 +25,15 @@ void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, 
     }
 }
 
+void report_images(report_entry *e, const uint8_t *rgb, const uint8_t *ref, int n, int side)
+{
+    const size_t per = (size_t)side * side * 3;
+    e->psnr = metric_psnr(rgb, ref, per * (size_t)n);
+    double ssim = 0;
+    for (int i = 0; i < n; i++) ssim += metric_ssim(rgb + per * (size_t)i, ref + per * (size_t)i, side, side, 3);
+    e->ssim = ssim / n;
+}
+
 void report_print_line(FILE *f, const report_entry *e, int steps)
 {
     const sc_cache_stats *s = &e->stats;

@@ -3,6 +3,7 @@
 #ifndef SC_CLI_REPORT_H
 #define SC_CLI_REPORT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "smoothcache.h"
@@ -21,6 +22,8 @@ typedef struct {
 /* Fills an entry from a run and, when ref_stats is not NULL, its uncached twin. */
 void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, const float *latents,
                  const sc_cache_stats *ref_stats, const float *ref_latents, size_t n);
+/* PSNR over all pixels and mean per-image SSIM of rgb [n, side, side, 3] against ref. */
+void report_images(report_entry *e, const uint8_t *rgb, const uint8_t *ref, int n, int side);
 void report_print_line(FILE *f, const report_entry *e, int steps);
 void report_print_table(FILE *f, const report_entry *e, int n);
 /* One row per entry: policy,seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,... */

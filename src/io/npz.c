@@ -84,46 +84,28 @@ static sc_status check_args(const char *path, const char *name, const uint8_t *d
     return SC_OK;
 }
 
-/* Writes the header, then the data in chunks, accumulating the CRC-32 of both. */
-static sc_status stream_entry(sc_outfile *o, const uint8_t *head, size_t hlen, const uint8_t *data,
-                              uint64_t numel, uint32_t *crc_out)
+sc_status npz_stream_open(npz_stream *z, const char *path, const char *array_name, int rank, const uint64_t *shape,
+                          int force, uint64_t zip64_at)
 {
-    uLong crc = crc32_z(0L, Z_NULL, 0);
-    crc = crc32_z(crc, head, hlen);
-    sc_status s = file_out_write(o, head, hlen);
-    for (uint64_t done = 0; !s && done < numel;) {
-        size_t n = numel - done < CHUNK ? (size_t)(numel - done) : CHUNK;
-        crc = crc32_z(crc, data + done, n);
-        s = file_out_write(o, data + done, n);
-        done += n;
-    }
-    *crc_out = (uint32_t)crc;
-    return s;
-}
-
-sc_status npz_write_u8_zip64_at(const char *path, const char *array_name, const uint8_t *data, int rank,
-                                const uint64_t *shape, int force, uint64_t zip64_at)
-{
-    uint64_t numel = 0;
-    sc_status s = check_args(path, array_name, data, rank, shape, &numel);
+    memset(z, 0, sizeof *z);
+    z->o.fd = -1;
+    static const uint8_t any = 0; /* the data comes later: only the shape is checked now */
+    sc_status s = check_args(path, array_name, &any, rank, shape, &z->numel);
     if (s) return s;
     uint8_t npy_head[512];
     size_t hlen = npy_u8_header(npy_head, rank, shape);
-    char entry_name[NPZ_MAX_NAME + 8];
-    snprintf(entry_name, sizeof entry_name, "%s.npy", array_name);
-    uint32_t nlen = (uint32_t)strlen(entry_name);
+    snprintf(z->entry_name, sizeof z->entry_name, "%s.npy", array_name);
+    z->nlen = (uint32_t)strlen(z->entry_name);
 
-    uint64_t entry, cd_off;
-    if (!ck_add(numel, hlen, &entry) || !ck_add(entry, 30 + nlen + 20, &cd_off))
+    uint64_t cd_off;
+    if (!ck_add(z->numel, hlen, &z->entry) || !ck_add(z->entry, 30 + z->nlen + 20, &cd_off))
         return sc_fail(SC_ERR_ARG, "%s: array too large for a ZIP archive", path);
     /* All or nothing: ZIP64 sizes, and the ZIP64 end records for the central directory's offset,
      * which lies past the entry and so past 4 GiB too when the entry is that large. */
-    int z64 = entry >= zip64_at || cd_off >= 0xffffffffull;
-    uint32_t version = z64 ? 45 : 20; /* 4.5: ZIP64; 2.0: plain stored entries */
-    uint32_t size32 = z64 ? 0xffffffffu : (uint32_t)entry;
-    uint32_t extra_len = z64 ? 20 : 0;
-    cd_off = 30 + nlen + extra_len + entry;
-    uint64_t cd_size = 46 + nlen + extra_len;
+    z->z64 = z->entry >= zip64_at || cd_off >= 0xffffffffull;
+    const uint32_t version = z->z64 ? 45 : 20; /* 4.5: ZIP64; 2.0: plain stored entries */
+    const uint32_t size32 = z->z64 ? 0xffffffffu : (uint32_t)z->entry;
+    const uint32_t extra_len = z->z64 ? 20 : 0;
 
     uint8_t lh[30 + NPZ_MAX_NAME + 8 + 20], *p = lh;
     p = put32(p, 0x04034b50);
@@ -135,35 +117,76 @@ sc_status npz_write_u8_zip64_at(const char *path, const char *array_name, const 
     p = put32(p, 0);                   /* CRC-32, patched after the data (offset 14) */
     p = put32(p, size32);              /* compressed size */
     p = put32(p, size32);              /* uncompressed size */
-    p = put16(p, nlen);
+    p = put16(p, z->nlen);
     p = put16(p, extra_len);
-    memcpy(p, entry_name, nlen);
-    p += nlen;
-    if (z64) { /* the local header's ZIP64 extra holds both sizes, uncompressed first */
+    memcpy(p, z->entry_name, z->nlen);
+    p += z->nlen;
+    if (z->z64) { /* the local header's ZIP64 extra holds both sizes, uncompressed first */
         p = put16(p, 0x0001);
         p = put16(p, 16);
-        p = put64(p, entry);
-        p = put64(p, entry);
+        p = put64(p, z->entry);
+        p = put64(p, z->entry);
     }
+    if ((s = file_out_open(&z->o, path, force))) return s;
+    z->crc = crc32_z(0L, Z_NULL, 0);
+    s = file_out_write(&z->o, lh, (size_t)(p - lh));
+    if (!s) {
+        z->crc = crc32_z(z->crc, npy_head, hlen);
+        s = file_out_write(&z->o, npy_head, hlen);
+    }
+    z->open = !s; /* file_out_write removed the temporary file on failure */
+    return s;
+}
 
-    sc_outfile o;
-    if ((s = file_out_open(&o, path, force))) return s;
-    uint32_t crc = 0;
-    s = file_out_write(&o, lh, (size_t)(p - lh));
-    if (!s) s = stream_entry(&o, npy_head, hlen, data, numel, &crc);
-    if (s) return s; /* file_out_write removed the temporary file */
+sc_status npz_stream_write(npz_stream *z, const uint8_t *data, size_t n)
+{
+    SC_ASSERT(z->open);
+    if (n > z->numel - z->written) {
+        npz_stream_abort(z);
+        return sc_fail(SC_ERR_ARG, "%s: more data than the array's shape holds", z->o.path);
+    }
+    sc_status s = SC_OK;
+    for (size_t done = 0; !s && done < n;) {
+        size_t k = n - done < CHUNK ? n - done : CHUNK;
+        z->crc = crc32_z(z->crc, data + done, k);
+        s = file_out_write(&z->o, data + done, k);
+        done += k;
+    }
+    if (s) z->open = 0;
+    z->written += n;
+    return s;
+}
+
+void npz_stream_abort(npz_stream *z)
+{
+    if (z->open) file_out_abort(&z->o);
+    z->open = 0;
+}
+
+sc_status npz_stream_close(npz_stream *z)
+{
+    SC_ASSERT(z->open);
+    const char *path = z->o.path;
+    if (z->written != z->numel) {
+        sc_fail(SC_ERR_ARG, "%s: %llu of %llu array bytes written", path, (unsigned long long)z->written,
+                (unsigned long long)z->numel);
+        npz_stream_abort(z);
+        return SC_ERR_ARG;
+    }
     uint8_t crc_le[4];
-    put32(crc_le, crc);
+    put32(crc_le, (uint32_t)z->crc);
     ssize_t w;
-    while ((w = pwrite(o.fd, crc_le, 4, 14)) < 0 && errno == EINTR) {}
+    while ((w = pwrite(z->o.fd, crc_le, 4, 14)) < 0 && errno == EINTR) {}
     if (w != 4) {
         int e = w < 0 ? errno : EIO;
-        file_out_abort(&o);
+        npz_stream_abort(z);
         return sc_fail(SC_ERR_IO, "%s: write failed: %s", path, strerror(e));
     }
-
-    uint8_t tail[46 + NPZ_MAX_NAME + 8 + 20 + 56 + 20 + 22];
-    p = tail;
+    const uint32_t version = z->z64 ? 45 : 20;
+    const uint32_t size32 = z->z64 ? 0xffffffffu : (uint32_t)z->entry;
+    const uint32_t extra_len = z->z64 ? 20 : 0;
+    const uint64_t cd_off = 30 + z->nlen + extra_len + z->entry, cd_size = 46 + z->nlen + extra_len;
+    uint8_t tail[46 + NPZ_MAX_NAME + 8 + 20 + 56 + 20 + 22], *p = tail;
     p = put32(p, 0x02014b50);
     p = put16(p, MADE_BY_UNIX | version);
     p = put16(p, version);
@@ -171,23 +194,23 @@ sc_status npz_write_u8_zip64_at(const char *path, const char *array_name, const 
     p = put16(p, 0);                   /* stored */
     p = put16(p, 0);
     p = put16(p, DOS_DATE_1980_01_01);
-    p = put32(p, crc);
+    p = put32(p, (uint32_t)z->crc);
     p = put32(p, size32);
     p = put32(p, size32);
-    p = put16(p, nlen);
+    p = put16(p, z->nlen);
     p = put16(p, extra_len);
     p = put16(p, 0);                   /* comment length */
     p = put16(p, 0);                   /* disk number start */
     p = put16(p, 0);                   /* internal attributes */
     p = put32(p, UNIX_FILE_0644);
     p = put32(p, 0);                   /* local header offset: always 0, so never in the extra */
-    memcpy(p, entry_name, nlen);
-    p += nlen;
-    if (z64) { /* only the fields set to 0xffffffff above, in APPNOTE order */
+    memcpy(p, z->entry_name, z->nlen);
+    p += z->nlen;
+    if (z->z64) { /* only the fields set to 0xffffffff above, in APPNOTE order */
         p = put16(p, 0x0001);
         p = put16(p, 16);
-        p = put64(p, entry);
-        p = put64(p, entry);
+        p = put64(p, z->entry);
+        p = put64(p, z->entry);
         uint64_t eocd64_off = cd_off + cd_size;
         p = put32(p, 0x06064b50);      /* ZIP64 end of central directory record */
         p = put64(p, 56 - 12);         /* its size, less the signature and this field */
@@ -210,11 +233,24 @@ sc_status npz_write_u8_zip64_at(const char *path, const char *array_name, const 
     p = put16(p, 1);
     p = put16(p, 1);
     p = put32(p, (uint32_t)cd_size);
-    p = put32(p, z64 ? 0xffffffffu : (uint32_t)cd_off); /* ZIP64: readers take the record's */
+    p = put32(p, z->z64 ? 0xffffffffu : (uint32_t)cd_off); /* ZIP64: readers take the record's */
     p = put16(p, 0);                   /* comment length */
+    z->open = 0;
+    sc_status s = file_out_write(&z->o, tail, (size_t)(p - tail));
+    if (s) return s;
+    return file_out_commit(&z->o);
+}
 
-    if ((s = file_out_write(&o, tail, (size_t)(p - tail)))) return s;
-    return file_out_commit(&o);
+sc_status npz_write_u8_zip64_at(const char *path, const char *array_name, const uint8_t *data, int rank,
+                                const uint64_t *shape, int force, uint64_t zip64_at)
+{
+    uint64_t numel = 0;
+    sc_status s = check_args(path, array_name, data, rank, shape, &numel);
+    if (s) return s;
+    npz_stream z;
+    if ((s = npz_stream_open(&z, path, array_name, rank, shape, force, zip64_at))) return s;
+    if ((s = npz_stream_write(&z, data, (size_t)numel))) return s;
+    return npz_stream_close(&z);
 }
 
 sc_status npz_write_u8(const char *path, const char *array_name, const uint8_t *data, int rank,

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "io/file.h"
 #include "smoothcache.h"
 
 #define NPZ_MAX_RANK 8
@@ -25,5 +26,23 @@ sc_status npz_write_u8(const char *path, const char *array_name, const uint8_t *
  * tests pass 0 to exercise the ZIP64 layout without writing 4 GiB). */
 sc_status npz_write_u8_zip64_at(const char *path, const char *array_name, const uint8_t *data, int rank,
                                 const uint64_t *shape, int force, uint64_t zip64_at);
+
+/* Writing an array piece by piece (50,000 images do not fit in memory): open with the final
+ * shape, write exactly numel bytes in any number of calls, close (CRC patched, directory written,
+ * file renamed into place) or abort (temporary file removed). */
+typedef struct {
+    sc_outfile o;
+    char entry_name[80];
+    uint32_t nlen;
+    uint64_t numel, entry, written;
+    unsigned long crc;
+    int z64, open;
+} npz_stream;
+
+sc_status npz_stream_open(npz_stream *z, const char *path, const char *array_name, int rank, const uint64_t *shape,
+                          int force, uint64_t zip64_at);
+sc_status npz_stream_write(npz_stream *z, const uint8_t *data, size_t n);
+sc_status npz_stream_close(npz_stream *z);
+void npz_stream_abort(npz_stream *z);
 
 #endif

@@ -28,6 +28,11 @@ typedef struct {
 } dit_linear;
 
 typedef struct {
+    /* Own timestep and class embedders: diffusers gives every block a copy, identical in
+     * converted checkpoints (then only block 0's is used) but trained apart in models trained
+     * natively with diffusers. Set only when the model's per_block_cond is 1. */
+    dit_linear t1, t2;         /* [D, 256], [D, D] */
+    const float *y_table;      /* [num_classes + 1, D] */
     dit_linear ada;            /* [6D, D] */
     dit_linear qkv;            /* [3D, D] when fused (original files) */
     dit_linear q, k, v;        /* [D, D] each (diffusers files); qkv.w == NULL then */
@@ -43,6 +48,7 @@ typedef struct {
     dit_linear t2;             /* [D, D] */
     const float *y_table;      /* [num_classes + 1, D] */
     dit_block *blocks;         /* [depth] */
+    int per_block_cond;        /* 1: each block has its own embedders (see dit_block) */
     dit_linear final_ada;      /* [2D, D] */
     dit_linear final_lin;      /* [p*p*out_channels, D] */
 } dit_weights;
@@ -79,7 +85,9 @@ typedef struct {
     float *temb_freq;          /* [B, 256] */
     float *temb_hid;           /* [B, D] */
     float *c;                  /* [B, D] conditioning */
-    float *silu_c;             /* [B, D] */
+    float *silu_c;             /* [B, D] SiLU of the conditioning (block 0's embedders) */
+    float *silu_cb;            /* [B, D] the same from one block's own embedders */
+    int *y;                    /* [B] class labels of the current forward */
     float *mod;                /* [B, 6D] */
     mm_ctx *mm;
 } dit_workspace;

@@ -34,6 +34,7 @@ sc_status dit_workspace_init(dit_workspace *ws, const sc_model *m, int rows)
         {&ws->temb_hid, B * D, "timestep hidden"},
         {&ws->c, B * D, "conditioning"},
         {&ws->silu_c, B * D, "conditioning"},
+        {&ws->silu_cb, B * D, "conditioning"},
         {&ws->mod, B * 6 * D, "modulation"},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
@@ -43,6 +44,11 @@ sc_status dit_workspace_init(dit_workspace *ws, const sc_model *m, int rows)
             return SC_ERR_NOMEM;
         }
     }
+    ws->y = sc_alloc_array(B, sizeof(int), "labels");
+    if (!ws->y) {
+        dit_workspace_free(ws);
+        return SC_ERR_NOMEM;
+    }
     sc_status s = mm_create(&ws->mm);
     if (s) dit_workspace_free(ws);
     return s;
@@ -51,8 +57,9 @@ sc_status dit_workspace_init(dit_workspace *ws, const sc_model *m, int rows)
 void dit_workspace_free(dit_workspace *ws)
 {
     float *all[] = {ws->h, ws->z, ws->qkv, ws->att, ws->sub, ws->hid, ws->scores, ws->dense, ws->patches,
-                    ws->out_tok, ws->temb_freq, ws->temb_hid, ws->c, ws->silu_c, ws->mod};
+                    ws->out_tok, ws->temb_freq, ws->temb_hid, ws->c, ws->silu_c, ws->silu_cb, ws->mod};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) sc_free(all[i]);
+    sc_free(ws->y);
     mm_destroy(ws->mm);
     memset(ws, 0, sizeof *ws);
 }
@@ -103,11 +110,35 @@ sc_status dit_mlp_sublayer(const sc_model *m, dit_workspace *ws, int l, float *o
     return s;
 }
 
+/* c [B, D] = t2(SiLU(t1(features))) + E[y]; silu = SiLU(c). Uses ws->temb_freq and ws->y. */
+static sc_status conditioning(dit_workspace *ws, const dit_linear *t1, const dit_linear *t2, const float *table,
+                              int D, float *c, float *silu)
+{
+    const int B = ws->rows;
+    sc_status s = linear(ws->mm, B, t1, ws->temb_freq, ws->temb_hid, D, MM_POST_NONE); /* [B, D] */
+    if (s) return s;
+    ops_silu(ws->temb_hid, ws->temb_hid, B * D);
+    s = linear(ws->mm, B, t2, ws->temb_hid, c, D, MM_POST_NONE);                       /* [B, D] */
+    if (s) return s;
+    for (int b = 0; b < B; b++) {
+        const float *e = table + (size_t)ws->y[b] * D;
+        for (int i = 0; i < D; i++) c[(size_t)b * D + i] += e[i];
+    }
+    ops_silu(silu, c, B * D);
+    return SC_OK;
+}
+
 /* mod [B, 6D] = adaLN_l(SiLU(c)): shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp. */
 sc_status dit_block_modulation(const sc_model *m, dit_workspace *ws, int l)
 {
-    return linear(ws->mm, ws->rows, &m->w.blocks[l].ada, ws->silu_c, ws->mod, 6 * m->cfg.hidden,
-                  MM_POST_NONE);
+    const dit_block *b = &m->w.blocks[l];
+    const float *silu = ws->silu_c;
+    if (m->w.per_block_cond && l > 0) {
+        sc_status s = conditioning(ws, &b->t1, &b->t2, b->y_table, m->cfg.hidden, ws->silu_cb, ws->silu_cb);
+        if (s) return s;
+        silu = ws->silu_cb;
+    }
+    return linear(ws->mm, ws->rows, &b->ada, silu, ws->mod, 6 * m->cfg.hidden, MM_POST_NONE);
 }
 
 sc_status dit_embed(const sc_model *m, dit_workspace *ws, const float *x, const float *t, const int *y)
@@ -121,18 +152,12 @@ sc_status dit_embed(const sc_model *m, dit_workspace *ws, const float *x, const 
     ops_add_pos(ws->h, w->pos, B, T, D);                                             /* h [B*T, D] */
 
     ops_timestep_features(ws->temb_freq, t, B, c->freq_div);                        /* [B, 256] */
-    s = linear(ws->mm, B, &w->t1, ws->temb_freq, ws->temb_hid, D, MM_POST_NONE);    /* [B, D] */
-    if (s) return s;
-    ops_silu(ws->temb_hid, ws->temb_hid, B * D);
-    s = linear(ws->mm, B, &w->t2, ws->temb_hid, ws->c, D, MM_POST_NONE);            /* [B, D] */
-    if (s) return s;
     for (int b = 0; b < B; b++) {
         SC_ASSERT(y[b] >= 0 && y[b] <= c->num_classes);
-        const float *e = w->y_table + (size_t)y[b] * D;
-        for (int i = 0; i < D; i++) ws->c[(size_t)b * D + i] += e[i];
+        ws->y[b] = y[b];
     }
-    ops_silu(ws->silu_c, ws->c, B * D);
-    return SC_OK;
+    /* Block 0's embedders condition block 0 and the final layer (diffusers uses them there). */
+    return conditioning(ws, &w->t1, &w->t2, w->y_table, D, ws->c, ws->silu_c);
 }
 
 sc_status dit_final(const sc_model *m, dit_workspace *ws, float *out)

@@ -192,6 +192,28 @@ static sc_status load_original(sc_model *m, wsrc *w)
     return s;
 }
 
+/* 1 if some block's timestep/class embedder copy differs in bytes from block 0's (models trained
+ * natively with diffusers); converted checkpoints carry identical copies. */
+static int embedders_differ(wsrc *w, int depth)
+{
+    static const char *parts[] = {"timestep_embedder.linear_1.weight", "timestep_embedder.linear_1.bias",
+                                  "timestep_embedder.linear_2.weight", "timestep_embedder.linear_2.bias",
+                                  "class_embedder.embedding_table.weight"};
+    for (int l = 1; l < depth; l++)
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+            char n0[160], nl[160];
+            snprintf(n0, sizeof n0, "transformer_blocks.0.norm1.emb.%s", parts[i]);
+            snprintf(nl, sizeof nl, "transformer_blocks.%d.norm1.emb.%s", l, parts[i]);
+            st_file *f0, *fl;
+            const st_tensor *a = wsrc_find(w, n0, &f0), *b = wsrc_find(w, nl, &fl);
+            if (!a || !b) continue; /* a missing copy is reported when (if) it is loaded */
+            if (a->end - a->begin != b->end - b->begin || a->dtype != b->dtype ||
+                memcmp(st_data(f0, a), st_data(fl, b), (size_t)(a->end - a->begin)))
+                return 1;
+        }
+    return 0;
+}
+
 static sc_status load_diffusers(sc_model *m, wsrc *w)
 {
     const dit_config *c = &m->cfg;
@@ -219,6 +241,17 @@ static sc_status load_diffusers(sc_model *m, wsrc *w)
     }
     if (!s) s = get_linear(m, w, "proj_out_1", 2 * D, D, &m->w.final_ada);
     if (!s) s = get_linear(m, w, "proj_out_2", c->patch * c->patch * c->out_channels, D, &m->w.final_lin);
+    if (!s && c->depth > 1 && embedders_differ(w, c->depth)) {
+        m->w.per_block_cond = 1;
+        for (int l = 1; l < c->depth && !s; l++) {
+            dit_block *b = &m->w.blocks[l];
+            uint64_t d[2] = {(uint64_t)c->num_classes + 1, (uint64_t)D};
+            snprintf(p, sizeof p, "transformer_blocks.%d.norm1.emb.timestep_embedder.linear_1", l);
+            s = get_linear(m, w, p, D, 256, &b->t1);
+            if (!s) { snprintf(p, sizeof p, "transformer_blocks.%d.norm1.emb.timestep_embedder.linear_2", l); s = get_linear(m, w, p, D, D, &b->t2); }
+            if (!s) { snprintf(p, sizeof p, "transformer_blocks.%d.norm1.emb.class_embedder.embedding_table.weight", l); s = get(m, w, p, 2, d, &b->y_table); }
+        }
+    }
     return s;
 }
 

@@ -95,6 +95,8 @@ sc_status dit_pack(sc_model *m)
         dit_block *b = &w->blocks[l];
         if (!b->qkv.w) s = fuse_qkv(m, b);
         if (!s) s = pack_one(m, rows, &b->ada);
+        if (!s && b->t1.w) s = pack_one(m, rows, &b->t1);
+        if (!s && b->t2.w) s = pack_one(m, rows, &b->t2);
         if (!s) s = pack_one(m, tok, &b->qkv);
         if (!s) s = pack_one(m, tok, &b->proj);
         if (!s) s = pack_one(m, tok, &b->fc1);

@@ -85,7 +85,7 @@ typedef struct {
     double *stats;       /* GroupNorm scratch, [3 * max channels] */
 } vae_workspace;
 
-typedef struct {
+typedef struct sc_vae {
     char path[4096];
     vae_config cfg;
     conv_ctx *conv;

@@ -1,0 +1,24 @@
+/* Pictures on the command line: which VAE to use, and writing PNG grids or .npz batches. */
+#ifndef SC_CLI_IMAGES_H
+#define SC_CLI_IMAGES_H
+
+#include <stdint.h>
+
+#include "cli/args.h"
+#include "smoothcache.h"
+
+#define CLI_VAE_OPT {"--vae", "PATH", "VAE for latent models (default: the pipeline folder's vae/)"}
+
+/* The VAE: --vae PATH, else the vae/ folder of a pipeline given as --model, else none (pixel-space
+ * models need none). With need = 1 it is an error (exit 2) when the model cannot make pictures.
+ * Returns an exit status; *vae may be NULL. */
+int cli_load_vae(const cli_args *a, const sc_model *m, int need, sc_vae **vae);
+
+/* 1 if path ends in .png or .npz (else prints a usage error and returns 0). */
+int cli_image_path_ok(const cli_args *a, const char *flag, const char *path);
+
+/* rgb [n, side, side, 3] -> .png (the image, or a grid of all) or .npz (uint8 NHWC "arr_0", the
+ * layout the ImageNet FID/IS evaluator reads). */
+sc_status cli_write_images(const char *path, const uint8_t *rgb, int n, int side, const char *comment, int force);
+
+#endif
