@@ -111,6 +111,16 @@ typedef struct sc_vae sc_vae;
 sc_status sc_vae_load(const char *path, sc_vae **out);
 void sc_vae_free(sc_vae *v);
 
+typedef struct {
+    const char *naming;       /* "diffusers", "diffusers-legacy", "ldm" */
+    int latent_channels, out_channels, blocks, layers_per_block, groups;
+    int block_out[8];         /* block_out_channels, encoder order */
+    int upscale;              /* image side / latent side */
+    double scaling_factor;
+} sc_vae_info;
+
+void sc_vae_get_info(const sc_vae *v, sc_vae_info *info);
+
 /* Side in pixels of the images made from this model's latents: through the VAE, or, with
  * vae == NULL, the model's own output for pixel-space models (3 channels). 0 when the model makes
  * latents and no VAE is given, or when the VAE does not take the model's latent channels. */

@@ -2,8 +2,9 @@
 #include <stdio.h>
 
 #include "cli/commands.h"
+#include "cli/images.h"
 
-static const cli_opt k_opts[] = {CLI_MODEL_OPTS};
+static const cli_opt k_opts[] = {CLI_MODEL_OPTS, CLI_VAE_OPT};
 
 int cmd_info(int argc, char **argv)
 {
@@ -13,27 +14,48 @@ int cmd_info(int argc, char **argv)
     if (r) return r < 0 ? 0 : r;
     sc_model *m;
     if ((r = cli_load_model(&a, &m, 0))) return r;
-    sc_model_info i;
-    sc_model_get_info(m, &i);
+    sc_model_info mi;
+    sc_model_get_info(m, &mi);
     int ts[4];
     printf("model:          %s\n", cli_get(&a, "--model"));
-    printf("layout:         %s\n", i.layout);
-    printf("numerics:       %s\n", i.origin == SC_ORIGIN_ORIGINAL
+    printf("layout:         %s\n", mi.layout);
+    printf("numerics:       %s\n", mi.origin == SC_ORIGIN_ORIGINAL
                                        ? "original DiT (timestep freq /128, LayerNorm eps 1e-6, CFG on 3 channels)"
                                        : "diffusers (timestep freq /127, pre-MLP LayerNorm eps from config, CFG on all channels)");
-    printf("dtype:          %s\n", i.dtype);
-    printf("depth:          %d blocks\n", i.depth);
-    printf("hidden:         %d (%d heads x %d)\n", i.hidden, i.heads, i.head_dim);
-    printf("patch:          %d\n", i.patch);
-    printf("latent:         %d x %d x %d -> %d tokens\n", i.in_channels, i.input_size, i.input_size, i.tokens);
-    printf("output:         %d channels%s\n", i.out_channels, i.learned_sigma ? " (learned sigma)" : "");
-    printf("classes:        %d (null class %d)\n", i.num_classes, i.num_classes);
-    printf("parameters:     %llu (%.1f M)\n", (unsigned long long)i.params, (double)i.params / 1e6);
-    printf("MACs/forward:   %.3f G per sample (x2 with guidance)\n", (double)i.macs_per_forward / 1e9);
-    printf("  per block:    attention %.3f G, MLP %.3f G\n", (double)i.macs_block_attn / 1e9,
-           (double)i.macs_block_mlp / 1e9);
+    printf("dtype:          %s\n", mi.dtype);
+    printf("depth:          %d blocks\n", mi.depth);
+    printf("hidden:         %d (%d heads x %d)\n", mi.hidden, mi.heads, mi.head_dim);
+    printf("patch:          %d\n", mi.patch);
+    printf("latent:         %d x %d x %d -> %d tokens\n", mi.in_channels, mi.input_size, mi.input_size, mi.tokens);
+    printf("output:         %d channels%s\n", mi.out_channels, mi.learned_sigma ? " (learned sigma)" : "");
+    printf("classes:        %d (null class %d)\n", mi.num_classes, mi.num_classes);
+    printf("parameters:     %llu (%.1f M)\n", (unsigned long long)mi.params, (double)mi.params / 1e6);
+    printf("MACs/forward:   %.3f G per sample (x2 with guidance)\n", (double)mi.macs_per_forward / 1e9);
+    printf("  per block:    attention %.3f G, MLP %.3f G\n", (double)mi.macs_block_attn / 1e9,
+           (double)mi.macs_block_mlp / 1e9);
     if (sc_sampler_timesteps(m, SC_SAMPLER_DDIM, 4, ts) == SC_OK)
         printf("DDIM 4 steps:   timesteps %d %d %d %d\n", ts[0], ts[1], ts[2], ts[3]);
+    sc_vae *vae = NULL;
+    if ((r = cli_load_vae(&a, m, 0, &vae))) {
+        sc_model_free(m);
+        return r;
+    }
+    if (vae) {
+        sc_vae_info v;
+        sc_vae_get_info(vae, &v);
+        printf("VAE:            %s names, %d latent channels -> %d, scaling factor %g\n", v.naming, v.latent_channels,
+               v.out_channels, v.scaling_factor);
+        printf("  decoder:      %d blocks (", v.blocks);
+        for (int i = 0; i < v.blocks; i++) printf("%s%d", i ? ", " : "", v.block_out[i]);
+        printf("), %d resnets each, GroupNorm %d\n", v.layers_per_block + 1, v.groups);
+        int side = sc_image_side(m, vae);
+        printf("  images:       %d x %d (x%d)\n", side, side, v.upscale);
+    } else if (sc_image_side(m, NULL)) {
+        printf("images:         %d x %d, the model's own output (pixel space)\n", mi.input_size, mi.input_size);
+    } else {
+        printf("images:         none without a VAE (--vae PATH)\n");
+    }
+    sc_vae_free(vae);
     sc_model_free(m);
     return 0;
 }

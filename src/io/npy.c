@@ -11,7 +11,7 @@
 
 #define NPY_MAX_HEADER 65536
 
-typedef enum { NPY_F4, NPY_F8, NPY_I4, NPY_I8 } npy_dtype;
+typedef enum { NPY_F4, NPY_F8, NPY_I4, NPY_I8, NPY_U1 } npy_dtype;
 
 static const char *skip_ws(const char *p, const char *end)
 {
@@ -42,7 +42,7 @@ static sc_status parse_dict(const char *h, size_t n, const char *what, npy_dtype
         return sc_fail(SC_ERR_FORMAT, "%s: .npy header lacks %s", what,
                        !d ? "'descr'" : !fo ? "'fortran_order'" : "'shape'");
     static const struct { const char *s; npy_dtype t; } types[] = {
-        {"'<f4'", NPY_F4}, {"'<f8'", NPY_F8}, {"'<i4'", NPY_I4}, {"'<i8'", NPY_I8}};
+        {"'<f4'", NPY_F4}, {"'<f8'", NPY_F8}, {"'<i4'", NPY_I4}, {"'<i8'", NPY_I8}, {"'|u1'", NPY_U1}};
     size_t i;
     for (i = 0; i < sizeof types / sizeof *types; i++)
         if ((size_t)(end - d) >= 5 && memcmp(d, types[i].s, 5) == 0) break;
@@ -99,7 +99,7 @@ sc_status npy_parse(const uint8_t *b, uint64_t size, const char *what, npy_array
     npy_dtype dt = NPY_F4;
     sc_status s = parse_dict((const char *)b + off, (size_t)hlen, what, &dt, a);
     if (s) return s;
-    static const int esize[] = {[NPY_F4] = 4, [NPY_F8] = 8, [NPY_I4] = 4, [NPY_I8] = 8};
+    static const int esize[] = {[NPY_F4] = 4, [NPY_F8] = 8, [NPY_I4] = 4, [NPY_I8] = 8, [NPY_U1] = 1};
     uint64_t bytes;
     if (!ck_prod(a->shape, a->rank, &a->numel) || !ck_mul(a->numel, (uint64_t)esize[dt], &bytes))
         return sc_fail(SC_ERR_FORMAT, "%s: .npy shape size overflows", what);
@@ -118,6 +118,7 @@ sc_status npy_parse(const uint8_t *b, uint64_t size, const char *what, npy_array
         case NPY_F8: { double v; memcpy(&v, src + 8 * i, 8); a->data[i] = (float)v; break; }
         case NPY_I4: { int32_t v; memcpy(&v, src + 4 * i, 4); a->data[i] = (float)v; break; }
         case NPY_I8: { int64_t v; memcpy(&v, src + 8 * i, 8); a->data[i] = (float)v; break; }
+        case NPY_U1: a->data[i] = src[i]; break;
         }
     }
     return SC_OK;

@@ -16,7 +16,7 @@ typedef struct {
     float *data; /* sc_alloc'ed; free with npy_free */
 } npy_array;
 
-/* Reads a little-endian C-order array of dtype <f4 (or <f8 / <i8 / <i4, converted to float). */
+/* Reads a little-endian C-order array of dtype <f4 (or <f8 / <i8 / <i4 / |u1, converted to float). */
 sc_status npy_read(const char *path, npy_array *out);
 /* Parses an in-memory .npy image (fuzz entry); `what` names it in errors. */
 sc_status npy_parse(const uint8_t *bytes, uint64_t size, const char *what, npy_array *out);

@@ -1,6 +1,7 @@
 /* Latents to 8-bit pictures: through the VAE for latent-space models, directly for pixel-space
  * ones (a DiT whose input is an RGB image, like the shipped demo model). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/mem.h"
@@ -11,6 +12,22 @@
 sc_status sc_vae_load(const char *path, sc_vae **out) { return vae_load(path, out); }
 
 void sc_vae_free(sc_vae *v) { vae_free(v); }
+
+void sc_vae_get_info(const sc_vae *v, sc_vae_info *info)
+{
+    static const char *names[] = {"diffusers", "diffusers-legacy", "ldm"};
+    const vae_config *c = &v->cfg;
+    memset(info, 0, sizeof *info);
+    info->naming = names[c->naming];
+    info->latent_channels = c->latent_channels;
+    info->out_channels = c->out_channels;
+    info->blocks = c->blocks;
+    info->layers_per_block = c->layers_per_block;
+    info->groups = c->groups;
+    for (int i = 0; i < c->blocks && i < 8; i++) info->block_out[i] = c->block_out[i];
+    info->upscale = vae_upscale(v);
+    info->scaling_factor = c->scaling_factor;
+}
 
 int sc_image_side(const sc_model *m, const sc_vae *vae)
 {

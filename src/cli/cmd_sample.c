@@ -1,0 +1,142 @@
+/* smoothcache sample: many images for FID-style evaluation, classes drawn uniformly at random
+ * (as the DiT repository's sample_ddp.py does), written as one uint8 NHWC .npz batch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/images.h"
+#include "core/rng.h"
+#include "io/file.h"
+#include "io/npz.h"
+
+static const cli_opt k_opts[] = {
+    CLI_MODEL_OPTS,
+    CLI_VAE_OPT,
+    {"--num", "N", "images to make (default 50000, as the paper's FID-50K)"},
+    {"--batch", "B", "images generated together (default 8)"},
+    {"--seed", "S", "seed, 0..2^64-1: image i uses S+i; the classes come from S too (default 0)"},
+    {"--steps", "N", "sampler steps, 1..1000 (default 50)"},
+    {"--sampler", "NAME", "ddim (default), iddpm or dpmpp2m"},
+    {"--cfg", "F", "classifier-free guidance scale (default 1.5, the FID setting of the DiT paper)"},
+    {"--threads", "N", "threads, 1..CPUs (default: all CPUs)"},
+    {"--cache", "SPEC", "feature caching, as for generate (default none)"},
+    {"--out", "FILE.npz", "the batch: uint8 [N, H, W, 3] as arr_0 (required)"},
+    {"--force", NULL, "overwrite the output if it exists"},
+    {"--quiet", NULL, "no progress line"},
+};
+
+static const char k_epilog[] =
+    "The .npz is what the standard ImageNet evaluation suite (guided-diffusion evaluator.py) reads.\n"
+    "Class of image i: uniform over the model's classes, from a generator seeded with S (the same\n"
+    "seed gives the same classes and images; see docs/NUMERICS.md).\n"
+    "example:\n"
+    "  smoothcache sample --model DiT-XL-2-256/ --num 50000 --cache smooth:schedule=s.json --out samples.npz\n";
+
+/* Uniform class ids without modulo bias: rejection on the generator's 64-bit output. */
+static int draw_class(sc_rng *r, int classes)
+{
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % (uint64_t)classes;
+    uint64_t v;
+    do v = rng_next(r);
+    while (v >= limit);
+    return (int)(v % (uint64_t)classes);
+}
+
+int cmd_sample(int argc, char **argv)
+{
+    cli_args a = {"sample", "Make many images with uniformly drawn classes, for FID/IS evaluation.",
+                  "--model PATH --num N --out FILE.npz [options]", k_epilog, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
+    int r = cli_parse(&a, argc, argv);
+    if (r) return r < 0 ? 0 : r;
+    sc_gen_params p = sc_gen_params_default();
+    long num, batch;
+    const char *out = cli_get(&a, "--out");
+    const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
+    double cfg;
+    long steps;
+    if (cli_int(&a, "--num", 1, 10000000, 50000, &num) || cli_int(&a, "--batch", 1, 256, 8, &batch) ||
+        cli_u64(&a, "--seed", 0, &p.seed) || cli_int(&a, "--steps", 1, 1000, 50, &steps) ||
+        cli_float(&a, "--cfg", 1.0, 1000.0, 1.5, &cfg) || cli_threads(&a, &p.threads))
+        return CLI_EXIT_USAGE;
+    const char *sampler = cli_get(&a, "--sampler");
+    if (sampler && strcmp(sampler, "ddim"))
+        p.sampler = !strcmp(sampler, "iddpm") ? SC_SAMPLER_IDDPM : !strcmp(sampler, "dpmpp2m") ? SC_SAMPLER_DPMPP2M : (sc_sampler)-1;
+    if ((int)p.sampler < 0) return cli_usage_error(&a, "--sampler: '%s' is not ddim, iddpm or dpmpp2m", sampler);
+    if (!out) return cli_usage_error(&a, "--out FILE.npz is required");
+    if (strlen(out) < 5 || strcmp(out + strlen(out) - 4, ".npz"))
+        return cli_usage_error(&a, "--out: '%s' must end in .npz", out);
+    p.steps = (int)steps;
+    p.cfg = (float)cfg;
+    p.cache = cli_get(&a, "--cache");
+    sc_set_quiet(quiet);
+    sc_model *m = NULL;
+    sc_vae *vae = NULL;
+    int *classes = NULL;
+    float *lat = NULL;
+    uint8_t *rgb = NULL;
+    npz_stream z;
+    int z_open = 0;
+    if (file_out_check(out, force)) return cli_fail(&a);
+    if ((r = cli_load_model(&a, &m, 1)) || (r = cli_load_vae(&a, m, 1, &vae))) goto done;
+    sc_model_info info;
+    sc_model_get_info(m, &info);
+    const int side = sc_image_side(m, vae);
+    classes = malloc((size_t)num * sizeof *classes);
+    lat = malloc(sc_latent_bytes(m, (int)batch));
+    rgb = malloc((size_t)batch * side * side * 3);
+    if (!classes || !lat || !rgb) {
+        fprintf(stderr, "smoothcache sample: out of memory\n");
+        r = CLI_EXIT_FAIL;
+        goto done;
+    }
+    sc_rng cr;
+    rng_seed(&cr, p.seed ^ 0x243F6A8885A308D3ull); /* the class stream, apart from the latent streams */
+    for (long i = 0; i < num; i++) classes[i] = draw_class(&cr, info.num_classes);
+    const uint64_t shape[4] = {(uint64_t)num, (uint64_t)side, (uint64_t)side, 3};
+    if (npz_stream_open(&z, out, "arr_0", 4, shape, force, NPZ_ZIP64_AT)) {
+        r = cli_fail(&a);
+        goto done;
+    }
+    z_open = 1;
+    const uint64_t seed0 = p.seed;
+    const int tty = !quiet && isatty(2);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long s = 0; s < num; s += batch) {
+        p.n_images = (int)(num - s < batch ? num - s : batch);
+        p.classes = classes + s;
+        p.seed = seed0 + (uint64_t)s;
+        if (sc_generate(m, &p, lat) || sc_decode_images(m, vae, p.n_images, lat, rgb, p.threads) ||
+            npz_stream_write(&z, rgb, (size_t)p.n_images * side * side * 3)) {
+            z_open = 0; /* a failed write removed the temporary file */
+            r = cli_fail(&a);
+            goto done;
+        }
+        if (tty) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+            long doneN = s + p.n_images;
+            int bar = (int)(30 * doneN / num);
+            fprintf(stderr, "\r[%.*s%*s] %ld/%ld images  %.1f s/image  eta %.0f s  ", bar,
+                    "##############################", 30 - bar, "", doneN, num, el / doneN, el / doneN * (num - doneN));
+        }
+    }
+    if (tty) fputc('\n', stderr);
+    z_open = 0;
+    if (npz_stream_close(&z)) {
+        r = cli_fail(&a);
+        goto done;
+    }
+    if (!quiet) fprintf(stderr, "wrote %ld images (%dx%d) to %s\n", num, side, side, out);
+done:
+    if (z_open) npz_stream_abort(&z);
+    free(classes);
+    free(lat);
+    free(rgb);
+    sc_vae_free(vae);
+    sc_model_free(m);
+    return r;
+}
