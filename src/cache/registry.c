@@ -4,22 +4,23 @@
 
 #include "cache/policy.h"
 
-extern const cache_policy_ops cache_none, cache_fora, cache_smooth, cache_taylorseer, cache_abcache,
-    cache_adacache;
-extern const cache_policy_ops cache_teacache, cache_magcache, cache_fbcache, cache_dbcache;
+/* Adding a policy: its file defines `const cache_policy_ops cache_<name>`; add one line here. */
+#define CACHE_POLICIES(X) \
+    X(none)               \
+    X(fora)               \
+    X(smooth)             \
+    X(taylorseer)         \
+    X(abcache)            \
+    X(adacache)           \
+    X(teacache)           \
+    X(magcache)           \
+    X(fbcache)            \
+    X(dbcache)
 
-static const cache_policy_ops *const k_policies[] = {
-    &cache_none,
-    &cache_fora,
-    &cache_smooth,
-    &cache_taylorseer,
-    &cache_abcache,
-    &cache_adacache,
-    &cache_teacache,
-    &cache_magcache,
-    &cache_fbcache,
-    &cache_dbcache,
-};
+#define DECLARE(name) extern const cache_policy_ops cache_##name;
+CACHE_POLICIES(DECLARE)
+#define ENTRY(name) &cache_##name,
+static const cache_policy_ops *const k_policies[] = {CACHE_POLICIES(ENTRY)};
 
 #define N_POLICIES (int)(sizeof k_policies / sizeof *k_policies)
 
