@@ -5,7 +5,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps test test-fast test-asan fuzz clean reference-check
+.PHONY: all deps test test-fast test-asan fuzz valgrind clean reference-check
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -44,5 +44,9 @@ reference-check: all
 fuzz: deps
 	@./scripts/fuzz.sh $(BUILD)-fuzz
 
+# A small end-to-end generation under valgrind memcheck (docs/RELIABILITY.md).
+valgrind: deps
+	@./scripts/valgrind.sh
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz $(BUILD)-vg

@@ -328,6 +328,8 @@ enum { BUF_SRC, BUF_DST, BUF_SCRATCH };
 /* The context's shared buffer i, grown to at least `bytes`. */
 static float *shared(conv_ctx *c, int i, size_t bytes)
 {
+    /* A primitive may need no scratchpad at all (0 bytes): still hand out a valid buffer. */
+    if (bytes == 0) bytes = 64;
     if (c->buf_bytes[i] < bytes) {
         sc_free(c->buf[i]);
         c->buf[i] = sc_alloc(bytes);

@@ -45,6 +45,9 @@ static sc_status pack_one(sc_model *m, int64_t m_hint, dit_linear *L)
 {
     mm_packed *p;
     sc_status s = mm_pack(m_hint, L->out, L->in, L->w, &p);
+    /* No packed layout on this CPU (or under an instruction-set limit): keep the plain weights,
+     * which every product also accepts. */
+    if (s == SC_ERR_UNSUPPORTED) return SC_OK;
     if (s || (s = keep_pack(m, p))) return s;
     release_plain(m, L->w, (size_t)L->out * L->in * sizeof(float));
     L->packed = p;
