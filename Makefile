@@ -37,6 +37,7 @@ reference-check: all
 	  .venv/bin/python tools/reference_peers_a.py $$tmp/peers_a >/dev/null && \
 	  .venv/bin/python tools/reference_metrics.py $$tmp >/dev/null && \
 	  .venv/bin/python tools/reference_pipeline.py $$tmp >/dev/null && \
+	  .venv/bin/python tools/reference_long.py $$tmp/long >/dev/null && \
 	  .venv/bin/python tools/reference.py selfcheck && \
 	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics peers pipeline vae; st=$$?; rm -rf $$tmp; exit $$st
 

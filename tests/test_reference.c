@@ -173,3 +173,28 @@ TEST(reference_rng_replays_the_specified_generator)
     }
     json_decref(j);
 }
+
+TEST(reference_long_sequences_use_query_blocks_and_match_pytorch)
+{
+    /* 400 tokens > ATT_QBLOCK: the blocked attention path of 512-px models. */
+    char p[2048];
+    snprintf(p, sizeof p, "%s/long/dit_long", test_fixtures());
+    sc_model *m;
+    CHECK_OK(sc_model_load(p, NULL, &m));
+    sc_model_info info;
+    sc_model_get_info(m, &info);
+    CHECK(info.tokens == 400);
+    npy_array x, ref;
+    load_npy("long/long_x.npy", &x);
+    load_npy("long/long_out.npy", &ref);
+    float t[2] = {10, 700};
+    int y[2] = {1, 5};
+    float *out = calloc(ref.numel, sizeof *out);
+    CHECK_OK(sc_model_forward(m, 2, x.data, t, y, out, 0));
+    double e = rel_err(out, ref.data, ref.numel);
+    CHECK_MSG(e <= 1e-4, "400-token forward relative error %.3g", e);
+    free(out);
+    npy_free(&x);
+    npy_free(&ref);
+    sc_model_free(m);
+}
