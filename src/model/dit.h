@@ -124,6 +124,10 @@ sc_status dit_own(sc_model *m, void *p);
  * kernel, converted buffers freed. */
 sc_status dit_pack(sc_model *m);
 
+/* Returns the whole pages inside [p, p + bytes) of a read-only file mapping to the kernel (they
+ * are read again from the file if ever touched). */
+void dit_release_pages(const void *p, size_t bytes);
+
 uint64_t dit_macs_attn(const dit_config *c);
 uint64_t dit_macs_mlp(const dit_config *c);
 uint64_t dit_macs_forward(const dit_config *c);

@@ -210,6 +210,9 @@ static int embedders_differ(wsrc *w, int depth)
             if (a->end - a->begin != b->end - b->begin || a->dtype != b->dtype ||
                 memcmp(st_data(f0, a), st_data(fl, b), (size_t)(a->end - a->begin)))
                 return 1;
+            /* An identical copy is never used: give back the pages the comparison touched
+             * (27 copies are 300 MB in DiT-XL/2). */
+            dit_release_pages(st_data(fl, b), (size_t)(b->end - b->begin));
         }
     return 0;
 }

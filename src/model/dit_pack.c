@@ -9,6 +9,13 @@
 #include "core/mem.h"
 #include "model/dit.h"
 
+void dit_release_pages(const void *p, size_t bytes)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* Forgets a plain weight buffer: frees it when the model converted it (F16/BF16 files), else
  * tells the kernel the mapped pages are no longer needed (they are re-read from the file if
  * ever touched again, so this is safe even for a shared mapping). */
@@ -20,9 +27,7 @@ static void release_plain(sc_model *m, const float *w, size_t bytes)
             m->owned[i] = m->owned[--m->n_owned];
             return;
         }
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t lo = ((uintptr_t)w + page - 1) & ~(page - 1), hi = ((uintptr_t)w + bytes) & ~(page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    dit_release_pages(w, bytes);
 }
 
 static sc_status keep_pack(sc_model *m, mm_packed *p)
