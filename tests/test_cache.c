@@ -7,6 +7,7 @@
 #include "cache/predict.h"
 #include "cache/run.h"
 #include "cache/schedule.h"
+#include "core/dft.h"
 #include "harness.h"
 #include "io/json.h"
 #include "io/npy.h"
@@ -588,5 +589,51 @@ TEST(cache_adacache_with_rate_one_is_bit_identical_and_skips_otherwise)
     CHECK(st.skipped[COMP_ATTN] > 0 && st.skipped[COMP_ATTN] % 2 == 0); /* whole stacks of 2 blocks */
     CHECK(st.computed[COMP_ATTN] + st.skipped[COMP_ATTN] == 20);
     free(a); free(b); free(c);
+    sc_model_free(m);
+}
+
+/* ---------------------------------------------------------------- fastercache */
+
+TEST(cache_dft_round_trips_and_matches_the_definition)
+{
+    const int H = 6, W = 10;
+    float x[60], back[60];
+    for (int i = 0; i < 60; i++) x[i] = (float)sin(0.7 * i) + (float)(i % 7) * 0.1f;
+    double spec[120], work[2 * 60 + 6 * 10];
+    CHECK(dft_work_doubles(H, W) <= sizeof work / sizeof *work);
+    dft2_real(x, H, W, spec, work);
+    /* One coefficient against the definition. */
+    int u = 2, v = 3;
+    double re = 0, im = 0;
+    for (int y = 0; y < H; y++)
+        for (int k = 0; k < W; k++) {
+            double a = -2 * 3.14159265358979323846 * ((double)u * y / H + (double)v * k / W);
+            re += x[y * W + k] * cos(a);
+            im += x[y * W + k] * sin(a);
+        }
+    CHECK(fabs(spec[2 * (u * W + v)] - re) < 1e-9 && fabs(spec[2 * (u * W + v) + 1] - im) < 1e-9);
+    idft2_real(spec, H, W, back, work);
+    for (int i = 0; i < 60; i++) CHECK_MSG(fabs(back[i] - x[i]) < 1e-6, "%d: %g vs %g", i, back[i], x[i]);
+}
+
+TEST(cache_fastercache_matches_the_diffusers_hooks)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    sc_cache_stats st;
+    float *out = generate(m, "fastercache:uncond_every=3,uncond_until=1001,attn_until=1001", &st);
+    npy_array ref;
+    CHECK_OK(npy_read(fix("cache/fastercache_out.npy"), &ref));
+    double e = rel_err(out, ref.data, ref.numel);
+    CHECK_MSG(e <= 1e-4, "fastercache trajectory relative error %.3g", e);
+    /* Conditional-only evaluations 1, 2, 4, 5, 7, 8; attention extrapolated at the odd ones. */
+    CHECK(st.skipped[COMP_ATTN] == 2 * 3 && st.skipped[COMP_MLP] == 0);
+    CHECK(st.macs < 0.7 * st.macs_uncached);
+    float *again = generate(m, "fastercache:uncond_every=3,uncond_until=1001,attn_until=1001", NULL);
+    CHECK(memcmp(out, again, sc_latent_bytes(m, 2)) == 0);
+    float *never = generate(m, "fastercache:uncond_every=1", &st), *unc = generate(m, NULL, NULL);
+    CHECK(memcmp(never, unc, sc_latent_bytes(m, 2)) == 0 && st.macs == st.macs_uncached);
+    free(out); free(again); free(never); free(unc);
+    npy_free(&ref);
     sc_model_free(m);
 }

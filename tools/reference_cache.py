@@ -13,7 +13,11 @@ as in the a_ddim fixture):
     the uncached trajectory, averaged per sample then over samples ("mean", the paper) or pooled
     over the batch ("pooled", the released calibrator), per block and over blocks;
   * taylorseer_out.npy: diffusers' own TaylorSeer hook (apply_taylorseer_cache, float32 factors,
-    cache_interval 3, disable_cache_before_step 3, max_order 2) on every attn1 and ff module.
+    cache_interval 3, disable_cache_before_step 3, max_order 2) on every attn1 and ff module;
+  * fastercache_out.npy: diffusers' FasterCache hooks (apply_faster_cache, defaults) with
+    uncond_every 3 and the uncond / attention ranges widened to every timestep, in a loop that
+    orders the guided batch [uncond; cond] as those hooks require (the engine orders it
+    [cond; uncond]; the sampling is the same).
 """
 import json
 import sys
@@ -23,6 +27,7 @@ import numpy as np
 import torch
 from diffusers import DDIMScheduler, DiTTransformer2DModel
 from diffusers.hooks.hooks import CacheContext, _set_cache_context
+from diffusers.hooks.faster_cache import FasterCacheConfig, apply_faster_cache
 from diffusers.hooks.taylorseer_cache import TaylorSeerCacheConfig, apply_taylorseer_cache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -91,6 +96,29 @@ def trajectory(model, hooks):
     return final.numpy()
 
 
+@torch.no_grad()
+def fastercache_trajectory(model):
+    """DDIM 10, guidance 4 with the batch [uncond; cond] and diffusers' FasterCache hooks."""
+    sched = DDIMScheduler(**ref.DIT_DDIM_CONFIG)
+    sched.set_timesteps(STEPS)
+    n = len(CLASSES)
+    x = torch.from_numpy(ref.seeded_latents(SEED, n, (4, 16, 16)))
+    labels = torch.tensor([10] * n + CLASSES)
+    state = {"t": 999}
+    apply_faster_cache(model, FasterCacheConfig(
+        spatial_attention_block_skip_range=2, spatial_attention_timestep_skip_range=(-1, 1001),
+        unconditional_batch_skip_range=3, unconditional_batch_timestep_skip_range=(-1, 1001),
+        current_timestep_callback=lambda: state["t"], tensor_format="BCHW",
+        _unconditional_conditional_input_kwargs_identifiers=["hidden_states", "timestep", "class_labels"]))
+    for t in sched.timesteps:
+        state["t"] = int(t)
+        out = model(torch.cat([x, x]), timestep=torch.full((2 * n,), int(t)), class_labels=labels).sample
+        uncond, cond = out[:n, :4], out[n:, :4]
+        eps = uncond + CFG * (cond - uncond)
+        x = sched.step(eps, t, x).prev_sample
+    return x.numpy()
+
+
 def calibration(outputs, depth, n_images, pooled):
     """errors[comp][j-1][i] and per-block curves: relL1(y_i, y_{i+j}) with the later output as
     the reference; a sample is an image's cond row i and uncond row N+i together."""
@@ -153,6 +181,12 @@ def main():
     _set_cache_context(ts_model, None)
     np.save(out / "taylorseer_out.npy", ts.astype("<f4"))
     print(f"taylorseer vs uncached: {np.abs(ts - uncached).max() / np.abs(uncached).max():.3g}")
+
+    fc_model = DiTTransformer2DModel.from_pretrained(ROOT / "tests" / "fixtures" / "dit_a",
+                                                     torch_dtype=torch.float32).eval()
+    fc = fastercache_trajectory(fc_model)
+    np.save(out / "fastercache_out.npy", fc.astype("<f4"))
+    print(f"fastercache vs uncached: {np.abs(fc - uncached).max() / np.abs(uncached).max():.3g}")
     print(f"wrote {out}: cached vs uncached final latent differ by {rel:.3g} (relative max)")
 
 

@@ -29,6 +29,8 @@ typedef struct {
     const char *sampler;   /* "ddim", ... (for messages) */
     float eps_attn;        /* LayerNorm eps before attention (for policies that rebuild the
                             * modulated input, TeaCache) */
+    int side;              /* latent side S: model outputs are [rows, out_channels, S, S] */
+    int out_channels;
 } cache_gen;
 
 /* Decisions for a sub-layer. */
@@ -82,6 +84,14 @@ typedef struct cache_policy_ops {
     int (*boundary)(void *state, int n, int l, const cache_view *v);
     /* The model output [rows, out_channels, S, S] of evaluation n (before guidance). */
     void (*output)(void *state, int n, const float *out, size_t count);
+
+    /* Guidance-branch caching (FasterCache's CFG-Cache; optional). uncond_skip(): 1 to run only
+     * the N conditional rows at evaluation n (the sub-layer hooks then see `rows` = N, the
+     * conditional rows first in every buffer, as always); the engine then calls
+     * rebuild_uncond() with the conditional output [N, Co, S, S] to fill the unconditional
+     * one. Only asked when the generation is guided. */
+    int (*uncond_skip)(void *state, int n);
+    void (*rebuild_uncond)(void *state, int n, const float *cond_out, float *uncond_out, size_t count);
     void (*end)(void *state);
     void (*destroy)(void *state);
 } cache_policy_ops;

@@ -15,7 +15,8 @@
     X(teacache)           \
     X(magcache)           \
     X(fbcache)            \
-    X(dbcache)
+    X(dbcache)            \
+    X(fastercache)
 
 #define DECLARE(name) extern const cache_policy_ops cache_##name;
 CACHE_POLICIES(DECLARE)

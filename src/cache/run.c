@@ -18,6 +18,7 @@ struct cache_run {
     unsigned char *valid;  /* [depth * COMP_N] */
     size_t buf_elems;
     long computed[COMP_N], skipped[COMP_N];
+    long skipped_full[COMP_N]; /* of skipped: those at evaluations that ran every row */
     uint64_t macs_forward, macs_sub[COMP_N];
     /* Step-level skipping: declared segments, the stream entering each (when it runs this
      * evaluation) and its last residual h_last - h_first. */
@@ -26,6 +27,8 @@ struct cache_run {
     float *seg_start[CACHE_MAX_SEGMENTS], *seg_res[CACHE_MAX_SEGMENTS];
     int seg_valid[CACHE_MAX_SEGMENTS], seg_running[CACHE_MAX_SEGMENTS];
     double policy_seconds;     /* time spent inside the policy's hooks */
+    int active_rows;           /* rows of the current evaluation: g.rows, or N when uncond is skipped */
+    long uncond_skipped;       /* evaluations that ran the conditional rows only */
 };
 
 static double now(void)
@@ -91,6 +94,8 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
     r->n = -1;
     memset(r->computed, 0, sizeof r->computed);
     memset(r->skipped, 0, sizeof r->skipped);
+    memset(r->skipped_full, 0, sizeof r->skipped_full);
+    r->uncond_skipped = 0;
     r->policy_seconds = 0;
     const double t0 = now();
     r->macs_forward = macs_forward;
@@ -136,15 +141,36 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
     return SC_OK;
 }
 
+static int forced(const cache_run *r)
+{
+    return r->n == 0 || (r->n == r->g.steps - 1 && !r->ops->may_skip_last);
+}
+
 void cache_run_step(cache_run *r, int n)
 {
     SC_ASSERT(r->begun && n == r->n + 1 && n < r->g.steps);
     r->n = n;
+    r->active_rows = r->g.rows;
 }
 
-static int forced(const cache_run *r)
+int cache_run_uncond_skip(cache_run *r)
 {
-    return r->n == 0 || (r->n == r->g.steps - 1 && !r->ops->may_skip_last);
+    if (!r->ops->uncond_skip || r->g.rows != 2 * r->g.images || forced(r)) return 0;
+    const double t0 = now();
+    int skip = r->ops->uncond_skip(r->state, r->n);
+    r->policy_seconds += now() - t0;
+    if (skip) {
+        r->active_rows = r->g.images;
+        r->uncond_skipped++;
+    }
+    return skip;
+}
+
+void cache_run_rebuild_uncond(cache_run *r, const float *cond_out, float *uncond_out, size_t count)
+{
+    const double t0 = now();
+    r->ops->rebuild_uncond(r->state, r->n, cond_out, uncond_out, count);
+    r->policy_seconds += now() - t0;
 }
 
 int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf)
@@ -165,6 +191,7 @@ int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf)
         return 1;
     }
     r->skipped[c]++;
+    if (r->active_rows == r->g.rows) r->skipped_full[c]++;
     if (d == CACHE_PREDICT) {
         const double t0 = now();
         r->ops->predict(r->state, r->n, l, c, *buf);
@@ -184,7 +211,7 @@ void cache_run_observe(cache_run *r, int l, cache_comp c, const float *out)
 int cache_run_boundary(cache_run *r, int l, float *h, const float *mod)
 {
     if (!r->ops->boundary) return l;
-    const size_t n = (size_t)r->g.rows * r->g.tokens * r->g.hidden;
+    const size_t n = (size_t)r->active_rows * r->g.tokens * r->g.hidden;
     const double t0 = now();
     /* Segments that ran up to here: their residual is h_l - h_first. */
     for (int i = 0; i < r->n_seg; i++)
@@ -196,7 +223,7 @@ int cache_run_boundary(cache_run *r, int l, float *h, const float *mod)
             r->seg_valid[i] = 1;
             r->seg_running[i] = 0;
         }
-    const cache_view v = {.h = h, .mod = mod, .rows = r->g.rows, .tokens = r->g.tokens, .hidden = r->g.hidden};
+    const cache_view v = {.h = h, .mod = mod, .rows = r->active_rows, .tokens = r->g.tokens, .hidden = r->g.hidden};
     int next = r->ops->boundary(r->state, r->n, l, &v);
     if (next > l && !forced(r)) {
         for (int i = 0; i < r->n_seg; i++)
@@ -204,8 +231,10 @@ int cache_run_boundary(cache_run *r, int l, float *h, const float *mod)
                 const float *res = r->seg_res[i];
                 #pragma omp parallel for simd schedule(static)
                 for (size_t k = 0; k < n; k++) h[k] += res[k];
-                r->skipped[COMP_ATTN] += next - l;
-                r->skipped[COMP_MLP] += next - l;
+                for (int c = 0; c < COMP_N; c++) {
+                    r->skipped[c] += next - l;
+                    if (r->active_rows == r->g.rows) r->skipped_full[c] += next - l;
+                }
                 r->policy_seconds += now() - t0;
                 return next;
             }
@@ -234,11 +263,13 @@ void cache_run_end(cache_run *r, sc_cache_stats *stats)
         memset(stats, 0, sizeof *stats);
         const double rows = r->g.rows;
         stats->macs_uncached = rows * (double)r->macs_forward * r->g.steps;
-        stats->macs = stats->macs_uncached;
+        /* Evaluations that ran the conditional half only did half the work. */
+        stats->macs = stats->macs_uncached - (double)r->g.images * (double)r->macs_forward * (double)r->uncond_skipped;
         for (int c = 0; c < COMP_N; c++) {
             stats->computed[c] = r->computed[c];
             stats->skipped[c] = r->skipped[c];
-            stats->macs -= rows * (double)r->macs_sub[c] * (double)r->skipped[c];
+            stats->macs -= rows * (double)r->macs_sub[c] * (double)r->skipped_full[c] +
+                           (double)r->g.images * (double)r->macs_sub[c] * (double)(r->skipped[c] - r->skipped_full[c]);
         }
         stats->policy_seconds = r->policy_seconds;
     }

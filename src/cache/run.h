@@ -21,6 +21,11 @@ const char *cache_run_name(const cache_run *r);
 sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forward, uint64_t macs_attn,
                           uint64_t macs_mlp);
 void cache_run_step(cache_run *r, int n);
+/* 1 if the policy runs only the conditional rows at the current evaluation (guided generations,
+ * never the first or last evaluation); the engine then forwards N rows and calls
+ * cache_run_rebuild_uncond. */
+int cache_run_uncond_skip(cache_run *r);
+void cache_run_rebuild_uncond(cache_run *r, const float *cond_out, float *uncond_out, size_t count);
 /* For block l and component c at the current evaluation: returns 1 to compute, 0 to reuse.
  * *buf is where the raw output is to be written (compute) or read (reuse); NULL means "compute
  * into your own scratch", which happens only for components that are never reused. */

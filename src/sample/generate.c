@@ -159,7 +159,7 @@ sc_status generate_observed(sc_model *m, const sc_gen_params *p, const cache_pol
     if (s) goto done;
     const cache_gen cg = {.steps = p->steps, .depth = c->depth, .rows = rows, .images = N, .tokens = c->tokens,
                           .hidden = c->hidden, .timesteps = g.plan.timesteps, .sampler = sc_sampler_name(p->sampler),
-                          .eps_attn = c->eps_attn};
+                          .eps_attn = c->eps_attn, .side = c->input_size, .out_channels = c->out_channels};
     if ((s = cache_run_begin(g.cache, &cg, dit_macs_forward(c), dit_macs_attn(c), dit_macs_mlp(c)))) goto done;
     const int need_var = g.plan.uses_variance && c->learned_sigma;
     if (!(g.model_in = sc_alloc_array((size_t)rows * lat, sizeof(float), "model input")) ||
@@ -193,7 +193,18 @@ sc_status generate_observed(sc_model *m, const sc_gen_params *p, const cache_pol
         memcpy(g.model_in, x, n * sizeof *x);
         if (guided) memcpy(g.model_in + n, x, n * sizeof *x);
         cache_run_step(g.cache, k);
-        s = dit_forward(m, &g.ws, g.model_in, g.t_rows, g.y_rows, g.model_out, g.cache);
+        if (guided && cache_run_uncond_skip(g.cache)) {
+            /* CFG-Cache: only the conditional rows run; the policy rebuilds the unconditional
+             * output from them. The workspace serves any batch up to its size. */
+            const size_t per = (size_t)c->out_channels * SS;
+            g.ws.rows = N;
+            s = dit_forward(m, &g.ws, g.model_in, g.t_rows, g.y_rows, g.model_out, g.cache);
+            g.ws.rows = rows;
+            if (s) goto done;
+            cache_run_rebuild_uncond(g.cache, g.model_out, g.model_out + (size_t)N * per, (size_t)N * per);
+        } else {
+            s = dit_forward(m, &g.ws, g.model_in, g.t_rows, g.y_rows, g.model_out, g.cache);
+        }
         if (s) goto done;
         guide(c, g.model_out, N, guided, p->cfg, g.eps, g.var);
         float *noise = NULL;

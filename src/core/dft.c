@@ -1,0 +1,68 @@
+#include "core/dft.h"
+
+#include <math.h>
+#include <string.h>
+
+/* One 1-D DFT of n complex values with stride `step` (in complex elements); tw holds
+ * e^{sign 2 pi i m / n} for m = 0..n-1, tmp 2n doubles. */
+static void dft1(double *v, int n, int step, const double *tw, double *tmp)
+{
+    for (int k = 0; k < n; k++) {
+        double re = 0, im = 0;
+        int m = 0; /* j k mod n, kept incrementally */
+        for (int j = 0; j < n; j++) {
+            const double c = tw[2 * m], s = tw[2 * m + 1];
+            const double xr = v[2 * (size_t)j * step], xi = v[2 * (size_t)j * step + 1];
+            re += xr * c - xi * s;
+            im += xr * s + xi * c;
+            m += k;
+            if (m >= n) m -= n;
+        }
+        tmp[2 * k] = re;
+        tmp[2 * k + 1] = im;
+    }
+    for (int k = 0; k < n; k++) {
+        v[2 * (size_t)k * step] = tmp[2 * k];
+        v[2 * (size_t)k * step + 1] = tmp[2 * k + 1];
+    }
+}
+
+static void twiddles(double *tw, int n, int sign)
+{
+    const double two_pi = 6.283185307179586476925286766559;
+    for (int m = 0; m < n; m++) {
+        tw[2 * m] = cos(two_pi * m / n);
+        tw[2 * m + 1] = sign * sin(two_pi * m / n);
+    }
+}
+
+size_t dft_work_doubles(int H, int W) { return 2 * (size_t)H * W + 6 * (size_t)(H > W ? H : W); }
+
+/* work: [2 max] tmp, [2 max] row twiddles, [2 max] column twiddles. */
+static void dft2(double *v, int H, int W, int sign, double *work)
+{
+    const int mx = H > W ? H : W;
+    double *tmp = work, *tw_w = work + 2 * (size_t)mx, *tw_h = work + 4 * (size_t)mx;
+    twiddles(tw_w, W, sign);
+    twiddles(tw_h, H, sign);
+    for (int y = 0; y < H; y++) dft1(v + 2 * (size_t)y * W, W, 1, tw_w, tmp);
+    for (int x = 0; x < W; x++) dft1(v + 2 * (size_t)x, H, W, tw_h, tmp);
+}
+
+void dft2_real(const float *in, int H, int W, double *out, double *work)
+{
+    for (size_t i = 0; i < (size_t)H * W; i++) {
+        out[2 * i] = in[i];
+        out[2 * i + 1] = 0;
+    }
+    dft2(out, H, W, -1, work);
+}
+
+void idft2_real(const double *in, int H, int W, float *out, double *work)
+{
+    const size_t n = (size_t)H * W;
+    double *v = work, *tmp = work + 2 * n;
+    memcpy(v, in, sizeof(double) * 2 * n);
+    dft2(v, H, W, +1, tmp);
+    for (size_t i = 0; i < n; i++) out[i] = (float)(v[2 * i] / (double)n);
+}
