@@ -2,6 +2,7 @@
 #include "harness.h"
 #include "io/json.h"
 #include "io/npy.h"
+#include "metrics/demo_classify.h"
 #include "metrics/quality.h"
 
 static uint8_t *as_u8(const npy_array *a)
@@ -46,4 +47,29 @@ TEST(metrics_identical_images_give_infinite_psnr_and_unit_ssim)
     float a[4] = {1, 2, 3, 4}, b[4] = {1, 2, 3, 5};
     CHECK(metric_rel_l2(a, a, 4) == 0.0);
     CHECK(fabs(metric_rel_l2(a, b, 4) - 1.0 / sqrt(1 + 4 + 9 + 25)) < 1e-12);
+}
+
+TEST(metrics_demo_classifier_matches_the_python_specification)
+{
+    char p[2048];
+    snprintf(p, sizeof p, "%s/demo_classify.json", test_fixtures());
+    json_t *j;
+    CHECK_OK(json_load_object_file(p, 1u << 20, &j));
+    npy_array imgs;
+    snprintf(p, sizeof p, "%s/demo_classify_images.npy", test_fixtures());
+    CHECK_OK(npy_read(p, &imgs));
+    const json_t *labels = json_object_get(j, "labels");
+    CHECK(imgs.rank == 4 && imgs.shape[0] == json_array_size(labels) && imgs.shape[1] == 32);
+    uint8_t *u = as_u8(&imgs);
+    int rejected = 0, agree = 0;
+    for (size_t i = 0; i < imgs.shape[0]; i++) {
+        int want = (int)json_integer_value(json_array_get(labels, i)), got = demo_classify(u + i * 32 * 32 * 3);
+        CHECK_MSG(got == want, "image %zu: C says %d, Python %d", i, got, want);
+        agree++;
+        rejected += want < 0;
+    }
+    CHECK(agree == 120 && rejected > 0 && rejected < 120); /* both outcomes exercised */
+    free(u);
+    npy_free(&imgs);
+    json_decref(j);
 }

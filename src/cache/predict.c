@@ -60,20 +60,27 @@ void predict_update(predictor *p, int m, int n, const float *out)
     int *st = p->steps + (size_t)m * (size_t)(p->order + 1);
     if (p->kind == PREDICT_TAYLOR) {
         /* new D(0) = F(n); new D(j+1) = (new D(j) - old D(j)) / (n - last update), for the
-         * orders whose old factor exists (diffusers' TaylorSeerState.update). */
+         * orders whose old factor exists (diffusers' TaylorSeerState.update). Order by order,
+         * vectorised: the difference is formed in the next order's slot before D(j) is replaced,
+         * because new D(j+1) replaces old D(j+1) only after it is no longer needed. */
         const int have = p->count[m];
         const int top = have < p->order ? have : p->order;
         const float delta = have ? (float)(n - st[0]) : 1.0f;
-        #pragma omp parallel for schedule(static)
-        for (size_t e = 0; e < E; e++) {
-            float nv = out[e];
-            for (int j = 0; j <= top; j++) {
-                float *d = slot(p, m, j);
-                const float old = d[e];
-                d[e] = nv;
-                if (j < top) nv = (nv - old) / delta;
+        /* Highest order first: new D(top) needs new D(top-1), which needs ...; build the chain
+         * of differences bottom-up in place, from the top slot down, using the identity
+         * new D(j) = (new D(j-1) - old D(j-1)) / delta applied recursively on the input. */
+        for (int j = top; j >= 1; j--) {
+            /* new D(j) = (F - sum...) is the j-th divided difference of (F, old chain): compute
+             * it as ((...((F - old D0)/d - old D1)/d ...) - old D(j-1))/d. */
+            float *dj = slot(p, m, j);
+            #pragma omp parallel for simd schedule(static)
+            for (size_t e = 0; e < E; e++) {
+                float v = out[e];
+                for (int i = 0; i < j; i++) v = (v - slot(p, m, i)[e]) / delta;
+                dj[e] = v;
             }
         }
+        memcpy(slot(p, m, 0), out, E * sizeof(float));
         st[0] = n;
         p->count[m] = top + 1;
         return;
@@ -111,11 +118,14 @@ void predict_eval(const predictor *p, int m, int n, float *out)
             }
             coef[i] = (float)(qi / f);
         }
-        #pragma omp parallel for schedule(static)
-        for (size_t e = 0; e < E; e++) {
-            float acc = 0.0f;
-            for (int i = 0; i < have; i++) acc = acc + slot(p, m, i)[e] * coef[i];
-            out[e] = acc;
+        /* Term by term (vectorised); the sum runs in the same order as diffusers'. */
+        const float *d0 = slot(p, m, 0);
+        #pragma omp parallel for simd schedule(static)
+        for (size_t e = 0; e < E; e++) out[e] = d0[e] * coef[0];
+        for (int i = 1; i < have; i++) {
+            const float *di = slot(p, m, i), ci = coef[i];
+            #pragma omp parallel for simd schedule(static)
+            for (size_t e = 0; e < E; e++) out[e] = out[e] + di[e] * ci;
         }
         return;
     }

@@ -7,14 +7,18 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/images.h"
 #include "cli/report.h"
+#include "metrics/demo_classify.h"
 #include "io/file.h"
 
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
     {"--cache", "SPEC...", "a policy to compare (repeat the flag; {a,b,c} in a value sweeps it: fora:n={2,3,4})"},
+    CLI_VAE_OPT,
     {"--repeat", "R", "runs per policy, the fastest counts (default 1)"},
+    {"--accuracy", NULL, "also score each image with the demo dataset's classifier (32x32 RGB, 10 classes)"},
     {"--json", "FILE.json", "also write the table as JSON"},
     {"--csv", "FILE.csv", "also write the table as CSV"},
     {"--plot", "FILE.png", "draw quality against wall-clock speed-up, one line per policy"},
@@ -94,15 +98,26 @@ int cmd_bench(int argc, char **argv)
     }
     sc_set_quiet(quiet);
     sc_model *m = NULL;
+    sc_vae *vae = NULL;
     float *base = NULL, *lat = NULL;
+    uint8_t *base_rgb = NULL, *rgb = NULL;
     report_entry *rows = calloc((size_t)n_specs + 1, sizeof *rows);
     if ((json && file_out_check(json, force)) || (csv && file_out_check(csv, force)) ||
         (plot && file_out_check(plot, force)) || (plot_macs && file_out_check(plot_macs, force))) {
         r = cli_fail(&a);
         goto done;
     }
-    if ((r = cli_load_model(&a, &m, 1))) goto done;
+    if ((r = cli_load_model(&a, &m, 1)) || (r = cli_load_vae(&a, m, 0, &vae))) goto done;
     const size_t bytes = sc_latent_bytes(m, n);
+    const int side = sc_image_side(m, vae), accuracy = cli_get(&a, "--accuracy") != NULL;
+    if (accuracy && (vae || side != DEMO_SIDE)) {
+        r = cli_usage_error(&a, "--accuracy scores 32x32 pictures of the demo dataset; this model makes %dx%d", side, side);
+        goto done;
+    }
+    if (side) {
+        base_rgb = malloc((size_t)n * side * side * 3);
+        rgb = malloc((size_t)n * side * side * 3);
+    }
     base = malloc(bytes);
     lat = malloc(bytes);
     p.classes = classes;
@@ -133,6 +148,19 @@ int cmd_bench(int argc, char **argv)
         }
         if (i == 0) best_base = best;
         report_fill(&rows[i], p.cache, &best, i ? lat : base, &best_base, base, bytes / sizeof(float));
+        if (side) {
+            uint8_t *img = i ? rgb : base_rgb;
+            if (!img || sc_decode_images(m, vae, n, i ? lat : base, img, p.threads) != SC_OK) {
+                r = img ? cli_fail(&a) : CLI_EXIT_FAIL;
+                goto done;
+            }
+            report_images(&rows[i], img, base_rgb, n, side);
+            if (accuracy) {
+                int right = 0;
+                for (int k = 0; k < n; k++) right += demo_classify(img + (size_t)k * side * side * 3) == classes[k];
+                rows[i].accuracy = (double)right / n;
+            }
+        }
     }
     printf("%s, %s, %d steps, cfg %g, %d image(s), seed %llu\n", cli_get(&a, "--model"), sc_sampler_name(p.sampler),
            p.steps, (double)p.cfg, n, (unsigned long long)p.seed);
@@ -144,6 +172,9 @@ int cmd_bench(int argc, char **argv)
         r = cli_fail(&a);
 done:
     for (int i = 0; i < n_specs; i++) free(specs[i]);
+    free(base_rgb);
+    free(rgb);
+    sc_vae_free(vae);
     free(rows);
     free(base);
     free(lat);

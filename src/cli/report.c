@@ -16,7 +16,7 @@ void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, 
     snprintf(e->policy, sizeof e->policy, "%s", policy);
     e->stats = *st;
     e->mac_ratio = st->macs_uncached > 0 ? st->macs / st->macs_uncached : 1.0;
-    e->psnr = e->ssim = e->latent_rel_l2 = e->speedup = NAN;
+    e->psnr = e->ssim = e->latent_rel_l2 = e->speedup = e->accuracy = NAN;
     if (ref_stats) {
         e->has_ref = 1;
         e->ref_seconds = ref_stats->seconds;
@@ -50,11 +50,16 @@ void report_print_line(FILE *f, const report_entry *e, int steps)
 
 void report_print_table(FILE *f, const report_entry *e, int n)
 {
-    fprintf(f, "%-44s %9s %8s %9s %8s %8s %12s\n", "policy", "seconds", "speedup", "MAC ratio", "PSNR", "SSIM",
-            "latent relL2");
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%-44.44s %9.3f %7.2fx %9.3f %8.2f %8.4f %12.4g\n", e[i].policy, e[i].stats.seconds, e[i].speedup,
-                e[i].mac_ratio, e[i].psnr, e[i].ssim, e[i].latent_rel_l2);
+    int acc = 0;
+    for (int i = 0; i < n; i++) acc |= !isnan(e[i].accuracy);
+    fprintf(f, "%-44s %9s %8s %9s %8s %8s %12s %10s%s\n", "policy", "seconds", "speedup", "MAC ratio", "PSNR", "SSIM",
+            "latent relL2", "policy ms", acc ? "  class acc" : "");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%-44.44s %9.3f %7.2fx %9.3f %8.2f %8.4f %12.4g %10.2f", e[i].policy, e[i].stats.seconds,
+                e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim, e[i].latent_rel_l2, 1e3 * e[i].stats.policy_seconds);
+        if (acc) fprintf(f, "  %9.1f%%", 100 * e[i].accuracy);
+        fputc('\n', f);
+    }
 }
 
 static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
@@ -82,6 +87,8 @@ static json_t *entry_json(const report_entry *e)
         json_object_set_new(o, "psnr", num_or_null(e->psnr));
         json_object_set_new(o, "ssim", num_or_null(e->ssim));
     }
+    json_object_set_new(o, "policy_seconds", json_real(s->policy_seconds));
+    if (!isnan(e->accuracy)) json_object_set_new(o, "class_accuracy", json_real(e->accuracy));
     return o;
 }
 
@@ -124,7 +131,7 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
     char *buf = malloc(cap);
     if (!buf) return SC_ERR_NOMEM;
     len += (size_t)snprintf(buf, cap, "policy,seconds,policy_seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,"
-                                      "computed_attn,skipped_attn,computed_mlp,skipped_mlp\n");
+                                      "computed_attn,skipped_attn,computed_mlp,skipped_mlp,class_accuracy\n");
     for (int i = 0; i < n && len < cap; i++) {
         const sc_cache_stats *s = &e[i].stats;
         /* Policies contain commas: quote the field (CSV rules: double any quote). */
@@ -133,9 +140,10 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
             if (*p == '"') buf[len++] = '"';
             buf[len++] = *p;
         }
-        len += (size_t)snprintf(buf + len, cap - len, "\",%.6f,%.6f,%.4f,%.6f,%.4f,%.6f,%.6g,%ld,%ld,%ld,%ld\n",
+        len += (size_t)snprintf(buf + len, cap - len, "\",%.6f,%.6f,%.4f,%.6f,%.4f,%.6f,%.6g,%ld,%ld,%ld,%ld,%.4f\n",
                                 s->seconds, s->policy_seconds, e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim,
-                                e[i].latent_rel_l2, s->computed[0], s->skipped[0], s->computed[1], s->skipped[1]);
+                                e[i].latent_rel_l2, s->computed[0], s->skipped[0], s->computed[1], s->skipped[1],
+                                e[i].accuracy);
     }
     sc_status st = len < cap ? write_text(path, buf, force) : SC_ERR_NOMEM;
     free(buf);

@@ -17,6 +17,7 @@ typedef struct {
     double mac_ratio;       /* macs / macs_uncached */
     double latent_rel_l2;   /* against the uncached latents */
     double psnr, ssim;      /* of the images, when there are images (NAN otherwise) */
+    double accuracy;        /* demo classifier: fraction of images recognised as their class, or NAN */
 } report_entry;
 
 /* Fills an entry from a run and, when ref_stats is not NULL, its uncached twin. */

@@ -9,22 +9,22 @@ background.  The class fixes both the shape and the colour:
     2   blue_triangle        triangle       ( 40,  60, 245)
     3   yellow_cross         plus sign      (240, 225,  35)
     4   magenta_ring         annulus        (225,  35, 225)
-    5   cyan_diamond         rhombus 2:1    ( 35, 220, 230)
-    6   orange_bar           bar 4:1        (250, 135,  20)
+    5   cyan_diamond         rhombus 5:3    ( 35, 220, 230)
+    6   orange_bar           bar 2.7:1       (250, 135,  20)
     7   white_star           5-point star   (240, 240, 240)
-    8   violet_halfdisc      half disc      (145,  40, 250)
+    8   violet_ellipse       ellipse 2:1    (145,  40, 250)
     9   spring_frame         hollow square  ( 40, 250, 145)
 
 Per image (all drawn from one numpy Generator, so a seed gives the same images on every
 machine and numpy version that keeps PCG64 + the documented distributions):
 
-* size: circumradius R ~ U[7, 12) pixels (every shape fits in the disc of radius R);
+* size: circumradius R ~ U[9, 12) pixels (every shape fits in the disc of radius R);
 * position: centre (cx, cy) ~ U[R+1, 31-R) per axis, so the shape never touches the border;
 * rotation: theta ~ U[0, 2 pi);
 * colour: class colour + per-channel jitter ~ U[-12, 12], clipped to [0, 255];
 * background: grey level g ~ U[8, 80) plus a per-channel tint ~ U[-10, 10], plus a weak
   linear gradient of amplitude ~ U[0, 12) in a random direction (so every channel stays in
-  [0, 102]; all class colours have a channel >= 208, so the foreground stands out);
+  [0, 96]; every class colour has a channel >= 203 after jitter, so the foreground stands out);
 * anti-aliasing: coverage computed on a 4x4 supersampling grid per pixel.
 
 Command line: `python tools/demo/dataset.py --out grid.png` writes a preview grid.
@@ -47,7 +47,7 @@ CLASSES = [
     ("cyan_diamond", "diamond", (35, 220, 230)),
     ("orange_bar", "bar", (250, 135, 20)),
     ("white_star", "star", (240, 240, 240)),
-    ("violet_halfdisc", "halfdisc", (145, 40, 250)),
+    ("violet_ellipse", "ellipse", (145, 40, 250)),
     ("spring_frame", "frame", (40, 250, 145)),
 ]
 NUM_CLASSES = len(CLASSES)
@@ -60,7 +60,7 @@ _coords = (np.arange(_N, dtype=np.float64) + 0.5) / SUPERSAMPLE
 _GX, _GY = np.meshgrid(_coords, _coords)  # _GX[y, x] = x coordinate
 
 
-def _star_inside(u, v, R, inner=0.45, points=5):
+def _star_inside(u, v, R, inner=0.50, points=5):
     """5-point star with outer radius R and inner radius inner*R, one tip along +u."""
     r = np.hypot(u, v)
     sector = 2.0 * math.pi / points
@@ -95,17 +95,17 @@ def shape_mask(shape, u, v, R):
         return ((np.abs(u) <= a) & (np.abs(v) <= b)) | ((np.abs(u) <= b) & (np.abs(v) <= a))
     if shape == "ring":
         rr = u * u + v * v
-        return (rr <= R * R) & (rr >= (0.55 * R) ** 2)
+        return (rr <= R * R) & (rr >= (0.50 * R) ** 2)
     if shape == "diamond":
-        return np.abs(u) / R + np.abs(v) / (0.55 * R) <= 1.0
+        return np.abs(u) / R + np.abs(v) / (0.60 * R) <= 1.0
     if shape == "bar":
-        return (np.abs(u) <= 0.95 * R) & (np.abs(v) <= 0.25 * R)
+        return (np.abs(u) <= 0.95 * R) & (np.abs(v) <= 0.35 * R)
     if shape == "star":
         return _star_inside(u, v, R)
-    if shape == "halfdisc":
-        return (u * u + v * v <= R * R) & (v >= 0.0)
+    if shape == "ellipse":
+        return (u / R) ** 2 + (v / (0.5 * R)) ** 2 <= 1.0
     if shape == "frame":
-        s, t = R / math.sqrt(2.0), 0.40 * R
+        s, t = R / math.sqrt(2.0), 0.28 * R
         outer = (np.abs(u) <= s) & (np.abs(v) <= s)
         inner = (np.abs(u) < t) & (np.abs(v) < t)
         return outer & ~inner
@@ -115,7 +115,7 @@ def shape_mask(shape, u, v, R):
 def render(label, rng):
     """Draw one image of class `label` with generator `rng`. Returns uint8 [32, 32, 3]."""
     _, shape, colour = CLASSES[label]
-    R = rng.uniform(7.0, 12.0)
+    R = rng.uniform(9.0, 12.0)
     cx = rng.uniform(R + 1.0, IMAGE_SIZE - 1.0 - R)
     cy = rng.uniform(R + 1.0, IMAGE_SIZE - 1.0 - R)
     theta = rng.uniform(0.0, 2.0 * math.pi)
