@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cache/calibrate.h"
+#include "cache/stepcache.h"
 #include "core/error.h"
 #include "core/mem.h"
 
@@ -98,27 +99,6 @@ static sc_status calib_begin(void *st, const cache_gen *g)
 static int calib_stores(void *st, int l, cache_comp comp) { (void)st; (void)l; (void)comp; return 0; }
 static int calib_decide(void *st, int n, int l, cache_comp comp) { (void)st; (void)n; (void)l; (void)comp; return 1; }
 
-/* sum |a - b| and sum |b| over n floats: float partial sums over chunks (vectorised), double
- * across chunks. */
-static void l1_pair(const float *a, const float *b, size_t n, double *diff, double *ref)
-{
-    double d = 0, r = 0;
-    #pragma omp parallel for reduction(+ : d, r) schedule(static)
-    for (size_t s = 0; s < n; s += 4096) {
-        size_t e = s + 4096 < n ? s + 4096 : n;
-        float fd = 0, fr = 0;
-        #pragma omp simd reduction(+ : fd, fr)
-        for (size_t i = s; i < e; i++) {
-            fd += fabsf(a[i] - b[i]);
-            fr += fabsf(b[i]);
-        }
-        d += fd;
-        r += fr;
-    }
-    *diff = d;
-    *ref = r;
-}
-
 static void calib_observe(void *st, int n, int l, cache_comp comp, const float *out)
 {
     sc_calibration *c = st;
@@ -130,7 +110,7 @@ static void calib_observe(void *st, int n, int l, cache_comp comp, const float *
             double d = 0, r = 0, d2, r2;
             for (int h = 0; h <= guided; h++) {
                 size_t off = (size_t)(i + h * c->images) * c->row_elems;
-                l1_pair(prev + off, out + off, c->row_elems, &d2, &r2);
+                step_l1(prev + off, out + off, c->row_elems, &d2, &r2);
                 d += d2;
                 r += r2;
             }

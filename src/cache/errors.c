@@ -65,15 +65,8 @@ sc_status errors_save(const char *path, const cache_errors *e, int force)
             }
         json_object_set_new(root, "per_block", pb);
     }
-    char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(9));
+    sc_status s = json_save(path, root, JSON_INDENT(1) | JSON_REAL_PRECISION(9), force);
     json_decref(root);
-    if (!text) return sc_fail(SC_ERR_NOMEM, "out of memory writing %s", path);
-    sc_outfile o;
-    sc_status s = file_out_open(&o, path, force);
-    if (!s) s = file_out_write(&o, text, strlen(text));
-    if (!s) s = file_out_write(&o, "\n", 1);
-    if (!s) s = file_out_commit(&o);
-    free(text);
     return s;
 }
 

@@ -168,15 +168,8 @@ sc_status schedule_save(const char *path, const cache_schedule *s, const json_t 
         }
     }
     if (meta) json_object_set(root, "_meta", (json_t *)meta);
-    char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    sc_status st = json_save(path, root, JSON_COMPACT | JSON_REAL_PRECISION(10), force);
     json_decref(root);
-    if (!text) return sc_fail(SC_ERR_NOMEM, "out of memory writing %s", path);
-    sc_outfile o;
-    sc_status st = file_out_open(&o, path, force);
-    if (!st) st = file_out_write(&o, text, strlen(text));
-    if (!st) st = file_out_write(&o, "\n", 1);
-    if (!st) st = file_out_commit(&o);
-    free(text);
     return st;
 }
 

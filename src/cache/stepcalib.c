@@ -8,6 +8,7 @@
 #include "cache/polyfit.h"
 #include "cache/stepcache.h"
 #include "core/error.h"
+#include "io/json.h"
 #include "core/mem.h"
 #include "io/file.h"
 #include "metrics/plot.h"
@@ -259,15 +260,8 @@ sc_status stepcalib_save(const stepcalib *c, const char *path, const json_t *met
         free(r);
     }
     /* 17 digits: the file round-trips the doubles exactly. */
-    char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    s = json_save(path, root, JSON_INDENT(1) | JSON_REAL_PRECISION(17), force);
     json_decref(root);
-    if (!text) return sc_fail(SC_ERR_NOMEM, "out of memory writing %s", path);
-    sc_outfile o;
-    s = file_out_open(&o, path, force);
-    if (!s) s = file_out_write(&o, text, strlen(text));
-    if (!s) s = file_out_write(&o, "\n", 1);
-    if (!s) s = file_out_commit(&o);
-    free(text);
     return s;
 }
 

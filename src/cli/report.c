@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "io/json.h"
 #include "metrics/plot.h"
 #include "metrics/quality.h"
 
@@ -105,14 +106,8 @@ sc_status report_write(const char *path, const char *model, const sc_gen_params 
     json_object_set_new(root, "classes", cls);
     for (int i = 0; i < n; i++) json_array_append_new(runs, entry_json(&e[i]));
     json_object_set_new(root, "runs", runs);
-    char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
+    sc_status s = json_save(path, root, JSON_INDENT(1) | JSON_REAL_PRECISION(8), force);
     json_decref(root);
-    sc_outfile o;
-    sc_status s = file_out_open(&o, path, force);
-    if (!s) s = file_out_write(&o, text, strlen(text));
-    if (!s) s = file_out_write(&o, "\n", 1);
-    if (!s) s = file_out_commit(&o);
-    free(text);
     return s;
 }
 

@@ -132,3 +132,16 @@ sc_status json_get_str(const json_t *obj, const char *key, const char *what, int
     *out = json_string_value(v);
     return SC_OK;
 }
+
+sc_status json_save(const char *path, const json_t *root, size_t flags, int force)
+{
+    char *text = json_dumps(root, flags);
+    if (!text) return sc_fail(SC_ERR_NOMEM, "out of memory writing %s", path);
+    sc_outfile o;
+    sc_status s = file_out_open(&o, path, force);
+    if (!s) s = file_out_write(&o, text, strlen(text));
+    if (!s) s = file_out_write(&o, "\n", 1);
+    if (!s) s = file_out_commit(&o);
+    free(text);
+    return s;
+}

@@ -17,6 +17,10 @@ sc_status json_parse(const char *src, size_t len, const char *what, json_t **out
 /* Reads and parses a file of at most `cap` bytes; the root must be an object. */
 sc_status json_load_object_file(const char *path, uint64_t cap, json_t **out);
 
+/* Writes `root` (JSON text and a newline) to path atomically; refuses to overwrite unless force.
+ * flags: jansson's dump flags (indentation, real precision). */
+sc_status json_save(const char *path, const json_t *root, size_t flags, int force);
+
 /* Typed getters. A missing key leaves *out = def and succeeds when `required` is 0.
  * Errors name `what` (file) and the key. */
 sc_status json_get_int(const json_t *obj, const char *key, const char *what, int required,
