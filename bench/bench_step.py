@@ -12,7 +12,6 @@ peak resident memory of a whole C generation against the weight size.
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -98,16 +97,18 @@ def main():
     used_bytes = 4 * 675_129_632 if a.size == 256 else 4 * 676_014_368  # without the 27 embedder copies
     rss = None
     if not a.skip_rss:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         out = os.path.join(ROOT, "bench", "out", "rss-latents.npy")
         if os.path.exists(out):
             os.remove(out)
-        subprocess.run([os.path.join(ROOT, "build", "smoothcache"), "generate", "--model", folder, "--steps", "2",
-                        "--class", "1", "--threads", str(a.threads), "--latents-out", out, "--quiet"],
-                       env=env, check=True)
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-        if rss <= before * 1024:
-            rss = None
+        # os.wait4 gives this child's own peak, not the largest of every child so far.
+        proc = subprocess.Popen([os.path.join(ROOT, "build", "smoothcache"), "generate", "--model", folder, "--steps",
+                                 "2", "--class", "1", "--threads", str(a.threads), "--latents-out", out, "--quiet"],
+                                env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            raise SystemExit(f"smoothcache generate failed ({proc.returncode})")
+        rss = usage.ru_maxrss * 1024
 
     res = {
         "size": a.size, "threads": a.threads, "repeats": a.repeats,

@@ -52,7 +52,7 @@ TEST(cli_rejects_unknown_flags_missing_values_and_repeats)
     CHECK_CLI(2, "--seed given more than once", "generate --seed 1 --seed 2");
     CHECK_CLI(2, "--force takes no value", "generate --force=1");
     CHECK_CLI(2, "unexpected argument 'extra'", "info extra");
-    CHECK_CLI(2, "--model is required", "info");
+    CHECK_CLI(1, "cannot open", "info --model %s/none", test_tmpdir());
 }
 
 TEST(cli_rejects_malformed_and_out_of_range_numbers)
@@ -123,10 +123,10 @@ TEST(cli_latents_in_must_match_the_model)
     uint64_t shape[4] = {1, 4, 8, 8};
     float z[256] = {0};
     CHECK_OK(npy_write_f32(test_path("in.npy"), z, 4, shape, 0));
-    CHECK_CLI(2, "expected [1, 4, 16, 16]", "generate --model %s --latents-in %s --latents-out %s", model(),
+    CHECK_CLI(2, "expected [1, 4, 16, 16]", "generate --model %s --class 1 --latents-in %s --latents-out %s", model(),
               test_path("in.npy"), test_path("o.npy"));
     test_write(test_path("bad.npy"), "\x93NUMPY\x01\x00\x05\x00{'a':", 15);
-    CHECK_CLI(1, "bad.npy", "generate --model %s --latents-in %s --latents-out %s", model(), test_path("bad.npy"), test_path("o.npy"));
+    CHECK_CLI(1, "bad.npy", "generate --model %s --class 1 --latents-in %s --latents-out %s", model(), test_path("bad.npy"), test_path("o.npy"));
 }
 
 TEST(cli_output_into_a_missing_directory_fails_cleanly)
@@ -214,4 +214,19 @@ TEST(cli_bench_sweeps_brace_lists_into_csv_and_plots)
     snprintf(args, sizeof args, "pngcheck -q %s %s", test_path("s.png"), test_path("m.png"));
     CHECK(system(args) == 0);
     CHECK_CLI(2, "unbalanced or empty", "bench --model %s --steps 2 --cache 'fora:n={2,3'", model());
+}
+
+TEST(cli_without_a_model_uses_the_shipped_demo_and_writes_samples_png)
+{
+    CHECK_CLI(0, "classes:        10", "info");
+    CHECK(strstr(g_out, "pixel space"));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && %s generate --steps 4 --quiet", test_tmpdir(), SC_CLI_PATH);
+    CHECK(system(cmd) == 0);
+    struct stat sb;
+    CHECK_MSG(stat(test_path("samples.png"), &sb) == 0 && sb.st_size > 100, "no samples.png");
+    CHECK(system(cmd) != 0); /* not overwritten without --force */
+    CHECK_CLI(1, "cannot open", "info --model %s/no-model", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "SMOOTHCACHE_MODEL=%s/missing %s info >/dev/null 2>&1", test_tmpdir(), SC_CLI_PATH);
+    CHECK(system(cmd) != 0);
 }

@@ -111,7 +111,7 @@ int cmd_calibrate(int argc, char **argv)
     }
     cache_errors e = {0};
     json_t *meta = json_object(), *cl = json_array();
-    json_object_set_new(meta, "model", json_string(cli_get(&a, "--model")));
+    json_object_set_new(meta, "model", json_string(cli_model_path(&a)));
     json_object_set_new(meta, "cfg", json_real(p.cfg));
     json_object_set_new(meta, "seed", json_integer((json_int_t)seed0));
     for (long i = 0; i < samples; i++) json_array_append_new(cl, json_integer(all[i]));

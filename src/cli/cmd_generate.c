@@ -51,18 +51,13 @@ int cmd_generate(int argc, char **argv)
     const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
     const int compare = cli_get(&a, "--compare-uncached") != NULL;
     if ((r = cli_sampling(&a, &p, &classes, &n))) return r;
-    if (!out && !report && !pics) {
-        free(classes);
-        return cli_usage_error(&a, "nothing to write: give --out FILE.png, --latents-out FILE.npy or --report FILE.json");
-    }
     if (pics && !cli_image_path_ok(&a, "--out", pics)) {
         free(classes);
         return CLI_EXIT_USAGE;
     }
-    if (!classes) {
-        classes = calloc(1, sizeof *classes);
-        n = 1;
-    }
+    /* With no output named, a model that makes pictures writes them to samples.png. */
+    const int default_out = !out && !report && !pics;
+    if (default_out) pics = "samples.png";
     sc_set_quiet(quiet);
     sc_model *m = NULL;
     sc_vae *vae = NULL;
@@ -77,10 +72,25 @@ int cmd_generate(int argc, char **argv)
     }
     if ((r = cli_load_model(&a, &m, 1))) goto done;
     /* Pictures are needed for --out, and measured for --compare-uncached when the model makes them. */
-    if ((pics || compare) && (r = cli_load_vae(&a, m, pics != NULL, &vae))) goto done;
+    if ((pics || compare) && (r = cli_load_vae(&a, m, pics != NULL && !default_out, &vae))) goto done;
     const int side = sc_image_side(m, vae), images = side > 0 && (pics || compare);
+    if (default_out && !side) {
+        r = cli_usage_error(&a, "nothing to write: this model makes latents; give --vae PATH with --out FILE.png, "
+                                "--latents-out FILE.npy or --report FILE.json");
+        goto done;
+    }
     sc_model_info info;
     sc_model_get_info(m, &info);
+    if (!classes) {
+        /* Without --class: one image per class for small models (the demo's 10), class 0 else. */
+        n = info.num_classes <= 16 ? info.num_classes : 1;
+        classes = malloc((size_t)n * sizeof *classes);
+        if (!classes) {
+            r = CLI_EXIT_FAIL;
+            goto done;
+        }
+        for (int k = 0; k < n; k++) classes[k] = k;
+    }
     const uint64_t shape[4] = {(uint64_t)n, (uint64_t)info.in_channels, (uint64_t)info.input_size,
                                (uint64_t)info.input_size};
     if (in) {
@@ -145,7 +155,7 @@ int cmd_generate(int argc, char **argv)
     if (pics) {
         char comment[512];
         snprintf(comment, sizeof comment, "model=%s classes=%d seed=%llu steps=%d sampler=%s cfg=%g cache=%s",
-                 cli_get(&a, "--model"), n, (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
+                 cli_model_path(&a), n, (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
                  (double)p.cfg, p.cache ? p.cache : "none");
         if (cli_write_images(pics, rgb, n, side, comment, force) != SC_OK) {
             r = cli_fail(&a);
@@ -156,7 +166,7 @@ int cmd_generate(int argc, char **argv)
         r = cli_fail(&a);
         goto done;
     }
-    if (report && report_write(report, cli_get(&a, "--model"), &p, &e, 1, force) != SC_OK) {
+    if (report && report_write(report, cli_model_path(&a), &p, &e, 1, force) != SC_OK) {
         r = cli_fail(&a);
         goto done;
     }

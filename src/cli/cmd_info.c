@@ -17,7 +17,7 @@ int cmd_info(int argc, char **argv)
     sc_model_info mi;
     sc_model_get_info(m, &mi);
     int ts[4];
-    printf("model:          %s\n", cli_get(&a, "--model"));
+    printf("model:          %s\n", cli_model_path(&a));
     printf("layout:         %s\n", mi.layout);
     printf("numerics:       %s\n", mi.origin == SC_ORIGIN_ORIGINAL
                                        ? "original DiT (timestep freq /128, LayerNorm eps 1e-6, CFG on 3 channels)"

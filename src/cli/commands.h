@@ -40,6 +40,9 @@ typedef struct {
 } cli_progress;
 int cli_progress_fn(void *user, int step, int steps, double secs, const float *latents);
 
+/* --model, or the shipped demo model when it is absent (NULL if neither exists). */
+const char *cli_model_path(const cli_args *a);
+
 /* Loads the model named by --model with --heads/--input-size/--origin; returns an exit status.
  * pack = 0 keeps the weights as mapped (for commands that do not sample). */
 int cli_load_model(const cli_args *a, sc_model **m, int pack);

@@ -1,13 +1,40 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "io/file.h"
+
+/* The shipped demo model: $SMOOTHCACHE_MODEL, else models/demo beside the executable's folder
+ * (build/smoothcache -> models/demo of the source tree), else NULL. */
+const char *cli_default_model(void)
+{
+    static char path[4096];
+    const char *env = getenv("SMOOTHCACHE_MODEL");
+    if (env && *env) return env;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    if (snprintf(path, sizeof path, "%s/../models/demo", exe) >= (int)sizeof path) return NULL;
+    return file_is_dir(path) ? path : NULL;
+}
+
+const char *cli_model_path(const cli_args *a)
+{
+    const char *path = cli_get(a, "--model");
+    return path ? path : cli_default_model();
+}
 
 int cli_load_model(const cli_args *a, sc_model **m, int pack)
 {
-    const char *path = cli_get(a, "--model");
-    if (!path) return cli_usage_error(a, "--model is required");
+    const char *path = cli_model_path(a);
+    if (!path)
+        return cli_usage_error(a, "no --model given and the shipped demo model (models/demo, or $SMOOTHCACHE_MODEL) was not found");
     long heads, size;
     if (cli_int(a, "--heads", 1, 1024, 0, &heads) || cli_int(a, "--input-size", 1, 4096, 0, &size))
         return CLI_EXIT_USAGE;

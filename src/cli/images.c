@@ -1,5 +1,7 @@
 #include "cli/images.h"
 
+#include "cli/commands.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,7 @@ int cli_image_path_ok(const cli_args *a, const char *flag, const char *path)
 
 int cli_load_vae(const cli_args *a, const sc_model *m, int need, sc_vae **vae)
 {
-    const char *path = cli_get(a, "--vae"), *model = cli_get(a, "--model");
+    const char *path = cli_get(a, "--vae"), *model = cli_model_path(a);
     char pipe_vae[4096];
     *vae = NULL;
     if (!path && model && file_is_dir(model)) {
