@@ -2,8 +2,8 @@
 
 Usage (from the repository root):
 
-    python tools/demo/sample.py                       # models/demo, 50 DDIM steps, cfg 4.0
-    python tools/demo/sample.py --steps 50 --cfg 4.0 --per-class 10 --grid models/demo/samples.png
+    python tools/demo/sample.py                       # models/demo, 50 DDIM steps, cfg 3.0
+    python tools/demo/sample.py --steps 50 --cfg 3.0 --per-class 10 --grid models/demo/samples.png
 
 Sampler: diffusers DDIMScheduler with the DiT defaults (1000 train steps, linear betas
 1e-4..0.02, set_alpha_to_one=True, steps_offset=0, timestep_spacing "leading",
@@ -70,10 +70,11 @@ def main():
     ap = argparse.ArgumentParser(description="sample the demo DiT and report class accuracy")
     ap.add_argument("--model", default=os.path.join(REPO, "models", "demo"))
     ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--cfg", type=float, default=4.0)
+    ap.add_argument("--cfg", type=float, default=3.0)
     ap.add_argument("--per-class", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--grid", default=None, help="PNG grid to write (one row per class)")
+    ap.add_argument("--npz", default=None, help="also save the samples and labels to this .npz")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
@@ -87,15 +88,19 @@ def main():
     imgs = sample(model, labels, args.steps, args.cfg, args.seed, args.device)
     pred = np.array([classify.classify(im) for im in imgs])
     lab = np.array(labels)
+    colour_acc = float((np.array([classify.classify(im, check_shape=False) for im in imgs]) == lab).mean())
     acc = float((pred == lab).mean())
     print(f"{args.steps} DDIM steps, cfg {args.cfg}, seed {args.seed}, {len(labels)} samples "
           f"in {time.time() - t0:.1f}s: class accuracy {acc * 100:.1f}% "
-          f"(rejected {int((pred == -1).sum())}, wrong class {int(((pred != lab) & (pred >= 0)).sum())})")
+          f"(rejected {int((pred == -1).sum())}, wrong class {int(((pred != lab) & (pred >= 0)).sum())}; "
+          f"colour alone {colour_acc * 100:.1f}%)")
     for k in range(nc):
         sel = lab == k
         wrong = [int(p) for p in pred[sel] if p != k]
         print(f"  {k} {dataset.CLASS_NAMES[k]:16s} {float((pred[sel] == k).mean()) * 100:6.1f}%"
               + (f"  got {wrong}" if wrong else ""))
+    if args.npz:
+        np.savez_compressed(args.npz, images=imgs, labels=lab)
     if args.grid:
         dataset.save_grid(imgs, args.grid, rows=nc)
         print(f"wrote {args.grid}")
