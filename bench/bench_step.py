@@ -79,6 +79,22 @@ def main():
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     env.pop("OPENBLAS_CORETYPE", None)
 
+    rss = None
+    if not a.skip_rss:
+        out = os.path.join(ROOT, "bench", "out", "rss-latents.npy")
+        if os.path.exists(out):
+            os.remove(out)
+        # First, before this process loads PyTorch: a child's peak RSS starts from its parent's
+        # size at fork. os.wait4 gives this child's own peak.
+        proc = subprocess.Popen([os.path.join(ROOT, "build", "smoothcache"), "generate", "--model", folder, "--steps",
+                                 "2", "--class", "1", "--threads", str(a.threads), "--latents-out", out, "--quiet"],
+                                env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            raise SystemExit(f"smoothcache generate failed ({proc.returncode})")
+        rss = usage.ru_maxrss * 1024
+
     c = run_c([os.path.join(ROOT, "build", "bench_step"), folder, str(a.threads), str(a.repeats)], env)
     pt_med, pt_min, pt_max = time_torch(folder, a.size, a.threads, a.repeats)
     c_med = float(c["median_s"])
@@ -95,21 +111,6 @@ def main():
     weight_bytes = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)
                        if f.endswith(".safetensors"))
     used_bytes = 4 * 675_129_632 if a.size == 256 else 4 * 676_014_368  # without the 27 embedder copies
-    rss = None
-    if not a.skip_rss:
-        out = os.path.join(ROOT, "bench", "out", "rss-latents.npy")
-        if os.path.exists(out):
-            os.remove(out)
-        # os.wait4 gives this child's own peak, not the largest of every child so far.
-        proc = subprocess.Popen([os.path.join(ROOT, "build", "smoothcache"), "generate", "--model", folder, "--steps",
-                                 "2", "--class", "1", "--threads", str(a.threads), "--latents-out", out, "--quiet"],
-                                env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode:
-            raise SystemExit(f"smoothcache generate failed ({proc.returncode})")
-        rss = usage.ru_maxrss * 1024
-
     res = {
         "size": a.size, "threads": a.threads, "repeats": a.repeats,
         "c_step_s": c_med, "c_min_s": float(c["min_s"]), "c_max_s": float(c["max_s"]),
