@@ -22,7 +22,7 @@ classes=0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9
     --cache 'taylorseer:interval={2,3,4},order=1' \
     --cache 'abcache:interval={2,3},k=2' \
     --cache 'adacache' \
-    --cache "teacache:coef_file=$out/demo-teacache.json,thresh={0.05,0.1,0.2,0.4}" \
+    --cache "teacache:coef_file=$out/demo-teacache.json,thresh={0.01,0.02,0.04,0.08}" \
     --cache "magcache:ratios=$out/demo-magcache.json,thresh={0.02,0.06,0.12}" \
     --cache 'fbcache:thresh={0.05,0.1,0.2}' \
     --cache 'dbcache:fn=1,bn=1,warmup=2,thresh={0.05,0.1,0.2}' \

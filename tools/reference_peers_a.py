@@ -263,7 +263,7 @@ class DBCacheRef:
 
 
 def teacache_calibration(model_dir, steps):
-    """x = relL1(m_n, m_{n-1}), y = relL1(o_n, o_{n-1}) per sample (rows i and N + i)."""
+    """x = relL1(m_n, m_{n-1}), y = relL1(o_n, o_{n-1}) per sample (rows i and N + i), 1 <= n < steps - 1."""
     model = load(model_dir)
     ms, outs = [], []
     model.transformer_blocks[0].norm1.register_forward_hook(lambda mod, args, out: ms.append(out[0].detach()))
@@ -277,7 +277,8 @@ def teacache_calibration(model_dir, steps):
     trajectory(recorded, steps, 16, 10)
     n_img = len(CLASSES)
     xs, ys = [], []
-    for n in range(1, steps):
+    # The last evaluation always computes, so its pair never meets a decision: left out.
+    for n in range(1, steps - 1):
         for i in range(n_img):
             rows = [i, n_img + i]
             xs.append(rel_l1(ms[n][rows], ms[n - 1][rows]))

@@ -181,7 +181,10 @@ static void obs_output(void *st, int n, const float *out, size_t count)
         c->o_count = count;
     }
     SC_ASSERT(count == c->o_count && count % (size_t)c->g.rows == 0);
-    if (n > 0)
+    /* The last evaluation is always computed (teacache does not set may_skip_last), so it never decides
+     * with its pair; that pair is also the largest change of the run and, left in, bends the
+     * least-squares fit below zero where the decisions are made. */
+    if (n > 0 && n < c->steps - 1)
         for (int i = 0; i < c->g.images; i++) {
             const double y = step_rel_sample(out, c->o_prev, c->g.rows, c->g.images, i, count / (size_t)c->g.rows);
             /* A NaN (zero reference) says nothing about the relation: left out of the fit. */
@@ -267,6 +270,33 @@ sc_status stepcalib_save(const stepcalib *c, const char *path, const json_t *met
 
 #define FIT_POINTS 200
 
+static void x_range(const stepcalib *c, double *lo, double *hi)
+{
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (size_t i = 0; i < c->n_pts; i++) {
+        *lo = fmin(*lo, c->x[i]);
+        *hi = fmax(*hi, c->x[i]);
+    }
+}
+
+int stepcalib_fit_negative(const stepcalib *c, double *x_at)
+{
+    double coef[TEA_DEGREE + 1], lo, hi;
+    if (c->kind != STEPCALIB_TEACACHE || check_observed(c) ||
+        polyfit(c->x, c->y, (int)c->n_pts, TEA_DEGREE, coef))
+        return 0;
+    x_range(c, &lo, &hi);
+    for (int i = 0; i < FIT_POINTS; i++) {
+        const double x = lo + (hi - lo) * i / (FIT_POINTS - 1);
+        if (polyval(coef, TEA_DEGREE, x) < 0) {
+            *x_at = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static sc_status plot_teacache(const stepcalib *c, const char *path, int force)
 {
     double coef[TEA_DEGREE + 1];
@@ -277,15 +307,12 @@ static sc_status plot_teacache(const stepcalib *c, const char *path, int force)
     double *sx = malloc(sizeof(double) * 2 * (ns + FIT_POINTS));
     if (!sx) return sc_fail(SC_ERR_NOMEM, "out of memory");
     double *sy = sx + ns, *fx = sy + ns, *fy = fx + FIT_POINTS;
-    double lo = INFINITY, hi = -INFINITY;
+    double lo, hi;
     for (size_t i = 0; i < ns; i++) {
         sx[i] = i % 2 ? NAN : c->x[i / 2];
         sy[i] = i % 2 ? NAN : c->y[i / 2];
     }
-    for (size_t i = 0; i < n; i++) {
-        lo = fmin(lo, c->x[i]);
-        hi = fmax(hi, c->x[i]);
-    }
+    x_range(c, &lo, &hi);
     for (int i = 0; i < FIT_POINTS; i++) {
         fx[i] = lo + (hi - lo) * i / (FIT_POINTS - 1);
         fy[i] = polyval(coef, TEA_DEGREE, fx[i]);

@@ -2,7 +2,8 @@
  * and `--for magcache`: a policy that computes everything and records, over uncached
  * generations run with generate_observed() (sample/generate.h),
  *
- *   teacache: per sample and evaluation n >= 1, x = relL1(m_n, m_{n-1}) of block 0's modulated
+ *   teacache: per sample and evaluation 1 <= n < steps - 1 (the last one always computes, so
+ *             its pair never meets a decision), x = relL1(m_n, m_{n-1}) of block 0's modulated
  *             input and y = relL1(o_n, o_{n-1}) of the model output (all output channels), a
  *             sample being an image's conditional and unconditional rows together; saved with
  *             the degree-4 least-squares fit (polyfit.h) as
@@ -34,6 +35,10 @@ int stepcalib_samples(const stepcalib *c);
 /* Writes the JSON above; `meta` (may be NULL) is copied and extended with sampler, steps,
  * samples and what the numbers are. Fails when nothing was observed or the fit is impossible. */
 sc_status stepcalib_save(const stepcalib *c, const char *path, const json_t *meta, int force);
+/* teacache: 1 when the fitted polynomial is negative somewhere between the smallest and the
+ * largest observed x (*x_at: the first such x), a fit the policy would accumulate as negative
+ * change; 0 otherwise and for magcache. */
+int stepcalib_fit_negative(const stepcalib *c, double *x_at);
 /* teacache: y against x with the fitted polynomial; magcache: gamma_n against n. */
 sc_status stepcalib_plot(const stepcalib *c, const char *path, int force);
 

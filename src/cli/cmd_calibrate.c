@@ -136,6 +136,11 @@ int cmd_calibrate(int argc, char **argv)
     } else if (obs && !quiet) {
         fprintf(stderr, "calibrated %s on %ld samples (%s, %d steps, cfg %g); wrote %s%s%s\n", target, samples,
                 sc_sampler_name(p.sampler), p.steps, (double)p.cfg, out, plot ? " and " : "", plot ? plot : "");
+        double x_at;
+        if (stepcalib_fit_negative(obs, &x_at))
+            fprintf(stderr, "warning: %s: the fitted polynomial is negative at x = %.4g, inside the observed range; "
+                            "TeaCache would count such steps as negative change (more samples may help)\n",
+                    out, x_at);
     } else if (!quiet) {
         fprintf(stderr, "calibrated on %ld samples (%s, %d steps, cfg %g, k=%ld, %s averaging); wrote %s%s%s\n", samples,
                 sc_sampler_name(p.sampler), p.steps, (double)p.cfg, k, mode == SC_CALIB_MEAN ? "mean" : "pooled", out,
