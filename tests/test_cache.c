@@ -594,26 +594,39 @@ TEST(cache_adacache_with_rate_one_is_bit_identical_and_skips_otherwise)
 
 /* ---------------------------------------------------------------- fastercache */
 
+/* Every coefficient against the definition, for the plain DFT (6 x 10), the radix-2 FFT
+ * (8 x 16, 1 x 32) and the two mixed (16 x 6). */
+static void check_dft(int H, int W)
+{
+    const int n = H * W;
+    float *x = malloc(sizeof(float) * n), *back = malloc(sizeof(float) * n);
+    double *spec = malloc(sizeof(double) * 2 * n), *work = malloc(sizeof(double) * dft_work_doubles(H, W));
+    for (int i = 0; i < n; i++) x[i] = (float)sin(0.7 * i) + (float)(i % 7) * 0.1f;
+    dft2_real(x, H, W, spec, work);
+    for (int u = 0; u < H; u++)
+        for (int v = 0; v < W; v++) {
+            double re = 0, im = 0;
+            for (int y = 0; y < H; y++)
+                for (int k = 0; k < W; k++) {
+                    double a = -2 * 3.14159265358979323846 * ((double)u * y / H + (double)v * k / W);
+                    re += x[y * W + k] * cos(a);
+                    im += x[y * W + k] * sin(a);
+                }
+            CHECK_MSG(fabs(spec[2 * (u * W + v)] - re) < 1e-9 && fabs(spec[2 * (u * W + v) + 1] - im) < 1e-9,
+                      "%dx%d (%d, %d): %g%+gi vs %g%+gi", H, W, u, v, spec[2 * (u * W + v)],
+                      spec[2 * (u * W + v) + 1], re, im);
+        }
+    idft2_real(spec, H, W, back, work);
+    for (int i = 0; i < n; i++) CHECK_MSG(fabs(back[i] - x[i]) < 1e-6, "%dx%d %d: %g vs %g", H, W, i, back[i], x[i]);
+    free(x); free(back); free(spec); free(work);
+}
+
 TEST(cache_dft_round_trips_and_matches_the_definition)
 {
-    const int H = 6, W = 10;
-    float x[60], back[60];
-    for (int i = 0; i < 60; i++) x[i] = (float)sin(0.7 * i) + (float)(i % 7) * 0.1f;
-    double spec[120], work[2 * 60 + 6 * 10];
-    CHECK(dft_work_doubles(H, W) <= sizeof work / sizeof *work);
-    dft2_real(x, H, W, spec, work);
-    /* One coefficient against the definition. */
-    int u = 2, v = 3;
-    double re = 0, im = 0;
-    for (int y = 0; y < H; y++)
-        for (int k = 0; k < W; k++) {
-            double a = -2 * 3.14159265358979323846 * ((double)u * y / H + (double)v * k / W);
-            re += x[y * W + k] * cos(a);
-            im += x[y * W + k] * sin(a);
-        }
-    CHECK(fabs(spec[2 * (u * W + v)] - re) < 1e-9 && fabs(spec[2 * (u * W + v) + 1] - im) < 1e-9);
-    idft2_real(spec, H, W, back, work);
-    for (int i = 0; i < 60; i++) CHECK_MSG(fabs(back[i] - x[i]) < 1e-6, "%d: %g vs %g", i, back[i], x[i]);
+    check_dft(6, 10);
+    check_dft(8, 16);
+    check_dft(1, 32);
+    check_dft(16, 6);
 }
 
 TEST(cache_fastercache_matches_the_diffusers_hooks)

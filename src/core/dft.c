@@ -27,6 +27,47 @@ static void dft1(double *v, int n, int step, const double *tw, double *tmp)
     }
 }
 
+/* The same transform for n a power of two: iterative radix-2 Cooley-Tukey on a contiguous copy
+ * in tmp (bit-reversed load, log2 n butterfly passes), O(n log n) instead of O(n^2). */
+static void fft1(double *v, int n, int step, const double *tw, double *tmp)
+{
+    for (int j = 0, r = 0; j < n; j++) {
+        tmp[2 * r] = v[2 * (size_t)j * step];
+        tmp[2 * r + 1] = v[2 * (size_t)j * step + 1];
+        int bit = n >> 1; /* r = bit-reverse(j + 1), incrementally */
+        while (bit && (r & bit)) {
+            r ^= bit;
+            bit >>= 1;
+        }
+        r |= bit;
+    }
+    for (int len = 2; len <= n; len <<= 1) {
+        const int half = len >> 1, tstep = n / len; /* e^{sign 2 pi i m / len} = tw[m * tstep] */
+        for (int b = 0; b < n; b += len)
+            for (int m = 0; m < half; m++) {
+                const double c = tw[2 * m * tstep], s = tw[2 * m * tstep + 1];
+                double *a = tmp + 2 * (b + m), *o = tmp + 2 * (b + m + half);
+                const double xr = o[0] * c - o[1] * s, xi = o[0] * s + o[1] * c;
+                o[0] = a[0] - xr;
+                o[1] = a[1] - xi;
+                a[0] += xr;
+                a[1] += xi;
+            }
+    }
+    for (int k = 0; k < n; k++) {
+        v[2 * (size_t)k * step] = tmp[2 * k];
+        v[2 * (size_t)k * step + 1] = tmp[2 * k + 1];
+    }
+}
+
+static void transform1(double *v, int n, int step, const double *tw, double *tmp)
+{
+    if ((n & (n - 1)) == 0)
+        fft1(v, n, step, tw, tmp);
+    else
+        dft1(v, n, step, tw, tmp);
+}
+
 static void twiddles(double *tw, int n, int sign)
 {
     const double two_pi = 6.283185307179586476925286766559;
@@ -45,8 +86,8 @@ static void dft2(double *v, int H, int W, int sign, double *work)
     double *tmp = work, *tw_w = work + 2 * (size_t)mx, *tw_h = work + 4 * (size_t)mx;
     twiddles(tw_w, W, sign);
     twiddles(tw_h, H, sign);
-    for (int y = 0; y < H; y++) dft1(v + 2 * (size_t)y * W, W, 1, tw_w, tmp);
-    for (int x = 0; x < W; x++) dft1(v + 2 * (size_t)x, H, W, tw_h, tmp);
+    for (int y = 0; y < H; y++) transform1(v + 2 * (size_t)y * W, W, 1, tw_w, tmp);
+    for (int x = 0; x < W; x++) transform1(v + 2 * (size_t)x, H, W, tw_h, tmp);
 }
 
 void dft2_real(const float *in, int H, int W, double *out, double *work)

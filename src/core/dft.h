@@ -1,6 +1,6 @@
 /* Two-dimensional discrete Fourier transforms of small planes (latents: 32x32 for DiT-XL/2 at
- * 256 px), separable, in double precision, any size: O(H W (H + W)) per plane, which for these
- * sizes is far below one matrix product of a DiT step. Complex values are interleaved (re, im).
+ * 256 px), separable, in double precision, any size: radix-2 FFTs along power-of-two sides
+ * (O(H W log(H W)) per plane), plain DFTs along other sides (O(H W (H + W))). Complex values are interleaved (re, im).
  * `work` is caller scratch of dft_work_doubles(H, W) doubles. */
 #ifndef SC_CORE_DFT_H
 #define SC_CORE_DFT_H
