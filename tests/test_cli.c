@@ -230,3 +230,26 @@ TEST(cli_without_a_model_uses_the_shipped_demo_and_writes_samples_png)
     snprintf(cmd, sizeof cmd, "SMOOTHCACHE_MODEL=%s/missing %s info >/dev/null 2>&1", test_tmpdir(), SC_CLI_PATH);
     CHECK(system(cmd) != 0);
 }
+
+TEST(cli_policies_lists_every_policy_with_its_options)
+{
+    CHECK_CLI(0, "teacache", "policies");
+    const char *names[] = {"none", "fora", "smooth", "taylorseer", "abcache", "adacache", "teacache", "magcache",
+                           "fbcache", "dbcache", "fastercache"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) CHECK_MSG(strstr(g_out, names[i]), "no %s", names[i]);
+    CHECK(strstr(g_out, "options: n=N"));
+    CHECK_CLI(2, "unknown option", "policies --bogus");
+}
+
+TEST(cli_generate_writes_the_uncached_pictures_beside_the_cached_ones)
+{
+    CHECK_CLI(0, "wrote", "generate --steps 6 --class 0,1 --cache fora:n=2 --compare-uncached --out %s --out-uncached %s",
+              test_path("c.png"), test_path("u.png"));
+    CHECK(strstr(g_out, "PSNR") && strstr(g_out, "(uncached)"));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "pngcheck -q %s %s", test_path("c.png"), test_path("u.png"));
+    CHECK(system(cmd) == 0);
+    CHECK_CLI(2, "--out-uncached needs --compare-uncached", "generate --steps 2 --out-uncached %s", test_path("x.png"));
+    CHECK_CLI(1, "already exists", "generate --steps 2 --compare-uncached --out %s --out-uncached %s",
+              test_path("n.png"), test_path("u.png"));
+}

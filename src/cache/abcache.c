@@ -63,6 +63,7 @@ static void ab_end(void *st) { predict_free(&((abcache_state *)st)->pred); }
 
 const cache_policy_ops cache_abcache = {
     .name = "abcache",
+    .about = "AB-Cache: predict sub-layer outputs by Adams-Bashforth extrapolation",
     .options = "interval=N (default 2), warmup=W (default 3), k=2..4 points (default 2)",
     .create = ab_create,
     .begin = ab_begin,

@@ -139,6 +139,7 @@ static void ada_end(void *st)
 
 const cache_policy_ops cache_adacache = {
     .name = "adacache",
+    .about = "AdaCache: a skip rate per generation from the measured feature change",
     .options = "codebook=T:R/T:R/... (default: the paper's, by step count), probe=BLOCK (default depth/2)",
     .create = ada_create,
     .begin = ada_begin,

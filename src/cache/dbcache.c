@@ -144,6 +144,7 @@ static sc_status db_create(cache_spec *spec, void **state)
 
 const cache_policy_ops cache_dbcache = {
     .name = "dbcache",
+    .about = "DBCache: the same with Fn front and Bn back blocks always computed",
     .options = "fn=F (front blocks, >= 1, default 8), bn=B (back blocks, default 0; fn + bn < depth), "
                "thresh=T (default 0.08; 0 never skips), warmup=W (default 8), max_cached=M (-1 = no limit, "
                "default), max_consecutive=C (-1 = no limit, default)",

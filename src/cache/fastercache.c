@@ -209,6 +209,7 @@ static void fc_predict(void *st, int n, int l, cache_comp c, float *out)
 
 const cache_policy_ops cache_fastercache = {
     .name = "fastercache",
+    .about = "FasterCache: CFG-Cache for the unconditional branch plus extrapolated attention",
     .options = "uncond_every=N (5), uncond_until=T (641), attn_every=N (2), attn_until=T (681), weight=W (0.5), "
                "alpha_low=A (1.1), alpha_high=A (1.1)",
     .may_skip_last = 1,

@@ -24,6 +24,7 @@ static sc_status fb_create(cache_spec *spec, void **state)
 
 const cache_policy_ops cache_fbcache = {
     .name = "fbcache",
+    .about = "First-Block-Cache: skip blocks 1.. while block 0's residual barely changes",
     .options = "thresh=T (default 0.05, as diffusers; 0 never skips), warmup=W (evaluations that always compute, "
                "default 0)",
     .may_skip_last = 1,

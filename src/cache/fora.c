@@ -30,6 +30,7 @@ static void fora_end(void *st) { (void)st; }
 
 const cache_policy_ops cache_fora = {
     .name = "fora",
+    .about = "FORA: compute every N-th evaluation, reuse attention and MLP outputs in between",
     .options = "n=N (compute every N-th evaluation, default 3)",
     .create = fora_create,
     .begin = fora_begin,

@@ -161,6 +161,7 @@ static void mag_end(void *st)
 
 const cache_policy_ops cache_magcache = {
     .name = "magcache",
+    .about = "MagCache: skip all blocks while the calibrated residual magnitude error stays small",
     .options = "ratios=FILE (calibrate --for magcache; required), thresh=T (default 0.06), "
                "k=K (most consecutive skips, default 3), retention=R (default 0.2)",
     .may_skip_last = 1,

@@ -16,6 +16,7 @@ static void none_destroy(void *st) { (void)st; }
 
 const cache_policy_ops cache_none = {
     .name = "none",
+    .about = "compute everything (the uncached baseline)",
     .options = "no options",
     .create = none_create,
     .begin = none_begin,

@@ -54,6 +54,7 @@ typedef struct {
 
 typedef struct cache_policy_ops {
     const char *name;
+    const char *about;     /* one line: what it does (smoothcache policies) */
     const char *options;   /* one line for --help, e.g. "n=N (compute every N-th evaluation)" */
     /* 0 (default): the engine computes the last evaluation whatever the policy says (SmoothCache,
      * FORA, TeaCache); 1: the policy decides it too (as the diffusers hooks it reproduces do). */

@@ -139,6 +139,7 @@ static void smooth_end(void *st)
 
 const cache_policy_ops cache_smooth = {
     .name = "smooth",
+    .about = "SmoothCache: a calibrated static schedule per sub-layer type (or block)",
     .options = "schedule=FILE | errors=FILE,alpha=A[,per_block=1]; predict=reuse|taylor1..4|ab2..4",
     .create = smooth_create,
     .begin = smooth_begin,

@@ -79,6 +79,7 @@ static void ts_end(void *st) { predict_free(&((taylorseer_state *)st)->pred); }
 
 const cache_policy_ops cache_taylorseer = {
     .name = "taylorseer",
+    .about = "TaylorSeer: predict sub-layer outputs with a Taylor expansion between computed steps",
     .options = "interval=N (default 4), warmup=W (default 3), order=M (1..4, default 1), comps=attn|mlp|both",
     .may_skip_last = 1,
     .create = ts_create,

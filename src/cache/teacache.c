@@ -176,6 +176,7 @@ static void tea_end(void *st) { tea_free_buffers(st); }
 
 const cache_policy_ops cache_teacache = {
     .name = "teacache",
+    .about = "TeaCache: skip all blocks while the rescaled input change accumulates below a threshold",
     .options = "thresh=T (default 0.1), coef=C0/C1/C2/C3/C4 (x^4 first; default 0/0/0/1/0, P(x) = x) | "
                "coef_file=FILE (calibrate --for teacache)",
     .create = tea_create,

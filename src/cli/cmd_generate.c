@@ -15,13 +15,14 @@
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
-    {"--cache", "SPEC", "feature caching: none (default), fora:n=N, smooth:schedule=FILE, smooth:errors=FILE,alpha=A"},
+    {"--cache", "SPEC", "feature caching: none (default), fora:n=N, smooth:schedule=FILE, ... (smoothcache policies)"},
     CLI_VAE_OPT,
     {"--out", "FILE", "write the pictures: FILE.png (one image, or a grid of all) or FILE.npz (uint8 NHWC)"},
     {"--latents-in", "FILE.npy", "start from this float32 latent [N, C, S, S] instead of the seed"},
     {"--latents-out", "FILE.npy", "write the final float32 latents [N, C, S, S]"},
     {"--report", "FILE.json", "write the work done (computed/skipped, MACs, time) and quality as JSON"},
     {"--compare-uncached", NULL, "also run without caching and report speed-up and quality against it"},
+    {"--out-uncached", "FILE", "with --compare-uncached: write the uncached pictures too (.png or .npz)"},
     {"--force", NULL, "overwrite output files that exist"},
     {"--no-check-finite", NULL, "skip the per-step NaN/Inf check of the latents"},
     {"--quiet", NULL, "no progress line, no summary, no warnings"},
@@ -50,8 +51,11 @@ int cmd_generate(int argc, char **argv)
     const char *report = cli_get(&a, "--report");
     const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
     const int compare = cli_get(&a, "--compare-uncached") != NULL;
+    const char *pics_ref = cli_get(&a, "--out-uncached");
+    if (pics_ref && !compare) return cli_usage_error(&a, "--out-uncached needs --compare-uncached");
     if ((r = cli_sampling(&a, &p, &classes, &n))) return r;
-    if (pics && !cli_image_path_ok(&a, "--out", pics)) {
+    if ((pics && !cli_image_path_ok(&a, "--out", pics)) ||
+        (pics_ref && !cli_image_path_ok(&a, "--out-uncached", pics_ref))) {
         free(classes);
         return CLI_EXIT_USAGE;
     }
@@ -66,7 +70,7 @@ int cmd_generate(int argc, char **argv)
     uint8_t *rgb = NULL, *ref_rgb = NULL;
     /* Refuse an existing output before minutes of work, not after. */
     if ((out && file_out_check(out, force) != SC_OK) || (report && file_out_check(report, force) != SC_OK) ||
-        (pics && file_out_check(pics, force) != SC_OK)) {
+        (pics && file_out_check(pics, force) != SC_OK) || (pics_ref && file_out_check(pics_ref, force) != SC_OK)) {
         r = cli_fail(&a);
         goto done;
     }
@@ -152,12 +156,18 @@ int cmd_generate(int argc, char **argv)
         }
         if (compare) report_images(&e, rgb, ref_rgb, n, side);
     }
-    if (pics) {
+    for (int k = 0; k < 2; k++) {
+        const char *path = k ? pics_ref : pics, *cache = k || !p.cache ? "none" : p.cache;
+        if (!path) continue;
+        if (!side) {
+            r = cli_usage_error(&a, "%s: this model makes latents; give --vae PATH to write pictures", path);
+            goto done;
+        }
         char comment[512];
         snprintf(comment, sizeof comment, "model=%s classes=%d seed=%llu steps=%d sampler=%s cfg=%g cache=%s",
                  cli_model_path(&a), n, (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
-                 (double)p.cfg, p.cache ? p.cache : "none");
-        if (cli_write_images(pics, rgb, n, side, comment, force) != SC_OK) {
+                 (double)p.cfg, cache);
+        if (cli_write_images(path, k ? ref_rgb : rgb, n, side, comment, force) != SC_OK) {
             r = cli_fail(&a);
             goto done;
         }
@@ -174,6 +184,7 @@ int cmd_generate(int argc, char **argv)
         report_print_line(stderr, &e, p.steps);
         if (out) fprintf(stderr, "wrote %s\n", out);
         if (pics) fprintf(stderr, "wrote %s\n", pics);
+        if (pics_ref) fprintf(stderr, "wrote %s (uncached)\n", pics_ref);
         if (report) fprintf(stderr, "wrote %s\n", report);
     }
 done:

@@ -16,6 +16,7 @@ static const struct {
     {"calibrate", cmd_calibrate, "measure layer output change between steps (SmoothCache calibration)"},
     {"schedule", cmd_schedule, "make a SmoothCache schedule from calibrated error curves"},
     {"bench", cmd_bench, "compare cache policies against the uncached baseline on the same seeds"},
+    {"policies", cmd_policies, "list the cache policies --cache accepts, with their options"},
 };
 
 static void usage(FILE *out)

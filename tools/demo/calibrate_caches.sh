@@ -1,0 +1,19 @@
+#!/bin/sh
+# Calibrates the shipped demo model for the policies that need it and writes the files shipped
+# beside it in models/demo/cache/ (DDIM, 50 steps, guidance 4: `generate`'s defaults):
+#   smooth-errors.json   SmoothCache error curves (calibrate, 10 samples, k = 3)
+#   smooth-a0.08.json    the schedule at alpha 0.08 (the README's first command)
+#   teacache.json        TeaCache's rescaling polynomial (calibrate --for teacache)
+#   magcache.json        MagCache's residual ratios (calibrate --for magcache)
+# Usage: tools/demo/calibrate_caches.sh [threads]   (from anywhere; run `make` first)
+set -eu
+cd "$(dirname "$0")/../.."
+sc=build/smoothcache
+out=models/demo/cache
+threads=${1:-2}
+mkdir -p "$out"
+common="--model models/demo --steps 50 --cfg 4 --threads $threads --force"
+"$sc" calibrate $common --samples 10 --out "$out/smooth-errors.json"
+"$sc" schedule --errors "$out/smooth-errors.json" --alpha 0.08 --out "$out/smooth-a0.08.json" --force
+"$sc" calibrate $common --for teacache --samples 10 --out "$out/teacache.json"
+"$sc" calibrate $common --for magcache --out "$out/magcache.json"
