@@ -49,6 +49,38 @@ void report_print_line(FILE *f, const report_entry *e, int steps)
     fputc('\n', f);
 }
 
+#define NAME_COLS 44
+
+/* A policy spec as the table shows it: option values that are paths lose their folders
+ * (smooth:schedule=/x/y/s.json -> smooth:schedule=s.json), and what is still too long loses
+ * its middle, keeping the end, where a sweep's knob usually is. */
+static void display_name(const char *spec, char out[NAME_COLS + 1])
+{
+    char buf[1024];
+    size_t n = 0;
+    for (const char *p = spec; *p && n < sizeof buf - 1;) {
+        if (*p == '=') {
+            const char *end = p + 1 + strcspn(p + 1, ","), *base = p + 1;
+            for (const char *q = p + 1; q < end; q++)
+                if (*q == '/') base = q + 1;
+            buf[n++] = '=';
+            for (const char *q = base; q < end && n < sizeof buf - 1; q++) buf[n++] = *q;
+            p = end;
+        } else {
+            buf[n++] = *p++;
+        }
+    }
+    buf[n] = '\0';
+    if (n <= NAME_COLS) {
+        memcpy(out, buf, n + 1);
+        return;
+    }
+    const size_t head = 14, tail = NAME_COLS - head - 3;
+    memcpy(out, buf, head);
+    memcpy(out + head, "...", 3);
+    memcpy(out + head + 3, buf + n - tail, tail + 1);
+}
+
 void report_print_table(FILE *f, const report_entry *e, int n)
 {
     int acc = 0;
@@ -56,7 +88,9 @@ void report_print_table(FILE *f, const report_entry *e, int n)
     fprintf(f, "%-44s %9s %8s %9s %8s %8s %12s %10s%s\n", "policy", "seconds", "speedup", "MAC ratio", "PSNR", "SSIM",
             "latent relL2", "policy ms", acc ? "  class acc" : "");
     for (int i = 0; i < n; i++) {
-        fprintf(f, "%-44.44s %9.3f %7.2fx %9.3f %8.2f %8.4f %12.4g %10.2f", e[i].policy, e[i].stats.seconds,
+        char name[NAME_COLS + 1];
+        display_name(e[i].policy, name);
+        fprintf(f, "%-44s %9.3f %7.2fx %9.3f %8.2f %8.4f %12.4g %10.2f", name, e[i].stats.seconds,
                 e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim, e[i].latent_rel_l2, 1e3 * e[i].stats.policy_seconds);
         if (acc) fprintf(f, "  %9.1f%%", 100 * e[i].accuracy);
         fputc('\n', f);
@@ -145,6 +179,18 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
     return st;
 }
 
+/* The line a sweep point belongs to: the policy name, and its predictor when it has one
+ * (smooth and smooth:...,predict=taylor1 are different methods). */
+static void series_key(const char *spec, char out[64])
+{
+    const char *pred = strstr(spec, "predict=");
+    const int name = (int)strcspn(spec, ":");
+    if (pred && pred > spec + name && (pred[-1] == ':' || pred[-1] == ','))
+        snprintf(out, 64, "%.*s+%.*s", name, spec, (int)strcspn(pred + 8, ","), pred + 8);
+    else
+        snprintf(out, 64, "%.*s", name, spec);
+}
+
 sc_status report_plot(const char *path, const report_entry *e, int n, int by_macs, int force)
 {
     int images = 1;
@@ -159,7 +205,7 @@ sc_status report_plot(const char *path, const report_entry *e, int n, int by_mac
     /* Group by policy name; within a series, points in order of speed-up. */
     for (int i = 0; i < n; i++) {
         char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)strcspn(e[i].policy, ":"), e[i].policy);
+        series_key(e[i].policy, name);
         int k;
         for (k = 0; k < p.n_series; k++)
             if (!strcmp(names[k], name)) break;
@@ -175,9 +221,9 @@ sc_status report_plot(const char *path, const report_entry *e, int n, int by_mac
         p.series[k].x = x + used;
         p.series[k].y = y + used;
         for (int i = 0; i < n; i++) {
-            if (strncmp(e[i].policy, names[k], strlen(names[k])) ||
-                (e[i].policy[strlen(names[k])] && e[i].policy[strlen(names[k])] != ':'))
-                continue;
+            char key[64];
+            series_key(e[i].policy, key);
+            if (strcmp(key, names[k])) continue;
             double xv = by_macs ? 1.0 / e[i].mac_ratio : e[i].speedup;
             double yv = images ? (isinf(e[i].psnr) ? NAN : e[i].psnr) : e[i].latent_rel_l2;
             int j = p.series[k].n++;
