@@ -65,6 +65,7 @@ TEST(demo_forward_and_trajectory_match_diffusers)
     float *out = calloc(ref.numel, sizeof *out);
     CHECK_OK(sc_model_forward(m, 4, x.data, t, y, out, 0));
     double e = rel_err(out, ref.data, ref.numel);
+    printf("  demo forward: relative error %.3g\n", e);
     CHECK_MSG(e <= json_real_value(json_object_get(f, "tol")), "demo forward relative error %.3g", e);
     free(out);
     npy_free(&x);
@@ -89,6 +90,7 @@ TEST(demo_forward_and_trajectory_match_diffusers)
     CHECK(sc_latent_bytes(m, 10) == ref.numel * sizeof(float));
     CHECK_OK(sc_generate(m, &g, out));
     e = rel_err(out, ref.data, ref.numel);
+    printf("  demo 50-step guided DDIM: relative error %.3g\n", e);
     CHECK_MSG(e <= json_real_value(json_object_get(c, "tol")), "demo 50-step guided DDIM relative error %.3g", e);
     free(out);
     npy_free(&ref);
@@ -159,6 +161,8 @@ TEST(demo_samples_deterministically_at_its_accuracy_and_smoothcache_keeps_it)
     CHECK_MSG(k >= base, "SmoothCache: %d/%d recognised, uncached %d", k, N_IMG, base);
     const size_t bytes = (size_t)N_IMG * DEMO_SIDE * DEMO_SIDE * 3;
     const double psnr = metric_psnr(cached, rgb, bytes);
+    printf("  uncached %d/%d recognised; SmoothCache %d/%d at MACs %.3f, PSNR %.2f dB\n", base, N_IMG, k, N_IMG,
+           ratio, psnr);
     CHECK_MSG(psnr >= SMOOTH_MIN_PSNR, "SmoothCache PSNR %.2f dB < %.1f", psnr, SMOOTH_MIN_PSNR);
     free(a); free(b); free(rgb); free(again); free(cached);
     sc_model_free(m);
