@@ -317,7 +317,7 @@ static sc_status plot_teacache(const stepcalib *c, const char *path, int force)
         fx[i] = lo + (hi - lo) * i / (FIT_POINTS - 1);
         fy[i] = polyval(coef, TEA_DEGREE, fx[i]);
     }
-    plot_spec p = {.title = "TeaCache calibration: output change against input change",
+    plot_spec p = {.title = "TeaCache calibration: output vs input change",
                    .x_label = "relL1 of block 0's modulated input", .y_label = "relL1 of the model output",
                    .n_series = 2,
                    .series = {{.name = "evaluations", .x = sx, .y = sy, .n = (int)ns, .markers = 1},
