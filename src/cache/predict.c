@@ -27,14 +27,16 @@ sc_status predict_parse(const char *name, predict_kind *kind, int *order)
 sc_status predict_init(predictor *p, predict_kind kind, int order, int modules, size_t elems)
 {
     memset(p, 0, sizeof *p);
+    if (order < 1 || order > 4) return sc_fail(SC_ERR_ARG, "prediction order %d is not 1..4", order);
     p->kind = kind;
     p->order = order;
     p->modules = modules;
     p->elems = elems;
     p->hist = sc_alloc_array((size_t)modules * (size_t)(order + 1), elems * sizeof(float), "prediction history");
     p->count = calloc((size_t)modules, sizeof *p->count);
+    p->head = calloc((size_t)modules, sizeof *p->head);
     p->steps = calloc((size_t)modules * (size_t)(order + 1), sizeof *p->steps);
-    if (!p->hist || !p->count || !p->steps) {
+    if (!p->hist || !p->count || !p->head || !p->steps) {
         predict_free(p);
         return sc_fail(SC_ERR_NOMEM, "out of memory for %d x %d predicted outputs", modules, order + 1);
     }
@@ -45,6 +47,7 @@ void predict_free(predictor *p)
 {
     sc_free(p->hist);
     free(p->count);
+    free(p->head);
     free(p->steps);
     memset(p, 0, sizeof *p);
 }
@@ -60,39 +63,47 @@ void predict_update(predictor *p, int m, int n, const float *out)
     int *st = p->steps + (size_t)m * (size_t)(p->order + 1);
     if (p->kind == PREDICT_TAYLOR) {
         /* new D(0) = F(n); new D(j+1) = (new D(j) - old D(j)) / (n - last update), for the
-         * orders whose old factor exists (diffusers' TaylorSeerState.update). Order by order,
-         * vectorised: the difference is formed in the next order's slot before D(j) is replaced,
-         * because new D(j+1) replaces old D(j+1) only after it is no longer needed. */
+         * orders whose old factor exists (diffusers' TaylorSeerState.update). One pass over the
+         * elements: old D(j) is read before new D(j) replaces it, so the update is in place
+         * (memory-bound: order 1 reads F and D0 and writes D0 and D1, nothing more). */
         const int have = p->count[m];
         const int top = have < p->order ? have : p->order;
         const float delta = have ? (float)(n - st[0]) : 1.0f;
-        /* Highest order first: new D(top) needs new D(top-1), which needs ...; build the chain
-         * of differences bottom-up in place, from the top slot down, using the identity
-         * new D(j) = (new D(j-1) - old D(j-1)) / delta applied recursively on the input. */
-        for (int j = top; j >= 1; j--) {
-            /* new D(j) = (F - sum...) is the j-th divided difference of (F, old chain): compute
-             * it as ((...((F - old D0)/d - old D1)/d ...) - old D(j-1))/d. */
-            float *dj = slot(p, m, j);
+        float *d[5];
+        for (int j = 0; j <= top; j++) d[j] = slot(p, m, j);
+        if (top == 0) {
+            memcpy(d[0], out, E * sizeof(float));
+        } else if (top == 1) {
+            float *restrict d0 = d[0], *restrict d1 = d[1];
             #pragma omp parallel for simd schedule(static)
             for (size_t e = 0; e < E; e++) {
+                const float v = out[e];
+                d1[e] = (v - d0[e]) / delta;
+                d0[e] = v;
+            }
+        } else {
+            #pragma omp parallel for schedule(static)
+            for (size_t e = 0; e < E; e++) {
                 float v = out[e];
-                for (int i = 0; i < j; i++) v = (v - slot(p, m, i)[e]) / delta;
-                dj[e] = v;
+                for (int j = 0; j < top; j++) {
+                    const float old = d[j][e];
+                    d[j][e] = v;
+                    v = (v - old) / delta;
+                }
+                d[top][e] = v;
             }
         }
-        memcpy(slot(p, m, 0), out, E * sizeof(float));
         st[0] = n;
         p->count[m] = top + 1;
         return;
     }
-    /* Lagrange: keep the last order + 1 outputs, newest first. */
-    const int k = p->order + 1, have = p->count[m] < k ? p->count[m] : k - 1;
-    for (int i = have; i >= 1; i--) {
-        memcpy(slot(p, m, i), slot(p, m, i - 1), E * sizeof(float));
-        st[i] = st[i - 1];
-    }
-    memcpy(slot(p, m, 0), out, E * sizeof(float));
-    st[0] = n;
+    /* Lagrange: the last order + 1 outputs in a ring (no copying of the older ones); steps[i]
+     * is the evaluation of slot i, head[m] the slot of the newest. */
+    const int k = p->order + 1;
+    const int h = p->count[m] == 0 ? 0 : (p->head[m] + 1) % k;
+    memcpy(slot(p, m, h), out, E * sizeof(float));
+    st[h] = n;
+    p->head[m] = h;
     if (p->count[m] < k) p->count[m]++;
 }
 
@@ -129,18 +140,35 @@ void predict_eval(const predictor *p, int m, int n, float *out)
         }
         return;
     }
-    /* Lagrange weights w_i = prod_{j != i} (n - t_j) / (t_i - t_j) over the points we have. */
-    float w[8];
+    /* Lagrange weights w_i = prod_{j != i} (n - t_j) / (t_i - t_j) over the points we have,
+     * newest first (slot head, head - 1, ... of the ring). */
+    const int k = p->order + 1;
+    float w[4] = {0};
+    int sl[4];
+    for (int i = 0; i < have; i++) sl[i] = (p->head[m] - i + k) % k;
     for (int i = 0; i < have; i++) {
         double wi = 1.0;
         for (int j = 0; j < have; j++)
-            if (j != i) wi *= (double)(n - st[j]) / (double)(st[i] - st[j]);
+            if (j != i) wi *= (double)(n - st[sl[j]]) / (double)(st[sl[i]] - st[sl[j]]);
         w[i] = (float)wi;
     }
-    #pragma omp parallel for schedule(static)
-    for (size_t e = 0; e < E; e++) {
-        float acc = 0.0f;
-        for (int i = 0; i < have; i++) acc += w[i] * slot(p, m, i)[e];
-        out[e] = acc;
+    const float *src[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < have; i++) src[i] = slot(p, m, sl[i]);
+    /* One pass per point count, so that each loop vectorises (memory-bound). */
+    const float *restrict s0 = src[0], *restrict s1 = have > 1 ? src[1] : src[0];
+    const float *restrict s2 = have > 2 ? src[2] : src[0], *restrict s3 = have > 3 ? src[3] : src[0];
+    const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+    if (have == 1) {
+        #pragma omp parallel for simd schedule(static)
+        for (size_t e = 0; e < E; e++) out[e] = w0 * s0[e];
+    } else if (have == 2) {
+        #pragma omp parallel for simd schedule(static)
+        for (size_t e = 0; e < E; e++) out[e] = w0 * s0[e] + w1 * s1[e];
+    } else if (have == 3) {
+        #pragma omp parallel for simd schedule(static)
+        for (size_t e = 0; e < E; e++) out[e] = w0 * s0[e] + w1 * s1[e] + w2 * s2[e];
+    } else {
+        #pragma omp parallel for simd schedule(static)
+        for (size_t e = 0; e < E; e++) out[e] = w0 * s0[e] + w1 * s1[e] + w2 * s2[e] + w3 * s3[e];
     }
 }

@@ -21,7 +21,8 @@ typedef struct {
     size_t elems;         /* floats per output */
     float *hist;          /* [modules][order + 1][elems]: taylor factors or past outputs */
     int *count;           /* [modules] valid entries of hist */
-    int *steps;           /* [modules][order + 1]: lagrange: step of each past output; taylor: [0] = last update */
+    int *head;            /* [modules] lagrange: ring slot of the newest output */
+    int *steps;           /* [modules][order + 1]: lagrange: step of each ring slot; taylor: [0] = last update */
 } predictor;
 
 /* Parses "taylor1", "taylor2", ..., "ab2", "ab3" (AB-Cache = lagrange with k points). */
