@@ -147,7 +147,10 @@ typedef struct {
     double macs;             /* multiply-accumulates executed (all rows, guidance included) */
     double macs_uncached;    /* the same generation without caching */
     double seconds;          /* wall time of the sampling loop */
-    double policy_seconds;   /* of which inside the cache policy (decisions, bookkeeping) */
+    double policy_seconds;   /* of which inside the cache policy's per-step hooks (decisions,
+                              * bookkeeping, predictions) */
+    double setup_seconds;    /* of which setting the cache up for this generation (allocating
+                              * and first touching its buffers; paid once per generation) */
 } sc_cache_stats;
 
 /* SmoothCache calibration: records how much every block's attention and MLP output changes

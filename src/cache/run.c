@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ckmath.h"
 #include "core/error.h"
 #include "core/mem.h"
 
@@ -15,6 +16,7 @@ struct cache_run {
     cache_gen g;
     int n;                 /* current evaluation */
     float **buf;           /* [depth * COMP_N], NULL where the policy never reuses */
+    float *buf_mem;        /* one block holding every non-NULL buf[i] */
     unsigned char *valid;  /* [depth * COMP_N] */
     size_t buf_elems;
     long computed[COMP_N], skipped[COMP_N];
@@ -26,7 +28,8 @@ struct cache_run {
     int n_seg;
     float *seg_start[CACHE_MAX_SEGMENTS], *seg_res[CACHE_MAX_SEGMENTS];
     int seg_valid[CACHE_MAX_SEGMENTS], seg_running[CACHE_MAX_SEGMENTS];
-    double policy_seconds;     /* time spent inside the policy's hooks */
+    double policy_seconds;     /* time spent inside the policy's per-step hooks */
+    double setup_seconds;      /* time spent in begin(): the policy's and the engine's buffers */
     int active_rows;           /* rows of the current evaluation: g.rows, or N when uncond is skipped */
     long uncond_skipped;       /* evaluations that ran the conditional rows only */
 };
@@ -72,8 +75,8 @@ const char *cache_run_name(const cache_run *r) { return r->ops->name; }
 
 static void release_buffers(cache_run *r)
 {
-    if (r->buf)
-        for (int i = 0; i < r->g.depth * COMP_N; i++) sc_free(r->buf[i]);
+    sc_free(r->buf_mem);
+    r->buf_mem = NULL;
     free(r->buf);
     free(r->valid);
     r->buf = NULL;
@@ -97,6 +100,7 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
     memset(r->skipped_full, 0, sizeof r->skipped_full);
     r->uncond_skipped = 0;
     r->policy_seconds = 0;
+    r->setup_seconds = 0;
     const double t0 = now();
     r->macs_forward = macs_forward;
     r->macs_sub[COMP_ATTN] = macs_attn;
@@ -126,18 +130,25 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
         cache_run_end(r, NULL);
         return sc_fail(SC_ERR_NOMEM, "out of memory");
     }
+    int stored = 0;
     for (int l = 0; l < g->depth; l++)
-        for (int c = 0; c < COMP_N; c++)
-            if (r->ops->stores(r->state, l, (cache_comp)c)) {
-                /* [rows * T, D]: the raw sub-layer output of every row, CFG halves included. */
-                float *b = sc_alloc_array(r->buf_elems, sizeof(float), "cache buffer");
-                if (!b) {
-                    cache_run_end(r, NULL);
-                    return SC_ERR_NOMEM;
-                }
-                r->buf[l * COMP_N + c] = b;
-            }
-    r->policy_seconds += now() - t0;
+        for (int c = 0; c < COMP_N; c++) stored += r->ops->stores(r->state, l, (cache_comp)c) != 0;
+    if (stored) {
+        /* [stored][rows * T, D]: the raw sub-layer output of every row, CFG halves included,
+         * in one block (one allocation, faulted in by every thread). */
+        uint64_t elems;
+        if (ck_mul((uint64_t)stored, r->buf_elems, &elems) && elems <= SIZE_MAX)
+            r->buf_mem = sc_alloc_array((size_t)elems, sizeof(float), "cache buffers");
+        if (!r->buf_mem) {
+            cache_run_end(r, NULL);
+            return SC_ERR_NOMEM;
+        }
+        int i = 0;
+        for (int l = 0; l < g->depth; l++)
+            for (int c = 0; c < COMP_N; c++)
+                if (r->ops->stores(r->state, l, (cache_comp)c)) r->buf[l * COMP_N + c] = r->buf_mem + (size_t)i++ * r->buf_elems;
+    }
+    r->setup_seconds += now() - t0;
     return SC_OK;
 }
 
@@ -272,6 +283,7 @@ void cache_run_end(cache_run *r, sc_cache_stats *stats)
                            (double)r->g.images * (double)r->macs_sub[c] * (double)(r->skipped[c] - r->skipped_full[c]);
         }
         stats->policy_seconds = r->policy_seconds;
+        stats->setup_seconds = r->setup_seconds;
     }
     release_buffers(r);
     if (r->begun) r->ops->end(r->state);

@@ -81,17 +81,27 @@ static void display_name(const char *spec, char out[NAME_COLS + 1])
     memcpy(out + head + 3, buf + n - tail, tail + 1);
 }
 
+/* A number column, or "-" where the quality is undefined (no images to compare). */
+static void print_num(FILE *f, const char *fmt, int width, double v)
+{
+    if (isnan(v)) fprintf(f, " %*s", width, "-");
+    else fprintf(f, fmt, v);
+}
+
 void report_print_table(FILE *f, const report_entry *e, int n)
 {
     int acc = 0;
     for (int i = 0; i < n; i++) acc |= !isnan(e[i].accuracy);
-    fprintf(f, "%-44s %9s %8s %9s %8s %8s %12s %10s%s\n", "policy", "seconds", "speedup", "MAC ratio", "PSNR", "SSIM",
-            "latent relL2", "policy ms", acc ? "  class acc" : "");
+    fprintf(f, "%-44s %9s %8s %9s %8s %8s %12s %10s %9s%s\n", "policy", "seconds", "speedup", "MAC ratio", "PSNR", "SSIM",
+            "latent relL2", "policy ms", "setup ms", acc ? "  class acc" : "");
     for (int i = 0; i < n; i++) {
         char name[NAME_COLS + 1];
         display_name(e[i].policy, name);
-        fprintf(f, "%-44s %9.3f %7.2fx %9.3f %8.2f %8.4f %12.4g %10.2f", name, e[i].stats.seconds,
-                e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim, e[i].latent_rel_l2, 1e3 * e[i].stats.policy_seconds);
+        fprintf(f, "%-44s %9.3f %7.2fx %9.3f", name, e[i].stats.seconds, e[i].speedup, e[i].mac_ratio);
+        print_num(f, " %8.2f", 8, e[i].psnr);
+        print_num(f, " %8.4f", 8, e[i].ssim);
+        fprintf(f, " %12.4g %10.2f %9.2f", e[i].latent_rel_l2, 1e3 * e[i].stats.policy_seconds,
+                1e3 * e[i].stats.setup_seconds);
         if (acc) fprintf(f, "  %9.1f%%", 100 * e[i].accuracy);
         fputc('\n', f);
     }
@@ -123,6 +133,7 @@ static json_t *entry_json(const report_entry *e)
         json_object_set_new(o, "ssim", num_or_null(e->ssim));
     }
     json_object_set_new(o, "policy_seconds", json_real(s->policy_seconds));
+    json_object_set_new(o, "setup_seconds", json_real(s->setup_seconds));
     if (!isnan(e->accuracy)) json_object_set_new(o, "class_accuracy", json_real(e->accuracy));
     return o;
 }
@@ -159,7 +170,7 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
     size_t cap = 256 + (size_t)n * 512, len = 0;
     char *buf = malloc(cap);
     if (!buf) return SC_ERR_NOMEM;
-    len += (size_t)snprintf(buf, cap, "policy,seconds,policy_seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,"
+    len += (size_t)snprintf(buf, cap, "policy,seconds,policy_seconds,setup_seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,"
                                       "computed_attn,skipped_attn,computed_mlp,skipped_mlp,class_accuracy\n");
     for (int i = 0; i < n && len < cap; i++) {
         const sc_cache_stats *s = &e[i].stats;
@@ -169,8 +180,8 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
             if (*p == '"') buf[len++] = '"';
             buf[len++] = *p;
         }
-        len += (size_t)snprintf(buf + len, cap - len, "\",%.6f,%.6f,%.4f,%.6f,%.4f,%.6f,%.6g,%ld,%ld,%ld,%ld,%.4f\n",
-                                s->seconds, s->policy_seconds, e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim,
+        len += (size_t)snprintf(buf + len, cap - len, "\",%.6f,%.6f,%.6f,%.4f,%.6f,%.4f,%.6f,%.6g,%ld,%ld,%ld,%ld,%.4f\n",
+                                s->seconds, s->policy_seconds, s->setup_seconds, e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim,
                                 e[i].latent_rel_l2, s->computed[0], s->skipped[0], s->computed[1], s->skipped[1],
                                 e[i].accuracy);
     }
