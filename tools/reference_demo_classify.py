@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Reference labels of the demo dataset's analytic classifier (tools/demo/classify.py) for the C
-port (src/metrics/demo_classify.c, tests/test_metrics.c): 60 dataset images and 60 degraded
+port (src/metrics/demo_classify.c, tests/test_metrics.c): 60 dataset images, 60 degraded
 copies (noise, blur-like averaging, colour shifts) so that rejections and near-threshold cases
-are covered too.
+are covered too, and every class's colour drawn in every class's shape (100 images) so that
+each class's shape range is probed from both sides.
 
     .venv/bin/python tools/reference_demo_classify.py [OUTDIR]
 """
@@ -28,7 +29,10 @@ def main():
     degraded[20:40] = (degraded[20:40] + np.roll(degraded[20:40], 1, axis=1)) // 2     # smear
     degraded[40:60] += rng.integers(-60, 60, size=(20, 1, 1, 3))                        # colour shift
     degraded = np.clip(degraded, 0, 255).astype(np.uint8)
-    all_images = np.concatenate([images, degraded])
+    shapes = [c[1] for c in dataset.CLASSES]
+    crossed = np.stack([dataset.render(k, rng, shape=shapes[j])
+                        for k in range(dataset.NUM_CLASSES) for j in range(len(shapes))])
+    all_images = np.concatenate([images, degraded, crossed])
     labels = [int(classify.classify(im)) for im in all_images]
     np.save(out / "demo_classify_images.npy", all_images)
     (out / "demo_classify.json").write_text(json.dumps({"labels": labels}) + "\n")

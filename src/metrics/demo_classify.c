@@ -13,10 +13,18 @@ static const int k_colours[DEMO_CLASSES][3] = {
     {35, 220, 230},  {250, 135, 20}, {240, 240, 240}, {145, 40, 250}, {40, 250, 145},
 };
 
-/* Accepted compactness q = n^2 / (2 pi S) per class, inclusive. */
+/* Accepted compactness q = n^2 / (2 pi S) per class, inclusive (classify.py's SHAPE_RANGE). */
 static const double k_shape[DEMO_CLASSES][2] = {
-    {0.92, 1.08}, {0.85, 1.06}, {0.72, 0.95}, {0.69, 0.94}, {0.50, 0.74},
-    {0.72, 0.98}, {0.42, 0.72}, {0.74, 0.97}, {0.67, 0.90}, {0.46, 0.75},
+    {0.92, 1.08}, /* 0 circle   */
+    {0.85, 1.06}, /* 1 square   */
+    {0.72, 0.95}, /* 2 triangle */
+    {0.70, 0.94}, /* 3 cross    */
+    {0.50, 0.73}, /* 4 ring     */
+    {0.72, 0.96}, /* 5 diamond  */
+    {0.90, 1.08}, /* 6 hexagon  */
+    {0.75, 0.96}, /* 7 star     */
+    {0.45, 0.70}, /* 8 target   */
+    {0.58, 0.86}, /* 9 frame    */
 };
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }

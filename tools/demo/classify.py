@@ -23,8 +23,8 @@ Algorithm (all thresholds are part of the specification):
  7. Return k.
 
 (q compares the object's area with its second moment about the centroid: 1.0 for a disc,
-the most compact shape, about 0.96 for a square, 0.83 for a triangle, 0.62 for the ring
-and 0.63 for the bar.  Being a sum over all the object's pixels, it moves little
+the most compact shape, 0.99 for the hexagon, about 0.96 for a square, 0.83 for a triangle,
+0.62 for the ring and 0.58 for the target.  Being a sum over all the object's pixels, it moves little
 when a generated shape has ragged edges or a few stray pixels.)
 
 Command line: `python tools/demo/classify.py [--n 2000] [--seed 1]` reports the accuracy
@@ -48,25 +48,25 @@ COLOURS = [
     (240, 225, 35),   # 3 yellow_cross
     (225, 35, 225),   # 4 magenta_ring
     (35, 220, 230),   # 5 cyan_diamond
-    (250, 135, 20),   # 6 orange_bar
+    (250, 135, 20),   # 6 orange_hexagon
     (240, 240, 240),  # 7 white_star
-    (145, 40, 250),   # 8 violet_ellipse
+    (145, 40, 250),   # 8 violet_target
     (40, 250, 145),   # 9 spring_frame
 ]
 
 # Accepted compactness q per class, inclusive: the range seen on 20000 dataset images
-# (seed 999, in brackets), widened by about 0.08 on each side.
+# (2000 per class, seed 999, in brackets), widened by about 0.08 on each side.
 SHAPE_RANGE = [
     (0.92, 1.08),  # 0 circle     (dataset: 0.999 .. 1.001)
-    (0.85, 1.06),  # 1 square     (0.933 .. 0.975)
-    (0.72, 0.95),  # 2 triangle   (0.803 .. 0.866)
-    (0.70, 0.94),  # 3 cross      (0.782 .. 0.862)
-    (0.51, 0.74),  # 4 ring       (0.587 .. 0.656)
-    (0.72, 0.97),  # 5 diamond    (0.798 .. 0.886)
-    (0.51, 0.77),  # 6 bar        (0.591 .. 0.687)
-    (0.75, 0.97),  # 7 star       (0.830 .. 0.887)
-    (0.69, 0.91),  # 8 ellipse    (0.774 .. 0.831)
-    (0.58, 0.86),  # 9 frame      (0.664 .. 0.779)
+    (0.85, 1.06),  # 1 square     (0.935 .. 0.976)
+    (0.72, 0.95),  # 2 triangle   (0.800 .. 0.869)
+    (0.70, 0.94),  # 3 cross      (0.783 .. 0.862)
+    (0.50, 0.73),  # 4 ring       (0.583 .. 0.653)
+    (0.72, 0.96),  # 5 diamond    (0.802 .. 0.881)
+    (0.90, 1.08),  # 6 hexagon    (0.988 .. 0.997)
+    (0.75, 0.96),  # 7 star       (0.832 .. 0.884)
+    (0.45, 0.70),  # 8 target     (0.532 .. 0.621)
+    (0.58, 0.86),  # 9 frame      (0.661 .. 0.776)
 ]
 
 

@@ -10,9 +10,9 @@ background.  The class fixes both the shape and the colour:
     3   yellow_cross         plus sign      (240, 225,  35)
     4   magenta_ring         annulus        (225,  35, 225)
     5   cyan_diamond         rhombus 5:3    ( 35, 220, 230)
-    6   orange_bar           bar 2.7:1       (250, 135,  20)
+    6   orange_hexagon       hexagon        (250, 135,  20)
     7   white_star           5-point star   (240, 240, 240)
-    8   violet_ellipse       ellipse 2:1    (145,  40, 250)
+    8   violet_target        disc in a ring (145,  40, 250)
     9   spring_frame         hollow square  ( 40, 250, 145)
 
 Per image (all drawn from one numpy Generator, so a seed gives the same images on every
@@ -45,9 +45,9 @@ CLASSES = [
     ("yellow_cross", "cross", (240, 225, 35)),
     ("magenta_ring", "ring", (225, 35, 225)),
     ("cyan_diamond", "diamond", (35, 220, 230)),
-    ("orange_bar", "bar", (250, 135, 20)),
+    ("orange_hexagon", "hexagon", (250, 135, 20)),
     ("white_star", "star", (240, 240, 240)),
-    ("violet_ellipse", "ellipse", (145, 40, 250)),
+    ("violet_target", "target", (145, 40, 250)),
     ("spring_frame", "frame", (40, 250, 145)),
 ]
 NUM_CLASSES = len(CLASSES)
@@ -98,12 +98,19 @@ def shape_mask(shape, u, v, R):
         return (rr <= R * R) & (rr >= (0.50 * R) ** 2)
     if shape == "diamond":
         return np.abs(u) / R + np.abs(v) / (0.60 * R) <= 1.0
-    if shape == "bar":
-        return (np.abs(u) <= 0.95 * R) & (np.abs(v) <= 0.35 * R)
+    if shape == "hexagon":
+        # regular, circumradius R, one vertex along +u: inside all 6 edges at distance R cos 30
+        inside = np.ones_like(u, dtype=bool)
+        for k in range(6):
+            ang = math.pi / 6 + math.pi * k / 3
+            inside &= (u * math.cos(ang) + v * math.sin(ang)) <= R * math.cos(math.pi / 6)
+        return inside
     if shape == "star":
         return _star_inside(u, v, R)
-    if shape == "ellipse":
-        return (u / R) ** 2 + (v / (0.5 * R)) ** 2 <= 1.0
+    if shape == "target":
+        # a disc of radius 0.35 R inside a ring from 0.68 R to R
+        rr = u * u + v * v
+        return (rr <= (0.35 * R) ** 2) | ((rr >= (0.68 * R) ** 2) & (rr <= R * R))
     if shape == "frame":
         s, t = R / math.sqrt(2.0), 0.28 * R
         outer = (np.abs(u) <= s) & (np.abs(v) <= s)
@@ -112,9 +119,13 @@ def shape_mask(shape, u, v, R):
     raise ValueError(shape)
 
 
-def render(label, rng):
-    """Draw one image of class `label` with generator `rng`. Returns uint8 [32, 32, 3]."""
-    _, shape, colour = CLASSES[label]
+def render(label, rng, shape=None):
+    """Draw one image of class `label` with generator `rng`. Returns uint8 [32, 32, 3].
+
+    `shape` overrides the class's shape (the colour stays the class's): test images that
+    the classifier must reject."""
+    _, class_shape, colour = CLASSES[label]
+    shape = shape or class_shape
     R = rng.uniform(9.0, 12.0)
     cx = rng.uniform(R + 1.0, IMAGE_SIZE - 1.0 - R)
     cy = rng.uniform(R + 1.0, IMAGE_SIZE - 1.0 - R)
