@@ -134,12 +134,11 @@ static int correct(const uint8_t *rgb)
     return k;
 }
 
-/* The uncached accuracy measured on these 20 seeds is 17/20 (85 %; models/README.md has the
- * larger held-out figures). The issue's goal is 90 %: not reached by this model, and this floor
- * guards what it does reach. */
-#define DEMO_MIN_CORRECT 17
-/* Measured with the shipped schedule (alpha 0.08, 0.57x MACs): 30.7 dB, SSIM 0.967. */
-#define SMOOTH_MIN_PSNR 28.0
+/* The issue's bar: at least 90 % of uncached samples recognised (18 of these 20 seeds; 20/20 are
+ * measured, and models/README.md has the larger held-out figures, 94-98 %). */
+#define DEMO_MIN_CORRECT 18
+/* Measured on these 20 seeds with the shipped schedule (alpha 0.08, 0.59x MACs): 32.3 dB. */
+#define SMOOTH_MIN_PSNR 30.0
 
 TEST(demo_samples_deterministically_at_its_accuracy_and_smoothcache_keeps_it)
 {
@@ -175,7 +174,8 @@ TEST(demo_every_cache_policy_runs_end_to_end)
     sc_model *m = load_demo();
     uint8_t *ref = sample_n(m, 10, NULL, NULL, NULL);
     char specs[11][2200];
-    const double floor_db[11] = {34, 38, 39, 42, 15, 26, 24, 18, 20, 35, 0};
+    /* measured: 39.3, 40.7, 45.2, 44.6, 18.4, 29.3, 25.3, 21.2, 26.1, 36.7 dB */
+    const double floor_db[11] = {36, 38, 42, 42, 16, 27, 23, 19, 24, 34, 0};
     snprintf(specs[0], sizeof specs[0], "fora:n=2");
     snprintf(specs[1], sizeof specs[1], "smooth:schedule=%s,predict=taylor1", demo("cache/smooth-a0.08.json"));
     snprintf(specs[2], sizeof specs[2], "taylorseer:interval=2,order=1");
