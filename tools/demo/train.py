@@ -10,7 +10,7 @@ Recipe (the defaults): patch 4 (64 tokens), 6 layers, 4 heads x 32 (hidden 128);
 paper's adaLN-Zero initialisation; batch 32, 7000 steps, AdamW lr 2e-3 (300 warm-up steps,
 then cosine to 10%), no weight decay, gradient clipping at 1.0; EMA decay 0.999; min-SNR-5
 loss weighting (still plain epsilon prediction, only the per-timestep weights change);
-bf16 autocast for the forward pass; one CPU thread.  The export is fp16.
+bf16 autocast for the forward pass; two CPU threads.  The export is fp16.
 
 Usage (from the repository root):
 
@@ -126,7 +126,7 @@ def main():
     ap.add_argument("--head-dim", type=int, default=32)
     ap.add_argument("--patch", type=int, default=4)
     ap.add_argument("--cfg-drop", type=float, default=0.1)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--log-every", type=int, default=100)
     ap.add_argument("--save-every", type=int, default=0, help="export the EMA every N steps too")
     ap.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=True,
