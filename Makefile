@@ -36,6 +36,7 @@ reference-check: all
 	  .venv/bin/python tools/reference_cache.py $$tmp/cache >/dev/null && \
 	  .venv/bin/python tools/reference_peers_a.py $$tmp/peers_a >/dev/null && \
 	  .venv/bin/python tools/reference_metrics.py $$tmp >/dev/null && \
+	  .venv/bin/python tools/reference_demo_classify.py $$tmp >/dev/null && \
 	  .venv/bin/python tools/reference_pipeline.py $$tmp >/dev/null && \
 	  .venv/bin/python tools/reference_long.py $$tmp/long >/dev/null && \
 	  .venv/bin/python tools/reference_demo.py $$tmp/demo >/dev/null && \
