@@ -27,11 +27,12 @@ typedef struct {
     int depth, images, steps, rows;
     const int *timesteps;
     size_t elems;            /* floats of one row's sub-layer output [T, D] */
-    float *hist;             /* [depth][2][images * elems]: the last two attention outputs */
+    float *hist;             /* [depth][2][images * elems]: the last two attention outputs (a ring) */
     int *hist_n;             /* [depth]: outputs recorded */
+    unsigned char *newest;   /* [depth]: which of the two slots holds the last output */
     int planes, H, W;        /* out channels x images of model output planes, side */
     double *dlow, *dhigh;    /* [planes][H][W][2] spectra of uncond - cond */
-    double *spec, *work;     /* one plane's spectrum, DFT scratch */
+    double *spec, *work;     /* two planes' spectra [2][H][W][2], DFT scratch */
     unsigned char *mask;     /* [H][W] 1 = low frequency */
     int have_delta;
     int cond_only;           /* the current evaluation runs the conditional rows only */
@@ -64,12 +65,13 @@ static void fc_end(void *st)
     faster_state *f = st;
     sc_free(f->hist);
     free(f->hist_n);
+    free(f->newest);
     sc_free(f->dlow);
     sc_free(f->dhigh);
     sc_free(f->spec);
     sc_free(f->work);
     free(f->mask);
-    f->hist = NULL, f->hist_n = NULL, f->dlow = f->dhigh = f->spec = f->work = NULL, f->mask = NULL;
+    f->hist = NULL, f->hist_n = NULL, f->newest = NULL, f->dlow = f->dhigh = f->spec = f->work = NULL, f->mask = NULL;
 }
 
 /* Spectra of the model output planes: a row's output is [Co, S, S]. */
@@ -79,7 +81,7 @@ static sc_status fc_alloc_planes(faster_state *f)
     const size_t spec = 2 * (size_t)S * S;
     f->dlow = sc_alloc_array((size_t)f->planes, spec * sizeof(double), "CFG deltas");
     f->dhigh = sc_alloc_array((size_t)f->planes, spec * sizeof(double), "CFG deltas");
-    f->spec = sc_alloc_array(spec, sizeof(double), "spectrum");
+    f->spec = sc_alloc_array(2 * spec, sizeof(double), "spectra");
     f->work = sc_alloc_array(dft_work_doubles(S, S), sizeof(double), "DFT scratch");
     f->mask = malloc((size_t)S * S);
     if (!f->dlow || !f->dhigh || !f->spec || !f->work || !f->mask) return SC_ERR_NOMEM;
@@ -108,7 +110,8 @@ static sc_status fc_begin(void *st, const cache_gen *g)
     f->planes = g->out_channels * g->images;
     f->hist = sc_alloc_array((size_t)g->depth * 2 * (size_t)g->images, f->elems * sizeof(float), "attention history");
     f->hist_n = calloc((size_t)g->depth, sizeof *f->hist_n);
-    if (!f->hist || !f->hist_n || (g->rows == 2 * g->images && fc_alloc_planes(f))) {
+    f->newest = calloc((size_t)g->depth, sizeof *f->newest);
+    if (!f->hist || !f->hist_n || !f->newest || (g->rows == 2 * g->images && fc_alloc_planes(f))) {
         fc_end(f);
         return sc_fail(SC_ERR_NOMEM, "out of memory for FasterCache");
     }
@@ -125,7 +128,8 @@ static int fc_uncond_skip(void *st, int n)
     return f->cond_only;
 }
 
-/* Full evaluation: the deltas of uncond - cond per plane, split into low and high frequencies. */
+/* Full evaluation: the deltas of uncond - cond per plane, split into low and high frequencies
+ * (one complex transform gives both spectra of a plane). */
 static void fc_output(void *st, int n, const float *out, size_t count)
 {
     faster_state *f = st;
@@ -136,8 +140,7 @@ static void fc_output(void *st, int n, const float *out, size_t count)
     for (int p = 0; p < f->planes; p++) {
         const float *c = out + (size_t)p * plane, *u = out + (size_t)f->images * per_row + (size_t)p * plane;
         double *dl = f->dlow + (size_t)p * spec, *dh = f->dhigh + (size_t)p * spec;
-        dft2_real(u, f->H, f->W, dl, f->work);      /* DFT(uncond) */
-        dft2_real(c, f->H, f->W, f->spec, f->work); /* DFT(cond) */
+        dft2_real_pair(u, c, f->H, f->W, dl, f->spec, f->work); /* dl = DFT(uncond), spec = DFT(cond) */
         for (size_t i = 0; i < plane; i++) {
             double dre = dl[2 * i] - f->spec[2 * i], dim = dl[2 * i + 1] - f->spec[2 * i + 1];
             int low = f->mask[i];
@@ -148,22 +151,38 @@ static void fc_output(void *st, int n, const float *out, size_t count)
     f->have_delta = 1;
 }
 
+/* Adds the (compounding) deltas of plane p to its spectrum sp. */
+static void add_deltas(faster_state *f, int p, double wl, double wh, double *sp)
+{
+    const size_t spec = 2 * (size_t)f->H * f->W;
+    double *dl = f->dlow + (size_t)p * spec, *dh = f->dhigh + (size_t)p * spec;
+    for (size_t i = 0; i < spec; i++) {
+        dl[i] *= wl; /* the stored deltas themselves are scaled: the factors compound */
+        dh[i] *= wh;
+        sp[i] += dl[i] + dh[i];
+    }
+}
+
+/* uncond = Re iDFT(DFT(cond) + dL + dH) per plane, two planes per complex transform. */
 static void fc_rebuild(void *st, int n, const float *cond, float *uncond, size_t count)
 {
     faster_state *f = st;
     const int t = f->timesteps[n];
     const double wl = in_range(t, 99, 901) ? f->alpha_low : 1.0, wh = in_range(t, -1, 301) ? f->alpha_high : 1.0;
     const size_t plane = (size_t)f->H * f->W, spec = 2 * plane;
+    double *s0 = f->spec, *s1 = f->spec + spec;
     (void)count;
-    for (int p = 0; p < f->planes; p++) {
-        double *dl = f->dlow + (size_t)p * spec, *dh = f->dhigh + (size_t)p * spec;
-        dft2_real(cond + (size_t)p * plane, f->H, f->W, f->spec, f->work);
-        for (size_t i = 0; i < spec; i++) {
-            dl[i] *= wl; /* the stored deltas themselves are scaled: the factors compound */
-            dh[i] *= wh;
-            f->spec[i] += dl[i] + dh[i];
-        }
-        idft2_real(f->spec, f->H, f->W, uncond + (size_t)p * plane, f->work);
+    int p = 0;
+    for (; p + 1 < f->planes; p += 2) {
+        dft2_real_pair(cond + (size_t)p * plane, cond + (size_t)(p + 1) * plane, f->H, f->W, s0, s1, f->work);
+        add_deltas(f, p, wl, wh, s0);
+        add_deltas(f, p + 1, wl, wh, s1);
+        idft2_real_pair(s0, s1, f->H, f->W, uncond + (size_t)p * plane, uncond + (size_t)(p + 1) * plane, f->work);
+    }
+    if (p < f->planes) {
+        dft2_real(cond + (size_t)p * plane, f->H, f->W, s0, f->work);
+        add_deltas(f, p, wl, wh, s0);
+        idft2_real(s0, f->H, f->W, uncond + (size_t)p * plane, f->work);
     }
 }
 
@@ -178,33 +197,41 @@ static int fc_decide(void *st, int n, int l, cache_comp c)
     return n > 0 && n % f->attn_every == 0 ? CACHE_COMPUTE : CACHE_PREDICT;
 }
 
-/* The conditional rows (first images * elems floats) of an attention output enter the history. */
-static void push(faster_state *f, int l, const float *cond)
+/* The conditional rows (first images * elems floats) of an attention output enter the history:
+ * they replace the older of the two slots, which then becomes the newest. */
+static void fc_observe(void *st, int n, int l, cache_comp c, const float *out)
 {
+    faster_state *f = st;
+    (void)n;
+    if (c != COMP_ATTN) return;
     const size_t k = (size_t)f->images * f->elems;
-    float *h0 = f->hist + (size_t)l * 2 * k, *h1 = h0 + k;
-    if (f->hist_n[l] == 0) memcpy(h0, cond, k * sizeof *cond);
-    else memcpy(h0, h1, k * sizeof *cond);
-    memcpy(h1, cond, k * sizeof *cond);
+    float *h = f->hist + (size_t)l * 2 * k;
+    const int older = !f->newest[l];
+    memcpy(h + (size_t)older * k, out, k * sizeof *out);
+    if (f->hist_n[l] == 0) memcpy(h + (size_t)f->newest[l] * k, out, k * sizeof *out); /* A2 = A1 at first */
+    f->newest[l] = (unsigned char)older;
     f->hist_n[l]++;
 }
 
-static void fc_observe(void *st, int n, int l, cache_comp c, const float *out)
-{
-    (void)n;
-    if (c == COMP_ATTN) push(st, l, out);
-}
-
+/* A1 + w (A1 - A2), written to out and, in the same pass, over A2 (it becomes the newest). */
 static void fc_predict(void *st, int n, int l, cache_comp c, float *out)
 {
     faster_state *f = st;
     (void)n;
     (void)c;
     const size_t k = (size_t)f->images * f->elems;
-    const float *a2 = f->hist + (size_t)l * 2 * k, *a1 = a2 + k;
+    float *h = f->hist + (size_t)l * 2 * k;
+    const int older = !f->newest[l];
+    const float *a1 = h + (size_t)f->newest[l] * k;
+    float *a2 = h + (size_t)older * k;
     const float w = (float)f->weight;
-    for (size_t i = 0; i < k; i++) out[i] = a1[i] + (a1[i] - a2[i]) * w;
-    push(f, l, out);
+    for (size_t i = 0; i < k; i++) {
+        const float e = a1[i] + (a1[i] - a2[i]) * w;
+        out[i] = e;
+        a2[i] = e;
+    }
+    f->newest[l] = (unsigned char)older;
+    f->hist_n[l]++;
 }
 
 const cache_policy_ops cache_fastercache = {

@@ -68,7 +68,7 @@ static int expand(const cli_args *a, const char *spec, char **out, int *n)
 int cmd_bench(int argc, char **argv)
 {
     cli_args a = {"bench", "Compare cache policies against the uncached baseline on the same seeds.",
-                  "--model PATH --cache SPEC [--cache SPEC ...] [sampling options]", k_epilog, k_opts,
+                  "[--model PATH] --cache SPEC [--cache SPEC ...] [sampling options]", k_epilog, k_opts,
                   sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;

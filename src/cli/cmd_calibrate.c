@@ -40,7 +40,7 @@ static const char k_epilog[] =
 int cmd_calibrate(int argc, char **argv)
 {
     cli_args a = {"calibrate", "Measure the layer-wise output change between sampling steps (SmoothCache calibration).",
-                  "--model PATH --out FILE.json [--steps N] [--samples M] [--k K] [options]", k_epilog, k_opts,
+                  "[--model PATH] --out FILE.json [--steps N] [--samples M] [--k K] [options]", k_epilog, k_opts,
                   sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;

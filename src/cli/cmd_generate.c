@@ -17,7 +17,8 @@ static const cli_opt k_opts[] = {
     CLI_SAMPLING_OPTS,
     {"--cache", "SPEC", "feature caching: none (default), fora:n=N, smooth:schedule=FILE, ... (smoothcache policies)"},
     CLI_VAE_OPT,
-    {"--out", "FILE", "write the pictures: FILE.png (one image, or a grid of all) or FILE.npz (uint8 NHWC)"},
+    {"--out", "FILE", "write the pictures: FILE.png (one image, or a grid of all) or FILE.npz (uint8 NHWC); "
+                      "samples.png when no output at all is named"},
     {"--latents-in", "FILE.npy", "start from this float32 latent [N, C, S, S] instead of the seed"},
     {"--latents-out", "FILE.npy", "write the final float32 latents [N, C, S, S]"},
     {"--report", "FILE.json", "write the work done (computed/skipped, MACs, time) and quality as JSON"},
@@ -29,7 +30,10 @@ static const cli_opt k_opts[] = {
 };
 
 static const char k_epilog[] =
+    "Without --class, one image per class for models of at most 16 classes (the demo model's 10),\n"
+    "class 0 otherwise.\n"
     "examples:\n"
+    "  smoothcache generate          (the demo model, one image per class, samples.png)\n"
     "  smoothcache generate --model DiT-XL-2-256/ --class 207,360 --seed 0 --out dogs.png\n"
     "  smoothcache generate --model DiT-XL-2-256/ --class 88 --cache smooth:schedule=50-N-3-threshold-0.18.json \\\n"
     "      --compare-uncached --latents-out z.npy\n"
@@ -40,7 +44,7 @@ static const char k_epilog[] =
 int cmd_generate(int argc, char **argv)
 {
     cli_args a = {"generate", "Sample images from a class-conditional DiT, optionally with feature caching.",
-                  "--model PATH [--class N[,N...]] [--seed S] [--steps N] [--cache SPEC] --out FILE.png [options]",
+                  "[--model PATH] [--class N[,N...]] [--seed S] [--steps N] [--cache SPEC] [--out FILE.png] [options]",
                   k_epilog, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;

@@ -9,7 +9,7 @@ static const cli_opt k_opts[] = {CLI_MODEL_OPTS, CLI_VAE_OPT};
 int cmd_info(int argc, char **argv)
 {
     cli_args a = {"info", "Print a model's architecture, size, dtype and cost per forward.",
-                  "--model PATH [options]", NULL, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
+                  "[--model PATH] [options]", NULL, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
     sc_model *m;

@@ -25,7 +25,9 @@ static void usage(FILE *out)
                  "Diffusion Transformer sampling in C with training-free feature caching.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof k_commands / sizeof *k_commands; i++)
         fprintf(out, "  %-10s %s\n", k_commands[i].name, k_commands[i].help);
-    fprintf(out, "\n  --version  print the version\n");
+    fprintf(out, "\n  --version  print the version\n\n"
+                 "Without --model, commands use $SMOOTHCACHE_MODEL, else the shipped demo model (models/demo):\n"
+                 "`smoothcache generate` alone writes samples.png, one image per class.\n");
 }
 
 int main(int argc, char **argv)

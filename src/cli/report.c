@@ -53,7 +53,7 @@ void report_print_line(FILE *f, const report_entry *e, int steps)
 
 /* A policy spec as the table shows it: option values that are paths lose their folders
  * (smooth:schedule=/x/y/s.json -> smooth:schedule=s.json), and what is still too long loses
- * its middle, keeping the end, where a sweep's knob usually is. */
+ * its middle, keeping the end (from an option boundary), where a sweep's knob usually is. */
 static void display_name(const char *spec, char out[NAME_COLS + 1])
 {
     char buf[1024];
@@ -75,10 +75,13 @@ static void display_name(const char *spec, char out[NAME_COLS + 1])
         memcpy(out, buf, n + 1);
         return;
     }
-    const size_t head = 14, tail = NAME_COLS - head - 3;
+    const size_t head = 14;
+    const char *tail = buf + n - (NAME_COLS - head - 3);
+    const char *comma = strchr(tail, ',');
+    if (comma && comma[1]) tail = comma + 1; /* start at a whole option, not inside one */
     memcpy(out, buf, head);
     memcpy(out + head, "...", 3);
-    memcpy(out + head + 3, buf + n - tail, tail + 1);
+    memcpy(out + head + 3, tail, strlen(tail) + 1);
 }
 
 /* A number column, or "-" where the quality is undefined (no images to compare). */

@@ -107,3 +107,38 @@ void idft2_real(const double *in, int H, int W, float *out, double *work)
     dft2(v, H, W, +1, tmp);
     for (size_t i = 0; i < n; i++) out[i] = (float)(v[2 * i] / (double)n);
 }
+
+void dft2_real_pair(const float *a, const float *b, int H, int W, double *A, double *B, double *work)
+{
+    const size_t n = (size_t)H * W;
+    double *z = work, *tmp = work + 2 * n;
+    for (size_t i = 0; i < n; i++) {
+        z[2 * i] = a[i];
+        z[2 * i + 1] = b[i];
+    }
+    dft2(z, H, W, -1, tmp);
+    for (int u = 0; u < H; u++)
+        for (int v = 0; v < W; v++) {
+            const size_t k = (size_t)u * W + v, m = (size_t)((H - u) % H) * W + (size_t)((W - v) % W); /* -k */
+            const double zr = z[2 * k], zi = z[2 * k + 1], mr = z[2 * m], mi = -z[2 * m + 1]; /* conj Z(-k) */
+            A[2 * k] = 0.5 * (zr + mr);
+            A[2 * k + 1] = 0.5 * (zi + mi);
+            B[2 * k] = 0.5 * (zi - mi); /* (Z - conj Z(-k)) / 2i */
+            B[2 * k + 1] = -0.5 * (zr - mr);
+        }
+}
+
+void idft2_real_pair(const double *A, const double *B, int H, int W, float *a, float *b, double *work)
+{
+    const size_t n = (size_t)H * W;
+    double *v = work, *tmp = work + 2 * n;
+    for (size_t i = 0; i < n; i++) { /* A + i B */
+        v[2 * i] = A[2 * i] - B[2 * i + 1];
+        v[2 * i + 1] = A[2 * i + 1] + B[2 * i];
+    }
+    dft2(v, H, W, +1, tmp);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (float)(v[2 * i] / (double)n);
+        b[i] = (float)(v[2 * i + 1] / (double)n);
+    }
+}

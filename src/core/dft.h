@@ -13,4 +13,14 @@ void dft2_real(const float *in, int H, int W, double *out, double *work);
 /* out [H][W] = Re( (1 / (H W)) sum_{u,v} in[u][v] e^{+2 pi i (u y / H + v x / W)} ). */
 void idft2_real(const double *in, int H, int W, float *out, double *work);
 
+/* Two real planes for the price of one complex transform.
+ * dft2_real_pair: A = DFT(a), B = DFT(b) ([H][W][2] each), from Z = DFT(a + i b) by
+ *   A(k) = (Z(k) + conj Z(-k)) / 2, B(k) = (Z(k) - conj Z(-k)) / 2i.
+ * idft2_real_pair: a = Re iDFT(A), b = Re iDFT(B) when A and B are spectra of real planes
+ *   (Hermitian: X(-k) = conj X(k)), as the real and imaginary parts of iDFT(A + i B); any
+ *   non-Hermitian part (rounding) leaks between the two at that size.
+ * `work` holds dft_work_doubles(H, W) doubles, as for the single transforms. */
+void dft2_real_pair(const float *a, const float *b, int H, int W, double *A, double *B, double *work);
+void idft2_real_pair(const double *A, const double *B, int H, int W, float *a, float *b, double *work);
+
 #endif
