@@ -16,8 +16,8 @@ int cmd_policies(int argc, char **argv);
 
 /* The options every command that loads a model accepts. */
 #define CLI_MODEL_OPTS                                                                         \
-    {"--model", "PATH", "model: diffusers pipeline or transformer folder, or a .safetensors or torch .pt file " \
-                        "(default: $SMOOTHCACHE_MODEL, else the shipped demo model, models/demo)"},               \
+    {"--model", "PATH", "diffusers pipeline or transformer folder, .safetensors or torch .pt file " \
+                        "(default: $SMOOTHCACHE_MODEL, else the demo model)"},                                \
     {"--heads", "N", "attention heads (only for single files of non-standard width)"},          \
     {"--input-size", "N", "latent side (only for single files without pos_embed)"},             \
     {"--origin", "NAME", "force the numerics of 'original' (DiT repo) or 'diffusers'"}
