@@ -132,6 +132,8 @@ TEST(cli_latents_in_must_match_the_model)
 TEST(cli_output_into_a_missing_directory_fails_cleanly)
 {
     CHECK_CLI(1, "cannot create: folder", "generate --model %s --steps 1 --latents-out %s/no/such/dir/z.npy", model(), test_tmpdir());
+    /* a parent that is a file, not a folder */
+    CHECK_CLI(1, "Not a directory", "generate --model %s --steps 1 --latents-out %s/config.json/z.npy", model(), model());
 }
 
 TEST(cli_info_reports_architecture_and_cost)

@@ -138,14 +138,14 @@ sc_status file_out_check(const char *path, int force)
     } else if (errno != ENOENT) {
         return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
     }
-    /* The folder it goes in must exist and take new files (checked now, not after the work). */
+    /* The folder it goes in must exist and take new files (checked now, not after the work; a
+     * parent that is not a folder already failed lstat with ENOTDIR above). */
     char dir[4096];
     const char *slash = strrchr(path, '/');
     if (!slash) snprintf(dir, sizeof dir, ".");
     else if (slash == path) snprintf(dir, sizeof dir, "/");
     else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     if (stat(dir, &st) != 0) return sc_fail(SC_ERR_IO, "%s: cannot create: folder %s: %s", path, dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return sc_fail(SC_ERR_IO, "%s: cannot create: %s is not a folder", path, dir);
     if (access(dir, W_OK | X_OK) != 0)
         return sc_fail(SC_ERR_IO, "%s: cannot create in folder %s: %s", path, dir, strerror(errno));
     return SC_OK;

@@ -123,7 +123,7 @@ def render(label, rng, shape=None):
     """Draw one image of class `label` with generator `rng`. Returns uint8 [32, 32, 3].
 
     `shape` overrides the class's shape (the colour stays the class's): test images that
-    the classifier must reject."""
+    probe the classifier's shape ranges from both sides."""
     _, class_shape, colour = CLASSES[label]
     shape = shape or class_shape
     R = rng.uniform(9.0, 12.0)
