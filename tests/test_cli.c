@@ -107,14 +107,16 @@ TEST(cli_generate_is_deterministic_and_batch_invariant)
     CHECK_OK(npy_read(test_path("ab.npy"), &ab));
     CHECK_OK(npy_read(test_path("b.npy"), &b));
     CHECK_OK(npy_read(test_path("ab1.npy"), &ab1));
-    /* Image 1 of seed 5 is image 0 of seed 6 (docs/NUMERICS.md), computed in another batch. */
+    /* Image 1 of seed 5 is image 0 of seed 6 (docs/NUMERICS.md), computed in another batch. The
+     * matrix library blocks its sums by the row count, so another batch rounds differently:
+     * 3.4e-5 was measured with its AVX2 kernels, under 1e-5 with AVX-512. */
     size_t half = ab.numel / 2;
     double md = 0;
     for (size_t i = 0; i < half; i++) md = fmax(md, fabs(ab.data[half + i] - b.data[i]));
-    CHECK_MSG(md < 1e-5, "batch of 2 vs single differs by %g", md);
+    CHECK_MSG(md < 1e-4, "batch of 2 vs single differs by %g", md);
     md = 0;
     for (size_t i = 0; i < ab.numel; i++) md = fmax(md, fabs(ab.data[i] - ab1.data[i]));
-    CHECK_MSG(md < 1e-5, "1 thread vs all threads differs by %g", md);
+    CHECK_MSG(md < 1e-4, "1 thread vs all threads differs by %g", md);
     npy_free(&ab); npy_free(&b); npy_free(&ab1);
 }
 
