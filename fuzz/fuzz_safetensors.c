@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < st_count(f); i++) {
         const float *v;
         float *owned;
-        if (st_to_f32(f, st_at(f, i), &v, &owned) == SC_OK) sc_free(owned);
+        if (st_to_f32(f, st_at(f, i), &v, &owned) == SC_OK) mem_free(owned);
     }
     st_close(f);
     return 0;

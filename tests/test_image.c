@@ -117,7 +117,7 @@ TEST(image_grid_tiles_left_to_right_top_to_bottom_with_grey_padding)
                 CHECK_MSG(q[0] == k + 1 && q[1] == cy + 1 && q[2] == cx + 1, "(%d, %d) should be image %d", x, y, k);
             }
         }
-    sc_free(g);
+    mem_free(g);
     free(imgs);
 }
 
@@ -128,10 +128,10 @@ TEST(image_grid_caps_columns_at_n_and_allows_zero_padding)
     CHECK_OK(image_grid(&g, &gw, &gh, imgs, 3, 2, 2, 10, 0));
     CHECK(gw == 6 && gh == 2);
     CHECK(g[0] == 1 && g[(2 * 1 + 0) * 3] == 2 && g[(5) * 3] == 3 && g[(6 + 5) * 3 + 2] == 2);
-    sc_free(g);
+    mem_free(g);
     CHECK_OK(image_grid(&g, &gw, &gh, imgs, 3, 2, 2, 1, 0)); /* one column: stacked */
     CHECK(gw == 2 && gh == 6 && g[(5 * 2) * 3] == 3);
-    sc_free(g);
+    mem_free(g);
     free(imgs);
 }
 

@@ -11,7 +11,7 @@
 
 static void copy_file(const char *from, const char *to)
 {
-    sc_mapped m;
+    file_mapping m;
     CHECK_OK(file_map(from, &m));
     test_write(to, m.data, (size_t)m.size);
     file_unmap(&m);
@@ -52,7 +52,7 @@ static const char *make_pipeline(void)
 /* arr_0 of an .npz written by the CLI. */
 static void read_npz(const char *path, npy_array *a)
 {
-    sc_mapped m;
+    file_mapping m;
     CHECK_OK(file_map(path, &m));
     zip_archive *z;
     CHECK_OK(zip_parse(m.data, m.size, path, &z));

@@ -30,7 +30,7 @@ static found find_colour(const uint8_t *rgb, int w, int h, int palette_index)
     return f;
 }
 
-/* Renders, checks the size, returns the pixels (sc_free them). */
+/* Renders, checks the size, returns the pixels (mem_free them). */
 static uint8_t *render(const plot_spec *p, int want_w, int want_h)
 {
     uint8_t *rgb = NULL;
@@ -84,7 +84,7 @@ TEST(plot_draws_each_series_in_its_palette_colour_and_honours_custom_size)
     /* the ramp falls from the top-left to the bottom-right of the plot area */
     CHECK(red.max_x - red.min_x > 400 && red.max_y - red.min_y > 200);
     CHECK(find_colour(rgb, 640, 400, 0).count == 0); /* palette 0 is unused */
-    sc_free(rgb);
+    mem_free(rgb);
 }
 
 TEST(plot_dashed_line_covers_about_eight_fourteenths_of_the_solid_one)
@@ -94,11 +94,11 @@ TEST(plot_dashed_line_covers_about_eight_fourteenths_of_the_solid_one)
     p.series[0] = (plot_series){.x = xs, .y = ramp, .n = 50};
     uint8_t *rgb = render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H);
     int solid = find_colour(rgb, PLOT_DEFAULT_W, PLOT_DEFAULT_H, 0).count;
-    sc_free(rgb);
+    mem_free(rgb);
     p.series[0].dashed = 1;
     rgb = render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H);
     int dashed = find_colour(rgb, PLOT_DEFAULT_W, PLOT_DEFAULT_H, 0).count;
-    sc_free(rgb);
+    mem_free(rgb);
     CHECK_MSG(dashed > 0.45 * solid && dashed < 0.7 * solid, "dashed %d, solid %d", dashed, solid);
 }
 
@@ -122,7 +122,7 @@ TEST(plot_skips_nan_and_infinite_points_and_survives_empty_and_constant_series)
     /* the constant series: one horizontal line across the plot, in the middle third */
     CHECK(flat.count > 300 && flat.max_x - flat.min_x > 400 && flat.max_y - flat.min_y <= 2);
     CHECK(flat.min_y > PLOT_DEFAULT_H / 3 && flat.max_y < 2 * PLOT_DEFAULT_H / 3);
-    sc_free(rgb);
+    mem_free(rgb);
 }
 
 TEST(plot_breaks_the_line_at_a_nan_point)
@@ -149,26 +149,26 @@ TEST(plot_breaks_the_line_at_a_nan_point)
     }
     /* x = 4..6 is 2/10 of a ~600 px wide plot */
     CHECK_MSG(longest_gap > 80, "longest gap %d px", longest_gap);
-    sc_free(rgb);
+    mem_free(rgb);
 }
 
 TEST(plot_with_no_series_or_extreme_values_renders_without_dividing_by_zero)
 {
     plot_spec p = {.title = "nothing", .x_label = "x", .y_label = "y"};
-    sc_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
+    mem_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
     double x[3] = {0, 1, 2}, tiny[3] = {1e-310, 1e-310, 2e-310}, wide[3] = {-1e150, 0, 1e150},
            huge[3] = {1e200, 5, -1e300}, near[3] = {1e10, 1e10 + 1e-3, 1e10};
     p.n_series = 1;
     p.series[0] = (plot_series){.x = x, .y = tiny, .n = 3};
-    sc_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
+    mem_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
     p.series[0].y = wide;
-    sc_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
+    mem_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
     p.series[0].y = huge; /* beyond 1e150: skipped, one point left */
     p.series[0].x = wide;
-    sc_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
+    mem_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
     p.series[0].x = x;
     p.series[0].y = near;
-    sc_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
+    mem_free(render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H));
 }
 
 TEST(plot_fits_twelve_series_with_long_names_and_refuses_a_canvas_too_small_for_them)
@@ -183,7 +183,7 @@ TEST(plot_fits_twelve_series_with_long_names_and_refuses_a_canvas_too_small_for_
     }
     uint8_t *rgb = render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H);
     for (int s = 0; s < 12; s++) CHECK_MSG(find_colour(rgb, PLOT_DEFAULT_W, PLOT_DEFAULT_H, s).count > 100, "series %d", s);
-    sc_free(rgb);
+    mem_free(rgb);
     p.width = 200;
     p.height = 150;
     uint8_t *none = (uint8_t *)1;

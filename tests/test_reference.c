@@ -164,7 +164,7 @@ TEST(reference_rng_replays_the_specified_generator)
         npy_array v;
         load_npy(json_string_value(json_object_get(r, "values")), &v);
         float *mine = calloc(v.numel, sizeof *mine);
-        sc_rng g;
+        rng_state g;
         rng_seed(&g, (uint64_t)json_integer_value(json_object_get(r, "seed")));
         rng_normal(&g, mine, v.numel);
         CHECK(memcmp(mine, v.data, v.numel * sizeof(float)) == 0);

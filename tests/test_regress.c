@@ -57,7 +57,7 @@ TEST(regress_fuzzer_reproducers_are_handled_without_crashing)
             if (e->d_name[0] == '.') continue;
             char p[4096];
             snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            sc_mapped m;
+            file_mapping m;
             if (file_map(p, &m) != SC_OK) continue;
             feed(targets[i], m.data, m.size);
             file_unmap(&m);

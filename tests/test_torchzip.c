@@ -135,7 +135,7 @@ TEST(zip_reads_zip64_extra_fields_unaligned_data_and_files_without_byteorder)
     float *owned;
     const float *v = f32(f, "w", &owned);
     CHECK(!memcmp(v, k_w, sizeof k_w));
-    sc_free(owned);
+    mem_free(owned);
     st_close(f);
     tb_free(&pkl);
 }
@@ -442,7 +442,7 @@ TEST(torch_reads_real_plain_state_dict_values_views_scalars_and_empty_tensors)
     CHECK(t->rank == 0 && t->numel == 1 && f32(f, "s", &owned[4])[0] == 2.5f);
     t = st_find(f, "empty");
     CHECK(t->rank == 2 && t->shape[0] == 0 && t->shape[1] == 3 && t->numel == 0);
-    for (int i = 0; i < 6; i++) sc_free(owned[i]);
+    for (int i = 0; i < 6; i++) mem_free(owned[i]);
     st_close(f);
 }
 

@@ -17,12 +17,12 @@ typedef struct {
 static sc_status ab_create(cache_spec *spec, void **state)
 {
     abcache_state *a = calloc(1, sizeof *a);
-    if (!a) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!a) return err_fail(SC_ERR_NOMEM, "out of memory");
     sc_status s = spec_int(spec, "interval", 0, 1, 1000, 2, &a->interval);
     if (!s) s = spec_int(spec, "warmup", 0, 1, 1000, 3, &a->warmup);
     if (!s) s = spec_int(spec, "k", 0, 2, 4, 2, &a->k);
     if (!s && a->warmup < a->k)
-        s = sc_fail(SC_ERR_ARG, "--cache abcache: warmup=%ld must be at least k=%ld (the points to extrapolate from)",
+        s = err_fail(SC_ERR_ARG, "--cache abcache: warmup=%ld must be at least k=%ld (the points to extrapolate from)",
                     a->warmup, a->k);
     if (s) {
         free(a);

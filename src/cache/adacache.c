@@ -37,21 +37,21 @@ static sc_status parse_codebook(ada_state *a, const char *text)
         int r, used;
         if (a->n_codes == ADA_MAX_CODES || sscanf(p, "%lf:%d%n", &t, &r, &used) != 2 || !isfinite(t) || t < 0 || r < 1 ||
             r > 1000 || (a->n_codes && !(t > a->thresh[a->n_codes - 1])))
-            return sc_fail(SC_ERR_ARG, "--cache adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
+            return err_fail(SC_ERR_ARG, "--cache adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
         a->thresh[a->n_codes] = t;
         a->rate[a->n_codes++] = r;
         p += used;
         if (*p == '/') p++;
-        else if (*p) return sc_fail(SC_ERR_ARG, "--cache adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
+        else if (*p) return err_fail(SC_ERR_ARG, "--cache adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
     }
-    if (!a->n_codes) return sc_fail(SC_ERR_ARG, "--cache adacache: empty codebook");
+    if (!a->n_codes) return err_fail(SC_ERR_ARG, "--cache adacache: empty codebook");
     return SC_OK;
 }
 
 static sc_status ada_create(cache_spec *spec, void **state)
 {
     ada_state *a = calloc(1, sizeof *a);
-    if (!a) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!a) return err_fail(SC_ERR_NOMEM, "out of memory");
     const char *cb = NULL;
     sc_status s = spec_str(spec, "codebook", 0, &cb);
     if (!s) s = spec_int(spec, "probe", 0, 0, 1023, -1, &a->probe_opt);
@@ -78,10 +78,10 @@ static sc_status ada_begin(void *st, const cache_gen *g)
     a->steps = g->steps;
     a->probe = a->probe_opt < 0 ? g->depth / 2 : (int)a->probe_opt;
     if (a->probe >= g->depth)
-        return sc_fail(SC_ERR_ARG, "--cache adacache: probe=%d but the model has blocks 0..%d", a->probe, g->depth - 1);
+        return err_fail(SC_ERR_ARG, "--cache adacache: probe=%d but the model has blocks 0..%d", a->probe, g->depth - 1);
     a->elems = (size_t)g->rows * g->tokens * g->hidden;
-    a->start = sc_alloc_array(a->elems, sizeof(float), "probe input");
-    a->prev = sc_alloc_array(a->elems, sizeof(float), "probe residual");
+    a->start = mem_alloc_array(a->elems, sizeof(float), "probe input");
+    a->prev = mem_alloc_array(a->elems, sizeof(float), "probe residual");
     a->have_prev = 0;
     a->next = 0;
     a->prev_rate = 1;
@@ -132,8 +132,8 @@ static int ada_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)
 static void ada_end(void *st)
 {
     ada_state *a = st;
-    sc_free(a->start);
-    sc_free(a->prev);
+    mem_free(a->start);
+    mem_free(a->prev);
     a->start = a->prev = NULL;
 }
 

@@ -34,10 +34,10 @@ static size_t acc_index(const sc_calibration *c, int l, int comp, int j, int i)
 sc_status sc_calibration_new(int k, sc_calib_avg avg, sc_calibration **out)
 {
     *out = NULL;
-    if (k < 1 || k > 16) return sc_fail(SC_ERR_ARG, "calibration lag depth k must be in 1..16 (got %d)", k);
-    if (avg != SC_CALIB_MEAN && avg != SC_CALIB_POOLED) return sc_fail(SC_ERR_ARG, "unknown averaging mode");
+    if (k < 1 || k > 16) return err_fail(SC_ERR_ARG, "calibration lag depth k must be in 1..16 (got %d)", k);
+    if (avg != SC_CALIB_MEAN && avg != SC_CALIB_POOLED) return err_fail(SC_ERR_ARG, "unknown averaging mode");
     sc_calibration *c = calloc(1, sizeof *c);
-    if (!c) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!c) return err_fail(SC_ERR_NOMEM, "out of memory");
     c->k = k;
     c->avg = avg;
     *out = c;
@@ -47,7 +47,7 @@ sc_status sc_calibration_new(int k, sc_calib_avg avg, sc_calibration **out)
 static void free_ring(sc_calibration *c)
 {
     if (c->ring)
-        for (int i = 0; i < c->depth * COMP_N * c->k; i++) sc_free(c->ring[i]);
+        for (int i = 0; i < c->depth * COMP_N * c->k; i++) mem_free(c->ring[i]);
     free(c->ring);
     c->ring = NULL;
 }
@@ -69,11 +69,11 @@ static sc_status calib_begin(void *st, const cache_gen *g)
     sc_calibration *c = st;
     if (c->num) {
         if (g->steps != c->steps || g->depth != c->depth || strcmp(g->sampler, c->sampler))
-            return sc_fail(SC_ERR_ARG, "calibration runs must share sampler and steps (%s, %d steps so far; now %s, %d)",
+            return err_fail(SC_ERR_ARG, "calibration runs must share sampler and steps (%s, %d steps so far; now %s, %d)",
                            c->sampler, c->steps, g->sampler, g->steps);
     } else {
-        if (g->steps < 2) return sc_fail(SC_ERR_ARG, "calibration needs at least 2 steps");
-        if (c->k >= g->steps) return sc_fail(SC_ERR_ARG, "calibration lag k=%d needs more than %d steps", c->k, g->steps);
+        if (g->steps < 2) return err_fail(SC_ERR_ARG, "calibration needs at least 2 steps");
+        if (c->k >= g->steps) return err_fail(SC_ERR_ARG, "calibration lag k=%d needs more than %d steps", c->k, g->steps);
         c->steps = g->steps;
         c->depth = g->depth;
         snprintf(c->sampler, sizeof c->sampler, "%s", g->sampler);
@@ -81,15 +81,15 @@ static sc_status calib_begin(void *st, const cache_gen *g)
         c->num = calloc(n, sizeof *c->num);
         c->den = calloc(n, sizeof *c->den);
         c->cnt = calloc(n, sizeof *c->cnt);
-        if (!c->num || !c->den || !c->cnt) return sc_fail(SC_ERR_NOMEM, "out of memory for calibration");
+        if (!c->num || !c->den || !c->cnt) return err_fail(SC_ERR_NOMEM, "out of memory for calibration");
     }
     c->rows = g->rows;
     c->images = g->images;
     c->row_elems = (size_t)g->tokens * g->hidden;
     c->ring = calloc((size_t)c->depth * COMP_N * c->k, sizeof *c->ring);
-    if (!c->ring) return sc_fail(SC_ERR_NOMEM, "out of memory for calibration");
+    if (!c->ring) return err_fail(SC_ERR_NOMEM, "out of memory for calibration");
     for (int i = 0; i < c->depth * COMP_N * c->k; i++)
-        if (!(c->ring[i] = sc_alloc_array((size_t)c->rows * c->row_elems, sizeof(float), "calibration history"))) {
+        if (!(c->ring[i] = mem_alloc_array((size_t)c->rows * c->row_elems, sizeof(float), "calibration history"))) {
             free_ring(c);
             return SC_ERR_NOMEM;
         }
@@ -175,7 +175,7 @@ static sc_status calib_curves(const sc_calibration *c, cache_errors *e)
 
 sc_status calibration_curves(const sc_calibration *c, cache_errors *e, json_t *meta)
 {
-    if (!c->num || c->samples == 0) return sc_fail(SC_ERR_ARG, "the calibration has observed no generation");
+    if (!c->num || c->samples == 0) return err_fail(SC_ERR_ARG, "the calibration has observed no generation");
     sc_status s = calib_curves(c, e);
     if (s) return s;
     e->meta = meta ? json_incref(meta) : json_object();

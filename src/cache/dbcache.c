@@ -40,7 +40,7 @@ typedef struct {
 sc_status dbc_create(const dbc_options *opts, const cache_policy_ops *ops, void **state)
 {
     dbc_state *d = calloc(1, sizeof *d);
-    if (!d) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!d) return err_fail(SC_ERR_NOMEM, "out of memory");
     d->o = *opts;
     d->ops = ops;
     *state = d;
@@ -49,8 +49,8 @@ sc_status dbc_create(const dbc_options *opts, const cache_policy_ops *ops, void 
 
 static void free_buffers(dbc_state *d)
 {
-    sc_free(d->h0);
-    sc_free(d->r_ref);
+    mem_free(d->h0);
+    mem_free(d->r_ref);
     d->h0 = d->r_ref = NULL;
 }
 
@@ -58,7 +58,7 @@ sc_status dbc_begin(void *st, const cache_gen *g)
 {
     dbc_state *d = st;
     if (d->o.fn + d->o.bn >= g->depth)
-        return sc_fail(SC_ERR_ARG, "--cache %s: fn=%ld + bn=%ld leaves no middle block to skip in this %d-block model "
+        return err_fail(SC_ERR_ARG, "--cache %s: fn=%ld + bn=%ld leaves no middle block to skip in this %d-block model "
                        "(need fn + bn < %d)", d->ops->name, d->o.fn, d->o.bn, g->depth, g->depth);
     d->steps = g->steps;
     d->depth = g->depth;
@@ -66,8 +66,8 @@ sc_status dbc_begin(void *st, const cache_gen *g)
     d->have_ref = 0;
     d->cached = d->consecutive = 0;
     free_buffers(d);
-    if (!(d->h0 = sc_alloc_array(d->elems, sizeof(float), "front-block input")) ||
-        !(d->r_ref = sc_alloc_array(d->elems, sizeof(float), "front-block residual"))) {
+    if (!(d->h0 = mem_alloc_array(d->elems, sizeof(float), "front-block input")) ||
+        !(d->r_ref = mem_alloc_array(d->elems, sizeof(float), "front-block residual"))) {
         free_buffers(d);
         return SC_ERR_NOMEM;
     }

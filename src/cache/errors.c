@@ -18,10 +18,10 @@ sc_status errors_alloc(cache_errors *e, int steps, int k, int depth)
 {
     memset(e, 0, sizeof *e);
     if (steps < 2 || steps > 1000 || k < 1 || k >= steps || depth < 1 || depth > 1024)
-        return sc_fail(SC_ERR_ARG, "calibration needs 2..1000 steps, 1 <= k < steps (got steps %d, k %d)", steps, k);
+        return err_fail(SC_ERR_ARG, "calibration needs 2..1000 steps, 1 <= k < steps (got steps %d, k %d)", steps, k);
     size_t n = (size_t)(COMP_N + (size_t)depth * COMP_N) * (size_t)k * (size_t)steps;
     e->v = malloc(n * sizeof *e->v);
-    if (!e->v) return sc_fail(SC_ERR_NOMEM, "out of memory for error curves");
+    if (!e->v) return err_fail(SC_ERR_NOMEM, "out of memory for error curves");
     for (size_t i = 0; i < n; i++) e->v[i] = NAN;
     e->steps = steps;
     e->k = k;
@@ -74,17 +74,17 @@ sc_status errors_save(const char *path, const cache_errors *e, int force)
 static sc_status read_curves(cache_errors *e, int curve, const json_t *a, const char *path, const char *key)
 {
     if (!json_is_array(a) || (int)json_array_size(a) != e->k)
-        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be an array of %d lag curves", path, key, e->k);
+        return err_fail(SC_ERR_FORMAT, "%s: \"%s\" must be an array of %d lag curves", path, key, e->k);
     for (int j = 1; j <= e->k; j++) {
         const json_t *row = json_array_get(a, (size_t)j - 1);
         if (!json_is_array(row) || (int)json_array_size(row) != e->steps - j)
-            return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" lag %d must have %d values", path, key, j, e->steps - j);
+            return err_fail(SC_ERR_FORMAT, "%s: \"%s\" lag %d must have %d values", path, key, j, e->steps - j);
         for (int i = 0; i < e->steps - j; i++) {
             const json_t *v = json_array_get(row, (size_t)i);
             if (json_is_null(v)) continue; /* a curve no sample reached stays undefined */
             double x = json_number_value(v);
             if (!json_is_number(v) || !(x >= 0.0 && x <= 1e6))
-                return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" lag %d value %d is not a non-negative number", path, key, j, i);
+                return err_fail(SC_ERR_FORMAT, "%s: \"%s\" lag %d value %d is not a non-negative number", path, key, j, i);
             *errors_at(e, curve, j, i) = x;
         }
     }
@@ -109,7 +109,7 @@ sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e)
     const json_t *attn = json_object_get(j, "attn"), *pb = json_object_get(j, "per_block");
     const json_t *meta = json_object_get(j, "_meta");
     if (!json_is_array(attn) || json_array_size(attn) < 1 || !json_is_array(json_array_get(attn, 0)))
-        return sc_fail(SC_ERR_FORMAT, "%s: not a calibration file (no \"attn\" curves; make one with smoothcache calibrate)", path);
+        return err_fail(SC_ERR_FORMAT, "%s: not a calibration file (no \"attn\" curves; make one with smoothcache calibrate)", path);
     int k = (int)json_array_size(attn);
     int steps = (int)json_array_size(json_array_get(attn, 0)) + 1;
     int depth = 1;
@@ -118,9 +118,9 @@ sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e)
         depth = (int)json_integer_value(blocks);
     if (pb) {
         if (!json_is_object(pb) || json_object_size(pb) % COMP_N || json_object_size(pb) == 0)
-            return sc_fail(SC_ERR_FORMAT, "%s: \"per_block\" must hold attn-<b> and mlp-<b> curves for every block", path);
+            return err_fail(SC_ERR_FORMAT, "%s: \"per_block\" must hold attn-<b> and mlp-<b> curves for every block", path);
         if ((int)(json_object_size(pb) / COMP_N) != depth && json_is_integer(blocks))
-            return sc_fail(SC_ERR_FORMAT, "%s: \"per_block\" has curves for %zu blocks but _meta says %d", path,
+            return err_fail(SC_ERR_FORMAT, "%s: \"per_block\" has curves for %zu blocks but _meta says %d", path,
                            json_object_size(pb) / COMP_N, depth);
         depth = (int)(json_object_size(pb) / COMP_N);
     }
@@ -134,7 +134,7 @@ sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e)
                 char key[48];
                 snprintf(key, sizeof key, "%s-%d", cache_comp_names[c], l);
                 const json_t *a = json_object_get(pb, key);
-                if (!a) s = sc_fail(SC_ERR_FORMAT, "%s: per_block lacks \"%s\"", path, key);
+                if (!a) s = err_fail(SC_ERR_FORMAT, "%s: per_block lacks \"%s\"", path, key);
                 else s = read_curves(e, errors_block_curve(l, c), a, path, key);
             }
     }
@@ -155,7 +155,7 @@ sc_status errors_plot(const char *path, const cache_errors *e, int force)
     if (!x || !y) {
         free(x);
         free(y);
-        return sc_fail(SC_ERR_NOMEM, "out of memory");
+        return err_fail(SC_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < e->steps; i++) x[i] = i;
     for (int c = 0; c < COMP_N; c++)

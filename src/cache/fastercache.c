@@ -41,7 +41,7 @@ typedef struct {
 static sc_status fc_create(cache_spec *spec, void **state)
 {
     faster_state *f = calloc(1, sizeof *f);
-    if (!f) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!f) return err_fail(SC_ERR_NOMEM, "out of memory");
     double uhi, ahi;
     sc_status s = spec_int(spec, "uncond_every", 0, 1, 1000, 5, &f->uncond_every);
     if (!s) s = spec_num(spec, "uncond_until", 0, -1, 1e6, 641, &uhi);
@@ -63,13 +63,13 @@ static sc_status fc_create(cache_spec *spec, void **state)
 static void fc_end(void *st)
 {
     faster_state *f = st;
-    sc_free(f->hist);
+    mem_free(f->hist);
     free(f->hist_n);
     free(f->newest);
-    sc_free(f->dlow);
-    sc_free(f->dhigh);
-    sc_free(f->spec);
-    sc_free(f->work);
+    mem_free(f->dlow);
+    mem_free(f->dhigh);
+    mem_free(f->spec);
+    mem_free(f->work);
     free(f->mask);
     f->hist = NULL, f->hist_n = NULL, f->newest = NULL, f->dlow = f->dhigh = f->spec = f->work = NULL, f->mask = NULL;
 }
@@ -79,10 +79,10 @@ static sc_status fc_alloc_planes(faster_state *f)
 {
     const int S = f->H;
     const size_t spec = 2 * (size_t)S * S;
-    f->dlow = sc_alloc_array((size_t)f->planes, spec * sizeof(double), "CFG deltas");
-    f->dhigh = sc_alloc_array((size_t)f->planes, spec * sizeof(double), "CFG deltas");
-    f->spec = sc_alloc_array(2 * spec, sizeof(double), "spectra");
-    f->work = sc_alloc_array(dft_work_doubles(S, S), sizeof(double), "DFT scratch");
+    f->dlow = mem_alloc_array((size_t)f->planes, spec * sizeof(double), "CFG deltas");
+    f->dhigh = mem_alloc_array((size_t)f->planes, spec * sizeof(double), "CFG deltas");
+    f->spec = mem_alloc_array(2 * spec, sizeof(double), "spectra");
+    f->work = mem_alloc_array(dft_work_doubles(S, S), sizeof(double), "DFT scratch");
     f->mask = malloc((size_t)S * S);
     if (!f->dlow || !f->dhigh || !f->spec || !f->work || !f->mask) return SC_ERR_NOMEM;
     /* Low frequencies: the disc of radius min(H, W) / 5 around the zero frequency once it is
@@ -108,12 +108,12 @@ static sc_status fc_begin(void *st, const cache_gen *g)
     f->have_delta = 0;
     f->H = f->W = g->side;
     f->planes = g->out_channels * g->images;
-    f->hist = sc_alloc_array((size_t)g->depth * 2 * (size_t)g->images, f->elems * sizeof(float), "attention history");
+    f->hist = mem_alloc_array((size_t)g->depth * 2 * (size_t)g->images, f->elems * sizeof(float), "attention history");
     f->hist_n = calloc((size_t)g->depth, sizeof *f->hist_n);
     f->newest = calloc((size_t)g->depth, sizeof *f->newest);
     if (!f->hist || !f->hist_n || !f->newest || (g->rows == 2 * g->images && fc_alloc_planes(f))) {
         fc_end(f);
-        return sc_fail(SC_ERR_NOMEM, "out of memory for FasterCache");
+        return err_fail(SC_ERR_NOMEM, "out of memory for FasterCache");
     }
     return SC_OK;
 }

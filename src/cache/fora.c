@@ -13,7 +13,7 @@ typedef struct {
 static sc_status fora_create(cache_spec *spec, void **state)
 {
     fora_state *f = calloc(1, sizeof *f);
-    if (!f) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!f) return err_fail(SC_ERR_NOMEM, "out of memory");
     sc_status s = spec_int(spec, "n", 0, 1, 1000, 3, &f->n);
     if (s) {
         free(f);

@@ -60,13 +60,13 @@ static sc_status load_ratios(mag_state *m, const char *path)
     const json_t *a = json_object_get(j, "ratios"), *meta = json_object_get(j, "_meta");
     const size_t n = json_is_array(a) ? json_array_size(a) : 0;
     if (n == 0 || n > 100000)
-        s = sc_fail(SC_ERR_FORMAT, "%s: \"ratios\" must be a non-empty array of numbers (one per evaluation)", path);
-    if (!s && !(m->file_ratios = malloc(n * sizeof *m->file_ratios))) s = sc_fail(SC_ERR_NOMEM, "out of memory");
+        s = err_fail(SC_ERR_FORMAT, "%s: \"ratios\" must be a non-empty array of numbers (one per evaluation)", path);
+    if (!s && !(m->file_ratios = malloc(n * sizeof *m->file_ratios))) s = err_fail(SC_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !s && i < n; i++) {
         const json_t *v = json_array_get(a, i);
         const double r = json_is_number(v) ? json_number_value(v) : -1;
         if (!(r >= 0 && r < 1e30))
-            s = sc_fail(SC_ERR_FORMAT, "%s: \"ratios\"[%zu] is not a finite number >= 0", path, i);
+            s = err_fail(SC_ERR_FORMAT, "%s: \"ratios\"[%zu] is not a finite number >= 0", path, i);
         else
             m->file_ratios[i] = (float)r;
     }
@@ -80,7 +80,7 @@ static sc_status load_ratios(mag_state *m, const char *path)
 static sc_status mag_create(cache_spec *spec, void **state)
 {
     mag_state *m = calloc(1, sizeof *m);
-    if (!m) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!m) return err_fail(SC_ERR_NOMEM, "out of memory");
     const char *file = NULL;
     sc_status s = spec_str(spec, "ratios", 1, &file);
     if (!s) s = spec_num(spec, "thresh", 0, 0.0, 1e6, 0.06, &m->thresh);
@@ -101,9 +101,9 @@ static sc_status mag_begin(void *st, const cache_gen *g)
     m->steps = g->steps;
     m->depth = g->depth;
     free(m->ratios);
-    if (!(m->ratios = malloc((size_t)g->steps * sizeof *m->ratios))) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!(m->ratios = malloc((size_t)g->steps * sizeof *m->ratios))) return err_fail(SC_ERR_NOMEM, "out of memory");
     if (m->sampler[0] && strcmp(m->sampler, g->sampler))
-        sc_warn("%s was calibrated with the %s sampler; this generation uses %s", m->path, m->sampler, g->sampler);
+        err_warn("%s was calibrated with the %s sampler; this generation uses %s", m->path, m->sampler, g->sampler);
     if (g->steps == 1) {
         m->ratios[0] = m->file_ratios[m->file_steps - 1];
     } else {

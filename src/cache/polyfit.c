@@ -56,11 +56,11 @@ sc_status polyfit(const double *x, const double *y, int n, int deg, double *coef
 {
     SC_ASSERT(deg >= 0 && deg <= POLYFIT_MAX_DEG);
     const int m = deg + 1;
-    if (n < m) return sc_fail(SC_ERR_ARG, "a degree-%d fit needs at least %d points (got %d)", deg, m, n);
+    if (n < m) return err_fail(SC_ERR_ARG, "a degree-%d fit needs at least %d points (got %d)", deg, m, n);
     double lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < n; i++) {
         if (!isfinite(x[i]) || !isfinite(y[i]))
-            return sc_fail(SC_ERR_ARG, "point %d of the fit is not finite (x %g, y %g)", i, x[i], y[i]);
+            return err_fail(SC_ERR_ARG, "point %d of the fit is not finite (x %g, y %g)", i, x[i], y[i]);
         lo = fmin(lo, x[i]);
         hi = fmax(hi, x[i]);
     }
@@ -70,7 +70,7 @@ sc_status polyfit(const double *x, const double *y, int n, int deg, double *coef
     if (!A || !r) {
         free(A);
         free(r);
-        return sc_fail(SC_ERR_NOMEM, "out of memory");
+        return err_fail(SC_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < n; i++) { /* A [n, m] = [u^0 .. u^deg] */
         const double u = a * x[i] + b;
@@ -82,7 +82,7 @@ sc_status polyfit(const double *x, const double *y, int n, int deg, double *coef
     const int ok = householder_solve(A, r, n, m, beta);
     free(A);
     free(r);
-    if (!ok) return sc_fail(SC_ERR_ARG, "a degree-%d fit needs at least %d distinct x values", deg, m);
+    if (!ok) return err_fail(SC_ERR_ARG, "a degree-%d fit needs at least %d distinct x values", deg, m);
     /* sum_k beta_k (a x + b)^k = sum_j x^j sum_{k>=j} beta_k C(k, j) a^j b^(k-j). */
     double cx[POLYFIT_MAX_DEG + 1] = {0};
     for (int k = 0; k < m; k++) {

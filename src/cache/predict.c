@@ -21,7 +21,7 @@ sc_status predict_parse(const char *name, predict_kind *kind, int *order)
         *order = v - 1;
         return SC_OK;
     }
-    return sc_fail(SC_ERR_ARG, "--cache: predictor '%s' is not taylor1..taylor4 or ab2..ab4", name);
+    return err_fail(SC_ERR_ARG, "--cache: predictor '%s' is not taylor1..taylor4 or ab2..ab4", name);
 }
 
 sc_status predict_init(predictor *p, predict_kind kind, int order, int modules, size_t elems)
@@ -34,20 +34,20 @@ sc_status predict_init(predictor *p, predict_kind kind, int order, int modules, 
     p->order = order;
     p->modules = modules;
     p->elems = elems;
-    p->hist = sc_alloc_array((size_t)modules * (size_t)(order + 1), elems * sizeof(float), "prediction history");
+    p->hist = mem_alloc_array((size_t)modules * (size_t)(order + 1), elems * sizeof(float), "prediction history");
     p->count = calloc((size_t)modules, sizeof *p->count);
     p->head = calloc((size_t)modules, sizeof *p->head);
     p->steps = calloc((size_t)modules * (size_t)(order + 1), sizeof *p->steps);
     if (!p->hist || !p->count || !p->head || !p->steps) {
         predict_free(p);
-        return sc_fail(SC_ERR_NOMEM, "out of memory for %d x %d predicted outputs", modules, order + 1);
+        return err_fail(SC_ERR_NOMEM, "out of memory for %d x %d predicted outputs", modules, order + 1);
     }
     return SC_OK;
 }
 
 void predict_free(predictor *p)
 {
-    sc_free(p->hist);
+    mem_free(p->hist);
     free(p->count);
     free(p->head);
     free(p->steps);

@@ -46,7 +46,7 @@ const char *const cache_comp_names[COMP_N] = {"attn", "mlp"};
 sc_status cache_run_create_with(const cache_policy_ops *ops, void *state, cache_run **out)
 {
     cache_run *r = calloc(1, sizeof *r);
-    if (!r) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!r) return err_fail(SC_ERR_NOMEM, "out of memory");
     r->ops = ops;
     r->state = state;
     *out = r;
@@ -60,7 +60,7 @@ sc_status cache_run_create(const char *text, cache_run **out)
     sc_status s = spec_parse(text, &spec);
     if (s) return s;
     const cache_policy_ops *ops = cache_policy_find(spec.name);
-    if (!ops) return sc_fail(SC_ERR_ARG, "--cache: unknown policy '%s' (known: %s)", spec.name, cache_policy_names());
+    if (!ops) return err_fail(SC_ERR_ARG, "--cache: unknown policy '%s' (known: %s)", spec.name, cache_policy_names());
     void *state = NULL;
     if ((s = ops->create(&spec, &state))) return s;
     if ((s = spec_check_unused(&spec, ops->options)) || (s = cache_run_create_with(ops, state, out))) {
@@ -75,15 +75,15 @@ const char *cache_run_name(const cache_run *r) { return r->ops->name; }
 
 static void release_buffers(cache_run *r)
 {
-    sc_free(r->buf_mem);
+    mem_free(r->buf_mem);
     r->buf_mem = NULL;
     free(r->buf);
     free(r->valid);
     r->buf = NULL;
     r->valid = NULL;
     for (int i = 0; i < r->n_seg; i++) {
-        sc_free(r->seg_start[i]);
-        sc_free(r->seg_res[i]);
+        mem_free(r->seg_start[i]);
+        mem_free(r->seg_res[i]);
         r->seg_start[i] = r->seg_res[i] = NULL;
     }
     r->n_seg = 0;
@@ -115,8 +115,8 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
             SC_ASSERT(r->seg[i].first >= 0 && r->seg[i].first < r->seg[i].last && r->seg[i].last <= g->depth);
             r->seg_valid[i] = r->seg_running[i] = 0;
             const size_t n = (size_t)g->rows * g->tokens * g->hidden; /* [rows * T, D] */
-            if (!(r->seg_start[i] = sc_alloc_array(n, sizeof(float), "segment input")) ||
-                !(r->seg_res[i] = sc_alloc_array(n, sizeof(float), "segment residual"))) {
+            if (!(r->seg_start[i] = mem_alloc_array(n, sizeof(float), "segment input")) ||
+                !(r->seg_res[i] = mem_alloc_array(n, sizeof(float), "segment residual"))) {
                 cache_run_end(r, NULL);
                 return SC_ERR_NOMEM;
             }
@@ -128,7 +128,7 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
     r->buf_elems = (size_t)g->rows * g->tokens * g->hidden;
     if (!r->buf || !r->valid) {
         cache_run_end(r, NULL);
-        return sc_fail(SC_ERR_NOMEM, "out of memory");
+        return err_fail(SC_ERR_NOMEM, "out of memory");
     }
     int stored = 0;
     for (int l = 0; l < g->depth; l++)
@@ -138,7 +138,7 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
          * in one block (one allocation, faulted in by every thread). */
         uint64_t elems;
         if (ck_mul((uint64_t)stored, r->buf_elems, &elems) && elems <= SIZE_MAX)
-            r->buf_mem = sc_alloc_array((size_t)elems, sizeof(float), "cache buffers");
+            r->buf_mem = mem_alloc_array((size_t)elems, sizeof(float), "cache buffers");
         if (!r->buf_mem) {
             cache_run_end(r, NULL);
             return SC_ERR_NOMEM;

@@ -16,7 +16,7 @@ sc_status schedule_alloc(cache_schedule *s, int depth, int steps)
     s->depth = depth;
     s->steps = steps;
     s->s = malloc(n ? n : 1);
-    if (!s->s) return sc_fail(SC_ERR_NOMEM, "out of memory for a schedule");
+    if (!s->s) return err_fail(SC_ERR_NOMEM, "out of memory for a schedule");
     memset(s->s, 1, n);
     return SC_OK;
 }
@@ -42,14 +42,14 @@ static int component_of(const char *name, size_t len)
 static sc_status read_row(const json_t *a, const char *what, const char *key, const char *context, int steps,
                           unsigned char *row)
 {
-    if (!json_is_array(a)) return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" is not an array", what, key);
+    if (!json_is_array(a)) return err_fail(SC_ERR_FORMAT, "%s: \"%s\" is not an array", what, key);
     if ((int)json_array_size(a) != steps)
-        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" has %zu entries but this generation makes %d model evaluations (%s)",
+        return err_fail(SC_ERR_FORMAT, "%s: \"%s\" has %zu entries but this generation makes %d model evaluations (%s)",
                        what, key, json_array_size(a), steps, context);
     for (int i = 0; i < steps; i++) {
         const json_t *v = json_array_get(a, (size_t)i);
         if (!json_is_integer(v) || (json_integer_value(v) != 0 && json_integer_value(v) != 1))
-            return sc_fail(SC_ERR_FORMAT, "%s: \"%s\"[%d] must be the integer 0 or 1", what, key, i);
+            return err_fail(SC_ERR_FORMAT, "%s: \"%s\"[%d] must be the integer 0 or 1", what, key, i);
         row[i] = (unsigned char)json_integer_value(v);
     }
     return SC_OK;
@@ -58,16 +58,16 @@ static sc_status read_row(const json_t *a, const char *what, const char *key, co
 sc_status schedule_from_json(const json_t *j, const char *what, const char *context, cache_schedule *out)
 {
     if (!json_is_object(j) || json_object_size(j) == 0)
-        return sc_fail(SC_ERR_FORMAT, "%s: a schedule must be a non-empty JSON object", what);
+        return err_fail(SC_ERR_FORMAT, "%s: a schedule must be a non-empty JSON object", what);
     const int depth = out->depth, steps = out->steps;
     unsigned char *typed = calloc((size_t)COMP_N, 1), *blockset = calloc((size_t)depth * COMP_N, 1);
     if (!typed || !blockset) {
         free(typed);
         free(blockset);
-        return sc_fail(SC_ERR_NOMEM, "out of memory");
+        return err_fail(SC_ERR_NOMEM, "out of memory");
     }
     unsigned char *type_rows = malloc((size_t)COMP_N * steps);
-    sc_status s = type_rows ? SC_OK : sc_fail(SC_ERR_NOMEM, "out of memory");
+    sc_status s = type_rows ? SC_OK : err_fail(SC_ERR_NOMEM, "out of memory");
     int matched = 0, ignored = 0;
     const char *key;
     json_t *val;
@@ -78,7 +78,7 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
         size_t nl = dash ? (size_t)(dash - key) : strlen(key);
         int c = component_of(key, nl);
         if (c == -2) {
-            s = sc_fail(SC_ERR_FORMAT, "%s: unknown component \"%s\" (expected attn, mlp, attn1, ff, optionally -<block>)", what, key);
+            s = err_fail(SC_ERR_FORMAT, "%s: unknown component \"%s\" (expected attn, mlp, attn1, ff, optionally -<block>)", what, key);
             break;
         }
         int block = -1;
@@ -88,7 +88,7 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
             for (const char *q = b; *q && ok; q++) ok = isdigit((unsigned char)*q);
             block = ok ? atoi(b) : -1;
             if (!ok || block >= depth) {
-                s = sc_fail(SC_ERR_FORMAT, "%s: \"%s\": block must be in 0..%d for this model", what, key, depth - 1);
+                s = err_fail(SC_ERR_FORMAT, "%s: \"%s\": block must be in 0..%d for this model", what, key, depth - 1);
                 break;
             }
         }
@@ -112,14 +112,14 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
             else memset(r, 1, (size_t)steps);
         }
     if (!s && !matched)
-        s = sc_fail(SC_ERR_FORMAT, "%s: no key matches this model's sub-layers (attn, mlp%s); nothing would be cached",
+        s = err_fail(SC_ERR_FORMAT, "%s: no key matches this model's sub-layers (attn, mlp%s); nothing would be cached",
                     what, ignored ? "; cross-attention keys do not apply to DiT" : "");
     if (!s) {
         for (int l = 0; l < depth; l++)
             for (int c = 0; c < COMP_N; c++) {
                 const unsigned char *r = schedule_row(out, l, (cache_comp)c);
                 if (!r[0] || !r[steps - 1]) {
-                    sc_warn("%s: the first and last evaluations always compute; entries 0 and %d set to 1", what, steps - 1);
+                    err_warn("%s: the first and last evaluations always compute; entries 0 and %d set to 1", what, steps - 1);
                     l = depth;
                     break;
                 }
@@ -199,11 +199,11 @@ void schedule_greedy(const cache_errors *e, int curve, double alpha, unsigned ch
 
 sc_status schedule_from_errors(const cache_errors *e, double alpha, int per_block, cache_schedule *out)
 {
-    if (per_block && !e->has_blocks) return sc_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
+    if (per_block && !e->has_blocks) return err_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
     if (out->steps != e->steps)
-        return sc_fail(SC_ERR_ARG, "the calibration covers %d evaluations but this generation makes %d", e->steps, out->steps);
+        return err_fail(SC_ERR_ARG, "the calibration covers %d evaluations but this generation makes %d", e->steps, out->steps);
     if (per_block && out->depth != e->depth)
-        return sc_fail(SC_ERR_ARG, "the calibration has %d blocks but the model has %d", e->depth, out->depth);
+        return err_fail(SC_ERR_ARG, "the calibration has %d blocks but the model has %d", e->depth, out->depth);
     for (int l = 0; l < out->depth; l++)
         for (int c = 0; c < COMP_N; c++)
             schedule_greedy(e, per_block ? errors_block_curve(l, c) : c, alpha, schedule_row(out, l, (cache_comp)c));
@@ -240,7 +240,7 @@ sc_status schedule_for_budget(const cache_errors *e, double target, int per_bloc
     const int first = per_block ? COMP_N : 0, last = per_block ? COMP_N + e->depth * COMP_N : COMP_N;
     size_t cap = (size_t)(last - first) * e->k * e->steps + 1, n = 0;
     double *cand = malloc(cap * sizeof *cand);
-    if (!cand) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!cand) return err_fail(SC_ERR_NOMEM, "out of memory");
     cand[n++] = 0.0;
     for (int cv = first; cv < last; cv++)
         for (int j = 1; j <= e->k; j++)
@@ -263,7 +263,7 @@ sc_status schedule_for_budget(const cache_errors *e, double target, int per_bloc
     free(cand);
     if (s) return s;
     if (isnan(best))
-        return sc_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs: the most aggressive one (k=%d) executes %.3f",
+        return err_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs: the most aggressive one (k=%d) executes %.3f",
                        target, e->k, ratio);
     *alpha = best;
     return SC_OK;
@@ -273,7 +273,7 @@ sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned c
 {
     const int T = e->steps, k = e->k;
     if (computed < 2 || computed > T)
-        return sc_fail(SC_ERR_ARG, "a schedule of %d evaluations computes between 2 and %d of them (asked %d)", T, T,
+        return err_fail(SC_ERR_ARG, "a schedule of %d evaluations computes between 2 and %d of them (asked %d)", T, T,
                        computed);
     /* C[g][n]: least error with g + 1 computations, the last at n; from[g][n]: the one before. */
     const size_t cells = (size_t)computed * T;
@@ -282,7 +282,7 @@ sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned c
     if (!C || !from) {
         free(C);
         free(from);
-        return sc_fail(SC_ERR_NOMEM, "out of memory");
+        return err_fail(SC_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < cells; i++) {
         C[i] = INFINITY;
@@ -312,7 +312,7 @@ sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned c
     double total = C[(size_t)(computed - 1) * T + (T - 1)];
     sc_status s = SC_OK;
     if (!isfinite(total)) {
-        s = sc_fail(SC_ERR_ARG, "no schedule of %d evaluations computes only %d with reuse runs of at most k=%d", T,
+        s = err_fail(SC_ERR_ARG, "no schedule of %d evaluations computes only %d with reuse runs of at most k=%d", T,
                     computed, k);
     } else {
         memset(out, 0, (size_t)T);
@@ -327,7 +327,7 @@ sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned c
 sc_status schedule_dp_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
                                  uint64_t macs_attn, uint64_t macs_mlp, cache_schedule *out, int *computed)
 {
-    if (per_block && !e->has_blocks) return sc_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
+    if (per_block && !e->has_blocks) return err_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
     /* Ratios fall as g falls: the largest g within the budget is the best schedule for it. */
     const int T = e->steps, min_g = (T + e->k) / (e->k + 1) + 1;
     for (int g = T; g >= (min_g > 2 ? min_g : 2); g--) {
@@ -342,5 +342,5 @@ sc_status schedule_dp_for_budget(const cache_errors *e, double target, int per_b
             return SC_OK;
         }
     }
-    return sc_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs with reuse runs of at most k=%d", target, e->k);
+    return err_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs with reuse runs of at most k=%d", target, e->k);
 }

@@ -39,7 +39,7 @@ static void smooth_destroy(void *st)
 static sc_status smooth_create(cache_spec *spec, void **state)
 {
     smooth_state *s = calloc(1, sizeof *s);
-    if (!s) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!s) return err_fail(SC_ERR_NOMEM, "out of memory");
     const char *file = NULL, *errors = NULL;
     sc_status st = spec_str(spec, "schedule", 0, &file);
     if (!st) st = spec_str(spec, "errors", 0, &errors);
@@ -52,9 +52,9 @@ static sc_status smooth_create(cache_spec *spec, void **state)
         st = predict_parse(pred, &s->pkind, &s->porder);
     }
     if (!st && !file == !errors)
-        st = sc_fail(SC_ERR_ARG, "--cache smooth: give either schedule=FILE or errors=FILE,alpha=A");
+        st = err_fail(SC_ERR_ARG, "--cache smooth: give either schedule=FILE or errors=FILE,alpha=A");
     if (!st && file && (spec_has(spec, "alpha") || spec_has(spec, "per_block")))
-        st = sc_fail(SC_ERR_ARG, "--cache smooth: alpha and per_block go with errors=FILE, not with schedule=FILE");
+        st = err_fail(SC_ERR_ARG, "--cache smooth: alpha and per_block go with errors=FILE, not with schedule=FILE");
     if (!st && file) {
         snprintf(s->path, sizeof s->path, "%s", file);
         st = json_load_object_file(file, SC_JSON_FILE_CAP, &s->file);
@@ -77,9 +77,9 @@ static void check_meta(const smooth_state *s, const json_t *meta, const cache_ge
     if (!json_is_object(meta)) return;
     const json_t *sampler = json_object_get(meta, "sampler"), *steps = json_object_get(meta, "steps");
     if (json_is_string(sampler) && strcmp(json_string_value(sampler), g->sampler))
-        sc_warn("%s was made for the %s sampler; this generation uses %s", s->path, json_string_value(sampler), g->sampler);
+        err_warn("%s was made for the %s sampler; this generation uses %s", s->path, json_string_value(sampler), g->sampler);
     if (json_is_integer(steps) && json_integer_value(steps) != g->steps)
-        sc_warn("%s was made for %lld steps; this generation makes %d", s->path, (long long)json_integer_value(steps), g->steps);
+        err_warn("%s was made for %lld steps; this generation makes %d", s->path, (long long)json_integer_value(steps), g->steps);
 }
 
 static sc_status smooth_begin(void *st, const cache_gen *g)
@@ -98,7 +98,7 @@ static sc_status smooth_begin(void *st, const cache_gen *g)
     }
     check_meta(s, s->errors.meta, g);
     r = schedule_from_errors(&s->errors, s->alpha, (int)s->per_block, &s->sched);
-    if (r) sc_error_prefix(s->path);
+    if (r) err_prefix(s->path);
     return r;
 }
 

@@ -41,7 +41,7 @@ sc_status stepcalib_new(stepcalib_kind kind, stepcalib **out)
     *out = NULL;
     SC_ASSERT(kind == STEPCALIB_TEACACHE || kind == STEPCALIB_MAGCACHE);
     stepcalib *c = calloc(1, sizeof *c);
-    if (!c) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!c) return err_fail(SC_ERR_NOMEM, "out of memory");
     c->kind = kind;
     *out = c;
     return SC_OK;
@@ -49,10 +49,10 @@ sc_status stepcalib_new(stepcalib_kind kind, stepcalib **out)
 
 static void free_generation(stepcalib *c)
 {
-    sc_free(c->m_prev);
-    sc_free(c->m_cur);
-    sc_free(c->o_prev);
-    sc_free(c->h0);
+    mem_free(c->m_prev);
+    mem_free(c->m_cur);
+    mem_free(c->o_prev);
+    mem_free(c->h0);
     free(c->x_now);
     free(c->norm_prev);
     c->m_prev = c->m_cur = c->o_prev = c->h0 = NULL;
@@ -77,30 +77,30 @@ static sc_status obs_begin(void *st, const cache_gen *g)
     stepcalib *c = st;
     if (c->gens) {
         if (g->steps != c->steps || strcmp(g->sampler, c->sampler))
-            return sc_fail(SC_ERR_ARG, "calibration runs must share sampler and steps (%s, %d steps so far; now %s, %d)",
+            return err_fail(SC_ERR_ARG, "calibration runs must share sampler and steps (%s, %d steps so far; now %s, %d)",
                            c->sampler, c->steps, g->sampler, g->steps);
     } else {
-        if (g->steps < 2) return sc_fail(SC_ERR_ARG, "calibration needs at least 2 steps");
+        if (g->steps < 2) return err_fail(SC_ERR_ARG, "calibration needs at least 2 steps");
         c->steps = g->steps;
         c->depth = g->depth;
         snprintf(c->sampler, sizeof c->sampler, "%s", g->sampler);
         if (c->kind == STEPCALIB_MAGCACHE && !(c->ratio_sum = calloc((size_t)g->steps, sizeof *c->ratio_sum)))
-            return sc_fail(SC_ERR_NOMEM, "out of memory for calibration");
+            return err_fail(SC_ERR_NOMEM, "out of memory for calibration");
     }
     c->g = *g;
     free_generation(c);
     const size_t elems = (size_t)g->rows * g->tokens * g->hidden;
     if (c->kind == STEPCALIB_TEACACHE) {
-        if (!(c->m_prev = sc_alloc_array(elems, sizeof(float), "calibration history")) ||
-            !(c->m_cur = sc_alloc_array(elems, sizeof(float), "calibration history")) ||
+        if (!(c->m_prev = mem_alloc_array(elems, sizeof(float), "calibration history")) ||
+            !(c->m_cur = mem_alloc_array(elems, sizeof(float), "calibration history")) ||
             !(c->x_now = calloc((size_t)g->images, sizeof *c->x_now))) {
             free_generation(c);
-            return sc_fail(SC_ERR_NOMEM, "out of memory for calibration");
+            return err_fail(SC_ERR_NOMEM, "out of memory for calibration");
         }
-    } else if (!(c->h0 = sc_alloc_array(elems, sizeof(float), "calibration history")) ||
+    } else if (!(c->h0 = mem_alloc_array(elems, sizeof(float), "calibration history")) ||
                !(c->norm_prev = calloc((size_t)g->rows * g->tokens, sizeof *c->norm_prev))) {
         free_generation(c);
-        return sc_fail(SC_ERR_NOMEM, "out of memory for calibration");
+        return err_fail(SC_ERR_NOMEM, "out of memory for calibration");
     }
     return SC_OK;
 }
@@ -174,7 +174,7 @@ static void obs_output(void *st, int n, const float *out, size_t count)
     stepcalib *c = st;
     if (c->kind != STEPCALIB_TEACACHE || c->failed) return;
     if (!c->o_prev) {
-        if (!(c->o_prev = sc_alloc_array(count, sizeof(float), "calibration history"))) {
+        if (!(c->o_prev = mem_alloc_array(count, sizeof(float), "calibration history"))) {
             c->failed = 1;
             return;
         }
@@ -216,8 +216,8 @@ const cache_policy_ops cache_stepcalib = {
 
 static sc_status check_observed(const stepcalib *c)
 {
-    if (c->failed) return sc_fail(SC_ERR_NOMEM, "out of memory during calibration");
-    if (!c->gens) return sc_fail(SC_ERR_ARG, "the calibration has observed no generation");
+    if (c->failed) return err_fail(SC_ERR_NOMEM, "out of memory during calibration");
+    if (!c->gens) return err_fail(SC_ERR_ARG, "the calibration has observed no generation");
     return SC_OK;
 }
 
@@ -256,7 +256,7 @@ sc_status stepcalib_save(const stepcalib *c, const char *path, const json_t *met
         double *r = malloc(sizeof(double) * (size_t)c->steps);
         if (!r) {
             json_decref(root);
-            return sc_fail(SC_ERR_NOMEM, "out of memory");
+            return err_fail(SC_ERR_NOMEM, "out of memory");
         }
         for (int i = 0; i < c->steps; i++) r[i] = c->ratio_sum[i] / c->gens;
         json_object_set_new(root, "ratios", number_array(r, (size_t)c->steps));
@@ -305,7 +305,7 @@ static sc_status plot_teacache(const stepcalib *c, const char *path, int force)
     /* The points as a scatter: a NaN between two points breaks the line, leaving the markers. */
     const size_t n = c->n_pts, ns = 2 * n - 1;
     double *sx = malloc(sizeof(double) * 2 * (ns + FIT_POINTS));
-    if (!sx) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!sx) return err_fail(SC_ERR_NOMEM, "out of memory");
     double *sy = sx + ns, *fx = sy + ns, *fy = fx + FIT_POINTS;
     double lo, hi;
     for (size_t i = 0; i < ns; i++) {
@@ -330,7 +330,7 @@ static sc_status plot_teacache(const stepcalib *c, const char *path, int force)
 static sc_status plot_magcache(const stepcalib *c, const char *path, int force)
 {
     double *x = malloc(sizeof(double) * 2 * (size_t)c->steps);
-    if (!x) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!x) return err_fail(SC_ERR_NOMEM, "out of memory");
     double *y = x + c->steps;
     for (int i = 0; i < c->steps; i++) {
         x[i] = i;

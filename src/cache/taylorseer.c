@@ -25,14 +25,14 @@ static sc_status parse_comps(cache_spec *spec, int *on)
     if (!c || !strcmp(c, "both")) on[COMP_ATTN] = on[COMP_MLP] = 1;
     else if (!strcmp(c, "attn")) on[COMP_ATTN] = 1;
     else if (!strcmp(c, "mlp")) on[COMP_MLP] = 1;
-    else return sc_fail(SC_ERR_ARG, "--cache %s: comps=%s is not attn, mlp or both", spec->name, c);
+    else return err_fail(SC_ERR_ARG, "--cache %s: comps=%s is not attn, mlp or both", spec->name, c);
     return SC_OK;
 }
 
 static sc_status ts_create(cache_spec *spec, void **state)
 {
     taylorseer_state *t = calloc(1, sizeof *t);
-    if (!t) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!t) return err_fail(SC_ERR_NOMEM, "out of memory");
     sc_status s = spec_int(spec, "interval", 0, 1, 1000, 4, &t->interval);
     if (!s) s = spec_int(spec, "warmup", 0, 1, 1000, 3, &t->warmup);
     if (!s) s = spec_int(spec, "order", 0, 1, 4, 1, &t->order);

@@ -42,8 +42,8 @@ typedef struct {
 
 static void tea_free_buffers(tea_state *t)
 {
-    sc_free(t->m_prev);
-    sc_free(t->m_cur);
+    mem_free(t->m_prev);
+    mem_free(t->m_cur);
     t->m_prev = t->m_cur = NULL;
 }
 
@@ -74,7 +74,7 @@ static sc_status parse_coefs(const char *text, double *coef)
         const char *slash = strchr(p, '/');
         const size_t len = slash ? (size_t)(slash - p) : strlen(p);
         if (!parse_coef(p, len, &coef[i]) || (i < TEA_COEFS - 1) != (slash != NULL))
-            return sc_fail(SC_ERR_ARG, "--cache teacache: coef=%s is not 5 finite numbers c0/c1/c2/c3/c4 (x^4 first)",
+            return err_fail(SC_ERR_ARG, "--cache teacache: coef=%s is not 5 finite numbers c0/c1/c2/c3/c4 (x^4 first)",
                            text);
         p = slash ? slash + 1 : p;
     }
@@ -88,11 +88,11 @@ static sc_status load_coef_file(const char *path, double *coef)
     if (s) return s;
     const json_t *a = json_object_get(j, "coef");
     if (!json_is_array(a) || json_array_size(a) != TEA_COEFS)
-        s = sc_fail(SC_ERR_FORMAT, "%s: \"coef\" must be an array of %d numbers (x^4 first)", path, TEA_COEFS);
+        s = err_fail(SC_ERR_FORMAT, "%s: \"coef\" must be an array of %d numbers (x^4 first)", path, TEA_COEFS);
     for (int i = 0; !s && i < TEA_COEFS; i++) {
         const json_t *v = json_array_get(a, (size_t)i);
         if (!json_is_number(v) || !isfinite(json_number_value(v)))
-            s = sc_fail(SC_ERR_FORMAT, "%s: \"coef\"[%d] is not a finite number", path, i);
+            s = err_fail(SC_ERR_FORMAT, "%s: \"coef\"[%d] is not a finite number", path, i);
         else
             coef[i] = json_number_value(v);
     }
@@ -103,14 +103,14 @@ static sc_status load_coef_file(const char *path, double *coef)
 static sc_status tea_create(cache_spec *spec, void **state)
 {
     tea_state *t = calloc(1, sizeof *t);
-    if (!t) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!t) return err_fail(SC_ERR_NOMEM, "out of memory");
     const double identity[TEA_COEFS] = {0, 0, 0, 1, 0};
     memcpy(t->coef, identity, sizeof identity);
     const char *coef = NULL, *file = NULL;
     sc_status s = spec_num(spec, "thresh", 0, 0.0, 1e6, 0.1, &t->thresh);
     if (!s) s = spec_str(spec, "coef", 0, &coef);
     if (!s) s = spec_str(spec, "coef_file", 0, &file);
-    if (!s && coef && file) s = sc_fail(SC_ERR_ARG, "--cache teacache: give coef= or coef_file=, not both");
+    if (!s && coef && file) s = err_fail(SC_ERR_ARG, "--cache teacache: give coef= or coef_file=, not both");
     if (!s && coef) s = parse_coefs(coef, t->coef);
     if (!s && file) s = load_coef_file(file, t->coef);
     if (s) {
@@ -129,8 +129,8 @@ static sc_status tea_begin(void *st, const cache_gen *g)
     t->have_prev = t->have_res = 0;
     t->acc = 0;
     tea_free_buffers(t);
-    if (!(t->m_prev = sc_alloc_array(n, sizeof(float), "TeaCache modulated input")) ||
-        !(t->m_cur = sc_alloc_array(n, sizeof(float), "TeaCache modulated input"))) {
+    if (!(t->m_prev = mem_alloc_array(n, sizeof(float), "TeaCache modulated input")) ||
+        !(t->m_cur = mem_alloc_array(n, sizeof(float), "TeaCache modulated input"))) {
         tea_free_buffers(t);
         return SC_ERR_NOMEM;
     }

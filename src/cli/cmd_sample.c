@@ -36,7 +36,7 @@ static const char k_epilog[] =
     "  smoothcache sample --model DiT-XL-2-256/ --num 50000 --cache smooth:schedule=s.json --out samples.npz\n";
 
 /* Uniform class ids without modulo bias: rejection on the generator's 64-bit output. */
-static int draw_class(sc_rng *r, int classes)
+static int draw_class(rng_state *r, int classes)
 {
     const uint64_t limit = UINT64_MAX - UINT64_MAX % (uint64_t)classes;
     uint64_t v;
@@ -92,7 +92,7 @@ int cmd_sample(int argc, char **argv)
         r = CLI_EXIT_FAIL;
         goto done;
     }
-    sc_rng cr;
+    rng_state cr;
     rng_seed(&cr, p.seed ^ 0x243F6A8885A308D3ull); /* the class stream, apart from the latent streams */
     for (long i = 0; i < num; i++) classes[i] = draw_class(&cr, info.num_classes);
     const uint64_t shape[4] = {(uint64_t)num, (uint64_t)side, (uint64_t)side, 3};

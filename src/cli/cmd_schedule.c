@@ -75,10 +75,10 @@ int cmd_schedule(int argc, char **argv)
     sc_status st = schedule_alloc(&s, depth, e.steps);
     int computed = 0;
     if (!st && dp) {
-        if (!have_macs) st = sc_fail(SC_ERR_FORMAT, "%s: no MAC counts in _meta: --target-macs needs a file from smoothcache calibrate", errors);
+        if (!have_macs) st = err_fail(SC_ERR_FORMAT, "%s: no MAC counts in _meta: --target-macs needs a file from smoothcache calibrate", errors);
         else st = schedule_dp_for_budget(&e, target, per_block, fwd, am, mm, &s, &computed);
     } else if (!st && !isnan(target)) {
-        if (!have_macs) st = sc_fail(SC_ERR_FORMAT, "%s: no MAC counts in _meta: --target-macs needs a file from smoothcache calibrate", errors);
+        if (!have_macs) st = err_fail(SC_ERR_FORMAT, "%s: no MAC counts in _meta: --target-macs needs a file from smoothcache calibrate", errors);
         else st = schedule_for_budget(&e, target, per_block, fwd, am, mm, &s, &alpha);
     } else if (!st) {
         st = schedule_from_errors(&e, alpha, per_block, &s);

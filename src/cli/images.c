@@ -63,6 +63,6 @@ sc_status cli_write_images(const char *path, const uint8_t *rgb, int n, int side
     sc_status s = image_grid(&grid, &w, &h, rgb, n, side, side, 0, side >= 64 ? 4 : 2);
     if (s) return s;
     s = png_write_rgb8(path, w, h, grid, &text, 1, force);
-    sc_free(grid);
+    mem_free(grid);
     return s;
 }

@@ -161,7 +161,7 @@ sc_status report_write(const char *path, const char *model, const sc_gen_params 
 
 static sc_status write_text(const char *path, const char *text, int force)
 {
-    sc_outfile o;
+    file_out o;
     sc_status s = file_out_open(&o, path, force);
     if (!s) s = file_out_write(&o, text, strlen(text));
     if (!s) s = file_out_commit(&o);

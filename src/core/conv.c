@@ -82,11 +82,11 @@ struct conv_layer {
 sc_status conv_create(conv_ctx **out)
 {
     conv_ctx *c = calloc(1, sizeof *c);
-    if (!c) return sc_fail(SC_ERR_NOMEM, "out of memory creating the convolution backend");
+    if (!c) return err_fail(SC_ERR_NOMEM, "out of memory creating the convolution backend");
     if (dnnl_engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags) != dnnl_success) {
         free(c);
-        return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot create the CPU engine");
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot create the CPU engine");
     }
     c->strip_elems = CONV_STRIP_ELEMS;
     *out = c;
@@ -109,7 +109,7 @@ void conv_destroy(conv_ctx *c)
 {
     if (!c) return;
     for (int i = 0; i < c->n; i++) entry_release(&c->entries[i]);
-    for (int i = 0; i < 3; i++) sc_free(c->buf[i]);
+    for (int i = 0; i < 3; i++) mem_free(c->buf[i]);
     dnnl_stream_destroy(c->stream);
     dnnl_engine_destroy(c->engine);
     free(c);
@@ -164,7 +164,7 @@ static dnnl_status_t describe(const conv_ctx *c, const conv_key *k, dnnl_primiti
 
 static sc_status no_conv(const conv_key *k)
 {
-    return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: no %s implementation of a %dx%d convolution %d -> %d",
+    return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: no %s implementation of a %dx%d convolution %d -> %d",
                    k->winograd ? "winograd" : "direct", k->k, k->k, k->cin, k->cout);
 }
 
@@ -172,29 +172,29 @@ static sc_status no_conv(const conv_key *k)
 static sc_status reorder_weights(const conv_ctx *c, const dnnl_memory_desc_t *from, const void *src,
                                  const dnnl_memory_desc_t *to, float **out)
 {
-    float *dst = sc_alloc(dnnl_memory_desc_get_size(to));
-    if (!dst) return sc_fail(SC_ERR_NOMEM, "out of memory reordering convolution weights");
+    float *dst = mem_alloc(dnnl_memory_desc_get_size(to));
+    if (!dst) return err_fail(SC_ERR_NOMEM, "out of memory reordering convolution weights");
     dnnl_primitive_desc_t rpd;
     dnnl_primitive_t r = NULL;
     dnnl_memory_t ms = NULL, md = NULL;
     sc_status s = SC_OK;
     if (dnnl_reorder_primitive_desc_create(&rpd, from, c->engine, to, c->engine, NULL) != dnnl_success) {
-        sc_free(dst);
-        return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot reorder convolution weights");
+        mem_free(dst);
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot reorder convolution weights");
     }
     if (dnnl_primitive_create(&r, rpd) || dnnl_memory_create(&ms, from, c->engine, (void *)src) ||
         dnnl_memory_create(&md, to, c->engine, dst)) {
-        s = sc_fail(SC_ERR_NOMEM, "oneDNN: cannot create the weight reorder");
+        s = err_fail(SC_ERR_NOMEM, "oneDNN: cannot create the weight reorder");
     } else {
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
         if (dnnl_primitive_execute(r, c->stream, 2, args) || dnnl_stream_wait(c->stream))
-            s = sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: weight reorder failed");
+            s = err_fail(SC_ERR_UNSUPPORTED, "oneDNN: weight reorder failed");
     }
     dnnl_primitive_desc_destroy(rpd);
     if (r) dnnl_primitive_destroy(r);
     if (ms) dnnl_memory_destroy(ms);
     if (md) dnnl_memory_destroy(md);
-    if (s) sc_free(dst);
+    if (s) mem_free(dst);
     else *out = dst;
     return s;
 }
@@ -211,7 +211,7 @@ sc_status conv_layer_create(conv_ctx *c, int cin, int cout, int k, int pad, cons
     SC_ASSERT(cin > 0 && cout > 0 && k > 0 && pad >= 0);
     *out = NULL;
     conv_layer *L = calloc(1, sizeof *L);
-    if (!L) return sc_fail(SC_ERR_NOMEM, "out of memory creating a convolution");
+    if (!L) return err_fail(SC_ERR_NOMEM, "out of memory creating a convolution");
     L->cin = cin;
     L->cout = cout;
     L->k = k;
@@ -233,11 +233,11 @@ sc_status conv_layer_create(conv_ctx *c, int cin, int cout, int k, int pad, cons
     const size_t nw = (size_t)cout * cin * k * k;
     sc_status s = reorder_weights(c, &plain, w, &L->wmd, &L->wei);
     if (!s && L->winograd) {
-        if (!(L->plain = sc_alloc_array(nw, sizeof(float), "convolution weights"))) s = SC_ERR_NOMEM;
+        if (!(L->plain = mem_alloc_array(nw, sizeof(float), "convolution weights"))) s = SC_ERR_NOMEM;
         else memcpy(L->plain, w, nw * sizeof(float));
     }
     if (!s && bias) {
-        if (!(L->bias = sc_alloc_array((size_t)cout, sizeof(float), "a convolution bias"))) s = SC_ERR_NOMEM;
+        if (!(L->bias = mem_alloc_array((size_t)cout, sizeof(float), "a convolution bias"))) s = SC_ERR_NOMEM;
         else memcpy(L->bias, bias, (size_t)cout * sizeof(float));
     }
     if (s) {
@@ -251,9 +251,9 @@ sc_status conv_layer_create(conv_ctx *c, int cin, int cout, int k, int pad, cons
 void conv_layer_free(conv_layer *L)
 {
     if (!L) return;
-    sc_free(L->wei);
-    sc_free(L->plain);
-    sc_free(L->bias);
+    mem_free(L->wei);
+    mem_free(L->plain);
+    mem_free(L->bias);
     free(L);
 }
 
@@ -301,7 +301,7 @@ static sc_status build_entry(conv_ctx *c, const conv_key *k, conv_entry *e)
     dnnl_primitive_desc_destroy(pd);
     if (st != dnnl_success) {
         entry_release(e);
-        return sc_fail(SC_ERR_NOMEM, "oneDNN: cannot create a convolution");
+        return err_fail(SC_ERR_NOMEM, "oneDNN: cannot create a convolution");
     }
     return SC_OK;
 }
@@ -331,10 +331,10 @@ static float *shared(conv_ctx *c, int i, size_t bytes)
     /* A primitive may need no scratchpad at all (0 bytes): still hand out a valid buffer. */
     if (bytes == 0) bytes = 64;
     if (c->buf_bytes[i] < bytes) {
-        sc_free(c->buf[i]);
-        c->buf[i] = sc_alloc(bytes);
+        mem_free(c->buf[i]);
+        c->buf[i] = mem_alloc(bytes);
         c->buf_bytes[i] = c->buf[i] ? bytes : 0;
-        if (!c->buf[i]) sc_fail(SC_ERR_NOMEM, "out of memory for convolution buffers (%zu bytes)", bytes);
+        if (!c->buf[i]) err_fail(SC_ERR_NOMEM, "out of memory for convolution buffers (%zu bytes)", bytes);
     }
     return c->buf[i];
 }
@@ -342,7 +342,7 @@ static float *shared(conv_ctx *c, int i, size_t bytes)
 static sc_status run(const conv_ctx *c, dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args)
 {
     if (dnnl_primitive_execute(p, c->stream, nargs, args) != dnnl_success)
-        return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: convolution execution failed");
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: convolution execution failed");
     return SC_OK;
 }
 
@@ -363,7 +363,7 @@ static sc_status exec_key(conv_ctx *c, conv_layer *L, const conv_key *key, const
         if ((s = L->plain ? reorder_weights(c, &plain, L->plain, want, &moved)
                           : reorder_weights(c, &L->wmd, L->wei, want, &moved)))
             return s;
-        sc_free(L->wei);
+        mem_free(L->wei);
         L->wei = moved;
         L->wmd = *want;
     }

@@ -9,7 +9,7 @@ static _Thread_local char g_msg[1024];
 static _Thread_local sc_status g_code;
 static int g_quiet_warnings;
 
-sc_status sc_fail(sc_status code, const char *fmt, ...)
+sc_status err_fail(sc_status code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -19,7 +19,7 @@ sc_status sc_fail(sc_status code, const char *fmt, ...)
     return code;
 }
 
-void sc_error_prefix(const char *prefix)
+void err_prefix(const char *prefix)
 {
     char tmp[sizeof g_msg + 512];
     snprintf(tmp, sizeof tmp, "%.500s: %s", prefix, g_msg);
@@ -33,7 +33,7 @@ sc_status sc_last_status(void) { return g_code; }
 
 void sc_set_quiet(int quiet) { g_quiet_warnings = quiet; }
 
-void sc_warn(const char *fmt, ...)
+void err_warn(const char *fmt, ...)
 {
     if (g_quiet_warnings) return;
     va_list ap;
@@ -44,7 +44,7 @@ void sc_warn(const char *fmt, ...)
     va_end(ap);
 }
 
-void sc_abort_invariant(const char *file, int line, const char *expr)
+void err_abort_invariant(const char *file, int line, const char *expr)
 {
     fprintf(stderr, "smoothcache: internal error at %s:%d: %s\n", file, line, expr);
     abort();

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float sc_half_to_float(uint16_t h)
+static inline float half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, f;
     if (exp == 0) {
@@ -30,7 +30,7 @@ static inline float sc_half_to_float(uint16_t h)
     return out;
 }
 
-static inline float sc_bf16_to_float(uint16_t b)
+static inline float bf16_to_float(uint16_t b)
 {
     uint32_t f = (uint32_t)b << 16;
     float out;

@@ -32,11 +32,11 @@ struct mm_ctx {
 sc_status mm_create(mm_ctx **out)
 {
     mm_ctx *c = calloc(1, sizeof *c);
-    if (!c) return sc_fail(SC_ERR_NOMEM, "out of memory creating the matrix backend");
+    if (!c) return err_fail(SC_ERR_NOMEM, "out of memory creating the matrix backend");
     if (dnnl_engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags) != dnnl_success) {
         free(c);
-        return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot create the CPU engine");
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot create the CPU engine");
     }
     *out = c;
     return SC_OK;
@@ -78,7 +78,7 @@ static sc_status build_entry(mm_ctx *c, const mm_shape *s, const mm_packed *pk, 
     if (dnnl_memory_desc_init_by_strides(&src_md, s->nd, sd, dnnl_f32, ss) ||
         (pk ? (wei_md = pk->md, 0) : dnnl_memory_desc_init_by_strides(&wei_md, s->nd, wd, dnnl_f32, ws)) ||
         dnnl_memory_desc_init_by_strides(&dst_md, s->nd, dd, dnnl_f32, ds))
-        return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: invalid matmul memory descriptor");
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: invalid matmul memory descriptor");
     if (s->has_bias) {
         int64_t n = s->dst_dims[s->nd - 1];
         for (int i = 0; i < s->nd; i++) {
@@ -86,11 +86,11 @@ static sc_status build_entry(mm_ctx *c, const mm_shape *s, const mm_packed *pk, 
             bias_strides[i] = i == s->nd - 1 ? 1 : n;
         }
         if (dnnl_memory_desc_init_by_strides(&bias_md, s->nd, bias_dims, dnnl_f32, bias_strides))
-            return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: invalid bias descriptor");
+            return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: invalid bias descriptor");
     }
     dnnl_matmul_desc_t md;
     if (dnnl_matmul_desc_init(&md, &src_md, &wei_md, s->has_bias ? &bias_md : NULL, &dst_md))
-        return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot describe the matmul");
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot describe the matmul");
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     if (s->post == MM_POST_GELU_TANH) {
@@ -103,15 +103,15 @@ static sc_status build_entry(mm_ctx *c, const mm_shape *s, const mm_packed *pk, 
     dnnl_status_t st = dnnl_primitive_desc_create(&pd, &md, attr, c->engine, NULL);
     if (ops) dnnl_post_ops_destroy(ops);
     if (attr) dnnl_primitive_attr_destroy(attr);
-    if (st != dnnl_success) return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: no matmul implementation");
+    if (st != dnnl_success) return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: no matmul implementation");
     st = dnnl_primitive_create(&e->prim, pd);
     dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success) return sc_fail(SC_ERR_NOMEM, "oneDNN: cannot create the matmul");
+    if (st != dnnl_success) return err_fail(SC_ERR_NOMEM, "oneDNN: cannot create the matmul");
     if (dnnl_memory_create(&e->src, &src_md, c->engine, DNNL_MEMORY_NONE) ||
         dnnl_memory_create(&e->wei, &wei_md, c->engine, DNNL_MEMORY_NONE) ||
         dnnl_memory_create(&e->dst, &dst_md, c->engine, DNNL_MEMORY_NONE) ||
         (s->has_bias && dnnl_memory_create(&e->bias, &bias_md, c->engine, DNNL_MEMORY_NONE)))
-        return sc_fail(SC_ERR_NOMEM, "oneDNN: cannot create memory objects");
+        return err_fail(SC_ERR_NOMEM, "oneDNN: cannot create memory objects");
     return SC_OK;
 }
 
@@ -159,7 +159,7 @@ static sc_status exec(mm_ctx *c, const mm_shape *s, const mm_packed *pk, const f
         nargs = 4;
     }
     if (dnnl_primitive_execute(e->prim, c->stream, nargs, args) != dnnl_success)
-        return sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: matmul execution failed");
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: matmul execution failed");
     return SC_OK;
 }
 
@@ -212,7 +212,7 @@ sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, mm_packe
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t from = NULL, to = NULL;
-    st = sc_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot pack a %lld x %lld weight", (long long)N, (long long)K);
+    st = err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot pack a %lld x %lld weight", (long long)N, (long long)K);
     if (!p || dnnl_memory_desc_init_by_tag(&src_md, 2, sd, dnnl_f32, dnnl_ab) ||
         dnnl_memory_desc_init_by_tag(&any_md, 2, wd, dnnl_f32, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_strides(&plain_md, 2, wd, dnnl_f32, ws) ||
@@ -227,7 +227,7 @@ sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, mm_packe
     p->n = N;
     p->k = K;
     if (posix_memalign((void **)&p->data, 64, p->bytes ? p->bytes : 64)) {
-        st = sc_fail(SC_ERR_NOMEM, "out of memory packing weights");
+        st = err_fail(SC_ERR_NOMEM, "out of memory packing weights");
         p->data = NULL;
         goto done;
     }

@@ -8,7 +8,7 @@
 #include "core/ckmath.h"
 #include "core/error.h"
 
-void *sc_alloc(size_t bytes)
+void *mem_alloc(size_t bytes)
 {
     void *p = NULL;
     if (bytes == 0) bytes = 64;
@@ -37,13 +37,13 @@ void *sc_alloc(size_t bytes)
     return p;
 }
 
-void *sc_alloc_array(size_t n, size_t size, const char *what)
+void *mem_alloc_array(size_t n, size_t size, const char *what)
 {
     uint64_t bytes;
     void *p = NULL;
-    if (ck_mul(n, size, &bytes) && bytes <= SIZE_MAX) p = sc_alloc((size_t)bytes);
-    if (!p) sc_fail(SC_ERR_NOMEM, "out of memory allocating %s (%zu x %zu bytes)", what, n, size);
+    if (ck_mul(n, size, &bytes) && bytes <= SIZE_MAX) p = mem_alloc((size_t)bytes);
+    if (!p) err_fail(SC_ERR_NOMEM, "out of memory allocating %s (%zu x %zu bytes)", what, n, size);
     return p;
 }
 
-void sc_free(void *p) { free(p); }
+void mem_free(void *p) { free(p); }

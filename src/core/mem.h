@@ -5,11 +5,11 @@
 
 #include <stddef.h>
 
-/* 64-byte aligned, zero-filled; NULL on failure (no message). Free with sc_free. */
-void *sc_alloc(size_t bytes);
-/* sc_alloc for n * size with an overflow check; NULL (with an SC_ERR_NOMEM message naming
+/* 64-byte aligned, zero-filled; NULL on failure (no message). Free with mem_free. */
+void *mem_alloc(size_t bytes);
+/* mem_alloc for n * size with an overflow check; NULL (with an SC_ERR_NOMEM message naming
  * `what`) on failure. */
-void *sc_alloc_array(size_t n, size_t size, const char *what);
-void sc_free(void *p);
+void *mem_alloc_array(size_t n, size_t size, const char *what);
+void mem_free(void *p);
 
 #endif

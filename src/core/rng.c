@@ -12,7 +12,7 @@ static uint64_t splitmix64(uint64_t *s)
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-void rng_seed(sc_rng *r, uint64_t seed)
+void rng_seed(rng_state *r, uint64_t seed)
 {
     uint64_t s = seed;
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&s);
@@ -20,7 +20,7 @@ void rng_seed(sc_rng *r, uint64_t seed)
     r->spare = 0.0f;
 }
 
-uint64_t rng_next(sc_rng *r)
+uint64_t rng_next(rng_state *r)
 {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -34,7 +34,7 @@ uint64_t rng_next(sc_rng *r)
     return result;
 }
 
-void rng_normal(sc_rng *r, float *out, size_t n)
+void rng_normal(rng_state *r, float *out, size_t n)
 {
     const double two_pi = 6.283185307179586476925286766559;
     size_t i = 0;

@@ -10,13 +10,13 @@ typedef struct {
     uint64_t s[4];
     float spare;     /* second value of the last Box-Muller pair */
     int has_spare;
-} sc_rng;
+} rng_state;
 
-#define SC_RNG_NOISE_STREAM 0xD1B54A32D192ED03ull
+#define RNG_NOISE_STREAM 0xD1B54A32D192ED03ull
 
-void rng_seed(sc_rng *r, uint64_t seed);
-uint64_t rng_next(sc_rng *r);
+void rng_seed(rng_state *r, uint64_t seed);
+uint64_t rng_next(rng_state *r);
 /* Fills out[0..n) with standard normal float32 values. */
-void rng_normal(sc_rng *r, float *out, size_t n);
+void rng_normal(rng_state *r, float *out, size_t n);
 
 #endif

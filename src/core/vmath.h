@@ -10,7 +10,7 @@
 #include <immintrin.h>
 #define SC_VLEN 16
 
-static inline __m512 sc_exp512(__m512 x)
+static inline __m512 vm_exp512(__m512 x)
 {
     const __m512 lo = _mm512_set1_ps(-87.0f);
     x = _mm512_max_ps(x, lo);
@@ -30,20 +30,20 @@ static inline __m512 sc_exp512(__m512 x)
 #endif
 
 /* out[i] = exp(in[i] - sub) for i < n; returns the sum of the outputs. */
-static inline float sc_exp_sub_sum(const float *in, float sub, float *out, int n)
+static inline float vm_exp_sub_sum(const float *in, float sub, float *out, int n)
 {
     int i = 0;
     float sum = 0.0f;
 #if defined(__AVX512F__)
     __m512 vs = _mm512_set1_ps(sub), acc = _mm512_setzero_ps();
     for (; i + SC_VLEN <= n; i += SC_VLEN) {
-        __m512 e = sc_exp512(_mm512_sub_ps(_mm512_loadu_ps(in + i), vs));
+        __m512 e = vm_exp512(_mm512_sub_ps(_mm512_loadu_ps(in + i), vs));
         _mm512_storeu_ps(out + i, e);
         acc = _mm512_add_ps(acc, e);
     }
     if (i < n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        __m512 e = sc_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, in + i), vs));
+        __m512 e = vm_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, in + i), vs));
         e = _mm512_maskz_mov_ps(m, e);
         _mm512_mask_storeu_ps(out + i, m, e);
         acc = _mm512_add_ps(acc, e);

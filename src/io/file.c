@@ -15,19 +15,19 @@
 
 static sc_status open_regular(const char *path, int *fd_out, uint64_t *size_out)
 {
-    if (!path || !*path) return sc_fail(SC_ERR_ARG, "empty file path");
-    if (strlen(path) >= PATH_MAX) return sc_fail(SC_ERR_ARG, "file path too long (%zu bytes)", strlen(path));
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "empty file path");
+    if (strlen(path) >= PATH_MAX) return err_fail(SC_ERR_ARG, "file path too long (%zu bytes)", strlen(path));
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return sc_fail(SC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return err_fail(SC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return sc_fail(SC_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+        return err_fail(SC_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return sc_fail(SC_ERR_IO, "%s: not a regular file%s", path,
+        return err_fail(SC_ERR_IO, "%s: not a regular file%s", path,
                        S_ISDIR(st.st_mode) ? " (it is a directory)" : "");
     }
     *fd_out = fd;
@@ -35,7 +35,7 @@ static sc_status open_regular(const char *path, int *fd_out, uint64_t *size_out)
     return SC_OK;
 }
 
-sc_status file_map(const char *path, sc_mapped *m)
+sc_status file_map(const char *path, file_mapping *m)
 {
     int fd;
     uint64_t size;
@@ -46,13 +46,13 @@ sc_status file_map(const char *path, sc_mapped *m)
     if (size > 0) {
         if (size > (uint64_t)SIZE_MAX) {
             close(fd);
-            return sc_fail(SC_ERR_IO, "%s: file too large to map", path);
+            return err_fail(SC_ERR_IO, "%s: file too large to map", path);
         }
         void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);
-            return sc_fail(SC_ERR_IO, "%s: cannot map: %s", path, strerror(e));
+            return err_fail(SC_ERR_IO, "%s: cannot map: %s", path, strerror(e));
         }
         m->data = p;
     }
@@ -61,7 +61,7 @@ sc_status file_map(const char *path, sc_mapped *m)
     return SC_OK;
 }
 
-void file_unmap(sc_mapped *m)
+void file_unmap(file_mapping *m)
 {
     if (m->data) munmap((void *)m->data, (size_t)m->size);
     m->data = NULL;
@@ -77,13 +77,13 @@ sc_status file_read_small(const char *path, uint64_t cap, char **buf, size_t *le
     if (s) return s;
     if (size > cap) {
         close(fd);
-        return sc_fail(SC_ERR_FORMAT, "%s: file is %llu bytes, more than the %llu allowed", path,
+        return err_fail(SC_ERR_FORMAT, "%s: file is %llu bytes, more than the %llu allowed", path,
                        (unsigned long long)size, (unsigned long long)cap);
     }
     char *p = malloc((size_t)size + 1);
     if (!p) {
         close(fd);
-        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", path);
+        return err_fail(SC_ERR_NOMEM, "%s: out of memory", path);
     }
     size_t got = 0;
     while (got < size) {
@@ -93,7 +93,7 @@ sc_status file_read_small(const char *path, uint64_t cap, char **buf, size_t *le
             int e = r < 0 ? errno : 0;
             free(p);
             close(fd);
-            return sc_fail(SC_ERR_IO, "%s: read failed: %s", path, e ? strerror(e) : "file shrank");
+            return err_fail(SC_ERR_IO, "%s: read failed: %s", path, e ? strerror(e) : "file shrank");
         }
         got += (size_t)r;
     }
@@ -121,22 +121,22 @@ sc_status file_join(char *out, size_t cap, const char *dir, const char *name)
     size_t dl = strlen(dir);
     int slash = dl > 0 && dir[dl - 1] == '/';
     int n = snprintf(out, cap, "%s%s%s", dir, slash ? "" : "/", name);
-    if (n < 0 || (size_t)n >= cap) return sc_fail(SC_ERR_ARG, "path too long: %s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap) return err_fail(SC_ERR_ARG, "path too long: %s/%s", dir, name);
     return SC_OK;
 }
 
 sc_status file_out_check(const char *path, int force)
 {
     struct stat st;
-    if (!path || !*path) return sc_fail(SC_ERR_ARG, "empty output path");
-    if (strlen(path) >= 4000) return sc_fail(SC_ERR_ARG, "output path too long");
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "empty output path");
+    if (strlen(path) >= 4000) return err_fail(SC_ERR_ARG, "output path too long");
     if (lstat(path, &st) == 0) {
         if (!force)
-            return sc_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", path);
+            return err_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", path);
         if (!S_ISREG(st.st_mode))
-            return sc_fail(SC_ERR_IO, "%s: exists and is not a regular file; not overwriting", path);
+            return err_fail(SC_ERR_IO, "%s: exists and is not a regular file; not overwriting", path);
     } else if (errno != ENOENT) {
-        return sc_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
+        return err_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
     }
     /* The folder it goes in must exist and take new files (checked now, not after the work; a
      * parent that is not a folder already failed lstat with ENOTDIR above). */
@@ -145,13 +145,13 @@ sc_status file_out_check(const char *path, int force)
     if (!slash) snprintf(dir, sizeof dir, ".");
     else if (slash == path) snprintf(dir, sizeof dir, "/");
     else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (stat(dir, &st) != 0) return sc_fail(SC_ERR_IO, "%s: cannot create: folder %s: %s", path, dir, strerror(errno));
+    if (stat(dir, &st) != 0) return err_fail(SC_ERR_IO, "%s: cannot create: folder %s: %s", path, dir, strerror(errno));
     if (access(dir, W_OK | X_OK) != 0)
-        return sc_fail(SC_ERR_IO, "%s: cannot create in folder %s: %s", path, dir, strerror(errno));
+        return err_fail(SC_ERR_IO, "%s: cannot create in folder %s: %s", path, dir, strerror(errno));
     return SC_OK;
 }
 
-sc_status file_out_open(sc_outfile *o, const char *path, int force)
+sc_status file_out_open(file_out *o, const char *path, int force)
 {
     o->fd = -1;
     o->tmp[0] = '\0';
@@ -167,13 +167,13 @@ sc_status file_out_open(sc_outfile *o, const char *path, int force)
     if (o->fd < 0) {
         int e = errno;
         o->tmp[0] = '\0';
-        return sc_fail(SC_ERR_IO, "%s: cannot create: %s", path, strerror(e));
+        return err_fail(SC_ERR_IO, "%s: cannot create: %s", path, strerror(e));
     }
     fchmod(o->fd, 0644);
     return SC_OK;
 }
 
-sc_status file_out_write(sc_outfile *o, const void *data, size_t n)
+sc_status file_out_write(file_out *o, const void *data, size_t n)
 {
     const char *p = data;
     while (n > 0) {
@@ -182,7 +182,7 @@ sc_status file_out_write(sc_outfile *o, const void *data, size_t n)
         if (w <= 0) {
             int e = w < 0 ? errno : ENOSPC;
             file_out_abort(o);
-            return sc_fail(SC_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
+            return err_fail(SC_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
         }
         p += w;
         n -= (size_t)w;
@@ -190,13 +190,13 @@ sc_status file_out_write(sc_outfile *o, const void *data, size_t n)
     return SC_OK;
 }
 
-sc_status file_out_commit(sc_outfile *o)
+sc_status file_out_commit(file_out *o)
 {
     if (fsync(o->fd) != 0 || close(o->fd) != 0) {
         int e = errno;
         o->fd = -1;
         file_out_abort(o);
-        return sc_fail(SC_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
+        return err_fail(SC_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
     }
     o->fd = -1;
     int r = o->force ? rename(o->tmp, o->path)
@@ -205,14 +205,14 @@ sc_status file_out_commit(sc_outfile *o)
         int e = errno;
         file_out_abort(o);
         if (e == EEXIST)
-            return sc_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", o->path);
-        return sc_fail(SC_ERR_IO, "%s: cannot rename into place: %s", o->path, strerror(e));
+            return err_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", o->path);
+        return err_fail(SC_ERR_IO, "%s: cannot rename into place: %s", o->path, strerror(e));
     }
     o->tmp[0] = '\0';
     return SC_OK;
 }
 
-void file_out_abort(sc_outfile *o)
+void file_out_abort(file_out *o)
 {
     if (o->fd >= 0) close(o->fd);
     o->fd = -1;

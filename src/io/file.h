@@ -11,11 +11,11 @@
 typedef struct {
     const uint8_t *data; /* NULL when size == 0 */
     uint64_t size;
-} sc_mapped;
+} file_mapping;
 
 /* Maps a regular file read-only. Refuses directories, FIFOs and devices (a FIFO would hang). */
-sc_status file_map(const char *path, sc_mapped *m);
-void file_unmap(sc_mapped *m);
+sc_status file_map(const char *path, file_mapping *m);
+void file_unmap(file_mapping *m);
 
 /* Reads a whole regular file of at most `cap` bytes into a NUL-terminated heap buffer. */
 sc_status file_read_small(const char *path, uint64_t cap, char **buf, size_t *len);
@@ -33,16 +33,16 @@ typedef struct {
     char path[4096];
     char tmp[4096];
     int force;
-} sc_outfile;
+} file_out;
 
 /* Fails with SC_ERR_EXISTS if `path` exists and !force; refuses symlinks and non-regular
  * targets even with force. Creates no directories. */
 sc_status file_out_check(const char *path, int force);
-sc_status file_out_open(sc_outfile *o, const char *path, int force);
-sc_status file_out_write(sc_outfile *o, const void *data, size_t n);
+sc_status file_out_open(file_out *o, const char *path, int force);
+sc_status file_out_write(file_out *o, const void *data, size_t n);
 /* fsync + rename into place; on any failure the temporary file is removed. */
-sc_status file_out_commit(sc_outfile *o);
+sc_status file_out_commit(file_out *o);
 /* Removes the temporary file (after an error elsewhere). Safe to call twice. */
-void file_out_abort(sc_outfile *o);
+void file_out_abort(file_out *o);
 
 #endif

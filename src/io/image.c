@@ -56,7 +56,7 @@ sc_status image_grid(uint8_t **out, int *out_w, int *out_h, const uint8_t *imgs,
 {
     *out = NULL;
     if (n < 1 || H < 1 || W < 1 || pad < 0)
-        return sc_fail(SC_ERR_ARG, "image grid of %d images of %d x %d with padding %d: counts and sizes must be >= 1, padding >= 0",
+        return err_fail(SC_ERR_ARG, "image grid of %d images of %d x %d with padding %d: counts and sizes must be >= 1, padding >= 0",
                        n, W, H, pad);
     if (cols <= 0) cols = ceil_sqrt(n);
     if (cols > n) cols = n;
@@ -69,10 +69,10 @@ sc_status image_grid(uint8_t **out, int *out_w, int *out_h, const uint8_t *imgs,
              ck_mul((uint64_t)(rows - 1), (uint64_t)pad, &t) && ck_add(gh, t, &gh) && gw <= INT32_MAX &&
              gh <= INT32_MAX && ck_mul3(gw, gh, 3, &bytes) && ck_to_size(bytes, &bytes_sz);
     if (!ok)
-        return sc_fail(SC_ERR_ARG, "image grid of %d x %d cells of %d x %d pixels is too large", cols, rows,
+        return err_fail(SC_ERR_ARG, "image grid of %d x %d cells of %d x %d pixels is too large", cols, rows,
                        W, H);
-    uint8_t *g = sc_alloc(bytes_sz);
-    if (!g) return sc_fail(SC_ERR_NOMEM, "out of memory for a %llu x %llu image grid", (unsigned long long)gw,
+    uint8_t *g = mem_alloc(bytes_sz);
+    if (!g) return err_fail(SC_ERR_NOMEM, "out of memory for a %llu x %llu image grid", (unsigned long long)gw,
                            (unsigned long long)gh);
     memset(g, IMAGE_GRID_BG, bytes_sz);
     size_t img_row = (size_t)W * 3, grid_row = (size_t)gw * 3, img_size = img_row * (size_t)H;

@@ -19,7 +19,7 @@ void image_from_float(uint8_t *rgb_hwc, const float *chw, int C, int H, int W);
 
 /* Tiles n images (imgs: n x [H][W][3]) left to right, top to bottom, `cols` per row (<= 0:
  * ceil(sqrt(n)); more than n: n), with `pad` >= 0 pixels of IMAGE_GRID_BG between cells (none
- * around the outside). *out ([*out_h][*out_w][3]) is allocated here; free it with sc_free.
+ * around the outside). *out ([*out_h][*out_w][3]) is allocated here; free it with mem_free.
  * Fails with SC_ERR_ARG for n, H, W < 1, pad < 0 or a grid wider or taller than an int,
  * SC_ERR_NOMEM when it cannot be allocated. */
 sc_status image_grid(uint8_t **out, int *out_w, int *out_h, const uint8_t *imgs, int n, int H, int W,

@@ -37,15 +37,15 @@ sc_status json_parse(const char *src, size_t len, const char *what, json_t **out
     *out = NULL;
     if (len >= 3 && (unsigned char)src[0] == 0xEF && (unsigned char)src[1] == 0xBB &&
         (unsigned char)src[2] == 0xBF)
-        return sc_fail(SC_ERR_FORMAT, "%s: JSON starts with a byte-order mark", what);
+        return err_fail(SC_ERR_FORMAT, "%s: JSON starts with a byte-order mark", what);
     json_error_t err;
     json_t *root = json_loadb(src, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (!root)
-        return sc_fail(SC_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", what, err.line,
+        return err_fail(SC_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", what, err.line,
                        err.column, err.text);
     if (depth_of(root, SC_JSON_MAX_DEPTH + 1) > SC_JSON_MAX_DEPTH) {
         json_decref(root);
-        return sc_fail(SC_ERR_FORMAT, "%s: JSON nested deeper than %d levels", what, SC_JSON_MAX_DEPTH);
+        return err_fail(SC_ERR_FORMAT, "%s: JSON nested deeper than %d levels", what, SC_JSON_MAX_DEPTH);
     }
     *out = root;
     return SC_OK;
@@ -64,7 +64,7 @@ sc_status json_load_object_file(const char *path, uint64_t cap, json_t **out)
     if (!json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
-        return sc_fail(SC_ERR_FORMAT, "%s: top level is not a JSON object", path);
+        return err_fail(SC_ERR_FORMAT, "%s: top level is not a JSON object", path);
     }
     return SC_OK;
 }
@@ -75,14 +75,14 @@ sc_status json_get_int(const json_t *obj, const char *key, const char *what, int
     const json_t *v = json_object_get(obj, key);
     *out = def;
     if (!v || (json_is_null(v) && !required)) {
-        if (required) return sc_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
+        if (required) return err_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
         return SC_OK;
     }
     if (!json_is_integer(v))
-        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be an integer", what, key);
+        return err_fail(SC_ERR_FORMAT, "%s: \"%s\" must be an integer", what, key);
     long long x = json_integer_value(v);
     if (x < min || x > max)
-        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" = %lld is out of range [%lld, %lld]", what, key, x,
+        return err_fail(SC_ERR_FORMAT, "%s: \"%s\" = %lld is out of range [%lld, %lld]", what, key, x,
                        min, max);
     *out = x;
     return SC_OK;
@@ -94,13 +94,13 @@ sc_status json_get_num(const json_t *obj, const char *key, const char *what, int
     const json_t *v = json_object_get(obj, key);
     *out = def;
     if (!v || (json_is_null(v) && !required)) {
-        if (required) return sc_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
+        if (required) return err_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
         return SC_OK;
     }
-    if (!json_is_number(v)) return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be a number", what, key);
+    if (!json_is_number(v)) return err_fail(SC_ERR_FORMAT, "%s: \"%s\" must be a number", what, key);
     double x = json_number_value(v);
     if (!(x >= min && x <= max))
-        return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" = %g is out of range [%g, %g]", what, key, x, min, max);
+        return err_fail(SC_ERR_FORMAT, "%s: \"%s\" = %g is out of range [%g, %g]", what, key, x, min, max);
     *out = x;
     return SC_OK;
 }
@@ -111,10 +111,10 @@ sc_status json_get_bool(const json_t *obj, const char *key, const char *what, in
     const json_t *v = json_object_get(obj, key);
     *out = def;
     if (!v || (json_is_null(v) && !required)) {
-        if (required) return sc_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
+        if (required) return err_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
         return SC_OK;
     }
-    if (!json_is_boolean(v)) return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be true or false", what, key);
+    if (!json_is_boolean(v)) return err_fail(SC_ERR_FORMAT, "%s: \"%s\" must be true or false", what, key);
     *out = json_is_true(v);
     return SC_OK;
 }
@@ -125,10 +125,10 @@ sc_status json_get_str(const json_t *obj, const char *key, const char *what, int
     const json_t *v = json_object_get(obj, key);
     *out = def;
     if (!v || (json_is_null(v) && !required)) {
-        if (required) return sc_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
+        if (required) return err_fail(SC_ERR_FORMAT, "%s: missing key \"%s\"", what, key);
         return SC_OK;
     }
-    if (!json_is_string(v)) return sc_fail(SC_ERR_FORMAT, "%s: \"%s\" must be a string", what, key);
+    if (!json_is_string(v)) return err_fail(SC_ERR_FORMAT, "%s: \"%s\" must be a string", what, key);
     *out = json_string_value(v);
     return SC_OK;
 }
@@ -136,8 +136,8 @@ sc_status json_get_str(const json_t *obj, const char *key, const char *what, int
 sc_status json_save(const char *path, const json_t *root, size_t flags, int force)
 {
     char *text = json_dumps(root, flags);
-    if (!text) return sc_fail(SC_ERR_NOMEM, "out of memory writing %s", path);
-    sc_outfile o;
+    if (!text) return err_fail(SC_ERR_NOMEM, "out of memory writing %s", path);
+    file_out o;
     sc_status s = file_out_open(&o, path, force);
     if (!s) s = file_out_write(&o, text, strlen(text));
     if (!s) s = file_out_write(&o, "\n", 1);

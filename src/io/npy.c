@@ -39,7 +39,7 @@ static sc_status parse_dict(const char *h, size_t n, const char *what, npy_dtype
     const char *fo = find_key(h, end, "fortran_order");
     const char *sh = find_key(h, end, "shape");
     if (!d || !fo || !sh)
-        return sc_fail(SC_ERR_FORMAT, "%s: .npy header lacks %s", what,
+        return err_fail(SC_ERR_FORMAT, "%s: .npy header lacks %s", what,
                        !d ? "'descr'" : !fo ? "'fortran_order'" : "'shape'");
     static const struct { const char *s; npy_dtype t; } types[] = {
         {"'<f4'", NPY_F4}, {"'<f8'", NPY_F8}, {"'<i4'", NPY_I4}, {"'<i8'", NPY_I8}, {"'|u1'", NPY_U1}};
@@ -47,32 +47,32 @@ static sc_status parse_dict(const char *h, size_t n, const char *what, npy_dtype
     for (i = 0; i < sizeof types / sizeof *types; i++)
         if ((size_t)(end - d) >= 5 && memcmp(d, types[i].s, 5) == 0) break;
     if (i == sizeof types / sizeof *types)
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: .npy dtype %.*s is not supported (use little-endian float32)",
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: .npy dtype %.*s is not supported (use little-endian float32)",
                        what, (int)((size_t)(end - d) < 8 ? (size_t)(end - d) : 8), d);
     *dt = types[i].t;
     if ((size_t)(end - fo) < 5 || memcmp(fo, "False", 5) != 0)
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: Fortran-order .npy arrays are not supported", what);
-    if (sh >= end || *sh != '(') return sc_fail(SC_ERR_FORMAT, "%s: .npy shape is not a tuple", what);
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: Fortran-order .npy arrays are not supported", what);
+    if (sh >= end || *sh != '(') return err_fail(SC_ERR_FORMAT, "%s: .npy shape is not a tuple", what);
     const char *p = sh + 1;
     a->rank = 0;
     for (;;) {
         p = skip_ws(p, end);
         if (p < end && *p == ')') break;
-        if (a->rank == NPY_MAX_RANK) return sc_fail(SC_ERR_FORMAT, "%s: .npy rank exceeds %d", what, NPY_MAX_RANK);
+        if (a->rank == NPY_MAX_RANK) return err_fail(SC_ERR_FORMAT, "%s: .npy rank exceeds %d", what, NPY_MAX_RANK);
         uint64_t v = 0;
         int digits = 0;
         while (p < end && *p >= '0' && *p <= '9') {
             if (!ck_mul(v, 10, &v) || !ck_add(v, (uint64_t)(*p - '0'), &v) || v > (1ull << 48))
-                return sc_fail(SC_ERR_FORMAT, "%s: .npy dimension too large", what);
+                return err_fail(SC_ERR_FORMAT, "%s: .npy dimension too large", what);
             p++;
             digits++;
         }
-        if (!digits) return sc_fail(SC_ERR_FORMAT, "%s: malformed .npy shape", what);
+        if (!digits) return err_fail(SC_ERR_FORMAT, "%s: malformed .npy shape", what);
         a->shape[a->rank++] = v;
         p = skip_ws(p, end);
         if (p < end && *p == ',') p++;
         else if (p < end && *p == ')') break;
-        else return sc_fail(SC_ERR_FORMAT, "%s: malformed .npy shape", what);
+        else return err_fail(SC_ERR_FORMAT, "%s: malformed .npy shape", what);
     }
     return SC_OK;
 }
@@ -81,35 +81,35 @@ sc_status npy_parse(const uint8_t *b, uint64_t size, const char *what, npy_array
 {
     memset(a, 0, sizeof *a);
     if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
-        return sc_fail(SC_ERR_FORMAT, "%s: not a .npy file (bad magic)", what);
+        return err_fail(SC_ERR_FORMAT, "%s: not a .npy file (bad magic)", what);
     int major = b[6];
     uint64_t hlen, off;
     if (major == 1) {
         hlen = (uint64_t)b[8] | (uint64_t)b[9] << 8;
         off = 10;
     } else if (major == 2 || major == 3) {
-        if (size < 12) return sc_fail(SC_ERR_FORMAT, "%s: truncated .npy header", what);
+        if (size < 12) return err_fail(SC_ERR_FORMAT, "%s: truncated .npy header", what);
         hlen = (uint64_t)b[8] | (uint64_t)b[9] << 8 | (uint64_t)b[10] << 16 | (uint64_t)b[11] << 24;
         off = 12;
     } else {
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: .npy version %d is not supported", what, major);
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: .npy version %d is not supported", what, major);
     }
     if (hlen > NPY_MAX_HEADER || off + hlen > size)
-        return sc_fail(SC_ERR_FORMAT, "%s: .npy header length %llu is invalid", what, (unsigned long long)hlen);
+        return err_fail(SC_ERR_FORMAT, "%s: .npy header length %llu is invalid", what, (unsigned long long)hlen);
     npy_dtype dt = NPY_F4;
     sc_status s = parse_dict((const char *)b + off, (size_t)hlen, what, &dt, a);
     if (s) return s;
     static const int esize[] = {[NPY_F4] = 4, [NPY_F8] = 8, [NPY_I4] = 4, [NPY_I8] = 8, [NPY_U1] = 1};
     uint64_t bytes;
     if (!ck_prod(a->shape, a->rank, &a->numel) || !ck_mul(a->numel, (uint64_t)esize[dt], &bytes))
-        return sc_fail(SC_ERR_FORMAT, "%s: .npy shape size overflows", what);
+        return err_fail(SC_ERR_FORMAT, "%s: .npy shape size overflows", what);
     uint64_t data_off = off + hlen;
     if (bytes != size - data_off)
-        return sc_fail(SC_ERR_FORMAT, "%s: .npy data is %llu bytes but the shape needs %llu", what,
+        return err_fail(SC_ERR_FORMAT, "%s: .npy data is %llu bytes but the shape needs %llu", what,
                        (unsigned long long)(size - data_off), (unsigned long long)bytes);
     size_t n;
-    if (!ck_to_size(a->numel, &n)) return sc_fail(SC_ERR_NOMEM, "%s: array too large", what);
-    a->data = sc_alloc_array(n, sizeof(float), what);
+    if (!ck_to_size(a->numel, &n)) return err_fail(SC_ERR_NOMEM, "%s: array too large", what);
+    a->data = mem_alloc_array(n, sizeof(float), what);
     if (!a->data) return SC_ERR_NOMEM;
     const uint8_t *src = b + data_off;
     for (size_t i = 0; i < n; i++) {
@@ -126,7 +126,7 @@ sc_status npy_parse(const uint8_t *b, uint64_t size, const char *what, npy_array
 
 sc_status npy_read(const char *path, npy_array *out)
 {
-    sc_mapped m;
+    file_mapping m;
     memset(out, 0, sizeof *out);
     sc_status s = file_map(path, &m);
     if (s) return s;
@@ -137,7 +137,7 @@ sc_status npy_read(const char *path, npy_array *out)
 
 void npy_free(npy_array *a)
 {
-    sc_free(a->data);
+    mem_free(a->data);
     a->data = NULL;
 }
 
@@ -164,7 +164,7 @@ sc_status npy_write_f32(const char *path, const float *data, int rank, const uin
     memset(head + 10 + len, ' ', (size_t)pad);
     head[10 + len + pad] = '\n';
 
-    sc_outfile o;
+    file_out o;
     sc_status s = file_out_open(&o, path, force);
     if (s) return s;
     s = file_out_write(&o, head, (size_t)(10 + hlen));

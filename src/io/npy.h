@@ -13,7 +13,7 @@ typedef struct {
     int rank;
     uint64_t shape[NPY_MAX_RANK];
     uint64_t numel;
-    float *data; /* sc_alloc'ed; free with npy_free */
+    float *data; /* mem_alloc'ed; free with npy_free */
 } npy_array;
 
 /* Reads a little-endian C-order array of dtype <f4 (or <f8 / <i8 / <i4 / |u1, converted to float). */

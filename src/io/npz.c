@@ -67,20 +67,20 @@ static size_t npy_u8_header(uint8_t *out /* 512 */, int rank, const uint64_t *sh
 static sc_status check_args(const char *path, const char *name, const uint8_t *data, int rank,
                             const uint64_t *shape, uint64_t *numel)
 {
-    if (!path || !*path) return sc_fail(SC_ERR_ARG, "empty output path");
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "empty output path");
     size_t nlen = name ? strlen(name) : 0;
     if (nlen < 1 || nlen > NPZ_MAX_NAME || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != nlen)
-        return sc_fail(SC_ERR_ARG, "%s: array name must be 1..%d characters of A-Z a-z 0-9 _", path,
+        return err_fail(SC_ERR_ARG, "%s: array name must be 1..%d characters of A-Z a-z 0-9 _", path,
                        NPZ_MAX_NAME);
     if (rank < 0 || rank > NPZ_MAX_RANK || (rank > 0 && !shape))
-        return sc_fail(SC_ERR_ARG, "%s: array rank %d is not in 0..%d", path, rank, NPZ_MAX_RANK);
+        return err_fail(SC_ERR_ARG, "%s: array rank %d is not in 0..%d", path, rank, NPZ_MAX_RANK);
     if (!ck_prod(shape, rank, numel))
-        return sc_fail(SC_ERR_ARG, "%s: array shape size overflows 64 bits", path);
+        return err_fail(SC_ERR_ARG, "%s: array shape size overflows 64 bits", path);
     size_t n;
     if (!ck_to_size(*numel, &n))
-        return sc_fail(SC_ERR_ARG, "%s: array of %llu bytes does not fit in memory", path,
+        return err_fail(SC_ERR_ARG, "%s: array of %llu bytes does not fit in memory", path,
                        (unsigned long long)*numel);
-    if (*numel > 0 && !data) return sc_fail(SC_ERR_ARG, "%s: no array data given", path);
+    if (*numel > 0 && !data) return err_fail(SC_ERR_ARG, "%s: no array data given", path);
     return SC_OK;
 }
 
@@ -99,7 +99,7 @@ sc_status npz_stream_open(npz_stream *z, const char *path, const char *array_nam
 
     uint64_t cd_off;
     if (!ck_add(z->numel, hlen, &z->entry) || !ck_add(z->entry, 30 + z->nlen + 20, &cd_off))
-        return sc_fail(SC_ERR_ARG, "%s: array too large for a ZIP archive", path);
+        return err_fail(SC_ERR_ARG, "%s: array too large for a ZIP archive", path);
     /* All or nothing: ZIP64 sizes, and the ZIP64 end records for the central directory's offset,
      * which lies past the entry and so past 4 GiB too when the entry is that large. */
     z->z64 = z->entry >= zip64_at || cd_off >= 0xffffffffull;
@@ -143,7 +143,7 @@ sc_status npz_stream_write(npz_stream *z, const uint8_t *data, size_t n)
     SC_ASSERT(z->open);
     if (n > z->numel - z->written) {
         npz_stream_abort(z);
-        return sc_fail(SC_ERR_ARG, "%s: more data than the array's shape holds", z->o.path);
+        return err_fail(SC_ERR_ARG, "%s: more data than the array's shape holds", z->o.path);
     }
     sc_status s = SC_OK;
     for (size_t done = 0; !s && done < n;) {
@@ -168,7 +168,7 @@ sc_status npz_stream_close(npz_stream *z)
     SC_ASSERT(z->open);
     const char *path = z->o.path;
     if (z->written != z->numel) {
-        sc_fail(SC_ERR_ARG, "%s: %llu of %llu array bytes written", path, (unsigned long long)z->written,
+        err_fail(SC_ERR_ARG, "%s: %llu of %llu array bytes written", path, (unsigned long long)z->written,
                 (unsigned long long)z->numel);
         npz_stream_abort(z);
         return SC_ERR_ARG;
@@ -180,7 +180,7 @@ sc_status npz_stream_close(npz_stream *z)
     if (w != 4) {
         int e = w < 0 ? errno : EIO;
         npz_stream_abort(z);
-        return sc_fail(SC_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        return err_fail(SC_ERR_IO, "%s: write failed: %s", path, strerror(e));
     }
     const uint32_t version = z->z64 ? 45 : 20;
     const uint32_t size32 = z->z64 ? 0xffffffffu : (uint32_t)z->entry;

@@ -31,7 +31,7 @@ sc_status npz_write_u8_zip64_at(const char *path, const char *array_name, const 
  * shape, write exactly numel bytes in any number of calls, close (CRC patched, directory written,
  * file renamed into place) or abort (temporary file removed). */
 typedef struct {
-    sc_outfile o;
+    file_out o;
     char entry_name[80];
     uint32_t nlen;
     uint64_t numel, entry, written;

@@ -89,7 +89,7 @@ struct pk_state_dict {
 /* "<what>: <problem> at offset K", K = the current opcode's offset in the pickle. */
 static sc_status fail_at(const vm *m, const char *problem)
 {
-    return sc_fail(SC_ERR_FORMAT, "%s: %s at offset %llu", m->what, problem, (unsigned long long)m->op_at);
+    return err_fail(SC_ERR_FORMAT, "%s: %s at offset %llu", m->what, problem, (unsigned long long)m->op_at);
 }
 
 static void *arena_alloc(vm *m, size_t bytes)
@@ -123,7 +123,7 @@ static void arena_free(chunk *c)
 
 static sc_status no_memory(vm *m)
 {
-    return sc_fail(SC_ERR_FORMAT, "%s: the pickle needs more than %llu MiB or %u objects (at offset %llu)", m->what,
+    return err_fail(SC_ERR_FORMAT, "%s: the pickle needs more than %llu MiB or %u objects (at offset %llu)", m->what,
                    (unsigned long long)(PK_MAX_MEMORY >> 20), PK_MAX_OBJECTS, (unsigned long long)m->op_at);
 }
 
@@ -172,7 +172,7 @@ static sc_status push(vm *m, val *v)
     if (!v) return no_memory(m);
     if (m->sp == m->stack_cap) {
         if (m->stack_cap >= PK_MAX_STACK)
-            return sc_fail(SC_ERR_FORMAT, "%s: pickle stack deeper than %u at offset %llu", m->what, PK_MAX_STACK,
+            return err_fail(SC_ERR_FORMAT, "%s: pickle stack deeper than %u at offset %llu", m->what, PK_MAX_STACK,
                            (unsigned long long)m->op_at);
         uint32_t cap = m->stack_cap ? 2 * m->stack_cap : 256;
         val **ns = realloc(m->stack, cap * sizeof *ns);
@@ -212,7 +212,7 @@ static sc_status pop_mark(vm *m, uint32_t *first)
 static sc_status add_depth(vm *m, val *container, const val *item)
 {
     if (item->depth >= PK_MAX_NESTING)
-        return sc_fail(SC_ERR_FORMAT, "%s: values nested deeper than %d at offset %llu", m->what, PK_MAX_NESTING,
+        return err_fail(SC_ERR_FORMAT, "%s: values nested deeper than %d at offset %llu", m->what, PK_MAX_NESTING,
                        (unsigned long long)m->op_at);
     if (item->depth + 1 > container->depth) container->depth = (uint8_t)(item->depth + 1);
     return SC_OK;
@@ -295,16 +295,16 @@ static sc_status op_binunicode(vm *m)
     uint64_t len = rd_le(m->b + m->pos, 4);
     m->pos += 4;
     if (len > PK_MAX_STRING)
-        return sc_fail(SC_ERR_FORMAT, "%s: string of %llu bytes at offset %llu (at most %u)", m->what,
+        return err_fail(SC_ERR_FORMAT, "%s: string of %llu bytes at offset %llu (at most %u)", m->what,
                        (unsigned long long)len, (unsigned long long)m->op_at, PK_MAX_STRING);
     if ((s = need(m, len))) return s;
     const uint8_t *p = m->b + m->pos;
     size_t bad = utf8_check(p, (size_t)len);
     if (bad != len)
-        return sc_fail(SC_ERR_FORMAT, "%s: string at offset %llu is not valid UTF-8 (byte %llu)", m->what,
+        return err_fail(SC_ERR_FORMAT, "%s: string at offset %llu is not valid UTF-8 (byte %llu)", m->what,
                        (unsigned long long)m->op_at, (unsigned long long)(m->pos + bad));
     if (memchr(p, '\0', (size_t)len))
-        return sc_fail(SC_ERR_FORMAT, "%s: string at offset %llu contains a NUL character", m->what,
+        return err_fail(SC_ERR_FORMAT, "%s: string at offset %llu contains a NUL character", m->what,
                        (unsigned long long)m->op_at);
     val *v = new_val(m, V_STR);
     char *str = v ? arena_alloc(m, (size_t)len + 1) : NULL;
@@ -360,7 +360,7 @@ static sc_status op_global(vm *m)
     }
     char label[160];
     global_label(m->b + start, len, label, sizeof label);
-    return sc_fail(SC_ERR_FORMAT,
+    return err_fail(SC_ERR_FORMAT,
                    "%s: hostile or unsupported pickle: global '%s' at offset %llu is not allowed (only torch tensors "
                    "and collections.OrderedDict are)%s",
                    m->what, label, (unsigned long long)m->op_at, training_hint(m));
@@ -460,7 +460,7 @@ static sc_status op_reduce(vm *m)
         char label[160];
         global_label((const uint8_t *)k_globals[fn->u.g].module_name, strlen(k_globals[fn->u.g].module_name), label,
                      sizeof label);
-        return sc_fail(SC_ERR_FORMAT, "%s: global '%s' called at offset %llu (a storage type only tags a persistent id)",
+        return err_fail(SC_ERR_FORMAT, "%s: global '%s' called at offset %llu (a storage type only tags a persistent id)",
                        m->what, label, (unsigned long long)m->op_at);
     }
     }
@@ -516,7 +516,7 @@ static sc_status op_put(vm *m, uint64_t idx)
     sc_status s = top(m, &v);
     if (s) return s;
     if (idx >= PK_MAX_MEMO)
-        return sc_fail(SC_ERR_FORMAT, "%s: memo index %llu at offset %llu (at most %u)", m->what,
+        return err_fail(SC_ERR_FORMAT, "%s: memo index %llu at offset %llu (at most %u)", m->what,
                        (unsigned long long)idx, (unsigned long long)m->op_at, PK_MAX_MEMO - 1);
     if (idx >= m->memo_cap) {
         uint32_t cap = m->memo_cap ? m->memo_cap : 256;
@@ -534,7 +534,7 @@ static sc_status op_put(vm *m, uint64_t idx)
 static sc_status op_get(vm *m, uint64_t idx)
 {
     if (idx >= m->memo_cap || !m->memo[idx])
-        return sc_fail(SC_ERR_FORMAT, "%s: BINGET of memo index %llu at offset %llu, which was never stored", m->what,
+        return err_fail(SC_ERR_FORMAT, "%s: BINGET of memo index %llu at offset %llu, which was never stored", m->what,
                        (unsigned long long)idx, (unsigned long long)m->op_at);
     return push(m, m->memo[idx]);
 }
@@ -544,9 +544,9 @@ static sc_status run(vm *m, val **result)
 {
     sc_status s;
     if (m->n < 2 || m->b[0] != 0x80)
-        return sc_fail(SC_ERR_FORMAT, "%s: not a protocol-2 pickle (it does not start with PROTO)", m->what);
+        return err_fail(SC_ERR_FORMAT, "%s: not a protocol-2 pickle (it does not start with PROTO)", m->what);
     if (m->b[1] != 2)
-        return sc_fail(SC_ERR_FORMAT, "%s: pickle protocol %d; only protocol 2 (torch.save's default) is supported: "
+        return err_fail(SC_ERR_FORMAT, "%s: pickle protocol %d; only protocol 2 (torch.save's default) is supported: "
                        "re-save with torch.save(..., pickle_protocol=2) or convert to safetensors", m->what, m->b[1]);
     m->pos = 2;
     while (m->pos < m->n) {
@@ -558,14 +558,14 @@ static sc_status run(vm *m, val **result)
         switch (op) {
         case '(': /* MARK */
             if (m->n_marks == PK_MAX_NESTING)
-                return sc_fail(SC_ERR_FORMAT, "%s: MARKs nested deeper than %d at offset %llu", m->what,
+                return err_fail(SC_ERR_FORMAT, "%s: MARKs nested deeper than %d at offset %llu", m->what,
                                PK_MAX_NESTING, (unsigned long long)m->op_at);
             m->marks[m->n_marks++] = m->sp;
             break;
         case '.': /* STOP */
             if (m->n_marks || m->sp != 1) return fail_at(m, "STOP with an unbalanced stack");
             if (m->pos != m->n)
-                return sc_fail(SC_ERR_FORMAT, "%s: %llu bytes after STOP at offset %llu", m->what,
+                return err_fail(SC_ERR_FORMAT, "%s: %llu bytes after STOP at offset %llu", m->what,
                                (unsigned long long)(m->n - m->pos), (unsigned long long)m->op_at);
             *result = m->stack[0];
             return SC_OK;
@@ -623,12 +623,12 @@ static sc_status run(vm *m, val **result)
         case 0x80:
             return fail_at(m, "PROTO after the start of the pickle");
         default:
-            return sc_fail(SC_ERR_FORMAT, "%s: unsupported pickle opcode 0x%02x at offset %llu (only the protocol-2 "
+            return err_fail(SC_ERR_FORMAT, "%s: unsupported pickle opcode 0x%02x at offset %llu (only the protocol-2 "
                            "opcodes of a torch state dict are accepted)", m->what, op, (unsigned long long)m->op_at);
         }
         if (s) return s;
     }
-    return sc_fail(SC_ERR_FORMAT, "%s: truncated pickle: no STOP opcode", m->what);
+    return err_fail(SC_ERR_FORMAT, "%s: truncated pickle: no STOP opcode", m->what);
 }
 
 /* ------------------------------------------------------------------ the state dict */
@@ -661,7 +661,7 @@ static sc_status select_state_dict(const vm *m, const val *root, const val **out
     *key = "";
     for (int level = 0;; level++) {
         if (d->kind != V_DICT)
-            return sc_fail(SC_ERR_FORMAT, "%s: %s%s%s (%s) is not a dict of tensors", m->what,
+            return err_fail(SC_ERR_FORMAT, "%s: %s%s%s (%s) is not a dict of tensors", m->what,
                            level ? "entry \"" : "the pickle's result", level ? *key : "", level ? "\"" : "",
                            k_kind_names[d->kind]);
         uint32_t bad = first_non_tensor(d);
@@ -671,15 +671,15 @@ static sc_status select_state_dict(const vm *m, const val *root, const val **out
             int count;
             next = dict_get(d, k_keys[k], &count);
             if (count > 1)
-                return sc_fail(SC_ERR_FORMAT, "%s: key \"%s\" appears %d times", m->what, k_keys[k], count);
+                return err_fail(SC_ERR_FORMAT, "%s: key \"%s\" appears %d times", m->what, k_keys[k], count);
             if (next) *key = k_keys[k];
         }
         if (!next) {
             const val *k = d->u.items[2 * bad], *v = d->u.items[2 * bad + 1];
             if (k->kind != V_STR)
-                return sc_fail(SC_ERR_FORMAT, "%s: a key of kind %s (offset %llu) in a dict of tensors", m->what,
+                return err_fail(SC_ERR_FORMAT, "%s: a key of kind %s (offset %llu) in a dict of tensors", m->what,
                                k_kind_names[k->kind], (unsigned long long)k->at);
-            return sc_fail(SC_ERR_FORMAT, "%s: entry \"%.200s\" (%s) is not a tensor (expected a state dict, possibly "
+            return err_fail(SC_ERR_FORMAT, "%s: entry \"%.200s\" (%s) is not a tensor (expected a state dict, possibly "
                            "under \"ema\", \"model\" or \"state_dict\")", m->what, k->u.s, k_kind_names[v->kind]);
         }
         d = next;
@@ -706,11 +706,11 @@ static sc_status check_tensor(const vm *m, const char *name, const val *v, pk_te
     out->at = v->at;
     memcpy(out->shape, t->shape, sizeof out->shape);
     if (!ck_prod(t->shape, t->rank, &out->numel))
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" (offset %llu): element count overflows", m->what, name,
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" (offset %llu): element count overflows", m->what, name,
                        (unsigned long long)v->at);
     if (out->numel == 0) {
         if (t->offset > t->st->numel)
-            return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" (offset %llu): storage offset %llu is past its storage of %llu elements",
+            return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" (offset %llu): storage offset %llu is past its storage of %llu elements",
                            m->what, name, (unsigned long long)v->at, (unsigned long long)t->offset,
                            (unsigned long long)t->st->numel);
         return SC_OK;
@@ -718,18 +718,18 @@ static sc_status check_tensor(const vm *m, const char *name, const val *v, pk_te
     uint64_t last = t->offset, expect = 1, step;
     for (int i = 0; i < t->rank; i++)
         if (!ck_mul(t->shape[i] - 1, t->stride[i], &step) || !ck_add(last, step, &last))
-            return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" (offset %llu): strides overflow", m->what, name,
+            return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" (offset %llu): strides overflow", m->what, name,
                            (unsigned long long)v->at);
     if (last >= t->st->numel)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" (offset %llu): reaches element %llu of a storage of %llu elements",
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" (offset %llu): reaches element %llu of a storage of %llu elements",
                        m->what, name, (unsigned long long)v->at, (unsigned long long)last, (unsigned long long)t->st->numel);
     for (int i = t->rank - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->stride[i] != expect)
-            return sc_fail(SC_ERR_UNSUPPORTED, "%s: tensor \"%s\" (offset %llu) is not contiguous (dimension %d has stride %llu, "
+            return err_fail(SC_ERR_UNSUPPORTED, "%s: tensor \"%s\" (offset %llu) is not contiguous (dimension %d has stride %llu, "
                            "expected %llu): save it with .contiguous() or convert to safetensors", m->what, name,
                            (unsigned long long)v->at, i, (unsigned long long)t->stride[i], (unsigned long long)expect);
         if (!ck_mul(expect, t->shape[i], &expect)) /* cannot fail: a factor of numel */
-            return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": element count overflows", m->what, name);
+            return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": element count overflows", m->what, name);
     }
     return SC_OK;
 }
@@ -742,7 +742,7 @@ static sc_status extract(vm *m, const val *root, pk_state_dict *sd)
     if (s) return s;
     sd->selected = strdup(key);
     sd->tensors = calloc(d->n ? d->n : 1, sizeof *sd->tensors);
-    if (!sd->selected || !sd->tensors) return sc_fail(SC_ERR_NOMEM, "%s: out of memory", m->what);
+    if (!sd->selected || !sd->tensors) return err_fail(SC_ERR_NOMEM, "%s: out of memory", m->what);
     for (uint32_t i = 0; i < d->n; i++) {
         if ((s = check_tensor(m, d->u.items[2 * i]->u.s, d->u.items[2 * i + 1], &sd->tensors[i]))) return s;
         sd->n++;
@@ -750,7 +750,7 @@ static sc_status extract(vm *m, const val *root, pk_state_dict *sd)
     qsort(sd->tensors, sd->n, sizeof *sd->tensors, cmp_tensor_name);
     for (size_t i = 1; i < sd->n; i++)
         if (!strcmp(sd->tensors[i - 1].name, sd->tensors[i].name))
-            return sc_fail(SC_ERR_FORMAT, "%s: tensor name \"%s\" appears twice", m->what, sd->tensors[i].name);
+            return err_fail(SC_ERR_FORMAT, "%s: tensor name \"%s\" appears twice", m->what, sd->tensors[i].name);
     return SC_OK;
 }
 
@@ -759,7 +759,7 @@ sc_status pk_load_state_dict(const uint8_t *bytes, uint64_t n, const char *what,
     *out = NULL;
     vm m = {.b = bytes, .n = n, .what = what};
     pk_state_dict *sd = calloc(1, sizeof *sd);
-    if (!sd) return sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+    if (!sd) return err_fail(SC_ERR_NOMEM, "%s: out of memory", what);
     val *root = NULL;
     sc_status s = run(&m, &root);
     if (!s) s = extract(&m, root, sd);

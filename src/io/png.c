@@ -12,7 +12,7 @@
 
 /* Where libpng's output goes: the temporary file, plus what went wrong if it did. */
 typedef struct {
-    sc_outfile *out;
+    file_out *out;
     int io_failed;  /* file_out_write already recorded the errno message and removed the file */
     char msg[256];  /* libpng's own error text otherwise */
 } png_sink;
@@ -29,7 +29,7 @@ static void on_error(png_structp png, png_const_charp msg)
 static void on_warning(png_structp png, png_const_charp msg)
 {
     (void)png;
-    sc_warn("libpng: %s", msg);
+    err_warn("libpng: %s", msg);
 }
 
 static void on_write(png_structp png, png_bytep data, size_t n)
@@ -64,20 +64,20 @@ static int encode(png_structp png, png_infop info, png_text *texts, int n_texts,
  * trailing or consecutive spaces. libpng would silently rewrite a bad keyword; we refuse it. */
 static sc_status check_keyword(const char *path, int i, const char *key)
 {
-    if (!key) return sc_fail(SC_ERR_ARG, "%s: PNG text %d has no keyword", path, i);
+    if (!key) return err_fail(SC_ERR_ARG, "%s: PNG text %d has no keyword", path, i);
     size_t n = strlen(key);
     if (n < 1 || n > 79)
-        return sc_fail(SC_ERR_ARG, "%s: PNG text keyword %d is %zu bytes long; keywords are 1..79 bytes",
+        return err_fail(SC_ERR_ARG, "%s: PNG text keyword %d is %zu bytes long; keywords are 1..79 bytes",
                        path, i, n);
     for (size_t j = 0; j < n; j++) {
         unsigned char c = (unsigned char)key[j];
         if (!((c >= 32 && c <= 126) || c >= 161))
-            return sc_fail(SC_ERR_ARG,
+            return err_fail(SC_ERR_ARG,
                            "%s: PNG text keyword %d has byte 0x%02x at offset %zu; keywords are printable Latin-1",
                            path, i, c, j);
     }
     if (key[0] == ' ' || key[n - 1] == ' ' || strstr(key, "  "))
-        return sc_fail(SC_ERR_ARG,
+        return err_fail(SC_ERR_ARG,
                        "%s: PNG text keyword %d has a leading, trailing or doubled space", path, i);
     return SC_OK;
 }
@@ -104,17 +104,17 @@ static size_t utf8_char(const unsigned char *s, size_t n)
 /* Returns 1 in *ascii when the value can go into a tEXt chunk unchanged. */
 static sc_status check_value(const char *path, const char *key, const char *value, int *ascii)
 {
-    if (!value) return sc_fail(SC_ERR_ARG, "%s: PNG text \"%s\" has no value", path, key);
+    if (!value) return err_fail(SC_ERR_ARG, "%s: PNG text \"%s\" has no value", path, key);
     size_t n = strlen(value);
     if (n > PNG_MAX_TEXT_VALUE)
-        return sc_fail(SC_ERR_ARG, "%s: PNG text \"%s\" is %zu bytes, more than the %d allowed", path,
+        return err_fail(SC_ERR_ARG, "%s: PNG text \"%s\" is %zu bytes, more than the %d allowed", path,
                        key, n, PNG_MAX_TEXT_VALUE);
     const unsigned char *s = (const unsigned char *)value;
     *ascii = 1;
     for (size_t j = 0; j < n;) {
         size_t len = utf8_char(s + j, n - j);
         if (len == 0)
-            return sc_fail(SC_ERR_ARG,
+            return err_fail(SC_ERR_ARG,
                            "%s: PNG text \"%s\" has a control character or invalid UTF-8 at byte %zu", path,
                            key, j);
         if (len > 1) *ascii = 0;
@@ -126,7 +126,7 @@ static sc_status check_value(const char *path, const char *key, const char *valu
 static sc_status check_image(const char *path, int width, int height, const uint8_t *rgb)
 {
     if (width < 1 || height < 1)
-        return sc_fail(SC_ERR_ARG, "%s: PNG size %d x %d: width and height must be at least 1", path,
+        return err_fail(SC_ERR_ARG, "%s: PNG size %d x %d: width and height must be at least 1", path,
                        width, height);
     /* Two ints times 3 cannot overflow 64 bits; the row offsets below are size_t and the libpng
      * row count int, so the byte count must fit both. */
@@ -134,23 +134,23 @@ static sc_status check_image(const char *path, int width, int height, const uint
     size_t bytes_sz;
     SC_ASSERT(ck_mul3((uint64_t)width, (uint64_t)height, 3, &bytes));
     if (bytes > INT_MAX || !ck_to_size(bytes, &bytes_sz))
-        return sc_fail(SC_ERR_ARG, "%s: PNG size %d x %d: %llu bytes of pixels overflow an int", path,
+        return err_fail(SC_ERR_ARG, "%s: PNG size %d x %d: %llu bytes of pixels overflow an int", path,
                        width, height, (unsigned long long)bytes);
     if (width > PNG_MAX_DIM || height > PNG_MAX_DIM)
-        return sc_fail(SC_ERR_ARG, "%s: PNG size %d x %d exceeds the limit of %d pixels per side", path,
+        return err_fail(SC_ERR_ARG, "%s: PNG size %d x %d exceeds the limit of %d pixels per side", path,
                        width, height, PNG_MAX_DIM);
-    if (!rgb) return sc_fail(SC_ERR_ARG, "%s: no pixels given", path);
+    if (!rgb) return err_fail(SC_ERR_ARG, "%s: no pixels given", path);
     return SC_OK;
 }
 
 sc_status png_write_rgb8(const char *path, int width, int height, const uint8_t *rgb,
                          const png_text_kv *texts, int n_texts, int force)
 {
-    if (!path || !*path) return sc_fail(SC_ERR_ARG, "empty output path");
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "empty output path");
     sc_status s = check_image(path, width, height, rgb);
     if (s) return s;
     if (n_texts < 0 || n_texts > PNG_MAX_TEXTS || (n_texts > 0 && !texts))
-        return sc_fail(SC_ERR_ARG, "%s: %d PNG text chunks; at most %d are allowed", path, n_texts,
+        return err_fail(SC_ERR_ARG, "%s: %d PNG text chunks; at most %d are allowed", path, n_texts,
                        PNG_MAX_TEXTS);
     png_text chunks[PNG_MAX_TEXTS];
     memset(chunks, 0, sizeof chunks);
@@ -164,7 +164,7 @@ sc_status png_write_rgb8(const char *path, int width, int height, const uint8_t 
         chunks[i].compression = ascii ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
     }
 
-    sc_outfile o;
+    file_out o;
     if ((s = file_out_open(&o, path, force))) return s;
     png_sink sink = {.out = &o};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, on_error, on_warning);
@@ -172,7 +172,7 @@ sc_status png_write_rgb8(const char *path, int width, int height, const uint8_t 
     if (!info) {
         png_destroy_write_struct(&png, NULL);
         file_out_abort(&o);
-        return sc_fail(SC_ERR_NOMEM, "%s: out of memory starting the PNG encoder", path);
+        return err_fail(SC_ERR_NOMEM, "%s: out of memory starting the PNG encoder", path);
     }
     png_set_write_fn(png, &sink, on_write, on_flush);
     int ok = encode(png, info, chunks, n_texts, width, height, rgb);
@@ -180,7 +180,7 @@ sc_status png_write_rgb8(const char *path, int width, int height, const uint8_t 
     if (!ok) {
         file_out_abort(&o);
         if (sink.io_failed) return SC_ERR_IO; /* file_out_write's message (with errno) stands */
-        return sc_fail(SC_ERR_IO, "%s: PNG encoding failed: %s", path, sink.msg);
+        return err_fail(SC_ERR_IO, "%s: PNG encoding failed: %s", path, sink.msg);
     }
     return file_out_commit(&o);
 }

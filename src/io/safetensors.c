@@ -11,7 +11,7 @@
 
 struct st_file {
     char *path;
-    sc_mapped map;             /* empty when parsed from caller memory */
+    file_mapping map;             /* empty when parsed from caller memory */
     const uint8_t *buffer;     /* start of the data buffer (torch files: of the whole file) */
     uint64_t buffer_size;
     st_tensor *tensors;        /* sorted by name */
@@ -51,10 +51,10 @@ static sc_status scan_header(const char *h, uint64_t n, const char *what)
             while (i + 1 < n && strchr("0123456789+-.eE", h[i + 1])) i++;
             for (uint64_t j = start; j <= i; j++) {
                 if (h[j] == '-')
-                    return sc_fail(SC_ERR_FORMAT, "%s: header number at byte %llu is negative", what,
+                    return err_fail(SC_ERR_FORMAT, "%s: header number at byte %llu is negative", what,
                                    (unsigned long long)(8 + start));
                 if (h[j] == '.' || h[j] == 'e' || h[j] == 'E' || h[j] == '+')
-                    return sc_fail(SC_ERR_FORMAT,
+                    return err_fail(SC_ERR_FORMAT,
                                    "%s: header number at byte %llu is not an integer token", what,
                                    (unsigned long long)(8 + start));
             }
@@ -62,7 +62,7 @@ static sc_status scan_header(const char *h, uint64_t n, const char *what)
     }
     /* Each tensor has 4 colons (its name + 3 fields), each metadata entry 1. */
     if (colons > 4ull * ST_MAX_TENSORS + ST_MAX_METADATA + 1)
-        return sc_fail(SC_ERR_FORMAT, "%s: header has too many entries (%llu keys)", what,
+        return err_fail(SC_ERR_FORMAT, "%s: header has too many entries (%llu keys)", what,
                        (unsigned long long)colons);
     return SC_OK;
 }
@@ -71,10 +71,10 @@ static sc_status parse_u48(const json_t *v, const char *what, const char *name, 
                            uint64_t *out)
 {
     if (!json_is_integer(v))
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %s must hold integers", what, name, field);
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %s must hold integers", what, name, field);
     json_int_t x = json_integer_value(v);
     if (x < 0 || (uint64_t)x > ST_MAX_VALUE)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %s value %lld is outside [0, 2^48-1]",
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %s value %lld is outside [0, 2^48-1]",
                        what, name, field, (long long)x);
     *out = (uint64_t)x;
     return SC_OK;
@@ -83,37 +83,37 @@ static sc_status parse_u48(const json_t *v, const char *what, const char *name, 
 static sc_status parse_entry(const char *what, const char *name, const json_t *e, st_tensor *t)
 {
     if (!json_is_object(e))
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is not an object", what, name);
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is not an object", what, name);
     const json_t *dt = json_object_get(e, "dtype");
     const json_t *sh = json_object_get(e, "shape");
     const json_t *off = json_object_get(e, "data_offsets");
     if (!dt || !sh || !off)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" lacks \"%s\"", what, name,
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" lacks \"%s\"", what, name,
                        !dt ? "dtype" : !sh ? "shape" : "data_offsets");
     if (json_object_size(e) != 3) {
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)e, k, x) {
             if (strcmp(k, "dtype") && strcmp(k, "shape") && strcmp(k, "data_offsets"))
-                return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" has unknown field \"%s\"", what,
+                return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" has unknown field \"%s\"", what,
                                name, k);
         }
     }
     if (!json_is_string(dt))
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": dtype is not a string", what, name);
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": dtype is not a string", what, name);
     const char *ds = json_string_value(dt);
     int d;
     for (d = 0; d < ST_NDTYPES; d++)
         if (strcmp(ds, k_dtypes[d].name) == 0) break;
     if (d == ST_NDTYPES)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": unknown dtype \"%.32s\"", what, name, ds);
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": unknown dtype \"%.32s\"", what, name, ds);
     t->dtype = (st_dtype)d;
 
     if (!json_is_array(sh))
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": shape is not an array", what, name);
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": shape is not an array", what, name);
     size_t rank = json_array_size(sh);
     if (rank > ST_MAX_RANK)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": rank %zu exceeds %d", what, name, rank,
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": rank %zu exceeds %d", what, name, rank,
                        ST_MAX_RANK);
     t->rank = (int)rank;
     for (size_t i = 0; i < rank; i++) {
@@ -121,22 +121,22 @@ static sc_status parse_entry(const char *what, const char *name, const json_t *e
         if (s) return s;
     }
     if (!json_is_array(off) || json_array_size(off) != 2)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": data_offsets must be [begin, end]", what, name);
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": data_offsets must be [begin, end]", what, name);
     sc_status s = parse_u48(json_array_get(off, 0), what, name, "data_offsets", &t->begin);
     if (!s) s = parse_u48(json_array_get(off, 1), what, name, "data_offsets", &t->end);
     if (s) return s;
     if (t->end < t->begin)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": data_offsets end %llu < begin %llu", what,
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": data_offsets end %llu < begin %llu", what,
                        name, (unsigned long long)t->end, (unsigned long long)t->begin);
 
     uint64_t bits;
     if (!ck_prod(t->shape, t->rank, &t->numel) || !ck_mul(t->numel, (uint64_t)k_dtypes[d].bits, &bits))
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": shape size overflows", what, name);
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": shape size overflows", what, name);
     if (bits % 8 != 0)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %llu %s elements do not fill whole bytes",
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %llu %s elements do not fill whole bytes",
                        what, name, (unsigned long long)t->numel, k_dtypes[d].name);
     if (t->end - t->begin != bits / 8)
-        return sc_fail(SC_ERR_FORMAT,
+        return err_fail(SC_ERR_FORMAT,
                        "%s: tensor \"%s\": data_offsets span %llu bytes but shape and dtype need %llu",
                        what, name, (unsigned long long)(t->end - t->begin),
                        (unsigned long long)(bits / 8));
@@ -161,7 +161,7 @@ static int cmp_range(const void *a, const void *b)
 static sc_status check_tiling(st_file *f, const char *what)
 {
     st_tensor **order = malloc((f->n ? f->n : 1) * sizeof *order);
-    if (!order) return sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+    if (!order) return err_fail(SC_ERR_NOMEM, "%s: out of memory", what);
     for (size_t i = 0; i < f->n; i++) order[i] = &f->tensors[i];
     qsort(order, f->n, sizeof *order, cmp_range);
     uint64_t pos = 0;
@@ -170,14 +170,14 @@ static sc_status check_tiling(st_file *f, const char *what)
         const st_tensor *t = order[i];
         if (t->begin != pos) {
             if (t->begin > pos)
-                s = sc_fail(SC_ERR_FORMAT, "%s: gap in the data buffer before tensor \"%s\" (bytes %llu..%llu unused)",
+                s = err_fail(SC_ERR_FORMAT, "%s: gap in the data buffer before tensor \"%s\" (bytes %llu..%llu unused)",
                             what, t->name, (unsigned long long)pos, (unsigned long long)t->begin);
             else if (i > 0 && t->begin == order[i - 1]->begin && t->end == order[i - 1]->end)
-                s = sc_fail(SC_ERR_FORMAT, "%s: tensors \"%s\" and \"%s\" share the byte range %llu..%llu",
+                s = err_fail(SC_ERR_FORMAT, "%s: tensors \"%s\" and \"%s\" share the byte range %llu..%llu",
                             what, order[i - 1]->name, t->name, (unsigned long long)t->begin,
                             (unsigned long long)t->end);
             else
-                s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" overlaps the previous tensor (starts at %llu, previous ends at %llu)",
+                s = err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" overlaps the previous tensor (starts at %llu, previous ends at %llu)",
                             what, t->name, (unsigned long long)t->begin, (unsigned long long)pos);
         }
         pos = t->end;
@@ -185,7 +185,7 @@ static sc_status check_tiling(st_file *f, const char *what)
     free(order);
     if (s) return s;
     if (pos != f->buffer_size)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensors end at byte %llu of the data buffer but the file holds %llu bytes of data (%s)",
+        return err_fail(SC_ERR_FORMAT, "%s: tensors end at byte %llu of the data buffer but the file holds %llu bytes of data (%s)",
                        what, (unsigned long long)pos, (unsigned long long)f->buffer_size,
                        pos < f->buffer_size ? "trailing bytes" : "truncated file");
     return SC_OK;
@@ -194,15 +194,15 @@ static sc_status check_tiling(st_file *f, const char *what)
 static sc_status parse_metadata(st_file *f, const json_t *md, const char *what)
 {
     if (!json_is_object(md))
-        return sc_fail(SC_ERR_FORMAT, "%s: __metadata__ is not an object", what);
+        return err_fail(SC_ERR_FORMAT, "%s: __metadata__ is not an object", what);
     if (json_object_size(md) > ST_MAX_METADATA)
-        return sc_fail(SC_ERR_FORMAT, "%s: __metadata__ has %zu entries (at most %d)", what,
+        return err_fail(SC_ERR_FORMAT, "%s: __metadata__ has %zu entries (at most %d)", what,
                        json_object_size(md), ST_MAX_METADATA);
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)md, k, v) {
         if (!json_is_string(v))
-            return sc_fail(SC_ERR_FORMAT, "%s: __metadata__ value of \"%.64s\" is not a string", what, k);
+            return err_fail(SC_ERR_FORMAT, "%s: __metadata__ value of \"%.64s\" is not a string", what, k);
     }
     f->metadata = json_incref((json_t *)md);
     return SC_OK;
@@ -211,21 +211,21 @@ static sc_status parse_metadata(st_file *f, const json_t *md, const char *what)
 static sc_status parse_header(st_file *f, const uint8_t *bytes, uint64_t size, const char *what)
 {
     if (size < 8)
-        return sc_fail(SC_ERR_FORMAT, "%s: %llu bytes is too short for a safetensors file (needs 8)",
+        return err_fail(SC_ERR_FORMAT, "%s: %llu bytes is too short for a safetensors file (needs 8)",
                        what, (unsigned long long)size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | bytes[i];
     if (n > ST_MAX_HEADER)
-        return sc_fail(SC_ERR_FORMAT, "%s: header length %llu exceeds the limit of %llu bytes", what,
+        return err_fail(SC_ERR_FORMAT, "%s: header length %llu exceeds the limit of %llu bytes", what,
                        (unsigned long long)n, (unsigned long long)ST_MAX_HEADER);
     uint64_t header_end;
     if (!ck_add(8, n, &header_end) || header_end > size)
-        return sc_fail(SC_ERR_FORMAT, "%s: header length %llu runs past the end of the %llu-byte file",
+        return err_fail(SC_ERR_FORMAT, "%s: header length %llu runs past the end of the %llu-byte file",
                        what, (unsigned long long)n, (unsigned long long)size);
     const char *h = (const char *)bytes + 8;
     for (uint64_t i = 0; i < n; i++)
         if (h[i] == '\0')
-            return sc_fail(SC_ERR_FORMAT, "%s: NUL byte in the header at byte %llu", what,
+            return err_fail(SC_ERR_FORMAT, "%s: NUL byte in the header at byte %llu", what,
                            (unsigned long long)(8 + i));
     sc_status s = scan_header(h, n, what);
     if (s) return s;
@@ -234,18 +234,18 @@ static sc_status parse_header(st_file *f, const uint8_t *bytes, uint64_t size, c
     if (s) return s;
     if (!json_is_object(root)) {
         json_decref(root);
-        return sc_fail(SC_ERR_FORMAT, "%s: header is not a JSON object", what);
+        return err_fail(SC_ERR_FORMAT, "%s: header is not a JSON object", what);
     }
     size_t count = json_object_size(root);
     if (json_object_get(root, "__metadata__")) count--;
     if (count > ST_MAX_TENSORS) {
         json_decref(root);
-        return sc_fail(SC_ERR_FORMAT, "%s: %zu tensors (at most %d)", what, count, ST_MAX_TENSORS);
+        return err_fail(SC_ERR_FORMAT, "%s: %zu tensors (at most %d)", what, count, ST_MAX_TENSORS);
     }
     f->tensors = calloc(count ? count : 1, sizeof *f->tensors);
     if (!f->tensors) {
         json_decref(root);
-        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+        return err_fail(SC_ERR_NOMEM, "%s: out of memory", what);
     }
     const char *key;
     json_t *val;
@@ -256,14 +256,14 @@ static sc_status parse_header(st_file *f, const uint8_t *bytes, uint64_t size, c
             continue;
         }
         size_t len = strlen(key);
-        if (len == 0) { s = sc_fail(SC_ERR_FORMAT, "%s: tensor with an empty name", what); break; }
+        if (len == 0) { s = err_fail(SC_ERR_FORMAT, "%s: tensor with an empty name", what); break; }
         if (len > ST_MAX_NAME) {
-            s = sc_fail(SC_ERR_FORMAT, "%s: tensor name of %zu bytes (at most %d)", what, len, ST_MAX_NAME);
+            s = err_fail(SC_ERR_FORMAT, "%s: tensor name of %zu bytes (at most %d)", what, len, ST_MAX_NAME);
             break;
         }
         st_tensor *t = &f->tensors[f->n];
         t->name = strdup(key);
-        if (!t->name) { s = sc_fail(SC_ERR_NOMEM, "%s: out of memory", what); break; }
+        if (!t->name) { s = err_fail(SC_ERR_NOMEM, "%s: out of memory", what); break; }
         f->n++;
         s = parse_entry(what, key, val, t);
         if (s) break;
@@ -284,7 +284,7 @@ sc_status st_parse(const uint8_t *bytes, uint64_t size, const char *what, st_fil
     st_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(what))) {
         free(f);
-        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+        return err_fail(SC_ERR_NOMEM, "%s: out of memory", what);
     }
     sc_status s = parse_header(f, bytes, size, what);
     if (s) {
@@ -297,7 +297,7 @@ sc_status st_parse(const uint8_t *bytes, uint64_t size, const char *what, st_fil
 
 sc_status st_open(const char *path, st_file **out)
 {
-    sc_mapped m;
+    file_mapping m;
     *out = NULL;
     sc_status s = file_map(path, &m);
     if (s) return s;
@@ -311,15 +311,15 @@ sc_status st_open(const char *path, st_file **out)
 }
 
 sc_status st_from_entries(const char *what, const uint8_t *bytes, uint64_t size, const st_tensor_src *entries,
-                          size_t n, sc_mapped *map, st_file **out)
+                          size_t n, file_mapping *map, st_file **out)
 {
     *out = NULL;
-    if (n > ST_MAX_TENSORS) return sc_fail(SC_ERR_FORMAT, "%s: %zu tensors (at most %d)", what, n, ST_MAX_TENSORS);
+    if (n > ST_MAX_TENSORS) return err_fail(SC_ERR_FORMAT, "%s: %zu tensors (at most %d)", what, n, ST_MAX_TENSORS);
     st_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(what)) || !(f->tensors = calloc(n ? n : 1, sizeof *f->tensors))) {
         if (f) free(f->path);
         free(f);
-        return sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+        return err_fail(SC_ERR_NOMEM, "%s: out of memory", what);
     }
     f->buffer = bytes;
     f->buffer_size = size;
@@ -328,16 +328,16 @@ sc_status st_from_entries(const char *what, const uint8_t *bytes, uint64_t size,
         const st_tensor_src *e = &entries[i];
         size_t len = strlen(e->name);
         if (len == 0 || len > ST_MAX_NAME) {
-            s = sc_fail(SC_ERR_FORMAT, "%s: tensor name of %zu bytes (1 to %d)", what, len, ST_MAX_NAME);
+            s = err_fail(SC_ERR_FORMAT, "%s: tensor name of %zu bytes (1 to %d)", what, len, ST_MAX_NAME);
             break;
         }
         if ((unsigned)e->dtype >= ST_NDTYPES || e->rank < 0 || e->rank > ST_MAX_RANK) {
-            s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": bad dtype or rank %d", what, e->name, e->rank);
+            s = err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": bad dtype or rank %d", what, e->name, e->rank);
             break;
         }
         st_tensor *t = &f->tensors[f->n];
         if (!(t->name = strdup(e->name))) {
-            s = sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+            s = err_fail(SC_ERR_NOMEM, "%s: out of memory", what);
             break;
         }
         f->n++;
@@ -347,13 +347,13 @@ sc_status st_from_entries(const char *what, const uint8_t *bytes, uint64_t size,
         for (int d = 0; d < e->rank && !s; d++) {
             t->shape[d] = e->shape[d];
             if (e->shape[d] > ST_MAX_VALUE)
-                s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": dimension %llu is above 2^48-1", what, e->name,
+                s = err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": dimension %llu is above 2^48-1", what, e->name,
                             (unsigned long long)e->shape[d]);
         }
         if (s) break;
         if (!ck_prod(t->shape, t->rank, &t->numel) || !ck_mul(t->numel, (uint64_t)k_dtypes[t->dtype].bits, &bits) ||
             bits % 8 != 0 || !ck_add(e->offset, bits / 8, &end) || end > size) {
-            s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %s data at byte %llu does not fit the %llu-byte file", what,
+            s = err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": %s data at byte %llu does not fit the %llu-byte file", what,
                         e->name, k_dtypes[t->dtype].name, (unsigned long long)e->offset, (unsigned long long)size);
             break;
         }
@@ -364,7 +364,7 @@ sc_status st_from_entries(const char *what, const uint8_t *bytes, uint64_t size,
         qsort(f->tensors, f->n, sizeof *f->tensors, cmp_name);
         for (size_t i = 1; i < f->n && !s; i++)
             if (!strcmp(f->tensors[i - 1].name, f->tensors[i].name))
-                s = sc_fail(SC_ERR_FORMAT, "%s: duplicate tensor name \"%s\"", what, f->tensors[i].name);
+                s = err_fail(SC_ERR_FORMAT, "%s: duplicate tensor name \"%s\"", what, f->tensors[i].name);
     }
     if (s) {
         st_close(f);
@@ -419,18 +419,18 @@ sc_status st_to_f32(const st_file *f, const st_tensor *t, const float **out, flo
         return SC_OK;
     }
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s; supported: F32, F16, BF16",
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s; supported: F32, F16, BF16",
                        f->path, t->name, st_dtype_name(t->dtype));
     size_t n;
-    if (!ck_to_size(t->numel, &n)) return sc_fail(SC_ERR_NOMEM, "%s: tensor \"%s\" too large", f->path, t->name);
-    float *dst = sc_alloc_array(n, sizeof(float), t->name);
+    if (!ck_to_size(t->numel, &n)) return err_fail(SC_ERR_NOMEM, "%s: tensor \"%s\" too large", f->path, t->name);
+    float *dst = mem_alloc_array(n, sizeof(float), t->name);
     if (!dst) return SC_ERR_NOMEM;
     if (t->dtype == ST_F32) {
         memcpy(dst, src, n * sizeof(float));
     } else if (t->dtype == ST_F16) {
-        for (size_t i = 0; i < n; i++) dst[i] = sc_half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+        for (size_t i = 0; i < n; i++) dst[i] = half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
     } else {
-        for (size_t i = 0; i < n; i++) dst[i] = sc_bf16_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+        for (size_t i = 0; i < n; i++) dst[i] = bf16_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
     }
     *out = dst;
     *owned = dst;

@@ -54,7 +54,7 @@ const char *st_dtype_name(st_dtype d);
 int st_dtype_bits(st_dtype d);
 
 /* The tensor as float32. Zero-copy for 4-byte-aligned F32 (*owned = NULL); F16, BF16 and
- * unaligned F32 are converted into a new buffer returned in *owned (free with sc_free). */
+ * unaligned F32 are converted into a new buffer returned in *owned (free with mem_free). */
 sc_status st_to_f32(const st_file *f, const st_tensor *t, const float **out, float **owned);
 
 /* A tensor another container located (the torch reader): its bytes are
@@ -73,7 +73,7 @@ typedef struct {
  * points into the image. On success a non-NULL `map` (the image's mapping) is taken over and
  * unmapped by st_close; on failure it stays the caller's. */
 sc_status st_from_entries(const char *what, const uint8_t *bytes, uint64_t size, const st_tensor_src *entries,
-                          size_t n, sc_mapped *map, st_file **out);
+                          size_t n, file_mapping *map, st_file **out);
 
 /* Writes the tensors of `src` as a clean safetensors file (src/io/safetensors_write.c): header
  * keys in name order with __metadata__ {"format":"pt"}, padded with spaces to a multiple of 8;

@@ -80,7 +80,7 @@ static sc_status build_header(const st_file *src, const st_tensor **order, uint6
     for (size_t i = 0; i < n; i++) {
         begin[order[i] - st_at(src, 0)] = pos;
         if (!ck_add(pos, tensor_bytes(order[i]), &pos))
-            return sc_fail(SC_ERR_FORMAT, "%s: tensors too large to write", st_path(src));
+            return err_fail(SC_ERR_FORMAT, "%s: tensors too large to write", st_path(src));
     }
     sb_str(h, "{\"__metadata__\":{\"format\":\"pt\"}");
     for (size_t i = 0; i < n; i++) {
@@ -97,7 +97,7 @@ static sc_status build_header(const st_file *src, const st_tensor **order, uint6
     sb_put(h, "}", 1);
     while (!h->failed && h->n % 8) sb_put(h, " ", 1);
     if (h->failed || h->n > ST_MAX_HEADER)
-        return sc_fail(SC_ERR_NOMEM, "%s: the safetensors header would exceed %llu bytes", st_path(src),
+        return err_fail(SC_ERR_NOMEM, "%s: the safetensors header would exceed %llu bytes", st_path(src),
                        (unsigned long long)ST_MAX_HEADER);
     return SC_OK;
 }
@@ -109,13 +109,13 @@ sc_status st_write(const char *path, const st_file *src, int force)
     uint64_t *begin = malloc((n ? n : 1) * sizeof *begin);
     strbuf h = {0};
     sc_status s = SC_OK;
-    if (!order || !begin) s = sc_fail(SC_ERR_NOMEM, "%s: out of memory", path);
+    if (!order || !begin) s = err_fail(SC_ERR_NOMEM, "%s: out of memory", path);
     if (!s) {
         for (size_t i = 0; i < n; i++) order[i] = st_at(src, i);
         qsort(order, n, sizeof *order, cmp_layout);
         s = build_header(src, order, begin, &h);
     }
-    sc_outfile o;
+    file_out o;
     if (!s) s = file_out_open(&o, path, force);
     if (!s) {
         uint8_t len[8];
@@ -126,7 +126,7 @@ sc_status st_write(const char *path, const st_file *src, int force)
             size_t bytes;
             if (!ck_to_size(tensor_bytes(order[i]), &bytes)) {
                 file_out_abort(&o);
-                s = sc_fail(SC_ERR_NOMEM, "%s: tensor \"%s\" too large", path, order[i]->name);
+                s = err_fail(SC_ERR_NOMEM, "%s: tensor \"%s\" too large", path, order[i]->name);
             } else if (bytes) {
                 s = file_out_write(&o, st_data(src, order[i]), bytes);
             }

@@ -28,17 +28,17 @@ static int is_zip(const uint8_t *b, uint64_t size) { return size >= 4 && !memcmp
 /* The single top folder every entry sits in (its name up to the first '/'), into prefix. */
 static sc_status top_folder(const zip_archive *z, const char *what, char *prefix, size_t cap)
 {
-    if (zip_count(z) == 0) return sc_fail(SC_ERR_FORMAT, "%s: empty ZIP archive: not a torch.save file", what);
+    if (zip_count(z) == 0) return err_fail(SC_ERR_FORMAT, "%s: empty ZIP archive: not a torch.save file", what);
     const char *first = zip_at(z, 0)->name, *slash = strchr(first, '/');
-    if (!slash) return sc_fail(SC_ERR_FORMAT, "%s: entry \"%s\" is not inside a top folder: not a torch.save file", what, first);
+    if (!slash) return err_fail(SC_ERR_FORMAT, "%s: entry \"%s\" is not inside a top folder: not a torch.save file", what, first);
     size_t len = (size_t)(slash - first);
-    if (len + 1 > cap) return sc_fail(SC_ERR_FORMAT, "%s: top folder name of %zu bytes is too long", what, len);
+    if (len + 1 > cap) return err_fail(SC_ERR_FORMAT, "%s: top folder name of %zu bytes is too long", what, len);
     memcpy(prefix, first, len);
     prefix[len] = '\0';
     for (size_t i = 1; i < zip_count(z); i++) {
         const char *name = zip_at(z, i)->name;
         if (strncmp(name, first, len + 1) != 0)
-            return sc_fail(SC_ERR_FORMAT, "%s: more than one top folder (\"%s\" and entry \"%s\"): not a torch.save file",
+            return err_fail(SC_ERR_FORMAT, "%s: more than one top folder (\"%s\" and entry \"%s\"): not a torch.save file",
                            what, prefix, name);
     }
     return SC_OK;
@@ -59,9 +59,9 @@ static sc_status check_byteorder(const uint8_t *b, const zip_archive *z, const c
     if (!e) return SC_OK; /* files before byteorder existed are little-endian */
     if (e->size == 6 && !memcmp(b + e->offset, "little", 6)) return SC_OK;
     if (e->size == 3 && !memcmp(b + e->offset, "big", 3))
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: %s/byteorder is \"big\": big-endian tensors are not supported "
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: %s/byteorder is \"big\": big-endian tensors are not supported "
                        "(re-save on a little-endian machine or convert to safetensors)", what, prefix);
-    return sc_fail(SC_ERR_FORMAT, "%s: %s/byteorder holds %llu bytes that are neither \"little\" nor \"big\"", what,
+    return err_fail(SC_ERR_FORMAT, "%s: %s/byteorder holds %llu bytes that are neither \"little\" nor \"big\"", what,
                    prefix, (unsigned long long)e->size);
 }
 
@@ -74,31 +74,31 @@ static sc_status locate(const zip_archive *z, const char *what, const char *pref
     int k = snprintf(rest, sizeof rest, "data/%s", t->storage_key);
     const zip_entry *e = k > 0 && (size_t)k < sizeof rest ? find(z, prefix, rest) : NULL;
     if (!e)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": its storage %s/data/%.64s is not in the archive", what,
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": its storage %s/data/%.64s is not in the archive", what,
                        t->name, prefix, t->storage_key);
     uint64_t elsize = (uint64_t)st_dtype_bits(t->dtype) / 8, need, skip;
     if (!ck_mul(t->storage_numel, elsize, &need) || need != e->size)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": storage %s holds %llu bytes but is declared as %llu %s elements",
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": storage %s holds %llu bytes but is declared as %llu %s elements",
                        what, t->name, e->name, (unsigned long long)e->size, (unsigned long long)t->storage_numel,
                        st_dtype_name(t->dtype));
     unsigned char *seen = &seen_dtype[e - zip_at(z, 0)];
     if (*seen && *seen != (unsigned char)(t->dtype + 1))
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": storage %s is used as %s and as %s", what, t->name, e->name,
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": storage %s is used as %s and as %s", what, t->name, e->name,
                        st_dtype_name(t->dtype), st_dtype_name((st_dtype)(*seen - 1)));
     *seen = (unsigned char)(t->dtype + 1);
     /* storage_offset + span < storage_numel was checked by the pickle reader, so this stays inside e. */
     if (!ck_mul(t->storage_offset, elsize, &skip) || !ck_add(e->offset, skip, offset))
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": storage offset overflows", what, t->name);
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\": storage offset overflows", what, t->name);
     return SC_OK;
 }
 
 static sc_status build(const uint8_t *b, uint64_t size, const char *what, const zip_archive *z, const char *prefix,
-                       const pk_state_dict *sd, sc_mapped *map, st_file **out)
+                       const pk_state_dict *sd, file_mapping *map, st_file **out)
 {
     size_t n = pk_count(sd);
     st_tensor_src *src = calloc(n ? n : 1, sizeof *src);
     unsigned char *seen = calloc(zip_count(z), 1);
-    sc_status s = src && seen ? SC_OK : sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+    sc_status s = src && seen ? SC_OK : err_fail(SC_ERR_NOMEM, "%s: out of memory", what);
     for (size_t i = 0; i < n && !s; i++) {
         const pk_tensor *t = pk_at(sd, i);
         src[i].name = t->name;
@@ -113,29 +113,29 @@ static sc_status build(const uint8_t *b, uint64_t size, const char *what, const 
     return s;
 }
 
-static sc_status parse(const uint8_t *b, uint64_t size, const char *what, sc_mapped *map, st_file **out)
+static sc_status parse(const uint8_t *b, uint64_t size, const char *what, file_mapping *map, st_file **out)
 {
     *out = NULL;
     if (is_legacy_pickle(b, size) || is_tar(b, size))
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: legacy (pre-1.6, non-zip) torch.save file: " LEGACY_ADVICE, what);
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: legacy (pre-1.6, non-zip) torch.save file: " LEGACY_ADVICE, what);
     if (!is_zip(b, size))
-        return sc_fail(SC_ERR_FORMAT, "%s: not a torch.save file (no ZIP local header at byte 0)", what);
+        return err_fail(SC_ERR_FORMAT, "%s: not a torch.save file (no ZIP local header at byte 0)", what);
     zip_archive *z;
     sc_status s = zip_parse(b, size, what, &z);
     if (s) return s;
     char prefix[ZIP_MAX_NAME];
     const zip_entry *pkl = NULL;
     if (!(s = top_folder(z, what, prefix, sizeof prefix)) && !(pkl = find(z, prefix, "data.pkl")))
-        s = sc_fail(SC_ERR_FORMAT, "%s: no %s/data.pkl: not a torch.save file", what, prefix);
+        s = err_fail(SC_ERR_FORMAT, "%s: no %s/data.pkl: not a torch.save file", what, prefix);
     if (!s && pkl->size > TORCH_MAX_PICKLE)
-        s = sc_fail(SC_ERR_FORMAT, "%s: %s is %llu bytes (at most %llu)", what, pkl->name, (unsigned long long)pkl->size,
+        s = err_fail(SC_ERR_FORMAT, "%s: %s is %llu bytes (at most %llu)", what, pkl->name, (unsigned long long)pkl->size,
                     (unsigned long long)TORCH_MAX_PICKLE);
     if (!s) s = check_byteorder(b, z, what, prefix);
     char *pwhat = NULL;
     pk_state_dict *sd = NULL;
     if (!s) {
         size_t len = strlen(what) + strlen(pkl->name) + 3;
-        if (!(pwhat = malloc(len))) s = sc_fail(SC_ERR_NOMEM, "%s: out of memory", what);
+        if (!(pwhat = malloc(len))) s = err_fail(SC_ERR_NOMEM, "%s: out of memory", what);
         else snprintf(pwhat, len, "%s: %s", what, pkl->name);
     }
     if (!s) s = pk_load_state_dict(b + pkl->offset, pkl->size, pwhat, &sd);
@@ -153,7 +153,7 @@ sc_status torch_parse(const uint8_t *bytes, uint64_t size, const char *what, st_
 
 sc_status torch_open(const char *path, st_file **out)
 {
-    sc_mapped m;
+    file_mapping m;
     *out = NULL;
     sc_status s = file_map(path, &m);
     if (s) return s;
@@ -164,7 +164,7 @@ sc_status torch_open(const char *path, st_file **out)
 
 sc_status torch_or_safetensors_open(const char *path, st_file **out)
 {
-    sc_mapped m;
+    file_mapping m;
     *out = NULL;
     sc_status s = file_map(path, &m);
     if (s) return s;

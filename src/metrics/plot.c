@@ -291,15 +291,15 @@ static void draw_series(layer *L, const plot_series *s, const frame *f)
 static sc_status check_spec(const plot_spec *sp, int W, int H)
 {
     if (!(W >= 200 && W <= 4096 && H >= 150 && H <= 4096))
-        return sc_fail(SC_ERR_ARG, "plot size %d x %d is outside 200..4096 x 150..4096", W, H);
+        return err_fail(SC_ERR_ARG, "plot size %d x %d is outside 200..4096 x 150..4096", W, H);
     if (sp->n_series < 0 || sp->n_series > PLOT_MAX_SERIES)
-        return sc_fail(SC_ERR_ARG, "plot has %d series; at most %d are allowed", sp->n_series, PLOT_MAX_SERIES);
+        return err_fail(SC_ERR_ARG, "plot has %d series; at most %d are allowed", sp->n_series, PLOT_MAX_SERIES);
     for (int i = 0; i < sp->n_series; i++) {
         const plot_series *s = &sp->series[i];
         if (s->n < 0 || (s->n > 0 && (!s->x || !s->y)))
-            return sc_fail(SC_ERR_ARG, "plot series %d has %d points but no data", i, s->n);
+            return err_fail(SC_ERR_ARG, "plot series %d has %d points but no data", i, s->n);
         if (s->palette < 0 || s->palette > PLOT_PALETTE_SIZE)
-            return sc_fail(SC_ERR_ARG, "plot series %d: palette entry %d is not in 0..%d", i, s->palette,
+            return err_fail(SC_ERR_ARG, "plot series %d: palette entry %d is not in 0..%d", i, s->palette,
                            PLOT_PALETTE_SIZE);
     }
     return SC_OK;
@@ -344,7 +344,7 @@ static sc_status layout(const plot_spec *sp, int W, int H, frame *f, int *legend
     f->right = W - 1 - (*n_named ? *legend_w + 20 : 28);
     f->bottom = H - 1 - (12 + text_h + (sp->x_label && *sp->x_label ? 14 + text_h : 0) + 16);
     if (f->right - f->left < 80 || f->bottom - f->top < 60)
-        return sc_fail(SC_ERR_ARG, "plot of %d x %d pixels is too small for its labels and legend", W, H);
+        return err_fail(SC_ERR_ARG, "plot of %d x %d pixels is too small for its labels and legend", W, H);
     return SC_OK;
 }
 
@@ -439,7 +439,7 @@ static void draw_legend(canvas *c, layer *L, const plot_spec *sp, const frame *f
 sc_status plot_render(const plot_spec *sp, uint8_t **rgb, int *w, int *h)
 {
     *rgb = NULL;
-    if (!sp) return sc_fail(SC_ERR_ARG, "no plot given");
+    if (!sp) return err_fail(SC_ERR_ARG, "no plot given");
     int W = sp->width ? sp->width : PLOT_DEFAULT_W, H = sp->height ? sp->height : PLOT_DEFAULT_H;
     sc_status s = check_spec(sp, W, H);
     if (s) return s;
@@ -447,15 +447,15 @@ sc_status plot_render(const plot_spec *sp, uint8_t **rgb, int *w, int *h)
     int legend_w, n_named;
     if ((s = layout(sp, W, H, &f, &legend_w, &n_named))) return s;
 
-    canvas c = {sc_alloc_array((size_t)W * (size_t)H, 3, "plot image"), W, H};
+    canvas c = {mem_alloc_array((size_t)W * (size_t)H, 3, "plot image"), W, H};
     /* Nice ticks often put data exactly on an axis end (error 0, step 0, a constant): series may
      * draw over the frame so such a line or marker is not cut in half. The axes cover every
      * point, so nothing reaches further than a line's width or a marker's radius. */
-    layer L = {sc_alloc_array((size_t)W * (size_t)H, sizeof(float), "plot layer"), W, H,
+    layer L = {mem_alloc_array((size_t)W * (size_t)H, sizeof(float), "plot layer"), W, H,
                f.left - OVERDRAW, f.top - OVERDRAW, f.right + OVERDRAW, f.bottom + OVERDRAW};
     if (!c.px || !L.a) {
-        sc_free(c.px);
-        sc_free(L.a);
+        mem_free(c.px);
+        mem_free(L.a);
         return SC_ERR_NOMEM;
     }
     memset(c.px, 255, (size_t)W * (size_t)H * 3); /* white background */
@@ -467,7 +467,7 @@ sc_status plot_render(const plot_spec *sp, uint8_t **rgb, int *w, int *h)
         composite(&c, &L, series_colour(&sp->series[i], i));
     }
     if (n_named) draw_legend(&c, &L, sp, &f, legend_w, n_named);
-    sc_free(L.a);
+    mem_free(L.a);
     *rgb = c.px;
     *w = W;
     *h = H;
@@ -482,6 +482,6 @@ sc_status plot_lines_png(const char *path, const plot_spec *spec, int force)
     if (s) return s;
     png_text_kv meta[2] = {{"Software", "smoothcache"}, {"Title", spec->title}};
     s = png_write_rgb8(path, w, h, rgb, meta, spec->title && *spec->title ? 2 : 1, force);
-    sc_free(rgb);
+    mem_free(rgb);
     return s;
 }

@@ -40,7 +40,7 @@ typedef struct {
     int width, height;                     /* pixels; 0: PLOT_DEFAULT_W x PLOT_DEFAULT_H */
 } plot_spec;
 
-/* Renders into *rgb ([*h][*w][3], allocated here; free with sc_free). SC_ERR_ARG for a bad spec
+/* Renders into *rgb ([*h][*w][3], allocated here; free with mem_free). SC_ERR_ARG for a bad spec
  * (sizes outside 200..4096 x 150..4096, too many series, n < 0, points missing). */
 sc_status plot_render(const plot_spec *spec, uint8_t **rgb, int *w, int *h);
 

@@ -21,7 +21,7 @@ static void softmax_rows(float *s, long rows, int T, float scale)
         float mx = -INFINITY;
         for (int i = 0; i < T; i++) mx = x[i] > mx ? x[i] : mx;
         for (int i = 0; i < T; i++) x[i] *= scale;
-        float sum = sc_exp_sub_sum(x, mx * scale, x, T);
+        float sum = vm_exp_sub_sum(x, mx * scale, x, T);
         float inv = 1.0f / sum;
         #pragma omp simd
         for (int i = 0; i < T; i++) x[i] *= inv;

@@ -41,25 +41,25 @@ sc_status dit_config_from_object(dit_config *c, const json_t *j, const char *pat
         (s = json_get_bool(j, "norm_elementwise_affine", path, 0, 0, &affine)))
         goto done;
     if (cls && strcmp(cls, "DiTTransformer2DModel") && strcmp(cls, "Transformer2DModel")) {
-        s = sc_fail(SC_ERR_UNSUPPORTED, "%s: _class_name \"%.60s\" is not a DiT (expected DiTTransformer2DModel)", path, cls);
+        s = err_fail(SC_ERR_UNSUPPORTED, "%s: _class_name \"%.60s\" is not a DiT (expected DiTTransformer2DModel)", path, cls);
         goto done;
     }
     if (strcmp(norm, "ada_norm_zero")) {
-        s = sc_fail(SC_ERR_UNSUPPORTED, "%s: norm_type \"%.40s\" is not supported (DiT uses ada_norm_zero)", path, norm);
+        s = err_fail(SC_ERR_UNSUPPORTED, "%s: norm_type \"%.40s\" is not supported (DiT uses ada_norm_zero)", path, norm);
         goto done;
     }
     if (strcmp(act, "gelu-approximate")) {
-        s = sc_fail(SC_ERR_UNSUPPORTED, "%s: activation_fn \"%.40s\" is not supported (DiT uses gelu-approximate)", path, act);
+        s = err_fail(SC_ERR_UNSUPPORTED, "%s: activation_fn \"%.40s\" is not supported (DiT uses gelu-approximate)", path, act);
         goto done;
     }
     if (!bias || affine) {
-        s = sc_fail(SC_ERR_UNSUPPORTED, "%s: %s is not supported by the DiT block", path,
+        s = err_fail(SC_ERR_UNSUPPORTED, "%s: %s is not supported by the DiT block", path,
                     !bias ? "attention_bias false" : "norm_elementwise_affine true");
         goto done;
     }
     const json_t *xa = json_object_get(j, "cross_attention_dim");
     if (xa && !json_is_null(xa)) {
-        s = sc_fail(SC_ERR_UNSUPPORTED, "%s: cross_attention_dim is set; class-conditional DiT has no cross-attention", path);
+        s = err_fail(SC_ERR_UNSUPPORTED, "%s: cross_attention_dim is set; class-conditional DiT has no cross-attention", path);
         goto done;
     }
     c->heads = (int)heads;
@@ -79,19 +79,19 @@ done:
 sc_status dit_config_finish(dit_config *c, sc_origin origin, const char *what)
 {
     if (c->hidden <= 0 || c->heads <= 0 || c->hidden % c->heads)
-        return sc_fail(SC_ERR_FORMAT, "%s: hidden size %d is not divisible by %d heads", what, c->hidden, c->heads);
+        return err_fail(SC_ERR_FORMAT, "%s: hidden size %d is not divisible by %d heads", what, c->hidden, c->heads);
     if (c->hidden % 4 || c->hidden > 16384)
-        return sc_fail(SC_ERR_FORMAT, "%s: hidden size %d must be a multiple of 4 and at most 16384", what, c->hidden);
+        return err_fail(SC_ERR_FORMAT, "%s: hidden size %d must be a multiple of 4 and at most 16384", what, c->hidden);
     c->head_dim = c->hidden / c->heads;
     if (c->patch <= 0 || c->input_size <= 0 || c->input_size % c->patch)
-        return sc_fail(SC_ERR_FORMAT, "%s: input size %d is not a multiple of the patch size %d", what,
+        return err_fail(SC_ERR_FORMAT, "%s: input size %d is not a multiple of the patch size %d", what,
                        c->input_size, c->patch);
     c->grid = c->input_size / c->patch;
     c->tokens = c->grid * c->grid;
     if (c->tokens > 16384)
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: %d tokens is more than this engine supports (16384)", what, c->tokens);
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: %d tokens is more than this engine supports (16384)", what, c->tokens);
     if (c->out_channels != c->in_channels && c->out_channels != 2 * c->in_channels)
-        return sc_fail(SC_ERR_FORMAT, "%s: out_channels %d must be in_channels (%d) or twice it (learned sigma)",
+        return err_fail(SC_ERR_FORMAT, "%s: out_channels %d must be in_channels (%d) or twice it (learned sigma)",
                        what, c->out_channels, c->in_channels);
     c->learned_sigma = c->out_channels == 2 * c->in_channels;
     if (origin == SC_ORIGIN_ORIGINAL) {

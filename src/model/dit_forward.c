@@ -38,13 +38,13 @@ sc_status dit_workspace_init(dit_workspace *ws, const sc_model *m, int rows)
         {&ws->mod, B * 6 * D, "modulation"},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        *bufs[i].p = sc_alloc_array(bufs[i].n, sizeof(float), bufs[i].what);
+        *bufs[i].p = mem_alloc_array(bufs[i].n, sizeof(float), bufs[i].what);
         if (!*bufs[i].p) {
             dit_workspace_free(ws);
             return SC_ERR_NOMEM;
         }
     }
-    ws->y = sc_alloc_array(B, sizeof(int), "labels");
+    ws->y = mem_alloc_array(B, sizeof(int), "labels");
     if (!ws->y) {
         dit_workspace_free(ws);
         return SC_ERR_NOMEM;
@@ -58,8 +58,8 @@ void dit_workspace_free(dit_workspace *ws)
 {
     float *all[] = {ws->h, ws->z, ws->qkv, ws->att, ws->sub, ws->hid, ws->scores, ws->dense, ws->patches,
                     ws->out_tok, ws->temb_freq, ws->temb_hid, ws->c, ws->silu_c, ws->silu_cb, ws->mod};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) sc_free(all[i]);
-    sc_free(ws->y);
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) mem_free(all[i]);
+    mem_free(ws->y);
     mm_destroy(ws->mm);
     memset(ws, 0, sizeof *ws);
 }

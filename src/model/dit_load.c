@@ -28,14 +28,14 @@ typedef struct {
 
 static sc_status wsrc_add(wsrc *w, const char *path)
 {
-    if (w->n == MAX_SHARDS) return sc_fail(SC_ERR_FORMAT, "%s: more than %d weight files", path, MAX_SHARDS);
+    if (w->n == MAX_SHARDS) return err_fail(SC_ERR_FORMAT, "%s: more than %d weight files", path, MAX_SHARDS);
     st_file *f;
     sc_status s = torch_or_safetensors_open(path, &f);
     if (s) return s;
     for (int i = 0; i < w->n; i++)
         for (size_t k = 0; k < st_count(f); k++)
             if (st_find(w->files[i], st_at(f, k)->name)) {
-                sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is also in %s", path, st_at(f, k)->name,
+                err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is also in %s", path, st_at(f, k)->name,
                         st_path(w->files[i]));
                 st_close(f);
                 return SC_ERR_FORMAT;
@@ -43,7 +43,7 @@ static sc_status wsrc_add(wsrc *w, const char *path)
     w->used[w->n] = calloc(st_count(f) + 1, 1);
     if (!w->used[w->n]) {
         st_close(f);
-        return sc_fail(SC_ERR_NOMEM, "out of memory");
+        return err_fail(SC_ERR_NOMEM, "out of memory");
     }
     w->files[w->n++] = f;
     return SC_OK;
@@ -78,8 +78,8 @@ sc_status dit_own(sc_model *m, void *p)
         int cap = m->cap_owned ? 2 * m->cap_owned : 64;
         void **np = realloc(m->owned, (size_t)cap * sizeof *np);
         if (!np) {
-            sc_free(p);
-            return sc_fail(SC_ERR_NOMEM, "out of memory");
+            mem_free(p);
+            return err_fail(SC_ERR_NOMEM, "out of memory");
         }
         m->owned = np;
         m->cap_owned = cap;
@@ -102,14 +102,14 @@ static sc_status get(sc_model *m, wsrc *w, const char *name, int rank, const uin
 {
     st_file *f;
     const st_tensor *t = wsrc_find(w, name, &f);
-    if (!t) return sc_fail(SC_ERR_FORMAT, "%s: missing tensor \"%s\"", m->path, name);
+    if (!t) return err_fail(SC_ERR_FORMAT, "%s: missing tensor \"%s\"", m->path, name);
     int same = t->rank == rank;
     for (int i = 0; same && i < rank; i++) same = t->shape[i] == dims[i];
     if (!same) {
         char a[96], b[96];
         shape_str(a, sizeof a, t->rank, t->shape);
         shape_str(b, sizeof b, rank, dims);
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" has shape %s but the model configuration needs %s",
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" has shape %s but the model configuration needs %s",
                        st_path(f), name, a, b);
     }
     float *owned;
@@ -155,7 +155,7 @@ static sc_status get_patch_embed(sc_model *m, wsrc *w, const char *prefix)
 
 static sc_status alloc_blocks(sc_model *m)
 {
-    m->w.blocks = sc_alloc_array((size_t)m->cfg.depth, sizeof *m->w.blocks, "blocks");
+    m->w.blocks = mem_alloc_array((size_t)m->cfg.depth, sizeof *m->w.blocks, "blocks");
     if (!m->w.blocks) return SC_ERR_NOMEM;
     return dit_own(m, m->w.blocks);
 }
@@ -269,21 +269,21 @@ static sc_status infer_original_config(sc_model *m, wsrc *w, const sc_load_opts 
     const st_tensor *fl = wsrc_find(w, "final_layer.linear.weight", &f);
     const st_tensor *yt = wsrc_find(w, "y_embedder.embedding_table.weight", &f);
     if (!xe || !fl || !yt)
-        return sc_fail(SC_ERR_FORMAT, "%s: missing tensor \"%s\"", m->path,
+        return err_fail(SC_ERR_FORMAT, "%s: missing tensor \"%s\"", m->path,
                        !xe ? "x_embedder.proj.weight" : !fl ? "final_layer.linear.weight"
                                                             : "y_embedder.embedding_table.weight");
     if (xe->rank != 4 || xe->shape[2] != xe->shape[3] || xe->shape[0] > 16384 || xe->shape[1] > 64 ||
         xe->shape[2] < 1 || xe->shape[2] > 16)
-        return sc_fail(SC_ERR_FORMAT, "%s: x_embedder.proj.weight must be [D, C, p, p] with p <= 16", m->path);
+        return err_fail(SC_ERR_FORMAT, "%s: x_embedder.proj.weight must be [D, C, p, p] with p <= 16", m->path);
     c->hidden = (int)xe->shape[0];
     c->in_channels = (int)xe->shape[1];
     c->patch = (int)xe->shape[2];
     uint64_t p2 = (uint64_t)c->patch * c->patch;
     if (fl->rank != 2 || fl->shape[0] % p2 || fl->shape[0] / p2 > 128)
-        return sc_fail(SC_ERR_FORMAT, "%s: final_layer.linear.weight must be [p*p*out_channels, D]", m->path);
+        return err_fail(SC_ERR_FORMAT, "%s: final_layer.linear.weight must be [p*p*out_channels, D]", m->path);
     c->out_channels = (int)(fl->shape[0] / p2);
     if (yt->rank != 2 || yt->shape[0] < 2 || yt->shape[0] > 100001)
-        return sc_fail(SC_ERR_FORMAT, "%s: y_embedder.embedding_table.weight must be [classes + 1, D]", m->path);
+        return err_fail(SC_ERR_FORMAT, "%s: y_embedder.embedding_table.weight must be [classes + 1, D]", m->path);
     c->num_classes = (int)yt->shape[0] - 1;
 
     int depth = 0;
@@ -293,11 +293,11 @@ static sc_status infer_original_config(sc_model *m, wsrc *w, const sc_load_opts 
             if (strncmp(n, "blocks.", 7) == 0) {
                 long idx = strtol(n + 7, NULL, 10);
                 if (idx < 0 || idx >= 1024)
-                    return sc_fail(SC_ERR_FORMAT, "%s: block index in \"%s\" is out of range", m->path, n);
+                    return err_fail(SC_ERR_FORMAT, "%s: block index in \"%s\" is out of range", m->path, n);
                 if (idx + 1 > depth) depth = (int)idx + 1;
             }
         }
-    if (depth == 0) return sc_fail(SC_ERR_FORMAT, "%s: no \"blocks.N.*\" tensors", m->path);
+    if (depth == 0) return err_fail(SC_ERR_FORMAT, "%s: no \"blocks.N.*\" tensors", m->path);
     c->depth = depth;
 
     const st_tensor *pe = wsrc_find(w, "pos_embed", &f);
@@ -306,11 +306,11 @@ static sc_status infer_original_config(sc_model *m, wsrc *w, const sc_load_opts 
     } else if (pe && pe->rank == 3 && pe->shape[0] == 1) {
         uint64_t T = pe->shape[1], g = (uint64_t)llround(sqrt((double)T));
         if (g * g != T || g * c->patch > 4096)
-            return sc_fail(SC_ERR_FORMAT, "%s: pos_embed has %llu tokens, not a square grid", m->path,
+            return err_fail(SC_ERR_FORMAT, "%s: pos_embed has %llu tokens, not a square grid", m->path,
                            (unsigned long long)T);
         c->input_size = (int)g * c->patch;
     } else {
-        return sc_fail(SC_ERR_FORMAT, "%s: cannot infer the input size: the file has no pos_embed (pass --input-size)", m->path);
+        return err_fail(SC_ERR_FORMAT, "%s: cannot infer the input size: the file has no pos_embed (pass --input-size)", m->path);
     }
     if (o && o->num_heads) {
         c->heads = o->num_heads;
@@ -319,7 +319,7 @@ static sc_status infer_original_config(sc_model *m, wsrc *w, const sc_load_opts 
         for (size_t i = 0; i < sizeof std_sizes / sizeof *std_sizes; i++)
             if (std_sizes[i][0] == c->hidden) c->heads = std_sizes[i][1];
         if (!c->heads)
-            return sc_fail(SC_ERR_FORMAT, "%s: hidden size %d is not a standard DiT size; pass the number of heads (--heads)",
+            return err_fail(SC_ERR_FORMAT, "%s: hidden size %d is not a standard DiT size; pass the number of heads (--heads)",
                            m->path, c->hidden);
     }
     return SC_OK;
@@ -338,7 +338,7 @@ static void warn_unused(const sc_model *m, const wsrc *w)
             if (!example) example = n;
             count++;
         }
-    if (count) sc_warn("%s: %zu tensor(s) not used by the model, e.g. \"%s\"", m->path, count, example);
+    if (count) err_warn("%s: %zu tensor(s) not used by the model, e.g. \"%s\"", m->path, count, example);
 }
 
 /* The weights of a diffusers transformer folder: one safetensors file, an index of shards, or
@@ -356,7 +356,7 @@ static sc_status open_diffusers_weights(const char *dir, wsrc *w)
         const json_t *map = json_object_get(j, "weight_map");
         if (!json_is_object(map)) {
             json_decref(j);
-            return sc_fail(SC_ERR_FORMAT, "%s: \"weight_map\" is missing or not an object", p);
+            return err_fail(SC_ERR_FORMAT, "%s: \"weight_map\" is missing or not an object", p);
         }
         const char *name;
         json_t *v;
@@ -364,7 +364,7 @@ static sc_status open_diffusers_weights(const char *dir, wsrc *w)
             const char *shard = json_string_value(v);
             if (!shard || !*shard || strchr(shard, '/') || strchr(shard, '\\') || !strcmp(shard, "..") ||
                 !strcmp(shard, ".")) {
-                s = sc_fail(SC_ERR_FORMAT, "%s: shard name for \"%s\" must be a plain file name in the same folder", p, name);
+                s = err_fail(SC_ERR_FORMAT, "%s: shard name for \"%s\" must be a plain file name in the same folder", p, name);
                 break;
             }
             char sp[4096];
@@ -374,7 +374,7 @@ static sc_status open_diffusers_weights(const char *dir, wsrc *w)
             if (!known && (s = wsrc_add(w, sp))) break;
             st_file *f;
             if (!wsrc_find(w, name, &f) || strcmp(st_path(f), sp)) {
-                s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is not in its shard %s", p, name, shard);
+                s = err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is not in its shard %s", p, name, shard);
                 break;
             }
         }
@@ -385,7 +385,7 @@ static sc_status open_diffusers_weights(const char *dir, wsrc *w)
     }
     if ((s = file_join(p, sizeof p, dir, "diffusion_pytorch_model.bin"))) return s;
     if (file_is_regular(p)) return wsrc_add(w, p);
-    return sc_fail(SC_ERR_FORMAT, "%s: no diffusion_pytorch_model.safetensors (or .safetensors.index.json, or .bin) beside config.json", dir);
+    return err_fail(SC_ERR_FORMAT, "%s: no diffusion_pytorch_model.safetensors (or .safetensors.index.json, or .bin) beside config.json", dir);
 }
 
 static void list_dir(const char *dir, char *buf, size_t cap)
@@ -416,7 +416,7 @@ static sc_status load_from_dir(sc_model *m, const char *dir, const sc_load_opts 
         if ((s = json_load_object_file(p, SC_JSON_FILE_CAP, &j))) return s;
         int has = json_object_get(j, "transformer") != NULL;
         json_decref(j);
-        if (!has) return sc_fail(SC_ERR_FORMAT, "%s: no \"transformer\" entry: not a DiT pipeline", p);
+        if (!has) return err_fail(SC_ERR_FORMAT, "%s: no \"transformer\" entry: not a DiT pipeline", p);
         m->layout = DIT_LAYOUT_PIPELINE;
         if ((s = file_join(tdir, sizeof tdir, dir, "transformer"))) return s;
         if ((s = file_join(p, sizeof p, dir, "scheduler/scheduler_config.json"))) return s;
@@ -429,7 +429,7 @@ static sc_status load_from_dir(sc_model *m, const char *dir, const sc_load_opts 
     if (!file_is_regular(p)) {
         char found[512];
         list_dir(dir, found, sizeof found);
-        return sc_fail(SC_ERR_FORMAT, "%s: not a model folder: found %s; expected model_index.json (diffusers pipeline) or config.json + diffusion_pytorch_model.safetensors (diffusers DiTTransformer2DModel)",
+        return err_fail(SC_ERR_FORMAT, "%s: not a model folder: found %s; expected model_index.json (diffusers pipeline) or config.json + diffusion_pytorch_model.safetensors (diffusers DiTTransformer2DModel)",
                        dir, found);
     }
     if ((s = dit_config_from_json(&m->cfg, p))) return s;
@@ -452,15 +452,15 @@ static sc_status load_from_file(sc_model *m, const char *path, const sc_load_opt
         return load_original(m, w);
     }
     if (wsrc_find(w, "pos_embed.proj.weight", &f))
-        return sc_fail(SC_ERR_FORMAT, "%s: diffusers tensor names but no config: load the folder that holds config.json", path);
-    return sc_fail(SC_ERR_FORMAT, "%s: not a DiT checkpoint: no \"x_embedder.proj.weight\" (original naming) or \"pos_embed.proj.weight\" (diffusers)", path);
+        return err_fail(SC_ERR_FORMAT, "%s: diffusers tensor names but no config: load the folder that holds config.json", path);
+    return err_fail(SC_ERR_FORMAT, "%s: not a DiT checkpoint: no \"x_embedder.proj.weight\" (original naming) or \"pos_embed.proj.weight\" (diffusers)", path);
 }
 
 static sc_status finish_weights(sc_model *m, const sc_load_opts *o)
 {
     const dit_config *c = &m->cfg;
     if (!m->w.pos) {
-        float *pos = sc_alloc_array((size_t)c->tokens * c->hidden, sizeof(float), "position table");
+        float *pos = mem_alloc_array((size_t)c->tokens * c->hidden, sizeof(float), "position table");
         if (!pos) return SC_ERR_NOMEM;
         dit_pos_embed(pos, c->grid, c->hidden);
         m->w.pos = pos;
@@ -483,10 +483,10 @@ static sc_status finish_weights(sc_model *m, const sc_load_opts *o)
                 if (!L->w) continue;
                 for (size_t k = 0; k < (size_t)L->out * L->in; k++)
                     if (!isfinite(L->w[k]))
-                        return sc_fail(SC_ERR_NUMERIC, "%s: non-finite weight (block %d)", m->path, l);
+                        return err_fail(SC_ERR_NUMERIC, "%s: non-finite weight (block %d)", m->path, l);
                 for (int k = 0; k < L->out; k++)
                     if (!isfinite(L->b[k]))
-                        return sc_fail(SC_ERR_NUMERIC, "%s: non-finite bias (block %d)", m->path, l);
+                        return err_fail(SC_ERR_NUMERIC, "%s: non-finite bias (block %d)", m->path, l);
             }
         }
     }
@@ -496,10 +496,10 @@ static sc_status finish_weights(sc_model *m, const sc_load_opts *o)
 sc_status sc_model_load(const char *path, const sc_load_opts *opts, sc_model **out)
 {
     *out = NULL;
-    if (!path || !*path) return sc_fail(SC_ERR_ARG, "empty model path");
-    if (opts && opts->num_heads < 0) return sc_fail(SC_ERR_ARG, "number of heads must be positive");
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "empty model path");
+    if (opts && opts->num_heads < 0) return err_fail(SC_ERR_ARG, "number of heads must be positive");
     sc_model *m = calloc(1, sizeof *m);
-    if (!m) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!m) return err_fail(SC_ERR_NOMEM, "out of memory");
     snprintf(m->path, sizeof m->path, "%s", path);
     wsrc w = {0};
     sc_status s;
@@ -520,7 +520,7 @@ sc_status sc_model_load(const char *path, const sc_load_opts *opts, sc_model **o
 void sc_model_free(sc_model *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->n_owned; i++) sc_free(m->owned[i]);
+    for (int i = 0; i < m->n_owned; i++) mem_free(m->owned[i]);
     free(m->owned);
     for (int i = 0; i < m->n_packs; i++) mm_packed_free(m->packs[i]);
     free(m->packs);

@@ -23,7 +23,7 @@ static void release_plain(sc_model *m, const float *w, size_t bytes)
 {
     for (int i = 0; i < m->n_owned; i++)
         if (m->owned[i] == w) {
-            sc_free(m->owned[i]);
+            mem_free(m->owned[i]);
             m->owned[i] = m->owned[--m->n_owned];
             return;
         }
@@ -37,7 +37,7 @@ static sc_status keep_pack(sc_model *m, mm_packed *p)
         mm_packed **np = realloc(m->packs, (size_t)cap * sizeof *np);
         if (!np) {
             mm_packed_free(p);
-            return sc_fail(SC_ERR_NOMEM, "out of memory");
+            return err_fail(SC_ERR_NOMEM, "out of memory");
         }
         m->packs = np;
         m->cap_packs = cap;
@@ -65,11 +65,11 @@ static sc_status fuse_qkv(sc_model *m, dit_block *b)
 {
     const int D = b->q.out;
     const size_t DD = (size_t)D * b->q.in;
-    float *w = sc_alloc_array(3 * DD, sizeof(float), "qkv weights");
-    float *bias = sc_alloc_array(3 * (size_t)D, sizeof(float), "qkv bias");
+    float *w = mem_alloc_array(3 * DD, sizeof(float), "qkv weights");
+    float *bias = mem_alloc_array(3 * (size_t)D, sizeof(float), "qkv bias");
     if (!w || !bias) {
-        sc_free(w);
-        sc_free(bias);
+        mem_free(w);
+        mem_free(bias);
         return SC_ERR_NOMEM;
     }
     const dit_linear *parts[3] = {&b->q, &b->k, &b->v};

@@ -42,10 +42,10 @@ sc_status sc_decode_images(const sc_model *m, sc_vae *vae, int n, const float *l
     const dit_config *c = &m->cfg;
     const int side = sc_image_side(m, vae);
     if (!side)
-        return sc_fail(SC_ERR_ARG, vae ? "the VAE takes %d latent channels and makes %d; the model's latents have %d"
+        return err_fail(SC_ERR_ARG, vae ? "the VAE takes %d latent channels and makes %d; the model's latents have %d"
                                        : "this model makes %d-channel latents, not pictures: give a VAE (--vae)",
                        vae ? vae->cfg.latent_channels : c->in_channels, vae ? vae->cfg.out_channels : 0, c->in_channels);
-    if (n < 1) return sc_fail(SC_ERR_ARG, "no images to decode");
+    if (n < 1) return err_fail(SC_ERR_ARG, "no images to decode");
     const size_t px = (size_t)side * side;
     if (!vae) {
         for (int i = 0; i < n; i++)
@@ -53,7 +53,7 @@ sc_status sc_decode_images(const sc_model *m, sc_vae *vae, int n, const float *l
         return SC_OK;
     }
     /* One image at a time: [1, 3, side, side] floats of decoder output. */
-    float *img = sc_alloc_array(3 * px, sizeof(float), "decoded image");
+    float *img = mem_alloc_array(3 * px, sizeof(float), "decoded image");
     if (!img) return SC_ERR_NOMEM;
     const size_t lat = (size_t)c->in_channels * c->input_size * c->input_size;
     sc_status s = SC_OK;
@@ -61,6 +61,6 @@ sc_status sc_decode_images(const sc_model *m, sc_vae *vae, int n, const float *l
         s = vae_decode(vae, 1, c->input_size, latents + (size_t)i * lat, img, threads);
         if (!s) image_from_float(rgb + (size_t)i * px * 3, img, 3, side, side);
     }
-    sc_free(img);
+    mem_free(img);
     return s;
 }

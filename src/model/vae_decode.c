@@ -54,12 +54,12 @@ static size_t buffer_floats(const vae_config *c, int S)
 
 void vae_workspace_free(vae_workspace *ws)
 {
-    for (int i = 0; i < 3; i++) sc_free(ws->buf[i]);
-    sc_free(ws->q);
-    sc_free(ws->k);
-    sc_free(ws->v);
-    sc_free(ws->scores);
-    sc_free(ws->stats);
+    for (int i = 0; i < 3; i++) mem_free(ws->buf[i]);
+    mem_free(ws->q);
+    mem_free(ws->k);
+    mem_free(ws->v);
+    mem_free(ws->scores);
+    mem_free(ws->stats);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -71,18 +71,18 @@ static sc_status workspace_prepare(vae_model *m, int S)
     vae_workspace_free(ws);
     const vae_config *c = &m->cfg;
     const size_t floats = buffer_floats(c, S);
-    if (!floats) return sc_fail(SC_ERR_ARG, "latent size %d is too large for the VAE", S);
+    if (!floats) return err_fail(SC_ERR_ARG, "latent size %d is too large for the VAE", S);
     int widest = c->latent_channels > c->out_channels ? c->latent_channels : c->out_channels;
     for (int b = 0; b < c->blocks; b++) widest = c->block_out[b] > widest ? c->block_out[b] : widest;
     for (int i = 0; i < 3; i++)
-        if (!(ws->buf[i] = sc_alloc_array(floats, sizeof(float), "VAE activations"))) return SC_ERR_NOMEM;
-    if (!(ws->stats = sc_alloc_array(3 * (size_t)widest, sizeof(double), "GroupNorm scratch"))) return SC_ERR_NOMEM;
+        if (!(ws->buf[i] = mem_alloc_array(floats, sizeof(float), "VAE activations"))) return SC_ERR_NOMEM;
+    if (!(ws->stats = mem_alloc_array(3 * (size_t)widest, sizeof(double), "GroupNorm scratch"))) return SC_ERR_NOMEM;
     if (m->attn.c) {
         const size_t T = (size_t)S * S, rows = T < VAE_ATTN_ROWS ? T : VAE_ATTN_ROWS;
-        if (!(ws->q = sc_alloc_array(T, (size_t)m->attn.c * sizeof(float), "attention queries")) ||
-            !(ws->k = sc_alloc_array(T, (size_t)m->attn.c * sizeof(float), "attention keys")) ||
-            !(ws->v = sc_alloc_array(T, (size_t)m->attn.c * sizeof(float), "attention values")) ||
-            !(ws->scores = sc_alloc_array(rows, T * sizeof(float), "attention scores")))
+        if (!(ws->q = mem_alloc_array(T, (size_t)m->attn.c * sizeof(float), "attention queries")) ||
+            !(ws->k = mem_alloc_array(T, (size_t)m->attn.c * sizeof(float), "attention keys")) ||
+            !(ws->v = mem_alloc_array(T, (size_t)m->attn.c * sizeof(float), "attention values")) ||
+            !(ws->scores = mem_alloc_array(rows, T * sizeof(float), "attention scores")))
             return SC_ERR_NOMEM;
     }
     ws->size = S;
@@ -184,8 +184,8 @@ static sc_status decode_one(vae_model *m, int S, const float *latent, float *ima
 
 sc_status vae_decode(vae_model *m, int n, int size, const float *latents, float *images, int threads)
 {
-    if (n < 1) return sc_fail(SC_ERR_ARG, "VAE decode: batch size %d must be positive", n);
-    if (size < 1 || size > 1024) return sc_fail(SC_ERR_ARG, "VAE decode: latent size %d is outside [1, 1024]", size);
+    if (n < 1) return err_fail(SC_ERR_ARG, "VAE decode: batch size %d must be positive", n);
+    if (size < 1 || size > 1024) return err_fail(SC_ERR_ARG, "VAE decode: latent size %d is outside [1, 1024]", size);
     mm_set_threads(threads);
     sc_status e = workspace_prepare(m, size);
     if (e) return e;

@@ -92,7 +92,7 @@ static sc_status fetch(vsrc *w, const char *name, int rank, const uint64_t *dims
                        float **owned)
 {
     const st_tensor *t = vsrc_find(w, name);
-    if (!t) return sc_fail(SC_ERR_FORMAT, "%s: missing tensor \"%s%s\"", st_path(w->f), w->prefix, name);
+    if (!t) return err_fail(SC_ERR_FORMAT, "%s: missing tensor \"%s%s\"", st_path(w->f), w->prefix, name);
     const int pointwise = rank == 4 && dims[2] == 1 && dims[3] == 1;
     int same = t->rank == rank || (pointwise && t->rank == 2);
     for (int i = 0; same && i < t->rank; i++) same = t->shape[i] == dims[i];
@@ -100,7 +100,7 @@ static sc_status fetch(vsrc *w, const char *name, int rank, const uint64_t *dims
         char a[96], b[96];
         shape_str(a, sizeof a, t->rank, t->shape);
         shape_str(b, sizeof b, rank, dims);
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s%s\" has shape %s but the VAE configuration needs %s%s",
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s%s\" has shape %s but the VAE configuration needs %s%s",
                        st_path(w->f), w->prefix, name, a, b, pointwise ? " (or the same without the 1x1)" : "");
     }
     w->used[t - st_at(w->f, 0)] = 1;
@@ -127,8 +127,8 @@ static sc_status load_conv(vae_model *m, vsrc *w, const char *prefix, int cin, i
     if (!s) s = fetch(w, name, 1, bd, &bias, &bown);
     const int narrow = cin <= VAE_WINOGRAD_MAX_CHANNELS || cout <= VAE_WINOGRAD_MAX_CHANNELS;
     if (!s) s = conv_layer_create(m->conv, cin, cout, k, k / 2, wt, bias, k == 3 && narrow ? CONV_WINOGRAD : CONV_DIRECT, out);
-    sc_free(wown);
-    sc_free(bown);
+    mem_free(wown);
+    mem_free(bown);
     return s;
 }
 
@@ -140,8 +140,8 @@ static sc_status load_upsample(vae_model *m, vsrc *w, const char *prefix, int c,
     uint64_t wd[4] = {(uint64_t)c, (uint64_t)c, 3, 3}, bd[1] = {(uint64_t)c};
     const float *wt, *bias;
     float *wown = NULL, *bown = NULL;
-    float *w2 = sc_alloc_array((size_t)16 * c * c, sizeof(float), "upsampling weights"); /* [4c, c, 2, 2] */
-    float *b4 = sc_alloc_array((size_t)4 * c, sizeof(float), "upsampling bias");         /* [4c] */
+    float *w2 = mem_alloc_array((size_t)16 * c * c, sizeof(float), "upsampling weights"); /* [4c, c, 2, 2] */
+    float *b4 = mem_alloc_array((size_t)4 * c, sizeof(float), "upsampling bias");         /* [4c] */
     sc_status s = w2 && b4 ? SC_OK : SC_ERR_NOMEM;
     snprintf(name, sizeof name, "%s.weight", prefix);
     if (!s) s = fetch(w, name, 4, wd, &wt, &wown);
@@ -152,10 +152,10 @@ static sc_status load_upsample(vae_model *m, vsrc *w, const char *prefix, int c,
         for (int p = 0; p < 4; p++) memcpy(b4 + (size_t)p * c, bias, (size_t)c * sizeof *b4);
         s = conv_layer_create(m->conv, c, 4 * c, 2, 1, w2, b4, CONV_DIRECT, out);
     }
-    sc_free(wown);
-    sc_free(bown);
-    sc_free(w2);
-    sc_free(b4);
+    mem_free(wown);
+    mem_free(bown);
+    mem_free(w2);
+    mem_free(b4);
     return s;
 }
 
@@ -166,18 +166,18 @@ static sc_status load_norm(vsrc *w, const char *prefix, int c, vae_norm *n)
     const float *src;
     float *own = NULL;
     n->c = c;
-    n->gamma = sc_alloc_array((size_t)c, sizeof(float), "GroupNorm weights");
-    n->beta = sc_alloc_array((size_t)c, sizeof(float), "GroupNorm weights");
+    n->gamma = mem_alloc_array((size_t)c, sizeof(float), "GroupNorm weights");
+    n->beta = mem_alloc_array((size_t)c, sizeof(float), "GroupNorm weights");
     if (!n->gamma || !n->beta) return SC_ERR_NOMEM;
     snprintf(name, sizeof name, "%s.weight", prefix);
     sc_status s = fetch(w, name, 1, d, &src, &own);
     if (!s) memcpy(n->gamma, src, (size_t)c * sizeof(float));
-    sc_free(own);
+    mem_free(own);
     own = NULL;
     snprintf(name, sizeof name, "%s.bias", prefix);
     if (!s) s = fetch(w, name, 1, d, &src, &own);
     if (!s) memcpy(n->beta, src, (size_t)c * sizeof(float));
-    sc_free(own);
+    mem_free(own);
     return s;
 }
 
@@ -234,7 +234,7 @@ static sc_status load_weights(vae_model *m, vsrc *w)
         U->cout = c->block_out[c->blocks - 1 - b];
         U->n_resnets = c->layers_per_block + 1;
         U->resnets = calloc((size_t)U->n_resnets, sizeof *U->resnets);
-        if (!U->resnets) return sc_fail(SC_ERR_NOMEM, "out of memory");
+        if (!U->resnets) return err_fail(SC_ERR_NOMEM, "out of memory");
         for (int r = 0; r < U->n_resnets && !s; r++) {
             up_resnet_name(p, sizeof p, w, c->blocks, b, r);
             s = load_resnet(m, w, p, r == 0 ? prev : U->cout, U->cout, &U->resnets[r]);
@@ -257,7 +257,7 @@ static sc_status check_groups(const vae_config *c, const char *what, const char 
 {
     for (int i = 0; i < c->blocks; i++)
         if (c->block_out[i] % c->groups)
-            return sc_fail(SC_ERR_FORMAT, "%s: norm_num_groups %d does not divide block_out_channels[%d] = %d%s", what,
+            return err_fail(SC_ERR_FORMAT, "%s: norm_num_groups %d does not divide block_out_channels[%d] = %d%s", what,
                            c->groups, i, c->block_out[i], hint);
     return SC_OK;
 }
@@ -282,11 +282,11 @@ static sc_status config_from_json(vae_config *c, const char *path)
         (s = json_get_bool(j, "mid_block_add_attention", path, 0, 1, &attn)))
         goto done;
     if (strcmp(cls, "AutoencoderKL")) {
-        s = sc_fail(SC_ERR_UNSUPPORTED, "%s: _class_name \"%s\": only AutoencoderKL decoders are supported", path, cls);
+        s = err_fail(SC_ERR_UNSUPPORTED, "%s: _class_name \"%s\": only AutoencoderKL decoders are supported", path, cls);
         goto done;
     }
     if (strcmp(act, "silu")) {
-        s = sc_fail(SC_ERR_UNSUPPORTED, "%s: act_fn \"%s\": only \"silu\" is supported", path, act);
+        s = err_fail(SC_ERR_UNSUPPORTED, "%s: act_fn \"%s\": only \"silu\" is supported", path, act);
         goto done;
     }
     c->layers_per_block = (int)lpb;
@@ -301,28 +301,28 @@ static sc_status config_from_json(vae_config *c, const char *path)
     c->blocks = boc ? (int)json_array_size(boc) : 1;
     c->block_out[0] = 64;
     if (boc && (!json_is_array(boc) || c->blocks < 1 || c->blocks > VAE_MAX_BLOCKS)) {
-        s = sc_fail(SC_ERR_FORMAT, "%s: \"block_out_channels\" must be an array of 1 to %d integers", path,
+        s = err_fail(SC_ERR_FORMAT, "%s: \"block_out_channels\" must be an array of 1 to %d integers", path,
                     VAE_MAX_BLOCKS);
         goto done;
     }
     for (int i = 0; boc && i < c->blocks; i++) {
         const json_t *v = json_array_get(boc, (size_t)i);
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > VAE_MAX_CHANNELS) {
-            s = sc_fail(SC_ERR_FORMAT, "%s: \"block_out_channels\"[%d] must be an integer in [1, %d]", path, i,
+            s = err_fail(SC_ERR_FORMAT, "%s: \"block_out_channels\"[%d] must be an integer in [1, %d]", path, i,
                         VAE_MAX_CHANNELS);
             goto done;
         }
         c->block_out[i] = (int)json_integer_value(v);
     }
     if (ubt && (!json_is_array(ubt) || (int)json_array_size(ubt) != c->blocks)) {
-        s = sc_fail(SC_ERR_FORMAT, "%s: \"up_block_types\" must be an array with one entry per block_out_channels entry (%d)",
+        s = err_fail(SC_ERR_FORMAT, "%s: \"up_block_types\" must be an array with one entry per block_out_channels entry (%d)",
                     path, c->blocks);
         goto done;
     }
     for (int i = 0; ubt && i < c->blocks; i++) {
         const char *t = json_string_value(json_array_get(ubt, (size_t)i));
         if (!t || strcmp(t, "UpDecoderBlock2D")) {
-            s = sc_fail(SC_ERR_UNSUPPORTED, "%s: \"up_block_types\"[%d] is %s%s%s: only \"UpDecoderBlock2D\" is supported",
+            s = err_fail(SC_ERR_UNSUPPORTED, "%s: \"up_block_types\"[%d] is %s%s%s: only \"UpDecoderBlock2D\" is supported",
                         path, i, t ? "\"" : "", t ? t : "not a string", t ? "\"" : "");
             goto done;
         }
@@ -362,9 +362,9 @@ static int count_indexed(const vsrc *w, const char *head)
 static sc_status channels_of(const vsrc *w, const char *name, int *out)
 {
     const st_tensor *t = vsrc_find(w, name);
-    if (!t) return sc_fail(SC_ERR_FORMAT, "%s: missing tensor \"%s%s\"", st_path(w->f), w->prefix, name);
+    if (!t) return err_fail(SC_ERR_FORMAT, "%s: missing tensor \"%s%s\"", st_path(w->f), w->prefix, name);
     if (t->rank != 4 || t->shape[0] < 1 || t->shape[0] > VAE_MAX_CHANNELS)
-        return sc_fail(SC_ERR_FORMAT, "%s: tensor \"%s%s\" must be a conv weight [out, in, k, k] with out <= %d",
+        return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s%s\" must be a conv weight [out, in, k, k] with out <= %d",
                        st_path(w->f), w->prefix, name, VAE_MAX_CHANNELS);
     *out = (int)t->shape[0];
     return SC_OK;
@@ -380,12 +380,12 @@ static sc_status config_from_shapes(vae_config *c, const vsrc *w)
     memset(c, 0, sizeof *c);
     c->blocks = count_indexed(w, ldm ? "decoder.up." : "decoder.up_blocks.");
     if (c->blocks < 1 || c->blocks > VAE_MAX_BLOCKS)
-        return sc_fail(SC_ERR_FORMAT, "%s: found %d decoder up blocks; expected 1 to %d", path, c->blocks, VAE_MAX_BLOCKS);
+        return err_fail(SC_ERR_FORMAT, "%s: found %d decoder up blocks; expected 1 to %d", path, c->blocks, VAE_MAX_BLOCKS);
     up_resnet_name(p, sizeof p, w, c->blocks, 0, 0);
     p[strlen(p) - 1] = '\0'; /* "...block." / "...resnets." without the index */
     int resnets = count_indexed(w, p);
     if (resnets < 1 || resnets > 17)
-        return sc_fail(SC_ERR_FORMAT, "%s: found %d resnets in the first decoder up block; expected 1 to 17", path, resnets);
+        return err_fail(SC_ERR_FORMAT, "%s: found %d resnets in the first decoder up block; expected 1 to 17", path, resnets);
     c->layers_per_block = resnets - 1;
     sc_status s = SC_OK;
     for (int b = 0; b < c->blocks && !s; b++) {
@@ -396,7 +396,7 @@ static sc_status config_from_shapes(vae_config *c, const vsrc *w)
     if (!s) s = channels_of(w, "decoder.conv_out.weight", &c->out_channels);
     const st_tensor *in = vsrc_find(w, "decoder.conv_in.weight");
     if (!s && (in->rank != 4 || in->shape[1] < 1 || in->shape[1] > 64))
-        s = sc_fail(SC_ERR_FORMAT, "%s: tensor \"%sdecoder.conv_in.weight\" must be [out, latent channels <= 64, 3, 3]",
+        s = err_fail(SC_ERR_FORMAT, "%s: tensor \"%sdecoder.conv_in.weight\" must be [out, latent channels <= 64, 3, 3]",
                     path, w->prefix);
     if (s) return s;
     c->latent_channels = (int)in->shape[1];
@@ -422,7 +422,7 @@ static sc_status detect_naming(vsrc *w)
         if (!vsrc_find(w, "decoder.conv_in.weight")) w->prefix = NULL;
     }
     if (!w->prefix)
-        return sc_fail(SC_ERR_FORMAT, "%s: not a VAE: no tensor \"decoder.conv_in.weight\" (or \"first_stage_model.decoder.conv_in.weight\" in a full SD checkpoint)",
+        return err_fail(SC_ERR_FORMAT, "%s: not a VAE: no tensor \"decoder.conv_in.weight\" (or \"first_stage_model.decoder.conv_in.weight\" in a full SD checkpoint)",
                        st_path(w->f));
     if (vsrc_find(w, "decoder.mid.block_1.conv1.weight")) w->naming = VAE_NAMES_LDM;
     else if (vsrc_find(w, "decoder.mid_block.attentions.0.query.weight")) w->naming = VAE_NAMES_LEGACY;
@@ -435,7 +435,7 @@ static sc_status vsrc_open(vsrc *w, const char *path)
     sc_status s = st_open(path, &w->f);
     if (s) return s;
     w->used = calloc(st_count(w->f) + 1, 1);
-    if (!w->used) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!w->used) return err_fail(SC_ERR_NOMEM, "out of memory");
     return detect_naming(w);
 }
 
@@ -450,13 +450,13 @@ static sc_status open_folder(vae_model *m, const char *dir, vsrc *w)
         if ((s = json_load_object_file(p, SC_JSON_FILE_CAP, &j))) return s;
         int has = json_object_get(j, "vae") != NULL;
         json_decref(j);
-        if (!has) return sc_fail(SC_ERR_FORMAT, "%s: no \"vae\" entry: this pipeline has no VAE", p);
+        if (!has) return err_fail(SC_ERR_FORMAT, "%s: no \"vae\" entry: this pipeline has no VAE", p);
         if ((s = file_join(vdir, sizeof vdir, dir, "vae"))) return s;
         dir = vdir;
     }
     if ((s = file_join(p, sizeof p, dir, "config.json"))) return s;
     if (!file_is_regular(p))
-        return sc_fail(SC_ERR_FORMAT, "%s: not a VAE folder: no config.json (expected config.json + diffusion_pytorch_model.safetensors)", dir);
+        return err_fail(SC_ERR_FORMAT, "%s: not a VAE folder: no config.json (expected config.json + diffusion_pytorch_model.safetensors)", dir);
     if ((s = config_from_json(&m->cfg, p))) return s;
     static const char *names[] = {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
@@ -465,8 +465,8 @@ static sc_status open_folder(vae_model *m, const char *dir, vsrc *w)
     }
     if ((s = file_join(p, sizeof p, dir, "diffusion_pytorch_model.bin"))) return s;
     if (file_is_regular(p))
-        return sc_fail(SC_ERR_UNSUPPORTED, "%s: only a PyTorch pickle (diffusion_pytorch_model.bin) is here; this build reads safetensors: convert it to diffusion_pytorch_model.safetensors", dir);
-    return sc_fail(SC_ERR_FORMAT, "%s: no diffusion_pytorch_model.safetensors beside config.json", dir);
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: only a PyTorch pickle (diffusion_pytorch_model.bin) is here; this build reads safetensors: convert it to diffusion_pytorch_model.safetensors", dir);
+    return err_fail(SC_ERR_FORMAT, "%s: no diffusion_pytorch_model.safetensors beside config.json", dir);
 }
 
 /* Warns about decoder tensors the configuration did not use (the encoder is never used). */
@@ -482,15 +482,15 @@ static void warn_unused(const vsrc *w)
         if (!example) example = n;
         count++;
     }
-    if (count) sc_warn("%s: %zu decoder tensor(s) not used by the configuration, e.g. \"%s\"", st_path(w->f), count, example);
+    if (count) err_warn("%s: %zu decoder tensor(s) not used by the configuration, e.g. \"%s\"", st_path(w->f), count, example);
 }
 
 sc_status vae_load(const char *path, vae_model **out)
 {
     *out = NULL;
-    if (!path || !*path) return sc_fail(SC_ERR_ARG, "empty VAE path");
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "empty VAE path");
     vae_model *m = calloc(1, sizeof *m);
-    if (!m) return sc_fail(SC_ERR_NOMEM, "out of memory");
+    if (!m) return err_fail(SC_ERR_NOMEM, "out of memory");
     snprintf(m->path, sizeof m->path, "%s", path);
     vsrc w = {0};
     sc_status s;
@@ -519,8 +519,8 @@ sc_status vae_load(const char *path, vae_model **out)
 
 static void free_norm(vae_norm *n)
 {
-    sc_free(n->gamma);
-    sc_free(n->beta);
+    mem_free(n->gamma);
+    mem_free(n->beta);
 }
 
 static void free_resnet(vae_resnet *R)

@@ -19,7 +19,7 @@ static inline void scale_shift_row(float *y, const float *x, const float *a, con
         __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + c), _mm512_maskz_loadu_ps(m, a + c)),
                                  _mm512_maskz_loadu_ps(m, b + c));
         if (silu) {
-            __m512 e = sc_exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
+            __m512 e = vm_exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
             v = _mm512_div_ps(v, _mm512_add_ps(one, e));
         }
         _mm512_mask_storeu_ps(y + c, m, v);
@@ -128,7 +128,7 @@ void vae_softmax_rows(float *s, long rows, int T, float scale)
             x[i] *= scale;
             mx = x[i] > mx ? x[i] : mx;
         }
-        const float inv = 1.0f / sc_exp_sub_sum(x, mx, x, T);
+        const float inv = 1.0f / vm_exp_sub_sum(x, mx, x, T);
         #pragma omp simd
         for (int i = 0; i < T; i++) x[i] *= inv;
     }

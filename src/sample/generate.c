@@ -37,7 +37,7 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int sc_threads_resolve(int threads)
+int threads_resolve(int threads)
 {
     if (threads > 0) return threads;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -48,18 +48,18 @@ static sc_status validate(const sc_model *m, const sc_gen_params *p)
 {
     const dit_config *c = &m->cfg;
     if (p->n_images < 1 || p->n_images > SC_MAX_IMAGES)
-        return sc_fail(SC_ERR_ARG, "number of images must be in 1..%d (got %d)", SC_MAX_IMAGES, p->n_images);
-    if (!p->classes) return sc_fail(SC_ERR_ARG, "no class labels given");
+        return err_fail(SC_ERR_ARG, "number of images must be in 1..%d (got %d)", SC_MAX_IMAGES, p->n_images);
+    if (!p->classes) return err_fail(SC_ERR_ARG, "no class labels given");
     for (int i = 0; i < p->n_images; i++)
         if (p->classes[i] < 0 || p->classes[i] >= c->num_classes)
-            return sc_fail(SC_ERR_ARG, "class %d is out of range: this model has classes 0..%d", p->classes[i],
+            return err_fail(SC_ERR_ARG, "class %d is out of range: this model has classes 0..%d", p->classes[i],
                            c->num_classes - 1);
     if (p->steps < 1 || p->steps > m->sched.num_train)
-        return sc_fail(SC_ERR_ARG, "steps must be in 1..%d (got %d)", m->sched.num_train, p->steps);
+        return err_fail(SC_ERR_ARG, "steps must be in 1..%d (got %d)", m->sched.num_train, p->steps);
     if (!(p->cfg >= 1.0f && p->cfg <= 1000.0f))
-        return sc_fail(SC_ERR_ARG, "guidance scale must be a finite number in [1, 1000] (got %g)", (double)p->cfg);
-    if (p->threads < 0) return sc_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", p->threads);
-    if ((unsigned)p->sampler > SC_SAMPLER_DPMPP2M) return sc_fail(SC_ERR_ARG, "unknown sampler");
+        return err_fail(SC_ERR_ARG, "guidance scale must be a finite number in [1, 1000] (got %g)", (double)p->cfg);
+    if (p->threads < 0) return err_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", p->threads);
+    if ((unsigned)p->sampler > SC_SAMPLER_DPMPP2M) return err_fail(SC_ERR_ARG, "unknown sampler");
     return SC_OK;
 }
 
@@ -73,7 +73,7 @@ typedef struct {
     float *noise;      /* [N, C, S, S] (stochastic sampler), or NULL */
     float *t_rows;     /* [rows] */
     int *y_rows;       /* [rows] */
-    sc_rng *noise_rng; /* [N] */
+    rng_state *noise_rng; /* [N] */
     cache_run *cache;
 } gen_state;
 
@@ -82,14 +82,14 @@ static void gen_free(gen_state *g)
     cache_run_free(g->cache);
     dit_workspace_free(&g->ws);
     sampler_plan_free(&g->plan);
-    sc_free(g->model_in);
-    sc_free(g->model_out);
-    sc_free(g->eps);
-    sc_free(g->var);
-    sc_free(g->noise);
-    sc_free(g->t_rows);
-    sc_free(g->y_rows);
-    sc_free(g->noise_rng);
+    mem_free(g->model_in);
+    mem_free(g->model_out);
+    mem_free(g->eps);
+    mem_free(g->var);
+    mem_free(g->noise);
+    mem_free(g->t_rows);
+    mem_free(g->y_rows);
+    mem_free(g->noise_rng);
 }
 
 /* eps (and var) [N, C, S, S] from the model output [rows, Co, S, S]: with guidance,
@@ -123,7 +123,7 @@ static sc_status check_finite(const float *x, size_t n, int step, int steps, int
 {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
-            return sc_fail(SC_ERR_NUMERIC, "non-finite latent at step %d/%d (timestep %d); generation stopped", step,
+            return err_fail(SC_ERR_NUMERIC, "non-finite latent at step %d/%d (timestep %d); generation stopped", step,
                            steps, t);
     return SC_OK;
 }
@@ -140,14 +140,14 @@ sc_status generate_observed(sc_model *m, const sc_gen_params *p, const cache_pol
     const size_t lat = (size_t)c->in_channels * SS, n = (size_t)N * lat;
     gen_state g;
     memset(&g, 0, sizeof g);
-    mm_set_threads(sc_threads_resolve(p->threads));
+    mm_set_threads(threads_resolve(p->threads));
 
     if (ops) {
         SC_ASSERT(!p->calibration && !p->cache);
         s = cache_run_create_with(ops, state, &g.cache);
     } else if (p->calibration) {
         if (p->cache && strcmp(p->cache, "none")) {
-            s = sc_fail(SC_ERR_ARG, "calibration observes uncached generations: no --cache with it");
+            s = err_fail(SC_ERR_ARG, "calibration observes uncached generations: no --cache with it");
             goto done;
         }
         s = cache_run_create_with(&cache_calibrate, p->calibration, &g.cache);
@@ -162,24 +162,24 @@ sc_status generate_observed(sc_model *m, const sc_gen_params *p, const cache_pol
                           .eps_attn = c->eps_attn, .side = c->input_size, .out_channels = c->out_channels};
     if ((s = cache_run_begin(g.cache, &cg, dit_macs_forward(c), dit_macs_attn(c), dit_macs_mlp(c)))) goto done;
     const int need_var = g.plan.uses_variance && c->learned_sigma;
-    if (!(g.model_in = sc_alloc_array((size_t)rows * lat, sizeof(float), "model input")) ||
-        !(g.model_out = sc_alloc_array((size_t)rows * c->out_channels * SS, sizeof(float), "model output")) ||
-        !(g.eps = sc_alloc_array(n, sizeof(float), "noise prediction")) ||
-        (need_var && !(g.var = sc_alloc_array(n, sizeof(float), "variance"))) ||
-        (g.plan.needs_noise && !(g.noise = sc_alloc_array(n, sizeof(float), "sampler noise"))) ||
-        !(g.t_rows = sc_alloc_array((size_t)rows, sizeof(float), "timesteps")) ||
-        !(g.y_rows = sc_alloc_array((size_t)rows, sizeof(int), "labels")) ||
-        !(g.noise_rng = sc_alloc_array((size_t)N, sizeof(sc_rng), "generators"))) {
+    if (!(g.model_in = mem_alloc_array((size_t)rows * lat, sizeof(float), "model input")) ||
+        !(g.model_out = mem_alloc_array((size_t)rows * c->out_channels * SS, sizeof(float), "model output")) ||
+        !(g.eps = mem_alloc_array(n, sizeof(float), "noise prediction")) ||
+        (need_var && !(g.var = mem_alloc_array(n, sizeof(float), "variance"))) ||
+        (g.plan.needs_noise && !(g.noise = mem_alloc_array(n, sizeof(float), "sampler noise"))) ||
+        !(g.t_rows = mem_alloc_array((size_t)rows, sizeof(float), "timesteps")) ||
+        !(g.y_rows = mem_alloc_array((size_t)rows, sizeof(int), "labels")) ||
+        !(g.noise_rng = mem_alloc_array((size_t)N, sizeof(rng_state), "generators"))) {
         s = SC_ERR_NOMEM;
         goto done;
     }
     for (int i = 0; i < N; i++) {
         if (!p->latents_in) {
-            sc_rng r;
+            rng_state r;
             rng_seed(&r, p->seed + (uint64_t)i);
             rng_normal(&r, x + (size_t)i * lat, lat);
         }
-        rng_seed(&g.noise_rng[i], (p->seed + (uint64_t)i) ^ SC_RNG_NOISE_STREAM);
+        rng_seed(&g.noise_rng[i], (p->seed + (uint64_t)i) ^ RNG_NOISE_STREAM);
         g.y_rows[i] = p->classes[i];
         if (guided) g.y_rows[N + i] = c->num_classes; /* the null class */
     }
@@ -215,7 +215,7 @@ sc_status generate_observed(sc_model *m, const sc_gen_params *p, const cache_pol
         sampler_step(&g.plan, k, x, g.eps, g.var, noise);
         if (p->check_finite && (s = check_finite(x, n, k + 1, p->steps, t))) goto done;
         if (p->progress && p->progress(p->progress_user, k + 1, p->steps, now_seconds() - t0, x)) {
-            s = sc_fail(SC_ERR_ARG, "generation cancelled at step %d/%d", k + 1, p->steps);
+            s = err_fail(SC_ERR_ARG, "generation cancelled at step %d/%d", k + 1, p->steps);
             goto done;
         }
     }
@@ -229,16 +229,16 @@ done:
 sc_status sc_model_forward(sc_model *m, int n, const float *x, const float *t, const int *y, float *out,
                            int threads)
 {
-    if (n < 1 || n > SC_MAX_IMAGES) return sc_fail(SC_ERR_ARG, "batch must be in 1..%d (got %d)", SC_MAX_IMAGES, n);
-    if (threads < 0) return sc_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", threads);
+    if (n < 1 || n > SC_MAX_IMAGES) return err_fail(SC_ERR_ARG, "batch must be in 1..%d (got %d)", SC_MAX_IMAGES, n);
+    if (threads < 0) return err_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", threads);
     for (int i = 0; i < n; i++) {
         if (y[i] < 0 || y[i] > m->cfg.num_classes)
-            return sc_fail(SC_ERR_ARG, "class %d is out of range 0..%d (%d = null class)", y[i],
+            return err_fail(SC_ERR_ARG, "class %d is out of range 0..%d (%d = null class)", y[i],
                            m->cfg.num_classes, m->cfg.num_classes);
         if (!(t[i] >= 0.0f && t[i] <= 1e4f))
-            return sc_fail(SC_ERR_ARG, "timestep %g is out of range", (double)t[i]);
+            return err_fail(SC_ERR_ARG, "timestep %g is out of range", (double)t[i]);
     }
-    mm_set_threads(sc_threads_resolve(threads));
+    mm_set_threads(threads_resolve(threads));
     dit_workspace ws;
     sc_status s = dit_workspace_init(&ws, m, n);
     if (s) return s;

@@ -23,7 +23,7 @@ sc_status diffusers_timesteps(const sched_config *sc, int steps, timestep_spacin
          * counts (a float rounding quirk of diffusers' formula); refuse those rather than differ. */
         double len = ceil((0.0 - N) / -step);
         if (len != steps)
-            return sc_fail(SC_ERR_ARG, "trailing timestep spacing with %d steps gives %d timesteps in diffusers; choose another step count",
+            return err_fail(SC_ERR_ARG, "trailing timestep spacing with %d steps gives %d timesteps in diffusers; choose another step count",
                            steps, (int)len);
         for (int k = 0; k < steps; k++) out[k] = (int)np_round(N + k * -step) - 1;
     } else {
@@ -37,7 +37,7 @@ sc_status diffusers_timesteps(const sched_config *sc, int steps, timestep_spacin
     }
     for (int k = 0; k < steps; k++)
         if (out[k] < 0 || out[k] >= N)
-            return sc_fail(SC_ERR_ARG, "%d steps with this scheduler configuration give timestep %d, outside 0..%d",
+            return err_fail(SC_ERR_ARG, "%d steps with this scheduler configuration give timestep %d, outside 0..%d",
                            steps, out[k], N - 1);
     return SC_OK;
 }
@@ -47,7 +47,7 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
 {
     memset(p, 0, sizeof *p);
     if (steps < 1 || steps > sc->num_train)
-        return sc_fail(SC_ERR_ARG, "steps must be in 1..%d (got %d)", sc->num_train, steps);
+        return err_fail(SC_ERR_ARG, "steps must be in 1..%d (got %d)", sc->num_train, steps);
     p->kind = kind;
     p->steps = steps;
     p->n = n;
@@ -57,16 +57,16 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
     case SC_SAMPLER_DPMPP2M: {
         sc_status s = dpmpp2m_plan(p, sc, steps);
         if (s) return s;
-        p->prev = sc_alloc_array(n, sizeof(float), "sampler history");
+        p->prev = mem_alloc_array(n, sizeof(float), "sampler history");
         return p->prev ? SC_OK : SC_ERR_NOMEM;
     }
     }
-    return sc_fail(SC_ERR_ARG, "unknown sampler %d", (int)kind);
+    return err_fail(SC_ERR_ARG, "unknown sampler %d", (int)kind);
 }
 
 void sampler_plan_free(sampler_plan *p)
 {
-    sc_free(p->prev);
+    mem_free(p->prev);
     p->prev = NULL;
 }
 

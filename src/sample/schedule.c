@@ -38,32 +38,32 @@ sc_status sched_load(sched_config *s, const char *path)
         goto done;
     const json_t *tb = json_object_get(j, "trained_betas");
     if (tb && !json_is_null(tb)) {
-        st = sc_fail(SC_ERR_UNSUPPORTED, "%s: \"trained_betas\" is not supported", path);
+        st = err_fail(SC_ERR_UNSUPPORTED, "%s: \"trained_betas\" is not supported", path);
         goto done;
     }
     s->num_train = (int)n;
     s->steps_offset = (int)off;
     s->set_alpha_to_one = one;
     if (!(s->beta_start < s->beta_end)) {
-        st = sc_fail(SC_ERR_FORMAT, "%s: beta_start must be below beta_end", path);
+        st = err_fail(SC_ERR_FORMAT, "%s: beta_start must be below beta_end", path);
         goto done;
     }
     if (!strcmp(beta, "linear")) s->beta = BETA_LINEAR;
     else if (!strcmp(beta, "scaled_linear")) s->beta = BETA_SCALED_LINEAR;
     else if (!strcmp(beta, "squaredcos_cap_v2")) s->beta = BETA_SQUAREDCOS;
     else {
-        st = sc_fail(SC_ERR_UNSUPPORTED, "%s: beta_schedule \"%.40s\" is not supported (linear, scaled_linear, squaredcos_cap_v2)", path, beta);
+        st = err_fail(SC_ERR_UNSUPPORTED, "%s: beta_schedule \"%.40s\" is not supported (linear, scaled_linear, squaredcos_cap_v2)", path, beta);
         goto done;
     }
     if (!strcmp(spacing, "leading")) s->spacing = SPACING_LEADING;
     else if (!strcmp(spacing, "trailing")) s->spacing = SPACING_TRAILING;
     else if (!strcmp(spacing, "linspace")) s->spacing = SPACING_LINSPACE;
     else {
-        st = sc_fail(SC_ERR_UNSUPPORTED, "%s: timestep_spacing \"%.40s\" is not supported (leading, trailing, linspace)", path, spacing);
+        st = err_fail(SC_ERR_UNSUPPORTED, "%s: timestep_spacing \"%.40s\" is not supported (leading, trailing, linspace)", path, spacing);
         goto done;
     }
     if (strcmp(pred, "epsilon")) {
-        st = sc_fail(SC_ERR_UNSUPPORTED, "%s: prediction_type \"%.40s\" is not supported (DiT predicts epsilon)", path, pred);
+        st = err_fail(SC_ERR_UNSUPPORTED, "%s: prediction_type \"%.40s\" is not supported (DiT predicts epsilon)", path, pred);
         goto done;
     }
     s->spacing_given = json_object_get(j, "timestep_spacing") != NULL;
