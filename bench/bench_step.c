@@ -7,8 +7,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "core/matmul.h"
-#include "model/dit.h"
+#include "pipeline/pipeline.h"
 #include "smoothcache.h"
 
 static double now(void)
@@ -39,27 +38,31 @@ int main(int argc, char **argv)
         return 1;
     }
     t_load = now() - t_load;
-    mm_set_threads(threads);
-    const dit_config *c = &m->cfg;
+    const model *net = m->net;
+    net->be->set_threads(threads);
     const int B = 2;
-    size_t nx = (size_t)B * c->in_channels * c->input_size * c->input_size;
-    size_t no = (size_t)B * c->out_channels * c->input_size * c->input_size;
+    const size_t lat = model_shape_count(&net->latent), spatial = lat / (size_t)net->latent.dims[0];
+    size_t nx = (size_t)B * lat, no = (size_t)B * net->out_channels * spatial;
     float *x = malloc(nx * sizeof *x), *out = malloc(no * sizeof *out);
     for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     float t[2] = {500, 500};
-    int y[2] = {1, c->num_classes};
-    dit_workspace ws;
-    if (dit_workspace_init(&ws, m, B) != SC_OK) {
+    sc_model_info info;
+    sc_model_get_info(m, &info);
+    const int y[2] = {1, info.num_classes};
+    const sc_cond rows = {.n = B, .classes = y};
+    model_cond c;
+    model_ws *ws;
+    if (net->family->conditioning(net, &rows, 0, 1, &c) != SC_OK || net->family->ws_create(net, B, &ws) != SC_OK) {
         fprintf(stderr, "%s\n", sc_last_error());
         return 1;
     }
     double first = now();
-    dit_forward(m, &ws, x, t, y, out, NULL);
+    pipeline_forward(net, ws, x, t, &c, out, NULL);
     first = now() - first;
     double *ts = calloc((size_t)reps, sizeof *ts);
     for (int r = 0; r < reps; r++) {
         double t0 = now();
-        if (dit_forward(m, &ws, x, t, y, out, NULL) != SC_OK) {
+        if (pipeline_forward(net, ws, x, t, &c, out, NULL) != SC_OK) {
             fprintf(stderr, "%s\n", sc_last_error());
             return 1;
         }
@@ -72,7 +75,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < no; i++) checksum += out[i];
     printf("load_s=%.3f first_step_s=%.3f median_s=%.4f min_s=%.4f max_s=%.4f maxrss_mb=%.0f checksum=%.6g\n", t_load,
            first, ts[reps / 2], ts[0], ts[reps - 1], ru.ru_maxrss / 1024.0, checksum);
-    dit_workspace_free(&ws);
+    net->family->ws_free(net, ws);
+    model_cond_free(&c);
     sc_model_free(m);
     free(x);
     free(out);

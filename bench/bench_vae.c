@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "io/npy.h"
-#include "model/vae.h"
+#include "pipeline/pipeline.h"
 
 static double now(void)
 {
@@ -57,25 +57,25 @@ int main(int argc, char **argv)
         return 1;
     }
     double t_load = now();
-    vae_model *m;
-    if (vae_load(argv[1], &m) != SC_OK) return fail();
+    decoder *m;
+    if (pipeline_decoder_load(argv[1], &m) != SC_OK) return fail();
     t_load = now() - t_load;
     const double rss_loaded = rss_mb();
-    const int n = (int)lat.shape[0], S = (int)lat.shape[2], F = S * vae_upscale(m);
-    const size_t nimg = (size_t)n * m->cfg.out_channels * F * F;
+    const int n = (int)lat.shape[0], S = (int)lat.shape[2], F = S * m->upscale;
+    const size_t nimg = (size_t)n * m->out_channels * F * F;
     float *img = malloc(nimg * sizeof *img); /* [n, out, F, F] */
     double first = now();
-    if (vae_decode(m, n, S, lat.data, img, threads) != SC_OK) return fail();
+    if (m->family->decode(m, n, S, lat.data, img, threads) != SC_OK) return fail();
     first = now() - first;
     double *ts = calloc((size_t)reps, sizeof *ts);
     for (int r = 0; r < reps; r++) {
         double t0 = now();
-        if (vae_decode(m, n, S, lat.data, img, threads) != SC_OK) return fail();
+        if (m->family->decode(m, n, S, lat.data, img, threads) != SC_OK) return fail();
         ts[r] = now() - t0;
     }
     qsort(ts, (size_t)reps, sizeof *ts, cmp);
     if (argc > 5) {
-        uint64_t shape[4] = {(uint64_t)n, (uint64_t)m->cfg.out_channels, (uint64_t)F, (uint64_t)F};
+        uint64_t shape[4] = {(uint64_t)n, (uint64_t)m->out_channels, (uint64_t)F, (uint64_t)F};
         if (npy_write_f32(argv[5], img, 4, shape, 1) != SC_OK) return fail();
     }
     struct rusage ru;
@@ -85,6 +85,6 @@ int main(int argc, char **argv)
     free(ts);
     free(img);
     npy_free(&lat);
-    vae_free(m);
+    m->family->free(m);
     return 0;
 }

@@ -7,7 +7,10 @@
 #include "cache/errors.h"
 #include "cache/schedule.h"
 #include "io/json.h"
-#include "model/dit_config.h"
+#include "models/dit/dit.h"
+
+/* DiT's components, as a schedule for it is read. */
+static const cache_comps k_dit = {.n = 2, .name = {"attn", "mlp"}, .aliases = {"attn1", "ff"}};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -18,14 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const int shapes[2][2] = {{28, 50}, {2, 4}};
     for (int i = 0; i < 2; i++) {
         cache_schedule s;
-        if (schedule_alloc(&s, shapes[i][0], shapes[i][1]) != SC_OK) continue;
+        if (schedule_alloc(&s, shapes[i][0], shapes[i][1], &k_dit) != SC_OK) continue;
         schedule_from_json(j, "fuzz", "fuzz", &s);
         schedule_free(&s);
     }
     cache_errors e;
     if (errors_from_object(j, "fuzz", &e) == SC_OK) {
         cache_schedule s;
-        if (schedule_alloc(&s, e.depth, e.steps) == SC_OK) {
+        if (schedule_alloc(&s, e.depth, e.steps, &k_dit) == SC_OK) {
             schedule_from_errors(&e, 0.1, e.has_blocks, &s);
             schedule_free(&s);
         }

@@ -9,16 +9,24 @@
  *     }
  *     int classes[2] = {207, 360};
  *     sc_gen_params p = sc_gen_params_default();
- *     p.classes = classes; p.n_images = 2; p.seed = 0; p.steps = 50;
- *     float *lat = malloc(sc_latent_bytes(m, 2));   // [n, C, S, S] float32
+ *     sc_cond c = {.n = 2, .classes = classes};       // what to generate: 2 samples
+ *     p.cond = &c;
+ *     p.seed = 0; p.steps = 50;
+ *     p.cache = "smooth:schedule=schedule.json";      // optional feature caching
+ *     float *lat = malloc(sc_latent_bytes(m, 2));     // [2, C, H, W] float32
  *     if (sc_generate(m, &p, lat) != SC_OK) fprintf(stderr, "%s\n", sc_last_error());
  *     sc_model_free(m);
  *
+ * A model belongs to a family (DiT today; the family is detected from the checkpoint). What it is
+ * conditioned on comes in an sc_cond (class ids, text-token embeddings with their mask, pooled
+ * vectors, named scalars); each family takes what it needs and refuses the rest. Latents have a
+ * shape per sample (sc_shape: [C, H, W] for images, [C, F, H, W] for video, [C, L] for audio).
+ *
  * Errors: every function that can fail returns an sc_status; on failure sc_last_error() gives a
- * one-line message naming the file, field or flag and the problem (thread-local). Functions
- * returning pointers return NULL on failure. Objects returned by sc_*_load are freed with the
- * matching sc_*_free. Internal invariant violations abort with file and line; bad input never
- * does.
+ * one-line message naming the file, field or option and the problem (thread-local). Functions
+ * returning pointers return NULL on failure. Objects returned by sc_*_load / sc_*_new are freed
+ * with the matching sc_*_free. Internal invariant violations abort with file and line; bad input
+ * never does. File and measurement helpers (.npy, .npz, PNG, PSNR...) are in smoothcache_tools.h.
  */
 #ifndef SMOOTHCACHE_H
 #define SMOOTHCACHE_H
@@ -30,7 +38,7 @@
 extern "C" {
 #endif
 
-#define SC_VERSION "0.1.0"
+#define SC_VERSION "0.2.0"
 
 typedef enum {
     SC_OK = 0,
@@ -50,11 +58,48 @@ sc_status sc_last_status(void);
 /* Silences (1) or enables (0, default) warnings printed on stderr. */
 void sc_set_quiet(int quiet);
 
+/* ---------------------------------------------------------------- shapes and conditioning */
+
+#define SC_MAX_RANK 4
+
+/* The shape of one sample's latent, without the batch: [C, H, W] (images), [C, F, H, W] (video),
+ * [C, L] (audio). rank 0 means "the model's own" where a shape is optional. */
+typedef struct {
+    int rank;
+    int dims[SC_MAX_RANK];
+} sc_shape;
+
+#define SC_MAX_SCALARS 8
+
+/* A named number per sample ("seconds_start", "seconds_total", "fps"). */
+typedef struct {
+    const char *name;
+    const float *values; /* [n] */
+} sc_scalar;
+
+/* What the samples are conditioned on. Fill what the model's family takes (sc_model_info says
+ * which); the rest stays NULL / 0. The negative side of guidance is the family's own when not
+ * given (DiT: the null class). */
+typedef struct {
+    int n;                    /* samples */
+    const int *classes;       /* [n] class ids (class-conditional families) */
+    const float *text;        /* [n, text_len, text_dim] text-token embeddings */
+    const int *text_mask;     /* [n, text_len]: 1 = a token, 0 = padding; NULL = all tokens */
+    const float *neg_text;    /* the negative prompt's, same layout, or NULL */
+    const int *neg_text_mask;
+    int text_len, text_dim;
+    const float *pooled;      /* [n, pooled_dim] pooled embeddings, or NULL */
+    const float *neg_pooled;
+    int pooled_dim;
+    sc_scalar scalars[SC_MAX_SCALARS];
+    int n_scalars;
+} sc_cond;
+
 /* ---------------------------------------------------------------- models */
 
 typedef struct sc_model sc_model;
 
-/* Which reference implementation's numerics the model follows (FORMATS.md 1.3, 1.5, 3.4). */
+/* Which reference implementation's numerics a DiT follows (docs/FORMATS.md). */
 typedef enum {
     SC_ORIGIN_AUTO = 0,     /* from the checkpoint layout */
     SC_ORIGIN_ORIGINAL = 1, /* facebookresearch/DiT: freq /128, LN eps 1e-6, CFG on 3 channels */
@@ -64,48 +109,71 @@ typedef enum {
 typedef struct {
     sc_origin origin;   /* SC_ORIGIN_AUTO unless the user forces one */
     int num_heads;      /* 0 = from config or inferred; needed for single files of unusual width */
-    int input_size;     /* latent side; 0 = from config or pos_embed */
+    int input_size;     /* latent side; 0 = from config or the position table */
     int check_weights;  /* 1 = scan weights for NaN/Inf at load */
     int no_pack;        /* 1 = keep the weights as mapped (faster load, slower sampling); by
-                         * default they are reordered once into the matrix library's layout
-                         * and the mapped pages are released */
+                         * default they are prepared once in the backend's layout and the mapped
+                         * pages are released */
 } sc_load_opts;
 
-/* Loads a DiT from a diffusers pipeline folder (model_index.json), a diffusers transformer
- * folder (config.json + safetensors, or the PyTorch diffusion_pytorch_model.bin), or a single
- * file in the original naming: safetensors, or a PyTorch .pt (read by a restricted pickle
- * reader that never executes anything). `opts` may be NULL. */
+/* Loads a model from a diffusers pipeline folder (model_index.json: its transformer/ and the
+ * scheduler/ configuration), a diffusers model folder (config.json + safetensors, sharded or not,
+ * or PyTorch diffusion_pytorch_model.bin), or a single file in a family's original naming:
+ * safetensors, or a PyTorch .pt (read by a restricted pickle reader that never executes
+ * anything). The family is detected from the config's _class_name and the tensor names.
+ * `opts` may be NULL. */
 sc_status sc_model_load(const char *path, const sc_load_opts *opts, sc_model **out);
 void sc_model_free(sc_model *m);
 
+#define SC_MAX_COMPONENTS 8
+
 typedef struct {
+    const char *family;      /* "dit" */
     const char *layout;      /* "diffusers-pipeline", "diffusers", "original" */
-    sc_origin origin;
+    const char *numerics;    /* one line: whose numerics the model follows */
+    sc_origin origin;        /* DiT: the reference whose numerics it follows */
     const char *dtype;       /* dtype of the weights in the file ("F32", "F16", "BF16", "mixed") */
-    int depth, hidden, heads, head_dim, patch, input_size, in_channels, out_channels;
-    int num_classes;         /* class ids 0..num_classes-1; num_classes is the null class */
+    int depth, hidden, heads, head_dim, patch;
+    sc_shape latent;         /* one sample's latent */
+    int in_channels, out_channels;
+    int num_classes;         /* class-conditional families: ids 0..num_classes-1 (num_classes is
+                              * the null class); 0 otherwise */
+    int takes_text;          /* 1 when the family is conditioned on text embeddings */
     int learned_sigma;
-    int tokens;              /* (input_size / patch)^2 */
+    int tokens;
     uint64_t params;         /* parameters used by the forward (shared embedders counted once) */
     uint64_t macs_per_forward; /* multiply-accumulates of one forward of one sample */
-    uint64_t macs_block_attn;  /* of one block's attention sub-layer (LN excluded), one sample */
-    uint64_t macs_block_mlp;   /* of one block's MLP sub-layer, one sample */
+    int n_components;        /* the cacheable sub-layers of every block */
+    const char *components[SC_MAX_COMPONENTS];       /* their names: "attn", "mlp" */
+    uint64_t macs_component[SC_MAX_COMPONENTS];      /* one block's, one sample */
+    const char *scheduler;   /* where the scheduler configuration came from: a file, or "default" */
 } sc_model_info;
 
 void sc_model_get_info(const sc_model *m, sc_model_info *info);
 
-/* Bytes of a float32 latent batch [n, C, S, S] for this model (0 on overflow). */
+/* Bytes of a float32 latent batch [n, latent] for this model's own shape (0 on overflow). */
 size_t sc_latent_bytes(const sc_model *m, int n);
 
-/* One forward pass on a batch: x [n, in_channels, S, S], t [n] (training timesteps 0..999),
- * y [n] (class ids, num_classes = null class) -> out [n, out_channels, S, S]. */
-sc_status sc_model_forward(sc_model *m, int n, const float *x, const float *t, const int *y,
-                           float *out, int threads);
+/* One forward pass on a batch of rows: x [rows.n, latent], t [rows.n] (training timesteps
+ * 0..999), rows: the conditioning of each row as the model sees it (DiT: class ids, num_classes
+ * being the null class) -> out [rows.n, out_channels, ...latent spatial dims]. */
+sc_status sc_model_forward(sc_model *m, const sc_cond *rows, const float *x, const float *t, float *out,
+                           int threads);
 
-/* ---------------------------------------------------------------- images */
+/* 1 when the model was loaded from a pipeline folder that has this component's folder
+ * ("vae", "text_encoder"...), whose path is then written to `path`; 0 otherwise. */
+int sc_model_component_path(const sc_model *m, const char *component, char *path, size_t cap);
+
+/* Rewrites a PyTorch checkpoint (torch.save zip: .pt, .pth, diffusers .bin) or a safetensors file
+ * as safetensors: the same tensor names, shapes, dtypes and bytes. *tensors (may be NULL)
+ * receives how many were written. */
+sc_status sc_convert_checkpoint(const char *in, const char *out, int force, size_t *tensors);
+
+/* ---------------------------------------------------------------- decoders and pictures */
 
 /* The SD-VAE decoder (AutoencoderKL) that turns latents into pictures: a diffusers VAE folder,
- * a pipeline folder (its vae/), or a single safetensors file (diffusers or original LDM names). */
+ * a pipeline folder (its vae/), or a single file (diffusers or original LDM names; safetensors or
+ * PyTorch .bin/.pt). */
 typedef struct sc_vae sc_vae;
 
 sc_status sc_vae_load(const char *path, sc_vae **out);
@@ -126,7 +194,7 @@ void sc_vae_get_info(const sc_vae *v, sc_vae_info *info);
  * latents and no VAE is given, or when the VAE does not take the model's latent channels. */
 int sc_image_side(const sc_model *m, const sc_vae *vae);
 
-/* latents [n, C, S, S] (as sc_generate writes them) -> rgb [n, side, side, 3] 8-bit, with
+/* latents [n, latent] (as sc_generate writes them) -> rgb [n, side, side, 3] 8-bit, with
  * diffusers' mapping round(255 * clamp(x / 2 + 0.5, 0, 1)); NaN maps to 0. */
 sc_status sc_decode_images(const sc_model *m, sc_vae *vae, int n, const float *latents, uint8_t *rgb, int threads);
 
@@ -134,16 +202,17 @@ sc_status sc_decode_images(const sc_model *m, sc_vae *vae, int n, const float *l
 
 typedef enum { SC_SAMPLER_DDIM = 0, SC_SAMPLER_IDDPM = 1, SC_SAMPLER_DPMPP2M = 2 } sc_sampler;
 
-/* Called after each sampler step (step = 1..steps) with the current latents [n, C, S, S].
+/* Called after each sampler step (step = 1..steps) with the current latents [n, latent].
  * Return nonzero to cancel the generation. */
-typedef int (*sc_progress_fn)(void *user, int step, int steps, double seconds_elapsed,
-                              const float *latents);
+typedef int (*sc_progress_fn)(void *user, int step, int steps, double seconds_elapsed, const float *latents);
 
-/* Work done by one generation, per sub-layer type (index 0 = attention, 1 = MLP). A sub-layer
- * evaluation is one block's attention or MLP at one model evaluation, for the whole batch. */
+/* Work done by one generation, per component of the model's blocks (sc_model_info.components).
+ * A component evaluation is one block's component at one model evaluation, for the whole batch. */
 typedef struct {
-    long computed[2];
-    long skipped[2];
+    int n_components;
+    const char *components[SC_MAX_COMPONENTS];
+    long computed[SC_MAX_COMPONENTS];
+    long skipped[SC_MAX_COMPONENTS];
     double macs;             /* multiply-accumulates executed (all rows, guidance included) */
     double macs_uncached;    /* the same generation without caching */
     double seconds;          /* wall time of the sampling loop */
@@ -153,35 +222,24 @@ typedef struct {
                               * and first touching its buffers; paid once per generation) */
 } sc_cache_stats;
 
-/* SmoothCache calibration: records how much every block's attention and MLP output changes
- * between evaluations i and i + j (j = 1..k) over uncached generations (CACHING.md 1.3). */
+/* A calibration: uncached generations observed for a cache policy that needs measured data
+ * (SmoothCache's error curves, TeaCache's rescaling polynomial, MagCache's magnitude ratios). */
 typedef struct sc_calibration sc_calibration;
-typedef enum {
-    SC_CALIB_MEAN = 0,   /* relative L1 per sample, then the mean over samples (the paper) */
-    SC_CALIB_POOLED = 1  /* one relative L1 over all samples pooled (the released calibrator) */
-} sc_calib_avg;
-
-sc_status sc_calibration_new(int k, sc_calib_avg avg, sc_calibration **out);
-void sc_calibration_free(sc_calibration *c);
-/* Writes the error curves (per type and per block) as JSON; refuses to overwrite unless force. */
-sc_status sc_calibration_save(const sc_calibration *c, const char *path, int force);
-/* Samples observed so far. */
-int sc_calibration_samples(const sc_calibration *c);
 
 typedef struct {
-    const int *classes;      /* n_images class ids in 0..num_classes-1 */
-    int n_images;
-    uint64_t seed;           /* image i uses seed + i (docs/NUMERICS.md) */
+    const sc_cond *cond;     /* what to generate: cond->n samples */
+    sc_shape shape;          /* one sample's latent; rank 0 = the model's own */
+    uint64_t seed;           /* sample i uses seed + i (docs/NUMERICS.md) */
     int steps;               /* 1..1000 */
     sc_sampler sampler;
     float cfg;               /* guidance scale >= 1; 1 disables guidance */
     int threads;             /* 0 = all online CPUs */
-    const float *latents_in; /* optional initial latent [n, C, S, S]; NULL = from the seed */
+    const float *latents_in; /* optional initial latent [n, latent]; NULL = from the seed */
     int check_finite;        /* 1 (default): stop with SC_ERR_NUMERIC on NaN/Inf in a latent */
     sc_progress_fn progress;
     void *progress_user;
-    /* Feature caching: "none" (or NULL), "fora:n=N", "smooth:schedule=FILE",
-     * "smooth:errors=FILE,alpha=A[,per_block=1]". Invalid specs fail with SC_ERR_ARG. */
+    /* Feature caching: a policy and its options, "none" (or NULL), "fora:n=N",
+     * "smooth:schedule=FILE", ... (sc_policy_at lists them). Invalid specs fail with SC_ERR_ARG. */
     const char *cache;
     sc_cache_stats *stats;       /* optional: filled with the work done */
     sc_calibration *calibration; /* optional: observe this (uncached) generation */
@@ -189,7 +247,7 @@ typedef struct {
 
 sc_gen_params sc_gen_params_default(void);
 
-/* Runs the sampler; writes the final latents [n, C, S, S] (float32) to `latents_out`. */
+/* Runs the sampler; writes the final latents [n, latent] (float32) to `latents_out`. */
 sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *latents_out);
 
 /* Integer model timesteps, in call order, that `sampler` uses for `steps` steps with this
@@ -197,6 +255,95 @@ sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *latents_out);
 sc_status sc_sampler_timesteps(const sc_model *m, sc_sampler sampler, int steps, int *out);
 
 const char *sc_sampler_name(sc_sampler s);
+/* "ddim" -> SC_SAMPLER_DDIM; -1 for an unknown name. */
+int sc_sampler_from_name(const char *name);
+
+/* Class ids for n samples drawn uniformly from 0..num_classes-1 by a generator seeded with
+ * `seed` (without modulo bias; docs/NUMERICS.md): what `smoothcache sample` uses. */
+void sc_draw_classes(uint64_t seed, int num_classes, long n, int *out);
+
+/* ---------------------------------------------------------------- cache policies */
+
+typedef struct {
+    const char *name;        /* "smooth" */
+    const char *about;       /* one line */
+    const char *options;     /* its --cache options, one line */
+    const char *calibration; /* what `calibrate --for NAME` measures for it, or NULL when it needs
+                              * no calibration */
+    const char *calibration_options;
+    int calibration_samples; /* the default number of calibration samples */
+} sc_policy_desc;
+
+/* The i-th registered policy (0..), 0 past the end. */
+int sc_policy_at(int i, sc_policy_desc *out);
+
+/* A calibration for policy spec "NAME[:key=value,...]" (options of its calibration, e.g.
+ * "smooth:k=3,averaging=pooled"). Pass it as sc_gen_params.calibration to observe uncached
+ * generations, then save what was measured. */
+sc_status sc_calibration_new(const char *spec, sc_calibration **out);
+void sc_calibration_free(sc_calibration *c);
+/* Samples observed so far. */
+int sc_calibration_samples(const sc_calibration *c);
+/* Writes what was measured (JSON; its "_meta" records the model, settings, samples and classes
+ * of the observed generations); refuses to overwrite unless force. */
+sc_status sc_calibration_save(const sc_calibration *c, const char *path, int force);
+/* A one-line warning about the result worth reading before using it (a TeaCache fit that turns
+ * negative inside the observed range), or NULL. Valid until the calibration is freed. */
+const char *sc_calibration_warning(const sc_calibration *c);
+
+/* ---------------------------------------------------------------- figures */
+
+#define SC_FIGURE_MAX_SERIES 12
+
+typedef struct {
+    const char *name;     /* legend text; NULL: not in the legend */
+    const double *x, *y;  /* n points; NaN breaks the line */
+    int n;
+    int palette;          /* 0: by position; 1..12: that colour (series may share one) */
+    int dashed, markers;
+} sc_series;
+
+/* A line chart as data: what a calibration measured, what a schedule was made from. */
+typedef struct {
+    const char *title, *x_label, *y_label;
+    int n_series;
+    sc_series series[SC_FIGURE_MAX_SERIES];
+    void *storage;        /* the library's, when it made the figure: free with sc_figure_free */
+} sc_figure;
+
+/* The data of a calibration as a figure (SmoothCache: error against evaluation, per component and
+ * lag; TeaCache: output change against input change with the fit; MagCache: the ratios). */
+sc_status sc_calibration_figure(const sc_calibration *c, sc_figure *out);
+void sc_figure_free(sc_figure *f);
+/* Draws a figure as a PNG (atomic; refuses to overwrite unless force). */
+sc_status sc_figure_write_png(const sc_figure *f, const char *path, int force);
+
+/* ---------------------------------------------------------------- schedules */
+
+typedef enum { SC_SOLVER_GREEDY = 0, SC_SOLVER_DP = 1 } sc_solver;
+
+typedef struct {
+    double alpha;            /* greedy: reuse while the calibrated error is <= alpha (NaN: use
+                              * target_macs) */
+    double target_macs;      /* the most aggressive schedule within this fraction of the uncached
+                              * MACs (NaN: use alpha); needed by the DP solver */
+    int per_block;           /* one schedule per block from its own curves */
+    sc_solver solver;
+} sc_schedule_opts;
+
+typedef struct {
+    double alpha;            /* the threshold used (greedy) */
+    int computed;            /* DP: computations per block and component */
+    double mac_ratio;        /* executed / uncached MACs; NaN when the file has no MAC counts */
+    int depth, steps, n_components;
+    char components[SC_MAX_COMPONENTS][32];  /* the components of the file's curves */
+    long computes[SC_MAX_COMPONENTS]; /* computed entries per component, over all blocks */
+} sc_schedule_summary;
+
+/* Makes a SmoothCache schedule from calibrated error curves (a file sc_calibration_save wrote)
+ * and writes it as the official JSON (component keys, "-<block>" per block). `summary` may be NULL. */
+sc_status sc_schedule_make(const char *errors_path, const sc_schedule_opts *o, const char *out_path, int force,
+                           sc_schedule_summary *summary);
 
 #ifdef __cplusplus
 }

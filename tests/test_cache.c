@@ -2,26 +2,32 @@
  * MAC accounting (paper Table 1), schedule-file validation, cached sampling against the Python
  * hook-based reference, calibration against the reference's error curves, FORA, and --cache
  * specification errors. */
-#include "cache/calibrate.h"
+#include "backend/backend.h"
+#include "backend/cpu/dft.h"
 #include "cache/errors.h"
 #include "cache/predict.h"
 #include "cache/run.h"
 #include "cache/schedule.h"
-#include "core/dft.h"
 #include "harness.h"
 #include "io/json.h"
 #include "io/npy.h"
-#include "model/dit.h"
+#include "models/dit/dit.h"
+
+/* DiT's components as the cache layer sees them. */
+enum { COMP_ATTN = 0, COMP_MLP = 1, COMP_N = 2 };
+static const char *const k_names[COMP_N] = {"attn", "mlp"};
+static const cache_comps k_dit = {.n = COMP_N, .name = {"attn", "mlp"}, .aliases = {"attn1", "ff"},
+                                  .role = {CACHE_ROLE_SELF_ATTENTION, CACHE_ROLE_MLP}};
 
 /* ---------------------------------------------------------------- greedy scan */
 
-/* CACHING.md 1.4's test vector: T = 8, k = 3. */
+/* The specification's test vector (docs/CACHING.md): T = 8, k = 3. */
 static void vector_errors(cache_errors *e)
 {
     static const double E1[] = {.05, .06, .07, .08, .12, .15, .20};
     static const double E2[] = {.09, .11, .13, .18, .25, .30};
     static const double E3[] = {.10, .15, .20, .28, .35};
-    CHECK_OK(errors_alloc(e, 8, 3, 1));
+    CHECK_OK(errors_alloc(e, 8, 3, 1, COMP_N, k_names));
     for (int i = 0; i < 7; i++) *errors_at(e, 0, 1, i) = E1[i];
     for (int i = 0; i < 6; i++) *errors_at(e, 0, 2, i) = E2[i];
     for (int i = 0; i < 5; i++) *errors_at(e, 0, 3, i) = E3[i];
@@ -56,11 +62,11 @@ TEST(cache_greedy_edge_cases_all_none_zero_k1_and_two_steps)
     check_greedy(&e, 0.01, "11111111"); /* nothing below alpha */
     check_greedy(&e, 0.0, "11111111");  /* alpha 0 */
     errors_free(&e);
-    CHECK_OK(errors_alloc(&e, 8, 1, 1));
+    CHECK_OK(errors_alloc(&e, 8, 1, 1, COMP_N, k_names));
     for (int i = 0; i < 7; i++) *errors_at(&e, 0, 1, i) = 0.01;
     check_greedy(&e, 0.5, "10101011"); /* k = 1: runs of one reuse at most */
     errors_free(&e);
-    CHECK_OK(errors_alloc(&e, 2, 1, 1));
+    CHECK_OK(errors_alloc(&e, 2, 1, 1, COMP_N, k_names));
     *errors_at(&e, 0, 1, 0) = 0.0;
     check_greedy(&e, 0.5, "11"); /* T = 2: first and last both compute */
     errors_free(&e);
@@ -76,26 +82,26 @@ static const char *shared_schedule(const char *name)
 }
 
 /* DiT-XL/2 256 px sub-layer and forward MACs (no weights needed). */
-static void xl_macs(uint64_t *fwd, uint64_t *attn, uint64_t *mlp)
+static void xl_macs(uint64_t *fwd, uint64_t *comp)
 {
     dit_config c = {.depth = 28, .hidden = 1152, .tokens = 256, .in_channels = 4, .out_channels = 8, .patch = 2};
     *fwd = dit_macs_forward(&c);
-    *attn = dit_macs_attn(&c);
-    *mlp = dit_macs_mlp(&c);
+    comp[COMP_ATTN] = dit_macs_attn(&c);
+    comp[COMP_MLP] = dit_macs_mlp(&c);
 }
 
 static void check_published(const char *file, int steps, int computed, double table_ratio)
 {
     cache_schedule s;
-    CHECK_OK(schedule_alloc(&s, 28, steps));
+    CHECK_OK(schedule_alloc(&s, 28, steps, &k_dit));
     CHECK_OK(schedule_load(shared_schedule(file), "ddim", &s));
     for (int l = 0; l < 28; l++)
         for (int c = 0; c < COMP_N; c++)
-            CHECK_MSG(schedule_computed(&s, l, (cache_comp)c) == computed, "%s: block %d %s computes %d, paper %d", file,
-                      l, cache_comp_names[c], schedule_computed(&s, l, (cache_comp)c), computed);
-    uint64_t f, a, m;
-    xl_macs(&f, &a, &m);
-    double r = schedule_mac_ratio(&s, f, a, m);
+            CHECK_MSG(schedule_computed(&s, l, c) == computed, "%s: block %d %s computes %d, paper %d", file, l,
+                      k_names[c], schedule_computed(&s, l, c), computed);
+    uint64_t f, macs[COMP_N];
+    xl_macs(&f, macs);
+    double r = schedule_mac_ratio(&s, f, macs);
     /* Table 1 counts every step's linear layers; ours adds the few per-step costs a skip keeps
      * (adaLN, embeddings, final layer): within 1% of the paper's TMACs ratio. */
     CHECK_MSG(fabs(r - table_ratio) < 0.01 * table_ratio, "%s: MAC ratio %.4f, paper %.4f", file, r, table_ratio);
@@ -116,18 +122,18 @@ TEST(cache_published_schedules_reproduce_paper_table1)
 TEST(cache_published_l2c_per_block_and_diffusers_schedules_load)
 {
     cache_schedule s;
-    CHECK_OK(schedule_alloc(&s, 28, 50));
+    CHECK_OK(schedule_alloc(&s, 28, 50, &k_dit));
     CHECK_OK(schedule_load(shared_schedule("50-N-2-l2c.json"), "ddim", &s));
     int differ = 0;
     for (int l = 1; l < 28; l++) differ |= memcmp(schedule_row(&s, l, COMP_ATTN), schedule_row(&s, 0, COMP_ATTN), 50) != 0;
     CHECK(differ); /* genuinely per block */
-    uint64_t f, a, m;
-    xl_macs(&f, &a, &m);
-    double r = schedule_mac_ratio(&s, f, a, m);
+    uint64_t f, macs[COMP_N];
+    xl_macs(&f, macs);
+    double r = schedule_mac_ratio(&s, f, macs);
     CHECK_MSG(r > 0.5 && r < 0.95, "L2C MAC ratio %.3f", r);
     schedule_free(&s);
     /* The diffusers-named file (attn1) caches attention only. */
-    CHECK_OK(schedule_alloc(&s, 28, 50));
+    CHECK_OK(schedule_alloc(&s, 28, 50, &k_dit));
     CHECK_OK(schedule_load(shared_schedule("diffuser_schedule.json"), "ddim", &s));
     CHECK(schedule_computed(&s, 5, COMP_ATTN) == 24 && schedule_computed(&s, 5, COMP_MLP) == 50);
     schedule_free(&s);
@@ -136,15 +142,15 @@ TEST(cache_published_l2c_per_block_and_diffusers_schedules_load)
 TEST(cache_schedules_round_trip_through_the_loader)
 {
     cache_schedule s, t;
-    CHECK_OK(schedule_alloc(&s, 28, 50));
+    CHECK_OK(schedule_alloc(&s, 28, 50, &k_dit));
     CHECK_OK(schedule_load(shared_schedule("50-N-2-l2c.json"), "ddim", &s));
     CHECK_OK(schedule_save(test_path("l2c.json"), &s, NULL, 0));
-    CHECK_OK(schedule_alloc(&t, 28, 50));
+    CHECK_OK(schedule_alloc(&t, 28, 50, &k_dit));
     CHECK_OK(schedule_load(test_path("l2c.json"), "ddim", &t));
     CHECK(memcmp(s.s, t.s, 28 * COMP_N * 50) == 0);
     schedule_free(&t);
     schedule_free(&s);
-    CHECK_OK(schedule_alloc(&s, 28, 50));
+    CHECK_OK(schedule_alloc(&s, 28, 50, &k_dit));
     CHECK_OK(schedule_load(shared_schedule("50-N-3-threshold-0.18.json"), "ddim", &s));
     CHECK_OK(schedule_save(test_path("t.json"), &s, NULL, 0));
     json_t *j;
@@ -158,7 +164,7 @@ static void reject_schedule(const char *json, int depth, int steps, const char *
 {
     test_write(test_path("s.json"), json, strlen(json));
     cache_schedule s;
-    CHECK_OK(schedule_alloc(&s, depth, steps));
+    CHECK_OK(schedule_alloc(&s, depth, steps, &k_dit));
     CHECK_ERR(schedule_load(test_path("s.json"), "ddim, 4 steps", &s), SC_ERR_FORMAT, needle);
     schedule_free(&s);
 }
@@ -171,10 +177,10 @@ TEST(cache_schedule_files_are_validated)
     reject_schedule("{\"attn\":[1,0,1]}", 2, 4, "has 3 entries but this generation makes 4 model evaluations (ddim, 4 steps)");
     reject_schedule("{\"attn-2\":[1,0,0,1]}", 2, 4, "block must be in 0..1");
     reject_schedule("{\"attn-x\":[1,0,0,1]}", 2, 4, "block must be in 0..1");
-    reject_schedule("{\"conv\":[1,0,0,1]}", 2, 4, "unknown component \"conv\"");
+    reject_schedule("{\"conv\":[1,0,0,1]}", 2, 4, "unknown component \"conv\" (this model has attn (attn1), mlp (ff)");
     reject_schedule("{}", 2, 4, "non-empty JSON object");
     reject_schedule("{\"_meta\":{}}", 2, 4, "no key matches");
-    reject_schedule("{\"attn2\":[1,0,0,1]}", 2, 4, "cross-attention keys do not apply");
+    reject_schedule("{\"attn2\":[1,0,0,1]}", 2, 4, "its keys name components this model does not have");
     reject_schedule("[1,0]", 2, 4, "not a JSON object");
     reject_schedule("{\"attn\":\"1001\"}", 2, 4, "is not an array");
 }
@@ -192,10 +198,10 @@ static const char *fix(const char *name)
 
 static float *generate(sc_model *m, const char *cache, sc_cache_stats *st)
 {
-    int classes[2] = {1, 2};
+    static const int classes[2] = {1, 2};
+    static const sc_cond cond = {.n = 2, .classes = classes};
     sc_gen_params p = sc_gen_params_default();
-    p.classes = classes;
-    p.n_images = 2;
+    p.cond = &cond;
     p.steps = 10;
     p.seed = 7;
     p.cache = cache;
@@ -270,16 +276,16 @@ TEST(cache_fora_computes_every_nth_and_the_last)
     sc_model_free(m);
 }
 
-static void check_calibration(sc_calib_avg avg, const char *ref_file)
+static void check_calibration(const char *spec, const char *ref_file)
 {
     sc_model *m;
     CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
     sc_calibration *cal;
-    CHECK_OK(sc_calibration_new(3, avg, &cal));
+    CHECK_OK(sc_calibration_new(spec, &cal));
     int classes[2] = {1, 2};
+    const sc_cond cond = {.n = 2, .classes = classes};
     sc_gen_params p = sc_gen_params_default();
-    p.classes = classes;
-    p.n_images = 2;
+    p.cond = &cond;
     p.steps = 10;
     p.seed = 7;
     p.calibration = cal;
@@ -306,8 +312,11 @@ static void check_calibration(sc_calib_avg avg, const char *ref_file)
     sc_model_free(m);
 }
 
-TEST(cache_calibration_mean_matches_the_hook_reference) { check_calibration(SC_CALIB_MEAN, "cache/calib_mean.json"); }
-TEST(cache_calibration_pooled_matches_the_hook_reference) { check_calibration(SC_CALIB_POOLED, "cache/calib_pooled.json"); }
+TEST(cache_calibration_mean_matches_the_hook_reference) { check_calibration("smooth:k=3", "cache/calib_mean.json"); }
+TEST(cache_calibration_pooled_matches_the_hook_reference)
+{
+    check_calibration("smooth:k=3,averaging=pooled", "cache/calib_pooled.json");
+}
 
 TEST(cache_schedule_from_errors_drives_generation)
 {
@@ -331,16 +340,17 @@ TEST(cache_target_macs_picks_the_smallest_sufficient_alpha)
     cache_errors e;
     CHECK_OK(errors_load(fix("cache/calib_mean.json"), &e));
     cache_schedule s;
-    CHECK_OK(schedule_alloc(&s, 2, 10));
+    CHECK_OK(schedule_alloc(&s, 2, 10, &k_dit));
     double alpha;
-    CHECK_OK(schedule_for_budget(&e, 0.8, 0, 1000, 200, 200, &s, &alpha));
-    CHECK(schedule_mac_ratio(&s, 1000, 200, 200) <= 0.8);
+    const uint64_t macs[COMP_N] = {200, 200};
+    CHECK_OK(schedule_for_budget(&e, 0.8, 0, 1000, macs, &s, &alpha));
+    CHECK(schedule_mac_ratio(&s, 1000, macs) <= 0.8);
     /* Any smaller measured alpha gives a schedule above the budget. */
     cache_schedule t;
-    CHECK_OK(schedule_alloc(&t, 2, 10));
+    CHECK_OK(schedule_alloc(&t, 2, 10, &k_dit));
     CHECK_OK(schedule_from_errors(&e, alpha * 0.999, 0, &t));
-    CHECK(schedule_mac_ratio(&t, 1000, 200, 200) > 0.8);
-    CHECK_ERR(schedule_for_budget(&e, 0.05, 0, 1000, 200, 200, &s, &alpha), SC_ERR_ARG, "no schedule reaches 0.050");
+    CHECK(schedule_mac_ratio(&t, 1000, macs) > 0.8);
+    CHECK_ERR(schedule_for_budget(&e, 0.05, 0, 1000, macs, &s, &alpha), SC_ERR_ARG, "no schedule reaches 0.050");
     schedule_free(&t);
     schedule_free(&s);
     errors_free(&e);
@@ -373,8 +383,9 @@ TEST(cache_schedule_length_mismatch_fails_the_generation)
     char spec[2200];
     snprintf(spec, sizeof spec, "smooth:schedule=%s", shared_schedule("50-N-3-threshold-0.08.json"));
     int classes[1] = {1};
+    const sc_cond cond = {.n = 1, .classes = classes};
     sc_gen_params p = sc_gen_params_default();
-    p.classes = classes;
+    p.cond = &cond;
     p.steps = 10;
     p.cache = spec;
     float *out = malloc(sc_latent_bytes(m, 1));
@@ -390,8 +401,9 @@ TEST(cache_predictors_extrapolate_polynomials_exactly)
     /* F(n) = 1 + 2n - 0.5n^2 per element (times the element index + 1): a quadratic. Lagrange
      * through 3 points and Taylor of order 2 from unit-spaced samples are exact on it. */
     predictor lag, tay;
-    CHECK_OK(predict_init(&lag, PREDICT_LAGRANGE, 2, 1, 4));
-    CHECK_OK(predict_init(&tay, PREDICT_TAYLOR, 2, 1, 4));
+    const cache_gen g = {.be = backend_cpu_f32()};
+    CHECK_OK(predict_init(&lag, &g, PREDICT_LAGRANGE, 2, 1, 4));
+    CHECK_OK(predict_init(&tay, &g, PREDICT_TAYLOR, 2, 1, 4));
     float f[4], got[4];
     for (int n = 0; n < 3; n++) {
         for (int e = 0; e < 4; e++) f[e] = (float)((e + 1) * (1 + 2 * n - 0.5 * n * n));
@@ -468,7 +480,17 @@ TEST(cache_abcache_and_smooth_prediction_account_and_repeat)
     CHECK(st.skipped[COMP_ATTN] == 8 && st.skipped[COMP_MLP] == 10);
     CHECK(rel_err(c, u, sc_latent_bytes(m, 2) / sizeof(float)) < 0.5);
     CHECK_ERR(cache_run_create("abcache:k=3,warmup=2", &(cache_run *){NULL}), SC_ERR_ARG, "warmup=2 must be at least k=3");
-    CHECK_ERR(cache_run_create("taylorseer:comps=ffn", &(cache_run *){NULL}), SC_ERR_ARG, "comps=ffn");
+    float *out = malloc(sc_latent_bytes(m, 2));
+    static const int classes[2] = {1, 2};
+    const sc_cond cond = {.n = 2, .classes = classes};
+    sc_gen_params p = sc_gen_params_default();
+    p.cond = &cond;
+    p.steps = 4;
+    p.cache = "taylorseer:comps=ffn";
+    CHECK_ERR(sc_generate(m, &p, out), SC_ERR_ARG, "comps=ffn: \"ffn\" is not a component of this model");
+    p.cache = "taylorseer:comps=mlp/attn1";
+    CHECK_OK(sc_generate(m, &p, out)); /* names and their aliases */
+    free(out);
     free(a); free(b); free(c); free(u);
     sc_model_free(m);
 }
@@ -526,25 +548,26 @@ TEST(cache_dp_for_budget_beats_or_ties_greedy_at_equal_macs)
     cache_errors e;
     CHECK_OK(errors_load(fix("cache/calib_mean.json"), &e));
     cache_schedule g, d;
-    CHECK_OK(schedule_alloc(&g, 2, 10));
-    CHECK_OK(schedule_alloc(&d, 2, 10));
+    CHECK_OK(schedule_alloc(&g, 2, 10, &k_dit));
+    CHECK_OK(schedule_alloc(&d, 2, 10, &k_dit));
     double alpha;
-    CHECK_OK(schedule_for_budget(&e, 0.7, 0, 1000, 200, 200, &g, &alpha));
+    const uint64_t macs[COMP_N] = {200, 200};
+    CHECK_OK(schedule_for_budget(&e, 0.7, 0, 1000, macs, &g, &alpha));
     int computed;
-    CHECK_OK(schedule_dp_for_budget(&e, 0.7, 0, 1000, 200, 200, &d, &computed));
-    CHECK(schedule_mac_ratio(&d, 1000, 200, 200) <= 0.7);
+    CHECK_OK(schedule_dp_for_budget(&e, 0.7, 0, 1000, macs, &d, &computed));
+    CHECK(schedule_mac_ratio(&d, 1000, macs) <= 0.7);
     /* Per component, the DP schedule's error is no worse than greedy's at the same count. */
     for (int c = 0; c < COMP_N; c++) {
-        int n = schedule_computed(&g, 0, (cache_comp)c);
+        int n = schedule_computed(&g, 0, c);
         unsigned char s[10];
         double dp_cost, greedy_cost = 0;
         int last = 0;
         for (int i = 1; i < 10; i++) {
-            if (schedule_row(&g, 0, (cache_comp)c)[i]) last = i;
+            if (schedule_row(&g, 0, c)[i]) last = i;
             else greedy_cost += *errors_at(&e, c, i - last, last);
         }
         CHECK_OK(schedule_dp(&e, c, n, s, &dp_cost));
-        CHECK_MSG(dp_cost <= greedy_cost + 1e-12, "%s: dp %g > greedy %g", cache_comp_names[c], dp_cost, greedy_cost);
+        CHECK_MSG(dp_cost <= greedy_cost + 1e-12, "%s: dp %g > greedy %g", k_names[c], dp_cost, greedy_cost);
     }
     schedule_free(&g);
     schedule_free(&d);
@@ -560,7 +583,8 @@ TEST(cache_adacache_rate_follows_the_codebook)
     CHECK_OK(spec_parse("adacache:probe=0", &spec));
     void *st;
     CHECK_OK(cache_adacache.create(&spec, &st));
-    cache_gen g = {.steps = 10, .depth = 2, .rows = 1, .images = 1, .tokens = 1, .hidden = 4, .sampler = "ddim"};
+    cache_gen g = {.steps = 10, .depth = 2, .rows = 1, .images = 1, .tokens = 1, .hidden = 4, .sampler = "ddim",
+                   .comp = k_dit, .be = backend_cpu_f32()};
     CHECK_OK(cache_adacache.begin(st, &g)); /* 10 steps: the "fast" codebook 0.08:6/0.16:5/... */
     float zero[4] = {0}, one[4] = {1, 1, 1, 1}, more[4] = {1.1f, 1.1f, 1.1f, 1.1f};
     cache_view v0 = {.h = zero, .rows = 1, .tokens = 1, .hidden = 4}, v1 = v0, v2 = v0;

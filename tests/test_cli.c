@@ -151,7 +151,7 @@ TEST(cli_info_reports_architecture_and_cost)
 
 TEST(cli_calibrate_schedule_generate_round_trip)
 {
-    CHECK_CLI(0, "calibrated on 3 samples", "calibrate --model %s --steps 12 --samples 3 --out %s --plot %s", model(),
+    CHECK_CLI(0, "calibrated smooth on 3 samples", "calibrate --model %s --steps 12 --samples 3 --out %s --plot %s", model(),
               test_path("err.json"), test_path("err.png"));
     CHECK_CLI(0, "MACs", "schedule --errors %s --alpha 0.3 --out %s", test_path("err.json"), test_path("s.json"));
     CHECK_CLI(0, "MACs 0.", "schedule --errors %s --target-macs 0.7 --out %s", test_path("err.json"), test_path("t.json"));

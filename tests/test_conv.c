@@ -2,7 +2,7 @@
  * channel counts, padding, bias or none, the fused accumulation, both algorithms, several image
  * sizes through one layer (primitive reuse, winograd's size-dependent weight layout), and
  * winograd's strips. */
-#include "core/conv.h"
+#include "backend/cpu/conv.h"
 #include "harness.h"
 
 static float lcg(uint32_t *s)

@@ -63,7 +63,8 @@ TEST(demo_forward_and_trajectory_match_diffusers)
         y[i] = (int)json_integer_value(json_array_get(json_object_get(f, "y"), (size_t)i));
     }
     float *out = calloc(ref.numel, sizeof *out);
-    CHECK_OK(sc_model_forward(m, 4, x.data, t, y, out, 0));
+    const sc_cond rows = {.n = 4, .classes = y};
+    CHECK_OK(sc_model_forward(m, &rows, x.data, t, out, 0));
     double e = rel_err(out, ref.data, ref.numel);
     printf("  demo forward: relative error %.3g\n", e);
     CHECK_MSG(e <= json_real_value(json_object_get(f, "tol")), "demo forward relative error %.3g", e);
@@ -74,9 +75,9 @@ TEST(demo_forward_and_trajectory_match_diffusers)
     const json_t *c = json_object_get(j, "trajectory");
     int classes[10];
     for (int i = 0; i < 10; i++) classes[i] = (int)json_integer_value(json_array_get(json_object_get(c, "classes"), (size_t)i));
+    const sc_cond cond = {.n = 10, .classes = classes};
     sc_gen_params g = sc_gen_params_default();
-    g.classes = classes;
-    g.n_images = 10;
+    g.cond = &cond;
     g.steps = (int)json_integer_value(json_object_get(c, "steps"));
     g.cfg = (float)json_real_value(json_object_get(c, "cfg"));
     g.seed = (uint64_t)json_integer_value(json_object_get(c, "seed"));
@@ -103,9 +104,9 @@ static uint8_t *sample_n(sc_model *m, int n, const char *cache, sc_cache_stats *
 {
     int classes[N_IMG];
     for (int i = 0; i < n; i++) classes[i] = i % 10;
+    const sc_cond cond = {.n = n, .classes = classes};
     sc_gen_params g = sc_gen_params_default();
-    g.classes = classes;
-    g.n_images = n;
+    g.cond = &cond;
     g.seed = 100;
     g.steps = STEPS;
     g.cache = cache;

@@ -17,10 +17,10 @@ static sc_model *tiny(const char *poison)
 
 static sc_status run(sc_model *m, uint64_t seed, int threads, sc_sampler s, float *out)
 {
-    int classes[3] = {0, 3, 4};
+    static const int classes[3] = {0, 3, 4};
+    static const sc_cond cond = {.n = 3, .classes = classes};
     sc_gen_params p = sc_gen_params_default();
-    p.classes = classes;
-    p.n_images = 3;
+    p.cond = &cond;
     p.steps = 6;
     p.seed = seed;
     p.threads = threads;

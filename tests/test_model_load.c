@@ -1,9 +1,9 @@
 /* Loading DiT checkpoints: layout detection, config inference and validation, and the errors a
- * user sees for files that are not what they should be (RELIABILITY.md 2 "model level", 5). */
+ * user sees for files that are not what they should be (docs/RELIABILITY.md). */
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "model/dit.h"
+#include "models/dit/dit.h"
 #include "tiny_dit.h"
 
 static sc_model *load_ok(const char *path, int heads)
@@ -23,7 +23,9 @@ TEST(model_original_file_config_is_inferred_from_shapes)
     sc_model_get_info(m, &i);
     CHECK(!strcmp(i.layout, "original") && i.origin == SC_ORIGIN_ORIGINAL);
     CHECK(i.depth == 2 && i.hidden == 32 && i.heads == 4 && i.head_dim == 8 && i.patch == 2);
-    CHECK(i.input_size == 8 && i.tokens == 16 && i.in_channels == 4 && i.out_channels == 8);
+    CHECK(i.latent.rank == 3 && i.latent.dims[1] == 8 && i.latent.dims[2] == 8 && i.tokens == 16);
+    CHECK(i.in_channels == 4 && i.out_channels == 8 && !strcmp(i.family, "dit"));
+    CHECK(i.n_components == 2 && !strcmp(i.components[0], "attn") && !strcmp(i.components[1], "mlp"));
     CHECK(i.num_classes == 5 && i.learned_sigma && !strcmp(i.dtype, "F32"));
     sc_model_free(m);
 }
@@ -93,14 +95,17 @@ TEST(model_unknown_folder_says_what_was_found_and_expected)
 {
     test_write(test_path("notes.txt"), "x", 1);
     sc_model *m;
-    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, "found notes.txt; expected model_index.json");
+    CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT,
+              "not a model folder: no config.json (a diffusers pipeline has model_index.json");
+    CHECK(strstr(sc_last_error(), "found notes.txt"));
 }
 
-TEST(model_unknown_file_is_not_a_dit_checkpoint)
+TEST(model_unknown_file_is_no_family_s_checkpoint)
 {
     test_write(test_path("x.safetensors"), "\x02\0\0\0\0\0\0\0{}", 10);
     sc_model *m;
-    CHECK_ERR(sc_model_load(test_path("x.safetensors"), NULL, &m), SC_ERR_FORMAT, "not a DiT checkpoint");
+    CHECK_ERR(sc_model_load(test_path("x.safetensors"), NULL, &m), SC_ERR_FORMAT,
+              "not a checkpoint of a model this engine runs: no \"x_embedder.proj.weight\" (an original DiT file)");
     CHECK_ERR(sc_model_load(test_path("absent"), NULL, &m), SC_ERR_IO, "cannot open");
 }
 
@@ -173,10 +178,12 @@ TEST(model_shard_index_names_must_be_plain_files_in_the_folder)
 
 TEST(model_macs_match_the_dit_xl2_figures)
 {
-    /* A DiT-XL/2-shaped config (no weights needed for the count): FORMATS.md gives 118.6 GMAC
-     * per forward at 256 px and 524.5 at 512, and 4.24 GMAC per block at 256. */
-    double g256 = (double)dit_macs_forward_for(28, 1152, 256, 4, 8, 2) / 1e9;
-    double g512 = (double)dit_macs_forward_for(28, 1152, 1024, 4, 8, 2) / 1e9;
+    /* A DiT-XL/2-shaped config (no weights needed for the count): docs/FORMATS.md gives 118.6
+     * GMAC per forward at 256 px and 524.5 at 512. */
+    dit_config c = {.depth = 28, .hidden = 1152, .tokens = 256, .in_channels = 4, .out_channels = 8, .patch = 2};
+    double g256 = (double)dit_macs_forward(&c) / 1e9;
+    c.tokens = 1024;
+    double g512 = (double)dit_macs_forward(&c) / 1e9;
     CHECK_MSG(fabs(g256 - 118.6) < 0.05, "%.3f GMAC at 256", g256);
     CHECK_MSG(fabs(g512 - 524.5) < 0.1, "%.3f GMAC at 512", g512);
 }

@@ -4,19 +4,25 @@
  * bit-identical to none), the calibration observers, and the decisions and final latents of
  * the references in tests/fixtures/peers_a (tools/reference_peers_a.py: diffusers' own
  * First-Block-Cache and MagCache hooks, transcriptions of TeaCache's and DBCache's rules). */
+#include "backend/backend.h"
 #include "cache/polyfit.h"
 #include "cache/run.h"
-#include "cache/stepcalib.h"
 #include "harness.h"
 #include "io/json.h"
 #include "io/npy.h"
-#include "sample/generate.h"
+#include "pipeline/pipeline.h"
+
+/* DiT's components as the cache layer sees them. */
+enum { COMP_ATTN = 0, COMP_MLP = 1, COMP_N = 2 };
+static const cache_comps k_dit = {.n = COMP_N, .name = {"attn", "mlp"}, .aliases = {"attn1", "ff"},
+                                  .role = {CACHE_ROLE_SELF_ATTENTION, CACHE_ROLE_MLP}};
 
 /* ---------------------------------------------------------------- a fake model */
 
-/* The engine's block loop (dit_forward) over a synthetic residual stream [rows * tokens, hidden]:
- * the test sets the stream entering block 0 and every block's modulation, and block l of
- * evaluation n adds the residual the test chooses. Which blocks ran is recorded. */
+/* The engine's block loop (pipeline_forward) over a synthetic residual stream [rows * tokens,
+ * hidden]: the test sets the stream entering block 0 and every block's modulation, and block l
+ * of evaluation n adds the residual the test chooses. Which blocks ran is recorded. Its modulated
+ * input is DiT's: LN(h) (1 + scale_msa) + shift_msa. */
 
 #define FK_ROWS 2 /* one image and its guidance row */
 #define FK_TOKENS 3
@@ -40,6 +46,14 @@ struct fake {
     int silent;                          /* a block whose residual is zero (db_block), 0: none */
 };
 
+static sc_status fake_modulated_input(const cache_view *v, float *out)
+{
+    const fake *f = v->ctx;
+    backend_cpu_f32()->ln_modulate(out, v->h, v->rows, FK_TOKENS, FK_HIDDEN, 1e-6f, f->mod, f->mod + FK_HIDDEN,
+                                   6 * FK_HIDDEN);
+    return SC_OK;
+}
+
 static void fake_begin(fake *f, const char *spec, int steps, int depth)
 {
     static const int timesteps[FK_MAX_STEPS] = {0};
@@ -48,8 +62,11 @@ static void fake_begin(fake *f, const char *spec, int steps, int depth)
     f->depth = depth;
     CHECK_OK(cache_run_create(spec, &f->run));
     const cache_gen g = {.steps = steps, .depth = depth, .rows = FK_ROWS, .images = 1, .tokens = FK_TOKENS,
-                         .hidden = FK_HIDDEN, .timesteps = timesteps, .sampler = "ddim", .eps_attn = 1e-6f};
-    CHECK_OK(cache_run_begin(f->run, &g, 1000, 100, 100));
+                         .hidden = FK_HIDDEN, .timesteps = timesteps, .sampler = "ddim", .comp = k_dit,
+                         .has_modulated_input = 1, .be = backend_cpu_f32()};
+    const uint64_t macs[COMP_N] = {100, 100};
+    CHECK_OK(cache_run_begin(f->run, &g, 1000, macs));
+    cache_run_set_signals(f->run, fake_modulated_input, f);
 }
 
 static void fake_eval(fake *f, int n)
@@ -60,21 +77,21 @@ static void fake_eval(fake *f, int n)
     f->input(f, n, f->h, f->mod);
     int l = 0;
     while (l < f->depth) {
-        const int next = cache_run_boundary(f->run, l, f->h, f->mod);
+        const int next = cache_run_boundary(f->run, l, f->h);
         if (next > l) {
             l = next;
             continue;
         }
         for (int c = 0; c < COMP_N; c++) { /* as dit_forward: the per-sub-layer accounting */
             float *buf;
-            CHECK(cache_run_decide(f->run, l, (cache_comp)c, &buf) == 1);
+            CHECK(cache_run_decide(f->run, l, c, &buf) == 1);
         }
         f->block(f, n, l, res);
         for (int i = 0; i < FK_ELEMS; i++) f->h[i] += res[i];
         f->ran[n][l] = 1;
         l++;
     }
-    cache_run_boundary(f->run, f->depth, f->h, NULL);
+    cache_run_boundary(f->run, f->depth, f->h);
     memcpy(f->out[n], f->h, sizeof f->h);
 }
 
@@ -313,12 +330,13 @@ TEST(peers_dbcache_checks_fn_and_bn_against_the_depth_at_begin)
     CHECK_OK(cache_run_create("dbcache:fn=3,bn=1", &r));
     const int ts[4] = {0};
     const cache_gen g = {.steps = 4, .depth = 4, .rows = 1, .images = 1, .tokens = 1, .hidden = 4, .timesteps = ts,
-                         .sampler = "ddim"};
-    CHECK_ERR(cache_run_begin(r, &g, 1, 1, 1), SC_ERR_ARG,
+                         .sampler = "ddim", .comp = k_dit, .be = backend_cpu_f32()};
+    const uint64_t macs[COMP_N] = {1, 1};
+    CHECK_ERR(cache_run_begin(r, &g, 1, macs), SC_ERR_ARG,
               "fn=3 + bn=1 leaves no middle block to skip in this 4-block model (need fn + bn < 4)");
     cache_run_free(r);
     CHECK_OK(cache_run_create("dbcache", &r)); /* the default fn = 8 does not fit 4 blocks */
-    CHECK_ERR(cache_run_begin(r, &g, 1, 1, 1), SC_ERR_ARG, "fn=8 + bn=0");
+    CHECK_ERR(cache_run_begin(r, &g, 1, macs), SC_ERR_ARG, "fn=8 + bn=0");
     cache_run_free(r);
 }
 
@@ -411,13 +429,12 @@ static double rel_err(const float *a, const float *b, size_t n)
     return md / mr;
 }
 
-static sc_gen_params params(int steps, int *classes)
+static sc_gen_params params(int steps)
 {
+    static const int classes[2] = {1, 2};
+    static const sc_cond cond = {.n = 2, .classes = classes};
     sc_gen_params p = sc_gen_params_default();
-    classes[0] = 1;
-    classes[1] = 2;
-    p.classes = classes;
-    p.n_images = 2;
+    p.cond = &cond;
     p.steps = steps;
     p.seed = 7;
     return p;
@@ -427,8 +444,7 @@ static sc_gen_params params(int steps, int *classes)
 
 static float *generate(sc_model *m, const char *cache, int steps, sc_cache_stats *st)
 {
-    int classes[2];
-    sc_gen_params p = params(steps, classes);
+    sc_gen_params p = params(steps);
     p.cache = cache;
     p.stats = st;
     float *out = malloc(sc_latent_bytes(m, 2));
@@ -443,7 +459,7 @@ static void check_policy_e2e(sc_model *m, int depth, const char *spec, const cha
     float *a = generate(m, spec, 10, &st), *b = generate(m, spec, 10, NULL), *off = generate(m, disabled, 10, NULL);
     for (int c = 0; c < COMP_N; c++)
         CHECK_MSG(st.computed[c] + st.skipped[c] == depth * 10, "%s: %s computed %ld + skipped %ld != %d", spec,
-                  cache_comp_names[c], st.computed[c], st.skipped[c], depth * 10);
+                  k_dit.name[c], st.computed[c], st.skipped[c], depth * 10);
     CHECK_MSG(st.skipped[COMP_ATTN] > 0 && st.macs < st.macs_uncached, "%s skipped nothing", spec);
     CHECK_MSG(memcmp(a, b, bytes) == 0, "%s: the same request gave different latents", spec);
     CHECK_MSG(memcmp(off, uncached, bytes) == 0, "%s is not bit-identical to uncached", disabled);
@@ -477,7 +493,7 @@ TEST(peers_cached_sampling_accounting_determinism_and_disabled_is_uncached)
 
 /* ---------------------------------------------------------------- against the references */
 
-/* The policy of `spec` run through generate_observed, with its boundary hook wrapped to record
+/* The policy of `spec` run through the pipeline's loop, with its boundary hook wrapped to record
  * whether the segment starting at `first` ran at each evaluation. */
 static const cache_policy_ops *g_real;
 static int g_first;
@@ -503,11 +519,10 @@ static float *generate_recorded(sc_model *m, const char *text, int steps, int fi
     ops.boundary = recording_boundary;
     g_first = first;
     memset(g_computed, 0, sizeof g_computed);
-    int classes[2];
-    sc_gen_params p = params(steps, classes);
+    sc_gen_params p = params(steps);
     p.stats = st;
     float *out = malloc(sc_latent_bytes(m, 2));
-    CHECK_OK(generate_observed(m, &p, &ops, state, out));
+    CHECK_OK(pipeline_generate(m, &p, &ops, state, out));
     g_real->destroy(state);
     return out;
 }
@@ -518,9 +533,9 @@ static void check_case(const char *name, const char *extra, int first, int seg_l
 {
     json_t *j = cases(), *c = json_object_get(j, name);
     CHECK_MSG(c != NULL, "no case %s", name);
-    char spec[2400], want[64] = {0}, model[256];
+    char spec[2400], want[64] = {0}, model_dir[256];
     snprintf(spec, sizeof spec, "%s%s", json_string_value(json_object_get(c, "spec")), extra);
-    snprintf(model, sizeof model, "%s", json_string_value(json_object_get(c, "model")));
+    snprintf(model_dir, sizeof model_dir, "%s", json_string_value(json_object_get(c, "model")));
     const int steps = (int)json_integer_value(json_object_get(c, "steps"));
     const json_t *computed = json_object_get(c, "computed");
     CHECK((int)json_array_size(computed) == steps);
@@ -530,7 +545,7 @@ static void check_case(const char *name, const char *extra, int first, int seg_l
         skips += want[n] == '0';
     }
     sc_model *m;
-    CHECK_OK(sc_model_load(fix(model), NULL, &m));
+    CHECK_OK(sc_model_load(fix(model_dir), NULL, &m));
     sc_cache_stats st;
     float *out = generate_recorded(m, spec, steps, first, &st);
     CHECK_MSG(!strcmp(g_computed, want), "%s: computed %s, reference %s", name, g_computed, want);
@@ -564,21 +579,30 @@ TEST(peers_dbcache_matches_the_transcribed_rule) { check_case("dbcache", "", 1, 
 
 /* ---------------------------------------------------------------- calibration */
 
-static stepcalib *calibrate(stepcalib_kind kind, const char *out)
+/* A calibration for `policy` observing one generation of two samples, saved to `out`. */
+static sc_calibration *calibrate(const char *policy, const char *out)
 {
     sc_model *m;
     CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
-    stepcalib *c;
-    CHECK_OK(stepcalib_new(kind, &c));
-    int classes[2];
-    sc_gen_params p = params(10, classes);
+    sc_calibration *c;
+    CHECK_OK(sc_calibration_new(policy, &c));
+    sc_gen_params p = params(10);
+    p.calibration = c;
     float *lat = malloc(sc_latent_bytes(m, 2));
-    CHECK_OK(generate_observed(m, &p, &cache_stepcalib, c, lat));
-    CHECK(stepcalib_samples(c) == 2);
-    CHECK_OK(stepcalib_save(c, out, NULL, 0));
+    CHECK_OK(sc_generate(m, &p, lat));
+    CHECK(sc_calibration_samples(c) == 2);
+    CHECK_OK(sc_calibration_save(c, out, 0));
     free(lat);
     sc_model_free(m);
     return c;
+}
+
+static void plot(const sc_calibration *c, const char *path)
+{
+    sc_figure f;
+    CHECK_OK(sc_calibration_figure(c, &f));
+    CHECK_OK(sc_figure_write_png(&f, path, 0));
+    sc_figure_free(&f);
 }
 
 static void check_array(const json_t *mine, const json_t *ref, double tol, const char *what)
@@ -593,21 +617,21 @@ static void check_array(const json_t *mine, const json_t *ref, double tol, const
 
 TEST(peers_magcache_calibration_matches_diffusers)
 {
-    stepcalib *c = calibrate(STEPCALIB_MAGCACHE, test_path("ratios.json"));
+    sc_calibration *c = calibrate("magcache", test_path("ratios.json"));
     json_t *mine, *ref;
     CHECK_OK(json_load_object_file(test_path("ratios.json"), 1u << 20, &mine));
     CHECK_OK(json_load_object_file(fix("peers_a/magcache_ratios.json"), 1u << 20, &ref));
     check_array(json_object_get(mine, "ratios"), json_object_get(ref, "ratios"), 1e-5, "ratios");
     CHECK(json_number_value(json_array_get(json_object_get(mine, "ratios"), 0)) == 1.0);
-    CHECK_OK(stepcalib_plot(c, test_path("ratios.png"), 0));
+    plot(c, test_path("ratios.png"));
     json_decref(mine);
     json_decref(ref);
-    stepcalib_free(c);
+    sc_calibration_free(c);
 }
 
 TEST(peers_teacache_calibration_points_and_fit_match_the_reference)
 {
-    stepcalib *c = calibrate(STEPCALIB_TEACACHE, test_path("tea.json"));
+    sc_calibration *c = calibrate("teacache", test_path("tea.json"));
     json_t *mine, *ref;
     CHECK_OK(json_load_object_file(test_path("tea.json"), 1u << 20, &mine));
     CHECK_OK(json_load_object_file(fix("peers_a/teacache_calib.json"), 1u << 20, &ref));
@@ -630,12 +654,12 @@ TEST(peers_teacache_calibration_points_and_fit_match_the_reference)
     /* The saved coefficients are the fit of the saved points, x^4 first. */
     const json_t *mc = json_object_get(mine, "coef");
     CHECK(json_array_size(mc) == 5);
-    CHECK_OK(stepcalib_plot(c, test_path("tea.png"), 0));
+    plot(c, test_path("tea.png"));
     free(x);
     free(y);
     json_decref(mine);
     json_decref(ref);
-    stepcalib_free(c);
+    sc_calibration_free(c);
 }
 
 TEST(peers_calibrate_cli_writes_coefficients_teacache_can_load)
@@ -662,6 +686,6 @@ TEST(peers_calibrate_cli_writes_coefficients_teacache_can_load)
     CHECK(test_cli(args, &out) == 2 && strstr(out, "--k and --averaging apply to --for smooth only"));
     free(out);
     snprintf(args, sizeof args, "calibrate --for easycache --model %s --out %s", fix("dit_a"), test_path("k.json"));
-    CHECK(test_cli(args, &out) == 2 && strstr(out, "'easycache' is not smooth, teacache or magcache"));
+    CHECK(test_cli(args, &out) == 2 && strstr(out, "'easycache' is not a policy that calibrates (smooth, teacache, magcache)"));
     free(out);
 }

@@ -67,7 +67,8 @@ static void run_forward_case(const json_t *c)
     float *t = calloc((size_t)n, sizeof *t);
     for (int i = 0; i < n; i++) t[i] = (float)ti[i];
     float *out = calloc(ref.numel, sizeof *out);
-    CHECK_OK(sc_model_forward(m, n, x.data, t, y, out, 0));
+    const sc_cond rows = {.n = n, .classes = y};
+    CHECK_OK(sc_model_forward(m, &rows, x.data, t, out, 0));
     double e = rel_err(out, ref.data, ref.numel);
     double tol = json_real_value(json_object_get(c, "tol"));
     CHECK_MSG(e <= tol, "%s: forward relative error %.3g > %.3g", name, e, tol);
@@ -97,8 +98,8 @@ static void run_trajectory_case(const json_t *c)
     sc_gen_params p = sc_gen_params_default();
     int n;
     int *classes = int_list(json_object_get(c, "classes"), &n);
-    p.classes = classes;
-    p.n_images = n;
+    const sc_cond cond = {.n = n, .classes = classes};
+    p.cond = &cond;
     p.steps = (int)json_integer_value(json_object_get(c, "steps"));
     p.cfg = (float)json_number_value(json_object_get(c, "cfg"));
     p.seed = (uint64_t)json_integer_value(json_object_get(c, "seed"));
@@ -190,7 +191,8 @@ TEST(reference_long_sequences_use_query_blocks_and_match_pytorch)
     float t[2] = {10, 700};
     int y[2] = {1, 5};
     float *out = calloc(ref.numel, sizeof *out);
-    CHECK_OK(sc_model_forward(m, 2, x.data, t, y, out, 0));
+    const sc_cond rows = {.n = 2, .classes = y};
+    CHECK_OK(sc_model_forward(m, &rows, x.data, t, out, 0));
     double e = rel_err(out, ref.data, ref.numel);
     CHECK_MSG(e <= 1e-4, "400-token forward relative error %.3g", e);
     free(out);

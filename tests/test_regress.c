@@ -11,7 +11,10 @@
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "io/torchzip.h"
-#include "model/dit_config.h"
+#include "models/dit/dit.h"
+
+/* DiT's components, as a schedule for it is read. */
+static const cache_comps k_dit = {.n = 2, .name = {"attn", "mlp"}, .aliases = {"attn1", "ff"}};
 
 static void feed(const char *target, const uint8_t *d, size_t n)
 {
@@ -28,7 +31,7 @@ static void feed(const char *target, const uint8_t *d, size_t n)
         dit_config c;
         dit_config_from_object(&c, j, "regress");
         cache_schedule s;
-        if (!schedule_alloc(&s, 28, 50)) {
+        if (!schedule_alloc(&s, 28, 50, &k_dit)) {
             schedule_from_json(j, "regress", "regress", &s);
             schedule_free(&s);
         }

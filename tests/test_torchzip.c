@@ -474,13 +474,14 @@ static float *forward(const char *path, int heads)
     CHECK_OK(sc_model_load(path, &o, &m));
     sc_model_info info;
     sc_model_get_info(m, &info);
-    size_t per = (size_t)info.in_channels * info.input_size * info.input_size;
-    size_t out_n = (size_t)info.out_channels * info.input_size * info.input_size;
+    size_t per = (size_t)info.in_channels * info.latent.dims[1] * info.latent.dims[2];
+    size_t out_n = (size_t)info.out_channels * info.latent.dims[1] * info.latent.dims[2];
     float *x = malloc(2 * per * sizeof *x), *out = malloc(2 * out_n * sizeof *out);
     for (size_t i = 0; i < 2 * per; i++) x[i] = (float)((i * 37) % 17) / 8.0f - 1.0f;
     float t[2] = {999, 10};
     int y[2] = {3, 10};
-    CHECK_OK(sc_model_forward(m, 2, x, t, y, out, 1));
+    const sc_cond rows = {.n = 2, .classes = y};
+    CHECK_OK(sc_model_forward(m, &rows, x, t, out, 1));
     free(x);
     sc_model_free(m);
     return out;

@@ -4,13 +4,34 @@
  * tensors and bad configurations. */
 #include <jansson.h>
 
-#include "core/conv.h"
+#include "backend/cpu/conv.h"
+#include "backend/cpu/kernels.h"
 #include "harness.h"
 #include "io/json.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
-#include "model/vae.h"
-#include "model/vae_ops.h"
+#include "models/sdvae/sdvae.h"
+#include "pipeline/pipeline.h"
+
+/* The SD-VAE family's decoder, loaded the way the API loads any decoder. */
+typedef sdvae vae_model;
+
+static sc_status vae_load(const char *path, vae_model **m)
+{
+    decoder *d;
+    sc_status s = pipeline_decoder_load(path, &d);
+    *m = s ? NULL : (sdvae *)d;
+    if (!s) CHECK(d->family == &decoder_family_sdvae);
+    return s;
+}
+
+static void vae_free(vae_model *m) { m->base.family->free(&m->base); }
+static sc_status vae_decode(vae_model *m, int n, int S, const float *lat, float *out, int threads)
+{
+    return sdvae_decode(&m->base, n, S, lat, out, threads);
+}
+static float vae_scaling_factor(const vae_model *m) { return (float)m->cfg.scaling_factor; }
+static int vae_upscale(const vae_model *m) { return m->base.upscale; }
 
 static const char *fixture(const char *name)
 {
@@ -73,8 +94,8 @@ TEST(vae_decode_matches_diffusers_for_every_naming)
 TEST(vae_lone_ldm_file_gets_its_config_from_shapes_and_sd_defaults)
 {
     vae_model *m = load_ok(fixture("vae_b_ldm.safetensors"));
-    const vae_config *c = &m->cfg;
-    CHECK(c->naming == VAE_NAMES_LDM);
+    const sdvae_config *c = &m->cfg;
+    CHECK(c->naming == SDVAE_NAMES_LDM);
     CHECK(c->blocks == 2 && c->block_out[0] == 32 && c->block_out[1] == 32);
     CHECK(c->layers_per_block == 0 && m->up[0].n_resnets == 1);
     CHECK(c->latent_channels == 4 && c->out_channels == 3);
@@ -83,7 +104,7 @@ TEST(vae_lone_ldm_file_gets_its_config_from_shapes_and_sd_defaults)
     CHECK(vae_upscale(m) == 2);
     vae_free(m);
     m = load_ok(fixture("vae_a_legacy"));
-    CHECK(m->cfg.naming == VAE_NAMES_LEGACY && m->cfg.groups == 4 && m->cfg.scaling_factor == 0.18215);
+    CHECK(m->cfg.naming == SDVAE_NAMES_LEGACY && m->cfg.groups == 4 && m->cfg.scaling_factor == 0.18215);
     CHECK(m->cfg.blocks == 3 && m->cfg.layers_per_block == 1 && m->up[1].n_resnets == 2 && vae_upscale(m) == 4);
     CHECK(m->up[2].resnets[0].shortcut && !m->up[0].resnets[0].shortcut && !m->up[2].upsample);
     vae_free(m);
@@ -134,14 +155,14 @@ TEST(vae_upsample_fold_equals_nearest_upsampling_then_3x3_conv)
     fill(x, sizeof x / sizeof *x, 3);
     fill(w3, sizeof w3 / sizeof *w3, 4);
     fill(b, 5, 5);
-    vae_upsample_weights(w2, w3, co, ci);
+    sdvae_upsample_weights(w2, w3, co, ci);
     for (int p = 0; p < 4; p++) memcpy(b4 + p * co, b, sizeof b);
     conv_ctx *c;
     conv_layer *L;
     CHECK_OK(conv_create(&c));
     CHECK_OK(conv_layer_create(c, ci, 4 * co, 2, 1, w2, b4, CONV_DIRECT, &L));
     CHECK_OK(conv_exec(c, L, 1, s, s, x, folded, CONV_OVERWRITE)); /* folded [s+1, s+1, 4 co] */
-    vae_upsample_shuffle(out, folded, s, co);                        /* out [2s, 2s, co] */
+    cpu_upsample_shuffle(out, folded, s, co);                        /* out [2s, 2s, co] */
     for (int y = 0; y < S2; y++)
         for (int xx = 0; xx < S2; xx++)
             for (int o = 0; o < co; o++) {
@@ -173,7 +194,7 @@ TEST(vae_group_norm_keeps_precision_with_a_large_mean)
         beta[c] = 0.01f * c;
     }
     for (int silu = 0; silu <= 1; silu++) {
-        vae_group_norm(y, x, P, C, G, 1e-6f, gamma, beta, silu, stats);
+        cpu_group_norm(y, x, P, C, G, 1e-6f, gamma, beta, silu, stats);
         for (int g = 0; g < G; g++) {
             double mean = 0, var = 0;
             for (int p = 0; p < P; p++)
@@ -326,10 +347,10 @@ TEST(vae_load_tells_what_a_path_is_not)
     vae_model *m;
     CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT, "not a VAE folder: no config.json");
     write_config("scaling_factor", NULL);
-    CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT, "no diffusion_pytorch_model.safetensors beside config.json");
-    test_write(test_path("diffusion_pytorch_model.bin"), "PK", 2);
-    CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_UNSUPPORTED, "only a PyTorch pickle");
-    CHECK_ERR(vae_load(fixture("dit_d.safetensors"), &m), SC_ERR_FORMAT, "not a VAE: no tensor \"decoder.conv_in.weight\"");
+    CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT, "no diffusion_pytorch_model.safetensors (or its");
+    test_write(test_path("diffusion_pytorch_model.bin"), "PK\x03\x04", 4);
+    CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT, "diffusion_pytorch_model.bin"); /* read, and refused */
+    CHECK_ERR(vae_load(fixture("dit_d.safetensors"), &m), SC_ERR_FORMAT, "not a VAE: no \"decoder.conv_in.weight\"");
     CHECK_ERR(vae_load(fixture("dit_c_pipeline"), &m), SC_ERR_FORMAT, "dit_c_pipeline/vae: not a VAE folder");
     CHECK_ERR(vae_load(test_path("absent"), &m), SC_ERR_IO, "cannot open");
     CHECK_ERR(vae_load("", &m), SC_ERR_ARG, "empty VAE path");

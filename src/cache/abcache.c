@@ -11,6 +11,7 @@
 
 typedef struct {
     long interval, warmup, k;
+    int n_comp;
     predictor pred;
 } abcache_state;
 
@@ -35,13 +36,14 @@ static sc_status ab_create(cache_spec *spec, void **state)
 static sc_status ab_begin(void *st, const cache_gen *g)
 {
     abcache_state *a = st;
-    return predict_init(&a->pred, PREDICT_LAGRANGE, (int)a->k - 1, g->depth * COMP_N,
+    a->n_comp = g->comp.n;
+    return predict_init(&a->pred, g, PREDICT_LAGRANGE, (int)a->k - 1, g->depth * g->comp.n,
                         (size_t)g->rows * g->tokens * g->hidden);
 }
 
-static int ab_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)c; return 1; }
+static int ab_stores(void *st, int l, int c) { (void)st; (void)l; (void)c; return 1; }
 
-static int ab_decide(void *st, int n, int l, cache_comp c)
+static int ab_decide(void *st, int n, int l, int c)
 {
     const abcache_state *a = st;
     (void)l;
@@ -49,14 +51,16 @@ static int ab_decide(void *st, int n, int l, cache_comp c)
     return n < a->warmup || (n - a->warmup) % a->interval == 0 ? CACHE_COMPUTE : CACHE_PREDICT;
 }
 
-static void ab_observe(void *st, int n, int l, cache_comp c, const float *out)
+static void ab_observe(void *st, int n, int l, int c, const float *out)
 {
-    predict_update(&((abcache_state *)st)->pred, l * COMP_N + c, n, out);
+    abcache_state *a = st;
+    predict_update(&a->pred, l * a->n_comp + c, n, out);
 }
 
-static void ab_predict(void *st, int n, int l, cache_comp c, float *out)
+static void ab_predict(void *st, int n, int l, int c, float *out)
 {
-    predict_eval(&((abcache_state *)st)->pred, l * COMP_N + c, n, out);
+    abcache_state *a = st;
+    predict_eval(&a->pred, l * a->n_comp + c, n, out);
 }
 
 static void ab_end(void *st) { predict_free(&((abcache_state *)st)->pred); }

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/kernels.h"
 #include "cache/policy.h"
 #include "core/error.h"
-#include "core/mem.h"
 
 #define ADA_MAX_CODES 16
 
@@ -22,6 +22,7 @@ typedef struct {
     int n_codes, custom;
     long probe_opt;      /* -1 = depth / 2 */
     int probe, depth, steps;
+    cache_gen g;
     size_t elems;
     float *start, *prev; /* probe block input and last residual, [rows * T, D] */
     int have_prev, next, prev_rate;
@@ -67,6 +68,8 @@ static sc_status ada_create(cache_spec *spec, void **state)
     return SC_OK;
 }
 
+static void ada_end(void *st);
+
 static sc_status ada_begin(void *st, const cache_gen *g)
 {
     ada_state *a = st;
@@ -79,13 +82,17 @@ static sc_status ada_begin(void *st, const cache_gen *g)
     a->probe = a->probe_opt < 0 ? g->depth / 2 : (int)a->probe_opt;
     if (a->probe >= g->depth)
         return err_fail(SC_ERR_ARG, "--cache adacache: probe=%d but the model has blocks 0..%d", a->probe, g->depth - 1);
+    a->g = *g;
     a->elems = (size_t)g->rows * g->tokens * g->hidden;
-    a->start = mem_alloc_array(a->elems, sizeof(float), "probe input");
-    a->prev = mem_alloc_array(a->elems, sizeof(float), "probe residual");
+    a->start = cache_alloc(g, a->elems, "probe input");
+    a->prev = cache_alloc(g, a->elems, "probe residual");
     a->have_prev = 0;
     a->next = 0;
     a->prev_rate = 1;
-    if (!a->start || !a->prev) return SC_ERR_NOMEM;
+    if (!a->start || !a->prev) {
+        ada_end(a);
+        return SC_ERR_NOMEM;
+    }
     return SC_OK;
 }
 
@@ -107,33 +114,30 @@ static int ada_boundary(void *st, int n, int l, const cache_view *v)
     ada_state *a = st;
     if (l == 0 && !(n < 2 || n >= a->steps - 2 || n >= a->next)) return a->depth;
     if (l == a->probe) {
-        memcpy(a->start, v->h, a->elems * sizeof(float));
+        cache_copy(&a->g, a->start, v->h, a->elems);
     } else if (l == a->probe + 1) {
         /* R_now = h_after - h_before of the probe block; compare with the last one. */
-        double diff = 0, ref = 0;
+        double diff, ref;
         float *now = a->start; /* reused in place: start becomes the residual */
-        for (size_t i = 0; i < a->elems; i++) {
-            now[i] = v->h[i] - now[i];
-            diff += fabs((double)a->prev[i] - now[i]);
-            ref += fabs((double)a->prev[i]);
-        }
+        cache_sub(&a->g, now, v->h, now, a->elems);
+        cache_l1(&a->g, now, a->prev, a->elems, &diff, &ref);
         int rate = 1;
         if (a->have_prev && ref > 0) rate = ada_rate(a, diff / ref / a->prev_rate);
         a->next = n + rate;
         a->prev_rate = rate;
-        memcpy(a->prev, now, a->elems * sizeof(float));
+        cache_copy(&a->g, a->prev, now, a->elems);
         a->have_prev = 1;
     }
     return l;
 }
 
-static int ada_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)c; return 0; }
+static int ada_stores(void *st, int l, int c) { (void)st; (void)l; (void)c; return 0; }
 
 static void ada_end(void *st)
 {
     ada_state *a = st;
-    mem_free(a->start);
-    mem_free(a->prev);
+    cache_free(&a->g, a->start);
+    cache_free(&a->g, a->prev);
     a->start = a->prev = NULL;
 }
 

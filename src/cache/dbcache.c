@@ -19,16 +19,15 @@
 #include "cache/dbcache.h"
 
 #include <stdlib.h>
-#include <string.h>
 
-#include "cache/stepcache.h"
+#include "cache/kernels.h"
 #include "core/error.h"
-#include "core/mem.h"
 
 typedef struct {
     dbc_options o;
     const cache_policy_ops *ops;
     /* Per generation. */
+    cache_gen g;
     int steps, depth;
     size_t elems;       /* rows * tokens * hidden */
     float *h0;          /* [rows * tokens, hidden]: the stream entering block 0, this evaluation */
@@ -49,8 +48,10 @@ sc_status dbc_create(const dbc_options *opts, const cache_policy_ops *ops, void 
 
 static void free_buffers(dbc_state *d)
 {
-    mem_free(d->h0);
-    mem_free(d->r_ref);
+    if (d->g.be) {
+        cache_free(&d->g, d->h0);
+        cache_free(&d->g, d->r_ref);
+    }
     d->h0 = d->r_ref = NULL;
 }
 
@@ -60,21 +61,22 @@ sc_status dbc_begin(void *st, const cache_gen *g)
     if (d->o.fn + d->o.bn >= g->depth)
         return err_fail(SC_ERR_ARG, "--cache %s: fn=%ld + bn=%ld leaves no middle block to skip in this %d-block model "
                        "(need fn + bn < %d)", d->ops->name, d->o.fn, d->o.bn, g->depth, g->depth);
+    free_buffers(d);
+    d->g = *g;
     d->steps = g->steps;
     d->depth = g->depth;
     d->elems = (size_t)g->rows * g->tokens * g->hidden;
     d->have_ref = 0;
     d->cached = d->consecutive = 0;
-    free_buffers(d);
-    if (!(d->h0 = mem_alloc_array(d->elems, sizeof(float), "front-block input")) ||
-        !(d->r_ref = mem_alloc_array(d->elems, sizeof(float), "front-block residual"))) {
+    if (!(d->h0 = cache_alloc(g, d->elems, "front-block input")) ||
+        !(d->r_ref = cache_alloc(g, d->elems, "front-block residual"))) {
         free_buffers(d);
         return SC_ERR_NOMEM;
     }
     return SC_OK;
 }
 
-int dbc_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)c; return 0; }
+int dbc_stores(void *st, int l, int c) { (void)st; (void)l; (void)c; return 0; }
 
 int dbc_segments(void *st, cache_segment *out)
 {
@@ -88,13 +90,13 @@ int dbc_segments(void *st, cache_segment *out)
 static int hit(const dbc_state *d, int n, const float *h)
 {
     const dbc_options *o = &d->o;
-    if (step_engine_computes(d->ops, n, d->steps) || !d->have_ref || n < o->warmup) return 0;
+    if (cache_engine_computes(d->ops, n, d->steps) || !d->have_ref || n < o->warmup) return 0;
     if (o->max_cached >= 0 && d->cached >= o->max_cached) return 0;
     if (o->max_consecutive >= 0 && d->consecutive >= o->max_consecutive) return 0;
     if (!(o->thresh > 0)) return 0;
     double diff, ref;
-    step_l1_residual(h, d->h0, d->r_ref, d->elems, &diff, &ref);
-    return step_rel(diff, ref) < o->thresh; /* NaN: compute */
+    cache_l1_residual(&d->g, h, d->h0, d->r_ref, d->elems, &diff, &ref);
+    return cache_rel(diff, ref) < o->thresh; /* NaN: compute */
 }
 
 int dbc_boundary(void *st, int n, int l, const cache_view *v)
@@ -102,7 +104,7 @@ int dbc_boundary(void *st, int n, int l, const cache_view *v)
     dbc_state *d = st;
     if (l == 0) {
         /* Snapshot: the engine updates h in place, and r needs the stream before block 0. */
-        memcpy(d->h0, v->h, d->elems * sizeof *d->h0);
+        cache_copy(&d->g, d->h0, v->h, d->elems);
         return 0;
     }
     if (l != d->o.fn) return l;
@@ -113,7 +115,7 @@ int dbc_boundary(void *st, int n, int l, const cache_view *v)
     }
     /* Computing: this r becomes the reference; the middle residual is refreshed by the engine
      * (the middle segment exists from now on, so have_ref also means "residual stored"). */
-    for (size_t i = 0; i < d->elems; i++) d->r_ref[i] = v->h[i] - d->h0[i];
+    cache_sub(&d->g, d->r_ref, v->h, d->h0, d->elems);
     d->have_ref = 1;
     d->consecutive = 0;
     return l;

@@ -17,7 +17,7 @@ typedef struct {
  * may_skip_last into the engine rule the state mirrors). */
 sc_status dbc_create(const dbc_options *opts, const cache_policy_ops *ops, void **state);
 sc_status dbc_begin(void *state, const cache_gen *g);
-int dbc_stores(void *state, int block, cache_comp c);
+int dbc_stores(void *state, int block, int c);
 int dbc_segments(void *state, cache_segment *out);
 int dbc_boundary(void *state, int n, int l, const cache_view *v);
 void dbc_end(void *state);

@@ -1,5 +1,4 @@
-/* The calibration file: {"_meta": {...}, "attn": [[lag 1: T-1 values], [lag 2: T-2], ...],
- * "mlp": [...], "per_block": {"attn-0": [[...], ...], ...}}. */
+/* The calibration file of SmoothCache: error curves per component and lag (errors.h). */
 #include "cache/errors.h"
 
 #include <math.h>
@@ -7,25 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/calibrator.h"
 #include "core/error.h"
-#include "io/file.h"
 #include "io/json.h"
-#include "metrics/plot.h"
 
 #define ERRORS_FILE_CAP (64u << 20)
 
-sc_status errors_alloc(cache_errors *e, int steps, int k, int depth)
+sc_status errors_alloc(cache_errors *e, int steps, int k, int depth, int n_comp, const char *const *names)
 {
     memset(e, 0, sizeof *e);
     if (steps < 2 || steps > 1000 || k < 1 || k >= steps || depth < 1 || depth > 1024)
         return err_fail(SC_ERR_ARG, "calibration needs 2..1000 steps, 1 <= k < steps (got steps %d, k %d)", steps, k);
-    size_t n = (size_t)(COMP_N + (size_t)depth * COMP_N) * (size_t)k * (size_t)steps;
+    if (n_comp < 1 || n_comp > CACHE_MAX_COMP)
+        return err_fail(SC_ERR_ARG, "calibration curves for %d components (1..%d)", n_comp, CACHE_MAX_COMP);
+    size_t n = (size_t)(n_comp + (size_t)depth * n_comp) * (size_t)k * (size_t)steps;
     e->v = malloc(n * sizeof *e->v);
     if (!e->v) return err_fail(SC_ERR_NOMEM, "out of memory for error curves");
     for (size_t i = 0; i < n; i++) e->v[i] = NAN;
     e->steps = steps;
     e->k = k;
     e->depth = depth;
+    e->n_comp = n_comp;
+    for (int c = 0; c < n_comp; c++) snprintf(e->comp[c], sizeof e->comp[c], "%s", names[c]);
     return SC_OK;
 }
 
@@ -34,6 +36,13 @@ void errors_free(cache_errors *e)
     free(e->v);
     if (e->meta) json_decref(e->meta);
     memset(e, 0, sizeof *e);
+}
+
+int errors_comp(const cache_errors *e, const char *name)
+{
+    for (int c = 0; c < e->n_comp; c++)
+        if (!strcmp(e->comp[c], name)) return c;
+    return -1;
 }
 
 static json_t *curves_json(const cache_errors *e, int curve)
@@ -54,14 +63,14 @@ sc_status errors_save(const char *path, const cache_errors *e, int force)
 {
     json_t *root = json_object();
     if (e->meta) json_object_set(root, "_meta", e->meta);
-    for (int c = 0; c < COMP_N; c++) json_object_set_new(root, cache_comp_names[c], curves_json(e, c));
+    for (int c = 0; c < e->n_comp; c++) json_object_set_new(root, e->comp[c], curves_json(e, c));
     if (e->has_blocks) {
         json_t *pb = json_object();
         for (int l = 0; l < e->depth; l++)
-            for (int c = 0; c < COMP_N; c++) {
+            for (int c = 0; c < e->n_comp; c++) {
                 char key[48];
-                snprintf(key, sizeof key, "%s-%d", cache_comp_names[c], l);
-                json_object_set_new(pb, key, curves_json(e, errors_block_curve(l, c)));
+                snprintf(key, sizeof key, "%s-%d", e->comp[c], l);
+                json_object_set_new(pb, key, curves_json(e, errors_block_curve(e, l, c)));
             }
         json_object_set_new(root, "per_block", pb);
     }
@@ -102,40 +111,61 @@ sc_status errors_load(const char *path, cache_errors *e)
     return s;
 }
 
+/* A component's curves: an array whose first entry is an array (lag 1). */
+static int is_curves(const char *key, const json_t *v)
+{
+    return key[0] != '_' && strcmp(key, "per_block") && json_is_array(v) && json_array_size(v) >= 1 &&
+           json_is_array(json_array_get(v, 0));
+}
+
 sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e)
 {
     sc_status s;
     memset(e, 0, sizeof *e);
-    const json_t *attn = json_object_get(j, "attn"), *pb = json_object_get(j, "per_block");
-    const json_t *meta = json_object_get(j, "_meta");
-    if (!json_is_array(attn) || json_array_size(attn) < 1 || !json_is_array(json_array_get(attn, 0)))
-        return err_fail(SC_ERR_FORMAT, "%s: not a calibration file (no \"attn\" curves; make one with smoothcache calibrate)", path);
-    int k = (int)json_array_size(attn);
-    int steps = (int)json_array_size(json_array_get(attn, 0)) + 1;
+    const json_t *pb = json_object_get(j, "per_block"), *meta = json_object_get(j, "_meta");
+    const char *names[CACHE_MAX_COMP], *key;
+    const json_t *first = NULL;
+    json_t *val;
+    int n_comp = 0;
+    json_object_foreach((json_t *)j, key, val) {
+        if (!is_curves(key, val)) continue;
+        if (n_comp == CACHE_MAX_COMP)
+            return err_fail(SC_ERR_FORMAT, "%s: curves for more than %d components", path, CACHE_MAX_COMP);
+        if (strlen(key) >= sizeof e->comp[0] || strchr(key, '-'))
+            return err_fail(SC_ERR_FORMAT, "%s: \"%.40s\" is not a component name", path, key);
+        if (!first) first = val;
+        names[n_comp++] = key;
+    }
+    if (!n_comp)
+        return err_fail(SC_ERR_FORMAT, "%s: not a calibration file (no component curves such as \"attn\"; make one "
+                                       "with smoothcache calibrate)", path);
+    int k = (int)json_array_size(first);
+    int steps = (int)json_array_size(json_array_get(first, 0)) + 1;
     int depth = 1;
     const json_t *blocks = json_object_get(meta, "blocks");
     if (json_is_integer(blocks) && json_integer_value(blocks) >= 1 && json_integer_value(blocks) <= 1024)
         depth = (int)json_integer_value(blocks);
+    const size_t per = (size_t)n_comp;
     if (pb) {
-        if (!json_is_object(pb) || json_object_size(pb) % COMP_N || json_object_size(pb) == 0)
-            return err_fail(SC_ERR_FORMAT, "%s: \"per_block\" must hold attn-<b> and mlp-<b> curves for every block", path);
-        if ((int)(json_object_size(pb) / COMP_N) != depth && json_is_integer(blocks))
+        if (!json_is_object(pb) || json_object_size(pb) % per || json_object_size(pb) == 0)
+            return err_fail(SC_ERR_FORMAT, "%s: \"per_block\" must hold <component>-<block> curves of every component "
+                                           "for every block", path);
+        if ((int)(json_object_size(pb) / per) != depth && json_is_integer(blocks))
             return err_fail(SC_ERR_FORMAT, "%s: \"per_block\" has curves for %zu blocks but _meta says %d", path,
-                           json_object_size(pb) / COMP_N, depth);
-        depth = (int)(json_object_size(pb) / COMP_N);
+                            json_object_size(pb) / per, depth);
+        depth = (int)(json_object_size(pb) / per);
     }
-    if ((s = errors_alloc(e, steps, k, depth))) goto done;
-    for (int c = 0; c < COMP_N && !s; c++)
-        s = read_curves(e, c, json_object_get(j, cache_comp_names[c]), path, cache_comp_names[c]);
+    if ((s = errors_alloc(e, steps, k, depth, n_comp, names))) goto done;
+    for (int c = 0; c < n_comp && !s; c++) s = read_curves(e, c, json_object_get(j, e->comp[c]), path, e->comp[c]);
     if (!s && pb) {
         e->has_blocks = 1;
         for (int l = 0; l < depth && !s; l++)
-            for (int c = 0; c < COMP_N && !s; c++) {
-                char key[48];
-                snprintf(key, sizeof key, "%s-%d", cache_comp_names[c], l);
-                const json_t *a = json_object_get(pb, key);
-                if (!a) s = err_fail(SC_ERR_FORMAT, "%s: per_block lacks \"%s\"", path, key);
-                else s = read_curves(e, errors_block_curve(l, c), a, path, key);
+            for (int c = 0; c < n_comp && !s; c++) {
+                char bkey[48];
+                snprintf(bkey, sizeof bkey, "%s-%d", e->comp[c], l);
+                const json_t *a = json_object_get(pb, bkey);
+                if (!a) s = err_fail(SC_ERR_FORMAT, "%s: per_block lacks \"%s\"", path, bkey);
+                else s = read_curves(e, errors_block_curve(e, l, c), a, path, bkey);
             }
     }
     if (!s && json_is_object(meta)) e->meta = json_incref((json_t *)meta);
@@ -144,36 +174,31 @@ done:
     return s;
 }
 
-sc_status errors_plot(const char *path, const cache_errors *e, int force)
+sc_status errors_figure(const cache_errors *e, sc_figure *out)
 {
-    const int lags = e->k < PLOT_MAX_SERIES / COMP_N ? e->k : PLOT_MAX_SERIES / COMP_N;
-    plot_spec p = {.title = "SmoothCache calibration: change from i to i+lag",
-                   .x_label = "evaluation i (0 = noisiest)", .y_label = "relative L1 error"};
-    double *x = malloc(sizeof(double) * (size_t)e->steps);
-    double *y = malloc(sizeof(double) * (size_t)(COMP_N * lags * e->steps));
-    char names[PLOT_MAX_SERIES][32];
-    if (!x || !y) {
-        free(x);
-        free(y);
-        return err_fail(SC_ERR_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < e->steps; i++) x[i] = i;
-    for (int c = 0; c < COMP_N; c++)
+    int lags = e->k;
+    while (lags > 1 && e->n_comp * lags > SC_FIGURE_MAX_SERIES) lags--;
+    const int comps = e->n_comp < SC_FIGURE_MAX_SERIES ? e->n_comp : SC_FIGURE_MAX_SERIES;
+    sc_status s = figure_alloc(out, comps * lags, (size_t)e->steps);
+    if (s) return s;
+    out->title = "SmoothCache calibration: change from i to i+lag";
+    out->x_label = "evaluation i (0 = noisiest)";
+    out->y_label = "relative L1 error";
+    for (int c = 0; c < comps; c++)
         for (int j = 1; j <= lags; j++) {
-            plot_series *s = &p.series[p.n_series];
-            double *yy = y + (size_t)p.n_series * e->steps;
-            for (int i = 0; i < e->steps - j; i++) yy[i] = *errors_at(e, c, j, i);
-            snprintf(names[p.n_series], sizeof names[0], "%s, lag %d", cache_comp_names[c], j);
-            s->name = names[p.n_series];
-            s->x = x;
-            s->y = yy;
-            s->n = e->steps - j;
-            s->palette = j;
-            s->dashed = c == COMP_MLP;
-            p.n_series++;
+            const int i_s = c * lags + j - 1;
+            double *x, *y;
+            char *name;
+            figure_series(out, i_s, &x, &y, &name);
+            for (int i = 0; i < e->steps - j; i++) {
+                x[i] = i;
+                y[i] = *errors_at(e, c, j, i);
+            }
+            snprintf(name, 64, "%s, lag %d", e->comp[c], j);
+            sc_series *se = &out->series[i_s];
+            se->n = e->steps - j;
+            se->palette = j;
+            se->dashed = c > 0;
         }
-    sc_status st = plot_lines_png(path, &p, force);
-    free(x);
-    free(y);
-    return st;
+    return SC_OK;
 }

@@ -24,8 +24,8 @@ static sc_status fora_create(cache_spec *spec, void **state)
 }
 
 static sc_status fora_begin(void *st, const cache_gen *g) { (void)st; (void)g; return SC_OK; }
-static int fora_stores(void *st, int l, cache_comp c) { (void)l; (void)c; return ((fora_state *)st)->n > 1; }
-static int fora_decide(void *st, int n, int l, cache_comp c) { (void)l; (void)c; return n % ((fora_state *)st)->n == 0; }
+static int fora_stores(void *st, int l, int c) { (void)l; (void)c; return ((fora_state *)st)->n > 1; }
+static int fora_decide(void *st, int n, int l, int c) { (void)l; (void)c; return n % ((fora_state *)st)->n == 0; }
 static void fora_end(void *st) { (void)st; }
 
 const cache_policy_ops cache_fora = {

@@ -2,7 +2,7 @@
  * stack while the accumulated drift of the calibrated residual magnitude ratios stays small.
  *
  *   gamma_n = mean_tokens ||R_n||_2 / ||R_{n-1}||_2 of the stack residual R = hL - h0, measured
- *   once on an uncached run (`smoothcache calibrate --for magcache --samples 1`)
+ *   once on an uncached run (`smoothcache calibrate --for magcache --samples 1`, magcache_calibrate.c)
  *   n <  floor(retention T + 0.5): compute
  *   else G *= gamma_n, cnt += 1, E += |1 - G|;
  *        E <= thresh and cnt <= k and R exists: reuse R unscaled;
@@ -19,10 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/calibfile.h"
+#include "cache/calibrator.h"
 #include "cache/policy.h"
-#include "cache/stepcache.h"
 #include "core/error.h"
-#include "io/json.h"
+
+extern const cache_calibrator cache_calibrator_magcache;
 
 extern const cache_policy_ops cache_magcache;
 
@@ -53,28 +55,20 @@ static void mag_destroy(void *st)
 
 static sc_status load_ratios(mag_state *m, const char *path)
 {
-    json_t *j;
-    sc_status s = json_load_object_file(path, SC_JSON_FILE_CAP, &j);
+    double *v;
+    size_t n;
+    sc_status s = calibfile_numbers(path, "ratios", "a non-empty array of numbers (one per evaluation)", 1, 100000, 0.0,
+                                    1e30, &v, &n, m->sampler, sizeof m->sampler);
     if (s) return s;
     snprintf(m->path, sizeof m->path, "%s", path);
-    const json_t *a = json_object_get(j, "ratios"), *meta = json_object_get(j, "_meta");
-    const size_t n = json_is_array(a) ? json_array_size(a) : 0;
-    if (n == 0 || n > 100000)
-        s = err_fail(SC_ERR_FORMAT, "%s: \"ratios\" must be a non-empty array of numbers (one per evaluation)", path);
-    if (!s && !(m->file_ratios = malloc(n * sizeof *m->file_ratios))) s = err_fail(SC_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; !s && i < n; i++) {
-        const json_t *v = json_array_get(a, i);
-        const double r = json_is_number(v) ? json_number_value(v) : -1;
-        if (!(r >= 0 && r < 1e30))
-            s = err_fail(SC_ERR_FORMAT, "%s: \"ratios\"[%zu] is not a finite number >= 0", path, i);
-        else
-            m->file_ratios[i] = (float)r;
+    if (!(m->file_ratios = malloc(n * sizeof *m->file_ratios))) {
+        free(v);
+        return err_fail(SC_ERR_NOMEM, "out of memory");
     }
-    const json_t *sampler = json_is_object(meta) ? json_object_get(meta, "sampler") : NULL;
-    if (json_is_string(sampler)) snprintf(m->sampler, sizeof m->sampler, "%s", json_string_value(sampler));
+    for (size_t i = 0; i < n; i++) m->file_ratios[i] = (float)v[i];
     m->file_steps = (int)n;
-    json_decref(j);
-    return s;
+    free(v);
+    return SC_OK;
 }
 
 static sc_status mag_create(cache_spec *spec, void **state)
@@ -121,7 +115,7 @@ static sc_status mag_begin(void *st, const cache_gen *g)
     return SC_OK;
 }
 
-static int mag_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)c; return 0; }
+static int mag_stores(void *st, int l, int c) { (void)st; (void)l; (void)c; return 0; }
 
 static int mag_segments(void *st, cache_segment *out)
 {
@@ -140,7 +134,7 @@ static int mag_boundary(void *st, int n, int l, const cache_view *v)
         m->cnt++;
         m->E += fabsf(1.0f - m->G);
         skip = m->E <= (float)m->thresh && m->cnt <= m->k && m->have_res &&
-               !step_engine_computes(&cache_magcache, n, m->steps);
+               !cache_engine_computes(&cache_magcache, n, m->steps);
         if (!skip) {
             m->G = 1.0f;
             m->E = 0.0f;
@@ -165,6 +159,7 @@ const cache_policy_ops cache_magcache = {
     .options = "ratios=FILE (calibrate --for magcache; required), thresh=T (default 0.06), "
                "k=K (most consecutive skips, default 3), retention=R (default 0.2)",
     .may_skip_last = 1,
+    .calibrator = &cache_calibrator_magcache,
     .create = mag_create,
     .begin = mag_begin,
     .stores = mag_stores,

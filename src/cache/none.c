@@ -9,8 +9,8 @@ static sc_status none_create(cache_spec *spec, void **state)
 }
 
 static sc_status none_begin(void *st, const cache_gen *g) { (void)st; (void)g; return SC_OK; }
-static int none_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)c; return 0; }
-static int none_decide(void *st, int n, int l, cache_comp c) { (void)st; (void)n; (void)l; (void)c; return 1; }
+static int none_stores(void *st, int l, int c) { (void)st; (void)l; (void)c; return 0; }
+static int none_decide(void *st, int n, int l, int c) { (void)st; (void)n; (void)l; (void)c; return 1; }
 static void none_end(void *st) { (void)st; }
 static void none_destroy(void *st) { (void)st; }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/error.h"
 #include "core/mem.h"
 
@@ -24,9 +25,10 @@ sc_status predict_parse(const char *name, predict_kind *kind, int *order)
     return err_fail(SC_ERR_ARG, "--cache: predictor '%s' is not taylor1..taylor4 or ab2..ab4", name);
 }
 
-sc_status predict_init(predictor *p, predict_kind kind, int order, int modules, size_t elems)
+sc_status predict_init(predictor *p, const cache_gen *g, predict_kind kind, int order, int modules, size_t elems)
 {
     memset(p, 0, sizeof *p);
+    p->g = g;
     /* The options were validated: taylor1..4, AB-Cache with 2..4 points (the fixed arrays of
      * predict_update and predict_eval hold that many). */
     SC_ASSERT(order >= 1 && (kind == PREDICT_TAYLOR ? order <= 4 : order <= 3));
@@ -34,7 +36,10 @@ sc_status predict_init(predictor *p, predict_kind kind, int order, int modules, 
     p->order = order;
     p->modules = modules;
     p->elems = elems;
-    p->hist = mem_alloc_array((size_t)modules * (size_t)(order + 1), elems * sizeof(float), "prediction history");
+    size_t floats;
+    if (__builtin_mul_overflow((size_t)modules * (size_t)(order + 1), elems, &floats))
+        return err_fail(SC_ERR_NOMEM, "out of memory for %d x %d predicted outputs", modules, order + 1);
+    p->hist = g->be->alloc(floats, "prediction history");
     p->count = calloc((size_t)modules, sizeof *p->count);
     p->head = calloc((size_t)modules, sizeof *p->head);
     p->steps = calloc((size_t)modules * (size_t)(order + 1), sizeof *p->steps);
@@ -47,7 +52,7 @@ sc_status predict_init(predictor *p, predict_kind kind, int order, int modules, 
 
 void predict_free(predictor *p)
 {
-    mem_free(p->hist);
+    if (p->g) p->g->be->release(p->hist);
     free(p->count);
     free(p->head);
     free(p->steps);
@@ -73,28 +78,7 @@ void predict_update(predictor *p, int m, int n, const float *out)
         const float delta = have ? (float)(n - st[0]) : 1.0f;
         float *d[5];
         for (int j = 0; j <= top; j++) d[j] = slot(p, m, j);
-        if (top == 0) {
-            memcpy(d[0], out, E * sizeof(float));
-        } else if (top == 1) {
-            float *restrict d0 = d[0], *restrict d1 = d[1];
-            #pragma omp parallel for simd schedule(static)
-            for (size_t e = 0; e < E; e++) {
-                const float v = out[e];
-                d1[e] = (v - d0[e]) / delta;
-                d0[e] = v;
-            }
-        } else {
-            #pragma omp parallel for schedule(static)
-            for (size_t e = 0; e < E; e++) {
-                float v = out[e];
-                for (int j = 0; j < top; j++) {
-                    const float old = d[j][e];
-                    d[j][e] = v;
-                    v = (v - old) / delta;
-                }
-                d[top][e] = v;
-            }
-        }
+        p->g->be->taylor_update(d, top, out, delta, E);
         st[0] = n;
         p->count[m] = top + 1;
         return;
@@ -103,7 +87,7 @@ void predict_update(predictor *p, int m, int n, const float *out)
      * is the evaluation of slot i, head[m] the slot of the newest. */
     const int k = p->order + 1;
     const int h = p->count[m] == 0 ? 0 : (p->head[m] + 1) % k;
-    memcpy(slot(p, m, h), out, E * sizeof(float));
+    p->g->be->copy(slot(p, m, h), out, E);
     st[h] = n;
     p->head[m] = h;
     if (p->count[m] < k) p->count[m]++;
@@ -114,10 +98,7 @@ void predict_eval(const predictor *p, int m, int n, float *out)
     const size_t E = p->elems;
     const int have = p->count[m];
     const int *st = p->steps + (size_t)m * (size_t)(p->order + 1);
-    if (have == 0) {
-        memset(out, 0, E * sizeof *out);
-        return;
-    }
+    SC_ASSERT(have > 0); /* the engine predicts only what it has computed (and shown) before */
     if (p->kind == PREDICT_TAYLOR) {
         /* sum_i D(i) q^i / i!, q = n - last update; coefficients rounded to float32 as torch
          * does when a Python float multiplies a float32 tensor. */
@@ -131,15 +112,9 @@ void predict_eval(const predictor *p, int m, int n, float *out)
             }
             coef[i] = (float)(qi / f);
         }
-        /* Term by term (vectorised); the sum runs in the same order as diffusers'. */
-        const float *d0 = slot(p, m, 0);
-        #pragma omp parallel for simd schedule(static)
-        for (size_t e = 0; e < E; e++) out[e] = d0[e] * coef[0];
-        for (int i = 1; i < have; i++) {
-            const float *di = slot(p, m, i), ci = coef[i];
-            #pragma omp parallel for simd schedule(static)
-            for (size_t e = 0; e < E; e++) out[e] = out[e] + di[e] * ci;
-        }
+        const float *d[8];
+        for (int i = 0; i < have; i++) d[i] = slot(p, m, i);
+        p->g->be->taylor_eval(out, d, coef, have, E); /* summed in the order of diffusers' */
         return;
     }
     /* Lagrange weights w_i = prod_{j != i} (n - t_j) / (t_i - t_j) over the points we have,
@@ -156,21 +131,5 @@ void predict_eval(const predictor *p, int m, int n, float *out)
     }
     const float *src[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < have; i++) src[i] = slot(p, m, sl[i]);
-    /* One pass per point count, so that each loop vectorises (memory-bound). */
-    const float *restrict s0 = src[0], *restrict s1 = have > 1 ? src[1] : src[0];
-    const float *restrict s2 = have > 2 ? src[2] : src[0], *restrict s3 = have > 3 ? src[3] : src[0];
-    const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-    if (have == 1) {
-        #pragma omp parallel for simd schedule(static)
-        for (size_t e = 0; e < E; e++) out[e] = w0 * s0[e];
-    } else if (have == 2) {
-        #pragma omp parallel for simd schedule(static)
-        for (size_t e = 0; e < E; e++) out[e] = w0 * s0[e] + w1 * s1[e];
-    } else if (have == 3) {
-        #pragma omp parallel for simd schedule(static)
-        for (size_t e = 0; e < E; e++) out[e] = w0 * s0[e] + w1 * s1[e] + w2 * s2[e];
-    } else {
-        #pragma omp parallel for simd schedule(static)
-        for (size_t e = 0; e < E; e++) out[e] = w0 * s0[e] + w1 * s1[e] + w2 * s2[e] + w3 * s3[e];
-    }
+    p->g->be->lagrange_eval(out, src, w, have, E);
 }

@@ -10,11 +10,13 @@
 
 #include <stddef.h>
 
+#include "cache/policy.h"
 #include "smoothcache.h"
 
 typedef enum { PREDICT_TAYLOR, PREDICT_LAGRANGE } predict_kind;
 
 typedef struct {
+    const cache_gen *g;   /* the generation (its backend runs the kernels) */
     predict_kind kind;
     int order;            /* taylor: m (factors 0..m); lagrange: k - 1 (k points) */
     int modules;
@@ -27,11 +29,12 @@ typedef struct {
 
 /* Parses "taylor1", "taylor2", ..., "ab2", "ab3" (AB-Cache = lagrange with k points). */
 sc_status predict_parse(const char *name, predict_kind *kind, int *order);
-sc_status predict_init(predictor *p, predict_kind kind, int order, int modules, size_t elems);
+/* History for `modules` outputs of `elems` floats each; the generation g outlives the predictor. */
+sc_status predict_init(predictor *p, const cache_gen *g, predict_kind kind, int order, int modules, size_t elems);
 void predict_free(predictor *p);
 /* A computed output of module m at evaluation n. */
 void predict_update(predictor *p, int m, int n, const float *out);
-/* The estimate of module m's output at evaluation n (falls back to the last output, or zeros). */
+/* The estimate of module m's output at evaluation n (from at least one update). */
 void predict_eval(const predictor *p, int m, int n, float *out);
 
 #endif

@@ -4,9 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/backend.h"
 #include "core/ckmath.h"
 #include "core/error.h"
-#include "core/mem.h"
 
 struct cache_run {
     const cache_policy_ops *ops;
@@ -15,13 +15,17 @@ struct cache_run {
     int begun;
     cache_gen g;
     int n;                 /* current evaluation */
-    float **buf;           /* [depth * COMP_N], NULL where the policy never reuses */
+    int nc;                /* components per block */
+    float **buf;           /* [depth * nc], NULL where the policy never reuses */
     float *buf_mem;        /* one block holding every non-NULL buf[i] */
-    unsigned char *valid;  /* [depth * COMP_N] */
+    unsigned char *valid;  /* [depth * nc] */
     size_t buf_elems;
-    long computed[COMP_N], skipped[COMP_N];
-    long skipped_full[COMP_N]; /* of skipped: those at evaluations that ran every row */
-    uint64_t macs_forward, macs_sub[COMP_N];
+    long computed[CACHE_MAX_COMP], skipped[CACHE_MAX_COMP];
+    long skipped_full[CACHE_MAX_COMP]; /* of skipped: those at evaluations that ran every row */
+    uint64_t macs_forward, macs_sub[CACHE_MAX_COMP];
+    /* The model's signals for the policy's views. */
+    sc_status (*modulated_input)(const cache_view *v, float *out);
+    void *signal_ctx;
     /* Step-level skipping: declared segments, the stream entering each (when it runs this
      * evaluation) and its last residual h_last - h_first. */
     cache_segment seg[CACHE_MAX_SEGMENTS];
@@ -41,7 +45,19 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-const char *const cache_comp_names[COMP_N] = {"attn", "mlp"};
+int cache_comp_find(const cache_comps *c, const char *name, size_t len)
+{
+    for (int i = 0; i < c->n; i++)
+        if (strlen(c->name[i]) == len && !strncmp(c->name[i], name, len)) return i;
+    for (int i = 0; i < c->n; i++)
+        for (const char *a = c->aliases[i]; a && *a;) {
+            const size_t n = strcspn(a, " ");
+            if (n == len && !strncmp(a, name, len)) return i;
+            a += n;
+            a += strspn(a, " ");
+        }
+    return -1;
+}
 
 sc_status cache_run_create_with(const cache_policy_ops *ops, void *state, cache_run **out)
 {
@@ -75,25 +91,32 @@ const char *cache_run_name(const cache_run *r) { return r->ops->name; }
 
 static void release_buffers(cache_run *r)
 {
-    mem_free(r->buf_mem);
+    const backend *be = r->g.be;
+    if (be) be->release(r->buf_mem);
     r->buf_mem = NULL;
     free(r->buf);
     free(r->valid);
     r->buf = NULL;
     r->valid = NULL;
     for (int i = 0; i < r->n_seg; i++) {
-        mem_free(r->seg_start[i]);
-        mem_free(r->seg_res[i]);
+        if (be) be->release(r->seg_start[i]);
+        if (be) be->release(r->seg_res[i]);
         r->seg_start[i] = r->seg_res[i] = NULL;
     }
     r->n_seg = 0;
 }
 
-sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forward, uint64_t macs_attn,
-                          uint64_t macs_mlp)
+void cache_run_set_signals(cache_run *r, sc_status (*modulated_input)(const cache_view *v, float *out), void *ctx)
 {
-    SC_ASSERT(!r->begun);
+    r->modulated_input = modulated_input;
+    r->signal_ctx = ctx;
+}
+
+sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forward, const uint64_t *macs_comp)
+{
+    SC_ASSERT(!r->begun && g->comp.n >= 1 && g->comp.n <= CACHE_MAX_COMP);
     r->g = *g;
+    r->nc = g->comp.n;
     r->n = -1;
     memset(r->computed, 0, sizeof r->computed);
     memset(r->skipped, 0, sizeof r->skipped);
@@ -103,9 +126,8 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
     r->setup_seconds = 0;
     const double t0 = now();
     r->macs_forward = macs_forward;
-    r->macs_sub[COMP_ATTN] = macs_attn;
-    r->macs_sub[COMP_MLP] = macs_mlp;
-    sc_status s = r->ops->begin(r->state, g);
+    for (int c = 0; c < r->nc; c++) r->macs_sub[c] = macs_comp[c];
+    sc_status s = r->ops->begin(r->state, &r->g);
     if (s) return s;
     r->begun = 1;
     if (r->ops->segments) {
@@ -115,14 +137,13 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
             SC_ASSERT(r->seg[i].first >= 0 && r->seg[i].first < r->seg[i].last && r->seg[i].last <= g->depth);
             r->seg_valid[i] = r->seg_running[i] = 0;
             const size_t n = (size_t)g->rows * g->tokens * g->hidden; /* [rows * T, D] */
-            if (!(r->seg_start[i] = mem_alloc_array(n, sizeof(float), "segment input")) ||
-                !(r->seg_res[i] = mem_alloc_array(n, sizeof(float), "segment residual"))) {
+            if (!(r->seg_start[i] = g->be->alloc(n, "segment input")) || !(r->seg_res[i] = g->be->alloc(n, "segment residual"))) {
                 cache_run_end(r, NULL);
                 return SC_ERR_NOMEM;
             }
         }
     }
-    const int slots = g->depth * COMP_N;
+    const int slots = g->depth * r->nc;
     r->buf = calloc((size_t)slots, sizeof *r->buf);
     r->valid = calloc((size_t)slots, 1);
     r->buf_elems = (size_t)g->rows * g->tokens * g->hidden;
@@ -132,21 +153,23 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
     }
     int stored = 0;
     for (int l = 0; l < g->depth; l++)
-        for (int c = 0; c < COMP_N; c++) stored += r->ops->stores(r->state, l, (cache_comp)c) != 0;
+        for (int c = 0; c < r->nc; c++) stored += r->ops->stores(r->state, l, c) != 0;
     if (stored) {
         /* [stored][rows * T, D]: the raw sub-layer output of every row, CFG halves included,
          * in one block (one allocation, faulted in by every thread). */
         uint64_t elems;
         if (ck_mul((uint64_t)stored, r->buf_elems, &elems) && elems <= SIZE_MAX)
-            r->buf_mem = mem_alloc_array((size_t)elems, sizeof(float), "cache buffers");
+            r->buf_mem = g->be->alloc((size_t)elems, "cache buffers");
+        else
+            err_fail(SC_ERR_NOMEM, "out of memory allocating cache buffers");
         if (!r->buf_mem) {
             cache_run_end(r, NULL);
             return SC_ERR_NOMEM;
         }
         int i = 0;
         for (int l = 0; l < g->depth; l++)
-            for (int c = 0; c < COMP_N; c++)
-                if (r->ops->stores(r->state, l, (cache_comp)c)) r->buf[l * COMP_N + c] = r->buf_mem + (size_t)i++ * r->buf_elems;
+            for (int c = 0; c < r->nc; c++)
+                if (r->ops->stores(r->state, l, c)) r->buf[l * r->nc + c] = r->buf_mem + (size_t)i++ * r->buf_elems;
     }
     r->setup_seconds += now() - t0;
     return SC_OK;
@@ -184,9 +207,9 @@ void cache_run_rebuild_uncond(cache_run *r, const float *cond_out, float *uncond
     r->policy_seconds += now() - t0;
 }
 
-int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf)
+int cache_run_decide(cache_run *r, int l, int c, float **buf)
 {
-    const int slot = l * COMP_N + c;
+    const int slot = l * r->nc + c;
     *buf = r->buf[slot];
     int d = CACHE_COMPUTE;
     if (!forced(r) && r->valid[slot] && r->ops->decide) {
@@ -211,7 +234,7 @@ int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf)
     return 0;
 }
 
-void cache_run_observe(cache_run *r, int l, cache_comp c, const float *out)
+void cache_run_observe(cache_run *r, int l, int c, const float *out)
 {
     if (!r->ops->observe) return;
     const double t0 = now();
@@ -219,30 +242,27 @@ void cache_run_observe(cache_run *r, int l, cache_comp c, const float *out)
     r->policy_seconds += now() - t0;
 }
 
-int cache_run_boundary(cache_run *r, int l, float *h, const float *mod)
+int cache_run_boundary(cache_run *r, int l, float *h)
 {
     if (!r->ops->boundary) return l;
+    const backend *be = r->g.be;
     const size_t n = (size_t)r->active_rows * r->g.tokens * r->g.hidden;
     const double t0 = now();
     /* Segments that ran up to here: their residual is h_l - h_first. */
     for (int i = 0; i < r->n_seg; i++)
         if (r->seg_running[i] && r->seg[i].last == l) {
-            float *res = r->seg_res[i];
-            const float *start = r->seg_start[i];
-            #pragma omp parallel for simd schedule(static)
-            for (size_t k = 0; k < n; k++) res[k] = h[k] - start[k];
+            be->sub(r->seg_res[i], h, r->seg_start[i], n);
             r->seg_valid[i] = 1;
             r->seg_running[i] = 0;
         }
-    const cache_view v = {.h = h, .mod = mod, .rows = r->active_rows, .tokens = r->g.tokens, .hidden = r->g.hidden};
+    const cache_view v = {.h = h, .rows = r->active_rows, .tokens = r->g.tokens, .hidden = r->g.hidden, .l = l,
+                          .modulated_input = r->modulated_input, .ctx = r->signal_ctx};
     int next = r->ops->boundary(r->state, r->n, l, &v);
     if (next > l && !forced(r)) {
         for (int i = 0; i < r->n_seg; i++)
             if (r->seg[i].first == l && r->seg[i].last == next && r->seg_valid[i]) {
-                const float *res = r->seg_res[i];
-                #pragma omp parallel for simd schedule(static)
-                for (size_t k = 0; k < n; k++) h[k] += res[k];
-                for (int c = 0; c < COMP_N; c++) {
+                be->add(h, r->seg_res[i], n);
+                for (int c = 0; c < r->nc; c++) {
                     r->skipped[c] += next - l;
                     if (r->active_rows == r->g.rows) r->skipped_full[c] += next - l;
                 }
@@ -253,7 +273,7 @@ int cache_run_boundary(cache_run *r, int l, float *h, const float *mod)
     /* Running on: snapshot the stream entering every segment that starts here. */
     for (int i = 0; i < r->n_seg; i++)
         if (r->seg[i].first == l) {
-            memcpy(r->seg_start[i], h, n * sizeof *h);
+            be->copy(r->seg_start[i], h, n);
             r->seg_running[i] = 1;
         }
     r->policy_seconds += now() - t0;
@@ -276,7 +296,9 @@ void cache_run_end(cache_run *r, sc_cache_stats *stats)
         stats->macs_uncached = rows * (double)r->macs_forward * r->g.steps;
         /* Evaluations that ran the conditional half only did half the work. */
         stats->macs = stats->macs_uncached - (double)r->g.images * (double)r->macs_forward * (double)r->uncond_skipped;
-        for (int c = 0; c < COMP_N; c++) {
+        stats->n_components = r->nc;
+        for (int c = 0; c < r->nc; c++) {
+            stats->components[c] = r->g.comp.name[c];
             stats->computed[c] = r->computed[c];
             stats->skipped[c] = r->skipped[c];
             stats->macs -= rows * (double)r->macs_sub[c] * (double)r->skipped_full[c] +

@@ -16,10 +16,12 @@ sc_status cache_run_create_with(const cache_policy_ops *ops, void *state, cache_
 void cache_run_free(cache_run *r);
 const char *cache_run_name(const cache_run *r);
 
-/* Generation start: macs_attn / macs_mlp are one sub-layer's multiply-accumulates per sample,
- * macs_forward one whole forward per sample. */
-sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forward, uint64_t macs_attn,
-                          uint64_t macs_mlp);
+/* Generation start: macs_comp[c] is one block's component c's multiply-accumulates per sample,
+ * macs_forward one whole forward per sample. The run keeps its own copy of g. */
+sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forward, const uint64_t *macs_comp);
+/* How the policy's views reach the model for signals (cache_view.modulated_input), for this
+ * generation. */
+void cache_run_set_signals(cache_run *r, sc_status (*modulated_input)(const cache_view *v, float *out), void *ctx);
 void cache_run_step(cache_run *r, int n);
 /* 1 if the policy runs only the conditional rows at the current evaluation (guided generations,
  * never the first or last evaluation); the engine then forwards N rows and calls
@@ -29,13 +31,13 @@ void cache_run_rebuild_uncond(cache_run *r, const float *cond_out, float *uncond
 /* For block l and component c at the current evaluation: returns 1 to compute, 0 to reuse.
  * *buf is where the raw output is to be written (compute) or read (reuse); NULL means "compute
  * into your own scratch", which happens only for components that are never reused. */
-int cache_run_decide(cache_run *r, int l, cache_comp c, float **buf);
+int cache_run_decide(cache_run *r, int l, int c, float **buf);
 /* Shows a freshly computed raw output to the policy. */
-void cache_run_observe(cache_run *r, int l, cache_comp c, const float *out);
-/* At block boundary l = 0..depth of the current evaluation (h: the stream entering block l, mod:
- * block l's modulation, NULL at l = depth): returns l to run block l, or the block to continue
- * from after a skipped segment, whose stored residual has then been added to h. */
-int cache_run_boundary(cache_run *r, int l, float *h, const float *mod);
+void cache_run_observe(cache_run *r, int l, int c, const float *out);
+/* At block boundary l = 0..depth of the current evaluation (h: the stream entering block l, after
+ * block l's modulation was computed): returns l to run block l, or the block to continue from
+ * after a skipped segment, whose stored residual has then been added to h. */
+int cache_run_boundary(cache_run *r, int l, float *h);
 /* The model output of the current evaluation (count floats). */
 void cache_run_output(cache_run *r, const float *out, size_t count);
 /* Generation end: frees the buffers, fills the accounting (stats may be NULL). */

@@ -10,11 +10,12 @@
 #include "io/file.h"
 #include "io/json.h"
 
-sc_status schedule_alloc(cache_schedule *s, int depth, int steps)
+sc_status schedule_alloc(cache_schedule *s, int depth, int steps, const cache_comps *comps)
 {
-    size_t n = (size_t)depth * COMP_N * (size_t)steps;
+    size_t n = (size_t)depth * (size_t)comps->n * (size_t)steps;
     s->depth = depth;
     s->steps = steps;
+    s->comps = *comps;
     s->s = malloc(n ? n : 1);
     if (!s->s) return err_fail(SC_ERR_NOMEM, "out of memory for a schedule");
     memset(s->s, 1, n);
@@ -27,16 +28,24 @@ void schedule_free(cache_schedule *s)
     s->s = NULL;
 }
 
-/* "attn" -> COMP_ATTN, with the diffusers aliases; -1 for components a DiT block lacks
- * (cross-attention), -2 for names nobody knows. */
-static int component_of(const char *name, size_t len)
+/* Schedule keys of components some model families have: a file made for another family may carry
+ * them, and they do not apply to a model without such a component. */
+static int other_family_key(const char *name, size_t len)
 {
-    static const struct { const char *n; int c; } names[] = {
-        {"attn", COMP_ATTN}, {"attn1", COMP_ATTN}, {"mlp", COMP_MLP}, {"ff", COMP_MLP},
-        {"cross", -1}, {"attn2", -1}};
+    static const char *const names[] = {"attn", "attn1", "mlp", "ff", "cross", "attn2"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strlen(names[i].n) == len && !strncmp(names[i].n, name, len)) return names[i].c;
-    return -2;
+        if (strlen(names[i]) == len && !strncmp(names[i], name, len)) return 1;
+    return 0;
+}
+
+/* "attn, mlp" with aliases in parentheses, for messages. */
+static void comp_list(const cache_comps *c, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < c->n && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s%s%s%s", i ? ", " : "", c->name[i], c->aliases[i] ? " (" : "",
+                              c->aliases[i] ? c->aliases[i] : "", c->aliases[i] ? ")" : "");
 }
 
 static sc_status read_row(const json_t *a, const char *what, const char *key, const char *context, int steps,
@@ -59,14 +68,14 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
 {
     if (!json_is_object(j) || json_object_size(j) == 0)
         return err_fail(SC_ERR_FORMAT, "%s: a schedule must be a non-empty JSON object", what);
-    const int depth = out->depth, steps = out->steps;
-    unsigned char *typed = calloc((size_t)COMP_N, 1), *blockset = calloc((size_t)depth * COMP_N, 1);
+    const int depth = out->depth, steps = out->steps, nc = out->comps.n;
+    unsigned char *typed = calloc((size_t)nc, 1), *blockset = calloc((size_t)depth * nc, 1);
     if (!typed || !blockset) {
         free(typed);
         free(blockset);
         return err_fail(SC_ERR_NOMEM, "out of memory");
     }
-    unsigned char *type_rows = malloc((size_t)COMP_N * steps);
+    unsigned char *type_rows = malloc((size_t)(nc + 1) * steps); /* the last row: ignored keys */
     sc_status s = type_rows ? SC_OK : err_fail(SC_ERR_NOMEM, "out of memory");
     int matched = 0, ignored = 0;
     const char *key;
@@ -76,9 +85,12 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
         if (key[0] == '_') continue;
         const char *dash = strchr(key, '-');
         size_t nl = dash ? (size_t)(dash - key) : strlen(key);
-        int c = component_of(key, nl);
-        if (c == -2) {
-            s = err_fail(SC_ERR_FORMAT, "%s: unknown component \"%s\" (expected attn, mlp, attn1, ff, optionally -<block>)", what, key);
+        int c = cache_comp_find(&out->comps, key, nl);
+        if (c < 0 && !other_family_key(key, nl)) {
+            char known[256];
+            comp_list(&out->comps, known, sizeof known);
+            s = err_fail(SC_ERR_FORMAT, "%s: unknown component \"%s\" (this model has %s; optionally -<block>)", what,
+                         key, known);
             break;
         }
         int block = -1;
@@ -92,32 +104,35 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
                 break;
             }
         }
-        if (c == -1) { /* DiT blocks have no cross-attention: such keys cannot apply */
+        if (c < 0) { /* a component this model lacks: the key cannot apply */
             ignored++;
-            if ((s = read_row(val, what, key, context, steps, type_rows))) break;
+            if ((s = read_row(val, what, key, context, steps, type_rows + (size_t)nc * steps))) break;
             continue;
         }
-        unsigned char *dst = block >= 0 ? schedule_row(out, block, (cache_comp)c) : type_rows + (size_t)c * steps;
+        unsigned char *dst = block >= 0 ? schedule_row(out, block, c) : type_rows + (size_t)c * steps;
         if ((s = read_row(val, what, key, context, steps, dst))) break;
-        if (block >= 0) blockset[block * COMP_N + c] = 1;
+        if (block >= 0) blockset[block * nc + c] = 1;
         else typed[c] = 1;
         matched++;
     }
     /* Per-block keys win; blocks without one take the per-type row; neither = always compute. */
     for (int l = 0; l < depth && !s; l++)
-        for (int c = 0; c < COMP_N; c++) {
-            if (blockset[l * COMP_N + c]) continue;
-            unsigned char *r = schedule_row(out, l, (cache_comp)c);
+        for (int c = 0; c < nc; c++) {
+            if (blockset[l * nc + c]) continue;
+            unsigned char *r = schedule_row(out, l, c);
             if (typed[c]) memcpy(r, type_rows + (size_t)c * steps, (size_t)steps);
             else memset(r, 1, (size_t)steps);
         }
-    if (!s && !matched)
-        s = err_fail(SC_ERR_FORMAT, "%s: no key matches this model's sub-layers (attn, mlp%s); nothing would be cached",
-                    what, ignored ? "; cross-attention keys do not apply to DiT" : "");
+    if (!s && !matched) {
+        char known[256];
+        comp_list(&out->comps, known, sizeof known);
+        s = err_fail(SC_ERR_FORMAT, "%s: no key matches this model's components (%s)%s; nothing would be cached", what,
+                     known, ignored ? ": its keys name components this model does not have" : "");
+    }
     if (!s) {
         for (int l = 0; l < depth; l++)
-            for (int c = 0; c < COMP_N; c++) {
-                const unsigned char *r = schedule_row(out, l, (cache_comp)c);
+            for (int c = 0; c < nc; c++) {
+                const unsigned char *r = schedule_row(out, l, c);
                 if (!r[0] || !r[steps - 1]) {
                     err_warn("%s: the first and last evaluations always compute; entries 0 and %d set to 1", what, steps - 1);
                     l = depth;
@@ -129,6 +144,19 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
     free(blockset);
     free(type_rows);
     return s;
+}
+
+sc_status schedule_read(const char *path, json_t **out) { return json_load_object_file(path, SC_JSON_FILE_CAP, out); }
+
+void schedule_check_meta(const json_t *meta, const char *path, const cache_gen *g)
+{
+    if (!json_is_object(meta)) return;
+    const json_t *sampler = json_object_get(meta, "sampler"), *steps = json_object_get(meta, "steps");
+    if (json_is_string(sampler) && strcmp(json_string_value(sampler), g->sampler))
+        err_warn("%s was made for the %s sampler; this generation uses %s", path, json_string_value(sampler), g->sampler);
+    if (json_is_integer(steps) && json_integer_value(steps) != g->steps)
+        err_warn("%s was made for %lld steps; this generation makes %d", path, (long long)json_integer_value(steps),
+                 g->steps);
 }
 
 sc_status schedule_load(const char *path, const char *context, cache_schedule *out)
@@ -152,19 +180,18 @@ sc_status schedule_save(const char *path, const cache_schedule *s, const json_t 
 {
     int shared = 1;
     for (int l = 1; l < s->depth && shared; l++)
-        for (int c = 0; c < COMP_N; c++)
-            if (memcmp(schedule_row(s, l, (cache_comp)c), schedule_row(s, 0, (cache_comp)c), (size_t)s->steps))
-                shared = 0;
+        for (int c = 0; c < s->comps.n; c++)
+            if (memcmp(schedule_row(s, l, c), schedule_row(s, 0, c), (size_t)s->steps)) shared = 0;
     json_t *root = json_object();
-    for (int c = 0; c < COMP_N; c++) {
+    for (int c = 0; c < s->comps.n; c++) {
         if (shared) {
-            json_object_set_new(root, cache_comp_names[c], row_json(schedule_row(s, 0, (cache_comp)c), s->steps));
+            json_object_set_new(root, s->comps.name[c], row_json(schedule_row(s, 0, c), s->steps));
             continue;
         }
         for (int l = 0; l < s->depth; l++) {
             char key[48];
-            snprintf(key, sizeof key, "%s-%d", cache_comp_names[c], l);
-            json_object_set_new(root, key, row_json(schedule_row(s, l, (cache_comp)c), s->steps));
+            snprintf(key, sizeof key, "%s-%d", s->comps.name[c], l);
+            json_object_set_new(root, key, row_json(schedule_row(s, l, c), s->steps));
         }
     }
     if (meta) json_object_set(root, "_meta", (json_t *)meta);
@@ -197,6 +224,25 @@ void schedule_greedy(const cache_errors *e, int curve, double alpha, unsigned ch
         if (out[n] == 2) out[n] = 1;
 }
 
+/* The file's curve for the schedule's component c: by name, then by its aliases; -1 when none. */
+static int curve_of(const cache_errors *e, const cache_comps *comps, int c)
+{
+    int k = errors_comp(e, comps->name[c]);
+    const char *a = comps->aliases[c];
+    while (k < 0 && a && *a) {
+        char alias[32];
+        size_t len = strcspn(a, " ");
+        if (len < sizeof alias) {
+            memcpy(alias, a, len);
+            alias[len] = '\0';
+            k = errors_comp(e, alias);
+        }
+        a += len;
+        a += strspn(a, " ");
+    }
+    return k;
+}
+
 sc_status schedule_from_errors(const cache_errors *e, double alpha, int per_block, cache_schedule *out)
 {
     if (per_block && !e->has_blocks) return err_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
@@ -204,13 +250,25 @@ sc_status schedule_from_errors(const cache_errors *e, double alpha, int per_bloc
         return err_fail(SC_ERR_ARG, "the calibration covers %d evaluations but this generation makes %d", e->steps, out->steps);
     if (per_block && out->depth != e->depth)
         return err_fail(SC_ERR_ARG, "the calibration has %d blocks but the model has %d", e->depth, out->depth);
-    for (int l = 0; l < out->depth; l++)
-        for (int c = 0; c < COMP_N; c++)
-            schedule_greedy(e, per_block ? errors_block_curve(l, c) : c, alpha, schedule_row(out, l, (cache_comp)c));
+    int matched = 0;
+    for (int c = 0; c < out->comps.n; c++) {
+        const int k = curve_of(e, &out->comps, c);
+        matched += k >= 0;
+        for (int l = 0; l < out->depth; l++) {
+            if (k < 0) memset(schedule_row(out, l, c), 1, (size_t)out->steps); /* no curves: always compute */
+            else schedule_greedy(e, per_block ? errors_block_curve(e, l, k) : k, alpha, schedule_row(out, l, c));
+        }
+    }
+    if (!matched) {
+        char known[256];
+        comp_list(&out->comps, known, sizeof known);
+        return err_fail(SC_ERR_FORMAT, "the calibration has curves for %s%s, none of this model's components (%s)",
+                        e->comp[0], e->n_comp > 1 ? ", ..." : "", known);
+    }
     return SC_OK;
 }
 
-int schedule_computed(const cache_schedule *s, int l, cache_comp c)
+int schedule_computed(const cache_schedule *s, int l, int c)
 {
     const unsigned char *r = schedule_row(s, l, c);
     int n = 0;
@@ -218,12 +276,11 @@ int schedule_computed(const cache_schedule *s, int l, cache_comp c)
     return n;
 }
 
-double schedule_mac_ratio(const cache_schedule *s, uint64_t macs_forward, uint64_t macs_attn, uint64_t macs_mlp)
+double schedule_mac_ratio(const cache_schedule *s, uint64_t macs_forward, const uint64_t *macs_comp)
 {
-    const double sub[COMP_N] = {(double)macs_attn, (double)macs_mlp};
     double full = (double)macs_forward * s->steps, skipped = 0;
     for (int l = 0; l < s->depth; l++)
-        for (int c = 0; c < COMP_N; c++) skipped += sub[c] * (s->steps - schedule_computed(s, l, (cache_comp)c));
+        for (int c = 0; c < s->comps.n; c++) skipped += (double)macs_comp[c] * (s->steps - schedule_computed(s, l, c));
     return (full - skipped) / full;
 }
 
@@ -234,10 +291,10 @@ static int cmp_double(const void *a, const void *b)
 }
 
 sc_status schedule_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
-                              uint64_t macs_attn, uint64_t macs_mlp, cache_schedule *out, double *alpha)
+                              const uint64_t *macs_comp, cache_schedule *out, double *alpha)
 {
     /* The schedule only changes where alpha crosses a measured error: try those, ascending. */
-    const int first = per_block ? COMP_N : 0, last = per_block ? COMP_N + e->depth * COMP_N : COMP_N;
+    const int first = per_block ? e->n_comp : 0, last = per_block ? e->n_comp + e->depth * e->n_comp : e->n_comp;
     size_t cap = (size_t)(last - first) * e->k * e->steps + 1, n = 0;
     double *cand = malloc(cap * sizeof *cand);
     if (!cand) return err_fail(SC_ERR_NOMEM, "out of memory");
@@ -254,7 +311,7 @@ sc_status schedule_for_budget(const cache_errors *e, double target, int per_bloc
     for (size_t i = 0; i < n; i++) {
         if (i && cand[i] == cand[i - 1]) continue;
         if ((s = schedule_from_errors(e, cand[i], per_block, out))) break;
-        ratio = schedule_mac_ratio(out, macs_forward, macs_attn, macs_mlp);
+        ratio = schedule_mac_ratio(out, macs_forward, macs_comp);
         if (ratio <= target) {
             best = cand[i];
             break;
@@ -325,19 +382,23 @@ sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned c
 }
 
 sc_status schedule_dp_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
-                                 uint64_t macs_attn, uint64_t macs_mlp, cache_schedule *out, int *computed)
+                                 const uint64_t *macs_comp, cache_schedule *out, int *computed)
 {
     if (per_block && !e->has_blocks) return err_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
     /* Ratios fall as g falls: the largest g within the budget is the best schedule for it. */
     const int T = e->steps, min_g = (T + e->k) / (e->k + 1) + 1;
     for (int g = T; g >= (min_g > 2 ? min_g : 2); g--) {
         int ok = 1;
-        for (int l = 0; l < out->depth && ok; l++)
-            for (int c = 0; c < COMP_N && ok; c++)
-                ok = schedule_dp(e, per_block ? errors_block_curve(l, c) : c, g, schedule_row(out, l, (cache_comp)c), NULL) ==
-                     SC_OK;
+        for (int c = 0; c < out->comps.n && ok; c++) {
+            const int k = curve_of(e, &out->comps, c);
+            for (int l = 0; l < out->depth && ok; l++) {
+                unsigned char *row = schedule_row(out, l, c);
+                if (k < 0) memset(row, 1, (size_t)out->steps);
+                else ok = schedule_dp(e, per_block ? errors_block_curve(e, l, k) : k, g, row, NULL) == SC_OK;
+            }
+        }
         if (!ok) continue;
-        if (schedule_mac_ratio(out, macs_forward, macs_attn, macs_mlp) <= target) {
+        if (schedule_mac_ratio(out, macs_forward, macs_comp) <= target) {
             *computed = g;
             return SC_OK;
         }

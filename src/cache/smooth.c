@@ -1,19 +1,22 @@
 /* smooth: SmoothCache (Liu et al., arXiv 2411.10510). A static 0/1 schedule per block and
  * component, from a schedule file or generated at generation start from calibrated error curves
- * and a threshold alpha; a 0 reuses the raw output stored at the last 1 (CACHING.md 1). */
+ * and a threshold alpha; a 0 reuses the raw output stored at the last 1 (docs/CACHING.md). Its
+ * calibrator (smooth_calibrate.c) measures the error curves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/calibrator.h"
 #include "cache/errors.h"
 #include "cache/policy.h"
 #include "cache/predict.h"
 #include "cache/schedule.h"
 #include "core/error.h"
-#include "io/json.h"
+
+extern const cache_calibrator cache_calibrator_smooth;
 
 typedef struct {
-    json_t *file;          /* schedule=FILE, parsed once */
+    json_t *file;          /* schedule=FILE, parsed once (schedule_read) */
     char path[1024];
     cache_errors errors;   /* errors=FILE, alpha=A */
     double alpha;
@@ -22,6 +25,7 @@ typedef struct {
     int predicting;        /* predict=taylorN|abK: extrapolate instead of reusing on a 0 */
     predict_kind pkind;
     int porder;
+    int n_comp;
     predictor pred;
 } smooth_state;
 
@@ -57,7 +61,7 @@ static sc_status smooth_create(cache_spec *spec, void **state)
         st = err_fail(SC_ERR_ARG, "--cache smooth: alpha and per_block go with errors=FILE, not with schedule=FILE");
     if (!st && file) {
         snprintf(s->path, sizeof s->path, "%s", file);
-        st = json_load_object_file(file, SC_JSON_FILE_CAP, &s->file);
+        st = schedule_read(file, &s->file);
     }
     if (!st && errors) {
         snprintf(s->path, sizeof s->path, "%s", errors);
@@ -71,38 +75,28 @@ static sc_status smooth_create(cache_spec *spec, void **state)
     return SC_OK;
 }
 
-/* Warns when the file's _meta says it was made for another sampler or step count. */
-static void check_meta(const smooth_state *s, const json_t *meta, const cache_gen *g)
-{
-    if (!json_is_object(meta)) return;
-    const json_t *sampler = json_object_get(meta, "sampler"), *steps = json_object_get(meta, "steps");
-    if (json_is_string(sampler) && strcmp(json_string_value(sampler), g->sampler))
-        err_warn("%s was made for the %s sampler; this generation uses %s", s->path, json_string_value(sampler), g->sampler);
-    if (json_is_integer(steps) && json_integer_value(steps) != g->steps)
-        err_warn("%s was made for %lld steps; this generation makes %d", s->path, (long long)json_integer_value(steps), g->steps);
-}
-
 static sc_status smooth_begin(void *st, const cache_gen *g)
 {
     smooth_state *s = st;
     char context[96];
     snprintf(context, sizeof context, "%s, %d steps", g->sampler, g->steps);
     schedule_free(&s->sched);
-    sc_status r = schedule_alloc(&s->sched, g->depth, g->steps);
+    s->n_comp = g->comp.n;
+    sc_status r = schedule_alloc(&s->sched, g->depth, g->steps, &g->comp);
     if (!r && s->predicting)
-        r = predict_init(&s->pred, s->pkind, s->porder, g->depth * COMP_N, (size_t)g->rows * g->tokens * g->hidden);
+        r = predict_init(&s->pred, g, s->pkind, s->porder, g->depth * g->comp.n, (size_t)g->rows * g->tokens * g->hidden);
     if (r) return r;
     if (s->file) {
-        check_meta(s, json_object_get(s->file, "_meta"), g);
+        schedule_check_meta(json_object_get(s->file, "_meta"), s->path, g);
         return schedule_from_json(s->file, s->path, context, &s->sched);
     }
-    check_meta(s, s->errors.meta, g);
+    schedule_check_meta(s->errors.meta, s->path, g);
     r = schedule_from_errors(&s->errors, s->alpha, (int)s->per_block, &s->sched);
     if (r) err_prefix(s->path);
     return r;
 }
 
-static int smooth_stores(void *st, int l, cache_comp c)
+static int smooth_stores(void *st, int l, int c)
 {
     smooth_state *s = st;
     const unsigned char *r = schedule_row(&s->sched, l, c);
@@ -111,23 +105,23 @@ static int smooth_stores(void *st, int l, cache_comp c)
     return 0;
 }
 
-static int smooth_decide(void *st, int n, int l, cache_comp c)
+static int smooth_decide(void *st, int n, int l, int c)
 {
     smooth_state *s = st;
     if (schedule_row(&s->sched, l, c)[n]) return CACHE_COMPUTE;
     return s->predicting ? CACHE_PREDICT : CACHE_REUSE;
 }
 
-static void smooth_observe(void *st, int n, int l, cache_comp c, const float *out)
+static void smooth_observe(void *st, int n, int l, int c, const float *out)
 {
     smooth_state *s = st;
-    if (s->predicting) predict_update(&s->pred, l * COMP_N + c, n, out);
+    if (s->predicting) predict_update(&s->pred, l * s->n_comp + c, n, out);
 }
 
-static void smooth_predict(void *st, int n, int l, cache_comp c, float *out)
+static void smooth_predict(void *st, int n, int l, int c, float *out)
 {
     smooth_state *s = st;
-    predict_eval(&s->pred, l * COMP_N + c, n, out);
+    predict_eval(&s->pred, l * s->n_comp + c, n, out);
 }
 
 static void smooth_end(void *st)
@@ -139,8 +133,9 @@ static void smooth_end(void *st)
 
 const cache_policy_ops cache_smooth = {
     .name = "smooth",
-    .about = "SmoothCache: a calibrated static schedule per sub-layer type (or block)",
+    .about = "SmoothCache: a calibrated static schedule per component (or block)",
     .options = "schedule=FILE | errors=FILE,alpha=A[,per_block=1]; predict=reuse|taylor1..4|ab2..4",
+    .calibrator = &cache_calibrator_smooth,
     .create = smooth_create,
     .begin = smooth_begin,
     .stores = smooth_stores,

@@ -13,18 +13,21 @@
  * non-finite d_n (no usable reference) computes and resets A.
  *
  * P comes from `coef=` (highest degree first, as the papers print it) or from the JSON that
- * `smoothcache calibrate --for teacache` writes; without either, P(x) = x (raw relL1, uncalibrated). */
+ * `smoothcache calibrate --for teacache` writes (teacache_calibrate.c); without either, P(x) = x
+ * (raw relL1, uncalibrated). The model gives m_n (its block 0's modulated input); a model without
+ * modulation cannot run this policy. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/calibfile.h"
+#include "cache/calibrator.h"
+#include "cache/kernels.h"
 #include "cache/policy.h"
 #include "cache/polyfit.h"
-#include "cache/stepcache.h"
 #include "core/error.h"
-#include "core/mem.h"
-#include "io/json.h"
-#include "model/dit_ops.h"
+
+extern const cache_calibrator cache_calibrator_teacache;
 
 #define TEA_COEFS 5
 
@@ -42,8 +45,10 @@ typedef struct {
 
 static void tea_free_buffers(tea_state *t)
 {
-    mem_free(t->m_prev);
-    mem_free(t->m_cur);
+    if (t->g.be) {
+        cache_free(&t->g, t->m_prev);
+        cache_free(&t->g, t->m_cur);
+    }
     t->m_prev = t->m_cur = NULL;
 }
 
@@ -83,21 +88,14 @@ static sc_status parse_coefs(const char *text, double *coef)
 
 static sc_status load_coef_file(const char *path, double *coef)
 {
-    json_t *j;
-    sc_status s = json_load_object_file(path, SC_JSON_FILE_CAP, &j);
+    double *v;
+    size_t n;
+    sc_status s = calibfile_numbers(path, "coef", "an array of 5 numbers (x^4 first)", TEA_COEFS, TEA_COEFS, -INFINITY,
+                                    INFINITY, &v, &n, NULL, 0);
     if (s) return s;
-    const json_t *a = json_object_get(j, "coef");
-    if (!json_is_array(a) || json_array_size(a) != TEA_COEFS)
-        s = err_fail(SC_ERR_FORMAT, "%s: \"coef\" must be an array of %d numbers (x^4 first)", path, TEA_COEFS);
-    for (int i = 0; !s && i < TEA_COEFS; i++) {
-        const json_t *v = json_array_get(a, (size_t)i);
-        if (!json_is_number(v) || !isfinite(json_number_value(v)))
-            s = err_fail(SC_ERR_FORMAT, "%s: \"coef\"[%d] is not a finite number", path, i);
-        else
-            coef[i] = json_number_value(v);
-    }
-    json_decref(j);
-    return s;
+    memcpy(coef, v, TEA_COEFS * sizeof *coef);
+    free(v);
+    return SC_OK;
 }
 
 static sc_status tea_create(cache_spec *spec, void **state)
@@ -125,19 +123,22 @@ static sc_status tea_begin(void *st, const cache_gen *g)
 {
     tea_state *t = st;
     const size_t n = (size_t)g->rows * g->tokens * g->hidden;
+    if (!g->has_modulated_input)
+        return err_fail(SC_ERR_ARG, "--cache teacache: its signal is block 0's modulated input, which this model's "
+                                    "blocks do not have");
+    tea_free_buffers(t);
     t->g = *g;
     t->have_prev = t->have_res = 0;
     t->acc = 0;
-    tea_free_buffers(t);
-    if (!(t->m_prev = mem_alloc_array(n, sizeof(float), "TeaCache modulated input")) ||
-        !(t->m_cur = mem_alloc_array(n, sizeof(float), "TeaCache modulated input"))) {
+    if (!(t->m_prev = cache_alloc(g, n, "TeaCache modulated input")) ||
+        !(t->m_cur = cache_alloc(g, n, "TeaCache modulated input"))) {
         tea_free_buffers(t);
         return SC_ERR_NOMEM;
     }
     return SC_OK;
 }
 
-static int tea_stores(void *st, int l, cache_comp c) { (void)st; (void)l; (void)c; return 0; }
+static int tea_stores(void *st, int l, int c) { (void)st; (void)l; (void)c; return 0; }
 
 static int tea_segments(void *st, cache_segment *out)
 {
@@ -149,14 +150,13 @@ static int tea_boundary(void *st, int n, int l, const cache_view *v)
 {
     tea_state *t = st;
     if (l != 0) return l;
-    const int D = v->hidden;
-    /* m_n [rows * tokens, D] with block 0's shift_msa (mod + 0) and scale_msa (mod + D). */
-    ops_ln_modulate(t->m_cur, v->h, v->rows, v->tokens, D, t->g.eps_attn, v->mod, v->mod + D, 6 * D);
+    /* m_n [rows * tokens, D]: block 0's modulated input, from the model. */
+    if (v->modulated_input(v, t->m_cur)) return l; /* cannot fail for a model that has it (begin checked) */
     int skip = 0;
-    if (!step_engine_computes(&cache_teacache, n, t->g.steps) && t->have_prev && t->have_res) {
+    if (!cache_engine_computes(&cache_teacache, n, t->g.steps) && t->have_prev && t->have_res) {
         double diff, ref;
-        step_l1(t->m_cur, t->m_prev, (size_t)v->rows * v->tokens * D, &diff, &ref);
-        const double d = step_rel(diff, ref);
+        cache_l1(&t->g, t->m_cur, t->m_prev, (size_t)v->rows * v->tokens * v->hidden, &diff, &ref);
+        const double d = cache_rel(diff, ref);
         if (isfinite(d)) {
             t->acc += polyval(t->coef, TEA_COEFS - 1, d); /* Horner, as numpy.poly1d */
             skip = t->acc < t->thresh;
@@ -179,6 +179,7 @@ const cache_policy_ops cache_teacache = {
     .about = "TeaCache: skip all blocks while the rescaled input change accumulates below a threshold",
     .options = "thresh=T (default 0.1), coef=C0/C1/C2/C3/C4 (x^4 first; default 0/0/0/1/0, P(x) = x) | "
                "coef_file=FILE (calibrate --for teacache)",
+    .calibrator = &cache_calibrator_teacache,
     .create = tea_create,
     .begin = tea_begin,
     .stores = tea_stores,

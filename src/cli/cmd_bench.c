@@ -9,8 +9,7 @@
 #include "cli/commands.h"
 #include "cli/images.h"
 #include "cli/report.h"
-#include "metrics/demo_classify.h"
-#include "io/file.h"
+#include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
@@ -102,15 +101,15 @@ int cmd_bench(int argc, char **argv)
     float *base = NULL, *lat = NULL;
     uint8_t *base_rgb = NULL, *rgb = NULL;
     report_entry *rows = calloc((size_t)n_specs + 1, sizeof *rows);
-    if ((json && file_out_check(json, force)) || (csv && file_out_check(csv, force)) ||
-        (plot && file_out_check(plot, force)) || (plot_macs && file_out_check(plot_macs, force))) {
+    if ((json && sc_output_check(json, force)) || (csv && sc_output_check(csv, force)) ||
+        (plot && sc_output_check(plot, force)) || (plot_macs && sc_output_check(plot_macs, force))) {
         r = cli_fail(&a);
         goto done;
     }
     if ((r = cli_load_model(&a, &m, 1)) || (r = cli_load_vae(&a, m, 0, &vae))) goto done;
     const size_t bytes = sc_latent_bytes(m, n);
     const int side = sc_image_side(m, vae), accuracy = cli_get(&a, "--accuracy") != NULL;
-    if (accuracy && (vae || side != DEMO_SIDE)) {
+    if (accuracy && (vae || side != SC_DEMO_SIDE)) {
         r = cli_usage_error(&a, "--accuracy scores 32x32 pictures of the demo dataset; this model makes %dx%d", side, side);
         goto done;
     }
@@ -120,8 +119,8 @@ int cmd_bench(int argc, char **argv)
     }
     base = malloc(bytes);
     lat = malloc(bytes);
-    p.classes = classes;
-    p.n_images = n;
+    const sc_cond cond = {.n = n, .classes = classes};
+    p.cond = &cond;
     cli_progress ps = {.tty = !quiet && isatty(2)};
     p.progress = cli_progress_fn;
     p.progress_user = &ps;
@@ -157,7 +156,7 @@ int cmd_bench(int argc, char **argv)
             report_images(&rows[i], img, base_rgb, n, side);
             if (accuracy) {
                 int right = 0;
-                for (int k = 0; k < n; k++) right += demo_classify(img + (size_t)k * side * side * 3) == classes[k];
+                for (int k = 0; k < n; k++) right += sc_demo_classify(img + (size_t)k * side * side * 3) == classes[k];
                 rows[i].accuracy = (double)right / n;
             }
         }

@@ -1,22 +1,20 @@
-/* smoothcache calibrate: run uncached generations and record, per block and component, how much
- * the sub-layer output changes between evaluations i and i + j (SmoothCache's calibration), or,
- * with --for teacache / magcache, what those policies need (cache/stepcalib.h). */
+/* smoothcache calibrate: run uncached generations and measure what a cache policy needs: for
+ * SmoothCache (the default) how much every block's component outputs change between evaluations
+ * i and i + j; with --for NAME, what that policy's calibration measures (sc_policy_at lists them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cache/calibrate.h"
-#include "cache/stepcalib.h"
 #include "cli/commands.h"
-#include "io/file.h"
-#include "sample/generate.h"
+#include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
-    {"--for", "POLICY", "smooth (default: error curves), teacache (rescaling polynomial) or magcache (ratios)"},
-    {"--samples", "M", "calibration samples (default 10, as the paper; magcache 1); classes spread over the range"},
+    {"--for", "POLICY", "the policy to calibrate for: smooth (default: error curves), teacache (rescaling polynomial), "
+                        "magcache (ratios); `smoothcache policies` lists them"},
+    {"--samples", "M", "calibration samples (default: the policy's, 10 as the paper; magcache 1); classes spread over the range"},
     {"--batch", "B", "samples generated together (default 1; more is faster, needs more memory)"},
     {"--k", "K", "smooth: longest reuse lag to measure, 1..16 (default 3)"},
     {"--averaging", "MODE", "smooth: mean (default: per sample, then over samples, as the paper) or pooled"},
@@ -37,6 +35,31 @@ static const char k_epilog[] =
     "  smoothcache calibrate --model DiT-XL-2-256/ --steps 50 --samples 10 --out errors.json --plot errors.png\n"
     "  smoothcache calibrate --for magcache --model DiT-XL-2-256/ --steps 50 --out ratios.json\n";
 
+/* The calibration spec for --for, --k and --averaging; returns an exit status. */
+static int calibration_spec(const cli_args *a, const char *target, char *spec, size_t cap, int *default_samples)
+{
+    sc_policy_desc d;
+    int found = 0;
+    for (int i = 0; !found && sc_policy_at(i, &d); i++) found = !strcmp(d.name, target);
+    if (!found || !d.calibration) {
+        char which[256] = "";
+        size_t n = 0;
+        for (int i = 0; sc_policy_at(i, &d); i++)
+            if (d.calibration) n += (size_t)snprintf(which + n, sizeof which - n, "%s%s", n ? ", " : "", d.name);
+        return cli_usage_error(a, "--for: '%s' is not a policy that calibrates (%s)", target, which);
+    }
+    *default_samples = d.calibration_samples;
+    const char *k = cli_get(a, "--k"), *avg = cli_get(a, "--averaging");
+    if ((k || avg) && strcmp(target, "smooth")) return cli_usage_error(a, "--k and --averaging apply to --for smooth only");
+    long kv;
+    if (cli_int(a, "--k", 1, 16, 3, &kv)) return CLI_EXIT_USAGE;
+    if (avg && strcmp(avg, "mean") && strcmp(avg, "pooled"))
+        return cli_usage_error(a, "--averaging: '%s' is not mean or pooled", avg);
+    if (!strcmp(target, "smooth")) snprintf(spec, cap, "smooth:k=%ld,averaging=%s", kv, avg ? avg : "mean");
+    else snprintf(spec, cap, "%s", target);
+    return 0;
+}
+
 int cmd_calibrate(int argc, char **argv)
 {
     cli_args a = {"calibrate", "Measure the layer-wise output change between sampling steps (SmoothCache calibration).",
@@ -45,26 +68,19 @@ int cmd_calibrate(int argc, char **argv)
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
     sc_gen_params p = sc_gen_params_default();
-    int *classes = NULL, n = 0;
-    long samples, batch, k;
-    const char *out = cli_get(&a, "--out"), *plot = cli_get(&a, "--plot"), *avg = cli_get(&a, "--averaging");
+    int *classes = NULL, n = 0, default_samples = 10;
+    long samples, batch;
+    char spec[128];
+    const char *out = cli_get(&a, "--out"), *plot = cli_get(&a, "--plot");
     const char *target = cli_get(&a, "--for") ? cli_get(&a, "--for") : "smooth";
     const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
-    const int tea = !strcmp(target, "teacache"), mag = !strcmp(target, "magcache");
-    if (!tea && !mag && strcmp(target, "smooth"))
-        return cli_usage_error(&a, "--for: '%s' is not smooth, teacache or magcache", target);
-    if ((tea || mag) && (cli_get(&a, "--k") || avg))
-        return cli_usage_error(&a, "--k and --averaging apply to --for smooth only");
+    if ((r = calibration_spec(&a, target, spec, sizeof spec, &default_samples))) return r;
     if ((r = cli_sampling(&a, &p, &classes, &n))) return r;
-    if (cli_int(&a, "--samples", 1, 100000, n ? n : mag ? 1 : 10, &samples) || cli_int(&a, "--batch", 1, 256, 1, &batch) ||
-        cli_int(&a, "--k", 1, 16, 3, &k)) {
+    if (cli_int(&a, "--samples", 1, 100000, n ? n : default_samples, &samples) || cli_int(&a, "--batch", 1, 256, 1, &batch)) {
         free(classes);
         return CLI_EXIT_USAGE;
     }
-    sc_calib_avg mode = SC_CALIB_MEAN;
-    if (avg && !strcmp(avg, "pooled")) mode = SC_CALIB_POOLED;
-    else if (avg && strcmp(avg, "mean")) r = cli_usage_error(&a, "--averaging: '%s' is not mean or pooled", avg);
-    else if (!out) r = cli_usage_error(&a, "--out FILE.json is required");
+    if (!out) r = cli_usage_error(&a, "--out FILE.json is required");
     else if (n && n != samples) r = cli_usage_error(&a, "--class gives %d classes but --samples is %ld", n, samples);
     if (r) {
         free(classes);
@@ -73,10 +89,10 @@ int cmd_calibrate(int argc, char **argv)
     sc_set_quiet(quiet);
     sc_model *m = NULL;
     sc_calibration *cal = NULL;
-    stepcalib *obs = NULL;
     float *lat = NULL;
     int *all = NULL;
-    if (file_out_check(out, force) || (plot && file_out_check(plot, force))) {
+    sc_figure fig = {0};
+    if (sc_output_check(out, force) || (plot && sc_output_check(plot, force))) {
         r = cli_fail(&a);
         goto done;
     }
@@ -85,11 +101,14 @@ int cmd_calibrate(int argc, char **argv)
     sc_model_get_info(m, &info);
     /* Deterministic classes: spread evenly over the model's range unless given. */
     all = malloc((size_t)samples * sizeof *all);
-    for (long i = 0; i < samples; i++) all[i] = classes ? classes[i] : (int)(i * info.num_classes / samples);
-    if ((tea || mag ? stepcalib_new(tea ? STEPCALIB_TEACACHE : STEPCALIB_MAGCACHE, &obs)
-                    : sc_calibration_new((int)k, mode, &cal)) != SC_OK ||
-        !(lat = malloc(sc_latent_bytes(m, (int)batch)))) {
+    for (long i = 0; all && i < samples; i++) all[i] = classes ? classes[i] : (int)(i * info.num_classes / samples);
+    if (sc_calibration_new(spec, &cal) != SC_OK) {
         r = cli_fail(&a);
+        goto done;
+    }
+    if (!all || !(lat = malloc(sc_latent_bytes(m, (int)batch)))) {
+        fprintf(stderr, "smoothcache calibrate: out of memory\n");
+        r = CLI_EXIT_FAIL;
         goto done;
     }
     cli_progress ps = {.tty = !quiet && isatty(2)};
@@ -99,59 +118,33 @@ int cmd_calibrate(int argc, char **argv)
     p.calibration = cal;
     const uint64_t seed0 = p.seed;
     for (long s = 0; s < samples; s += batch) {
-        p.n_images = (int)(samples - s < batch ? samples - s : batch);
-        p.classes = all + s;
+        const sc_cond cond = {.n = (int)(samples - s < batch ? samples - s : batch), .classes = all + s};
+        p.cond = &cond;
         p.seed = seed0 + (uint64_t)s;
-        snprintf(label, sizeof label, "sample %ld/%ld", s + p.n_images, samples);
+        snprintf(label, sizeof label, "sample %ld/%ld", s + cond.n, samples);
         ps.label = label;
-        if ((obs ? generate_observed(m, &p, &cache_stepcalib, obs, lat) : sc_generate(m, &p, lat)) != SC_OK) {
+        if (sc_generate(m, &p, lat) != SC_OK) {
             r = cli_fail(&a);
             goto done;
         }
     }
-    cache_errors e = {0};
-    json_t *meta = json_object(), *cl = json_array();
-    json_object_set_new(meta, "model", json_string(cli_model_path(&a)));
-    json_object_set_new(meta, "cfg", json_real(p.cfg));
-    json_object_set_new(meta, "seed", json_integer((json_int_t)seed0));
-    for (long i = 0; i < samples; i++) json_array_append_new(cl, json_integer(all[i]));
-    json_object_set_new(meta, "classes", cl);
-    json_t *macs = json_object();
-    json_object_set_new(macs, "forward", json_integer((json_int_t)info.macs_per_forward));
-    json_object_set_new(macs, "attn", json_integer((json_int_t)info.macs_block_attn));
-    json_object_set_new(macs, "mlp", json_integer((json_int_t)info.macs_block_mlp));
-    json_object_set_new(meta, "macs_per_sample", macs);
-    sc_status st;
-    if (obs) {
-        st = stepcalib_save(obs, out, meta, force);
-        if (!st && plot) st = stepcalib_plot(obs, plot, force);
-    } else {
-        st = calibration_curves(cal, &e, meta);
-        if (!st) st = errors_save(out, &e, force);
-        if (!st && plot) st = errors_plot(plot, &e, force);
-    }
-    json_decref(meta);
-    if (st) {
+    if (sc_calibration_save(cal, out, force) != SC_OK ||
+        (plot && (sc_calibration_figure(cal, &fig) != SC_OK || sc_figure_write_png(&fig, plot, force) != SC_OK))) {
         r = cli_fail(&a);
-    } else if (obs && !quiet) {
-        fprintf(stderr, "calibrated %s on %ld samples (%s, %d steps, cfg %g); wrote %s%s%s\n", target, samples,
-                sc_sampler_name(p.sampler), p.steps, (double)p.cfg, out, plot ? " and " : "", plot ? plot : "");
-        double x_at;
-        if (stepcalib_fit_negative(obs, &x_at))
-            fprintf(stderr, "warning: %s: the fitted polynomial is negative at x = %.4g, inside the observed range; "
-                            "TeaCache would count such steps as negative change (more samples may help)\n",
-                    out, x_at);
-    } else if (!quiet) {
-        fprintf(stderr, "calibrated on %ld samples (%s, %d steps, cfg %g, k=%ld, %s averaging); wrote %s%s%s\n", samples,
-                sc_sampler_name(p.sampler), p.steps, (double)p.cfg, k, mode == SC_CALIB_MEAN ? "mean" : "pooled", out,
-                plot ? " and " : "", plot ? plot : "");
+        goto done;
     }
-    errors_free(&e);
+    if (!quiet) {
+        fprintf(stderr, "calibrated %s on %ld samples (%s, %d steps, cfg %g%s%s); wrote %s%s%s\n", target, samples,
+                sc_sampler_name(p.sampler), p.steps, (double)p.cfg, strcmp(target, "smooth") ? "" : ", ",
+                strcmp(target, "smooth") ? "" : strchr(spec, ':') + 1, out, plot ? " and " : "", plot ? plot : "");
+        const char *warning = sc_calibration_warning(cal);
+        if (warning) fprintf(stderr, "warning: %s: %s\n", out, warning);
+    }
 done:
+    sc_figure_free(&fig);
     free(all);
     free(lat);
     sc_calibration_free(cal);
-    stepcalib_free(obs);
     sc_model_free(m);
     free(classes);
     return r;

@@ -4,8 +4,6 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "io/safetensors.h"
-#include "io/torchzip.h"
 
 static const cli_opt k_opts[] = {
     {"--force", NULL, "overwrite OUT if it exists"},
@@ -36,13 +34,8 @@ int cmd_convert(int argc, char **argv)
     int r = cli_parse(&a, n_opts, opts);
     if (r) return r < 0 ? 0 : r;
     if (n_pos != 2) return cli_usage_error(&a, "expected IN and OUT.safetensors");
-    st_file *f;
-    if (torch_or_safetensors_open(pos[0], &f) != SC_OK) return cli_fail(&a);
-    if (st_write(pos[1], f, cli_get(&a, "--force") != NULL) != SC_OK) {
-        st_close(f);
-        return cli_fail(&a);
-    }
-    printf("wrote %s (%zu tensors)\n", pos[1], st_count(f));
-    st_close(f);
+    size_t tensors;
+    if (sc_convert_checkpoint(pos[0], pos[1], cli_get(&a, "--force") != NULL, &tensors) != SC_OK) return cli_fail(&a);
+    printf("wrote %s (%zu tensors)\n", pos[1], tensors);
     return 0;
 }

@@ -9,8 +9,7 @@
 #include "cli/commands.h"
 #include "cli/images.h"
 #include "cli/report.h"
-#include "io/file.h"
-#include "io/npy.h"
+#include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
@@ -69,12 +68,12 @@ int cmd_generate(int argc, char **argv)
     sc_set_quiet(quiet);
     sc_model *m = NULL;
     sc_vae *vae = NULL;
-    npy_array lin = {0};
+    sc_array lin = {0};
     float *lat = NULL, *ref = NULL;
     uint8_t *rgb = NULL, *ref_rgb = NULL;
     /* Refuse an existing output before minutes of work, not after. */
-    if ((out && file_out_check(out, force) != SC_OK) || (report && file_out_check(report, force) != SC_OK) ||
-        (pics && file_out_check(pics, force) != SC_OK) || (pics_ref && file_out_check(pics_ref, force) != SC_OK)) {
+    if ((out && sc_output_check(out, force) != SC_OK) || (report && sc_output_check(report, force) != SC_OK) ||
+        (pics && sc_output_check(pics, force) != SC_OK) || (pics_ref && sc_output_check(pics_ref, force) != SC_OK)) {
         r = cli_fail(&a);
         goto done;
     }
@@ -99,22 +98,26 @@ int cmd_generate(int argc, char **argv)
         }
         for (int k = 0; k < n; k++) classes[k] = k;
     }
-    const uint64_t shape[4] = {(uint64_t)n, (uint64_t)info.in_channels, (uint64_t)info.input_size,
-                               (uint64_t)info.input_size};
+    /* [n, latent] */
+    uint64_t shape[1 + SC_MAX_RANK] = {(uint64_t)n};
+    const int rank = 1 + info.latent.rank;
+    for (int k = 0; k < info.latent.rank; k++) shape[1 + k] = (uint64_t)info.latent.dims[k];
     if (in) {
-        if (npy_read(in, &lin) != SC_OK) {
+        if (sc_npy_read(in, &lin) != SC_OK) {
             r = cli_fail(&a);
             goto done;
         }
-        if (lin.rank != 4 || memcmp(lin.shape, shape, sizeof shape)) {
-            r = cli_usage_error(&a, "--latents-in: %s has shape of rank %d, expected [%d, %d, %d, %d]", in, lin.rank,
-                                n, info.in_channels, info.input_size, info.input_size);
+        if (lin.rank != rank || memcmp(lin.shape, shape, (size_t)rank * sizeof *shape)) {
+            char want[96], got[96];
+            cli_shape_text(want, sizeof want, rank, shape);
+            cli_shape_text(got, sizeof got, lin.rank, lin.shape);
+            r = cli_usage_error(&a, "--latents-in: %s has shape %s, expected %s", in, got, want);
             goto done;
         }
         p.latents_in = lin.data;
     }
-    p.classes = classes;
-    p.n_images = n;
+    const sc_cond cond = {.n = n, .classes = classes};
+    p.cond = &cond;
     p.check_finite = cli_get(&a, "--no-check-finite") == NULL;
     p.cache = cli_get(&a, "--cache");
     cli_progress ps = {.tty = !quiet && isatty(2), .label = NULL};
@@ -171,12 +174,12 @@ int cmd_generate(int argc, char **argv)
         snprintf(comment, sizeof comment, "model=%s classes=%d seed=%llu steps=%d sampler=%s cfg=%g cache=%s",
                  cli_model_path(&a), n, (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
                  (double)p.cfg, cache);
-        if (cli_write_images(path, k ? ref_rgb : rgb, n, side, comment, force) != SC_OK) {
+        if (sc_images_write(path, k ? ref_rgb : rgb, n, side, comment, force) != SC_OK) {
             r = cli_fail(&a);
             goto done;
         }
     }
-    if (out && npy_write_f32(out, lat, 4, shape, force) != SC_OK) {
+    if (out && sc_npy_write(out, lat, rank, shape, force) != SC_OK) {
         r = cli_fail(&a);
         goto done;
     }
@@ -197,7 +200,7 @@ done:
     free(rgb);
     free(ref_rgb);
     sc_vae_free(vae);
-    npy_free(&lin);
+    sc_array_free(&lin);
     sc_model_free(m);
     free(classes);
     return r;

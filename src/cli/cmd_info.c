@@ -18,21 +18,25 @@ int cmd_info(int argc, char **argv)
     sc_model_get_info(m, &mi);
     int ts[4];
     printf("model:          %s\n", cli_model_path(&a));
+    printf("family:         %s\n", mi.family);
     printf("layout:         %s\n", mi.layout);
-    printf("numerics:       %s\n", mi.origin == SC_ORIGIN_ORIGINAL
-                                       ? "original DiT (timestep freq /128, LayerNorm eps 1e-6, CFG on 3 channels)"
-                                       : "diffusers (timestep freq /127, pre-MLP LayerNorm eps from config, CFG on all channels)");
+    printf("numerics:       %s\n", mi.numerics);
     printf("dtype:          %s\n", mi.dtype);
     printf("depth:          %d blocks\n", mi.depth);
     printf("hidden:         %d (%d heads x %d)\n", mi.hidden, mi.heads, mi.head_dim);
     printf("patch:          %d\n", mi.patch);
-    printf("latent:         %d x %d x %d -> %d tokens\n", mi.in_channels, mi.input_size, mi.input_size, mi.tokens);
+    printf("latent:         ");
+    for (int k = 0; k < mi.latent.rank; k++) printf("%s%d", k ? " x " : "", mi.latent.dims[k]);
+    printf(" -> %d tokens\n", mi.tokens);
     printf("output:         %d channels%s\n", mi.out_channels, mi.learned_sigma ? " (learned sigma)" : "");
-    printf("classes:        %d (null class %d)\n", mi.num_classes, mi.num_classes);
+    if (mi.num_classes) printf("classes:        %d (null class %d)\n", mi.num_classes, mi.num_classes);
     printf("parameters:     %llu (%.1f M)\n", (unsigned long long)mi.params, (double)mi.params / 1e6);
     printf("MACs/forward:   %.3f G per sample (x2 with guidance)\n", (double)mi.macs_per_forward / 1e9);
-    printf("  per block:    attention %.3f G, MLP %.3f G\n", (double)mi.macs_block_attn / 1e9,
-           (double)mi.macs_block_mlp / 1e9);
+    printf("  per block:   ");
+    for (int k = 0; k < mi.n_components; k++)
+        printf("%s %s %.3f G", k ? "," : "", mi.components[k], (double)mi.macs_component[k] / 1e9);
+    printf(" (the cacheable components)\n");
+    printf("scheduler:      %s\n", mi.scheduler);
     if (sc_sampler_timesteps(m, SC_SAMPLER_DDIM, 4, ts) == SC_OK)
         printf("DDIM 4 steps:   timesteps %d %d %d %d\n", ts[0], ts[1], ts[2], ts[3]);
     sc_vae *vae = NULL;
@@ -51,7 +55,7 @@ int cmd_info(int argc, char **argv)
         int side = sc_image_side(m, vae);
         printf("  images:       %d x %d (x%d)\n", side, side, v.upscale);
     } else if (sc_image_side(m, NULL)) {
-        printf("images:         %d x %d, the model's own output (pixel space)\n", mi.input_size, mi.input_size);
+        printf("images:         %d x %d, the model's own output (pixel space)\n", mi.latent.dims[1], mi.latent.dims[2]);
     } else {
         printf("images:         none without a VAE (--vae PATH)\n");
     }

@@ -1,7 +1,6 @@
 /* smoothcache policies: every cache policy --cache can name, what it does and its options. */
 #include <stdio.h>
 
-#include "cache/policy.h"
 #include "cli/commands.h"
 
 int cmd_policies(int argc, char **argv)
@@ -11,12 +10,17 @@ int cmd_policies(int argc, char **argv)
                   "--cache smooth:schedule=schedule.json; every key is validated, unknown keys are errors.\n"
                   "Sub-layer policies (fora, smooth, taylorseer, abcache, fastercache's attention) decide per\n"
                   "block and sub-layer; step-level ones (adacache, teacache, magcache, fbcache, dbcache) skip\n"
-                  "runs of whole blocks.\n",
+                  "runs of whole blocks. Policies that need measured data say what `calibrate --for NAME`\n"
+                  "measures for them.\n",
                   NULL, 0, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
-    const cache_policy_ops *ops;
-    for (int i = 0; (ops = cache_policy_at(i)) != NULL; i++)
-        printf("%-12s %s\n%-12s   options: %s\n", ops->name, ops->about, "", ops->options);
+    sc_policy_desc d;
+    for (int i = 0; sc_policy_at(i, &d); i++) {
+        printf("%-12s %s\n%-12s   options: %s\n", d.name, d.about, "", d.options);
+        if (d.calibration)
+            printf("%-12s   calibrate --for %s: %s (%d samples by default; %s)\n", "", d.name, d.calibration,
+                   d.calibration_samples, d.calibration_options);
+    }
     return 0;
 }

@@ -8,9 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/images.h"
-#include "core/rng.h"
-#include "io/file.h"
-#include "io/npz.h"
+#include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
@@ -35,16 +33,6 @@ static const char k_epilog[] =
     "example:\n"
     "  smoothcache sample --model DiT-XL-2-256/ --num 50000 --cache smooth:schedule=s.json --out samples.npz\n";
 
-/* Uniform class ids without modulo bias: rejection on the generator's 64-bit output. */
-static int draw_class(rng_state *r, int classes)
-{
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % (uint64_t)classes;
-    uint64_t v;
-    do v = rng_next(r);
-    while (v >= limit);
-    return (int)(v % (uint64_t)classes);
-}
-
 int cmd_sample(int argc, char **argv)
 {
     cli_args a = {"sample", "Make many images with uniformly drawn classes, for FID/IS evaluation.",
@@ -61,10 +49,7 @@ int cmd_sample(int argc, char **argv)
         cli_u64(&a, "--seed", 0, &p.seed) || cli_int(&a, "--steps", 1, 1000, 50, &steps) ||
         cli_float(&a, "--cfg", 1.0, 1000.0, 1.5, &cfg) || cli_threads(&a, &p.threads))
         return CLI_EXIT_USAGE;
-    const char *sampler = cli_get(&a, "--sampler");
-    if (sampler && strcmp(sampler, "ddim"))
-        p.sampler = !strcmp(sampler, "iddpm") ? SC_SAMPLER_IDDPM : !strcmp(sampler, "dpmpp2m") ? SC_SAMPLER_DPMPP2M : (sc_sampler)-1;
-    if ((int)p.sampler < 0) return cli_usage_error(&a, "--sampler: '%s' is not ddim, iddpm or dpmpp2m", sampler);
+    if ((r = cli_sampler(&a, &p.sampler))) return r;
     if (!out) return cli_usage_error(&a, "--out FILE.npz is required");
     if (strlen(out) < 5 || strcmp(out + strlen(out) - 4, ".npz"))
         return cli_usage_error(&a, "--out: '%s' must end in .npz", out);
@@ -77,9 +62,8 @@ int cmd_sample(int argc, char **argv)
     int *classes = NULL;
     float *lat = NULL;
     uint8_t *rgb = NULL;
-    npz_stream z;
-    int z_open = 0;
-    if (file_out_check(out, force)) return cli_fail(&a);
+    sc_npz_writer *z = NULL;
+    if (sc_output_check(out, force)) return cli_fail(&a);
     if ((r = cli_load_model(&a, &m, 1)) || (r = cli_load_vae(&a, m, 1, &vae))) goto done;
     sc_model_info info;
     sc_model_get_info(m, &info);
@@ -92,47 +76,44 @@ int cmd_sample(int argc, char **argv)
         r = CLI_EXIT_FAIL;
         goto done;
     }
-    rng_state cr;
-    rng_seed(&cr, p.seed ^ 0x243F6A8885A308D3ull); /* the class stream, apart from the latent streams */
-    for (long i = 0; i < num; i++) classes[i] = draw_class(&cr, info.num_classes);
+    sc_draw_classes(p.seed, info.num_classes, num, classes);
     const uint64_t shape[4] = {(uint64_t)num, (uint64_t)side, (uint64_t)side, 3};
-    if (npz_stream_open(&z, out, "arr_0", 4, shape, force, NPZ_ZIP64_AT)) {
+    if (sc_npz_writer_open(out, "arr_0", 4, shape, force, &z)) {
         r = cli_fail(&a);
         goto done;
     }
-    z_open = 1;
     const uint64_t seed0 = p.seed;
     const int tty = !quiet && isatty(2);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long s = 0; s < num; s += batch) {
-        p.n_images = (int)(num - s < batch ? num - s : batch);
-        p.classes = classes + s;
+        const sc_cond cond = {.n = (int)(num - s < batch ? num - s : batch), .classes = classes + s};
+        p.cond = &cond;
         p.seed = seed0 + (uint64_t)s;
-        if (sc_generate(m, &p, lat) || sc_decode_images(m, vae, p.n_images, lat, rgb, p.threads) ||
-            npz_stream_write(&z, rgb, (size_t)p.n_images * side * side * 3)) {
-            z_open = 0; /* a failed write removed the temporary file */
+        if (sc_generate(m, &p, lat) || sc_decode_images(m, vae, cond.n, lat, rgb, p.threads) ||
+            sc_npz_writer_write(z, rgb, (size_t)cond.n * side * side * 3)) {
             r = cli_fail(&a);
             goto done;
         }
         if (tty) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-            long doneN = s + p.n_images;
+            long doneN = s + cond.n;
             int bar = (int)(30 * doneN / num);
             fprintf(stderr, "\r[%.*s%*s] %ld/%ld images  %.1f s/image  eta %.0f s  ", bar,
                     "##############################", 30 - bar, "", doneN, num, el / doneN, el / doneN * (num - doneN));
         }
     }
     if (tty) fputc('\n', stderr);
-    z_open = 0;
-    if (npz_stream_close(&z)) {
+    sc_status closed = sc_npz_writer_close(z);
+    z = NULL;
+    if (closed) {
         r = cli_fail(&a);
         goto done;
     }
     if (!quiet) fprintf(stderr, "wrote %ld images (%dx%d) to %s\n", num, side, side, out);
 done:
-    if (z_open) npz_stream_abort(&z);
+    sc_npz_writer_abort(z);
     free(classes);
     free(lat);
     free(rgb);

@@ -4,11 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/errors.h"
-#include "cache/schedule.h"
 #include "cli/commands.h"
-#include "core/error.h"
-#include "io/json.h"
 
 static const cli_opt k_opts[] = {
     {"--errors", "FILE.json", "error curves from smoothcache calibrate (required)"},
@@ -30,21 +26,6 @@ static const char k_epilog[] =
     "  smoothcache schedule --errors errors.json --target-macs 0.5 --out schedule.json\n"
     "  smoothcache schedule --errors errors.json --solver dp --target-macs 0.5 --out schedule.json\n";
 
-/* MACs per sample from the calibration's _meta (needed for --target-macs and the summary). */
-static int meta_macs(const cache_errors *e, uint64_t *fwd, uint64_t *attn, uint64_t *mlp)
-{
-    const json_t *m = e->meta ? json_object_get(e->meta, "macs_per_sample") : NULL;
-    const json_t *f = json_object_get(m, "forward"), *a = json_object_get(m, "attn"), *l = json_object_get(m, "mlp");
-    if (!json_is_integer(f) || !json_is_integer(a) || !json_is_integer(l) || json_integer_value(f) <= 0 ||
-        json_integer_value(a) < 0 || json_integer_value(l) < 0 ||
-        e->depth * (json_integer_value(a) + json_integer_value(l)) > json_integer_value(f))
-        return 0;
-    *fwd = (uint64_t)json_integer_value(f);
-    *attn = (uint64_t)json_integer_value(a);
-    *mlp = (uint64_t)json_integer_value(l);
-    return 1;
-}
-
 int cmd_schedule(int argc, char **argv)
 {
     cli_args a = {"schedule", "Make a SmoothCache schedule from calibrated error curves (greedy scan of the paper).",
@@ -65,54 +46,18 @@ int cmd_schedule(int argc, char **argv)
     if (solver && !dp && strcmp(solver, "greedy")) return cli_usage_error(&a, "--solver: '%s' is not greedy or dp", solver);
     if (dp && isnan(target)) return cli_usage_error(&a, "--solver dp needs --target-macs (it optimises for a budget)");
     sc_set_quiet(cli_get(&a, "--quiet") != NULL);
-
-    cache_errors e;
-    cache_schedule s = {0};
-    if (errors_load(errors, &e) != SC_OK) return cli_fail(&a);
-    const int depth = e.depth;
-    uint64_t fwd = 0, am = 0, mm = 0;
-    int have_macs = meta_macs(&e, &fwd, &am, &mm);
-    sc_status st = schedule_alloc(&s, depth, e.steps);
-    int computed = 0;
-    if (!st && dp) {
-        if (!have_macs) st = err_fail(SC_ERR_FORMAT, "%s: no MAC counts in _meta: --target-macs needs a file from smoothcache calibrate", errors);
-        else st = schedule_dp_for_budget(&e, target, per_block, fwd, am, mm, &s, &computed);
-    } else if (!st && !isnan(target)) {
-        if (!have_macs) st = err_fail(SC_ERR_FORMAT, "%s: no MAC counts in _meta: --target-macs needs a file from smoothcache calibrate", errors);
-        else st = schedule_for_budget(&e, target, per_block, fwd, am, mm, &s, &alpha);
-    } else if (!st) {
-        st = schedule_from_errors(&e, alpha, per_block, &s);
-    }
-    if (!st) {
-        json_t *meta = json_object();
-        if (e.meta) json_object_update(meta, e.meta);
-        json_object_del(meta, "classes");
-        if (dp) {
-            json_object_set_new(meta, "solver", json_string("dp"));
-            json_object_set_new(meta, "computed", json_integer(computed));
-        } else {
-            json_object_set_new(meta, "solver", json_string("greedy"));
-            json_object_set_new(meta, "alpha", json_real(alpha));
-        }
-        json_object_set_new(meta, "per_block", json_boolean(per_block));
-        if (have_macs) json_object_set_new(meta, "mac_ratio", json_real(schedule_mac_ratio(&s, fwd, am, mm)));
-        st = schedule_save(out, &s, meta, force);
-        json_decref(meta);
-    }
-    if (st) {
-        r = cli_fail(&a);
-    } else if (!cli_get(&a, "--quiet")) {
-        long comp[COMP_N] = {0};
-        for (int l = 0; l < s.depth; l++)
-            for (int c = 0; c < COMP_N; c++) comp[c] += schedule_computed(&s, l, (cache_comp)c);
-        if (dp) fprintf(stderr, "dp, %d computed per block: computes attn %ld/%d, mlp %ld/%d evaluations", computed,
-                        comp[0], s.depth * s.steps, comp[1], s.depth * s.steps);
-        else fprintf(stderr, "alpha %.6g: computes attn %ld/%d, mlp %ld/%d evaluations", alpha, comp[0],
-                     s.depth * s.steps, comp[1], s.depth * s.steps);
-        if (have_macs) fprintf(stderr, "; MACs %.3fx uncached", schedule_mac_ratio(&s, fwd, am, mm));
+    const sc_schedule_opts o = {.alpha = alpha, .target_macs = target, .per_block = per_block,
+                                .solver = dp ? SC_SOLVER_DP : SC_SOLVER_GREEDY};
+    sc_schedule_summary sum;
+    if (sc_schedule_make(errors, &o, out, force, &sum) != SC_OK) return cli_fail(&a);
+    if (!cli_get(&a, "--quiet")) {
+        if (dp) fprintf(stderr, "dp, %d computed per block: computes", sum.computed);
+        else fprintf(stderr, "alpha %.6g: computes", sum.alpha);
+        for (int c = 0; c < sum.n_components; c++)
+            fprintf(stderr, "%s %s %ld/%d", c ? "," : "", sum.components[c], sum.computes[c], sum.depth * sum.steps);
+        fprintf(stderr, " evaluations");
+        if (!isnan(sum.mac_ratio)) fprintf(stderr, "; MACs %.3fx uncached", sum.mac_ratio);
         fprintf(stderr, "; wrote %s\n", out);
     }
-    schedule_free(&s);
-    errors_free(&e);
-    return r;
+    return 0;
 }

@@ -2,6 +2,9 @@
 #ifndef SC_CLI_COMMANDS_H
 #define SC_CLI_COMMANDS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "cli/args.h"
 #include "smoothcache.h"
 
@@ -32,8 +35,15 @@ int cmd_policies(int argc, char **argv);
     {"--threads", "N", "threads, 1..CPUs (default: all CPUs)"}
 
 /* Reads CLI_SAMPLING_OPTS into p (seed, steps, sampler, cfg, threads) and the class list
- * (*classes = NULL, *n = 0 when --class is absent; free *classes). Returns an exit status. */
+ * (*classes = NULL, *n = 0 when --class is absent; free *classes); the caller makes the
+ * conditioning from the classes. Returns an exit status. */
 int cli_sampling(const cli_args *a, sc_gen_params *p, int **classes, int *n);
+
+/* "[2, 4, 32, 32]". */
+void cli_shape_text(char *buf, size_t cap, int rank, const uint64_t *shape);
+
+/* --sampler (default ddim); returns an exit status. */
+int cli_sampler(const cli_args *a, sc_sampler *s);
 
 /* Progress on stderr when it is a terminal: "label step i/N  x.xx s/step". */
 typedef struct {

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "io/file.h"
+#include "smoothcache_tools.h"
 
 /* The shipped demo model: $SMOOTHCACHE_MODEL, else models/demo beside the executable's folder
  * (build/smoothcache -> models/demo of the source tree), else NULL. */
@@ -21,7 +21,7 @@ const char *cli_default_model(void)
     if (!slash) return NULL;
     *slash = '\0';
     if (snprintf(path, sizeof path, "%s/../models/demo", exe) >= (int)sizeof path) return NULL;
-    return file_is_dir(path) ? path : NULL;
+    return sc_is_folder(path) ? path : NULL;
 }
 
 const char *cli_model_path(const cli_args *a)
@@ -58,14 +58,14 @@ int cli_threads(const cli_args *a, int *threads)
     return 0;
 }
 
-static int parse_sampler(const cli_args *a, sc_sampler *s)
+int cli_sampler(const cli_args *a, sc_sampler *s)
 {
     const char *v = cli_get(a, "--sampler");
     *s = SC_SAMPLER_DDIM;
-    if (!v || !strcmp(v, "ddim")) return 0;
-    if (!strcmp(v, "iddpm")) *s = SC_SAMPLER_IDDPM;
-    else if (!strcmp(v, "dpmpp2m")) *s = SC_SAMPLER_DPMPP2M;
-    else return cli_usage_error(a, "--sampler: '%s' is not ddim, iddpm or dpmpp2m", v);
+    if (!v) return 0;
+    const int k = sc_sampler_from_name(v);
+    if (k < 0) return cli_usage_error(a, "--sampler: '%s' is not ddim, iddpm or dpmpp2m", v);
+    *s = (sc_sampler)k;
     return 0;
 }
 
@@ -75,7 +75,7 @@ int cli_sampling(const cli_args *a, sc_gen_params *p, int **classes, int *n)
     double cfg;
     if (cli_int(a, "--steps", 1, 1000, 50, &steps) || cli_u64(a, "--seed", 0, &p->seed) ||
         cli_float(a, "--cfg", 1.0, 1000.0, 4.0, &cfg) || cli_threads(a, &p->threads) ||
-        parse_sampler(a, &p->sampler) || cli_int_list(a, "--class", 0, 999999, classes, n))
+        cli_sampler(a, &p->sampler) || cli_int_list(a, "--class", 0, 999999, classes, n))
         return CLI_EXIT_USAGE;
     p->steps = (int)steps;
     p->cfg = (float)cfg;
@@ -93,4 +93,12 @@ int cli_progress_fn(void *user, int step, int steps, double secs, const float *l
         fflush(stderr);
     }
     return 0;
+}
+
+void cli_shape_text(char *buf, size_t cap, int rank, const uint64_t *shape)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < rank && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%llu", i ? ", " : "", (unsigned long long)shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
 }

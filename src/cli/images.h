@@ -1,8 +1,7 @@
-/* Pictures on the command line: which VAE to use, and writing PNG grids or .npz batches. */
+/* Pictures on the command line: which VAE to use, and which output names are pictures (written
+ * with sc_images_write). */
 #ifndef SC_CLI_IMAGES_H
 #define SC_CLI_IMAGES_H
-
-#include <stdint.h>
 
 #include "cli/args.h"
 #include "smoothcache.h"
@@ -16,9 +15,5 @@ int cli_load_vae(const cli_args *a, const sc_model *m, int need, sc_vae **vae);
 
 /* 1 if path ends in .png or .npz (else prints a usage error and returns 0). */
 int cli_image_path_ok(const cli_args *a, const char *flag, const char *path);
-
-/* rgb [n, side, side, 3] -> .png (the image, or a grid of all) or .npz (uint8 NHWC "arr_0", the
- * layout the ImageNet FID/IS evaluator reads). */
-sc_status cli_write_images(const char *path, const uint8_t *rgb, int n, int side, const char *comment, int force);
 
 #endif

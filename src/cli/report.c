@@ -5,10 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/file.h"
-#include "io/json.h"
-#include "metrics/plot.h"
-#include "metrics/quality.h"
+#include "smoothcache_tools.h"
 
 void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, const float *latents,
                  const sc_cache_stats *ref_stats, const float *ref_latents, size_t n)
@@ -22,25 +19,26 @@ void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, 
         e->has_ref = 1;
         e->ref_seconds = ref_stats->seconds;
         e->speedup = st->seconds > 0 ? ref_stats->seconds / st->seconds : NAN;
-        e->latent_rel_l2 = metric_rel_l2(latents, ref_latents, n);
+        e->latent_rel_l2 = sc_rel_l2(latents, ref_latents, n);
     }
 }
 
 void report_images(report_entry *e, const uint8_t *rgb, const uint8_t *ref, int n, int side)
 {
     const size_t per = (size_t)side * side * 3;
-    e->psnr = metric_psnr(rgb, ref, per * (size_t)n);
+    e->psnr = sc_psnr(rgb, ref, per * (size_t)n);
     double ssim = 0;
-    for (int i = 0; i < n; i++) ssim += metric_ssim(rgb + per * (size_t)i, ref + per * (size_t)i, side, side, 3);
+    for (int i = 0; i < n; i++) ssim += sc_ssim(rgb + per * (size_t)i, ref + per * (size_t)i, side, side, 3);
     e->ssim = ssim / n;
 }
 
 void report_print_line(FILE *f, const report_entry *e, int steps)
 {
     const sc_cache_stats *s = &e->stats;
-    fprintf(f, "%s: %d steps in %.2f s (%.3f s/step); computed attn %ld/%ld, mlp %ld/%ld; MACs %.3fx uncached",
-            e->policy, steps, s->seconds, s->seconds / steps, s->computed[0], s->computed[0] + s->skipped[0],
-            s->computed[1], s->computed[1] + s->skipped[1], e->mac_ratio);
+    fprintf(f, "%s: %d steps in %.2f s (%.3f s/step); computed", e->policy, steps, s->seconds, s->seconds / steps);
+    for (int c = 0; c < s->n_components; c++)
+        fprintf(f, "%s %s %ld/%ld", c ? "," : "", s->components[c], s->computed[c], s->computed[c] + s->skipped[c]);
+    fprintf(f, "; MACs %.3fx uncached", e->mac_ratio);
     if (e->has_ref) {
         fprintf(f, "; %.2fx faster than uncached (%.2f s); latent rel-L2 %.4g", e->speedup, e->ref_seconds,
                 e->latent_rel_l2);
@@ -119,10 +117,10 @@ static json_t *entry_json(const report_entry *e)
     json_object_set_new(o, "policy", json_string(e->policy));
     json_object_set_new(o, "seconds", json_real(s->seconds));
     json_t *c = json_object(), *k = json_object();
-    json_object_set_new(c, "attn", json_integer(s->computed[0]));
-    json_object_set_new(c, "mlp", json_integer(s->computed[1]));
-    json_object_set_new(k, "attn", json_integer(s->skipped[0]));
-    json_object_set_new(k, "mlp", json_integer(s->skipped[1]));
+    for (int i = 0; i < s->n_components; i++) {
+        json_object_set_new(c, s->components[i], json_integer(s->computed[i]));
+        json_object_set_new(k, s->components[i], json_integer(s->skipped[i]));
+    }
     json_object_set_new(o, "computed", c);
     json_object_set_new(o, "skipped", k);
     json_object_set_new(o, "macs", json_real(s->macs));
@@ -141,6 +139,24 @@ static json_t *entry_json(const report_entry *e)
     return o;
 }
 
+/* JSON text (and a newline) written atomically. */
+static sc_status save_json(const char *path, const json_t *root, size_t flags, int force)
+{
+    char *text = json_dumps(root, flags);
+    if (!text) return SC_ERR_NOMEM;
+    const size_t len = strlen(text);
+    char *line = realloc(text, len + 2);
+    if (!line) {
+        free(text);
+        return SC_ERR_NOMEM;
+    }
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    sc_status s = sc_write_file(path, line, len + 1, force);
+    free(line);
+    return s;
+}
+
 sc_status report_write(const char *path, const char *model, const sc_gen_params *p, const report_entry *e, int n,
                        int force)
 {
@@ -150,21 +166,12 @@ sc_status report_write(const char *path, const char *model, const sc_gen_params 
     json_object_set_new(root, "steps", json_integer(p->steps));
     json_object_set_new(root, "cfg", json_real(p->cfg));
     json_object_set_new(root, "seed", json_integer((json_int_t)p->seed));
-    for (int i = 0; i < p->n_images; i++) json_array_append_new(cls, json_integer(p->classes[i]));
+    for (int i = 0; p->cond->classes && i < p->cond->n; i++) json_array_append_new(cls, json_integer(p->cond->classes[i]));
     json_object_set_new(root, "classes", cls);
     for (int i = 0; i < n; i++) json_array_append_new(runs, entry_json(&e[i]));
     json_object_set_new(root, "runs", runs);
-    sc_status s = json_save(path, root, JSON_INDENT(1) | JSON_REAL_PRECISION(8), force);
+    sc_status s = save_json(path, root, JSON_INDENT(1) | JSON_REAL_PRECISION(8), force);
     json_decref(root);
-    return s;
-}
-
-static sc_status write_text(const char *path, const char *text, int force)
-{
-    file_out o;
-    sc_status s = file_out_open(&o, path, force);
-    if (!s) s = file_out_write(&o, text, strlen(text));
-    if (!s) s = file_out_commit(&o);
     return s;
 }
 
@@ -173,8 +180,11 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
     size_t cap = 256 + (size_t)n * 512, len = 0;
     char *buf = malloc(cap);
     if (!buf) return SC_ERR_NOMEM;
-    len += (size_t)snprintf(buf, cap, "policy,seconds,policy_seconds,setup_seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,"
-                                      "computed_attn,skipped_attn,computed_mlp,skipped_mlp,class_accuracy\n");
+    len += (size_t)snprintf(buf, cap, "policy,seconds,policy_seconds,setup_seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,");
+    for (int c = 0; n > 0 && c < e[0].stats.n_components; c++)
+        len += (size_t)snprintf(buf + len, cap - len, "computed_%s,skipped_%s,", e[0].stats.components[c],
+                                e[0].stats.components[c]);
+    len += (size_t)snprintf(buf + len, cap - len, "class_accuracy\n");
     for (int i = 0; i < n && len < cap; i++) {
         const sc_cache_stats *s = &e[i].stats;
         /* Policies contain commas: quote the field (CSV rules: double any quote). */
@@ -183,12 +193,14 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
             if (*p == '"') buf[len++] = '"';
             buf[len++] = *p;
         }
-        len += (size_t)snprintf(buf + len, cap - len, "\",%.6f,%.6f,%.6f,%.4f,%.6f,%.4f,%.6f,%.6g,%ld,%ld,%ld,%ld,%.4f\n",
-                                s->seconds, s->policy_seconds, s->setup_seconds, e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim,
-                                e[i].latent_rel_l2, s->computed[0], s->skipped[0], s->computed[1], s->skipped[1],
-                                e[i].accuracy);
+        len += (size_t)snprintf(buf + len, cap - len, "\",%.6f,%.6f,%.6f,%.4f,%.6f,%.4f,%.6f,%.6g,", s->seconds,
+                                s->policy_seconds, s->setup_seconds, e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim,
+                                e[i].latent_rel_l2);
+        for (int c = 0; c < s->n_components && len < cap; c++)
+            len += (size_t)snprintf(buf + len, cap - len, "%ld,%ld,", s->computed[c], s->skipped[c]);
+        if (len < cap) len += (size_t)snprintf(buf + len, cap - len, "%.4f\n", e[i].accuracy);
     }
-    sc_status st = len < cap ? write_text(path, buf, force) : SC_ERR_NOMEM;
+    sc_status st = len < cap ? sc_write_file(path, buf, len, force) : SC_ERR_NOMEM;
     free(buf);
     return st;
 }
@@ -209,10 +221,10 @@ sc_status report_plot(const char *path, const report_entry *e, int n, int by_mac
 {
     int images = 1;
     for (int i = 0; i < n; i++) images &= isfinite(e[i].psnr) || isinf(e[i].psnr);
-    plot_spec p = {.title = images ? "Quality against speed (PSNR vs uncached)" : "Quality against speed (latent error vs uncached)",
+    sc_figure p = {.title = images ? "Quality against speed (PSNR vs uncached)" : "Quality against speed (latent error vs uncached)",
                    .x_label = by_macs ? "MAC speed-up (uncached MACs / executed)" : "wall-clock speed-up",
                    .y_label = images ? "PSNR, dB" : "relative L2 of the final latents"};
-    static char names[PLOT_MAX_SERIES][64];
+    static char names[SC_FIGURE_MAX_SERIES][64];
     double *x = malloc(sizeof(double) * (size_t)n * 2), *y = x ? x + n : NULL;
     if (!x) return SC_ERR_NOMEM;
     int used = 0;
@@ -224,7 +236,7 @@ sc_status report_plot(const char *path, const report_entry *e, int n, int by_mac
         for (k = 0; k < p.n_series; k++)
             if (!strcmp(names[k], name)) break;
         if (k == p.n_series) {
-            if (p.n_series == PLOT_MAX_SERIES) continue;
+            if (p.n_series == SC_FIGURE_MAX_SERIES) continue;
             snprintf(names[k], sizeof names[k], "%s", name);
             p.series[k].name = names[k];
             p.series[k].markers = 1;
@@ -251,7 +263,7 @@ sc_status report_plot(const char *path, const report_entry *e, int n, int by_mac
         }
         used += p.series[k].n;
     }
-    sc_status s = plot_lines_png(path, &p, force);
+    sc_status s = sc_figure_write_png(&p, path, force);
     free(x);
     return s;
 }

@@ -27,11 +27,11 @@ void err_prefix(const char *prefix)
     g_msg[sizeof g_msg - 1] = '\0';
 }
 
-const char *sc_last_error(void) { return g_msg[0] ? g_msg : "no error"; }
+const char *err_last_message(void) { return g_msg[0] ? g_msg : "no error"; }
 
-sc_status sc_last_status(void) { return g_code; }
+sc_status err_last_code(void) { return g_code; }
 
-void sc_set_quiet(int quiet) { g_quiet_warnings = quiet; }
+void err_set_quiet(int quiet) { g_quiet_warnings = quiet; }
 
 void err_warn(const char *fmt, ...)
 {

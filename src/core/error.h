@@ -8,7 +8,7 @@
 
 #include "smoothcache.h"
 
-/* Records the error for sc_last_error() and returns `code`, so callers write
+/* Records the error for err_last_message() (sc_last_error) and returns `code`, so callers write
  * `return err_fail(SC_ERR_FORMAT, "%s: ...", path);`. */
 sc_status err_fail(sc_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -17,6 +17,11 @@ void err_prefix(const char *prefix);
 
 /* Prints "smoothcache: warning: ..." on stderr unless warnings are silenced. */
 void err_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The last failure's message and code on this thread; warnings silenced (1) or not (0). */
+const char *err_last_message(void);
+sc_status err_last_code(void);
+void err_set_quiet(int quiet);
 
 _Noreturn void err_abort_invariant(const char *file, int line, const char *expr);
 

@@ -12,7 +12,8 @@ typedef struct {
     int has_spare;
 } rng_state;
 
-#define RNG_NOISE_STREAM 0xD1B54A32D192ED03ull
+#define RNG_NOISE_STREAM 0xD1B54A32D192ED03ull /* xored into a sample's seed: its sampler noise */
+#define RNG_CLASS_STREAM 0x243F6A8885A308D3ull /* xored into the seed: the classes `sample` draws */
 
 void rng_seed(rng_state *r, uint64_t seed);
 uint64_t rng_next(rng_state *r);

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "io/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -218,4 +219,28 @@ void file_out_abort(file_out *o)
     o->fd = -1;
     if (o->tmp[0]) unlink(o->tmp);
     o->tmp[0] = '\0';
+}
+
+void file_list_dir(const char *dir, char *buf, size_t cap)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    int count = 0;
+    buf[0] = '\0';
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) && n + 1 < cap) {
+        if (e->d_name[0] == '.') continue;
+        if (count++ == 8) { snprintf(buf + n, cap - n, ", ..."); break; }
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", e->d_name);
+    }
+    closedir(d);
+    if (!count) snprintf(buf, cap, "nothing");
+}
+
+void file_release_pages(const void *p, size_t bytes)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }

@@ -16,6 +16,9 @@ typedef struct {
 /* Maps a regular file read-only. Refuses directories, FIFOs and devices (a FIFO would hang). */
 sc_status file_map(const char *path, file_mapping *m);
 void file_unmap(file_mapping *m);
+/* Returns the whole pages inside [p, p + bytes) of a read-only file mapping to the kernel (they
+ * are read again from the file if ever touched). */
+void file_release_pages(const void *p, size_t bytes);
 
 /* Reads a whole regular file of at most `cap` bytes into a NUL-terminated heap buffer. */
 sc_status file_read_small(const char *path, uint64_t cap, char **buf, size_t *len);
@@ -23,6 +26,9 @@ sc_status file_read_small(const char *path, uint64_t cap, char **buf, size_t *le
 /* 1 if `path` names an existing regular file / directory. */
 int file_is_regular(const char *path);
 int file_is_dir(const char *path);
+
+/* The first entries of a folder for a message ("a, b, c, ..." or "nothing"). */
+void file_list_dir(const char *dir, char *buf, size_t cap);
 
 /* dir + "/" + name into out (cap bytes); SC_ERR_ARG if too long. */
 sc_status file_join(char *out, size_t cap, const char *dir, const char *name);

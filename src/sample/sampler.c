@@ -81,7 +81,7 @@ void sampler_step(sampler_plan *p, int k, float *x, const float *eps, const floa
     }
 }
 
-const char *sc_sampler_name(sc_sampler s)
+const char *sampler_name(sc_sampler s)
 {
     switch (s) {
     case SC_SAMPLER_DDIM: return "ddim";

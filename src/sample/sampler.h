@@ -46,6 +46,9 @@ void iddpm_step(const sampler_plan *p, int k, float *x, const float *eps, const 
 sc_status dpmpp2m_plan(sampler_plan *p, const sched_config *sc, int steps);
 void dpmpp2m_step(sampler_plan *p, int k, float *x, const float *eps);
 
+/* "ddim", "iddpm", "dpmpp2m". */
+const char *sampler_name(sc_sampler s);
+
 /* numpy helpers shared by the plans. */
 double np_round(double x);               /* round half to even */
 sc_status diffusers_timesteps(const sched_config *sc, int steps, timestep_spacing sp, int leading_plus_one,

@@ -1,0 +1,86 @@
+/* smoothcache tools: the file and measurement helpers the command-line program is built on, for any
+ * program that writes what the engine makes and measures it (include smoothcache.h first or with
+ * it). Every output is written to a temporary file beside its path and renamed into place, so a
+ * reader never sees half a file; an existing file is never replaced unless `force` is 1.
+ *
+ *     float *lat = ...;                              // from sc_generate, [2, 4, 32, 32]
+ *     const uint64_t shape[4] = {2, 4, 32, 32};
+ *     if (sc_npy_write("z.npy", lat, 4, shape, 0) != SC_OK) fprintf(stderr, "%s\n", sc_last_error());
+ *     uint8_t *rgb = ...;                            // from sc_decode_images, [2, 256, 256, 3]
+ *     sc_images_write("grid.png", rgb, 2, 256, "seed=0", 0);
+ */
+#ifndef SMOOTHCACHE_TOOLS_H
+#define SMOOTHCACHE_TOOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smoothcache.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- files */
+
+/* SC_OK when `path` may be written: it does not exist, or force is 1 and it is a regular file
+ * (never a symbolic link, a folder or a device); SC_ERR_EXISTS naming it otherwise. */
+sc_status sc_output_check(const char *path, int force);
+/* 1 if path names an existing folder. */
+int sc_is_folder(const char *path);
+/* Writes n bytes to path atomically. */
+sc_status sc_write_file(const char *path, const void *data, size_t n, int force);
+
+/* ---------------------------------------------------------------- arrays (.npy) */
+
+#define SC_ARRAY_MAX_RANK 8
+
+typedef struct {
+    int rank;
+    uint64_t shape[SC_ARRAY_MAX_RANK];
+    uint64_t numel;
+    float *data; /* free with sc_array_free */
+} sc_array;
+
+/* Reads a little-endian C-order .npy of dtype <f4 (or <f8, <i8, <i4, |u1: converted to float). */
+sc_status sc_npy_read(const char *path, sc_array *out);
+void sc_array_free(sc_array *a);
+/* Writes a float32 .npy. */
+sc_status sc_npy_write(const char *path, const float *data, int rank, const uint64_t *shape, int force);
+
+/* ---------------------------------------------------------------- pictures */
+
+/* rgb [n, side, side, 3] -> path.png (the picture, or a grid of all of them; `comment` goes into
+ * the PNG's text) or path.npz (uint8 NHWC as "arr_0", the layout FID evaluators read). */
+sc_status sc_images_write(const char *path, const uint8_t *rgb, int n, int side, const char *comment, int force);
+/* 1 if path ends in .png or .npz. */
+int sc_images_path_ok(const char *path);
+
+/* A .npz of one uint8 array written piece by piece (50,000 samples do not fit in memory): open
+ * with the final shape, write exactly its element count in any number of calls, then close
+ * (renamed into place) or abort (nothing left behind). Both free the writer. */
+typedef struct sc_npz_writer sc_npz_writer;
+sc_status sc_npz_writer_open(const char *path, const char *array_name, int rank, const uint64_t *shape, int force,
+                             sc_npz_writer **out);
+sc_status sc_npz_writer_write(sc_npz_writer *w, const uint8_t *data, size_t n);
+sc_status sc_npz_writer_close(sc_npz_writer *w);
+void sc_npz_writer_abort(sc_npz_writer *w);
+
+/* ---------------------------------------------------------------- quality */
+
+/* 10 log10(255^2 / MSE) over n bytes; +inf when identical. */
+double sc_psnr(const uint8_t *a, const uint8_t *b, size_t n);
+/* Mean SSIM of two images [h][w][ch] (11x11 Gaussian window, sigma 1.5, as scikit-image). */
+double sc_ssim(const uint8_t *a, const uint8_t *b, int w, int h, int ch);
+/* ||a - b||_2 / ||b||_2 (0 when both are zero). */
+double sc_rel_l2(const float *a, const float *b, size_t n);
+
+/* The shipped demo model's data set: the class (0..9) its analytic classifier sees in a 32x32 RGB
+ * picture [32][32][3], or -1 when it sees no valid object. */
+#define SC_DEMO_SIDE 32
+int sc_demo_classify(const uint8_t *img);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

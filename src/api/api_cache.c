@@ -1,0 +1,204 @@
+/* The public API's caching entry points: the registered policies, calibrations for the policies
+ * that need one, their figures, and SmoothCache schedules made from calibrated curves. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cache/errors.h"
+#include "cache/schedule.h"
+#include "cache/spec.h"
+#include "core/error.h"
+#include "metrics/plot.h"
+#include "pipeline/pipeline.h"
+
+int sc_policy_at(int i, sc_policy_desc *out)
+{
+    const cache_policy_ops *p = cache_policy_at(i);
+    if (!p) return 0;
+    memset(out, 0, sizeof *out);
+    out->name = p->name;
+    out->about = p->about;
+    out->options = p->options;
+    if (p->calibrator) {
+        out->calibration = p->calibrator->what;
+        out->calibration_options = p->calibrator->options;
+        out->calibration_samples = p->calibrator->default_samples;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- calibrations */
+
+sc_status sc_calibration_new(const char *text, sc_calibration **out)
+{
+    *out = NULL;
+    cache_spec spec;
+    sc_status s = spec_parse(text, &spec);
+    if (s) return s;
+    const cache_policy_ops *p = cache_policy_find(spec.name);
+    if (!p) return err_fail(SC_ERR_ARG, "calibration: unknown policy '%s' (known: %s)", spec.name, cache_policy_names());
+    if (!p->calibrator) {
+        char which[256] = "";
+        size_t n = 0;
+        for (int i = 0; cache_policy_at(i); i++)
+            if (cache_policy_at(i)->calibrator)
+                n += (size_t)snprintf(which + n, sizeof which - n, "%s%s", n ? ", " : "", cache_policy_at(i)->name);
+        return err_fail(SC_ERR_ARG, "calibration: %s needs none (the policies that calibrate: %s)", spec.name, which);
+    }
+    sc_calibration *c = calloc(1, sizeof *c);
+    if (!c) return err_fail(SC_ERR_NOMEM, "out of memory");
+    c->cal = p->calibrator;
+    snprintf(c->policy, sizeof c->policy, "%s", spec.name);
+    if ((s = c->cal->create(&spec, &c->state))) {
+        free(c);
+        return s;
+    }
+    if ((s = spec_check_unused(&spec, c->cal->options))) {
+        sc_calibration_free(c);
+        return s;
+    }
+    *out = c;
+    return SC_OK;
+}
+
+void sc_calibration_free(sc_calibration *c)
+{
+    if (!c) return;
+    c->cal->destroy(c->state);
+    if (c->meta) json_decref(c->meta);
+    free(c);
+}
+
+int sc_calibration_samples(const sc_calibration *c) { return c->cal->samples(c->state); }
+
+sc_status calibration_record(sc_calibration *c, const sc_model *p, const sc_gen_params *gp)
+{
+    const model *m = p->net;
+    if (!c->meta) {
+        c->meta = json_object();
+        json_object_set_new(c->meta, "model", json_string(p->path));
+        json_object_set_new(c->meta, "cfg", json_real(gp->cfg));
+        json_object_set_new(c->meta, "seed", json_integer((json_int_t)gp->seed));
+        json_object_set_new(c->meta, "classes", json_array());
+        json_t *macs = json_object();
+        json_object_set_new(macs, "forward", json_integer((json_int_t)m->macs_forward));
+        for (int k = 0; k < m->n_comp; k++) json_object_set_new(macs, m->comp[k].name, json_integer((json_int_t)m->macs_comp[k]));
+        json_object_set_new(c->meta, "macs_per_sample", macs);
+    }
+    json_t *classes = json_object_get(c->meta, "classes");
+    for (int i = 0; gp->cond->classes && i < gp->cond->n; i++)
+        json_array_append_new(classes, json_integer(gp->cond->classes[i]));
+    return SC_OK;
+}
+
+sc_status sc_calibration_save(const sc_calibration *c, const char *path, int force)
+{
+    return c->cal->save(c->state, path, c->meta, force);
+}
+
+const char *sc_calibration_warning(const sc_calibration *c)
+{
+    return c->cal->warning ? c->cal->warning(c->state) : NULL;
+}
+
+sc_status sc_calibration_figure(const sc_calibration *c, sc_figure *out) { return c->cal->figure(c->state, out); }
+
+/* ---------------------------------------------------------------- figures */
+
+void sc_figure_free(sc_figure *f)
+{
+    free(f->storage);
+    memset(f, 0, sizeof *f);
+}
+
+sc_status sc_figure_write_png(const sc_figure *f, const char *path, int force)
+{
+    if (f->n_series < 0 || f->n_series > PLOT_MAX_SERIES) return err_fail(SC_ERR_ARG, "a figure has 0..%d series", PLOT_MAX_SERIES);
+    plot_spec p = {.title = f->title, .x_label = f->x_label, .y_label = f->y_label, .n_series = f->n_series};
+    for (int i = 0; i < f->n_series; i++) {
+        const sc_series *s = &f->series[i];
+        p.series[i] = (plot_series){.name = s->name, .x = s->x, .y = s->y, .n = s->n, .palette = s->palette,
+                                    .dashed = s->dashed, .markers = s->markers};
+    }
+    return plot_lines_png(path, &p, force);
+}
+
+/* ---------------------------------------------------------------- schedules */
+
+/* MACs per sample from the calibration's _meta: "forward" and one entry per component. */
+static int meta_macs(const cache_errors *e, uint64_t *fwd, uint64_t *comp)
+{
+    const json_t *m = e->meta ? json_object_get(e->meta, "macs_per_sample") : NULL;
+    const json_t *f = json_object_get(m, "forward");
+    if (!json_is_integer(f) || json_integer_value(f) <= 0) return 0;
+    double per_block = 0;
+    for (int c = 0; c < e->n_comp; c++) {
+        const json_t *v = json_object_get(m, e->comp[c]);
+        if (!json_is_integer(v) || json_integer_value(v) < 0) return 0;
+        comp[c] = (uint64_t)json_integer_value(v);
+        per_block += (double)comp[c];
+    }
+    if (e->depth * per_block > (double)json_integer_value(f)) return 0;
+    *fwd = (uint64_t)json_integer_value(f);
+    return 1;
+}
+
+sc_status sc_schedule_make(const char *errors_path, const sc_schedule_opts *o, const char *out_path, int force,
+                           sc_schedule_summary *summary)
+{
+    if (isnan(o->alpha) == isnan(o->target_macs))
+        return err_fail(SC_ERR_ARG, "a schedule needs exactly one of a threshold alpha and a MAC target");
+    if (o->solver == SC_SOLVER_DP && isnan(o->target_macs))
+        return err_fail(SC_ERR_ARG, "the DP solver optimises for a MAC target: give one");
+    cache_errors e;
+    cache_schedule s = {0};
+    sc_status st = errors_load(errors_path, &e);
+    if (st) return st;
+    cache_comps comps = {.n = e.n_comp};
+    for (int c = 0; c < e.n_comp; c++) comps.name[c] = e.comp[c];
+    uint64_t fwd = 0, macs[CACHE_MAX_COMP] = {0};
+    const int have_macs = meta_macs(&e, &fwd, macs);
+    double alpha = o->alpha;
+    int computed = 0;
+    st = schedule_alloc(&s, e.depth, e.steps, &comps);
+    if (!st && !isnan(o->target_macs) && !have_macs)
+        st = err_fail(SC_ERR_FORMAT, "%s: no MAC counts in _meta: a MAC target needs a file from smoothcache calibrate",
+                      errors_path);
+    if (!st && o->solver == SC_SOLVER_DP) st = schedule_dp_for_budget(&e, o->target_macs, o->per_block, fwd, macs, &s, &computed);
+    else if (!st && !isnan(o->target_macs)) st = schedule_for_budget(&e, o->target_macs, o->per_block, fwd, macs, &s, &alpha);
+    else if (!st) st = schedule_from_errors(&e, alpha, o->per_block, &s);
+    if (!st) {
+        json_t *meta = json_object();
+        if (e.meta) json_object_update(meta, e.meta);
+        json_object_del(meta, "classes");
+        if (o->solver == SC_SOLVER_DP) {
+            json_object_set_new(meta, "solver", json_string("dp"));
+            json_object_set_new(meta, "computed", json_integer(computed));
+        } else {
+            json_object_set_new(meta, "solver", json_string("greedy"));
+            json_object_set_new(meta, "alpha", json_real(alpha));
+        }
+        json_object_set_new(meta, "per_block", json_boolean(o->per_block));
+        if (have_macs) json_object_set_new(meta, "mac_ratio", json_real(schedule_mac_ratio(&s, fwd, macs)));
+        st = schedule_save(out_path, &s, meta, force);
+        json_decref(meta);
+    }
+    if (!st && summary) {
+        memset(summary, 0, sizeof *summary);
+        summary->alpha = alpha;
+        summary->computed = computed;
+        summary->mac_ratio = have_macs ? schedule_mac_ratio(&s, fwd, macs) : NAN;
+        summary->depth = s.depth;
+        summary->steps = s.steps;
+        summary->n_components = e.n_comp;
+        for (int c = 0; c < e.n_comp; c++) {
+            snprintf(summary->components[c], sizeof summary->components[c], "%s", e.comp[c]);
+            for (int l = 0; l < s.depth; l++) summary->computes[c] += schedule_computed(&s, l, c);
+        }
+    }
+    schedule_free(&s);
+    errors_free(&e);
+    return st;
+}

@@ -1,0 +1,101 @@
+/* The public API's model entry points (include/smoothcache.h): loading through the pipeline,
+ * description, one forward pass, checkpoint conversion. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ckmath.h"
+#include "core/error.h"
+#include "io/file.h"
+#include "io/safetensors.h"
+#include "io/torchzip.h"
+#include "pipeline/pipeline.h"
+
+#define SC_MAX_FORWARD_ROWS 4096
+
+const char *sc_last_error(void) { return err_last_message(); }
+
+sc_status sc_last_status(void) { return err_last_code(); }
+
+void sc_set_quiet(int quiet) { err_set_quiet(quiet); }
+
+sc_status sc_model_load(const char *path, const sc_load_opts *opts, sc_model **out)
+{
+    *out = NULL;
+    if (opts && opts->num_heads < 0) return err_fail(SC_ERR_ARG, "number of heads must be positive");
+    return pipeline_load(path, opts, out);
+}
+
+void sc_model_free(sc_model *m) { pipeline_free(m); }
+
+void sc_model_get_info(const sc_model *p, sc_model_info *info)
+{
+    const model *m = p->net;
+    memset(info, 0, sizeof *info);
+    info->family = m->family->name;
+    info->layout = p->layout;
+    info->dtype = m->dtype;
+    info->depth = m->depth;
+    info->hidden = m->hidden;
+    info->latent = m->latent;
+    info->in_channels = m->latent.dims[0];
+    info->out_channels = m->out_channels;
+    info->learned_sigma = m->learned_sigma;
+    info->tokens = m->tokens;
+    info->params = m->params;
+    info->macs_per_forward = m->macs_forward;
+    info->n_components = m->n_comp;
+    for (int k = 0; k < m->n_comp; k++) {
+        info->components[k] = m->comp[k].name;
+        info->macs_component[k] = m->macs_comp[k];
+    }
+    info->scheduler = p->scheduler;
+    m->family->describe(m, info);
+}
+
+size_t sc_latent_bytes(const sc_model *p, int n)
+{
+    uint64_t b;
+    const size_t per = model_shape_count(&p->net->latent);
+    if (n < 0 || !per || !ck_mul3((uint64_t)n, (uint64_t)per, sizeof(float), &b) || b > SIZE_MAX) return 0;
+    return (size_t)b;
+}
+
+sc_status sc_model_forward(sc_model *p, const sc_cond *rows, const float *x, const float *t, float *out, int threads)
+{
+    const model *m = p->net;
+    if (!rows || rows->n < 1 || rows->n > SC_MAX_FORWARD_ROWS)
+        return err_fail(SC_ERR_ARG, "batch must be in 1..%d (got %d)", SC_MAX_FORWARD_ROWS, rows ? rows->n : 0);
+    if (threads < 0) return err_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", threads);
+    for (int i = 0; i < rows->n; i++)
+        if (!(t[i] >= 0.0f && t[i] <= 1e4f)) return err_fail(SC_ERR_ARG, "timestep %g is out of range", (double)t[i]);
+    model_cond c;
+    sc_status s = m->family->conditioning(m, rows, 0, 1, &c);
+    if (s) return s;
+    m->be->set_threads(threads_resolve(threads));
+    model_ws *ws;
+    s = m->family->ws_create(m, rows->n, &ws);
+    if (!s) {
+        s = pipeline_forward(m, ws, x, t, &c, out, NULL);
+        m->family->ws_free(m, ws);
+    }
+    model_cond_free(&c);
+    return s;
+}
+
+int sc_model_component_path(const sc_model *p, const char *component, char *path, size_t cap)
+{
+    if (!p->folder[0] || file_join(path, cap, p->folder, component) != SC_OK) return 0;
+    return file_is_dir(path);
+}
+
+sc_status sc_convert_checkpoint(const char *in, const char *out, int force, size_t *tensors)
+{
+    st_file *f;
+    sc_status s = torch_or_safetensors_open(in, &f);
+    if (s) return s;
+    s = st_write(out, f, force);
+    if (!s && tensors) *tensors = st_count(f);
+    st_close(f);
+    return s;
+}

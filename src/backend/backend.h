@@ -1,0 +1,157 @@
+/* The compute backend: the operations table every model family and the cache layer compute
+ * through. Every loop over a model's tensors (its activations, its outputs, what a cache policy
+ * stores or predicts, a decoder's feature maps) is an operation here; callers never know which
+ * implementation runs. What stays outside: weight preparation at load time (position tables,
+ * folded upsampling weights) and the sampler's update of the latents (src/sample), which reads
+ * and writes plain host arrays.
+ *
+ * One implementation exists, cpu-f32 (src/backend/cpu/: oneDNN matrix products and convolutions,
+ * OpenMP loops over rows). bf16 and int8 CPU backends and a GPU one are siblings: a folder with
+ * its own table (docs/ARCHITECTURE.md, "Adding a backend"). Buffers come from alloc() and are
+ * addressed as float arrays.
+ *
+ * Shapes in comments: B batch rows (guidance halves included), T tokens, D hidden, M = B * T rows
+ * of a product, mod rows of an adaLN modulation with a stride of mod_stride floats. */
+#ifndef SC_BACKEND_BACKEND_H
+#define SC_BACKEND_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smoothcache.h"
+
+/* One execution context: primitive caches and streams; used by one thread at a time. */
+typedef struct be_ctx be_ctx;
+
+/* A linear layer y [M, out] = x [M, in] W^T + b. Until prepared, w and b are the caller's views
+ * (a mapped file, a converted copy); linear_prepare() may make the backend's own copy (a packed
+ * layout) in prep, after which the caller may release w (set it to NULL). */
+typedef struct {
+    const float *w; /* [out, in] row-major (PyTorch's Linear layout), or NULL once prepared */
+    const float *b; /* [out], or NULL */
+    int out, in;
+    void *prep;     /* the backend's prepared weights, or NULL: w is used as it is */
+} be_linear;
+
+/* A convolution layer with its weights in the backend's layout. */
+typedef struct be_conv be_conv;
+
+enum { BE_POST_NONE = 0, BE_POST_GELU_TANH = 1 };    /* applied to a product's output */
+enum { BE_CONV_DIRECT = 0, BE_CONV_WINOGRAD = 1 };   /* convolution algorithms */
+enum { BE_CONV_OVERWRITE = 0, BE_CONV_ACCUMULATE = 1 }; /* dst = conv(src) + b (+ dst) */
+
+typedef struct backend {
+    const char *name;  /* "cpu-f32" */
+    const char *about; /* one line */
+
+    /* ---- contexts, threads, memory ---- */
+    sc_status (*ctx_create)(be_ctx **out);
+    void (*ctx_free)(be_ctx *c);
+    /* Threads used by every operation from now on (threads > 0). */
+    void (*set_threads)(int threads);
+    /* n zero-filled floats (NULL with an SC_ERR_NOMEM message naming `what`); free with release. */
+    float *(*alloc)(size_t n, const char *what);
+    void (*release)(void *p);
+
+    /* ---- linear layers ---- */
+    /* Prepares L for products of about m_hint rows: L->prep is set, or left NULL where the
+     * backend keeps plain weights (SC_OK either way). */
+    sc_status (*linear_prepare)(be_linear *L, int64_t m_hint);
+    void (*linear_drop)(be_linear *L); /* frees L->prep */
+    /* y [M, out] (row stride ldy) = x [M, in] W^T + b, then `post` (BE_POST_*). */
+    sc_status (*linear)(be_ctx *c, const be_linear *L, int64_t M, const float *x, float *y, int64_t ldy, int post);
+
+    /* ---- attention ---- */
+    /* Floats of `scores` scratch attention() needs for B samples, T tokens, H heads. */
+    size_t (*attention_scratch)(int B, int T, int H);
+    /* q, k, v [B*T, H*hd] with rows of stride ld (3 H hd for the thirds of one fused qkv product,
+     * H hd when dense; head h = dims [h hd, h hd + hd)) -> att [B*T, H*hd], heads concatenated:
+     * softmax(q k^T / sqrt(hd)) v over all T keys. dense: scratch [3, B*T, H*hd] used when
+     * ld != H hd; scores: attention_scratch() floats. */
+    sc_status (*attention)(be_ctx *c, const float *q, const float *k, const float *v, int64_t ld, float *att,
+                           float *dense, float *scores, int B, int T, int H, int hd);
+
+    /* ---- convolutions on NHWC activations ([n, h, w, c], channels last) ---- */
+    /* A k x k convolution, stride 1, `pad` zeros on every side, cin -> cout; w [cout, cin, k, k]
+     * (PyTorch's OIHW), bias [cout] or NULL, both copied. algorithm: BE_CONV_*. */
+    sc_status (*conv_create)(be_ctx *c, int cin, int cout, int k, int pad, const float *w, const float *bias,
+                             int algorithm, be_conv **out);
+    void (*conv_free)(be_conv *L);
+    /* dst [n, ho, wo, cout] = conv(src [n, h, w, cin]) + bias (+ dst with BE_CONV_ACCUMULATE). */
+    sc_status (*conv)(be_ctx *c, be_conv *L, int n, int h, int w, const float *src, float *dst, int mode);
+
+    /* ---- normalisation, modulation, residual adds ---- */
+    /* z[b,t,:] = LN(h[b,t,:]; eps) * (1 + scale[b,:]) + shift[b,:]; h, z [B*T, D]; shift and
+     * scale point into row b at b * mod_stride. */
+    void (*ln_modulate)(float *z, const float *h, int B, int T, int D, float eps, const float *shift,
+                        const float *scale, int mod_stride);
+    /* h[b,t,:] += gate[b,:] * sub[b,t,:]; h, sub [B*T, D]. */
+    void (*gated_add)(float *h, const float *sub, int B, int T, int D, const float *gate, int mod_stride);
+    /* y [P, C] = GroupNorm(x [P, C]) over G groups (statistics over all P pixels, biased variance)
+     * * gamma [C] + beta [C], then SiLU when silu != 0; stats: scratch of 3C doubles; y may be x. */
+    void (*group_norm)(float *y, const float *x, long P, int C, int G, float eps, const float *gamma,
+                       const float *beta, int silu, double *stats);
+
+    /* ---- element-wise and layout ---- */
+    void (*add)(float *y, const float *x, size_t n);                  /* y += x */
+    void (*sub)(float *y, const float *a, const float *b, size_t n);  /* y = a - b */
+    void (*copy)(float *y, const float *x, size_t n);
+    void (*silu)(float *y, const float *x, size_t n);                 /* y = x sigmoid(x) */
+    /* y[b,:] += table[ids[b],:]; y [B, D] (an embedding lookup added to a row). */
+    void (*add_rows)(float *y, const float *table, const int *ids, int B, int D);
+    /* h [B*T, D] += pos [T, D]. */
+    void (*add_pos)(float *h, const float *pos, int B, int T, int D);
+    /* out [B, 256] = [cos(t f_k) | sin(t f_k)], f_k = exp(-ln(1e4) k / div), float32 like torch. */
+    void (*timestep_features)(float *out, const float *t, int B, int div);
+    /* x [B, C, S, S] -> patches [B*T, C*p*p] in (c, u, v) order, the conv weight [D, C, p, p]'s. */
+    void (*patchify)(float *patches, const float *x, int B, int C, int S, int p);
+    /* o [B*T, p*p*Co], o[t=(i,j)][(u*p+v)*Co + c] -> out [B, Co, S, S]. */
+    void (*unpatchify)(float *out, const float *o, int B, int Co, int S, int p);
+    /* dst [HW, C] = src [C, HW] / div + add; dst [C, HW] = src [HW, C]. */
+    void (*planes_to_pixels)(float *dst, const float *src, int C, long HW, float div, float add);
+    void (*pixels_to_planes)(float *dst, const float *src, int C, long HW);
+    /* dst [2s, 2s, c] from a folded upsampling conv's src [s+1, s+1, 4c]:
+     * dst[2i+a][2j+b][:] = src[i+a][j+b][(2a+b) c, (2a+b+1) c). */
+    void (*upsample_shuffle)(float *dst, const float *src, int s, int c);
+    /* Classifier-free guidance e = u + s (c - u), n floats. */
+    void (*cfg_combine)(float *e, const float *cond, const float *uncond, float s, size_t n);
+
+    /* ---- reductions (deterministic: the same bits for any thread count) ---- */
+    /* sum|a - b| and sum|b| over n floats. */
+    void (*l1_diff)(const float *a, const float *b, size_t n, double *diff, double *ref);
+    /* The same for a = h - h0 rounded once, never stored: sum|(h - h0) - b|, sum|b|. */
+    void (*l1_diff_residual)(const float *h, const float *h0, const float *b, size_t n, double *diff, double *ref);
+    /* norms[r] = ||h[r,:] - h0[r,:]||_2 (the difference rounded to float, squares summed in
+     * double) for rows r < rows of D floats. */
+    void (*residual_norms)(const float *h, const float *h0, size_t rows, int D, double *norms);
+
+    /* ---- prediction from past outputs (cache policies) ---- */
+    /* Divided differences, in place: with v = out, for j < top: old = d[j]; d[j] = v;
+     * v = (v - old) / delta; then d[top] = v. top = 0 copies out into d[0]. */
+    void (*taylor_update)(float *const *d, int top, const float *out, float delta, size_t n);
+    /* out = sum_{i < have} d[i] coef[i], summed in index order. */
+    void (*taylor_eval)(float *out, const float *const *d, const float *coef, int have, size_t n);
+    /* out = sum_{i < have} w[i] src[i] (have <= 4), one pass. */
+    void (*lagrange_eval)(float *out, const float *const *src, const float *w, int have, size_t n);
+    /* e = a1 + (a1 - a2) w, written to out and over a2. */
+    void (*extrapolate)(float *out, const float *a1, float *a2, float w, size_t n);
+
+    /* ---- Fourier transforms of output planes (double, interleaved re/im) ---- */
+    size_t (*dft_work)(int H, int W); /* doubles of `work` scratch */
+    /* X [H][W][2] = DFT(x [H][W]); x = Re iDFT(X). */
+    void (*dft2)(const float *x, int H, int W, double *X, double *work);
+    void (*idft2)(const double *X, int H, int W, float *x, double *work);
+    /* Two real planes for one complex transform each way. */
+    void (*dft2_pair)(const float *a, const float *b, int H, int W, double *A, double *B, double *work);
+    void (*idft2_pair)(const double *A, const double *B, int H, int W, float *a, float *b, double *work);
+    /* Splits d = a - b of n complex values by mask [n] (1 = low): low = mask ? d : 0, high = the rest. */
+    void (*spectrum_split)(double *low, double *high, const double *a, const double *b, const unsigned char *mask,
+                           size_t n);
+    /* low *= wl, high *= wh (in place), then x += low + high; n complex values. */
+    void (*spectrum_blend)(double *x, double *low, double *high, double wl, double wh, size_t n);
+} backend;
+
+/* The CPU float32 backend (src/backend/cpu/). */
+const backend *backend_cpu_f32(void);
+
+#endif

@@ -1,0 +1,90 @@
+/* Multi-head attention on the CPU: oneDNN products and a vectorised softmax. */
+#include "backend/cpu/kernels.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "backend/cpu/vmath.h"
+
+size_t cpu_attention_scratch(int B, int T, int H)
+{
+    /* Short sequences: every (sample, head) at once; long ones: one query block at a time. */
+    return T <= CPU_ATT_QBLOCK ? (size_t)B * H * T * T : (size_t)CPU_ATT_QBLOCK * T;
+}
+
+/* Row-wise softmax of scale * s over [rows, T], in place. */
+static void softmax_rows(float *s, long rows, int T, float scale)
+{
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < rows; r++) {
+        float *x = s + (size_t)r * T;
+        float mx = -INFINITY;
+        for (int i = 0; i < T; i++) mx = x[i] > mx ? x[i] : mx;
+        for (int i = 0; i < T; i++) x[i] *= scale;
+        float sum = vm_exp_sub_sum(x, mx * scale, x, T);
+        float inv = 1.0f / sum;
+        #pragma omp simd
+        for (int i = 0; i < T; i++) x[i] *= inv;
+    }
+}
+
+static void set4(int64_t *d, int64_t a, int64_t b, int64_t c, int64_t e)
+{
+    d[0] = a, d[1] = b, d[2] = c, d[3] = e;
+}
+
+sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld,
+                        float *att, float *dense, float *scores, int B, int T, int H, int hd)
+{
+    const int64_t D = (int64_t)H * hd, M = (int64_t)B * T;
+    const float scale = 1.0f / sqrtf((float)hd);
+    if (ld != D) {
+        /* [M, 3D] thirds -> [3, M, D]: dense rows let every product below run on the library's
+         * batched kernels (strided rows fall back to a generic one, 10-50x slower here). */
+        const float *src[3] = {q, k, v};
+        #pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < 3 * M; r++)
+            memcpy(dense + r * D, src[r / M] + (r % M) * ld, (size_t)D * sizeof(float));
+        q = dense, k = dense + M * D, v = dense + 2 * M * D;
+    }
+    mm_shape s;
+    memset(&s, 0, sizeof s);
+    s.nd = 4;
+    sc_status st = SC_OK;
+    if (T <= CPU_ATT_QBLOCK) {
+        /* scores [B, H, T, T] = q [B, H, T, hd] . k^T [B, H, hd, T] */
+        set4(s.src_dims, B, H, T, hd), set4(s.src_strides, T * D, hd, D, 1);
+        set4(s.wei_dims, B, H, hd, T), set4(s.wei_strides, T * D, hd, 1, D);
+        set4(s.dst_dims, B, H, T, T), set4(s.dst_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
+        st = mm_exec(mm, &s, q, k, NULL, scores);
+        if (st) return st;
+        softmax_rows(scores, (long)B * H * T, T, scale);
+        /* att [B, H, T, hd] (rows of stride D, heads side by side) = p [B, H, T, T] . v [B, H, T, hd] */
+        set4(s.src_dims, B, H, T, T), set4(s.src_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
+        set4(s.wei_dims, B, H, T, hd), set4(s.wei_strides, T * D, hd, D, 1);
+        set4(s.dst_dims, B, H, T, hd), set4(s.dst_strides, T * D, hd, D, 1);
+        return mm_exec(mm, &s, scores, v, NULL, att);
+    }
+    /* Long sequences: per (sample, head, block of Qb query rows), scores [Qb, T] stay in cache. */
+    s.nd = 2;
+    for (int b = 0; b < B && !st; b++)
+        for (int h = 0; h < H && !st; h++)
+            for (int q0 = 0; q0 < T && !st; q0 += CPU_ATT_QBLOCK) {
+                const int64_t Qb = T - q0 < CPU_ATT_QBLOCK ? T - q0 : CPU_ATT_QBLOCK;
+                const int64_t head = (int64_t)b * T * D + (int64_t)h * hd;
+                /* scores [Qb, T] = q [Qb, hd] . k^T [hd, T] */
+                s.src_dims[0] = Qb, s.src_dims[1] = hd, s.src_strides[0] = D, s.src_strides[1] = 1;
+                s.wei_dims[0] = hd, s.wei_dims[1] = T, s.wei_strides[0] = 1, s.wei_strides[1] = D;
+                s.dst_dims[0] = Qb, s.dst_dims[1] = T, s.dst_strides[0] = T, s.dst_strides[1] = 1;
+                st = mm_exec(mm, &s, q + head + q0 * D, k + head, NULL, scores);
+                if (st) break;
+                softmax_rows(scores, (long)Qb, T, scale);
+                /* att [Qb, hd] = p [Qb, T] . v [T, hd] */
+                s.src_dims[0] = Qb, s.src_dims[1] = T, s.src_strides[0] = T, s.src_strides[1] = 1;
+                s.wei_dims[0] = T, s.wei_dims[1] = hd, s.wei_strides[0] = D, s.wei_strides[1] = 1;
+                s.dst_dims[0] = Qb, s.dst_dims[1] = hd, s.dst_strides[0] = D, s.dst_strides[1] = 1;
+                st = mm_exec(mm, &s, scores, v + head, NULL, att + head + q0 * D);
+            }
+    return st;
+}

@@ -1,0 +1,223 @@
+/* The CPU backend's element-wise, normalisation and layout kernels (backend.h gives each one's
+ * contract), OpenMP over rows or pixels. */
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/vmath.h"
+
+void cpu_ln_modulate(float *z, const float *h, int B, int T, int D, float eps,
+                     const float *shift, const float *scale, int mod_stride)
+{
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < B * T; r++) {
+        const float *x = h + (size_t)r * D;
+        float *y = z + (size_t)r * D;
+        int b = r / T;
+        const float *sh = shift + (size_t)b * mod_stride, *sc = scale + (size_t)b * mod_stride;
+        float sum = 0.0f;
+        #pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < D; i++) sum += x[i];
+        float mean = sum / (float)D;
+        float var = 0.0f;
+        #pragma omp simd reduction(+ : var)
+        for (int i = 0; i < D; i++) var += (x[i] - mean) * (x[i] - mean);
+        float rstd = 1.0f / sqrtf(var / (float)D + eps);
+        #pragma omp simd
+        for (int i = 0; i < D; i++) y[i] = (x[i] - mean) * rstd * (1.0f + sc[i]) + sh[i];
+    }
+}
+
+void cpu_gated_add(float *h, const float *sub, int B, int T, int D, const float *gate, int mod_stride)
+{
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < B * T; r++) {
+        const float *g = gate + (size_t)(r / T) * mod_stride;
+        float *x = h + (size_t)r * D;
+        const float *s = sub + (size_t)r * D;
+        #pragma omp simd
+        for (int i = 0; i < D; i++) x[i] += g[i] * s[i];
+    }
+}
+
+void cpu_silu(float *out, const float *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = in[i] / (1.0f + expf(-in[i]));
+}
+
+void cpu_timestep_features(float *out, const float *t, int B, int div)
+{
+    const int half = 128;
+    const float neg_log = (float)-9.210340371976184; /* -ln(10000), rounded to float32 */
+    for (int k = 0; k < half; k++) {
+        float f = expf(neg_log * (float)k / (float)div);
+        for (int b = 0; b < B; b++) {
+            float a = t[b] * f;
+            out[(size_t)b * 2 * half + k] = cosf(a);
+            out[(size_t)b * 2 * half + half + k] = sinf(a);
+        }
+    }
+}
+
+void cpu_patchify(float *patches, const float *x, int B, int C, int S, int p)
+{
+    int G = S / p, T = G * G, K = C * p * p;
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < B * T; r++) {
+        int b = r / T, t = r % T, i = t / G, j = t % G;
+        float *dst = patches + (size_t)r * K;
+        for (int c = 0; c < C; c++)
+            for (int u = 0; u < p; u++)
+                for (int v = 0; v < p; v++)
+                    dst[(c * p + u) * p + v] = x[(((size_t)b * C + c) * S + i * p + u) * S + j * p + v];
+    }
+}
+
+void cpu_add_pos(float *h, const float *pos, int B, int T, int D)
+{
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < B * T; r++) {
+        const float *pr = pos + (size_t)(r % T) * D;
+        float *x = h + (size_t)r * D;
+        #pragma omp simd
+        for (int i = 0; i < D; i++) x[i] += pr[i];
+    }
+}
+
+void cpu_unpatchify(float *out, const float *o, int B, int Co, int S, int p)
+{
+    int G = S / p, T = G * G, K = p * p * Co;
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < B * T; r++) {
+        int b = r / T, t = r % T, i = t / G, j = t % G;
+        const float *src = o + (size_t)r * K;
+        for (int u = 0; u < p; u++)
+            for (int v = 0; v < p; v++)
+                for (int c = 0; c < Co; c++)
+                    out[(((size_t)b * Co + c) * S + i * p + u) * S + j * p + v] = src[(u * p + v) * Co + c];
+    }
+}
+
+void cpu_add(float *y, const float *x, size_t n)
+{
+    #pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void cpu_sub(float *y, const float *a, const float *b, size_t n)
+{
+    #pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) y[i] = a[i] - b[i];
+}
+
+void cpu_copy(float *y, const float *x, size_t n) { memcpy(y, x, n * sizeof *y); }
+
+void cpu_add_rows(float *y, const float *table, const int *ids, int B, int D)
+{
+    for (int b = 0; b < B; b++) {
+        const float *e = table + (size_t)ids[b] * D;
+        for (int i = 0; i < D; i++) y[(size_t)b * D + i] += e[i];
+    }
+}
+
+void cpu_cfg_combine(float *e, const float *cond, const float *uncond, float s, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        float d = cond[k] - uncond[k];
+        float m = s * d;
+        e[k] = uncond[k] + m;
+    }
+}
+
+/* x * sigmoid(x) = x / (1 + exp(-x)), as torch's SiLU computes it. */
+static inline float silu1(float x) { return x / (1.0f + expf(-x)); }
+
+/* y[p][c] = x[p][c] * a[c] + b[c] (then SiLU) for one pixel row of C channels. */
+static inline void scale_shift_row(float *y, const float *x, const float *a, const float *b, int C, int silu)
+{
+    int c = 0;
+#if defined(__AVX512F__)
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (; c < C; c += SC_VLEN) {
+        __mmask16 m = C - c >= SC_VLEN ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c)) - 1);
+        __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + c), _mm512_maskz_loadu_ps(m, a + c)),
+                                 _mm512_maskz_loadu_ps(m, b + c));
+        if (silu) {
+            __m512 e = vm_exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
+            v = _mm512_div_ps(v, _mm512_add_ps(one, e));
+        }
+        _mm512_mask_storeu_ps(y + c, m, v);
+    }
+#endif
+    for (; c < C; c++) {
+        float v = x[c] * a[c] + b[c];
+        y[c] = silu ? silu1(v) : v;
+    }
+}
+
+void cpu_group_norm(float *y, const float *x, long P, int C, int G, float eps, const float *gamma,
+                    const float *beta, int silu, double *stats)
+{
+    double *sum = stats, *sq = stats + C;
+    memset(stats, 0, 2 * (size_t)C * sizeof *stats);
+    /* Per-channel sums in double: the variance E[x^2] - mean^2 keeps ~1e-16 relative accuracy,
+     * closer to exact than torch's float Welford; the difference is far below the tolerance. */
+    #pragma omp parallel for schedule(static) reduction(+ : stats[:2 * C])
+    for (long p = 0; p < P; p++) {
+        const float *r = x + (size_t)p * C;
+        #pragma omp simd
+        for (int c = 0; c < C; c++) {
+            double v = r[c];
+            stats[c] += v;
+            stats[C + c] += v * v;
+        }
+    }
+    /* Per-channel affine a x + b with a = rstd gamma, b = beta - mean a, as torch applies it. */
+    float *a = (float *)(stats + 2 * C), *b = a + C;
+    const int cg = C / G;
+    const double count = (double)P * cg;
+    for (int g = 0; g < G; g++) {
+        double s = 0, q = 0;
+        for (int c = g * cg; c < (g + 1) * cg; c++) {
+            s += sum[c];
+            q += sq[c];
+        }
+        double mean = s / count, var = q / count - mean * mean;
+        float meanf = (float)mean, rstd = (float)(1.0 / sqrt((var > 0 ? var : 0) + eps));
+        for (int c = g * cg; c < (g + 1) * cg; c++) {
+            a[c] = rstd * gamma[c];
+            b[c] = beta[c] - meanf * a[c];
+        }
+    }
+    #pragma omp parallel for schedule(static)
+    for (long p = 0; p < P; p++) scale_shift_row(y + (size_t)p * C, x + (size_t)p * C, a, b, C, silu);
+}
+
+void cpu_planes_to_pixels(float *dst, const float *src, int C, long HW, float div, float add)
+{
+    #pragma omp parallel for schedule(static)
+    for (long p = 0; p < HW; p++)
+        for (int c = 0; c < C; c++) dst[(size_t)p * C + c] = src[(size_t)c * HW + p] / div + add;
+}
+
+void cpu_pixels_to_planes(float *dst, const float *src, int C, long HW)
+{
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++)
+        for (long p = 0; p < HW; p++) dst[(size_t)c * HW + p] = src[(size_t)p * C + c];
+}
+
+void cpu_upsample_shuffle(float *dst, const float *src, int s, int c)
+{
+    const size_t row = (size_t)(s + 1) * 4 * c; /* one row of src */
+    #pragma omp parallel for schedule(static)
+    for (int oy = 0; oy < 2 * s; oy++) {
+        const int i = oy / 2, a = oy % 2;
+        for (int ox = 0; ox < 2 * s; ox++) {
+            const int j = ox / 2, b = ox % 2;
+            memcpy(dst + ((size_t)oy * 2 * s + ox) * c,
+                   src + (size_t)(i + a) * row + (size_t)(j + b) * 4 * c + (size_t)(2 * a + b) * c, (size_t)c * sizeof(float));
+        }
+    }
+}

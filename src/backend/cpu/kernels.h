@@ -1,0 +1,50 @@
+/* The CPU float32 backend's kernels, one function per operation of the table in
+ * backend/backend.h (which states each one's contract); cpu.c assembles the table. Files:
+ * eltwise.c (element-wise, normalisation, layout), reduce.c (deterministic reductions),
+ * history.c (prediction from past outputs), attention.c (oneDNN products + softmax). */
+#ifndef SC_BACKEND_CPU_KERNELS_H
+#define SC_BACKEND_CPU_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/cpu/matmul.h"
+
+void cpu_ln_modulate(float *z, const float *h, int B, int T, int D, float eps, const float *shift,
+                     const float *scale, int mod_stride);
+void cpu_gated_add(float *h, const float *sub, int B, int T, int D, const float *gate, int mod_stride);
+void cpu_group_norm(float *y, const float *x, long P, int C, int G, float eps, const float *gamma,
+                    const float *beta, int silu, double *stats);
+void cpu_add(float *y, const float *x, size_t n);
+void cpu_sub(float *y, const float *a, const float *b, size_t n);
+void cpu_copy(float *y, const float *x, size_t n);
+void cpu_silu(float *y, const float *x, size_t n);
+void cpu_add_rows(float *y, const float *table, const int *ids, int B, int D);
+void cpu_add_pos(float *h, const float *pos, int B, int T, int D);
+void cpu_timestep_features(float *out, const float *t, int B, int div);
+void cpu_patchify(float *patches, const float *x, int B, int C, int S, int p);
+void cpu_unpatchify(float *out, const float *o, int B, int Co, int S, int p);
+void cpu_planes_to_pixels(float *dst, const float *src, int C, long HW, float div, float add);
+void cpu_pixels_to_planes(float *dst, const float *src, int C, long HW);
+void cpu_upsample_shuffle(float *dst, const float *src, int s, int c);
+void cpu_cfg_combine(float *e, const float *cond, const float *uncond, float s, size_t n);
+
+void cpu_l1_diff(const float *a, const float *b, size_t n, double *diff, double *ref);
+void cpu_l1_diff_residual(const float *h, const float *h0, const float *b, size_t n, double *diff, double *ref);
+void cpu_residual_norms(const float *h, const float *h0, size_t rows, int D, double *norms);
+
+void cpu_taylor_update(float *const *d, int top, const float *out, float delta, size_t n);
+void cpu_taylor_eval(float *out, const float *const *d, const float *coef, int have, size_t n);
+void cpu_lagrange_eval(float *out, const float *const *src, const float *w, int have, size_t n);
+void cpu_extrapolate(float *out, const float *a1, float *a2, float w, size_t n);
+
+/* Query rows per block of the score matrix: at most CPU_ATT_QBLOCK x T scores of one (sample,
+ * head) are live at a time once T exceeds it, so 512-px images (T = 1024) never hold the whole
+ * [B, H, T, T] matrix (134 MB for DiT-XL/2, through DRAM, 25x slower). */
+#define CPU_ATT_QBLOCK 256
+
+size_t cpu_attention_scratch(int B, int T, int H);
+sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld, float *att,
+                        float *dense, float *scores, int B, int T, int H, int hd);
+
+#endif

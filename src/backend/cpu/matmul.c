@@ -1,0 +1,262 @@
+#include "backend/cpu/matmul.h"
+
+#include <dnnl.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+#define MM_CACHE 48
+
+typedef struct {
+    mm_shape key;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, wei, bias, dst;
+} mm_entry;
+
+struct mm_packed {
+    dnnl_memory_desc_t md;
+    float *data;
+    size_t bytes;
+    int64_t n, k;
+};
+
+struct mm_ctx {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    mm_entry entries[MM_CACHE];
+    int n;
+};
+
+sc_status mm_create(mm_ctx **out)
+{
+    mm_ctx *c = calloc(1, sizeof *c);
+    if (!c) return err_fail(SC_ERR_NOMEM, "out of memory creating the matrix backend");
+    if (dnnl_engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
+        dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags) != dnnl_success) {
+        free(c);
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot create the CPU engine");
+    }
+    *out = c;
+    return SC_OK;
+}
+
+void mm_destroy(mm_ctx *c)
+{
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) {
+        mm_entry *e = &c->entries[i];
+        dnnl_primitive_destroy(e->prim);
+        dnnl_memory_destroy(e->src);
+        dnnl_memory_destroy(e->wei);
+        if (e->bias) dnnl_memory_destroy(e->bias);
+        dnnl_memory_destroy(e->dst);
+    }
+    dnnl_stream_destroy(c->stream);
+    dnnl_engine_destroy(c->engine);
+    free(c);
+}
+
+void mm_set_threads(int threads)
+{
+    if (threads > 0) omp_set_num_threads(threads);
+}
+
+static sc_status build_entry(mm_ctx *c, const mm_shape *s, const mm_packed *pk, mm_entry *e)
+{
+    dnnl_memory_desc_t src_md, wei_md, bias_md, dst_md;
+    dnnl_dims_t bias_dims, bias_strides, sd = {0}, ss = {0}, wd = {0}, ws = {0}, dd = {0}, ds = {0};
+    memset(e, 0, sizeof *e);
+    e->key = *s;
+    memcpy(sd, s->src_dims, sizeof s->src_dims);
+    memcpy(ss, s->src_strides, sizeof s->src_strides);
+    memcpy(wd, s->wei_dims, sizeof s->wei_dims);
+    memcpy(ws, s->wei_strides, sizeof s->wei_strides);
+    memcpy(dd, s->dst_dims, sizeof s->dst_dims);
+    memcpy(ds, s->dst_strides, sizeof s->dst_strides);
+    if (dnnl_memory_desc_init_by_strides(&src_md, s->nd, sd, dnnl_f32, ss) ||
+        (pk ? (wei_md = pk->md, 0) : dnnl_memory_desc_init_by_strides(&wei_md, s->nd, wd, dnnl_f32, ws)) ||
+        dnnl_memory_desc_init_by_strides(&dst_md, s->nd, dd, dnnl_f32, ds))
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: invalid matmul memory descriptor");
+    if (s->has_bias) {
+        int64_t n = s->dst_dims[s->nd - 1];
+        for (int i = 0; i < s->nd; i++) {
+            bias_dims[i] = i == s->nd - 1 ? n : 1;
+            bias_strides[i] = i == s->nd - 1 ? 1 : n;
+        }
+        if (dnnl_memory_desc_init_by_strides(&bias_md, s->nd, bias_dims, dnnl_f32, bias_strides))
+            return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: invalid bias descriptor");
+    }
+    dnnl_matmul_desc_t md;
+    if (dnnl_matmul_desc_init(&md, &src_md, &wei_md, s->has_bias ? &bias_md : NULL, &dst_md))
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot describe the matmul");
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    if (s->post == MM_POST_GELU_TANH) {
+        dnnl_primitive_attr_create(&attr);
+        dnnl_post_ops_create(&ops);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
+        dnnl_primitive_attr_set_post_ops(attr, ops);
+    }
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t st = dnnl_primitive_desc_create(&pd, &md, attr, c->engine, NULL);
+    if (ops) dnnl_post_ops_destroy(ops);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success) return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: no matmul implementation");
+    st = dnnl_primitive_create(&e->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) return err_fail(SC_ERR_NOMEM, "oneDNN: cannot create the matmul");
+    if (dnnl_memory_create(&e->src, &src_md, c->engine, DNNL_MEMORY_NONE) ||
+        dnnl_memory_create(&e->wei, &wei_md, c->engine, DNNL_MEMORY_NONE) ||
+        dnnl_memory_create(&e->dst, &dst_md, c->engine, DNNL_MEMORY_NONE) ||
+        (s->has_bias && dnnl_memory_create(&e->bias, &bias_md, c->engine, DNNL_MEMORY_NONE)))
+        return err_fail(SC_ERR_NOMEM, "oneDNN: cannot create memory objects");
+    return SC_OK;
+}
+
+static mm_entry *lookup(mm_ctx *c, const mm_shape *s, const mm_packed *pk, sc_status *st)
+{
+    for (int i = 0; i < c->n; i++)
+        if (memcmp(&c->entries[i].key, s, sizeof *s) == 0) return &c->entries[i];
+    if (c->n == MM_CACHE) {
+        /* More distinct shapes than any model uses: recycle the oldest slot. */
+        mm_entry *e = &c->entries[0];
+        dnnl_primitive_destroy(e->prim);
+        dnnl_memory_destroy(e->src);
+        dnnl_memory_destroy(e->wei);
+        if (e->bias) dnnl_memory_destroy(e->bias);
+        dnnl_memory_destroy(e->dst);
+        memmove(c->entries, c->entries + 1, (MM_CACHE - 1) * sizeof *c->entries);
+        c->n--;
+    }
+    mm_entry *e = &c->entries[c->n];
+    *st = build_entry(c, s, pk, e);
+    if (*st) return NULL;
+    c->n++;
+    return e;
+}
+
+static sc_status exec(mm_ctx *c, const mm_shape *s, const mm_packed *pk, const float *src, const float *wei,
+                      const float *bias, float *dst)
+{
+    mm_shape key = *s;
+    /* Zero unused dims so that equal products compare equal byte for byte. */
+    for (int i = s->nd; i < 4; i++)
+        key.src_dims[i] = key.src_strides[i] = key.wei_dims[i] = key.wei_strides[i] =
+            key.dst_dims[i] = key.dst_strides[i] = 0;
+    sc_status st = SC_OK;
+    mm_entry *e = lookup(c, &key, pk, &st);
+    if (!e) return st;
+    dnnl_memory_set_data_handle(e->src, (void *)src);
+    dnnl_memory_set_data_handle(e->wei, (void *)wei);
+    dnnl_memory_set_data_handle(e->dst, dst);
+    dnnl_exec_arg_t args[4] = {
+        {DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, e->wei}, {DNNL_ARG_DST, e->dst}, {DNNL_ARG_BIAS, e->bias}};
+    int nargs = 3;
+    if (key.has_bias) {
+        dnnl_memory_set_data_handle(e->bias, (void *)bias);
+        nargs = 4;
+    }
+    if (dnnl_primitive_execute(e->prim, c->stream, nargs, args) != dnnl_success)
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: matmul execution failed");
+    return SC_OK;
+}
+
+sc_status mm_exec(mm_ctx *c, const mm_shape *s, const float *src, const float *wei,
+                  const float *bias, float *dst)
+{
+    SC_ASSERT(!s->packed);
+    return exec(c, s, NULL, src, wei, bias, dst);
+}
+
+sc_status mm_linear(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
+                    const float *W, const float *b, float *y, int64_t ldy, int post)
+{
+    mm_shape s;
+    memset(&s, 0, sizeof s);
+    s.nd = 2;
+    s.src_dims[0] = M; s.src_dims[1] = K; s.src_strides[0] = ldx; s.src_strides[1] = 1; /* x [M, K] */
+    s.wei_dims[0] = K; s.wei_dims[1] = N; s.wei_strides[0] = 1; s.wei_strides[1] = K;   /* W^T [K, N] */
+    s.dst_dims[0] = M; s.dst_dims[1] = N; s.dst_strides[0] = ldy; s.dst_strides[1] = 1; /* y [M, N] */
+    s.has_bias = b != NULL;
+    s.post = post;
+    return mm_exec(c, &s, x, W, b, y);
+}
+
+sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
+                           const mm_packed *W, const float *b, float *y, int64_t ldy, int post)
+{
+    SC_ASSERT(W->n == N && W->k == K);
+    mm_shape s;
+    memset(&s, 0, sizeof s);
+    s.nd = 2;
+    s.src_dims[0] = M; s.src_dims[1] = K; s.src_strides[0] = ldx; s.src_strides[1] = 1; /* x [M, K] */
+    s.wei_dims[0] = K; s.wei_dims[1] = N;                                               /* W^T [K, N], packed */
+    s.dst_dims[0] = M; s.dst_dims[1] = N; s.dst_strides[0] = ldy; s.dst_strides[1] = 1; /* y [M, N] */
+    s.has_bias = b != NULL;
+    s.post = post;
+    s.packed = 1; /* equal (N, K) pack to equal layouts, so the primitive is shared */
+    return exec(c, &s, W, x, W->data, b, y);
+}
+
+sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, mm_packed **out)
+{
+    *out = NULL;
+    mm_ctx *c = NULL;
+    sc_status st = mm_create(&c);
+    if (st) return st;
+    mm_packed *p = calloc(1, sizeof *p);
+    dnnl_memory_desc_t src_md, any_md, plain_md, dst_md;
+    dnnl_dims_t sd = {m_hint, K}, wd = {K, N}, dd = {m_hint, N}, ws = {1, K};
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t from = NULL, to = NULL;
+    st = err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot pack a %lld x %lld weight", (long long)N, (long long)K);
+    if (!p || dnnl_memory_desc_init_by_tag(&src_md, 2, sd, dnnl_f32, dnnl_ab) ||
+        dnnl_memory_desc_init_by_tag(&any_md, 2, wd, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_strides(&plain_md, 2, wd, dnnl_f32, ws) ||
+        dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab))
+        goto done;
+    dnnl_matmul_desc_t md;
+    if (dnnl_matmul_desc_init(&md, &src_md, &any_md, NULL, &dst_md) ||
+        dnnl_primitive_desc_create(&pd, &md, NULL, c->engine, NULL))
+        goto done;
+    p->md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    p->bytes = dnnl_memory_desc_get_size(&p->md);
+    p->n = N;
+    p->k = K;
+    if (posix_memalign((void **)&p->data, 64, p->bytes ? p->bytes : 64)) {
+        st = err_fail(SC_ERR_NOMEM, "out of memory packing weights");
+        p->data = NULL;
+        goto done;
+    }
+    if (dnnl_memory_create(&from, &plain_md, c->engine, (void *)W) ||
+        dnnl_memory_create(&to, &p->md, c->engine, p->data) ||
+        dnnl_reorder_primitive_desc_create(&rpd, &plain_md, c->engine, &p->md, c->engine, NULL) ||
+        dnnl_primitive_create(&reorder, rpd))
+        goto done;
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    if (dnnl_primitive_execute(reorder, c->stream, 2, args) || dnnl_stream_wait(c->stream)) goto done;
+    *out = p;
+    p = NULL;
+    st = SC_OK;
+done:
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (from) dnnl_memory_destroy(from);
+    if (to) dnnl_memory_destroy(to);
+    mm_packed_free(p);
+    mm_destroy(c);
+    return st;
+}
+
+void mm_packed_free(mm_packed *p)
+{
+    if (!p) return;
+    free(p->data);
+    free(p);
+}
+
+size_t mm_packed_bytes(const mm_packed *p) { return p->bytes; }

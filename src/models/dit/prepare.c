@@ -1,0 +1,84 @@
+/* A loaded DiT's weights into the backend's layout, once, at load time: diffusers' separate q, k,
+ * v become one qkv product (one larger GEMM), then every linear layer is prepared and its plain
+ * copy released (mapped pages given back, converted buffers freed). */
+#include <string.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "models/dit/dit.h"
+
+static sc_status prepare_one(dit_model *m, int64_t m_hint, be_linear *L)
+{
+    sc_status s = m->base.be->linear_prepare(L, m_hint);
+    if (s || !L->prep) return s; /* no prepared layout here: the plain weights serve */
+    model_release_plain(&m->base, L->w, (size_t)L->out * L->in * sizeof(float));
+    L->w = NULL;
+    return SC_OK;
+}
+
+/* q, k, v [D, D] -> qkv [3D, D] (rows [iD, iD + D) from part i), biases likewise. */
+static sc_status fuse_qkv(dit_model *m, dit_block *b)
+{
+    const int D = b->q.out;
+    const size_t DD = (size_t)D * b->q.in;
+    float *w = mem_alloc_array(3 * DD, sizeof(float), "qkv weights");
+    float *bias = mem_alloc_array(3 * (size_t)D, sizeof(float), "qkv bias");
+    if (!w || !bias) {
+        mem_free(w);
+        mem_free(bias);
+        return SC_ERR_NOMEM;
+    }
+    const be_linear *parts[3] = {&b->q, &b->k, &b->v};
+    for (int i = 0; i < 3; i++) {
+        memcpy(w + i * DD, parts[i]->w, DD * sizeof(float));
+        memcpy(bias + (size_t)i * D, parts[i]->b, (size_t)D * sizeof(float));
+    }
+    sc_status s = model_own(&m->base, w);
+    if (!s) s = model_own(&m->base, bias);
+    if (s) return s;
+    for (int i = 0; i < 3; i++) model_release_plain(&m->base, parts[i]->w, DD * sizeof(float));
+    b->qkv = (be_linear){.w = w, .b = bias, .out = 3 * D, .in = b->q.in};
+    memset(&b->q, 0, sizeof b->q);
+    memset(&b->k, 0, sizeof b->k);
+    memset(&b->v, 0, sizeof b->v);
+    return SC_OK;
+}
+
+sc_status dit_prepare(dit_model *m)
+{
+    const dit_config *c = &m->cfg;
+    /* Prepared for the common case, a guided batch of one image (2 rows); the layout serves
+     * every row count. */
+    const int64_t tok = 2 * (int64_t)c->tokens, rows = 2;
+    dit_weights *w = &m->w;
+    sc_status s = prepare_one(m, tok, &w->x_embed);
+    if (!s) s = prepare_one(m, rows, &w->t1);
+    if (!s) s = prepare_one(m, rows, &w->t2);
+    if (!s) s = prepare_one(m, rows, &w->final_ada);
+    if (!s) s = prepare_one(m, tok, &w->final_lin);
+    for (int l = 0; l < c->depth && !s; l++) {
+        dit_block *b = &w->blocks[l];
+        if (!b->qkv.w) s = fuse_qkv(m, b);
+        if (!s) s = prepare_one(m, rows, &b->ada);
+        if (!s && b->t1.w) s = prepare_one(m, rows, &b->t1);
+        if (!s && b->t2.w) s = prepare_one(m, rows, &b->t2);
+        if (!s) s = prepare_one(m, tok, &b->qkv);
+        if (!s) s = prepare_one(m, tok, &b->proj);
+        if (!s) s = prepare_one(m, tok, &b->fc1);
+        if (!s) s = prepare_one(m, tok, &b->fc2);
+    }
+    return s;
+}
+
+/* Every prepared copy the backend made (dit_free). */
+void dit_drop_prepared(dit_model *m)
+{
+    dit_weights *w = &m->w;
+    be_linear *top[] = {&w->x_embed, &w->t1, &w->t2, &w->final_ada, &w->final_lin};
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++) m->base.be->linear_drop(top[i]);
+    for (int l = 0; w->blocks && l < m->cfg.depth; l++) {
+        dit_block *b = &w->blocks[l];
+        be_linear *all[] = {&b->t1, &b->t2, &b->ada, &b->qkv, &b->q, &b->k, &b->v, &b->proj, &b->fc1, &b->fc2};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) m->base.be->linear_drop(all[i]);
+    }
+}

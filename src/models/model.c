@@ -1,0 +1,64 @@
+/* Bookkeeping every family shares: buffers a model owns, plain weights given back once the
+ * backend holds its own copy, the weight files a model's views point into. */
+#include <stdlib.h>
+
+#include "core/ckmath.h"
+#include "core/error.h"
+#include "core/mem.h"
+#include "io/file.h"
+#include "models/model.h"
+
+sc_status model_own(model *m, void *p)
+{
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        void **np = realloc(m->owned, (size_t)cap * sizeof *np);
+        if (!np) {
+            mem_free(p);
+            return err_fail(SC_ERR_NOMEM, "out of memory");
+        }
+        m->owned = np;
+        m->cap_owned = cap;
+    }
+    m->owned[m->n_owned++] = p;
+    return SC_OK;
+}
+
+void model_release_plain(model *m, const float *w, size_t bytes)
+{
+    for (int i = 0; i < m->n_owned; i++)
+        if (m->owned[i] == w) {
+            mem_free(m->owned[i]);
+            m->owned[i] = m->owned[--m->n_owned];
+            return;
+        }
+    /* A view into a mapped file: its pages are re-read from the file if ever touched again, so
+     * this is safe even for a shared mapping. */
+    file_release_pages(w, bytes);
+}
+
+void model_release(model *m)
+{
+    for (int i = 0; i < m->n_owned; i++) mem_free(m->owned[i]);
+    free(m->owned);
+    m->owned = NULL;
+    m->n_owned = m->cap_owned = 0;
+    weights_close(m->files);
+    m->files = NULL;
+}
+
+void model_cond_free(model_cond *c)
+{
+    free(c->classes);
+    c->classes = NULL;
+    c->rows = 0;
+}
+
+size_t model_shape_count(const sc_shape *s)
+{
+    if (s->rank < 1 || s->rank > SC_MAX_RANK) return 0;
+    uint64_t n = 1;
+    for (int i = 0; i < s->rank; i++)
+        if (s->dims[i] < 1 || !ck_mul(n, (uint64_t)s->dims[i], &n)) return 0;
+    return n <= SIZE_MAX ? (size_t)n : 0;
+}

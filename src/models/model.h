@@ -1,0 +1,156 @@
+/* The model-family interface: what every family (a folder under src/models/) gives the generic
+ * runner (src/pipeline/forward.c), the cache layer and the API.
+ *
+ * A family is a table of functions (model_family) plus two structs it extends: `model` (the
+ * loaded network: its shape as the runner sees it, its components, its backend) and `model_ws`
+ * (the activations of one batch size). The runner calls
+ *
+ *     embed(x, t, cond)                           the residual stream h [rows * tokens, hidden]
+ *     for l in 0..depth-1:
+ *         block(l)                                block l's modulation (gates, shifts, scales)
+ *         for each component k:                   compute or reuse (the cache decides)
+ *             component(l, k, buf)                buf [rows * tokens, hidden]: the raw output,
+ *                                                 before its gate and the residual add
+ *             h += gate_k * buf, or h += buf      as the component declares (gate index or -1)
+ *     final(out)                                  out [rows, out_channels, ...latent spatial dims]
+ *
+ * and asks signals the step-level cache policies need (block l's modulated input) through
+ * modulated_input(). Nothing outside src/models/ knows a family's weights or kernels, and nothing
+ * shared says `if (family == ...)`: a new family is a folder and a line in registry.c
+ * (docs/ARCHITECTURE.md, "Adding a model family"). */
+#ifndef SC_MODELS_MODEL_H
+#define SC_MODELS_MODEL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "io/weights.h"
+#include "smoothcache.h"
+
+#define MODEL_MAX_COMPONENTS SC_MAX_COMPONENTS
+
+/* What a component computes (policies that treat one kind apart ask for it: FasterCache
+ * extrapolates self-attention only). */
+typedef enum { ROLE_SELF_ATTENTION, ROLE_CROSS_ATTENTION, ROLE_MLP } model_role;
+
+/* A sub-layer of every block whose raw output a cache policy may store and reuse. */
+typedef struct {
+    const char *name;    /* the key of schedules, calibration curves and statistics: "attn" */
+    const char *aliases; /* other schedule keys that mean it, space-separated: "attn1" (diffusers) */
+    model_role role;
+    int gate;            /* index of its gate vector among the block's modulation rows (DiT: 2 for
+                          * attention, 5 for the MLP): h += gate * out; -1: h += out, ungated */
+} model_component;
+
+/* What the model predicts (the sampler converts it). */
+typedef enum { PRED_EPSILON, PRED_V, PRED_FLOW } model_prediction;
+
+/* A loaded network. Families extend it (the family's struct starts with a `model`). */
+typedef struct model {
+    const struct model_family *family;
+    const backend *be;
+    /* The residual stream the runner and the cache see: [rows * tokens, hidden]. */
+    int depth, tokens, hidden;
+    int n_comp;
+    const model_component *comp;
+    /* One sample: the latent it takes and the output it gives, [out_channels, ...latent dims 1..]. */
+    sc_shape latent;
+    int out_channels;
+    int cfg_channels;      /* the leading output channels guidance combines; the others (and the
+                            * variance channels of learned-sigma models) come from the cond row */
+    int learned_sigma;     /* out_channels = 2 C: channels C..2C are the variance interpolation */
+    model_prediction prediction;
+    uint64_t macs_forward; /* multiply-accumulates of one forward of one sample */
+    uint64_t macs_comp[MODEL_MAX_COMPONENTS]; /* of one block's component k, one sample */
+    uint64_t params;
+    char layout[32];       /* "diffusers", "original" */
+    char dtype[8];         /* of the weights in the file */
+    char path[4096];
+    /* Buffers the model owns (converted weights, tables), freed by model_release(). */
+    void **owned;
+    int n_owned, cap_owned;
+    weights *files;        /* kept open: float32 weights are views into their mappings */
+} model;
+
+/* The activations of one batch size. Families extend it. */
+typedef struct model_ws {
+    int capacity;          /* rows it was made for */
+    int rows;              /* rows of the current evaluation (<= capacity) */
+    float *h;              /* [capacity * tokens, hidden] residual stream */
+    float *sub;            /* [capacity * tokens, hidden] scratch for a component's raw output */
+    const float *mod;      /* [rows, mod_stride] the current block's modulation (set by block()) */
+    int mod_stride;
+    be_ctx *ctx;
+} model_ws;
+
+/* The request's conditioning as rows of the batch: [cond n; uncond n] when guided, else [cond n].
+ * Families fill what they use; the runner passes it to embed() untouched. */
+typedef struct {
+    int rows;
+    int *classes;          /* [rows] class ids (the null class for unconditional rows) */
+} model_cond;
+
+/* What detection sees of a checkpoint. */
+typedef struct {
+    const char *path;       /* the folder or file the user named (or a pipeline's component folder) */
+    const json_t *config;   /* its config.json, or NULL for a lone file */
+    const char *config_path;
+    const char *class_name; /* config's _class_name, or NULL */
+    weights *w;             /* a lone file's weights (names visible; nothing marked used); NULL for a
+                             * folder, whose weights the family opens once its config is validated */
+} model_probe;
+
+typedef struct model_family {
+    const char *name;        /* "dit" */
+    const char *about;       /* one line */
+    const char *class_names; /* the diffusers classes it loads, for messages: "DiTTransformer2DModel" */
+    const char *looks_for;   /* what detection recognises, for the message when nothing does */
+    /* How surely the checkpoint is this family's: 0 not at all .. 100 certain. The registry loads
+     * the highest score; a low score still lets load() explain what is wrong. */
+    int (*detect)(const model_probe *p);
+    /* Loads; takes over p->w (closes it on failure too), or opens the folder's weights itself
+     * (weights_open_folder(p->path)) after validating p->config. */
+    sc_status (*load)(const model_probe *p, const sc_load_opts *o, model **out);
+    void (*free)(model *m);
+    /* Family-specific fields of the public description (the generic ones are filled already). */
+    void (*describe)(const model *m, sc_model_info *info);
+    /* Validates the request's conditioning (what this family takes, its ranges) and builds the
+     * rows: guided = 1 adds the unconditional rows; raw = 1 takes c as the rows themselves
+     * (sc_model_forward: the null class allowed). */
+    sc_status (*conditioning)(const model *m, const sc_cond *c, int guided, int raw, model_cond *rows);
+    /* 1 when the family runs latents of this shape (DiT: its own size only). */
+    int (*accepts_shape)(const model *m, const sc_shape *s);
+
+    sc_status (*ws_create)(const model *m, int rows, model_ws **out);
+    void (*ws_free)(const model *m, model_ws *ws);
+    /* x [rows, latent], t [rows] -> ws->h and the conditioning of ws->rows rows. */
+    sc_status (*embed)(const model *m, model_ws *ws, const float *x, const float *t, const model_cond *c);
+    /* Block l's modulation into ws->mod (called before its components and its boundary). */
+    sc_status (*block)(const model *m, model_ws *ws, int l);
+    /* out [rows * tokens, hidden] = component k of block l on ws->h, before gate and residual. */
+    sc_status (*component)(const model *m, model_ws *ws, int l, int k, float *out);
+    /* out [rows, out_channels, ...] from ws->h. */
+    sc_status (*final)(const model *m, model_ws *ws, float *out);
+    /* out [rows * tokens, hidden] = block l's modulated input (what its first component sees);
+     * NULL when the family has none. Called after block(l). */
+    sc_status (*modulated_input)(const model *m, model_ws *ws, int l, float *out);
+} model_family;
+
+/* The registry (registry.c): the family that loads this checkpoint best, or a message naming
+ * what was looked for. */
+sc_status models_detect(const model_probe *p, const model_family **out);
+/* The i-th registered family, NULL past the end. */
+const model_family *models_family_at(int i);
+
+/* Shared bookkeeping for families (model.c). */
+sc_status model_own(model *m, void *p);           /* freed with the model (mem_free) */
+/* Forgets a plain weight buffer the backend has prepared a copy of: frees it when the model owns
+ * it (a converted F16/BF16 copy), else returns its mapped pages to the kernel. */
+void model_release_plain(model *m, const float *w, size_t bytes);
+void model_release(model *m);                     /* owned buffers and files */
+void model_cond_free(model_cond *c);
+/* Total floats of a latent of this shape (0 when rank is 0 or on overflow). */
+size_t model_shape_count(const sc_shape *s);
+
+#endif

@@ -1,0 +1,134 @@
+/* Finding what a path holds and loading it: the diffusers pipeline and model folder conventions
+ * (io/weights.h), the family through the registries (models/registry.c), the scheduler
+ * configuration of a pipeline folder. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "io/file.h"
+#include "io/json.h"
+#include "pipeline/pipeline.h"
+
+int threads_resolve(int threads)
+{
+    if (threads > 0) return threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* A model folder's config.json; `missing_config` explains a folder without one. Its weights are
+ * opened by the family once the config has been validated (model_probe.w is NULL for folders). */
+static sc_status open_folder(const char *dir, const char *missing_config, json_t **config, char *config_path,
+                             size_t cap)
+{
+    sc_status s = file_join(config_path, cap, dir, "config.json");
+    if (s) return s;
+    if (!file_is_regular(config_path)) {
+        char found[512];
+        file_list_dir(dir, found, sizeof found);
+        return err_fail(SC_ERR_FORMAT, "%s: %s: found %s", dir, missing_config, found);
+    }
+    return json_load_object_file(config_path, SC_JSON_FILE_CAP, config);
+}
+
+static const char *class_name(const json_t *config)
+{
+    const json_t *c = config ? json_object_get(config, "_class_name") : NULL;
+    return json_is_string(c) ? json_string_value(c) : NULL;
+}
+
+sc_status pipeline_load(const char *path, const sc_load_opts *o, pipeline **out)
+{
+    *out = NULL;
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "empty model path");
+    pipeline *p = calloc(1, sizeof *p);
+    if (!p) return err_fail(SC_ERR_NOMEM, "out of memory");
+    snprintf(p->path, sizeof p->path, "%s", path);
+    sched_default(&p->sched);
+    snprintf(p->scheduler, sizeof p->scheduler, "default");
+    char dir[4096], config_path[4096] = "", sched_path[4096];
+    json_t *config = NULL;
+    weights *w = NULL;
+    sc_status s = SC_OK;
+    if (file_is_dir(path)) {
+        int is_pipeline;
+        s = weights_pipeline_component(path, "transformer", "this pipeline has no transformer to sample with", dir,
+                                       sizeof dir, &is_pipeline);
+        if (!s && is_pipeline) {
+            snprintf(p->folder, sizeof p->folder, "%s", path);
+            snprintf(p->layout, sizeof p->layout, "diffusers-pipeline");
+            s = file_join(sched_path, sizeof sched_path, path, "scheduler/scheduler_config.json");
+            if (!s && file_is_regular(sched_path)) {
+                s = sched_load(&p->sched, sched_path);
+                snprintf(p->scheduler, sizeof p->scheduler, "%s", sched_path);
+            }
+        } else if (!s) {
+            snprintf(dir, sizeof dir, "%s", path);
+        }
+        if (!s)
+            s = open_folder(dir, "not a model folder: no config.json (a diffusers pipeline has model_index.json, a "
+                                 "model folder config.json + diffusion_pytorch_model.safetensors)",
+                            &config, config_path, sizeof config_path);
+    } else {
+        snprintf(dir, sizeof dir, "%s", path);
+        s = weights_open_file(path, &w);
+    }
+    const model_family *f = NULL;
+    model_probe probe = {.path = dir, .config = config, .config_path = config_path, .class_name = class_name(config), .w = w};
+    if (!s) s = models_detect(&probe, &f);
+    if (!s) {
+        s = f->load(&probe, o, &p->net); /* takes over w (NULL for a folder: the family opens it) */
+        w = NULL;
+    }
+    weights_close(w);
+    if (config) json_decref(config);
+    if (s) {
+        pipeline_free(p);
+        return s;
+    }
+    if (!p->layout[0]) snprintf(p->layout, sizeof p->layout, "%s", p->net->layout);
+    *out = p;
+    return SC_OK;
+}
+
+void pipeline_free(pipeline *p)
+{
+    if (!p) return;
+    if (p->net) p->net->family->free(p->net);
+    free(p);
+}
+
+sc_status pipeline_decoder_load(const char *path, decoder **out)
+{
+    *out = NULL;
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "empty VAE path");
+    char dir[4096], config_path[4096] = "";
+    json_t *config = NULL;
+    weights *w = NULL;
+    sc_status s = SC_OK;
+    if (file_is_dir(path)) {
+        int is_pipeline;
+        s = weights_pipeline_component(path, "vae", "this pipeline has no VAE", dir, sizeof dir, &is_pipeline);
+        if (!s && !is_pipeline) snprintf(dir, sizeof dir, "%s", path);
+        if (!s)
+            s = open_folder(dir, "not a VAE folder: no config.json (expected config.json + "
+                                 "diffusion_pytorch_model.safetensors)",
+                            &config, config_path, sizeof config_path);
+    } else {
+        snprintf(dir, sizeof dir, "%s", path);
+        s = weights_open_file(path, &w);
+    }
+    const decoder_family *f = NULL;
+    decoder_probe probe = {.path = dir, .config = config, .config_path = config_path, .class_name = class_name(config),
+                           .w = w};
+    if (!s) s = decoders_detect(&probe, &f);
+    if (!s) {
+        s = f->load(&probe, out); /* takes over w */
+        w = NULL;
+    }
+    weights_close(w);
+    if (config) json_decref(config);
+    return s;
+}
