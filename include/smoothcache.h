@@ -200,7 +200,19 @@ sc_status sc_decode_images(const sc_model *m, sc_vae *vae, int n, const float *l
 
 /* ---------------------------------------------------------------- sampling */
 
-typedef enum { SC_SAMPLER_DDIM = 0, SC_SAMPLER_IDDPM = 1, SC_SAMPLER_DPMPP2M = 2 } sc_sampler;
+/* ddim, iddpm, dpmpp2m run on a discrete (beta) schedule; k-euler and k-dpmpp2m are k-diffusion's
+ * samplers on continuous sigmas (Karras et al.'s spacing), for discrete models too; flow-euler is
+ * flow matching's Euler step, for models that predict a velocity. */
+typedef enum {
+    SC_SAMPLER_DDIM = 0,
+    SC_SAMPLER_IDDPM = 1,
+    SC_SAMPLER_DPMPP2M = 2,
+    SC_SAMPLER_K_EULER = 3,
+    SC_SAMPLER_K_DPMPP2M = 4,
+    SC_SAMPLER_FLOW_EULER = 5
+} sc_sampler;
+
+#define SC_SAMPLER_COUNT 6
 
 /* Called after each sampler step (step = 1..steps) with the current latents [n, latent].
  * Return nonzero to cancel the generation. */

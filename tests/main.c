@@ -75,6 +75,60 @@ const char *test_fixtures(void)
     return e && *e ? e : SC_SOURCE_DIR "/tests/fixtures";
 }
 
+static char *rotate(void)
+{
+    static char bufs[8][4096];
+    static int k;
+    return bufs[k++ % 8];
+}
+
+const char *test_fixture(const char *rel)
+{
+    char *b = rotate();
+    snprintf(b, 4096, "%s/%s", test_fixtures(), rel);
+    return b;
+}
+
+const char *test_fixture_sub(const char *dir, const char *name)
+{
+    char *b = rotate();
+    snprintf(b, 4096, "%s/%s/%s", test_fixtures(), dir, name);
+    return b;
+}
+
+const char *test_source(const char *rel)
+{
+    char *b = rotate();
+    snprintf(b, 4096, "%s/%s", SC_SOURCE_DIR, rel);
+    return b;
+}
+
+double test_rel_err(const float *a, const float *ref, size_t n)
+{
+    double md = 0, mr = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - ref[i]);
+        if (!(d <= md)) md = isnan(d) ? INFINITY : d;
+        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
+    }
+    return md / (mr > 0 ? mr : 1);
+}
+
+char *test_read(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    CHECK(fseek(f, 0, SEEK_END) == 0);
+    const long size = ftell(f);
+    CHECK(size >= 0 && fseek(f, 0, SEEK_SET) == 0);
+    char *buf = malloc((size_t)size + 1);
+    CHECK(buf && fread(buf, 1, (size_t)size, f) == (size_t)size);
+    fclose(f);
+    buf[size] = '\0';
+    *n = (size_t)size;
+    return buf;
+}
+
 int test_cli(const char *args, char **output)
 {
     char cmd[16384], out[1100];

@@ -30,7 +30,7 @@ static void check_iddpm(int steps, const char *key)
     sched_config sc;
     sched_default(&sc);
     sampler_plan plan;
-    CHECK_OK(sampler_plan_make(&plan, &sc, SC_SAMPLER_IDDPM, steps, 1, 1));
+    CHECK_OK(sampler_plan_make(&plan, &sc, SC_SAMPLER_IDDPM, steps, 1, 1, PREDICTS_EPSILON));
     /* The plan is in call order (noisiest first); the reference list ascends. */
     for (int k = 0; k < steps; k++)
         CHECK(plan.timesteps[steps - 1 - k] == (int)json_integer_value(json_array_get(ref, (size_t)k)));
@@ -48,7 +48,7 @@ TEST(schedule_ddim_leading_50_is_980_down_to_0)
     sched_config sc;
     sched_default(&sc);
     sampler_plan plan;
-    CHECK_OK(sampler_plan_make(&plan, &sc, SC_SAMPLER_DDIM, 50, 1, 0));
+    CHECK_OK(sampler_plan_make(&plan, &sc, SC_SAMPLER_DDIM, 50, 1, 0, PREDICTS_EPSILON));
     for (int k = 0; k < 50; k++) CHECK(plan.timesteps[k] == 980 - 20 * k);
     sampler_plan_free(&plan);
 }
@@ -59,8 +59,8 @@ TEST(schedule_trailing_refuses_step_counts_where_diffusers_gives_an_extra_step)
     sched_default(&sc);
     sc.spacing = SPACING_TRAILING;
     sampler_plan plan;
-    CHECK_ERR(sampler_plan_make(&plan, &sc, SC_SAMPLER_DDIM, 61, 1, 0), SC_ERR_ARG, "gives 62 timesteps");
-    CHECK_OK(sampler_plan_make(&plan, &sc, SC_SAMPLER_DDIM, 50, 1, 0));
+    CHECK_ERR(sampler_plan_make(&plan, &sc, SC_SAMPLER_DDIM, 61, 1, 0, PREDICTS_EPSILON), SC_ERR_ARG, "gives 62 timesteps");
+    CHECK_OK(sampler_plan_make(&plan, &sc, SC_SAMPLER_DDIM, 50, 1, 0, PREDICTS_EPSILON));
     CHECK(plan.timesteps[0] == 999 && plan.timesteps[49] == 19);
     sampler_plan_free(&plan);
 }

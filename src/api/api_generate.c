@@ -35,7 +35,7 @@ sc_status sc_generate(sc_model *m, const sc_gen_params *p, float *latents_out)
 sc_status sc_sampler_timesteps(const sc_model *m, sc_sampler sampler, int steps, int *out)
 {
     sampler_plan p;
-    sc_status s = sampler_plan_make(&p, &m->sched, sampler, steps, 1, 0);
+    sc_status s = sampler_plan_make(&p, &m->sched, sampler, steps, 1, 0, pipeline_prediction(m->net));
     if (s) return s;
     memcpy(out, p.timesteps, (size_t)steps * sizeof *out);
     sampler_plan_free(&p);
@@ -46,7 +46,7 @@ const char *sc_sampler_name(sc_sampler s) { return sampler_name(s); }
 
 int sc_sampler_from_name(const char *name)
 {
-    for (int s = SC_SAMPLER_DDIM; s <= SC_SAMPLER_DPMPP2M; s++)
+    for (int s = 0; s < SC_SAMPLER_COUNT; s++)
         if (!strcmp(name, sc_sampler_name((sc_sampler)s))) return s;
     return -1;
 }

@@ -30,7 +30,8 @@ int cmd_policies(int argc, char **argv);
     {"--class", "N[,N...]", "class ids, one image each"},                                      \
     {"--seed", "S", "seed, 0..2^64-1; image i uses S+i (default 0)"},                          \
     {"--steps", "N", "sampler steps, 1..1000 (default 50)"},                                   \
-    {"--sampler", "NAME", "ddim (default), iddpm (original DiT, stochastic) or dpmpp2m"},      \
+    {"--sampler", "NAME", "ddim (default), iddpm (original DiT, stochastic), dpmpp2m, k-euler or k-dpmpp2m "        \
+                          "(k-diffusion on Karras sigmas); flow-euler for flow-matching models"},                 \
     {"--cfg", "F", "classifier-free guidance scale, 1..1000; 1 disables it (default 4.0)"},    \
     {"--threads", "N", "threads, 1..CPUs (default: all CPUs)"}
 

@@ -64,7 +64,13 @@ int cli_sampler(const cli_args *a, sc_sampler *s)
     *s = SC_SAMPLER_DDIM;
     if (!v) return 0;
     const int k = sc_sampler_from_name(v);
-    if (k < 0) return cli_usage_error(a, "--sampler: '%s' is not ddim, iddpm or dpmpp2m", v);
+    if (k < 0) {
+        char names[160];
+        size_t n = 0;
+        for (int i = 0; i < SC_SAMPLER_COUNT; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", sc_sampler_name((sc_sampler)i));
+        return cli_usage_error(a, "--sampler: '%s' is not one of %s", v, names);
+    }
     *s = (sc_sampler)k;
     return 0;
 }

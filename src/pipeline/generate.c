@@ -32,7 +32,7 @@ static sc_status validate(const pipeline *p, const sc_gen_params *gp)
     if (!(gp->cfg >= 1.0f && gp->cfg <= 1000.0f))
         return err_fail(SC_ERR_ARG, "guidance scale must be a finite number in [1, 1000] (got %g)", (double)gp->cfg);
     if (gp->threads < 0) return err_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", gp->threads);
-    if ((unsigned)gp->sampler > SC_SAMPLER_DPMPP2M) return err_fail(SC_ERR_ARG, "unknown sampler");
+    if ((unsigned)gp->sampler >= SC_SAMPLER_COUNT) return err_fail(SC_ERR_ARG, "unknown sampler");
     const model *m = p->net;
     if (gp->shape.rank && !m->family->accepts_shape(m, &gp->shape))
         return err_fail(SC_ERR_ARG, "this model does not generate latents of that shape (rank %d); its own is [%d, %d, %d]",
@@ -97,6 +97,11 @@ static sc_status check_finite(const float *x, size_t n, int step, int steps, int
     return SC_OK;
 }
 
+sample_prediction pipeline_prediction(const model *m)
+{
+    return m->prediction == PRED_V ? PREDICTS_V : m->prediction == PRED_FLOW ? PREDICTS_FLOW : PREDICTS_EPSILON;
+}
+
 static void comps_of(const model *m, cache_comps *c)
 {
     static const cache_role roles[] = {[ROLE_SELF_ATTENTION] = CACHE_ROLE_SELF_ATTENTION,
@@ -131,7 +136,7 @@ sc_status pipeline_generate(pipeline *p, const sc_gen_params *gp, const cache_po
         s = cache_run_create(gp->cache ? gp->cache : "none", &g.cache);
     }
     if (!s) s = m->family->conditioning(m, gp->cond, guided, 0, &g.rows);
-    if (!s) s = sampler_plan_make(&g.plan, &p->sched, gp->sampler, gp->steps, n, m->learned_sigma);
+    if (!s) s = sampler_plan_make(&g.plan, &p->sched, gp->sampler, gp->steps, n, m->learned_sigma, pipeline_prediction(m));
     if (!s) s = m->family->ws_create(m, rows, &g.ws);
     if (s) goto done;
     cache_gen cg = {.steps = gp->steps, .depth = m->depth, .rows = rows, .images = N, .tokens = m->tokens,
@@ -161,14 +166,15 @@ sc_status pipeline_generate(pipeline *p, const sc_gen_params *gp, const cache_po
         rng_seed(&g.noise_rng[i], (gp->seed + (uint64_t)i) ^ RNG_NOISE_STREAM);
     }
     if (gp->latents_in) memcpy(x, gp->latents_in, n * sizeof *x);
+    sampler_init_latents(&g.plan, x); /* unit noise times the first noise level */
 
     const double t0 = now_seconds();
     for (int k = 0; k < gp->steps; k++) {
         const int t = g.plan.timesteps[k];
-        for (int r = 0; r < rows; r++) g.t_rows[r] = (float)t;
-        /* [x; x]: both halves see the conditional latent. */
-        m->be->copy(g.model_in, x, n);
-        if (guided) m->be->copy(g.model_in + n, x, n);
+        for (int r = 0; r < rows; r++) g.t_rows[r] = g.plan.model_t[k];
+        /* [x; x]: both halves see the conditional latent (scaled as the sampler feeds the model). */
+        sampler_model_input(&g.plan, k, x, g.model_in);
+        if (guided) m->be->copy(g.model_in + n, g.model_in, n);
         cache_run_step(g.cache, k);
         if (guided && cache_run_uncond_skip(g.cache)) {
             /* CFG-Cache: only the conditional rows run; the policy rebuilds the unconditional

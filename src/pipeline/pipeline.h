@@ -16,6 +16,7 @@
 #include "cache/run.h"
 #include "models/decoder.h"
 #include "models/model.h"
+#include "sample/sampler.h"
 #include "sample/schedule.h"
 #include "smoothcache.h"
 
@@ -44,6 +45,9 @@ sc_status pipeline_generate(pipeline *p, const sc_gen_params *gp, const cache_po
 
 /* A decoder from a decoder folder, a pipeline folder (its vae/) or a single file. */
 sc_status pipeline_decoder_load(const char *path, decoder **out);
+
+/* What the model predicts, as the samplers name it. */
+sample_prediction pipeline_prediction(const model *m);
 
 /* The threads to use: n > 0, or all online CPUs for 0. */
 int threads_resolve(int threads);

@@ -42,26 +42,49 @@ sc_status diffusers_timesteps(const sched_config *sc, int steps, timestep_spacin
     return SC_OK;
 }
 
-sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler kind, int steps,
-                            size_t n, int learned_sigma)
+static const char *const k_names[SC_SAMPLER_COUNT] = {"ddim", "iddpm", "dpmpp2m", "k-euler", "k-dpmpp2m", "flow-euler"};
+
+const char *sampler_name(sc_sampler s) { return (unsigned)s < SC_SAMPLER_COUNT ? k_names[s] : "?"; }
+
+static const char *prediction_name(sample_prediction p)
+{
+    return p == PREDICTS_EPSILON ? "the noise (epsilon)" : p == PREDICTS_V ? "v" : "a flow velocity";
+}
+
+sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler kind, int steps, size_t n,
+                            int learned_sigma, sample_prediction pred)
 {
     memset(p, 0, sizeof *p);
+    if ((unsigned)kind >= SC_SAMPLER_COUNT) return err_fail(SC_ERR_ARG, "unknown sampler %d", (int)kind);
     if (steps < 1 || steps > sc->num_train)
         return err_fail(SC_ERR_ARG, "steps must be in 1..%d (got %d)", sc->num_train, steps);
+    const int flow = kind == SC_SAMPLER_FLOW_EULER;
+    if (flow != (sc->kind == SCHED_FLOW))
+        return err_fail(SC_ERR_ARG, "the %s sampler runs on %s schedule; this model's scheduler is %s", k_names[kind],
+                        flow ? "a flow-matching" : "a noise (beta)", sc->kind == SCHED_FLOW ? "flow matching" : "a beta schedule");
+    const sample_prediction needs = flow ? PREDICTS_FLOW : PREDICTS_EPSILON;
+    if (pred != needs)
+        return err_fail(SC_ERR_ARG, "the %s sampler needs a model that predicts %s; this one predicts %s", k_names[kind],
+                        prediction_name(needs), prediction_name(pred));
     p->kind = kind;
     p->steps = steps;
     p->n = n;
+    p->init_sigma = 1.0f;
+    sc_status s = SC_ERR_ARG;
+    int history = 0;
     switch (kind) {
-    case SC_SAMPLER_DDIM: return ddim_plan(p, sc, steps);
-    case SC_SAMPLER_IDDPM: return iddpm_plan(p, sc, steps, learned_sigma);
-    case SC_SAMPLER_DPMPP2M: {
-        sc_status s = dpmpp2m_plan(p, sc, steps);
-        if (s) return s;
-        p->prev = mem_alloc_array(n, sizeof(float), "sampler history");
-        return p->prev ? SC_OK : SC_ERR_NOMEM;
+    case SC_SAMPLER_DDIM: s = ddim_plan(p, sc, steps); break;
+    case SC_SAMPLER_IDDPM: s = iddpm_plan(p, sc, steps, learned_sigma); break;
+    case SC_SAMPLER_DPMPP2M: s = dpmpp2m_plan(p, sc, steps), history = 1; break;
+    case SC_SAMPLER_K_EULER: s = keuler_plan(p, sc, steps); break;
+    case SC_SAMPLER_K_DPMPP2M: s = kdpmpp2m_plan(p, sc, steps), history = 1; break;
+    case SC_SAMPLER_FLOW_EULER: s = flow_euler_plan(p, sc, steps); break;
     }
-    }
-    return err_fail(SC_ERR_ARG, "unknown sampler %d", (int)kind);
+    if (s) return s;
+    if (!p->own_time)
+        for (int k = 0; k < steps; k++) p->model_t[k] = (float)p->timesteps[k];
+    if (history && !(p->prev = mem_alloc_array(n, sizeof(float), "sampler history"))) return SC_ERR_NOMEM;
+    return SC_OK;
 }
 
 void sampler_plan_free(sampler_plan *p)
@@ -70,23 +93,34 @@ void sampler_plan_free(sampler_plan *p)
     p->prev = NULL;
 }
 
-int sampler_step_adds_noise(const sampler_plan *p, int k) { return p->needs_noise && k < p->steps - 1; }
-
-void sampler_step(sampler_plan *p, int k, float *x, const float *eps, const float *v, const float *noise)
+void sampler_init_latents(const sampler_plan *p, float *x)
 {
-    switch (p->kind) {
-    case SC_SAMPLER_DDIM: ddim_step(p, k, x, eps); break;
-    case SC_SAMPLER_IDDPM: iddpm_step(p, k, x, eps, v, noise); break;
-    case SC_SAMPLER_DPMPP2M: dpmpp2m_step(p, k, x, eps); break;
-    }
+    if (p->init_sigma == 1.0f) return;
+    const float s = p->init_sigma;
+    for (size_t i = 0; i < p->n; i++) x[i] = x[i] * s;
 }
 
-const char *sampler_name(sc_sampler s)
+void sampler_model_input(const sampler_plan *p, int k, const float *x, float *in)
 {
-    switch (s) {
-    case SC_SAMPLER_DDIM: return "ddim";
-    case SC_SAMPLER_IDDPM: return "iddpm";
-    case SC_SAMPLER_DPMPP2M: return "dpmpp2m";
+    if (!p->scales_input) {
+        memcpy(in, x, p->n * sizeof *in);
+        return;
     }
-    return "?";
+    const float c = p->c_in[k];
+    #pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < p->n; i++) in[i] = x[i] * c;
+}
+
+int sampler_step_adds_noise(const sampler_plan *p, int k) { return p->needs_noise && k < p->steps - 1; }
+
+void sampler_step(sampler_plan *p, int k, float *x, const float *pred, const float *v, const float *noise)
+{
+    switch (p->kind) {
+    case SC_SAMPLER_DDIM: ddim_step(p, k, x, pred); break;
+    case SC_SAMPLER_IDDPM: iddpm_step(p, k, x, pred, v, noise); break;
+    case SC_SAMPLER_DPMPP2M: dpmpp2m_step(p, k, x, pred); break;
+    case SC_SAMPLER_K_EULER: keuler_step(p, k, x, pred); break;
+    case SC_SAMPLER_K_DPMPP2M: kdpmpp2m_step(p, k, x, pred); break;
+    case SC_SAMPLER_FLOW_EULER: flow_euler_step(p, k, x, pred); break;
+    }
 }

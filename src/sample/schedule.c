@@ -16,6 +16,34 @@ void sched_default(sched_config *s)
     s->spacing = SPACING_LEADING;
     s->steps_offset = 0;
     s->set_alpha_to_one = 1;
+    s->shift = 1.0;
+}
+
+/* FlowMatchEulerDiscreteScheduler: num_train_timesteps and a static shift; the resolution-dependent
+ * and stochastic variants and the alternative sigma spacings are refused. */
+static sc_status flow_load(sched_config *s, const json_t *j, const char *path)
+{
+    long long n = 1000;
+    int dyn = 0, stoch = 0, invert = 0, karras = 0, expo = 0, beta = 0;
+    sc_status st;
+    if ((st = json_get_int(j, "num_train_timesteps", path, 0, 2, SCHED_MAX_TRAIN, 1000, &n)) ||
+        (st = json_get_num(j, "shift", path, 0, 1e-3, 1e3, 1.0, &s->shift)) ||
+        (st = json_get_bool(j, "use_dynamic_shifting", path, 0, 0, &dyn)) ||
+        (st = json_get_bool(j, "stochastic_sampling", path, 0, 0, &stoch)) ||
+        (st = json_get_bool(j, "invert_sigmas", path, 0, 0, &invert)) ||
+        (st = json_get_bool(j, "use_karras_sigmas", path, 0, 0, &karras)) ||
+        (st = json_get_bool(j, "use_exponential_sigmas", path, 0, 0, &expo)) ||
+        (st = json_get_bool(j, "use_beta_sigmas", path, 0, 0, &beta)))
+        return st;
+    const json_t *term = json_object_get(j, "shift_terminal");
+    if (dyn || stoch || invert || karras || expo || beta || (term && !json_is_null(term)))
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: %s is not supported (a static shift only)", path,
+                        dyn ? "use_dynamic_shifting" : stoch ? "stochastic_sampling" : invert ? "invert_sigmas"
+                        : karras || expo || beta ? "another sigma spacing" : "shift_terminal");
+    s->kind = SCHED_FLOW;
+    s->num_train = (int)n;
+    s->from_file = 1;
+    return SC_OK;
 }
 
 sc_status sched_load(sched_config *s, const char *path)
@@ -24,6 +52,12 @@ sc_status sched_load(sched_config *s, const char *path)
     sched_default(s);
     sc_status st = json_load_object_file(path, SC_JSON_FILE_CAP, &j);
     if (st) return st;
+    const json_t *cls = json_object_get(j, "_class_name");
+    if (json_is_string(cls) && !strcmp(json_string_value(cls), "FlowMatchEulerDiscreteScheduler")) {
+        st = flow_load(s, j, path);
+        json_decref(j);
+        return st;
+    }
     long long n = 1000, off = 0;
     const char *beta = "linear", *spacing = "leading", *pred = "epsilon";
     int one = 1;

@@ -1,6 +1,10 @@
-/* Noise schedules: the beta table and the cumulative products of (1 - beta), in the two numeric
- * flavours the references use (FORMATS.md 3.1): float64 (original DiT) and float32 emulating
- * torch exactly (diffusers). */
+/* Noise schedules, what a pipeline's scheduler configuration describes:
+ *   discrete: a beta table over num_train timesteps and the cumulative products of (1 - beta), in
+ *     the two numeric flavours the references use (docs/FORMATS.md): float64 (original DiT) and
+ *     float32 emulating torch exactly (diffusers); continuous-sigma samplers run on it too, with
+ *     sigma = sqrt((1 - abar) / abar) (sample/ksigma.c);
+ *   flow: rectified flow / flow matching, x_s = (1 - s) x0 + s noise for s in [0, 1], as diffusers'
+ *     FlowMatchEulerDiscreteScheduler with a static shift. */
 #ifndef SC_SAMPLE_SCHEDULE_H
 #define SC_SAMPLE_SCHEDULE_H
 
@@ -11,7 +15,10 @@
 typedef enum { BETA_LINEAR, BETA_SCALED_LINEAR, BETA_SQUAREDCOS } beta_schedule;
 typedef enum { SPACING_LEADING, SPACING_TRAILING, SPACING_LINSPACE } timestep_spacing;
 
+typedef enum { SCHED_DISCRETE, SCHED_FLOW } sched_kind;
+
 typedef struct {
+    sched_kind kind;
     int num_train;            /* training timesteps (1000) */
     beta_schedule beta;
     double beta_start, beta_end;
@@ -20,11 +27,13 @@ typedef struct {
     int steps_offset;
     int set_alpha_to_one;     /* DDIM: alpha_prev of the last step is 1 (else alphas_cumprod[0]) */
     int from_file;            /* 1 when read from a scheduler_config.json */
+    double shift;             /* flow: sigma -> shift s / (1 + (shift - 1) s) (1 = none) */
 } sched_config;
 
 /* The DiT default: linear 1e-4..0.02 over 1000 steps, leading spacing, offset 0. */
 void sched_default(sched_config *s);
-/* Reads a diffusers scheduler_config.json; unknown keys are ignored, bad values are errors. */
+/* Reads a diffusers scheduler_config.json (a discrete scheduler's, or FlowMatchEulerDiscreteScheduler's);
+ * unknown keys are ignored, bad values are errors. */
 sc_status sched_load(sched_config *s, const char *path);
 
 /* diffusers: torch.linspace / cumprod in float32, bit-exact (alphas_cumprod[num_train]). */
