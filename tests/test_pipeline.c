@@ -131,3 +131,74 @@ TEST(pipeline_sample_writes_a_uniform_class_npz)
     snprintf(args, sizeof args, "unzip -tq %s", test_path("s.npz"));
     CHECK(system(args) == 0);
 }
+
+/* tmp/<name>: a pipeline folder whose transformer/ and vae/ hold the given weight files (file
+ * names as diffusers writes them) beside their configs. */
+static const char *make_pipeline_from(const char *name, const char *dit_config, const char *dit_weights,
+                                      const char *vae_config, const char *vae_weights)
+{
+    static char dir[2][1200];
+    static int k;
+    char *d = dir[k++ % 2], p[2400];
+    snprintf(d, sizeof dir[0], "%s/%s", test_tmpdir(), name);
+    const char *sub[] = {"", "/transformer", "/vae"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", d, sub[i]);
+        CHECK(mkdir(p, 0755) == 0);
+    }
+    const char *index = "{\"_class_name\":\"DiTPipeline\",\"transformer\":[\"diffusers\",\"DiTTransformer2DModel\"],"
+                        "\"vae\":[\"diffusers\",\"AutoencoderKL\"]}";
+    snprintf(p, sizeof p, "%s/model_index.json", d);
+    test_write(p, index, strlen(index));
+    const char *src[4] = {dit_config, dit_weights, vae_config, vae_weights};
+    for (int i = 0; i < 4; i++) {
+        const char *base = strrchr(src[i], '/') + 1;
+        const char *dst = strstr(base, ".safetensors") ? "diffusion_pytorch_model.safetensors"
+                          : strstr(base, ".bin")       ? "diffusion_pytorch_model.bin"
+                                                       : "config.json";
+        snprintf(p, sizeof p, "%s/%s/%s", d, i < 2 ? "transformer" : "vae", dst);
+        copy_file(src[i], p);
+    }
+    return d;
+}
+
+TEST(pipeline_with_only_pytorch_bin_files_makes_the_images_of_its_safetensors_twin)
+{
+    /* diffusers' own files: the .bin of save_pretrained(safe_serialization=False) and the
+     * safetensors of the same weights (tools/make_torch_fixtures.py); facebook/DiT-XL-2-256's vae/
+     * ships only the .bin. */
+    const char *bin = make_pipeline_from("bin", test_fixture("torch/dit_diffusers/config.json"),
+                                         test_fixture("torch/dit_diffusers/diffusion_pytorch_model.bin"),
+                                         test_fixture("torch/vae_a_bin/config.json"),
+                                         test_fixture("torch/vae_a_bin/diffusion_pytorch_model.bin"));
+    const char *twin = make_pipeline_from("twin", test_fixture("torch/dit_diffusers/config.json"),
+                                          test_fixture("torch/dit_diffusers_twin.safetensors"),
+                                          test_fixture("vae_a_diffusers/config.json"),
+                                          test_fixture("vae_a_diffusers/diffusion_pytorch_model.safetensors"));
+    const char *dirs[2] = {bin, twin};
+    for (int i = 0; i < 2; i++) {
+        char args[4096], *out = NULL;
+        snprintf(args, sizeof args, "generate --model %s --class 1,7 --seed 3 --steps 6 --out %s/p.npz --latents-out %s/z.npy",
+                 dirs[i], dirs[i], dirs[i]);
+        const int st = test_cli(args, &out);
+        CHECK_MSG(st == 0, "%s: exit %d: %s", dirs[i], st, out);
+        free(out);
+    }
+    static const char *files[] = {"p.npz", "z.npy"};
+    for (int f = 0; f < 2; f++) {
+        char a[2400], b[2400];
+        snprintf(a, sizeof a, "%s/%s", bin, files[f]);
+        snprintf(b, sizeof b, "%s/%s", twin, files[f]);
+        size_t na, nb;
+        char *x = test_read(a, &na), *y = test_read(b, &nb);
+        CHECK_MSG(na == nb && !memcmp(x, y, na), "%s differs between the .bin pipeline and its safetensors twin", files[f]);
+        free(x);
+        free(y);
+    }
+    npy_array pics;
+    char p[2400];
+    snprintf(p, sizeof p, "%s/p.npz", bin);
+    read_npz(p, &pics);
+    CHECK(pics.rank == 4 && pics.shape[0] == 2 && pics.shape[1] == 32 && pics.shape[3] == 3); /* 8 x 4 pixels */
+    npy_free(&pics);
+}

@@ -91,6 +91,37 @@ TEST(vae_decode_matches_diffusers_for_every_naming)
     json_decref(j);
 }
 
+/* The decoder output of `path` on the fixture latents of `latents` (freed by the caller). */
+static float *decode_file(const char *path, const char *latents, size_t *count)
+{
+    vae_model *m = load_ok(path);
+    npy_array lat;
+    CHECK_OK(npy_read(fixture(latents), &lat));
+    const int n = (int)lat.shape[0], S = (int)lat.shape[2], F = S * vae_upscale(m);
+    *count = (size_t)n * 3 * F * F;
+    float *out = calloc(*count, sizeof *out);
+    CHECK_OK(vae_decode(m, n, S, lat.data, out, 0));
+    npy_free(&lat);
+    vae_free(m);
+    return out;
+}
+
+TEST(vae_pytorch_files_decode_bit_identical_to_their_safetensors_twins)
+{
+    /* A diffusers VAE folder whose weights are only diffusion_pytorch_model.bin (as diffusers saves
+     * with safe_serialization=False), and a lone torch.save file in LDM names under
+     * first_stage_model.: tools/make_torch_fixtures.py wrote both with torch from the fixtures. */
+    static const char *pairs[][3] = {{"torch/vae_a_bin", "vae_a_diffusers", "vae_a_diffusers_latents.npy"},
+                                     {"torch/vae_b_ldm.pt", "vae_b_ldm.safetensors", "vae_b_ldm_latents.npy"}};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        size_t na, nb;
+        float *a = decode_file(fixture(pairs[i][0]), pairs[i][2], &na), *b = decode_file(fixture(pairs[i][1]), pairs[i][2], &nb);
+        CHECK_MSG(na == nb && !memcmp(a, b, na * sizeof *a), "%s and %s decode differently", pairs[i][0], pairs[i][1]);
+        free(a);
+        free(b);
+    }
+}
+
 TEST(vae_lone_ldm_file_gets_its_config_from_shapes_and_sd_defaults)
 {
     vae_model *m = load_ok(fixture("vae_b_ldm.safetensors"));

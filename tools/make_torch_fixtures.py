@@ -13,22 +13,28 @@ Files (all tiny, deterministic values; the C tests hard-code the plain.pt values
   dit_original.pt            a tiny original-layout DiT (F32) and its twin dit_original.safetensors
   dit_diffusers/             a tiny DiTTransformer2DModel: config.json + diffusion_pytorch_model.bin
                              (BF16), twin dit_diffusers_twin.safetensors from save_pretrained
+  vae_a_bin/                 the fixture VAE tests/fixtures/vae_a_diffusers as diffusers saves it with
+                             safe_serialization=False: config.json + diffusion_pytorch_model.bin (its
+                             twin is that folder's safetensors, written by save_pretrained too)
+  vae_b_ldm.pt               tests/fixtures/vae_b_ldm.safetensors's tensors (LDM names, a full SD
+                             checkpoint's "first_stage_model." prefix) as one torch.save file
 The twins are written by the `safetensors` package from the same tensors, so the C side can check
 that both routes give identical bytes and identical forward outputs.
 """
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
-from diffusers import DiTTransformer2DModel
-from safetensors.torch import save_file
+from diffusers import AutoencoderKL, DiTTransformer2DModel
+from safetensors.torch import load_file, save_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BUDGET_BYTES = 100 * 1024
+BUDGET_BYTES = 640 * 1024
 
 # The tiny DiT shared by both layouts: hidden 8 (1 head x 8), 1 block, 4 -> 8 channels, patch 2,
 # latent 8x8 (16 tokens), 10 classes.
@@ -104,6 +110,18 @@ def save_diffusers(out):
         shutil.copyfile(Path(tmp) / "diffusion_pytorch_model.safetensors", out / "dit_diffusers_twin.safetensors")
 
 
+def save_vaes(out):
+    fixtures = REPO_ROOT / "tests" / "fixtures"
+    folder = out / "vae_a_bin"
+    if folder.exists():
+        shutil.rmtree(folder)
+    AutoencoderKL.from_pretrained(fixtures / "vae_a_diffusers").save_pretrained(folder, safe_serialization=False)
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("_name_or_path", None)  # where this machine read it from: not part of the fixture
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    torch.save(load_file(str(fixtures / "vae_b_ldm.safetensors")), out / "vae_b_ldm.pt")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outdir", nargs="?", default=str(REPO_ROOT / "tests" / "fixtures" / "torch"))
@@ -113,6 +131,7 @@ def main():
     save_train_checkpoints(out)
     save_original(out)
     save_diffusers(out)
+    save_vaes(out)
     total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"wrote {out} ({total} bytes, torch {torch.__version__})")
     if total > BUDGET_BYTES:

@@ -21,7 +21,14 @@ const char *cli_default_model(void)
     if (!slash) return NULL;
     *slash = '\0';
     if (snprintf(path, sizeof path, "%s/../models/demo", exe) >= (int)sizeof path) return NULL;
-    return sc_is_folder(path) ? path : NULL;
+    if (!sc_is_folder(path)) return NULL;
+    /* Named from the working folder when inside it (build/../models/demo): that is what files and
+     * messages record, not where this machine keeps the checkout. */
+    char cwd[4096];
+    const size_t len = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
+    if (len > 1 && !strncmp(path, cwd, len) && path[len] == '/')
+        memmove(path, path + len + 1, strlen(path + len + 1) + 1);
+    return path;
 }
 
 const char *cli_model_path(const cli_args *a)
