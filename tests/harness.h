@@ -25,7 +25,7 @@ _Noreturn void harness_fail(const char *file, int line, const char *msg);
 #define CHECK_MSG(cond, ...)                                    \
     do {                                                        \
         if (!(cond)) {                                          \
-            char m_[1024];                                      \
+            char m_[4096];                                      \
             snprintf(m_, sizeof m_, __VA_ARGS__);               \
             harness_fail(__FILE__, __LINE__, m_);               \
         }                                                       \

@@ -187,15 +187,6 @@ TEST(cache_schedule_files_are_validated)
 
 /* ---------------------------------------------------------------- cached sampling */
 
-static const char *fix(const char *name)
-{
-    static char p[4][2048];
-    static int k;
-    char *b = p[k++ % 4];
-    snprintf(b, sizeof p[0], "%s/%s", test_fixtures(), name);
-    return b;
-}
-
 static float *generate(sc_model *m, const char *cache, sc_cache_stats *st)
 {
     static const int classes[2] = {1, 2};
@@ -211,59 +202,86 @@ static float *generate(sc_model *m, const char *cache, sc_cache_stats *st)
     return out;
 }
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)a[i] - b[i]));
-        mr = fmax(mr, fabs((double)b[i]));
-    }
-    return md / mr;
-}
-
-TEST(cache_all_ones_schedule_is_bit_identical_to_uncached)
+/* Every policy that ends up computing every sub-layer gives the uncached latents, bit for bit. */
+TEST(cache_policies_that_skip_nothing_are_bit_identical_to_uncached)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
     const char *ones = "{\"attn\":[1,1,1,1,1,1,1,1,1,1],\"mlp\":[1,1,1,1,1,1,1,1,1,1]}";
     test_write(test_path("ones.json"), ones, strlen(ones));
-    char spec[1200];
-    snprintf(spec, sizeof spec, "smooth:schedule=%s", test_path("ones.json"));
-    float *a = generate(m, NULL, NULL), *b = generate(m, spec, NULL), *c = generate(m, "fora:n=1", NULL);
-    CHECK(memcmp(a, b, sc_latent_bytes(m, 2)) == 0);
-    CHECK(memcmp(a, c, sc_latent_bytes(m, 2)) == 0);
-    free(a); free(b); free(c);
+    char sched[1200], predicted[1200];
+    snprintf(sched, sizeof sched, "smooth:schedule=%s", test_path("ones.json"));
+    snprintf(predicted, sizeof predicted, "smooth:schedule=%s,predict=taylor2", test_path("ones.json"));
+    const char *specs[] = {"fora:n=1",          sched, predicted, "taylorseer:interval=1", "abcache:interval=1",
+                           "adacache:codebook=1e9:1", "fastercache:uncond_every=1"};
+    float *unc = generate(m, NULL, NULL);
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        sc_cache_stats st;
+        float *out = generate(m, specs[i], &st);
+        CHECK_MSG(!memcmp(out, unc, sc_latent_bytes(m, 2)), "%s is not bit-identical to uncached", specs[i]);
+        CHECK_MSG(st.skipped[COMP_ATTN] == 0 && st.skipped[COMP_MLP] == 0 && st.macs == st.macs_uncached,
+                  "%s skipped work", specs[i]);
+        free(out);
+    }
+    free(unc);
     sc_model_free(m);
 }
 
-TEST(cache_smooth_schedule_matches_the_hook_reference)
+/* The policies with a Python reference (tools/reference_cache.py: SmoothCache's official helper,
+ * diffusers' TaylorSeer and FasterCache hooks, on dit_a): the final latents within 1e-4, the
+ * work skipped per component as the reference decides it, and a second run bit-identical to the
+ * first (nothing leaks between generations). */
+static const struct {
+    const char *spec;      /* "%s": the fixture's schedule (short: a spec is at most 1000 bytes) */
+    const char *ref;
+    long skipped[COMP_N];  /* of 2 blocks x 10 evaluations per component */
+    double max_mac_ratio;
+} k_hook_refs[] = {
+    /* attn-0 reuses 4, attn-1 reuses 4, mlp (both blocks) 5 each */
+    {"smooth:schedule=%s", "cache/smooth_out.npy", {8, 10}, 1.0},
+    /* n = 0,1,2 warm up, then n = 4 and 7 compute: 5 of 10 per block and component */
+    {"taylorseer:interval=3,warmup=3,order=2", "cache/taylorseer_out.npy", {10, 10}, 1.0},
+    /* conditional-only evaluations 1, 2, 4, 5, 7, 8; attention extrapolated at the odd ones */
+    {"fastercache:uncond_every=3,uncond_until=1001,attn_until=1001", "cache/fastercache_out.npy", {6, 0}, 0.7},
+};
+
+TEST(cache_policies_match_their_python_references_and_repeat)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
-    char spec[1200];
-    snprintf(spec, sizeof spec, "smooth:schedule=%s", fix("cache/smooth_sched.json"));
-    sc_cache_stats st;
-    float *out = generate(m, spec, &st);
-    npy_array ref;
-    CHECK_OK(npy_read(fix("cache/smooth_out.npy"), &ref));
-    double e = rel_err(out, ref.data, ref.numel);
-    CHECK_MSG(e <= 1e-4, "cached trajectory relative error %.3g", e);
-    /* attn-0 reuses 4, attn-1 reuses 4, mlp (both blocks) 4 each. */
-    CHECK(st.skipped[COMP_ATTN] == 8 && st.computed[COMP_ATTN] == 12);
-    CHECK(st.skipped[COMP_MLP] == 10 && st.computed[COMP_MLP] == 10);
-    CHECK(st.macs < st.macs_uncached && st.seconds > 0);
-    float *unc = generate(m, "none", NULL);
-    CHECK(rel_err(unc, ref.data, ref.numel) > 1e-2); /* the reference is really cached */
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
+    float *unc = generate(m, NULL, NULL);
+    for (size_t i = 0; i < sizeof k_hook_refs / sizeof *k_hook_refs; i++) {
+        char spec[1000];
+        snprintf(spec, sizeof spec, k_hook_refs[i].spec, test_fixture("cache/smooth_sched.json"));
+        sc_cache_stats st;
+        float *out = generate(m, spec, &st), *again = generate(m, spec, NULL);
+        npy_array ref;
+        CHECK_OK(npy_read(test_fixture(k_hook_refs[i].ref), &ref));
+        CHECK(ref.numel * sizeof(float) == sc_latent_bytes(m, 2));
+        const double e = test_rel_err(out, ref.data, ref.numel);
+        CHECK_MSG(e <= 1e-4, "%s: relative error %.3g against its reference", spec, e);
+        /* The reference is cached: uncached latents lie well outside the tolerance. */
+        const double d = test_rel_err(unc, ref.data, ref.numel);
+        CHECK_MSG(d > 1e-3, "%s: uncached latents are %.3g from the reference: it is not really cached", spec, d);
+        for (int c = 0; c < COMP_N; c++)
+            CHECK_MSG(st.skipped[c] == k_hook_refs[i].skipped[c] && st.computed[c] + st.skipped[c] == 20,
+                      "%s: %s skipped %ld (want %ld), computed %ld", spec, k_names[c], st.skipped[c],
+                      k_hook_refs[i].skipped[c], st.computed[c]);
+        CHECK_MSG(st.macs < k_hook_refs[i].max_mac_ratio * st.macs_uncached && st.seconds > 0, "%s: MACs %.3g of %.3g",
+                  spec, st.macs, st.macs_uncached);
+        CHECK_MSG(!memcmp(out, again, sc_latent_bytes(m, 2)), "%s: a second run differs", spec);
+        free(out);
+        free(again);
+        npy_free(&ref);
+    }
     free(unc);
-    free(out);
-    npy_free(&ref);
     sc_model_free(m);
 }
 
 TEST(cache_fora_computes_every_nth_and_the_last)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
     sc_cache_stats st;
     float *out = generate(m, "fora:n=3", &st);
     /* n = 0, 3, 6, 9 compute (9 is also the last): 4 of 10 per block and component. */
@@ -279,7 +297,7 @@ TEST(cache_fora_computes_every_nth_and_the_last)
 static void check_calibration(const char *spec, const char *ref_file)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
     sc_calibration *cal;
     CHECK_OK(sc_calibration_new(spec, &cal));
     int classes[2] = {1, 2};
@@ -295,7 +313,7 @@ static void check_calibration(const char *spec, const char *ref_file)
     CHECK_OK(sc_calibration_save(cal, test_path("errors.json"), 0));
     cache_errors mine, ref;
     CHECK_OK(errors_load(test_path("errors.json"), &mine));
-    CHECK_OK(errors_load(fix(ref_file), &ref));
+    CHECK_OK(errors_load(test_fixture(ref_file), &ref));
     CHECK(mine.steps == 10 && mine.k == 3 && mine.depth == 2 && mine.has_blocks);
     double worst = 0;
     for (int cv = 0; cv < COMP_N + 2 * COMP_N; cv++)
@@ -321,14 +339,14 @@ TEST(cache_calibration_pooled_matches_the_hook_reference)
 TEST(cache_schedule_from_errors_drives_generation)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
     char spec[1200];
-    snprintf(spec, sizeof spec, "smooth:errors=%s,alpha=0.25", fix("cache/calib_mean.json"));
+    snprintf(spec, sizeof spec, "smooth:errors=%s,alpha=0.25", test_fixture("cache/calib_mean.json"));
     sc_cache_stats st;
     float *out = generate(m, spec, &st);
     CHECK(st.skipped[COMP_ATTN] > 0 && st.computed[COMP_ATTN] + st.skipped[COMP_ATTN] == 20);
     free(out);
-    snprintf(spec, sizeof spec, "smooth:errors=%s,alpha=0.25,per_block=1", fix("cache/calib_mean.json"));
+    snprintf(spec, sizeof spec, "smooth:errors=%s,alpha=0.25,per_block=1", test_fixture("cache/calib_mean.json"));
     out = generate(m, spec, &st);
     CHECK(st.computed[COMP_MLP] + st.skipped[COMP_MLP] == 20);
     free(out);
@@ -338,7 +356,7 @@ TEST(cache_schedule_from_errors_drives_generation)
 TEST(cache_target_macs_picks_the_smallest_sufficient_alpha)
 {
     cache_errors e;
-    CHECK_OK(errors_load(fix("cache/calib_mean.json"), &e));
+    CHECK_OK(errors_load(test_fixture("cache/calib_mean.json"), &e));
     cache_schedule s;
     CHECK_OK(schedule_alloc(&s, 2, 10, &k_dit));
     double alpha;
@@ -379,7 +397,7 @@ TEST(cache_spec_errors_are_specific)
 TEST(cache_schedule_length_mismatch_fails_the_generation)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
     char spec[2200];
     snprintf(spec, sizeof spec, "smooth:schedule=%s", shared_schedule("50-N-3-threshold-0.08.json"));
     int classes[1] = {1};
@@ -430,44 +448,10 @@ TEST(cache_predictors_extrapolate_polynomials_exactly)
     CHECK_ERR(predict_parse("taylor9", &k, &o), SC_ERR_ARG, "taylor1..taylor4");
 }
 
-TEST(cache_taylorseer_matches_the_diffusers_hook)
-{
-    sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
-    sc_cache_stats st;
-    float *out = generate(m, "taylorseer:interval=3,warmup=3,order=2", &st);
-    npy_array ref;
-    CHECK_OK(npy_read(fix("cache/taylorseer_out.npy"), &ref));
-    double e = rel_err(out, ref.data, ref.numel);
-    CHECK_MSG(e <= 1e-4, "taylorseer trajectory relative error %.3g", e);
-    /* n = 0,1,2 warm up, then n = 4 and 7 compute: 5 of 10 per block and component. */
-    CHECK(st.computed[COMP_ATTN] == 2 * 5 && st.skipped[COMP_ATTN] == 2 * 5);
-    free(out);
-    npy_free(&ref);
-    sc_model_free(m);
-}
-
-TEST(cache_predicting_policies_without_skips_are_bit_identical_to_uncached)
-{
-    sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
-    const char *ones = "{\"attn\":[1,1,1,1,1,1,1,1,1,1],\"mlp\":[1,1,1,1,1,1,1,1,1,1]}";
-    test_write(test_path("ones.json"), ones, strlen(ones));
-    char spec[1200];
-    snprintf(spec, sizeof spec, "smooth:schedule=%s,predict=taylor2", test_path("ones.json"));
-    float *a = generate(m, NULL, NULL), *b = generate(m, "taylorseer:interval=1", NULL);
-    float *c = generate(m, "abcache:interval=1", NULL), *d = generate(m, spec, NULL);
-    CHECK(memcmp(a, b, sc_latent_bytes(m, 2)) == 0);
-    CHECK(memcmp(a, c, sc_latent_bytes(m, 2)) == 0);
-    CHECK(memcmp(a, d, sc_latent_bytes(m, 2)) == 0);
-    free(a); free(b); free(c); free(d);
-    sc_model_free(m);
-}
-
 TEST(cache_abcache_and_smooth_prediction_account_and_repeat)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
     sc_cache_stats st;
     float *a = generate(m, "abcache:interval=2,k=3", &st);
     /* warm-up 0,1,2 then every 2nd: 3, 5, 7, 9 compute: 7 of 10. */
@@ -475,10 +459,10 @@ TEST(cache_abcache_and_smooth_prediction_account_and_repeat)
     float *b = generate(m, "abcache:interval=2,k=3", NULL);
     CHECK(memcmp(a, b, sc_latent_bytes(m, 2)) == 0);
     char spec[1200];
-    snprintf(spec, sizeof spec, "smooth:schedule=%s,predict=ab2", fix("cache/smooth_sched.json"));
+    snprintf(spec, sizeof spec, "smooth:schedule=%s,predict=ab2", test_fixture("cache/smooth_sched.json"));
     float *c = generate(m, spec, &st), *u = generate(m, NULL, NULL);
     CHECK(st.skipped[COMP_ATTN] == 8 && st.skipped[COMP_MLP] == 10);
-    CHECK(rel_err(c, u, sc_latent_bytes(m, 2) / sizeof(float)) < 0.5);
+    CHECK(test_rel_err(c, u, sc_latent_bytes(m, 2) / sizeof(float)) < 0.5);
     CHECK_ERR(cache_run_create("abcache:k=3,warmup=2", &(cache_run *){NULL}), SC_ERR_ARG, "warmup=2 must be at least k=3");
     float *out = malloc(sc_latent_bytes(m, 2));
     static const int classes[2] = {1, 2};
@@ -546,7 +530,7 @@ TEST(cache_dp_schedule_is_optimal_by_exhaustive_search)
 TEST(cache_dp_for_budget_beats_or_ties_greedy_at_equal_macs)
 {
     cache_errors e;
-    CHECK_OK(errors_load(fix("cache/calib_mean.json"), &e));
+    CHECK_OK(errors_load(test_fixture("cache/calib_mean.json"), &e));
     cache_schedule g, d;
     CHECK_OK(schedule_alloc(&g, 2, 10, &k_dit));
     CHECK_OK(schedule_alloc(&d, 2, 10, &k_dit));
@@ -602,17 +586,15 @@ TEST(cache_adacache_rate_follows_the_codebook)
     CHECK_ERR(cache_run_create("adacache:codebook=0.2:3/0.1:2", &r), SC_ERR_ARG, "must be ascending");
 }
 
-TEST(cache_adacache_with_rate_one_is_bit_identical_and_skips_otherwise)
+TEST(cache_adacache_skips_whole_stacks_at_the_codebook_rate)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
     sc_cache_stats st;
-    float *a = generate(m, NULL, NULL), *b = generate(m, "adacache:codebook=1e9:1", &st);
-    CHECK(memcmp(a, b, sc_latent_bytes(m, 2)) == 0 && st.skipped[COMP_ATTN] == 0);
     float *c = generate(m, "adacache:codebook=1e9:3", &st);
     CHECK(st.skipped[COMP_ATTN] > 0 && st.skipped[COMP_ATTN] % 2 == 0); /* whole stacks of 2 blocks */
     CHECK(st.computed[COMP_ATTN] + st.skipped[COMP_ATTN] == 20);
-    free(a); free(b); free(c);
+    free(c);
     sc_model_free(m);
 }
 
@@ -667,24 +649,3 @@ TEST(cache_dft_round_trips_and_matches_the_definition)
     check_dft(16, 6);
 }
 
-TEST(cache_fastercache_matches_the_diffusers_hooks)
-{
-    sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
-    sc_cache_stats st;
-    float *out = generate(m, "fastercache:uncond_every=3,uncond_until=1001,attn_until=1001", &st);
-    npy_array ref;
-    CHECK_OK(npy_read(fix("cache/fastercache_out.npy"), &ref));
-    double e = rel_err(out, ref.data, ref.numel);
-    CHECK_MSG(e <= 1e-4, "fastercache trajectory relative error %.3g", e);
-    /* Conditional-only evaluations 1, 2, 4, 5, 7, 8; attention extrapolated at the odd ones. */
-    CHECK(st.skipped[COMP_ATTN] == 2 * 3 && st.skipped[COMP_MLP] == 0);
-    CHECK(st.macs < 0.7 * st.macs_uncached);
-    float *again = generate(m, "fastercache:uncond_every=3,uncond_until=1001,attn_until=1001", NULL);
-    CHECK(memcmp(out, again, sc_latent_bytes(m, 2)) == 0);
-    float *never = generate(m, "fastercache:uncond_every=1", &st), *unc = generate(m, NULL, NULL);
-    CHECK(memcmp(never, unc, sc_latent_bytes(m, 2)) == 0 && st.macs == st.macs_uncached);
-    free(out); free(again); free(never); free(unc);
-    npy_free(&ref);
-    sc_model_free(m);
-}

@@ -26,17 +26,6 @@ static sc_model *load_demo(void)
     return m;
 }
 
-static double rel_err(const float *a, const float *ref, size_t n)
-{
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = fabs((double)a[i] - ref[i]);
-        if (!(d <= md)) md = d;
-        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
-    }
-    return md / (mr > 0 ? mr : 1);
-}
-
 static void fixture(const char *name, npy_array *a)
 {
     char p[2048];
@@ -65,7 +54,7 @@ TEST(demo_forward_and_trajectory_match_diffusers)
     float *out = calloc(ref.numel, sizeof *out);
     const sc_cond rows = {.n = 4, .classes = y};
     CHECK_OK(sc_model_forward(m, &rows, x.data, t, out, 0));
-    double e = rel_err(out, ref.data, ref.numel);
+    double e = test_rel_err(out, ref.data, ref.numel);
     printf("  demo forward: relative error %.3g\n", e);
     CHECK_MSG(e <= json_real_value(json_object_get(f, "tol")), "demo forward relative error %.3g", e);
     free(out);
@@ -90,7 +79,7 @@ TEST(demo_forward_and_trajectory_match_diffusers)
     out = calloc(ref.numel, sizeof *out);
     CHECK(sc_latent_bytes(m, 10) == ref.numel * sizeof(float));
     CHECK_OK(sc_generate(m, &g, out));
-    e = rel_err(out, ref.data, ref.numel);
+    e = test_rel_err(out, ref.data, ref.numel);
     printf("  demo 50-step guided DDIM: relative error %.3g\n", e);
     CHECK_MSG(e <= json_real_value(json_object_get(c, "tol")), "demo 50-step guided DDIM relative error %.3g", e);
     free(out);

@@ -51,35 +51,34 @@ TEST(model_original_file_without_pos_embed_needs_the_input_size)
     sc_model_free(m);
 }
 
-TEST(model_missing_tensor_is_named)
-{
-    tiny_dit t = tiny_dit_default();
-    t.drop = "blocks.1.mlp.fc2.bias";
-    tiny_dit_write(test_path("m.safetensors"), &t);
-    sc_load_opts o = {.num_heads = 2};
-    sc_model *m;
-    CHECK_ERR(sc_model_load(test_path("m.safetensors"), &o, &m), SC_ERR_FORMAT, "missing tensor \"blocks.1.mlp.fc2.bias\"");
-}
+/* One defect per checkpoint, and the error a user sees for it. */
+static const struct {
+    const char *what;
+    tiny_dit t;            /* the defects set on tiny_dit_default() */
+    sc_status code;
+    const char *needle;
+} k_defects[] = {
+    {"a missing tensor is named", {.drop = "blocks.1.mlp.fc2.bias"}, SC_ERR_FORMAT, "missing tensor \"blocks.1.mlp.fc2.bias\""},
+    {"a wrong shape names the tensor and both shapes", {.misshape = "blocks.0.attn.qkv.weight"}, SC_ERR_FORMAT,
+     "\"blocks.0.attn.qkv.weight\" has shape [97,32] but the model configuration needs [96,32]"},
+    {"an unsupported dtype is refused with its name", {.dtype = "I32"}, SC_ERR_UNSUPPORTED,
+     "dtype I32; supported: F32, F16, BF16"},
+};
 
-TEST(model_wrong_shape_names_tensor_and_both_shapes)
+TEST(model_defective_checkpoints_are_refused_naming_the_defect)
 {
-    tiny_dit t = tiny_dit_default();
-    t.misshape = "blocks.0.attn.qkv.weight";
-    tiny_dit_write(test_path("m.safetensors"), &t);
-    sc_load_opts o = {.num_heads = 2};
-    sc_model *m;
-    CHECK_ERR(sc_model_load(test_path("m.safetensors"), &o, &m), SC_ERR_FORMAT,
-              "\"blocks.0.attn.qkv.weight\" has shape [97,32] but the model configuration needs [96,32]");
-}
-
-TEST(model_unsupported_dtype_is_refused_with_its_name)
-{
-    tiny_dit t = tiny_dit_default();
-    t.dtype = "I32";
-    tiny_dit_write(test_path("m.safetensors"), &t);
-    sc_load_opts o = {.num_heads = 2};
-    sc_model *m;
-    CHECK_ERR(sc_model_load(test_path("m.safetensors"), &o, &m), SC_ERR_UNSUPPORTED, "dtype I32; supported: F32, F16, BF16");
+    for (size_t i = 0; i < sizeof k_defects / sizeof *k_defects; i++) {
+        tiny_dit t = tiny_dit_default();
+        t.drop = k_defects[i].t.drop;
+        t.misshape = k_defects[i].t.misshape;
+        t.dtype = k_defects[i].t.dtype ? k_defects[i].t.dtype : t.dtype;
+        tiny_dit_write(test_path("m.safetensors"), &t);
+        sc_load_opts o = {.num_heads = 2};
+        sc_model *m = NULL;
+        const sc_status s = sc_model_load(test_path("m.safetensors"), &o, &m);
+        CHECK_MSG(s == k_defects[i].code && strstr(sc_last_error(), k_defects[i].needle), "%s: status %d, \"%s\"",
+                  k_defects[i].what, (int)s, sc_last_error());
+    }
 }
 
 TEST(model_extra_tensors_load_with_a_warning)

@@ -15,16 +15,6 @@ static uint64_t rd(const uint8_t *p, int bytes)
     return v;
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    uint8_t *b = malloc(1 << 20);
-    *n = fread(b, 1, 1 << 20, f);
-    fclose(f);
-    return b;
-}
-
 typedef struct {
     int zip64;
     uint64_t entry_off, entry_size; /* the stored .npy */
@@ -141,7 +131,7 @@ TEST(npz_holds_one_stored_npy_entry_with_numpy_header_data_and_crc)
     const char *p = test_path("batch.npz");
     CHECK_OK(npz_write_u8(p, "arr_0", d, 4, shape, 0));
     size_t n;
-    uint8_t *b = slurp(p, &n);
+    uint8_t *b = (uint8_t *)test_read(p, &n);
     zip_entry z;
     parse_zip(b, n, &z);
     CHECK(!z.zip64 && strcmp(z.name, "arr_0.npy") == 0);
@@ -159,18 +149,18 @@ TEST(npz_spells_rank_1_rank_0_and_empty_shapes_like_numpy)
     size_t n;
     zip_entry z;
     CHECK_OK(npz_write_u8(test_path("r1.npz"), "x", d, 1, s1, 0));
-    uint8_t *b = slurp(test_path("r1.npz"), &n);
+    uint8_t *b = (uint8_t *)test_read(test_path("r1.npz"), &n);
     parse_zip(b, n, &z);
     CHECK(strcmp(z.name, "x.npy") == 0);
     check_npy(b, &z, "{'descr': '|u1', 'fortran_order': False, 'shape': (5,), }", d, 5);
     free(b);
     CHECK_OK(npz_write_u8(test_path("r0.npz"), "arr_0", d, 0, NULL, 0));
-    b = slurp(test_path("r0.npz"), &n);
+    b = (uint8_t *)test_read(test_path("r0.npz"), &n);
     parse_zip(b, n, &z);
     check_npy(b, &z, "{'descr': '|u1', 'fortran_order': False, 'shape': (), }", d, 1);
     free(b);
     CHECK_OK(npz_write_u8(test_path("empty.npz"), "arr_0", NULL, 2, s2, 0));
-    b = slurp(test_path("empty.npz"), &n);
+    b = (uint8_t *)test_read(test_path("empty.npz"), &n);
     parse_zip(b, n, &z);
     check_npy(b, &z, "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 4), }", NULL, 0);
     check_unzip(test_path("empty.npz"));
@@ -187,7 +177,7 @@ TEST(npz_zip64_layout_is_valid_when_the_entry_reaches_the_threshold)
     zip_entry z;
     const char *p = test_path("z64.npz");
     CHECK_OK(npz_write_u8_zip64_at(p, "arr_0", d, 2, shape, 0, 128 + 72)); /* entry: 128 + 72 bytes */
-    uint8_t *b = slurp(p, &n);
+    uint8_t *b = (uint8_t *)test_read(p, &n);
     parse_zip(b, n, &z);
     CHECK(z.zip64);
     check_npy(b, &z, "{'descr': '|u1', 'fortran_order': False, 'shape': (8, 9), }", d, 72);
@@ -196,7 +186,7 @@ TEST(npz_zip64_layout_is_valid_when_the_entry_reaches_the_threshold)
     free(b);
     /* one byte more than the entry: plain ZIP */
     CHECK_OK(npz_write_u8_zip64_at(p, "arr_0", d, 2, shape, 1, 128 + 72 + 1));
-    b = slurp(p, &n);
+    b = (uint8_t *)test_read(p, &n);
     parse_zip(b, n, &z);
     CHECK(!z.zip64);
     free(b);
@@ -211,11 +201,11 @@ TEST(npz_refuses_to_overwrite_without_force_and_replaces_with_force)
     const uint8_t d[3] = {1, 2, 3};
     CHECK_ERR(npz_write_u8(p, "arr_0", d, 1, shape, 0), SC_ERR_EXISTS, "already exists");
     size_t n;
-    uint8_t *b = slurp(p, &n);
+    uint8_t *b = (uint8_t *)test_read(p, &n);
     CHECK(n == 8 && memcmp(b, "original", 8) == 0);
     free(b);
     CHECK_OK(npz_write_u8(p, "arr_0", d, 1, shape, 1));
-    b = slurp(p, &n);
+    b = (uint8_t *)test_read(p, &n);
     zip_entry z;
     parse_zip(b, n, &z);
     free(b);

@@ -403,30 +403,11 @@ TEST(peers_polyfit_rejects_too_few_distinct_points)
 
 /* ---------------------------------------------------------------- fixtures */
 
-static const char *fix(const char *name)
-{
-    static char p[4][2048];
-    static int k;
-    char *b = p[k++ % 4];
-    snprintf(b, sizeof p[0], "%s/%s", test_fixtures(), name);
-    return b;
-}
-
 static json_t *cases(void)
 {
     json_t *j;
-    CHECK_OK(json_load_object_file(fix("peers_a/cases.json"), 1u << 20, &j));
+    CHECK_OK(json_load_object_file(test_fixture("peers_a/cases.json"), 1u << 20, &j));
     return j;
-}
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)a[i] - b[i]));
-        mr = fmax(mr, fabs((double)b[i]));
-    }
-    return md / mr;
 }
 
 static sc_gen_params params(int steps)
@@ -472,11 +453,11 @@ static void check_policy_e2e(sc_model *m, int depth, const char *spec, const cha
 TEST(peers_cached_sampling_accounting_determinism_and_disabled_is_uncached)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
     float *unc = generate(m, "none", 10, NULL);
     char mag[2400], magoff[2400];
-    snprintf(mag, sizeof mag, "magcache:ratios=%s,thresh=0.3", fix("peers_a/magcache_ratios.json"));
-    snprintf(magoff, sizeof magoff, "magcache:ratios=%s,thresh=0.3,k=0", fix("peers_a/magcache_ratios.json"));
+    snprintf(mag, sizeof mag, "magcache:ratios=%s,thresh=0.3", test_fixture("peers_a/magcache_ratios.json"));
+    snprintf(magoff, sizeof magoff, "magcache:ratios=%s,thresh=0.3,k=0", test_fixture("peers_a/magcache_ratios.json"));
     check_policy_e2e(m, 2, "teacache:thresh=0.5", "teacache:thresh=0", unc);
     check_policy_e2e(m, 2, mag, magoff, unc);
     check_policy_e2e(m, 2, "fbcache:thresh=0.5", "fbcache:thresh=0", unc);
@@ -484,7 +465,7 @@ TEST(peers_cached_sampling_accounting_determinism_and_disabled_is_uncached)
     free(unc);
     sc_model_free(m);
     /* Front and back blocks on the 4-block model. */
-    CHECK_OK(sc_model_load(fix("peers_a/dit_e"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("peers_a/dit_e"), NULL, &m));
     unc = generate(m, "none", 10, NULL);
     check_policy_e2e(m, 4, "dbcache:fn=1,bn=1,warmup=1,thresh=0.75", "dbcache:fn=1,bn=1,warmup=1,max_cached=0", unc);
     free(unc);
@@ -545,7 +526,7 @@ static void check_case(const char *name, const char *extra, int first, int seg_l
         skips += want[n] == '0';
     }
     sc_model *m;
-    CHECK_OK(sc_model_load(fix(model_dir), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture(model_dir), NULL, &m));
     sc_cache_stats st;
     float *out = generate_recorded(m, spec, steps, first, &st);
     CHECK_MSG(!strcmp(g_computed, want), "%s: computed %s, reference %s", name, g_computed, want);
@@ -553,9 +534,9 @@ static void check_case(const char *name, const char *extra, int first, int seg_l
     npy_array ref;
     char path[300];
     snprintf(path, sizeof path, "peers_a/%s", json_string_value(json_object_get(c, "out")));
-    CHECK_OK(npy_read(fix(path), &ref));
+    CHECK_OK(npy_read(test_fixture(path), &ref));
     CHECK(ref.numel * sizeof(float) == sc_latent_bytes(m, 2));
-    const double e = rel_err(out, ref.data, ref.numel);
+    const double e = test_rel_err(out, ref.data, ref.numel);
     CHECK_MSG(e <= 1e-4, "%s: final latents differ from the reference by %.3g (relative)", name, e);
     npy_free(&ref);
     free(out);
@@ -568,7 +549,7 @@ TEST(peers_fbcache_matches_diffusers_first_block_cache) { check_case("fbcache", 
 TEST(peers_magcache_matches_diffusers_mag_cache)
 {
     char extra[2200];
-    snprintf(extra, sizeof extra, ",ratios=%s", fix("peers_a/magcache_ratios.json"));
+    snprintf(extra, sizeof extra, ",ratios=%s", test_fixture("peers_a/magcache_ratios.json"));
     check_case("magcache_10", extra, 0, 2);
     check_case("magcache_7", extra, 0, 2); /* the 10 ratios resampled to 7 steps */
 }
@@ -583,7 +564,7 @@ TEST(peers_dbcache_matches_the_transcribed_rule) { check_case("dbcache", "", 1, 
 static sc_calibration *calibrate(const char *policy, const char *out)
 {
     sc_model *m;
-    CHECK_OK(sc_model_load(fix("dit_a"), NULL, &m));
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
     sc_calibration *c;
     CHECK_OK(sc_calibration_new(policy, &c));
     sc_gen_params p = params(10);
@@ -620,7 +601,7 @@ TEST(peers_magcache_calibration_matches_diffusers)
     sc_calibration *c = calibrate("magcache", test_path("ratios.json"));
     json_t *mine, *ref;
     CHECK_OK(json_load_object_file(test_path("ratios.json"), 1u << 20, &mine));
-    CHECK_OK(json_load_object_file(fix("peers_a/magcache_ratios.json"), 1u << 20, &ref));
+    CHECK_OK(json_load_object_file(test_fixture("peers_a/magcache_ratios.json"), 1u << 20, &ref));
     check_array(json_object_get(mine, "ratios"), json_object_get(ref, "ratios"), 1e-5, "ratios");
     CHECK(json_number_value(json_array_get(json_object_get(mine, "ratios"), 0)) == 1.0);
     plot(c, test_path("ratios.png"));
@@ -634,7 +615,7 @@ TEST(peers_teacache_calibration_points_and_fit_match_the_reference)
     sc_calibration *c = calibrate("teacache", test_path("tea.json"));
     json_t *mine, *ref;
     CHECK_OK(json_load_object_file(test_path("tea.json"), 1u << 20, &mine));
-    CHECK_OK(json_load_object_file(fix("peers_a/teacache_calib.json"), 1u << 20, &ref));
+    CHECK_OK(json_load_object_file(test_fixture("peers_a/teacache_calib.json"), 1u << 20, &ref));
     check_array(json_object_get(mine, "x"), json_object_get(ref, "x"), 1e-5, "x");
     check_array(json_object_get(mine, "y"), json_object_get(ref, "y"), 1e-5, "y");
     /* The fit on the reference's own points against numpy.polyfit: the same polynomial (compared
@@ -666,7 +647,7 @@ TEST(peers_calibrate_cli_writes_coefficients_teacache_can_load)
 {
     char args[4096], *out = NULL;
     snprintf(args, sizeof args, "calibrate --for teacache --model %s --steps 6 --samples 2 --out %s --plot %s --quiet",
-             fix("dit_a"), test_path("c.json"), test_path("c.png"));
+             test_fixture("dit_a"), test_path("c.json"), test_path("c.png"));
     CHECK_MSG(test_cli(args, &out) == 0, "%s", out ? out : "");
     free(out);
     char spec[2100];
@@ -674,7 +655,7 @@ TEST(peers_calibrate_cli_writes_coefficients_teacache_can_load)
     cache_run *r;
     CHECK_OK(cache_run_create(spec, &r));
     cache_run_free(r);
-    snprintf(args, sizeof args, "calibrate --for magcache --model %s --steps 6 --out %s --quiet", fix("dit_a"),
+    snprintf(args, sizeof args, "calibrate --for magcache --model %s --steps 6 --out %s --quiet", test_fixture("dit_a"),
              test_path("m.json"));
     CHECK(test_cli(args, NULL) == 0);
     json_t *j;
@@ -682,10 +663,10 @@ TEST(peers_calibrate_cli_writes_coefficients_teacache_can_load)
     CHECK(json_array_size(json_object_get(j, "ratios")) == 6);
     CHECK(json_integer_value(json_object_get(json_object_get(j, "_meta"), "samples")) == 1); /* magcache's default */
     json_decref(j);
-    snprintf(args, sizeof args, "calibrate --for magcache --k 2 --model %s --out %s", fix("dit_a"), test_path("k.json"));
+    snprintf(args, sizeof args, "calibrate --for magcache --k 2 --model %s --out %s", test_fixture("dit_a"), test_path("k.json"));
     CHECK(test_cli(args, &out) == 2 && strstr(out, "--k and --averaging apply to --for smooth only"));
     free(out);
-    snprintf(args, sizeof args, "calibrate --for easycache --model %s --out %s", fix("dit_a"), test_path("k.json"));
+    snprintf(args, sizeof args, "calibrate --for easycache --model %s --out %s", test_fixture("dit_a"), test_path("k.json"));
     CHECK(test_cli(args, &out) == 2 && strstr(out, "'easycache' is not a policy that calibrates (smooth, teacache, magcache)"));
     free(out);
 }

@@ -19,16 +19,6 @@ static uint8_t *noise(int w, int h, uint32_t seed)
     return p;
 }
 
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    char *b = malloc(1 << 22);
-    *n = fread(b, 1, 1 << 22, f);
-    fclose(f);
-    return b;
-}
-
 static void check_pngcheck(const char *path)
 {
     char cmd[4200];
@@ -81,7 +71,7 @@ TEST(png_round_trip_gives_back_the_pixels_and_pngcheck_accepts_the_file)
 
     /* ASCII value: tEXt "key\0value"; UTF-8 value: iTXt "key\0" + no compression + empty tags. */
     size_t n;
-    char *b = slurp(p, &n);
+    char *b = test_read(p, &n);
 #define LIT(s) s, sizeof(s) - 1
     CHECK(has_chunk(b, n, "tEXt", LIT("smoothcache\0model=DiT-XL-2-256,seed=7")));
     CHECK(has_chunk(b, n, "iTXt", LIT("Comment\0\0\0\0\0caf\xc3\xa9 \xe2\x98\x95")));
@@ -105,7 +95,7 @@ TEST(png_refuses_to_overwrite_without_force_and_leaves_the_file_alone)
     uint8_t px[3] = {0};
     CHECK_ERR(png_write_rgb8(p, 1, 1, px, NULL, 0, 0), SC_ERR_EXISTS, "already exists");
     size_t n;
-    char *b = slurp(p, &n);
+    char *b = test_read(p, &n);
     CHECK(n == 8 && memcmp(b, "original", 8) == 0);
     free(b);
     CHECK(dir_entries() == 1);
@@ -201,7 +191,7 @@ TEST(png_write_failure_midway_removes_the_temporary_file_and_keeps_the_target)
     CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
     CHECK_ERR(png_write_rgb8(p, w, h, rgb, NULL, 0, 1), SC_ERR_IO, "write failed: File too large");
     size_t n;
-    char *b = slurp(p, &n);
+    char *b = test_read(p, &n);
     CHECK(n == 8 && memcmp(b, "original", 8) == 0);
     CHECK(dir_entries() == 1);
     free(b);

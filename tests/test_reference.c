@@ -22,17 +22,6 @@ static void load_npy(const char *name, npy_array *a)
     CHECK_OK(npy_read(p, a));
 }
 
-static double rel_err(const float *a, const float *ref, size_t n)
-{
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - ref[i]);
-        if (!(d <= md)) md = d; /* NaN propagates as a failure */
-        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
-    }
-    return md / (mr > 0 ? mr : 1);
-}
-
 static sc_model *load_case_model(const json_t *c)
 {
     char p[2048];
@@ -69,7 +58,7 @@ static void run_forward_case(const json_t *c)
     float *out = calloc(ref.numel, sizeof *out);
     const sc_cond rows = {.n = n, .classes = y};
     CHECK_OK(sc_model_forward(m, &rows, x.data, t, out, 0));
-    double e = rel_err(out, ref.data, ref.numel);
+    double e = test_rel_err(out, ref.data, ref.numel);
     double tol = json_real_value(json_object_get(c, "tol"));
     CHECK_MSG(e <= tol, "%s: forward relative error %.3g > %.3g", name, e, tol);
     free(out); free(t); free(ti); free(y);
@@ -128,7 +117,7 @@ static void run_trajectory_case(const json_t *c)
     CHECK(sc_latent_bytes(m, n) == ref.numel * sizeof(float));
     CHECK_OK(sc_generate(m, &p, out));
     double tol = json_real_value(json_object_get(c, "tol"));
-    double e1 = rel_err(fs.first, ref1.data, ref1.numel), e = rel_err(out, ref.data, ref.numel);
+    double e1 = test_rel_err(fs.first, ref1.data, ref1.numel), e = test_rel_err(out, ref.data, ref.numel);
     CHECK_MSG(e1 <= tol, "%s: first step relative error %.3g > %.3g", name, e1, tol);
     CHECK_MSG(e <= tol, "%s: final latent relative error %.3g > %.3g", name, e, tol);
     free(out); free(fs.first); free(ts); free(mine); free(classes);
@@ -193,7 +182,7 @@ TEST(reference_long_sequences_use_query_blocks_and_match_pytorch)
     float *out = calloc(ref.numel, sizeof *out);
     const sc_cond rows = {.n = 2, .classes = y};
     CHECK_OK(sc_model_forward(m, &rows, x.data, t, out, 0));
-    double e = rel_err(out, ref.data, ref.numel);
+    double e = test_rel_err(out, ref.data, ref.numel);
     CHECK_MSG(e <= 1e-4, "400-token forward relative error %.3g", e);
     free(out);
     npy_free(&x);

@@ -411,19 +411,13 @@ TEST(torch_caps_the_size_of_data_pkl)
 
 /* ---------------------------------------------------------------- real torch.save files */
 
-static const char *fixture(const char *name)
-{
-    static char bufs[4][2048];
-    static int k;
-    char *b = bufs[k++ % 4];
-    snprintf(b, sizeof bufs[0], "%s/torch/%s", test_fixtures(), name);
-    return b;
-}
+static const char *torch_fixture(const char *name) { return test_fixture_sub("torch", name); }
+
 
 TEST(torch_reads_real_plain_state_dict_values_views_scalars_and_empty_tensors)
 {
     st_file *f;
-    CHECK_OK(torch_open(fixture("plain.pt"), &f));
+    CHECK_OK(torch_open(torch_fixture("plain.pt"), &f));
     CHECK(st_count(f) == 6);
     float *owned[6] = {0};
     const float *a = f32(f, "a", &owned[0]), *row1 = f32(f, "row1", &owned[1]);
@@ -449,7 +443,7 @@ TEST(torch_reads_real_plain_state_dict_values_views_scalars_and_empty_tensors)
 TEST(torch_takes_ema_from_a_real_training_checkpoint)
 {
     st_file *f;
-    CHECK_OK(torch_open(fixture("train_noargs.pt"), &f));
+    CHECK_OK(torch_open(torch_fixture("train_noargs.pt"), &f));
     CHECK(st_count(f) == 2);
     float *o1, *o2;
     const float *w = f32(f, "weight", &o1), *b = f32(f, "bias", &o2);
@@ -461,7 +455,7 @@ TEST(torch_takes_ema_from_a_real_training_checkpoint)
 
 TEST(torch_refuses_a_real_training_checkpoint_with_args_and_hints_to_export_ema)
 {
-    reject_file(fixture("train.pt"), SC_ERR_FORMAT, "global 'argparse.Namespace'");
+    reject_file(torch_fixture("train.pt"), SC_ERR_FORMAT, "global 'argparse.Namespace'");
     CHECK(strstr(sc_last_error(), "train.pt: train/data.pkl: hostile or unsupported pickle"));
     CHECK(strstr(sc_last_error(), "export the `ema` state dict"));
 }
@@ -500,7 +494,7 @@ static void check_same_forward(const char *a, const char *b, int heads, size_t n
 
 TEST(torch_original_dit_pt_runs_bit_identical_to_its_safetensors_twin)
 {
-    check_same_forward(fixture("dit_original.pt"), fixture("dit_original.safetensors"), 1, 2 * 8 * 8 * 8);
+    check_same_forward(torch_fixture("dit_original.pt"), torch_fixture("dit_original.safetensors"), 1, 2 * 8 * 8 * 8);
 }
 
 TEST(torch_diffusers_folder_with_only_the_bin_runs_bit_identical_to_its_safetensors_twin)
@@ -508,12 +502,12 @@ TEST(torch_diffusers_folder_with_only_the_bin_runs_bit_identical_to_its_safetens
     /* The twin: the same config.json beside the safetensors file. */
     char p[2048];
     CHECK(mkdir(test_path("twin"), 0755) == 0);
-    snprintf(p, sizeof p, "%s/dit_diffusers/config.json", fixture(""));
+    snprintf(p, sizeof p, "%s/dit_diffusers/config.json", torch_fixture(""));
     CHECK(symlink(p, test_path("twin/config.json")) == 0);
-    CHECK(symlink(fixture("dit_diffusers_twin.safetensors"), test_path("twin/diffusion_pytorch_model.safetensors")) == 0);
-    check_same_forward(fixture("dit_diffusers"), test_path("twin"), 0, 2 * 8 * 8 * 8);
+    CHECK(symlink(torch_fixture("dit_diffusers_twin.safetensors"), test_path("twin/diffusion_pytorch_model.safetensors")) == 0);
+    check_same_forward(torch_fixture("dit_diffusers"), test_path("twin"), 0, 2 * 8 * 8 * 8);
     sc_model *m;
-    CHECK_OK(sc_model_load(fixture("dit_diffusers"), NULL, &m));
+    CHECK_OK(sc_model_load(torch_fixture("dit_diffusers"), NULL, &m));
     sc_model_info i;
     sc_model_get_info(m, &i);
     CHECK(!strcmp(i.layout, "diffusers") && !strcmp(i.dtype, "BF16") && i.hidden == 8 && i.depth == 1);
@@ -540,32 +534,32 @@ static void check_same_tensors(const char *a, const char *b)
 TEST(torch_convert_of_the_diffusers_bin_equals_the_safetensors_twin_byte_for_byte)
 {
     char args[8192], *out = NULL;
-    const char *bin = fixture("dit_diffusers/diffusion_pytorch_model.bin"), *dst = test_path("c.safetensors");
+    const char *bin = torch_fixture("dit_diffusers/diffusion_pytorch_model.bin"), *dst = test_path("c.safetensors");
     snprintf(args, sizeof args, "convert '%s' '%s'", bin, dst);
     CHECK_MSG(test_cli(args, &out) == 0 && strstr(out, "(25 tensors)"), "%s", out);
     free(out);
     check_same_tensors(bin, dst);
-    check_same_tensors(dst, fixture("dit_diffusers_twin.safetensors"));
+    check_same_tensors(dst, torch_fixture("dit_diffusers_twin.safetensors"));
     /* The layout is the Python package's too: the whole file is identical. */
     char *x, *y;
     size_t nx, ny;
     CHECK_OK(file_read_small(dst, 1 << 20, &x, &nx));
-    CHECK_OK(file_read_small(fixture("dit_diffusers_twin.safetensors"), 1 << 20, &y, &ny));
+    CHECK_OK(file_read_small(torch_fixture("dit_diffusers_twin.safetensors"), 1 << 20, &y, &ny));
     CHECK(nx == ny && !memcmp(x, y, nx));
     free(x);
     free(y);
     CHECK(test_cli(args, &out) == 1 && strstr(out, "already exists (use --force to overwrite)"));
     free(out);
-    snprintf(args, sizeof args, "convert '%s' '%s' --force", fixture("plain.pt"), dst);
+    snprintf(args, sizeof args, "convert '%s' '%s' --force", torch_fixture("plain.pt"), dst);
     CHECK_MSG(test_cli(args, &out) == 0, "%s", out);
     free(out);
-    check_same_tensors(fixture("plain.pt"), dst);
+    check_same_tensors(torch_fixture("plain.pt"), dst);
 }
 
 TEST(torch_convert_writes_a_clean_safetensors_file_for_mixed_dtypes)
 {
     st_file *f, *g;
-    CHECK_OK(torch_open(fixture("plain.pt"), &f));
+    CHECK_OK(torch_open(torch_fixture("plain.pt"), &f));
     CHECK_OK(st_write(test_path("p.safetensors"), f, 0));
     CHECK_ERR(st_write(test_path("p.safetensors"), f, 0), SC_ERR_EXISTS, "already exists");
     CHECK_OK(st_open(test_path("p.safetensors"), &g));
@@ -585,7 +579,7 @@ TEST(torch_convert_writes_a_clean_safetensors_file_for_mixed_dtypes)
     CHECK(st_find(g, "a")->begin == 0);
     st_close(g);
     st_close(f);
-    check_same_tensors(fixture("plain.pt"), test_path("p.safetensors"));
+    check_same_tensors(torch_fixture("plain.pt"), test_path("p.safetensors"));
 }
 
 TEST(torch_convert_usage_errors_name_the_problem)
@@ -598,7 +592,7 @@ TEST(torch_convert_usage_errors_name_the_problem)
     CHECK(test_cli("convert a b --overwrite", &out) == 2 && strstr(out, "unknown option '--overwrite'"));
     free(out);
     char args[4096];
-    snprintf(args, sizeof args, "convert '%s' '%s'", fixture("train.pt"), test_path("x.safetensors"));
+    snprintf(args, sizeof args, "convert '%s' '%s'", torch_fixture("train.pt"), test_path("x.safetensors"));
     CHECK(test_cli(args, &out) == 1 && strstr(out, "export the `ema` state dict"));
     free(out);
     struct stat st;

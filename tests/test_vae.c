@@ -33,15 +33,6 @@ static sc_status vae_decode(vae_model *m, int n, int S, const float *lat, float 
 static float vae_scaling_factor(const vae_model *m) { return (float)m->cfg.scaling_factor; }
 static int vae_upscale(const vae_model *m) { return m->base.upscale; }
 
-static const char *fixture(const char *name)
-{
-    static char p[4][2048];
-    static int k;
-    char *b = p[k++ % 4];
-    snprintf(b, sizeof p[0], "%s/%s", test_fixtures(), name);
-    return b;
-}
-
 static vae_model *load_ok(const char *path)
 {
     vae_model *m;
@@ -52,22 +43,22 @@ static vae_model *load_ok(const char *path)
 TEST(vae_decode_matches_diffusers_for_every_naming)
 {
     json_t *j;
-    CHECK_OK(json_load_object_file(fixture("manifest.json"), 1u << 20, &j));
+    CHECK_OK(json_load_object_file(test_fixture("manifest.json"), 1u << 20, &j));
     static const char *namings[] = {"diffusers", "legacy", "ldm"};
     int seen[3] = {0};
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(j, "vae_cases"), i, c) {
         const char *name = json_string_value(json_object_get(c, "name"));
-        vae_model *m = load_ok(fixture(json_string_value(json_object_get(c, "model"))));
+        vae_model *m = load_ok(test_fixture(json_string_value(json_object_get(c, "model"))));
         const char *naming = json_string_value(json_object_get(c, "naming"));
         CHECK_MSG(!strcmp(namings[m->cfg.naming], naming), "%s: detected naming %s, fixture is %s", name,
                   namings[m->cfg.naming], naming);
         seen[m->cfg.naming]++;
         CHECK(vae_scaling_factor(m) == (float)json_number_value(json_object_get(c, "scaling_factor")));
         npy_array lat, ref;
-        CHECK_OK(npy_read(fixture(json_string_value(json_object_get(c, "latents"))), &lat));
-        CHECK_OK(npy_read(fixture(json_string_value(json_object_get(c, "out"))), &ref));
+        CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "latents"))), &lat));
+        CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "out"))), &ref));
         const int n = (int)lat.shape[0], S = (int)lat.shape[2], F = S * vae_upscale(m);
         CHECK(lat.rank == 4 && lat.shape[1] == (uint64_t)m->cfg.latent_channels && ref.rank == 4 &&
               ref.shape[0] == (uint64_t)n && ref.shape[1] == 3 && ref.shape[2] == (uint64_t)F);
@@ -96,7 +87,7 @@ static float *decode_file(const char *path, const char *latents, size_t *count)
 {
     vae_model *m = load_ok(path);
     npy_array lat;
-    CHECK_OK(npy_read(fixture(latents), &lat));
+    CHECK_OK(npy_read(test_fixture(latents), &lat));
     const int n = (int)lat.shape[0], S = (int)lat.shape[2], F = S * vae_upscale(m);
     *count = (size_t)n * 3 * F * F;
     float *out = calloc(*count, sizeof *out);
@@ -115,7 +106,7 @@ TEST(vae_pytorch_files_decode_bit_identical_to_their_safetensors_twins)
                                      {"torch/vae_b_ldm.pt", "vae_b_ldm.safetensors", "vae_b_ldm_latents.npy"}};
     for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
         size_t na, nb;
-        float *a = decode_file(fixture(pairs[i][0]), pairs[i][2], &na), *b = decode_file(fixture(pairs[i][1]), pairs[i][2], &nb);
+        float *a = decode_file(test_fixture(pairs[i][0]), pairs[i][2], &na), *b = decode_file(test_fixture(pairs[i][1]), pairs[i][2], &nb);
         CHECK_MSG(na == nb && !memcmp(a, b, na * sizeof *a), "%s and %s decode differently", pairs[i][0], pairs[i][1]);
         free(a);
         free(b);
@@ -124,7 +115,7 @@ TEST(vae_pytorch_files_decode_bit_identical_to_their_safetensors_twins)
 
 TEST(vae_lone_ldm_file_gets_its_config_from_shapes_and_sd_defaults)
 {
-    vae_model *m = load_ok(fixture("vae_b_ldm.safetensors"));
+    vae_model *m = load_ok(test_fixture("vae_b_ldm.safetensors"));
     const sdvae_config *c = &m->cfg;
     CHECK(c->naming == SDVAE_NAMES_LDM);
     CHECK(c->blocks == 2 && c->block_out[0] == 32 && c->block_out[1] == 32);
@@ -134,7 +125,7 @@ TEST(vae_lone_ldm_file_gets_its_config_from_shapes_and_sd_defaults)
     CHECK(c->post_quant_conv && c->mid_attention);
     CHECK(vae_upscale(m) == 2);
     vae_free(m);
-    m = load_ok(fixture("vae_a_legacy"));
+    m = load_ok(test_fixture("vae_a_legacy"));
     CHECK(m->cfg.naming == SDVAE_NAMES_LEGACY && m->cfg.groups == 4 && m->cfg.scaling_factor == 0.18215);
     CHECK(m->cfg.blocks == 3 && m->cfg.layers_per_block == 1 && m->up[1].n_resnets == 2 && vae_upscale(m) == 4);
     CHECK(m->up[2].resnets[0].shortcut && !m->up[0].resnets[0].shortcut && !m->up[2].upsample);
@@ -151,7 +142,7 @@ static void fill(float *x, size_t n, uint32_t seed)
 
 TEST(vae_decode_is_the_same_per_image_in_a_batch_and_after_a_size_change)
 {
-    vae_model *m = load_ok(fixture("vae_a_legacy"));
+    vae_model *m = load_ok(test_fixture("vae_a_legacy"));
     const int S = 6, F = S * 4, T = 5;
     const size_t nl = 4 * S * S, ni = 3 * (size_t)F * F;
     float *lat = malloc(2 * nl * sizeof *lat), *other = malloc(4 * T * T * sizeof *other);
@@ -171,7 +162,7 @@ TEST(vae_decode_is_the_same_per_image_in_a_batch_and_after_a_size_change)
 
 TEST(vae_decode_rejects_bad_sizes)
 {
-    vae_model *m = load_ok(fixture("vae_a_legacy"));
+    vae_model *m = load_ok(test_fixture("vae_a_legacy"));
     float x[4] = {0}, y[48];
     CHECK_ERR(vae_decode(m, 0, 1, x, y, 1), SC_ERR_ARG, "batch size 0");
     CHECK_ERR(vae_decode(m, 1, 0, x, y, 1), SC_ERR_ARG, "latent size 0");
@@ -295,7 +286,7 @@ static void copy_weights(const char *src, const char *dst, const char *drop, con
 static void write_config(const char *key, const char *value)
 {
     json_t *cfg;
-    CHECK_OK(json_load_object_file(fixture("vae_a_legacy/config.json"), 1u << 20, &cfg));
+    CHECK_OK(json_load_object_file(test_fixture("vae_a_legacy/config.json"), 1u << 20, &cfg));
     if (value) {
         json_error_t e;
         json_t *v = json_loads(value, JSON_DECODE_ANY, &e);
@@ -314,11 +305,11 @@ TEST(vae_load_names_a_missing_tensor)
 {
     vae_model *m;
     write_config("scaling_factor", NULL);
-    copy_weights(fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"),
+    copy_weights(test_fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"),
                  "decoder.up_blocks.2.resnets.0.conv_shortcut.weight", NULL, 0, 0);
     CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT,
               "missing tensor \"decoder.up_blocks.2.resnets.0.conv_shortcut.weight\"");
-    copy_weights(fixture("vae_b_ldm.safetensors"), test_path("b.safetensors"),
+    copy_weights(test_fixture("vae_b_ldm.safetensors"), test_path("b.safetensors"),
                  "first_stage_model.decoder.up.1.upsample.conv.bias", NULL, 0, 0);
     CHECK_ERR(vae_load(test_path("b.safetensors"), &m), SC_ERR_FORMAT,
               "missing tensor \"first_stage_model.decoder.up.1.upsample.conv.bias\"");
@@ -328,16 +319,16 @@ TEST(vae_load_names_a_misshaped_tensor_with_both_shapes)
 {
     vae_model *m;
     write_config("scaling_factor", NULL);
-    copy_weights(fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"), NULL,
+    copy_weights(test_fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"), NULL,
                  "decoder.mid_block.attentions.0.query.weight", 8, 32);
     CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT,
               "tensor \"decoder.mid_block.attentions.0.query.weight\" has shape [8,32] but the VAE configuration needs [16,16,1,1]");
-    copy_weights(fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"), NULL,
+    copy_weights(test_fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"), NULL,
                  "decoder.conv_norm_out.weight", 2, 4);
     CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT,
               "tensor \"decoder.conv_norm_out.weight\" has shape [2,4] but the VAE configuration needs [8]");
     /* The config and the weights disagree: 8 latent channels in config.json, 4 in the file. */
-    copy_weights(fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"), NULL, NULL, 0, 0);
+    copy_weights(test_fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"), NULL, NULL, 0, 0);
     write_config("latent_channels", "8");
     CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT,
               "tensor \"post_quant_conv.weight\" has shape [4,4,1,1] but the VAE configuration needs [8,8,1,1]");
@@ -348,7 +339,7 @@ TEST(vae_load_names_a_misshaped_tensor_with_both_shapes)
 TEST(vae_config_errors_name_the_key_and_the_problem)
 {
     vae_model *m;
-    copy_weights(fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"), NULL, NULL, 0, 0);
+    copy_weights(test_fixture(LEGACY_WEIGHTS), test_path("diffusion_pytorch_model.safetensors"), NULL, NULL, 0, 0);
     write_config("up_block_types", "[\"UpDecoderBlock2D\", \"AttnUpDecoderBlock2D\", \"UpDecoderBlock2D\"]");
     CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_UNSUPPORTED, "\"up_block_types\"[1] is \"AttnUpDecoderBlock2D\"");
     write_config("up_block_types", "[\"UpDecoderBlock2D\"]");
@@ -381,8 +372,8 @@ TEST(vae_load_tells_what_a_path_is_not)
     CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT, "no diffusion_pytorch_model.safetensors (or its");
     test_write(test_path("diffusion_pytorch_model.bin"), "PK\x03\x04", 4);
     CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT, "diffusion_pytorch_model.bin"); /* read, and refused */
-    CHECK_ERR(vae_load(fixture("dit_d.safetensors"), &m), SC_ERR_FORMAT, "not a VAE: no \"decoder.conv_in.weight\"");
-    CHECK_ERR(vae_load(fixture("dit_c_pipeline"), &m), SC_ERR_FORMAT, "dit_c_pipeline/vae: not a VAE folder");
+    CHECK_ERR(vae_load(test_fixture("dit_d.safetensors"), &m), SC_ERR_FORMAT, "not a VAE: no \"decoder.conv_in.weight\"");
+    CHECK_ERR(vae_load(test_fixture("dit_c_pipeline"), &m), SC_ERR_FORMAT, "dit_c_pipeline/vae: not a VAE folder");
     CHECK_ERR(vae_load(test_path("absent"), &m), SC_ERR_IO, "cannot open");
     CHECK_ERR(vae_load("", &m), SC_ERR_ARG, "empty VAE path");
 }
