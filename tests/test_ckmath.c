@@ -1,4 +1,4 @@
-/* Overflow-checked size arithmetic at the edges (RELIABILITY.md 4). */
+/* Overflow-checked size arithmetic at the edges (docs/RELIABILITY.md). */
 #include "core/ckmath.h"
 #include "harness.h"
 

@@ -1,4 +1,4 @@
-/* The restricted pickle reader (RELIABILITY.md 3): it builds values and never calls anything;
+/* The restricted pickle reader (docs/RELIABILITY.md): it builds values and never calls anything;
  * every global outside the allow-list, every opcode outside protocol 2's state-dict set, and
  * every malformed tensor record is refused with the offset and the reason. Pickles are written
  * here byte by byte (tests/torch_craft.c). */

@@ -1,5 +1,5 @@
 /* The PNG writer: pixels read back by libpng, files accepted by pngcheck, text chunks as the PNG
- * spec wants them, every input check of RELIABILITY.md 7, and atomic output on failure. */
+ * spec wants them, every input check of docs/RELIABILITY.md, and atomic output on failure. */
 #include "harness.h"
 
 #include <dirent.h>

@@ -1,4 +1,4 @@
-/* The safetensors reader against every must-reject and must-accept case of RELIABILITY.md 2.
+/* The safetensors reader against every must-reject and must-accept case of docs/RELIABILITY.md.
  * Each file is generated here: 8-byte little-endian header length, header, data. */
 #include "harness.h"
 #include <sys/stat.h>

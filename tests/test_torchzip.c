@@ -1,4 +1,4 @@
-/* Reading torch.save files (RELIABILITY.md 3): every ZIP and storage reject case as a file made
+/* Reading torch.save files (docs/RELIABILITY.md): every ZIP and storage reject case as a file made
  * here (tests/torch_craft.c), and the real files of tests/fixtures/torch/ (written by
  * tools/make_torch_fixtures.py with torch.save): values, shared storages, training checkpoints,
  * legacy files, and a tiny DiT in both layouts that must load and run exactly like its

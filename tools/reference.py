@@ -12,8 +12,8 @@ Subcommands
                       original LDM) and their reference decodes; sets manifest.json's
                       "vae_cases" and keeps its other keys (`fixtures` writes them too)
 
-Everything runs in float32 on the CPU. The numerics follow docs/NUMERICS.md and the design
-fact sheet (FORMATS.md sections 1-3); the manifest keys are described in build_fixtures().
+Everything runs in float32 on the CPU. The numerics follow docs/NUMERICS.md and
+docs/FORMATS.md; the manifest keys are described in build_fixtures().
 """
 
 import argparse
@@ -148,7 +148,7 @@ def sincos_pos_embed(dim, grid):
     return np.concatenate([embed_1d(cols), embed_1d(rows)], axis=1).astype(np.float32)
 
 
-# Numerics of the two layouts (FORMATS.md 1.3, 1.5): timestep frequency divisor, eps of the
+# Numerics of the two layouts (docs/FORMATS.md, "DiT numerics"): timestep frequency divisor, eps of the
 # pre-MLP LayerNorm. The other LayerNorms use 1e-6 in both.
 ORIGINAL_NUMERICS = {"freq_divisor": 128.0, "mlp_norm_eps": 1e-6}
 
@@ -191,7 +191,7 @@ class _FinalLayer(nn.Module):
 
 
 class OrigDiT(nn.Module):
-    """DiT with facebookresearch/DiT parameter names (state_dict = FORMATS.md section 2)."""
+    """DiT with facebookresearch/DiT parameter names (state_dict: docs/FORMATS.md, "DiT checkpoints")."""
 
     def __init__(self, *, input_size, patch_size, in_channels, hidden_size, depth, num_heads, num_classes, learn_sigma,
                  numerics=ORIGINAL_NUMERICS):
@@ -766,7 +766,7 @@ def build_fixtures(outdir):
 
 
 # ---------------------------------------------------------------------------------------------
-# SD-VAE decoder fixtures (FORMATS.md section 4)
+# SD-VAE decoder fixtures (docs/FORMATS.md, "The SD-VAE decoder")
 # ---------------------------------------------------------------------------------------------
 
 VAE_TOL = 1e-4
@@ -829,7 +829,7 @@ def vae_to_legacy(sd):
 
 
 def vae_to_ldm(sd, blocks):
-    """diffusers names -> original LDM names of post_quant_conv + decoder (FORMATS.md 4 table):
+    """diffusers names -> original LDM names of post_quant_conv + decoder (docs/FORMATS.md, "The SD-VAE decoder"):
     mid.block_{1,2}, mid.attn_1.{norm,q,k,v,proj_out} with [C, C, 1, 1] weights, up blocks
     numbered from the other end (up_blocks.b = up.{blocks-1-b}), nin_shortcut, norm_out."""
     out = {}
@@ -986,7 +986,7 @@ def selfcheck():
     parts = np.concatenate([split.normals(3), split.normals(1), split.normals(5)])
     check("normal stream split", np.array_equal(whole, parts), "3+1+5 draws == 9 draws")
 
-    # Respacing (FORMATS.md 3.3).
+    # Respacing (docs/FORMATS.md, "Noise schedules and samplers").
     t250, t50 = space_timesteps(1000, 250), space_timesteps(1000, 50)
     check("iddpm 250 timesteps", t250[:3] == [0, 4, 8] and t250[-2:] == [995, 999] and len(t250) == 250, str(t250[:4]))
     check("iddpm 50 timesteps", t50[:4] == [0, 20, 41, 61] and t50[-2:] == [979, 999] and len(t50) == 50, str(t50[:4]))

@@ -1,7 +1,7 @@
 /* abcache (AB-Cache, arXiv 2504.10540): compute every sub-layer during `warmup` evaluations and
  * every `interval`-th one after, and in between extrapolate each raw output through its last k
  * computed outputs (k = 2: 2F1 - F2, k = 3: 3F1 - 3F2 + F3 at unit spacing; Lagrange weights
- * for any spacing). CACHING.md 2.6 marks the paper's formula as reconstructed: this is the
+ * for any spacing). docs/CACHING.md ("TaylorSeer and AB-Cache") marks the paper's formula as reconstructed: this is the
  * multi-step extrapolation it describes, applied per module like TaylorSeer. */
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-/* adacache (Kahatapitiya et al., arXiv 2411.02397, as CACHING.md 2.5 describes it for DiT): a
+/* adacache (Kahatapitiya et al., arXiv 2411.02397, as docs/CACHING.md, "AdaCache", describes it for DiT): a
  * per-generation, content-driven schedule. Whenever the model computes, the change of the probe
  * block's residual since the previous computation, c = |R_prev - R_now|_1 / |R_prev|_1 divided
  * by the previous rate, is looked up in a codebook of (threshold, rate) pairs; the next

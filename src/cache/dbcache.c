@@ -1,4 +1,4 @@
-/* dbcache (cache-dit's DBCache, CACHING.md 2.7): the first `fn` blocks always run and their
+/* dbcache (cache-dit's DBCache, docs/CACHING.md, "First-Block-Cache and DBCache"): the first `fn` blocks always run and their
  * residual r = h_fn - h0 is the signal; when r is close to r_ref, the residual of the LAST
  * COMPUTED evaluation (not refreshed on hits), the middle blocks [fn, depth - bn) are replaced
  * by their stored residual; the last `bn` blocks always run.
@@ -13,7 +13,7 @@
  * signal pools every row, guidance rows included, so a CFG pair shares r_ref and the stored
  * residual (cache-dit keeps separate contexts when CFG runs as two calls; DiT batches it). A
  * zero reference (sum|r_ref| = 0) or a non-finite signal computes: diffusers' `diff > thresh`
- * test would read NaN as a hit (CACHING.md 3.4).
+ * test would read NaN as a hit (docs/CACHING.md, "Signals and zero references").
  *
  * fbcache.c is this with fn = 1, bn = 0 and no caps. */
 #include "cache/dbcache.h"

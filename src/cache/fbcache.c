@@ -1,4 +1,4 @@
-/* fbcache (First-Block-Cache, ParaAttention; CACHING.md 2.7): block 0 always runs; when its
+/* fbcache (First-Block-Cache, ParaAttention; docs/CACHING.md, "First-Block-Cache and DBCache"): block 0 always runs; when its
  * residual r1 = h1 - h0 is within relL1 `thresh` of r1 from the last computed evaluation,
  * blocks 1..depth-1 are replaced by their stored residual. dbcache with fn = 1, bn = 0 and no
  * caps (dbcache.c has the rule and its guards).

@@ -1,6 +1,6 @@
 /* fora (Selvaraju et al., arXiv 2407.01425): compute every sub-layer at evaluations n with
  * n % N == 0, reuse the stored pre-gate attention and MLP outputs of every block in between
- * (CACHING.md 2.1). The last evaluation always computes (engine rule). */
+ * (docs/CACHING.md, "FORA"). The last evaluation always computes (engine rule). */
 #include <stdlib.h>
 
 #include "cache/policy.h"

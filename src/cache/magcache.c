@@ -1,4 +1,4 @@
-/* magcache (Ma et al., arXiv 2506.09045, NeurIPS 2025; CACHING.md 2.3): skip the whole block
+/* magcache (Ma et al., arXiv 2506.09045, NeurIPS 2025; docs/CACHING.md, "MagCache"): skip the whole block
  * stack while the accumulated drift of the calibrated residual magnitude ratios stays small.
  *
  *   gamma_n = mean_tokens ||R_n||_2 / ||R_{n-1}||_2 of the stack residual R = hL - h0, measured

@@ -1,4 +1,4 @@
-/* Least-squares polynomial fit for TeaCache's rescaling polynomial (CACHING.md 2.2).
+/* Least-squares polynomial fit for TeaCache's rescaling polynomial (docs/CACHING.md, "TeaCache").
  *
  *   double c[5];
  *   sc_status s = polyfit(x, y, n, 4, c);   // c[0] x^4 + c[1] x^3 + ... + c[4]

@@ -1,6 +1,6 @@
 /* taylorseer (Liu et al., arXiv 2503.06923): compute every sub-layer during `warmup`
  * evaluations and then once every `interval`, and in between predict each one's raw output with
- * a Taylor expansion from divided differences of its past computations (CACHING.md 2.6). The
+ * a Taylor expansion from divided differences of its past computations (docs/CACHING.md, "TaylorSeer and AB-Cache"). The
  * schedule and arithmetic follow diffusers' TaylorSeer hook: compute when n < warmup or
  * (n - warmup - 1) % interval == 0; the last evaluation may be predicted like any other. */
 #include <stdio.h>

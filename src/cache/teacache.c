@@ -1,4 +1,4 @@
-/* teacache (Liu et al., arXiv 2411.19108, CVPR 2025; CACHING.md 2.2): skip the whole block stack
+/* teacache (Liu et al., arXiv 2411.19108, CVPR 2025; docs/CACHING.md, "TeaCache"): skip the whole block stack
  * when the accumulated, rescaled change of block 0's timestep-modulated input stays small.
  *
  *   m_n = LN(h0)(1 + scale_msa) + shift_msa     block 0's input, rebuilt at boundary 0

@@ -1,5 +1,5 @@
 /* Overflow-checked size arithmetic. Every +, x and round-up on a value that came from a file
- * goes through these (docs/RELIABILITY: the GGUF CVE chain was one unchecked step after another).
+ * goes through these (docs/RELIABILITY.md; the GGUF CVE chain was one unchecked step after another).
  * Each returns 1 on success and 0 on overflow, leaving *r unspecified on overflow. */
 #ifndef SC_CORE_CKMATH_H
 #define SC_CORE_CKMATH_H

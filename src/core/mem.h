@@ -1,5 +1,5 @@
 /* Aligned allocation for activations and converted weights. Buffers are allocated once per
- * generation shape and reused: this VM charges ~12 us per first-touched page (PERF.md 11). */
+ * generation shape and reused: this VM charges ~12 us per first-touched page (measured: docs/ARCHITECTURE.md, "Memory"). */
 #ifndef SC_CORE_MEM_H
 #define SC_CORE_MEM_H
 

@@ -693,7 +693,7 @@ static int cmp_tensor_name(const void *a, const void *b)
     return strcmp(((const pk_tensor *)a)->name, ((const pk_tensor *)b)->name);
 }
 
-/* Offset, strides and span of one named tensor (RELIABILITY.md 3, _rebuild_tensor_v2). */
+/* Offset, strides and span of one named tensor (docs/FORMATS.md, "Weight files": _rebuild_tensor_v2). */
 static sc_status check_tensor(const vm *m, const char *name, const val *v, pk_tensor *out)
 {
     const tensor *t = v->u.t;

@@ -1,4 +1,4 @@
-/* A restricted pickle reader for torch.save's data.pkl (FORMATS.md 5, RELIABILITY.md 3).
+/* A restricted pickle reader for torch.save's data.pkl (docs/FORMATS.md, "Weight files"; docs/RELIABILITY.md).
  *
  * It is a stack machine that BUILDS VALUES AND NEVER CALLS ANYTHING. In Python, GLOBAL imports
  * any callable and REDUCE calls it (`os.system`), so a checkpoint can run arbitrary code; here a

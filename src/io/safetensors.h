@@ -1,4 +1,4 @@
-/* safetensors reader: the whole header is validated (FORMATS.md 6, RELIABILITY.md 2) before a
+/* safetensors reader: the whole header is validated (docs/FORMATS.md, "Weight files"; docs/RELIABILITY.md) before a
  * single tensor is touched; tensors are then served zero-copy (aligned F32) or converted to F32. */
 #ifndef SC_IO_SAFETENSORS_H
 #define SC_IO_SAFETENSORS_H

@@ -1,5 +1,5 @@
 /* PyTorch checkpoints (torch.save since 1.6: .pt, .pth, diffusers' .bin) read without Python and
- * without running the pickle (FORMATS.md 5, RELIABILITY.md 3):
+ * without running the pickle (docs/FORMATS.md, "Weight files"; docs/RELIABILITY.md):
  *     ZIP (src/io/zip.c)  ->  <prefix>/data.pkl through the restricted pickle VM (src/io/pickle.c)
  *     ->  each tensor's storage <prefix>/data/<key> checked against its declared size
  *     ->  an st_file whose tensors point into the mapping.

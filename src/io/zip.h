@@ -1,6 +1,6 @@
 /* Read-only ZIP reader over bytes already in memory (a mapped file): the central directory is
  * parsed and validated, nothing is decompressed or extracted. Only what torch.save writes is
- * accepted (FORMATS.md 5, RELIABILITY.md 3):
+ * accepted (docs/FORMATS.md, "Weight files"; docs/RELIABILITY.md):
  *   - ZIP64 end record + locator and ZIP64 extra fields; sizes and offsets come from the central
  *     directory (entries may use data descriptors), the local header gives only the lengths of
  *     its name and extra field: data offset = local offset + 30 + name_len + extra_len;

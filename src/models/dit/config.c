@@ -163,7 +163,7 @@ sc_status dit_config_finish(dit_config *c, sc_origin origin, const char *what)
     return SC_OK;
 }
 
-/* Multiply-accumulates per sample (FORMATS.md 1, "Cost"). */
+/* Multiply-accumulates per sample (docs/FORMATS.md, "DiT numerics"). */
 uint64_t dit_macs_attn(const dit_config *c)
 {
     uint64_t T = (uint64_t)c->tokens, D = (uint64_t)c->hidden;
