@@ -558,6 +558,26 @@ TEST(cache_dp_for_budget_beats_or_ties_greedy_at_equal_macs)
     errors_free(&e);
 }
 
+/* The sparsest schedule, one computation every k + 1 evaluations, is within the search when
+ * k + 1 divides T - 1 (T = 9, k = 3: 0, 4 and 8 compute). */
+TEST(cache_dp_for_budget_reaches_the_sparsest_schedule)
+{
+    cache_errors e;
+    CHECK_OK(errors_alloc(&e, 9, 3, 1, COMP_N, k_names));
+    for (int j = 1; j <= 3; j++)
+        for (int i = 0; i < 9 - j; i++) *errors_at(&e, 0, j, i) = *errors_at(&e, 1, j, i) = 0.01 * j;
+    cache_schedule d;
+    CHECK_OK(schedule_alloc(&d, 1, 9, &k_dit));
+    const uint64_t macs[COMP_N] = {500, 500};
+    int computed = 0;
+    CHECK_OK(schedule_dp_for_budget(&e, 0.34, 0, 1000, macs, &d, &computed));
+    CHECK_MSG(computed == 3, "computed %d, the sparsest schedule computes 3", computed);
+    for (int c = 0; c < COMP_N; c++)
+        for (int i = 0; i < 9; i++) CHECK(schedule_row(&d, 0, c)[i] == (i % 4 == 0));
+    schedule_free(&d);
+    errors_free(&e);
+}
+
 /* ---------------------------------------------------------------- adacache */
 
 TEST(cache_adacache_rate_follows_the_codebook)

@@ -89,6 +89,7 @@ static sc_status fc_begin(void *st, const cache_gen *g)
     f->timesteps = g->timesteps;
     f->elems = (size_t)g->tokens * g->hidden;
     f->have_delta = 0;
+    f->cond_only = 0;
     size_t floats;
     if (__builtin_mul_overflow((size_t)g->depth * 2 * (size_t)g->images, f->elems, &floats))
         return err_fail(SC_ERR_NOMEM, "out of memory for FasterCache");

@@ -385,8 +385,10 @@ sc_status schedule_dp_for_budget(const cache_errors *e, double target, int per_b
                                  const uint64_t *macs_comp, cache_schedule *out, int *computed)
 {
     if (per_block && !e->has_blocks) return err_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
-    /* Ratios fall as g falls: the largest g within the budget is the best schedule for it. */
-    const int T = e->steps, min_g = (T + e->k) / (e->k + 1) + 1;
+    /* Ratios fall as g falls: the largest g within the budget is the best schedule for it. The
+     * fewest computations: the first, then one at least every k + 1 evaluations up to the last
+     * (ceil((T - 1) / (k + 1)) more). */
+    const int T = e->steps, min_g = (T - 1 + e->k) / (e->k + 1) + 1;
     for (int g = T; g >= (min_g > 2 ? min_g : 2); g--) {
         int ok = 1;
         for (int c = 0; c < out->comps.n && ok; c++) {
