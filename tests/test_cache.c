@@ -578,6 +578,21 @@ TEST(cache_dp_for_budget_reaches_the_sparsest_schedule)
     errors_free(&e);
 }
 
+/* A file of the wrong kind says what it is and where it goes. */
+TEST(cache_files_of_the_wrong_kind_are_named_for_what_they_are)
+{
+    cache_schedule s;
+    CHECK_OK(schedule_alloc(&s, 2, 10, &k_dit));
+    CHECK_ERR(schedule_load(test_fixture("cache/calib_mean.json"), "ddim, 10 steps", &s), SC_ERR_FORMAT,
+              "this is a calibration file, not a schedule");
+    schedule_free(&s);
+    cache_errors e;
+    json_t *j = json_loads("{\"_meta\": {\"policy\": \"teacache\"}, \"coef\": [0, 0, 0, 1, 0]}", 0, NULL);
+    CHECK(j != NULL);
+    CHECK_ERR(errors_from_object(j, "tea.json", &e), SC_ERR_FORMAT, "a calibration for teacache, not SmoothCache's");
+    json_decref(j);
+}
+
 /* ---------------------------------------------------------------- adacache */
 
 TEST(cache_adacache_rate_follows_the_codebook)

@@ -50,6 +50,8 @@ TEST(safetensors_rejects_files_shorter_than_8_bytes_or_header_past_end)
     st_file *f;
     test_write(test_path("short"), "\x02\x00\x00", 3);
     CHECK_ERR(st_open(test_path("short"), &f), SC_ERR_FORMAT, "too short");
+    test_write(test_path("text.safetensors"), "{\"a\": \"a config, not a checkpoint\"}\n", 36);
+    CHECK_ERR(st_open(test_path("text.safetensors"), &f), SC_ERR_FORMAT, "not a safetensors file");
     const char *p = make_raw("past.safetensors", 1000, "{}", 2, 0);
     CHECK_ERR(st_open(p, &f), SC_ERR_FORMAT, "runs past the end");
 }

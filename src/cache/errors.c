@@ -136,6 +136,11 @@ sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e)
         if (!first) first = val;
         names[n_comp++] = key;
     }
+    const json_t *policy = json_object_get(meta, "policy");
+    if (!n_comp && json_is_string(policy))
+        return err_fail(SC_ERR_FORMAT, "%s: a calibration for %s, not SmoothCache's error curves (it goes to --cache "
+                                       "%s:...; make curves with smoothcache calibrate --for smooth)", path,
+                        json_string_value(policy), json_string_value(policy));
     if (!n_comp)
         return err_fail(SC_ERR_FORMAT, "%s: not a calibration file (no component curves such as \"attn\"; make one "
                                        "with smoothcache calibrate)", path);

@@ -52,6 +52,10 @@ static sc_status read_row(const json_t *a, const char *what, const char *key, co
                           unsigned char *row)
 {
     if (!json_is_array(a)) return err_fail(SC_ERR_FORMAT, "%s: \"%s\" is not an array", what, key);
+    if (json_is_array(json_array_get(a, 0)))
+        return err_fail(SC_ERR_FORMAT, "%s: \"%s\" holds error curves (one array per lag): this is a calibration "
+                                       "file, not a schedule; use smooth:errors=FILE,alpha=A, or make a schedule with "
+                                       "smoothcache schedule", what, key);
     if ((int)json_array_size(a) != steps)
         return err_fail(SC_ERR_FORMAT, "%s: \"%s\" has %zu entries but this generation makes %d model evaluations (%s)",
                        what, key, json_array_size(a), steps, context);
@@ -134,7 +138,9 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
             for (int c = 0; c < nc; c++) {
                 const unsigned char *r = schedule_row(out, l, c);
                 if (!r[0] || !r[steps - 1]) {
-                    err_warn("%s: the first and last evaluations always compute; entries 0 and %d set to 1", what, steps - 1);
+                    if (steps == 1) err_warn("%s: the only evaluation always computes; entry 0 set to 1", what);
+                    else err_warn("%s: the first and last evaluations always compute; entries 0 and %d set to 1", what,
+                                  steps - 1);
                     l = depth;
                     break;
                 }
@@ -247,9 +253,9 @@ sc_status schedule_from_errors(const cache_errors *e, double alpha, int per_bloc
 {
     if (per_block && !e->has_blocks) return err_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
     if (out->steps != e->steps)
-        return err_fail(SC_ERR_ARG, "the calibration covers %d evaluations but this generation makes %d", e->steps, out->steps);
+        return err_fail(SC_ERR_FORMAT, "the calibration covers %d evaluations but this generation makes %d", e->steps, out->steps);
     if (per_block && out->depth != e->depth)
-        return err_fail(SC_ERR_ARG, "the calibration has %d blocks but the model has %d", e->depth, out->depth);
+        return err_fail(SC_ERR_FORMAT, "the calibration has %d blocks but the model has %d", e->depth, out->depth);
     int matched = 0;
     for (int c = 0; c < out->comps.n; c++) {
         const int k = curve_of(e, &out->comps, c);

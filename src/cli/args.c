@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "smoothcache.h"
 
@@ -18,6 +19,34 @@ int cli_usage_error(const cli_args *a, const char *fmt, ...)
     fprintf(stderr, "\n(see: smoothcache %s --help)\n", a->command);
     va_end(ap);
     return CLI_EXIT_USAGE;
+}
+
+int cli_path_ext(const cli_args *a, const char *flag, const char *ext)
+{
+    const char *v = cli_get(a, flag);
+    const size_t n = v ? strlen(v) : 0, e = strlen(ext);
+    if (!v || (n > e && !strcmp(v + n - e, ext))) return 0;
+    return cli_usage_error(a, "%s: '%s' must end in %s", flag, v, ext);
+}
+
+/* Two names of one file: the same string, or two paths to one existing file. */
+static int same_file(const char *x, const char *y)
+{
+    if (!strcmp(x, y)) return 1;
+    struct stat sx, sy;
+    return !stat(x, &sx) && !stat(y, &sy) && sx.st_dev == sy.st_dev && sx.st_ino == sy.st_ino;
+}
+
+int cli_outputs_distinct(const cli_args *a, const char *const *flags, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            const char *x = cli_get(a, flags[i]), *y = cli_get(a, flags[j]);
+            if (x && y && same_file(x, y))
+                return cli_usage_error(a, "%s and %s name the same file (%s): give each output its own", flags[i],
+                                       flags[j], x);
+        }
+    return 0;
 }
 
 int cli_fail(const cli_args *a)
@@ -37,6 +66,7 @@ void cli_usage(const cli_args *a, FILE *out)
     }
     fprintf(out, "  %-26s %s\n", "-h, --help", "show this help and exit");
     if (a->epilog) fprintf(out, "\n%s", a->epilog);
+    fprintf(out, "\nexit status: 0 ok, 1 failure (file, format, numeric), 2 bad usage.\n");
 }
 
 int cli_parse(cli_args *a, int argc, char **argv)

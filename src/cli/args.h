@@ -54,4 +54,10 @@ int cli_usage_error(const cli_args *a, const char *fmt, ...) __attribute__((form
 /* Prints the library's last error and returns the exit status for its code. */
 int cli_fail(const cli_args *a);
 
+/* The value of flag, when given, must end in ext (".npy"); else a usage error naming the flag. */
+int cli_path_ext(const cli_args *a, const char *flag, const char *ext);
+/* No two of the given output flags name one file (it would be written twice, the last one
+ * winning): else a usage error naming both. */
+int cli_outputs_distinct(const cli_args *a, const char *const *flags, int n);
+
 #endif

@@ -134,8 +134,9 @@ int cmd_calibrate(int argc, char **argv)
         goto done;
     }
     if (!quiet) {
-        fprintf(stderr, "calibrated %s on %ld samples (%s, %d steps, cfg %g%s%s); wrote %s%s%s\n", target, samples,
-                sc_sampler_name(p.sampler), p.steps, (double)p.cfg, strcmp(target, "smooth") ? "" : ", ",
+        fprintf(stderr, "calibrated %s on %ld sample%s (%s, %d step%s, cfg %g%s%s); wrote %s%s%s\n", target, samples,
+                samples == 1 ? "" : "s", sc_sampler_name(p.sampler), p.steps, p.steps == 1 ? "" : "s", (double)p.cfg,
+                strcmp(target, "smooth") ? "" : ", ",
                 strcmp(target, "smooth") ? "" : strchr(spec, ':') + 1, out, plot ? " and " : "", plot ? plot : "");
         const char *warning = sc_calibration_warning(cal);
         if (warning) fprintf(stderr, "warning: %s: %s\n", out, warning);

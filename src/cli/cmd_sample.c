@@ -36,7 +36,7 @@ static const char k_epilog[] =
 int cmd_sample(int argc, char **argv)
 {
     cli_args a = {"sample", "Make many images with uniformly drawn classes, for FID/IS evaluation.",
-                  "[--model PATH] --num N --out FILE.npz [options]", k_epilog, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
+                  "[--model PATH] [--num N] --out FILE.npz [options]", k_epilog, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
     sc_gen_params p = sc_gen_params_default();

@@ -20,10 +20,14 @@ const char *cli_default_model(void)
     char *slash = strrchr(exe, '/');
     if (!slash) return NULL;
     *slash = '\0';
-    if (snprintf(path, sizeof path, "%s/../models/demo", exe) >= (int)sizeof path) return NULL;
+    /* The executable's folder's parent, named without "..": build/smoothcache -> models/demo. */
+    slash = strrchr(exe, '/');
+    if (slash && slash != exe && strcmp(slash, "/..") && strcmp(slash, "/.")) *slash = '\0';
+    else if (strlen(exe) + 3 < sizeof exe) strcat(exe, "/..");
+    if (snprintf(path, sizeof path, "%s/models/demo", exe) >= (int)sizeof path) return NULL;
     if (!sc_is_folder(path)) return NULL;
-    /* Named from the working folder when inside it (build/../models/demo): that is what files and
-     * messages record, not where this machine keeps the checkout. */
+    /* Named from the working folder when inside it: that is what files and messages record, not
+     * where this machine keeps the checkout. */
     char cwd[4096];
     const size_t len = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
     if (len > 1 && !strncmp(path, cwd, len) && path[len] == '/')
@@ -52,7 +56,13 @@ int cli_load_model(const cli_args *a, sc_model **m, int pack)
         else if (!strcmp(origin, "diffusers")) o.origin = SC_ORIGIN_DIFFUSERS;
         else return cli_usage_error(a, "--origin: '%s' is not 'original' or 'diffusers'", origin);
     }
-    if (sc_model_load(path, &o, m) != SC_OK) return cli_fail(a);
+    if (sc_model_load(path, &o, m) != SC_OK) {
+        const int r = cli_fail(a);
+        if (!cli_get(a, "--model") && getenv("SMOOTHCACHE_MODEL") && *getenv("SMOOTHCACHE_MODEL"))
+            fprintf(stderr, "smoothcache %s: (that path is $SMOOTHCACHE_MODEL's, used when no --model is given)\n",
+                    a->command);
+        return r;
+    }
     return 0;
 }
 

@@ -35,13 +35,17 @@ void report_images(report_entry *e, const uint8_t *rgb, const uint8_t *ref, int 
 void report_print_line(FILE *f, const report_entry *e, int steps)
 {
     const sc_cache_stats *s = &e->stats;
-    fprintf(f, "%s: %d steps in %.2f s (%.3f s/step); computed", e->policy, steps, s->seconds, s->seconds / steps);
+    fprintf(f, "%s: %d step%s in %.2f s (%.3f s/step); computed", e->policy, steps, steps == 1 ? "" : "s", s->seconds, s->seconds / steps);
     for (int c = 0; c < s->n_components; c++)
         fprintf(f, "%s %s %ld/%ld", c ? "," : "", s->components[c], s->computed[c], s->computed[c] + s->skipped[c]);
     fprintf(f, "; MACs %.3fx uncached", e->mac_ratio);
     if (e->has_ref) {
-        fprintf(f, "; %.2fx faster than uncached (%.2f s); latent rel-L2 %.4g", e->speedup, e->ref_seconds,
-                e->latent_rel_l2);
+        /* A speed-up under 1 (a busy machine, a policy that cannot skip) reads as a slowdown. */
+        if (e->speedup >= 1.0)
+            fprintf(f, "; %.2fx faster than uncached (%.2f s)", e->speedup, e->ref_seconds);
+        else
+            fprintf(f, "; %.2fx slower than uncached (%.2f s)", 1.0 / e->speedup, e->ref_seconds);
+        fprintf(f, "; latent rel-L2 %.4g", e->latent_rel_l2);
         if (!isnan(e->psnr)) fprintf(f, "; PSNR %.2f dB, SSIM %.4f", e->psnr, e->ssim);
     }
     fputc('\n', f);

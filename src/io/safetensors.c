@@ -215,10 +215,16 @@ static sc_status parse_header(st_file *f, const uint8_t *bytes, uint64_t size, c
                        what, (unsigned long long)size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | bytes[i];
+    uint64_t header_end;
+    /* An impossible header length with no '{' where the JSON header starts: some other kind of
+     * file (text, a picture, a pickle), which is the clearer thing to say. */
+    if ((n > ST_MAX_HEADER || !ck_add(8, n, &header_end) || header_end > size) && size > 8 && bytes[8] != '{')
+        return err_fail(SC_ERR_FORMAT, "%s: not a safetensors file (its first 8 bytes are no header length and no "
+                                       "JSON header follows); a checkpoint is a .safetensors, .bin or .pt file or a "
+                                       "model folder", what);
     if (n > ST_MAX_HEADER)
         return err_fail(SC_ERR_FORMAT, "%s: header length %llu exceeds the limit of %llu bytes", what,
                        (unsigned long long)n, (unsigned long long)ST_MAX_HEADER);
-    uint64_t header_end;
     if (!ck_add(8, n, &header_end) || header_end > size)
         return err_fail(SC_ERR_FORMAT, "%s: header length %llu runs past the end of the %llu-byte file",
                        what, (unsigned long long)n, (unsigned long long)size);
