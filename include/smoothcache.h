@@ -357,6 +357,43 @@ typedef struct {
 sc_status sc_schedule_make(const char *errors_path, const sc_schedule_opts *o, const char *out_path, int force,
                            sc_schedule_summary *summary);
 
+/* ---------------------------------------------------------------- text */
+
+/* T5's tokenizer (SentencePiece unigram) from tokenizer.json, spiece.model, a folder holding
+ * either, or a pipeline folder (its tokenizer/). docs/TEXT.md has the rules. */
+typedef struct sc_tokenizer sc_tokenizer;
+
+typedef enum {
+    SC_TOKENIZER_TRANSFORMERS = 0,  /* what the pipelines run (transformers' T5Tokenizer on
+                                     * Hugging Face tokenizers): special tokens such as
+                                     * <extra_id_5> in the text are split out; the default */
+    SC_TOKENIZER_SENTENCEPIECE = 1  /* the sentencepiece library's encode of spiece.model, plus
+                                     * </s>: every character of the text is text */
+} sc_tokenizer_semantics;
+
+typedef struct {
+    int vocab_size;          /* every id is below it */
+    int pad_id, eos_id;
+    int model_max_length;    /* tokenizer_config.json's, 0 when it states none */
+    const char *path;        /* the file read (valid while the tokenizer lives) */
+    const char *semantics;   /* "transformers" or "sentencepiece" */
+} sc_tokenizer_info;
+
+sc_status sc_tokenizer_load(const char *path, sc_tokenizer_semantics sem, sc_tokenizer **out);
+void sc_tokenizer_free(sc_tokenizer *t);
+void sc_tokenizer_get_info(const sc_tokenizer *t, sc_tokenizer_info *info);
+
+/* The ids of `len` bytes of UTF-8 text (invalid UTF-8 is SC_ERR_ARG), </s> included.
+ * max_length > 0: as the pipelines call the tokenizer (truncation, padding to max_length): the
+ * pieces are cut so that they and </s> fit, then <pad> fills ids up to max_length entries and
+ * mask (may be NULL) holds 1 for tokens, 0 for padding; cap must be >= max_length.
+ * max_length == 0: neither; up to cap ids (SC_ERR_ARG naming the count needed if more).
+ * *n: the tokens before any padding. */
+sc_status sc_tokenize(const sc_tokenizer *t, const char *text, size_t len, int max_length, int32_t *ids,
+                      int32_t *mask, int cap, int *n);
+/* The text of id (a piece, or a special token), or NULL outside the vocabulary. */
+const char *sc_tokenizer_piece(const sc_tokenizer *t, int id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,8 +3,8 @@
 # a file includes only headers of its own layer and the layers below it, never one above, and the
 # layers are a fixed order, so no include circle can run between two of them.
 #
-#   core < backend < io < models < sample < cache < pipeline < metrics < api < cli
-#   (sample, cache and models do not include each other; metrics only core and io)
+#   core < backend < io < text < models < sample < cache < pipeline < metrics < api < cli
+#   (text, sample, cache and models do not include each other; metrics only core and io)
 #
 # Besides the order:
 #   - a model family (src/models/<family>/) includes only models/*.h and its own folder: a second
@@ -27,12 +27,13 @@ allowed() {
     core) echo "core" ;;
     backend) echo "core backend" ;;
     io) echo "core io" ;;
+    text) echo "core io text" ;;
     models) echo "core backend io models" ;;
     sample) echo "core io sample" ;;
     cache) echo "core backend io cache" ;;
-    pipeline) echo "core backend io models sample cache pipeline" ;;
+    pipeline) echo "core backend io text models sample cache pipeline" ;;
     metrics) echo "core io metrics" ;;
-    api) echo "core backend io models sample cache pipeline metrics api" ;;
+    api) echo "core backend io text models sample cache pipeline metrics api" ;;
     cli) echo "cli" ;;
     *) echo "" ;;
     esac

@@ -2,7 +2,7 @@
 # Installs the Debian packages the build needs, only when one is missing.
 # Called by `make` and `make test`; safe to run again.
 set -eu
-need="cmake make gcc pkg-config libdnnl-dev libjansson-dev libpng-dev pngcheck unzip"
+need="cmake make gcc pkg-config libdnnl-dev libjansson-dev libpng-dev libutf8proc-dev pngcheck unzip"
 if [ "${SC_WITH_SANITIZERS:-1}" = 1 ]; then need="$need clang-14 libclang-rt-14-dev"; fi
 missing=""
 for p in $need; do

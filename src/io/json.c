@@ -32,14 +32,14 @@ static int depth_of(const json_t *v, int limit)
     return 0;
 }
 
-sc_status json_parse(const char *src, size_t len, const char *what, json_t **out)
+static sc_status parse_flags(const char *src, size_t len, const char *what, size_t flags, json_t **out)
 {
     *out = NULL;
     if (len >= 3 && (unsigned char)src[0] == 0xEF && (unsigned char)src[1] == 0xBB &&
         (unsigned char)src[2] == 0xBF)
         return err_fail(SC_ERR_FORMAT, "%s: JSON starts with a byte-order mark", what);
     json_error_t err;
-    json_t *root = json_loadb(src, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    json_t *root = json_loadb(src, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | flags, &err);
     if (!root)
         return err_fail(SC_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", what, err.line,
                        err.column, err.text);
@@ -51,14 +51,19 @@ sc_status json_parse(const char *src, size_t len, const char *what, json_t **out
     return SC_OK;
 }
 
-sc_status json_load_object_file(const char *path, uint64_t cap, json_t **out)
+sc_status json_parse(const char *src, size_t len, const char *what, json_t **out)
+{
+    return parse_flags(src, len, what, 0, out);
+}
+
+static sc_status load_object(const char *path, uint64_t cap, size_t flags, json_t **out)
 {
     char *buf;
     size_t len;
     *out = NULL;
     sc_status s = file_read_small(path, cap, &buf, &len);
     if (s) return s;
-    s = json_parse(buf, len, path, out);
+    s = parse_flags(buf, len, path, flags, out);
     free(buf);
     if (s) return s;
     if (!json_is_object(*out)) {
@@ -67,6 +72,16 @@ sc_status json_load_object_file(const char *path, uint64_t cap, json_t **out)
         return err_fail(SC_ERR_FORMAT, "%s: top level is not a JSON object", path);
     }
     return SC_OK;
+}
+
+sc_status json_load_object_file(const char *path, uint64_t cap, json_t **out)
+{
+    return load_object(path, cap, 0, out);
+}
+
+sc_status json_load_object_file_reals(const char *path, uint64_t cap, json_t **out)
+{
+    return load_object(path, cap, JSON_DECODE_INT_AS_REAL, out);
 }
 
 sc_status json_get_int(const json_t *obj, const char *key, const char *what, int required,

@@ -1,0 +1,76 @@
+/* The text entry points: T5's tokenizer (src/text/). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "smoothcache.h"
+#include "text/tokenizer.h"
+
+struct sc_tokenizer {
+    tokenizer *t;
+};
+
+sc_status sc_tokenizer_load(const char *path, sc_tokenizer_semantics sem, sc_tokenizer **out)
+{
+    if (!out) return err_fail(SC_ERR_ARG, "sc_tokenizer_load: no output pointer");
+    *out = NULL;
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "sc_tokenizer_load: no path");
+    if (sem != SC_TOKENIZER_TRANSFORMERS && sem != SC_TOKENIZER_SENTENCEPIECE)
+        return err_fail(SC_ERR_ARG, "sc_tokenizer_load: semantics %d is neither transformers (0) nor sentencepiece (1)",
+                        (int)sem);
+    sc_tokenizer *h = calloc(1, sizeof *h);
+    if (!h) return err_fail(SC_ERR_NOMEM, "out of memory");
+    sc_status s = tokenizer_load(path, sem == SC_TOKENIZER_TRANSFORMERS ? TOK_TRANSFORMERS : TOK_SENTENCEPIECE, &h->t);
+    if (s) {
+        free(h);
+        return s;
+    }
+    *out = h;
+    return SC_OK;
+}
+
+void sc_tokenizer_free(sc_tokenizer *t)
+{
+    if (!t) return;
+    tokenizer_free(t->t);
+    free(t);
+}
+
+void sc_tokenizer_get_info(const sc_tokenizer *t, sc_tokenizer_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->vocab_size = t->t->vocab_size;
+    info->pad_id = t->t->pad_id;
+    info->eos_id = t->t->eos_id;
+    info->model_max_length = t->t->model_max_length;
+    info->path = t->t->path;
+    info->semantics = t->t->sem == TOK_TRANSFORMERS ? "transformers" : "sentencepiece";
+}
+
+const char *sc_tokenizer_piece(const sc_tokenizer *t, int id)
+{
+    return id >= 0 && id < t->t->vocab_size ? t->t->vocab[id] : NULL;
+}
+
+sc_status sc_tokenize(const sc_tokenizer *t, const char *text, size_t len, int max_length, int32_t *ids,
+                      int32_t *mask, int cap, int *n)
+{
+    if (!t || (!text && len) || !ids || !n || max_length < 0 || cap < 1)
+        return err_fail(SC_ERR_ARG, "sc_tokenize: a missing argument, a negative max_length or no room");
+    if (max_length > cap) return err_fail(SC_ERR_ARG, "sc_tokenize: room for %d ids, max_length %d", cap, max_length);
+    id_buf out = {0};
+    sc_status s = tokenizer_encode(t->t, text ? text : "", len, max_length, &out);
+    if (!s && out.n > (size_t)cap)
+        s = err_fail(SC_ERR_ARG, "the text makes %zu tokens; room was given for %d", out.n, cap);
+    if (!s) {
+        memcpy(ids, out.p, out.n * sizeof *ids);
+        for (int i = (int)out.n; i < max_length; i++) ids[i] = t->t->pad_id;
+        if (mask) {
+            const int total = max_length ? max_length : (int)out.n;
+            for (int i = 0; i < total; i++) mask[i] = i < (int)out.n;
+        }
+        *n = (int)out.n;
+    }
+    ib_free(&out);
+    return s;
+}
