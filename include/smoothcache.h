@@ -394,6 +394,28 @@ sc_status sc_tokenize(const sc_tokenizer *t, const char *text, size_t len, int m
 /* The text of id (a piece, or a special token), or NULL outside the vocabulary. */
 const char *sc_tokenizer_piece(const sc_tokenizer *t, int id);
 
+/* A text encoder (T5's: transformers' T5EncoderModel) from its folder (config.json and
+ * model.safetensors, shards or pytorch_model.bin) or a pipeline folder (its text_encoder/). */
+typedef struct sc_text_encoder sc_text_encoder;
+
+typedef struct {
+    const char *family;      /* "t5" */
+    const char *variant;     /* "t5 (gated-gelu)" */
+    int vocab_size, width, depth;
+    uint64_t params;
+    const char *dtype;       /* of the weights in the file */
+    const char *path;
+} sc_text_encoder_info;
+
+sc_status sc_text_encoder_load(const char *path, sc_text_encoder **out);
+void sc_text_encoder_free(sc_text_encoder *e);
+void sc_text_encoder_get_info(const sc_text_encoder *e, sc_text_encoder_info *info);
+/* ids [n, L] and mask [n, L] (1 token, 0 padding; NULL: all tokens), as sc_tokenize makes them
+ * -> out [n, L, width] float32. Padded positions are computed as the reference computes them;
+ * pipelines mask or zero them. threads 0: all cores. */
+sc_status sc_text_encode(sc_text_encoder *e, int n, int L, const int32_t *ids, const int32_t *mask, float *out,
+                         int threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "smoothcache.h"
+#include "pipeline/pipeline.h"
 #include "text/tokenizer.h"
 
 struct sc_tokenizer {
@@ -73,4 +74,50 @@ sc_status sc_tokenize(const sc_tokenizer *t, const char *text, size_t len, int m
     }
     ib_free(&out);
     return s;
+}
+
+struct sc_text_encoder {
+    encoder *e;
+};
+
+sc_status sc_text_encoder_load(const char *path, sc_text_encoder **out)
+{
+    if (!out) return err_fail(SC_ERR_ARG, "sc_text_encoder_load: no output pointer");
+    *out = NULL;
+    sc_text_encoder *h = calloc(1, sizeof *h);
+    if (!h) return err_fail(SC_ERR_NOMEM, "out of memory");
+    sc_status s = pipeline_encoder_load(path, &h->e);
+    if (s) {
+        free(h);
+        return s;
+    }
+    *out = h;
+    return SC_OK;
+}
+
+void sc_text_encoder_free(sc_text_encoder *e)
+{
+    if (!e) return;
+    e->e->family->free(e->e);
+    free(e);
+}
+
+void sc_text_encoder_get_info(const sc_text_encoder *e, sc_text_encoder_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->family = e->e->family->name;
+    info->variant = e->e->variant;
+    info->vocab_size = e->e->vocab_size;
+    info->width = e->e->width;
+    info->depth = e->e->depth;
+    info->params = e->e->params;
+    info->dtype = e->e->dtype;
+    info->path = e->e->path;
+}
+
+sc_status sc_text_encode(sc_text_encoder *e, int n, int L, const int32_t *ids, const int32_t *mask, float *out,
+                         int threads)
+{
+    if (!e || !ids || !out) return err_fail(SC_ERR_ARG, "sc_text_encode: a missing argument");
+    return e->e->family->encode(e->e, n, L, ids, mask, out, threads_resolve(threads));
 }

@@ -36,7 +36,7 @@ typedef struct {
 /* A convolution layer with its weights in the backend's layout. */
 typedef struct be_conv be_conv;
 
-enum { BE_POST_NONE = 0, BE_POST_GELU_TANH = 1 };    /* applied to a product's output */
+enum { BE_POST_NONE = 0, BE_POST_GELU_TANH = 1, BE_POST_RELU = 2 }; /* applied to a product's output */
 enum { BE_CONV_DIRECT = 0, BE_CONV_WINOGRAD = 1 };   /* convolution algorithms */
 enum { BE_CONV_OVERWRITE = 0, BE_CONV_ACCUMULATE = 1 }; /* dst = conv(src) + b (+ dst) */
 
@@ -70,6 +70,13 @@ typedef struct backend {
      * ld != H hd; scores: attention_scratch() floats. */
     sc_status (*attention)(be_ctx *c, const float *q, const float *k, const float *v, int64_t ld, float *att,
                            float *dense, float *scores, int B, int T, int H, int hd);
+    /* The same with dense rows (ld = H hd) and what a text encoder adds to the scores:
+     * softmax(scale q k^T + bias[h, i, j] + key_mask[b, j]) v, where bias [H, T, T] (may be NULL)
+     * is shared by the batch and key_mask [B, T] (may be NULL) is 0 for keys and a large
+     * negative number for padding. scores: attention_scratch() floats. */
+    sc_status (*attention_biased)(be_ctx *c, const float *q, const float *k, const float *v, float *att,
+                                  float *scores, int B, int T, int H, int hd, float scale, const float *bias,
+                                  const float *key_mask);
 
     /* ---- convolutions on NHWC activations ([n, h, w, c], channels last) ---- */
     /* A k x k convolution, stride 1, `pad` zeros on every side, cin -> cout; w [cout, cin, k, k]
@@ -91,12 +98,18 @@ typedef struct backend {
      * * gamma [C] + beta [C], then SiLU when silu != 0; stats: scratch of 3C doubles; y may be x. */
     void (*group_norm)(float *y, const float *x, long P, int C, int G, float eps, const float *gamma,
                        const float *beta, int silu, double *stats);
+    /* y [rows, D] = w [D] * x / sqrt(mean(x^2) + eps) per row (T5's RMS norm: no mean, no bias);
+     * y may be x. */
+    void (*rms_norm)(float *y, const float *x, long rows, int D, float eps, const float *w);
 
     /* ---- element-wise and layout ---- */
     void (*add)(float *y, const float *x, size_t n);                  /* y += x */
     void (*sub)(float *y, const float *a, const float *b, size_t n);  /* y = a - b */
     void (*copy)(float *y, const float *x, size_t n);
     void (*silu)(float *y, const float *x, size_t n);                 /* y = x sigmoid(x) */
+    void (*mul)(float *y, const float *x, size_t n);                  /* y *= x */
+    /* y [n, D] = table[ids[i], :] (an embedding lookup). */
+    void (*gather_rows)(float *y, const float *table, const int32_t *ids, long n, int D);
     /* y[b,:] += table[ids[b],:]; y [B, D] (an embedding lookup added to a row). */
     void (*add_rows)(float *y, const float *table, const int *ids, int B, int D);
     /* h [B*T, D] += pos [T, D]. */

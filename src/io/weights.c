@@ -122,6 +122,9 @@ sc_status weights_open_folder(const char *dir, weights **out)
         {"diffusion_pytorch_model.safetensors", 0},  {"diffusion_pytorch_model.safetensors.index.json", 1},
         {"diffusion_pytorch_model.fp16.safetensors", 0}, {"diffusion_pytorch_model.bin", 0},
         {"diffusion_pytorch_model.bin.index.json", 1},
+        /* transformers' names (a text encoder's folder) */
+        {"model.safetensors", 0}, {"model.safetensors.index.json", 1}, {"pytorch_model.bin", 0},
+        {"pytorch_model.bin.index.json", 1},
     };
     *out = NULL;
     weights *w = NULL;
@@ -137,7 +140,8 @@ sc_status weights_open_folder(const char *dir, weights **out)
     }
     if (!s && !found)
         s = err_fail(SC_ERR_FORMAT, "%s: no diffusion_pytorch_model.safetensors (or its .safetensors.index.json, "
-                                    ".fp16.safetensors, .bin or .bin.index.json) beside config.json", dir);
+                                    ".fp16.safetensors, .bin or .bin.index.json; or transformers' model.safetensors, "
+                                    "pytorch_model.bin and their indexes) beside config.json", dir);
     if (s) {
         weights_close(w);
         return s;

@@ -28,7 +28,8 @@ typedef struct weights weights;
 sc_status weights_open_file(const char *path, weights **out);
 /* The weights of a diffusers model folder, in this order of preference:
  * diffusion_pytorch_model.safetensors, its .safetensors.index.json (shards), the .fp16.safetensors
- * variant, diffusion_pytorch_model.bin, its .bin.index.json (shards). */
+ * variant, diffusion_pytorch_model.bin, its .bin.index.json (shards); then transformers' names
+ * (a text encoder's folder): model.safetensors, its index, pytorch_model.bin, its index. */
 sc_status weights_open_folder(const char *dir, weights **out);
 void weights_close(weights *w);
 

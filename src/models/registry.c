@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "models/decoder.h"
+#include "models/encoder.h"
 #include "models/model.h"
 
 /* Adding a family: its folder defines `const model_family model_family_<name>`; add one line. */
@@ -76,4 +77,35 @@ sc_status decoders_detect(const decoder_probe *p, const decoder_family **out)
     for (int i = 0; i < N_DECODERS && n < sizeof known; i++)
         n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "", k_decoders[i]->looks_for);
     return err_fail(SC_ERR_FORMAT, "%s: not a VAE: no %s", p->path, known);
+}
+
+/* Encoders (embeddings from token ids): `const encoder_family encoder_family_<name>`, one line each. */
+#define ENCODER_FAMILIES(X) \
+    X(t5)
+
+#define DECLARE_ENCODER(name) extern const encoder_family encoder_family_##name;
+ENCODER_FAMILIES(DECLARE_ENCODER)
+#define ENCODER_ENTRY(name) &encoder_family_##name,
+static const encoder_family *const k_encoders[] = {ENCODER_FAMILIES(ENCODER_ENTRY)};
+
+#define N_ENCODERS (int)(sizeof k_encoders / sizeof *k_encoders)
+
+sc_status encoders_detect(const encoder_probe *p, const encoder_family **out)
+{
+    int best = 0;
+    *out = NULL;
+    for (int i = 0; i < N_ENCODERS; i++) {
+        const int score = k_encoders[i]->detect(p);
+        if (score > best) {
+            best = score;
+            *out = k_encoders[i];
+        }
+    }
+    if (*out) return SC_OK;
+    char known[512];
+    size_t n = 0;
+    known[0] = '\0';
+    for (int i = 0; i < N_ENCODERS && n < sizeof known; i++)
+        n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "", k_encoders[i]->looks_for);
+    return err_fail(SC_ERR_FORMAT, "%s: not a text encoder this engine runs: no %s", p->path, known);
 }

@@ -132,3 +132,27 @@ sc_status pipeline_decoder_load(const char *path, decoder **out)
     if (config) json_decref(config);
     return s;
 }
+
+sc_status pipeline_encoder_load(const char *path, encoder **out)
+{
+    *out = NULL;
+    if (!path || !*path) return err_fail(SC_ERR_ARG, "empty text encoder path");
+    if (!file_is_dir(path))
+        return err_fail(SC_ERR_ARG, "%s: a text encoder is read from its folder (config.json and weights) or a "
+                                    "pipeline folder, not a lone file", path);
+    char dir[4096], config_path[4096] = "";
+    int is_pipeline;
+    json_t *config = NULL;
+    sc_status s = weights_pipeline_component(path, "text_encoder", "this pipeline has no text encoder", dir, sizeof dir,
+                                             &is_pipeline);
+    if (!s && !is_pipeline) snprintf(dir, sizeof dir, "%s", path);
+    if (!s)
+        s = open_folder(dir, "not a text encoder folder: no config.json (expected config.json + model.safetensors)",
+                        &config, config_path, sizeof config_path);
+    const encoder_family *f = NULL;
+    encoder_probe probe = {.path = dir, .config = config, .config_path = config_path};
+    if (!s) s = encoders_detect(&probe, &f);
+    if (!s) s = f->load(&probe, out);
+    if (config) json_decref(config);
+    return s;
+}

@@ -88,3 +88,74 @@ sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float 
             }
     return st;
 }
+
+/* Softmax of scale s + bias[h, i, :] + mask[b, :] over rows of T scores laid out [nb][nh][ni]
+ * for samples b0.., heads h0.. and queries i0..; bias [H, T, T] and mask [B, T] may be NULL. */
+static void softmax_biased(float *s, int nb, int nh, int ni, int b0, int h0, int i0, int T, int H, float scale,
+                           const float *bias, const float *mask)
+{
+    const long rows = (long)nb * nh * ni;
+    (void)H;
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < rows; r++) {
+        const int ii = (int)(r % ni), hh = (int)(r / ni % nh), bb = (int)(r / ni / nh);
+        const int b = b0 + bb, h = h0 + hh, i = i0 + ii;
+        float *x = s + (size_t)r * T;
+        const float *br = bias ? bias + ((size_t)h * T + i) * T : NULL;
+        const float *mr = mask ? mask + (size_t)b * T : NULL;
+        float mx = -INFINITY;
+        for (int j = 0; j < T; j++) {
+            float v = x[j] * scale;
+            if (br) v += br[j];
+            if (mr) v += mr[j];
+            x[j] = v;
+            mx = v > mx ? v : mx;
+        }
+        const float sum = vm_exp_sub_sum(x, mx, x, T);
+        const float inv = 1.0f / sum;
+        #pragma omp simd
+        for (int j = 0; j < T; j++) x[j] *= inv;
+    }
+}
+
+sc_status cpu_attention_biased(mm_ctx *mm, const float *q, const float *k, const float *v, float *att, float *scores,
+                               int B, int T, int H, int hd, float scale, const float *bias, const float *key_mask)
+{
+    const int64_t D = (int64_t)H * hd;
+    mm_shape s;
+    memset(&s, 0, sizeof s);
+    sc_status st = SC_OK;
+    if (T <= CPU_ATT_QBLOCK) {
+        s.nd = 4;
+        /* scores [B, H, T, T] = q [B, H, T, hd] . k^T [B, H, hd, T] */
+        set4(s.src_dims, B, H, T, hd), set4(s.src_strides, T * D, hd, D, 1);
+        set4(s.wei_dims, B, H, hd, T), set4(s.wei_strides, T * D, hd, 1, D);
+        set4(s.dst_dims, B, H, T, T), set4(s.dst_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
+        if ((st = mm_exec(mm, &s, q, k, NULL, scores))) return st;
+        softmax_biased(scores, B, H, T, 0, 0, 0, T, H, scale, bias, key_mask);
+        /* att [B, H, T, hd] (heads side by side in rows of D) = p [B, H, T, T] . v [B, H, T, hd] */
+        set4(s.src_dims, B, H, T, T), set4(s.src_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
+        set4(s.wei_dims, B, H, T, hd), set4(s.wei_strides, T * D, hd, D, 1);
+        set4(s.dst_dims, B, H, T, hd), set4(s.dst_strides, T * D, hd, D, 1);
+        return mm_exec(mm, &s, scores, v, NULL, att);
+    }
+    s.nd = 2;
+    for (int b = 0; b < B && !st; b++)
+        for (int h = 0; h < H && !st; h++)
+            for (int q0 = 0; q0 < T && !st; q0 += CPU_ATT_QBLOCK) {
+                const int64_t Qb = T - q0 < CPU_ATT_QBLOCK ? T - q0 : CPU_ATT_QBLOCK;
+                const int64_t head = (int64_t)b * T * D + (int64_t)h * hd;
+                /* scores [Qb, T] = q [Qb, hd] . k^T [hd, T] */
+                s.src_dims[0] = Qb, s.src_dims[1] = hd, s.src_strides[0] = D, s.src_strides[1] = 1;
+                s.wei_dims[0] = hd, s.wei_dims[1] = T, s.wei_strides[0] = 1, s.wei_strides[1] = D;
+                s.dst_dims[0] = Qb, s.dst_dims[1] = T, s.dst_strides[0] = T, s.dst_strides[1] = 1;
+                if ((st = mm_exec(mm, &s, q + head + q0 * D, k + head, NULL, scores))) break;
+                softmax_biased(scores, 1, 1, (int)Qb, b, h, q0, T, H, scale, bias, key_mask);
+                /* att [Qb, hd] = p [Qb, T] . v [T, hd] */
+                s.src_dims[0] = Qb, s.src_dims[1] = T, s.src_strides[0] = T, s.src_strides[1] = 1;
+                s.wei_dims[0] = T, s.wei_dims[1] = hd, s.wei_strides[0] = D, s.wei_strides[1] = 1;
+                s.dst_dims[0] = Qb, s.dst_dims[1] = hd, s.dst_strides[0] = D, s.dst_strides[1] = 1;
+                st = mm_exec(mm, &s, scores, v + head, NULL, att + head + q0 * D);
+            }
+    return st;
+}

@@ -68,6 +68,13 @@ static sc_status attention(be_ctx *c, const float *q, const float *k, const floa
     return cpu_attention(c->mm, q, k, v, ld, att, dense, scores, B, T, H, hd);
 }
 
+static sc_status attention_biased(be_ctx *c, const float *q, const float *k, const float *v, float *att,
+                                  float *scores, int B, int T, int H, int hd, float scale, const float *bias,
+                                  const float *key_mask)
+{
+    return cpu_attention_biased(c->mm, q, k, v, att, scores, B, T, H, hd, scale, bias, key_mask);
+}
+
 static sc_status conv_make(be_ctx *c, int cin, int cout, int k, int pad, const float *w, const float *bias,
                            int algorithm, be_conv **out)
 {
@@ -93,16 +100,20 @@ static const backend k_cpu_f32 = {
     .linear = linear,
     .attention_scratch = cpu_attention_scratch,
     .attention = attention,
+    .attention_biased = attention_biased,
     .conv_create = conv_make,
     .conv_free = conv_layer_free,
     .conv = conv_run,
     .ln_modulate = cpu_ln_modulate,
     .gated_add = cpu_gated_add,
     .group_norm = cpu_group_norm,
+    .rms_norm = cpu_rms_norm,
     .add = cpu_add,
     .sub = cpu_sub,
     .copy = cpu_copy,
     .silu = cpu_silu,
+    .mul = cpu_mul,
+    .gather_rows = cpu_gather_rows,
     .add_rows = cpu_add_rows,
     .add_pos = cpu_add_pos,
     .timestep_features = cpu_timestep_features,

@@ -221,3 +221,32 @@ void cpu_upsample_shuffle(float *dst, const float *src, int s, int c)
         }
     }
 }
+
+void cpu_mul(float *y, const float *x, size_t n)
+{
+    #pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) y[i] *= x[i];
+}
+
+void cpu_gather_rows(float *y, const float *table, const int32_t *ids, long n, int D)
+{
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < n; r++) memcpy(y + (size_t)r * D, table + (size_t)ids[r] * D, (size_t)D * sizeof(float));
+}
+
+/* transformers' T5LayerNorm: variance = mean(x^2) in float32, x * rsqrt(variance + eps), * w.
+ * The mean is summed in double here (torch's reduction order differs anyway; double makes ours
+ * independent of the vector width). */
+void cpu_rms_norm(float *y, const float *x, long rows, int D, float eps, const float *w)
+{
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * D;
+        float *yr = y + (size_t)r * D;
+        double ss = 0.0;
+        for (int i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+        const float var = (float)(ss / D);
+        const float inv = 1.0f / sqrtf(var + eps);
+        for (int i = 0; i < D; i++) yr[i] = w[i] * (xr[i] * inv);
+    }
+}

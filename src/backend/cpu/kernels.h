@@ -19,6 +19,9 @@ void cpu_add(float *y, const float *x, size_t n);
 void cpu_sub(float *y, const float *a, const float *b, size_t n);
 void cpu_copy(float *y, const float *x, size_t n);
 void cpu_silu(float *y, const float *x, size_t n);
+void cpu_mul(float *y, const float *x, size_t n);
+void cpu_gather_rows(float *y, const float *table, const int32_t *ids, long n, int D);
+void cpu_rms_norm(float *y, const float *x, long rows, int D, float eps, const float *w);
 void cpu_add_rows(float *y, const float *table, const int *ids, int B, int D);
 void cpu_add_pos(float *h, const float *pos, int B, int T, int D);
 void cpu_timestep_features(float *out, const float *t, int B, int div);
@@ -46,5 +49,7 @@ void cpu_extrapolate(float *out, const float *a1, float *a2, float w, size_t n);
 size_t cpu_attention_scratch(int B, int T, int H);
 sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld, float *att,
                         float *dense, float *scores, int B, int T, int H, int hd);
+sc_status cpu_attention_biased(mm_ctx *mm, const float *q, const float *k, const float *v, float *att, float *scores,
+                               int B, int T, int H, int hd, float scale, const float *bias, const float *key_mask);
 
 #endif

@@ -93,10 +93,11 @@ static sc_status build_entry(mm_ctx *c, const mm_shape *s, const mm_packed *pk, 
         return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot describe the matmul");
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
-    if (s->post == MM_POST_GELU_TANH) {
+    if (s->post == MM_POST_GELU_TANH || s->post == MM_POST_RELU) {
         dnnl_primitive_attr_create(&attr);
         dnnl_post_ops_create(&ops);
-        dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_tanh, 0.0f, 0.0f);
+        dnnl_post_ops_append_eltwise(ops, 1.0f, s->post == MM_POST_RELU ? dnnl_eltwise_relu : dnnl_eltwise_gelu_tanh,
+                                     0.0f, 0.0f);
         dnnl_primitive_attr_set_post_ops(attr, ops);
     }
     dnnl_primitive_desc_t pd;

@@ -15,7 +15,7 @@ typedef struct mm_ctx mm_ctx;
  * products). Immutable once made; shared by every context. */
 typedef struct mm_packed mm_packed;
 
-enum { MM_POST_NONE = 0, MM_POST_GELU_TANH = 1 };
+enum { MM_POST_NONE = 0, MM_POST_GELU_TANH = 1, MM_POST_RELU = 2 }; /* = BE_POST_* */
 
 /* dst[..., m, n] = sum_k src[..., m, k] * wei[..., k, n] (+ bias[n]) (then post-op).
  * Batch dims of src and wei equal those of dst (no broadcast). Strides are in elements. */
