@@ -16,4 +16,6 @@ if [ ! -x "$venv/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$tools_dir/requirements.txt" "$@"
+# Without its dependencies: see requirements.txt.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps k-diffusion==0.1.1.post1 "$@"
 echo "setup_venv: ready ($venv/bin/python)" >&2

@@ -46,10 +46,10 @@ static uint8_t *put64(uint8_t *p, uint64_t v)
 
 /* The .npy v1.0 header: magic, version, 2-byte length, dict padded with spaces and ended by '\n'
  * so that the data starts at a multiple of 64 bytes. Returns its length. */
-static size_t npy_u8_header(uint8_t *out /* 512 */, int rank, const uint64_t *shape)
+static size_t npy_header(uint8_t *out /* 512 */, const char *descr, int rank, const uint64_t *shape)
 {
     char dict[400];
-    int len = snprintf(dict, sizeof dict, "{'descr': '|u1', 'fortran_order': False, 'shape': (");
+    int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int i = 0; i < rank; i++)
         len += snprintf(dict + len, sizeof dict - (size_t)len, "%llu%s", (unsigned long long)shape[i],
                         rank == 1 ? "," : (i + 1 < rank ? ", " : ""));
@@ -93,7 +93,7 @@ sc_status npz_stream_open(npz_stream *z, const char *path, const char *array_nam
     sc_status s = check_args(path, array_name, &any, rank, shape, &z->numel);
     if (s) return s;
     uint8_t npy_head[512];
-    size_t hlen = npy_u8_header(npy_head, rank, shape);
+    size_t hlen = npy_header(npy_head, "|u1", rank, shape);
     snprintf(z->entry_name, sizeof z->entry_name, "%s.npy", array_name);
     z->nlen = (uint32_t)strlen(z->entry_name);
 
@@ -257,4 +257,102 @@ sc_status npz_write_u8(const char *path, const char *array_name, const uint8_t *
                        const uint64_t *shape, int force)
 {
     return npz_write_u8_zip64_at(path, array_name, data, rank, shape, force, NPZ_ZIP64_AT);
+}
+
+/* Several arrays of any of three dtypes, from memory: local header + .npy per entry (CRC known
+ * up front), then the central directory. Without ZIP64: the whole archive stays under 4 GiB. */
+sc_status npz_write_arrays(const char *path, int n, const npz_array *arrays, int force)
+{
+    if (n < 1 || n > 16) return err_fail(SC_ERR_ARG, "%s: %d arrays (1..16)", path, n);
+    uint8_t heads[16][512];
+    size_t hlen[16];
+    uint64_t bytes[16], offset[16], total = 0;
+    unsigned long crc[16];
+    for (int i = 0; i < n; i++) {
+        const npz_array *a = &arrays[i];
+        size_t esize = !strcmp(a->dtype, "<f4") || !strcmp(a->dtype, "<i4") ? 4 : !strcmp(a->dtype, "|u1") ? 1 : 0;
+        if (!esize) return err_fail(SC_ERR_ARG, "%s: array dtype \"%s\" (<f4, <i4 or |u1)", path, a->dtype);
+        uint64_t numel;
+        sc_status s = check_args(path, a->name, (const uint8_t *)a->data, a->rank, a->shape, &numel);
+        if (s) return s;
+        if (!ck_mul(numel, esize, &bytes[i])) return err_fail(SC_ERR_ARG, "%s: array too large", path);
+        hlen[i] = npy_header(heads[i], a->dtype, a->rank, a->shape);
+        crc[i] = crc32_z(crc32_z(0L, Z_NULL, 0), heads[i], hlen[i]);
+        for (uint64_t done = 0; done < bytes[i];) {
+            const size_t k = bytes[i] - done < CHUNK ? (size_t)(bytes[i] - done) : CHUNK;
+            crc[i] = crc32_z(crc[i], (const uint8_t *)a->data + done, k);
+            done += k;
+        }
+        offset[i] = total;
+        total += 30 + strlen(a->name) + 4 + hlen[i] + bytes[i];
+        if (total >= 0xffffffffull)
+            return err_fail(SC_ERR_ARG, "%s: the arrays come to more than 4 GiB; write fewer at a time", path);
+    }
+    file_out o;
+    sc_status s = file_out_open(&o, path, force);
+    if (s) return s;
+    for (int i = 0; i < n && !s; i++) {
+        char name[NPZ_MAX_NAME + 8];
+        snprintf(name, sizeof name, "%s.npy", arrays[i].name);
+        const uint32_t nlen = (uint32_t)strlen(name), size = (uint32_t)(hlen[i] + bytes[i]);
+        uint8_t lh[30 + NPZ_MAX_NAME + 8], *p = lh;
+        p = put32(p, 0x04034b50);
+        p = put16(p, 20);
+        p = put16(p, 0);
+        p = put16(p, 0);
+        p = put16(p, 0);
+        p = put16(p, DOS_DATE_1980_01_01);
+        p = put32(p, (uint32_t)crc[i]);
+        p = put32(p, size);
+        p = put32(p, size);
+        p = put16(p, nlen);
+        p = put16(p, 0);
+        memcpy(p, name, nlen);
+        p += nlen;
+        s = file_out_write(&o, lh, (size_t)(p - lh));
+        if (!s) s = file_out_write(&o, heads[i], hlen[i]);
+        if (!s && bytes[i]) s = file_out_write(&o, arrays[i].data, (size_t)bytes[i]);
+    }
+    uint64_t cd_size = 0;
+    for (int i = 0; i < n && !s; i++) {
+        char name[NPZ_MAX_NAME + 8];
+        snprintf(name, sizeof name, "%s.npy", arrays[i].name);
+        const uint32_t nlen = (uint32_t)strlen(name), size = (uint32_t)(hlen[i] + bytes[i]);
+        uint8_t ch[46 + NPZ_MAX_NAME + 8], *p = ch;
+        p = put32(p, 0x02014b50);
+        p = put16(p, MADE_BY_UNIX | 20);
+        p = put16(p, 20);
+        p = put16(p, 0);
+        p = put16(p, 0);
+        p = put16(p, 0);
+        p = put16(p, DOS_DATE_1980_01_01);
+        p = put32(p, (uint32_t)crc[i]);
+        p = put32(p, size);
+        p = put32(p, size);
+        p = put16(p, nlen);
+        p = put16(p, 0);
+        p = put16(p, 0);
+        p = put16(p, 0);
+        p = put16(p, 0);
+        p = put32(p, UNIX_FILE_0644);
+        p = put32(p, (uint32_t)offset[i]);
+        memcpy(p, name, nlen);
+        p += nlen;
+        cd_size += (uint64_t)(p - ch);
+        s = file_out_write(&o, ch, (size_t)(p - ch));
+    }
+    if (!s) {
+        uint8_t end[22], *p = end;
+        p = put32(p, 0x06054b50);
+        p = put16(p, 0);
+        p = put16(p, 0);
+        p = put16(p, (uint32_t)n);
+        p = put16(p, (uint32_t)n);
+        p = put32(p, (uint32_t)cd_size);
+        p = put32(p, (uint32_t)total);
+        p = put16(p, 0);
+        s = file_out_write(&o, end, (size_t)(p - end));
+    }
+    if (s) return s; /* file_out_write removed the temporary file */
+    return file_out_commit(&o);
 }

@@ -45,4 +45,15 @@ sc_status npz_stream_write(npz_stream *z, const uint8_t *data, size_t n);
 sc_status npz_stream_close(npz_stream *z);
 void npz_stream_abort(npz_stream *z);
 
+/* Several arrays in one .npz (numpy.load reads them by name): dtype "<f4", "<i4" or "|u1". */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    const uint64_t *shape;
+    const void *data;
+} npz_array;
+
+sc_status npz_write_arrays(const char *path, int n, const npz_array *arrays, int force);
+
 #endif

@@ -1,0 +1,137 @@
+/* The T5 encoder against transformers' T5EncoderModel / UMT5EncoderModel (tools/reference_t5.py,
+ * tests/fixtures/t5/): every variant and layout, padded batches with and without a mask. */
+#include <float.h>
+
+#include "harness.h"
+#include "io/json.h"
+#include "io/npy.h"
+#include "models/t5/t5.h"
+
+/* An int32 .npy fixture (npy_read gives floats; ids are small integers, exact). */
+static int32_t *read_ints(const char *path, npy_array *a)
+{
+    CHECK_OK(npy_read(path, a));
+    int32_t *v = malloc(a->numel * sizeof *v);
+    CHECK(v != NULL);
+    for (uint64_t i = 0; i < a->numel; i++) v[i] = (int32_t)a->data[i];
+    return v;
+}
+
+/* Every case of the fixture folder `cases` through the encoder in folder `model`. */
+static void check_model(const char *model, const char *cases, double tol)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/cases.json", cases);
+    json_t *j;
+    CHECK_OK(json_load_object_file(test_fixture_sub("t5", path), 1 << 20, &j));
+    sc_text_encoder *e;
+    CHECK_OK(sc_text_encoder_load(test_fixture_sub("t5", model), &e));
+    sc_text_encoder_info info;
+    sc_text_encoder_get_info(e, &info);
+    const json_t *list = json_object_get(j, "cases");
+    CHECK(json_array_size(list) == 3);
+    for (size_t c = 0; c < json_array_size(list); c++) {
+        const json_t *cs = json_array_get(list, c);
+        npy_array ids_a, mask_a, ref;
+        snprintf(path, sizeof path, "%s/%s", cases, json_string_value(json_object_get(cs, "ids")));
+        int32_t *ids = read_ints(test_fixture_sub("t5", path), &ids_a);
+        snprintf(path, sizeof path, "%s/%s", cases, json_string_value(json_object_get(cs, "mask")));
+        int32_t *mask = read_ints(test_fixture_sub("t5", path), &mask_a);
+        snprintf(path, sizeof path, "%s/%s", cases, json_string_value(json_object_get(cs, "out")));
+        CHECK_OK(npy_read(test_fixture_sub("t5", path), &ref));
+        const int n = (int)ids_a.shape[0], L = (int)ids_a.shape[1];
+        CHECK(ref.numel == (uint64_t)n * L * info.width);
+        float *out = malloc(ref.numel * sizeof *out);
+        const int masked = json_is_true(json_object_get(cs, "attention_mask_passed"));
+        CHECK_OK(sc_text_encode(e, n, L, ids, masked ? mask : NULL, out, 0));
+        const double err = test_rel_err(out, ref.data, ref.numel);
+        CHECK_MSG(err <= tol, "%s case %s: relative error %.3g (tolerance %.1g)", model,
+                  json_string_value(json_object_get(cs, "id")), err, tol);
+        free(out);
+        free(ids);
+        free(mask);
+        npy_free(&ids_a);
+        npy_free(&mask_a);
+        npy_free(&ref);
+    }
+    sc_text_encoder_free(e);
+    json_decref(j);
+}
+
+TEST(t5_v1_0_relu_matches_transformers) { check_model("v1_0", "v1_0", 1e-4); }
+
+TEST(t5_v1_1_gated_gelu_matches_transformers) { check_model("v1_1", "v1_1", 1e-4); }
+
+TEST(t5_umt5_per_layer_bias_matches_transformers) { check_model("umt5", "umt5", 1e-4); }
+
+/* The same weights as pytorch_model.bin and as three shards give v1_1's outputs. */
+TEST(t5_bin_and_sharded_checkpoints_load)
+{
+    check_model("v1_1_bin", "v1_1", 1e-4);
+    check_model("v1_1_sharded", "v1_1", 1e-4);
+}
+
+/* bf16 weights upcast to float32 (transformers loading them with dtype float32). */
+TEST(t5_bf16_weights_match_their_float32_upcast) { check_model("v1_1_bf16", "v1_1_bf16", 1e-4); }
+
+/* transformers' bucket table [query, key] for L = 40 equals t5_bucket's. */
+TEST(t5_relative_buckets_equal_transformers)
+{
+    const char *variants[] = {"v1_0", "v1_1"};
+    for (int v = 0; v < 2; v++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/config.json", variants[v]);
+        json_t *j;
+        CHECK_OK(json_load_object_file(test_fixture_sub("t5", path), 1 << 20, &j));
+        t5_config c;
+        CHECK_OK(t5_config_from_json(&c, j, path));
+        json_decref(j);
+        snprintf(path, sizeof path, "%s/buckets_L40.npy", variants[v]);
+        npy_array b;
+        CHECK_OK(npy_read(test_fixture_sub("t5", path), &b));
+        CHECK(b.numel == 1600);
+        for (int i = 0; i < 40; i++)
+            for (int k = 0; k < 40; k++)
+                CHECK_MSG(t5_bucket(&c, k - i) == (int)b.data[i * 40 + k], "%s: bucket(%d) = %d, transformers %d",
+                          variants[v], k - i, t5_bucket(&c, k - i), (int)b.data[i * 40 + k]);
+        npy_free(&b);
+    }
+    /* T5's own (32 buckets, distance 128): the values FAMILIES-style tables list, powers of two exact. */
+    t5_config c = {.buckets = 32, .max_distance = 128};
+    const int r[] = {-300, -64, -32, -16, -12, -8, -1, 0, 1, 7, 8, 12, 16, 32, 64, 127};
+    const int want[] = {15, 14, 12, 10, 9, 8, 1, 0, 17, 23, 24, 25, 26, 28, 30, 31};
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++)
+        CHECK_MSG(t5_bucket(&c, r[i]) == want[i], "bucket(%d) = %d, want %d", r[i], t5_bucket(&c, r[i]), want[i]);
+}
+
+TEST(t5_refuses_bad_ids_masks_and_checkpoints)
+{
+    sc_text_encoder *e;
+    CHECK_OK(sc_text_encoder_load(test_fixture_sub("t5", "v1_0"), &e));
+    int32_t ids[4] = {5, 7, 1, 0}, mask[4] = {1, 1, 1, 0};
+    float out[4 * 32];
+    ids[1] = 96;
+    CHECK_ERR(sc_text_encode(e, 1, 4, ids, mask, out, 1), SC_ERR_ARG, "token id 96 (sequence 0, position 1)");
+    ids[1] = 7;
+    mask[3] = 2;
+    CHECK_ERR(sc_text_encode(e, 1, 4, ids, mask, out, 1), SC_ERR_ARG, "the attention mask holds 2");
+    sc_text_encoder_free(e);
+    /* A lone file, a folder without config, a config of another model. */
+    CHECK_ERR(sc_text_encoder_load(test_fixture_sub("t5", "v1_0/model.safetensors"), &e), SC_ERR_ARG,
+              "not a lone file");
+    CHECK_ERR(sc_text_encoder_load(test_tmpdir(), &e), SC_ERR_FORMAT, "no config.json");
+    test_write(test_path("config.json"), "{\"model_type\": \"bert\"}", 22);
+    CHECK_ERR(sc_text_encoder_load(test_tmpdir(), &e), SC_ERR_FORMAT, "not a text encoder this engine runs");
+    /* A config whose shapes disagree with the weights: the tensor and both shapes are named. */
+    size_t n;
+    char *cfg = test_read(test_fixture_sub("t5", "v1_0/config.json"), &n);
+    char *p = strstr(cfg, "\"d_ff\": 37");
+    CHECK(p != NULL);
+    memcpy(p, "\"d_ff\": 38", 10);
+    test_write(test_path("config.json"), cfg, n);
+    free(cfg);
+    char *w = test_read(test_fixture_sub("t5", "v1_0/model.safetensors"), &n);
+    test_write(test_path("model.safetensors"), w, n);
+    free(w);
+    CHECK_ERR(sc_text_encoder_load(test_tmpdir(), &e), SC_ERR_FORMAT, "DenseReluDense.wi.weight");
+}
