@@ -66,6 +66,21 @@ sc_status sc_npz_writer_write(sc_npz_writer *w, const uint8_t *data, size_t n);
 sc_status sc_npz_writer_close(sc_npz_writer *w);
 void sc_npz_writer_abort(sc_npz_writer *w);
 
+/* The offset of the first byte of s[0 .. n) that does not start a well-formed UTF-8 character
+ * (no overlong forms, surrogates or code points past U+10FFFF), or n when all of it is valid. */
+size_t sc_utf8_check(const char *s, size_t n);
+
+/* Several arrays from memory in one .npz (numpy.load(path)[name]); dtype "<f4", "<i4" or "|u1";
+ * up to 16 arrays, 4 GiB in all. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    const uint64_t *shape;
+    const void *data;
+} sc_npz_array;
+sc_status sc_npz_write(const char *path, int n, const sc_npz_array *arrays, int force);
+
 /* ---------------------------------------------------------------- quality */
 
 /* 10 log10(255^2 / MSE) over n bytes; +inf when identical. */

@@ -8,6 +8,7 @@
 #include "io/image.h"
 #include "io/npy.h"
 #include "io/npz.h"
+#include "text/utf8.h"
 #include "io/png.h"
 #include "metrics/demo_classify.h"
 #include "metrics/quality.h"
@@ -121,3 +122,14 @@ double sc_ssim(const uint8_t *a, const uint8_t *b, int w, int h, int ch) { retur
 double sc_rel_l2(const float *a, const float *b, size_t n) { return metric_rel_l2(a, b, n); }
 
 int sc_demo_classify(const uint8_t *img) { return demo_classify(img); }
+
+sc_status sc_npz_write(const char *path, int n, const sc_npz_array *arrays, int force)
+{
+    if (!path || !arrays || n < 1 || n > 16) return err_fail(SC_ERR_ARG, "sc_npz_write: 1..16 arrays and a path");
+    npz_array a[16];
+    for (int i = 0; i < n; i++)
+        a[i] = (npz_array){arrays[i].name, arrays[i].dtype, arrays[i].rank, arrays[i].shape, arrays[i].data};
+    return npz_write_arrays(path, n, a, force);
+}
+
+size_t sc_utf8_check(const char *s, size_t n) { return s ? utf8_check((const uint8_t *)s, n) : 0; }

@@ -17,6 +17,7 @@ static const struct {
     {"schedule", cmd_schedule, "make a SmoothCache schedule from calibrated error curves"},
     {"bench", cmd_bench, "compare cache policies against the uncached baseline on the same seeds"},
     {"policies", cmd_policies, "list the cache policies --cache accepts, with their options"},
+    {"encode", cmd_encode, "encode prompts with a T5 text encoder into token ids, masks and embeddings (.npz)"},
 };
 
 static void usage(FILE *out)

@@ -167,16 +167,20 @@ void unigram_encode(const unigram *u, const uint8_t *s, size_t n, id_buf *out)
             if (id < 0) continue;
             if (u->flags[id] & UNI_SKIP) continue;
             const size_t length = end - start;
-            /* SentencePiece: the piece's score is a double (the ternary with `- 0.1` makes it so),
-             * the sum with the float score so far is exact in double and compared in double
-             * against the stored float, then stored rounded to float. */
+            /* SentencePiece 0.2: float32 throughout (the piece score, the sum, the comparison with
+             * the stored float); a user-defined piece scores length * max - 0.1f. Ties between
+             * equal-scoring splits fall where float rounding puts them. */
             double cand;
-            if (sp && (u->flags[id] & UNI_USER_DEFINED))
-                cand = ((double)((float)length * (float)u->max_score) - 0.1) + here;
-            else cand = u->score[id] + here;
+            if (sp) {
+                const float score = (u->flags[id] & UNI_USER_DEFINED) ? (float)length * (float)u->max_score - 0.1f
+                                                                       : (float)u->score[id];
+                cand = (double)(score + (float)here);
+            } else {
+                cand = u->score[id] + here;
+            }
             best_node *t = &best[end];
             if (t->starts_at < 0 || cand > t->score) {
-                t->score = sp ? (double)(float)cand : cand;
+                t->score = cand;
                 t->starts_at = (int32_t)start;
                 t->id = id;
             }
@@ -184,7 +188,6 @@ void unigram_encode(const unigram *u, const uint8_t *s, size_t n, id_buf *out)
         }
         if (!single) {
             best_node *t = &best[start + mblen];
-            /* SentencePiece: float unk_score + float score so far, in float. */
             const double cand = sp ? (double)((float)unk_score + (float)here) : unk_score + here;
             if (t->starts_at < 0 || cand > t->score) {
                 t->score = cand;

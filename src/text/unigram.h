@@ -1,8 +1,9 @@
 /* The unigram language model's segmentation: a byte trie over the vocabulary and the Viterbi
  * search of SentencePiece's EncodeOptimized (src/unigram_model.cc), in its two arithmetics:
- *   - SENTENCEPIECE: float32 path scores; the trie holds NORMAL, USER_DEFINED and UNUSED pieces
- *     (UNUSED ones are found and passed over); a USER_DEFINED piece scores length * max - 0.1
- *     (in double, as the C++ expression promotes); unknown = min over NORMAL scores - 10;
+ *   - SENTENCEPIECE: float32 path scores, sums and comparisons (equal to the sentencepiece 0.2.3
+ *     library on exact ties, where a double sum picks the other split); the trie holds NORMAL,
+ *     USER_DEFINED and UNUSED pieces (UNUSED ones are found and passed over); a USER_DEFINED
+ *     piece scores length * max - 0.1; unknown = min over NORMAL scores - 10;
  *   - TOKENIZERS (Hugging Face, models/unigram/model.rs): float64 path scores; the trie holds
  *     every vocabulary entry; unknown = min over all scores - 10.
  * Both: candidates in order of start, then length; a candidate replaces the best path ending at

@@ -1,0 +1,326 @@
+/* smoothcache encode: prompts -> T5 token ids, attention masks and embeddings in one .npz, so that
+ * prompts are encoded once and reused (a calibration set, a sweep, a batch job). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "smoothcache_tools.h"
+
+static const cli_opt k_opts[] = {
+    {"--model", "PATH", "a pipeline folder (tokenizer/ and text_encoder/) or a T5 encoder folder (config.json, "
+                        "model.safetensors, and its tokenizer files unless --tokenizer names them)"},
+    {"--tokenizer", "PATH", "tokenizer.json, spiece.model or their folder (default: from --model)"},
+    {"--semantics", "NAME", "transformers (default: as the pipelines tokenize) or sentencepiece (the "
+                            "sentencepiece library's encode of spiece.model)"},
+    {"--prompt", "TEXT...", "a prompt (repeat the flag for more)"},
+    {"--prompts", "FILE", "UTF-8 text, one prompt a line (an empty line is the empty prompt)"},
+    {"--max-length", "N", "tokens per prompt, 1..4096: longer prompts are cut (</s> kept), shorter padded "
+                          "(default: the longest prompt, cut at the tokenizer's model_max_length)"},
+    {"--threads", "N", "threads, 1..CPUs (default: all CPUs)"},
+    {"--out", "FILE.npz", "input_ids int32 [n, L], attention_mask int32 [n, L], prompt_embeds float32 [n, L, D]"},
+    {"--force", NULL, "overwrite --out if it exists"},
+    {"--quiet", NULL, "no progress, no summary"},
+};
+
+static const char k_epilog[] =
+    "The prompts keep their order; a prompt given twice is encoded once. Padded positions of\n"
+    "prompt_embeds hold what the encoder computes there (pipelines mask or zero them).\n"
+    "examples:\n"
+    "  smoothcache encode --model PixArt-XL-2-512x512/ --prompt \"a red fox in snow\" --max-length 120 --out fox.npz\n"
+    "  smoothcache encode --model t5-base/ --prompts prompts.txt --out embeds.npz\n";
+
+#define MAX_PROMPTS 1000000
+#define MAX_PROMPTS_FILE (64u << 20)
+
+typedef struct {
+    char **text;
+    size_t *len;
+    int n, cap;
+} prompt_list;
+
+static int add_prompt(prompt_list *l, const char *s, size_t len)
+{
+    if (l->n == MAX_PROMPTS) return 0;
+    if (l->n == l->cap) {
+        const int cap = l->cap ? 2 * l->cap : 64;
+        char **t = realloc(l->text, (size_t)cap * sizeof *t);
+        size_t *n = t ? realloc(l->len, (size_t)cap * sizeof *n) : NULL;
+        if (!t || !n) {
+            if (t) l->text = t;
+            return 0;
+        }
+        l->text = t;
+        l->len = n;
+        l->cap = cap;
+    }
+    char *c = malloc(len + 1);
+    if (!c) return 0;
+    memcpy(c, s, len);
+    c[len] = '\0';
+    l->text[l->n] = c;
+    l->len[l->n++] = len;
+    return 1;
+}
+
+/* One prompt per line; '\r' before '\n' dropped; no line after a final newline. Invalid UTF-8
+ * or a NUL byte is named by its line. Returns an exit status. */
+static int read_prompts(const cli_args *a, const char *path, prompt_list *l)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "smoothcache %s: %s: cannot open: ", a->command, path);
+        perror(NULL);
+        return CLI_EXIT_FAIL;
+    }
+    char *buf = malloc(MAX_PROMPTS_FILE + 1);
+    const size_t n = buf ? fread(buf, 1, MAX_PROMPTS_FILE + 1, f) : 0;
+    const int err = ferror(f);
+    fclose(f);
+    if (!buf || err) {
+        free(buf);
+        fprintf(stderr, "smoothcache %s: %s: cannot read\n", a->command, path);
+        return CLI_EXIT_FAIL;
+    }
+    if (n > MAX_PROMPTS_FILE) {
+        free(buf);
+        fprintf(stderr, "smoothcache %s: %s: larger than %u MB\n", a->command, path, MAX_PROMPTS_FILE >> 20);
+        return CLI_EXIT_FAIL;
+    }
+    int r = 0;
+    size_t start = 0, line = 1;
+    while (start < n && !r) {
+        size_t end = start;
+        while (end < n && buf[end] != '\n') end++;
+        size_t len = end - start;
+        if (len && buf[start + len - 1] == '\r') len--;
+        const size_t bad = sc_utf8_check(buf + start, len);
+        if (memchr(buf + start, '\0', len)) {
+            fprintf(stderr, "smoothcache %s: %s: line %zu holds a NUL byte\n", a->command, path, line);
+            r = CLI_EXIT_FAIL;
+        } else if (bad != len) {
+            fprintf(stderr, "smoothcache %s: %s: line %zu is not valid UTF-8 (byte %zu of the line)\n", a->command,
+                    path, line, bad + 1);
+            r = CLI_EXIT_FAIL;
+        } else if (!add_prompt(l, buf + start, len)) {
+            fprintf(stderr, "smoothcache %s: %s: more than %d prompts, or out of memory\n", a->command, path,
+                    MAX_PROMPTS);
+            r = CLI_EXIT_FAIL;
+        }
+        start = end + 1;
+        line++;
+    }
+    free(buf);
+    return r;
+}
+
+static void free_prompts(prompt_list *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->text[i]);
+    free(l->text);
+    free(l->len);
+}
+
+static const prompt_list *g_sort; /* qsort's comparator has no context argument */
+
+static int cmp_prompt(const void *x, const void *y)
+{
+    const int p = *(const int *)x, q = *(const int *)y;
+    const size_t lp = g_sort->len[p], lq = g_sort->len[q];
+    const int c = memcmp(g_sort->text[p], g_sort->text[q], lp < lq ? lp : lq);
+    if (c) return c;
+    if (lp != lq) return lp < lq ? -1 : 1;
+    return p < q ? -1 : p > q;
+}
+
+/* first[i]: the index of the first prompt equal to prompt i (i itself when none comes before). */
+static int *first_of_each(const prompt_list *l)
+{
+    int *first = malloc((size_t)l->n * sizeof *first), *order = malloc((size_t)l->n * sizeof *order);
+    if (!first || !order) {
+        free(first);
+        free(order);
+        return NULL;
+    }
+    for (int i = 0; i < l->n; i++) order[i] = first[i] = i;
+    g_sort = l;
+    qsort(order, (size_t)l->n, sizeof *order, cmp_prompt); /* by text, then index */
+    for (int i = 1; i < l->n; i++) {
+        const int p = order[i - 1], q = order[i];
+        if (l->len[p] == l->len[q] && !memcmp(l->text[p], l->text[q], l->len[p])) first[q] = first[p];
+    }
+    free(order);
+    return first;
+}
+
+/* The tokenizer beside the model: --tokenizer, a pipeline's tokenizer/ (the library finds it),
+ * or the encoder folder itself. */
+static const char *tokenizer_path(const cli_args *a)
+{
+    const char *t = cli_get(a, "--tokenizer");
+    return t ? t : cli_get(a, "--model");
+}
+
+int cmd_encode(int argc, char **argv)
+{
+    cli_args a = {"encode", "Encode prompts with a T5 text encoder: token ids, masks and embeddings in one .npz.",
+                  "--model PATH (--prompt TEXT ... | --prompts FILE) --out FILE.npz [options]", k_epilog, k_opts,
+                  sizeof k_opts / sizeof *k_opts, {0}};
+    int r = cli_parse(&a, argc, argv);
+    if (r) return r < 0 ? 0 : r;
+    const char *model = cli_get(&a, "--model"), *out = cli_get(&a, "--out"), *file = cli_get(&a, "--prompts");
+    const char *sem_name = cli_get(&a, "--semantics");
+    const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
+    int n_cli;
+    const char *const *cli_prompts = cli_get_all(&a, &n_cli);
+    if (!model) return cli_usage_error(&a, "--model is required (a pipeline folder or a T5 encoder folder)");
+    if (!out) return cli_usage_error(&a, "--out FILE.npz is required");
+    if ((r = cli_path_ext(&a, "--out", ".npz"))) return r;
+    if (!n_cli && !file) return cli_usage_error(&a, "no prompts: give --prompt TEXT or --prompts FILE");
+    sc_tokenizer_semantics sem = SC_TOKENIZER_TRANSFORMERS;
+    if (sem_name && !strcmp(sem_name, "sentencepiece")) sem = SC_TOKENIZER_SENTENCEPIECE;
+    else if (sem_name && strcmp(sem_name, "transformers"))
+        return cli_usage_error(&a, "--semantics: '%s' is not transformers or sentencepiece", sem_name);
+    long max_len;
+    if (cli_int(&a, "--max-length", 1, 4096, 0, &max_len)) return CLI_EXIT_USAGE;
+    int threads;
+    if ((r = cli_threads(&a, &threads))) return r;
+    if (sc_output_check(out, force) != SC_OK) return cli_fail(&a);
+    sc_set_quiet(quiet);
+
+    prompt_list pl = {0};
+    for (int i = 0; i < n_cli; i++) {
+        const size_t len = strlen(cli_prompts[i]);
+        if (sc_utf8_check(cli_prompts[i], len) != len) {
+            free_prompts(&pl);
+            return cli_usage_error(&a, "--prompt %d is not valid UTF-8", i + 1);
+        }
+        if (!add_prompt(&pl, cli_prompts[i], len)) {
+            free_prompts(&pl);
+            return CLI_EXIT_FAIL;
+        }
+    }
+    if (file && (r = read_prompts(&a, file, &pl))) {
+        free_prompts(&pl);
+        return r;
+    }
+    if (!pl.n) {
+        free_prompts(&pl);
+        return cli_usage_error(&a, "%s holds no prompt", file);
+    }
+    sc_tokenizer *tok = NULL;
+    sc_text_encoder *enc = NULL;
+    int32_t *ids = NULL, *mask = NULL;
+    float *emb = NULL;
+    int *first = NULL;
+    r = CLI_EXIT_FAIL;
+    if (sc_tokenizer_load(tokenizer_path(&a), sem, &tok) != SC_OK || sc_text_encoder_load(model, &enc) != SC_OK) {
+        r = cli_fail(&a);
+        goto done;
+    }
+    sc_tokenizer_info ti;
+    sc_text_encoder_info ei;
+    sc_tokenizer_get_info(tok, &ti);
+    sc_text_encoder_get_info(enc, &ei);
+    if (ti.vocab_size > ei.vocab_size) {
+        fprintf(stderr, "smoothcache encode: the tokenizer (%s) makes ids up to %d but the encoder (%s) embeds %d\n",
+                ti.path, ti.vocab_size - 1, ei.path, ei.vocab_size);
+        goto done;
+    }
+    /* L: --max-length, else the longest prompt (cut at model_max_length when the tokenizer states one). */
+    int L = (int)max_len;
+    const int cap = 1 << 16;
+    int32_t *row = malloc((size_t)cap * sizeof *row);
+    if (!row) goto done;
+    if (!L) {
+        for (int i = 0; i < pl.n; i++) {
+            int k;
+            if (sc_tokenize(tok, pl.text[i], pl.len[i], 0, row, NULL, cap, &k) != SC_OK) {
+                free(row);
+                r = cli_fail(&a);
+                goto done;
+            }
+            if (k > L) L = k;
+        }
+        if (ti.model_max_length && L > ti.model_max_length) L = ti.model_max_length;
+    }
+    free(row);
+    const size_t D = (size_t)ei.width;
+    ids = malloc((size_t)pl.n * L * sizeof *ids);
+    mask = malloc((size_t)pl.n * L * sizeof *mask);
+    emb = malloc((size_t)pl.n * L * D * sizeof *emb);
+    first = first_of_each(&pl);
+    if (!ids || !mask || !emb || !first) {
+        fprintf(stderr, "smoothcache encode: out of memory for %d prompts of %d tokens\n", pl.n, L);
+        goto done;
+    }
+    int unique = 0, cut = 0;
+    for (int i = 0; i < pl.n; i++) {
+        int k;
+        if (sc_tokenize(tok, pl.text[i], pl.len[i], L, ids + (size_t)i * L, mask + (size_t)i * L, L, &k) != SC_OK) {
+            r = cli_fail(&a);
+            goto done;
+        }
+        if (first[i] == i) unique++;
+        int full;
+        static int32_t probe[1 << 16];
+        if (sc_tokenize(tok, pl.text[i], pl.len[i], 0, probe, NULL, 1 << 16, &full) == SC_OK && full > L) cut++;
+    }
+    /* Encode the first copy of every prompt, 8 at a time, and copy the rows of repeats. */
+    enum { BATCH = 8 };
+    int32_t bid[BATCH * 4096], bmask[BATCH * 4096];
+    float *bout = malloc((size_t)BATCH * L * D * sizeof *bout);
+    if (!bout) {
+        fprintf(stderr, "smoothcache encode: out of memory\n");
+        goto done;
+    }
+    int done_n = 0;
+    for (int i = 0; i < pl.n;) {
+        int idx[BATCH], b = 0;
+        for (; i < pl.n && b < BATCH; i++)
+            if (first[i] == i) idx[b++] = i;
+        if (!b) break;
+        for (int k = 0; k < b; k++) { /* rows idx[k] -> k: [b, L] */
+            memcpy(bid + (size_t)k * L, ids + (size_t)idx[k] * L, (size_t)L * sizeof *bid);
+            memcpy(bmask + (size_t)k * L, mask + (size_t)idx[k] * L, (size_t)L * sizeof *bmask);
+        }
+        if (sc_text_encode(enc, b, L, bid, bmask, bout, threads) != SC_OK) { /* bout [b, L, D] */
+            free(bout);
+            r = cli_fail(&a);
+            goto done;
+        }
+        for (int k = 0; k < b; k++)
+            memcpy(emb + (size_t)idx[k] * L * D, bout + (size_t)k * L * D, (size_t)L * D * sizeof *emb);
+        done_n += b;
+        if (!quiet && isatty(2)) fprintf(stderr, "\rencoded %d/%d prompts", done_n, unique);
+    }
+    free(bout);
+    if (!quiet && isatty(2)) fputc('\n', stderr);
+    for (int i = 0; i < pl.n; i++)
+        if (first[i] != i) memcpy(emb + (size_t)i * L * D, emb + (size_t)first[i] * L * D, (size_t)L * D * sizeof *emb);
+    const uint64_t s2[2] = {(uint64_t)pl.n, (uint64_t)L}, s3[3] = {(uint64_t)pl.n, (uint64_t)L, D};
+    const sc_npz_array arrays[3] = {{"input_ids", "<i4", 2, s2, ids},
+                                    {"attention_mask", "<i4", 2, s2, mask},
+                                    {"prompt_embeds", "<f4", 3, s3, emb}};
+    if (sc_npz_write(out, 3, arrays, force) != SC_OK) {
+        r = cli_fail(&a);
+        goto done;
+    }
+    if (!quiet) {
+        fprintf(stderr, "encoded %d prompt%s (%d distinct) to %d tokens with %s (%s, %s tokenizer)", pl.n,
+                pl.n == 1 ? "" : "s", unique, L, ei.variant, ei.dtype, ti.semantics);
+        if (cut) fprintf(stderr, "; %d cut to fit", cut);
+        fprintf(stderr, "\nwrote %s\n", out);
+    }
+    r = 0;
+done:
+    free(ids);
+    free(mask);
+    free(emb);
+    free(first);
+    sc_tokenizer_free(tok);
+    sc_text_encoder_free(enc);
+    free_prompts(&pl);
+    return r;
+}
