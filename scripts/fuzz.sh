@@ -31,9 +31,20 @@ mkdir -p "$build/corpus/cache_spec"
 for s in none fora fora:n=2 "fora:n=3,x=1" "smooth:alpha=0.1" "fora:n=-1" "a:b=c,d=e"; do
     printf '%s' "$s" >"$build/corpus/cache_spec/$(printf '%s' "$s" | cksum | cut -d' ' -f1)"
 done
-for t in safetensors torchzip npy json cache_spec; do
+mkdir -p "$build/corpus/spm_model" "$build/corpus/tokenizer_json" "$build/corpus/prompt"
+cp tests/fixtures/t5tok/tiny/spiece.model "$build/corpus/spm_model/"
+cp tests/fixtures/t5tok/tiny/tokenizer.json "$build/corpus/tokenizer_json/"
+i=0
+for p in "" "a red fox in the snow" "  <extra_id_5> and </s> inside " "caf\303\251 e\314\201 \357\274\241\357\274\242" \
+    "\344\270\255\346\226\207 \360\237\221\215\360\237\217\275 \342\226\201x" "tabs\tand\nnewlines\r\n"; do
+    printf "$p" >"$build/corpus/prompt/seed$i"
+    i=$((i + 1))
+done
+for t in safetensors torchzip npy json cache_spec spm_model tokenizer_json prompt; do
     log="$build/fuzz_$t.log"
-    if "$build/fuzz_$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
+    # The tokenizer files are large (a 240 kB character map): their seeds must fit whole.
+    case $t in spm_model | tokenizer_json) max_len=600000 ;; *) max_len=65536 ;; esac
+    if "$build/fuzz_$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len="$max_len" \
         -artifact_prefix="$build/crash-$t-" "$build/corpus/$t" >"$log" 2>&1; then
         runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -1)
         echo "fuzz_$t: ${runs:-done}, no crash ($(ls "$build/corpus/$t" | wc -l) corpus files)"

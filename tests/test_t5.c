@@ -1,10 +1,13 @@
 /* The T5 encoder against transformers' T5EncoderModel / UMT5EncoderModel (tools/reference_t5.py,
  * tests/fixtures/t5/): every variant and layout, padded batches with and without a mask. */
 #include <float.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "io/json.h"
 #include "io/npy.h"
+#include "io/zip.h"
 #include "models/t5/t5.h"
 
 /* An int32 .npy fixture (npy_read gives floats; ids are small integers, exact). */
@@ -134,4 +137,101 @@ TEST(t5_refuses_bad_ids_masks_and_checkpoints)
     test_write(test_path("model.safetensors"), w, n);
     free(w);
     CHECK_ERR(sc_text_encoder_load(test_tmpdir(), &e), SC_ERR_FORMAT, "DenseReluDense.wi.weight");
+}
+
+/* ------------------------------------------------------------------ smoothcache encode */
+
+/* Array `name` of an .npz (the zip of .npy entries) as floats. */
+static void npz_get(const char *path, const char *name, npy_array *out)
+{
+    size_t n;
+    uint8_t *bytes = (uint8_t *)test_read(path, &n);
+    zip_archive *z;
+    CHECK_OK(zip_parse(bytes, n, path, &z));
+    char entry[64];
+    snprintf(entry, sizeof entry, "%s.npy", name);
+    const zip_entry *e = zip_find(z, entry);
+    CHECK_MSG(e != NULL, "%s: no %s", path, entry);
+    CHECK_OK(npy_parse(bytes + e->offset, e->size, entry, out));
+    zip_free(z);
+    free(bytes);
+}
+
+static void check_encoded(const char *npz)
+{
+    const char *names[3] = {"input_ids", "attention_mask", "prompt_embeds"};
+    for (int k = 0; k < 3; k++) {
+        npy_array got, ref;
+        npz_get(npz, names[k], &got);
+        char rel[64];
+        snprintf(rel, sizeof rel, "pipeline/ref_%s.npy", names[k]);
+        CHECK_OK(npy_read(test_fixture_sub("t5", rel), &ref));
+        CHECK(got.rank == ref.rank && !memcmp(got.shape, ref.shape, sizeof got.shape[0] * (size_t)got.rank));
+        const double err = test_rel_err(got.data, ref.data, ref.numel);
+        CHECK_MSG(k == 2 ? err <= 1e-4 : err == 0, "%s: %s differs from transformers' (%.3g)", npz, names[k], err);
+        npy_free(&got);
+        npy_free(&ref);
+    }
+}
+
+/* The prompts of tools/reference_t5.py (duplicates, the empty prompt, special tokens in text, a
+ * prompt cut at 16 tokens) through T5Tokenizer + T5EncoderModel and through `encode`. */
+TEST(t5_encode_command_equals_transformers_tokenizer_and_encoder)
+{
+    char out[1024], args[8192];
+    snprintf(out, sizeof out, "%s", test_path("e.npz"));
+    snprintf(args, sizeof args, "encode --model %s --tokenizer %s --prompts %s --max-length 16 --out %s --threads 1",
+             test_fixture_sub("t5", "pipeline/text_encoder"), test_fixture_sub("t5tok", "tiny"),
+             test_fixture_sub("t5", "pipeline/prompts.txt"), out);
+    char *log = NULL;
+    const int st = test_cli(args, &log);
+    CHECK_MSG(st == 0 && strstr(log, "encoded 6 prompts (5 distinct) to 16 tokens"), "exit %d:\n%s", st, log);
+    free(log);
+    check_encoded(out);
+    /* The same through a pipeline folder (model_index.json, tokenizer/, text_encoder/). */
+    char dir[1024], link[1200];
+    snprintf(dir, sizeof dir, "%s/pipe", test_tmpdir());
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(link, sizeof link, "%s/model_index.json", dir);
+    const char *index = "{\"_class_name\": \"PixArtAlphaPipeline\", \"text_encoder\": [\"transformers\", "
+                        "\"T5EncoderModel\"], \"tokenizer\": [\"transformers\", \"T5Tokenizer\"]}";
+    test_write(link, index, strlen(index));
+    snprintf(link, sizeof link, "%s/tokenizer", dir);
+    CHECK(symlink(test_fixture_sub("t5tok", "tiny"), link) == 0);
+    snprintf(link, sizeof link, "%s/text_encoder", dir);
+    CHECK(symlink(test_fixture_sub("t5", "pipeline/text_encoder"), link) == 0);
+    snprintf(out, sizeof out, "%s", test_path("p.npz"));
+    snprintf(args, sizeof args, "encode --model %s --prompts %s --max-length 16 --out %s --quiet", dir,
+             test_fixture_sub("t5", "pipeline/prompts.txt"), out);
+    CHECK(test_cli(args, NULL) == 0);
+    check_encoded(out);
+}
+
+TEST(t5_encode_command_names_bad_prompts_and_flags)
+{
+    const char *model = test_fixture_sub("t5", "pipeline/text_encoder");
+    char tok[1024], file[1024], args[8192];
+    snprintf(tok, sizeof tok, "%s", test_fixture_sub("t5tok", "tiny"));
+    snprintf(file, sizeof file, "%s", test_path("prompts.txt"));
+    test_write(file, "fine\nalso fine\nbad \xC3\x28 here\n", 27);
+    snprintf(args, sizeof args, "encode --model %s --tokenizer %s --prompts %s --out %s", model, tok, file,
+             test_path("x.npz"));
+    char *log = NULL;
+    int st = test_cli(args, &log);
+    CHECK_MSG(st == 1 && strstr(log, "line 3 is not valid UTF-8 (byte 5 of the line)"), "exit %d:\n%s", st, log);
+    free(log);
+    snprintf(args, sizeof args, "encode --model %s --tokenizer %s --out %s", model, tok, test_path("x.npz"));
+    st = test_cli(args, &log);
+    CHECK_MSG(st == 2 && strstr(log, "no prompts"), "exit %d:\n%s", st, log);
+    free(log);
+    snprintf(args, sizeof args, "encode --model %s --tokenizer %s --prompt hi --out %s", model, tok, test_path("x.png"));
+    st = test_cli(args, &log);
+    CHECK_MSG(st == 2 && strstr(log, "must end in .npz"), "exit %d:\n%s", st, log);
+    free(log);
+    /* An encoder whose vocabulary is smaller than the tokenizer's ids. */
+    snprintf(args, sizeof args, "encode --model %s --tokenizer %s --prompt hi --out %s", test_fixture_sub("t5", "v1_0"),
+             tok, test_path("x.npz"));
+    st = test_cli(args, &log);
+    CHECK_MSG(st == 1 && strstr(log, "makes ids up to 599 but the encoder"), "exit %d:\n%s", st, log);
+    free(log);
 }

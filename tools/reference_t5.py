@@ -301,6 +301,11 @@ def main():
         assert np.array_equal(forward(rounded, ids, mask if use_mask else None), bf_outs[cid])
     bf_vs_f32 = rel(bf_outs["L24"], all_outs["v1_1"]["L24"])
 
+    # A text encoder whose vocabulary is the tiny tokenizer's (tests/fixtures/t5tok/tiny), and
+    # what transformers makes of a list of prompts with both: the `encode` command's reference.
+    tok_dir = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "t5tok" / "tiny"
+    write_pipeline(out_dir / "pipeline", tok_dir)
+
     # manifest + README
     manifest = dict(
         generator="tools/reference_t5.py", transformers=transformers.__version__,
@@ -343,6 +348,40 @@ def main():
     total = dir_size(out_dir)
     print(f"total {total} bytes ({total / 1e6:.2f} MB)")
     assert total < 1_500_000
+
+
+PROMPTS = [
+    "a red fox in the snow",
+    "",
+    "a red fox in the snow",
+    "Ünïcödé café, <extra_id_3> and </s> inside",
+    "  spaces\tand tabs  ",
+    "a very long prompt that the tokenizer must cut to the maximum length with its end token kept last",
+]
+
+
+def write_pipeline(folder, tok_dir):
+    """folder/text_encoder (v1_1's shape, the tokenizer's vocabulary), folder/prompts.txt and
+    folder/ref_{input_ids,attention_mask,prompt_embeds}.npy: T5Tokenizer.from_pretrained(tok_dir)
+    (max_length 16, padding "max_length", truncation) then T5EncoderModel, as a pipeline calls them."""
+    from transformers import T5Tokenizer
+    if folder.exists():
+        shutil.rmtree(folder)
+    tok = T5Tokenizer.from_pretrained(str(tok_dir))
+    torch.manual_seed(7)
+    cfg = T5Config(vocab_size=len(tok), d_model=32, d_kv=6, num_heads=3, d_ff=40, num_layers=2,
+                   relative_attention_num_buckets=16, relative_attention_max_distance=32,
+                   feed_forward_proj="gated-gelu")
+    model = T5EncoderModel(cfg).eval()
+    init_weights(model, cfg)
+    model.save_pretrained(str(folder / "text_encoder"))
+    (folder / "prompts.txt").write_text("\n".join(PROMPTS) + "\n", encoding="utf-8")
+    enc = tok(PROMPTS, max_length=16, padding="max_length", truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        out = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask).last_hidden_state
+    np.save(folder / "ref_input_ids.npy", enc.input_ids.numpy().astype(np.int32))
+    np.save(folder / "ref_attention_mask.npy", enc.attention_mask.numpy().astype(np.int32))
+    np.save(folder / "ref_prompt_embeds.npy", out.numpy().astype(np.float32))
 
 
 def write_readme(out_dir, manifest):

@@ -228,16 +228,13 @@ static sc_status post_processor(tokenizer *t, const json_t *p, const char *path)
     return SC_OK;
 }
 
-sc_status hf_json_load(tokenizer *t, const char *path)
+sc_status hf_json_from_object(tokenizer *t, const json_t *j, const char *path)
 {
-    json_t *j;
-    sc_status s = json_load_object_file(path, HF_JSON_CAP, &j);
-    if (s) return s;
+    sc_status s;
     if (!(s = model(t, json_object_get(j, "model"), path)) && !(s = normalizer(t, json_object_get(j, "normalizer"), path, 0)) &&
         !(s = pre_tokenizer(t, json_object_get(j, "pre_tokenizer"), path)) &&
         !(s = added_tokens(t, json_object_get(j, "added_tokens"), path)))
         s = post_processor(t, json_object_get(j, "post_processor"), path);
-    json_decref(j);
     if (s) return s;
     /* Padding uses <pad> (T5's pad_token); the template's last special id ends a sequence. */
     t->pad_id = -1;
@@ -248,4 +245,14 @@ sc_status hf_json_load(tokenizer *t, const char *path)
     if (t->pad_id < 0) return err_fail(SC_ERR_FORMAT, "%s: no <pad> token to pad with", path);
     t->eos_id = t->n_after ? t->post_after[t->n_after - 1] : -1;
     return SC_OK;
+}
+
+sc_status hf_json_load(tokenizer *t, const char *path)
+{
+    json_t *j;
+    sc_status s = json_load_object_file(path, HF_JSON_CAP, &j);
+    if (s) return s;
+    s = hf_json_from_object(t, j, path);
+    json_decref(j);
+    return s;
 }

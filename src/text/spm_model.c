@@ -7,10 +7,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "io/file.h"
 #include "text/utf8.h"
 
-#define SPM_MAX_FILE (1u << 30)
 #define SPM_MAX_PIECES (1 << 22)
 
 typedef struct {
@@ -259,18 +257,6 @@ sc_status spm_model_parse(const uint8_t *data, size_t len, const char *what, spm
         if (m->type[i] == SPM_UNKNOWN && i != m->unk_id)
             s = err_fail(SC_ERR_FORMAT, "%s: piece %d is a second UNKNOWN piece (unk_id is %d)", what, i, m->unk_id);
     if (s) spm_model_free(m);
-    return s;
-}
-
-sc_status spm_model_load(const char *path, spm_model *m)
-{
-    file_mapping f;
-    sc_status s = file_map(path, &f);
-    if (s) return s;
-    if (f.size > SPM_MAX_FILE) s = err_fail(SC_ERR_FORMAT, "%s: %llu bytes is larger than a tokenizer model may be",
-                                            path, (unsigned long long)f.size);
-    else s = spm_model_parse(f.data, (size_t)f.size, path, m);
-    file_unmap(&f);
     return s;
 }
 

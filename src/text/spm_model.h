@@ -33,7 +33,6 @@ typedef struct {
 
 /* Parses the bytes of a ModelProto; `what` names the file in messages. */
 sc_status spm_model_parse(const uint8_t *data, size_t len, const char *what, spm_model *m);
-sc_status spm_model_load(const char *path, spm_model *m);
 void spm_model_free(spm_model *m);
 
 #endif

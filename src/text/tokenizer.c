@@ -13,6 +13,7 @@
 #include "text/utf8.h"
 
 sc_status hf_json_load(tokenizer *t, const char *path);
+sc_status hf_json_from_object(tokenizer *t, const json_t *j, const char *path);
 
 void tokenizer_free(tokenizer *t)
 {
@@ -343,18 +344,65 @@ static sc_status read_config(const char *dir, int *extra_ids, int *max_length)
     return s;
 }
 
+static sc_status from_spm_bytes(tokenizer *t, const uint8_t *data, size_t len, const char *what, int extra_ids);
+
 static sc_status load_spm(tokenizer *t, const char *file, const char *dir)
 {
     int extra_ids, max_len;
     sc_status s = read_config(dir, &extra_ids, &max_len);
     if (s) return s;
     t->model_max_length = max_len;
+    file_mapping f;
+    if ((s = file_map(file, &f))) return s;
+    if (f.size > (1u << 30)) s = err_fail(SC_ERR_FORMAT, "%s: %llu bytes is larger than a tokenizer model may be", file,
+                                          (unsigned long long)f.size);
+    else s = from_spm_bytes(t, f.data, (size_t)f.size, file, extra_ids);
+    file_unmap(&f);
+    return s;
+}
+
+static sc_status from_spm_bytes(tokenizer *t, const uint8_t *data, size_t len, const char *what, int extra_ids)
+{
     spm_model m;
-    if ((s = spm_model_load(file, &m))) return s;
-    s = charsmap_init(&t->map, m.charsmap, m.charsmap_len, file);
+    sc_status s = spm_model_parse(data, len, what, &m);
+    if (s) return s;
+    s = charsmap_init(&t->map, m.charsmap, m.charsmap_len, what);
     t->has_map = !s && t->map.n_units > 0;
     if (!s) s = t->sem == TOK_SENTENCEPIECE ? from_spm_sentencepiece(t, &m) : from_spm_transformers(t, &m, extra_ids);
     spm_model_free(&m);
+    return s;
+}
+
+sc_status tokenizer_from_spm_bytes(const uint8_t *data, size_t len, tok_semantics sem, const char *what,
+                                   tokenizer **out)
+{
+    *out = NULL;
+    tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return err_fail(SC_ERR_NOMEM, "out of memory");
+    t->sem = sem;
+    snprintf(t->path, sizeof t->path, "%s", what);
+    sc_status s = from_spm_bytes(t, data, len, what, 100);
+    if (s) tokenizer_free(t);
+    else *out = t;
+    return s;
+}
+
+sc_status tokenizer_from_json_text(const char *text, size_t len, const char *what, tokenizer **out)
+{
+    *out = NULL;
+    json_t *j;
+    sc_status s = json_parse(text, len, what, &j);
+    if (s) return s;
+    tokenizer *t = calloc(1, sizeof *t);
+    if (!t) s = err_fail(SC_ERR_NOMEM, "out of memory");
+    if (!s) {
+        t->sem = TOK_TRANSFORMERS;
+        snprintf(t->path, sizeof t->path, "%s", what);
+        s = json_is_object(j) ? hf_json_from_object(t, j, what) : err_fail(SC_ERR_FORMAT, "%s: not a JSON object", what);
+    }
+    json_decref(j);
+    if (s) tokenizer_free(t);
+    else *out = t;
     return s;
 }
 

@@ -59,6 +59,11 @@ typedef struct tokenizer {
  * tokenizer/). A folder is read as tokenizer.json when it has one and sem is TRANSFORMERS. */
 sc_status tokenizer_load(const char *path, tok_semantics sem, tokenizer **out);
 void tokenizer_free(tokenizer *t);
+/* The same from bytes in memory (a spiece.model's; 100 sentinels for TRANSFORMERS) or the text
+ * of a tokenizer.json (TRANSFORMERS); `what` names them in messages. For the fuzz targets. */
+sc_status tokenizer_from_spm_bytes(const uint8_t *data, size_t len, tok_semantics sem, const char *what,
+                                   tokenizer **out);
+sc_status tokenizer_from_json_text(const char *text, size_t len, const char *what, tokenizer **out);
 
 /* The pieces' ids of text[0 .. len) (valid UTF-8, checked), without the special ids around them. */
 sc_status tokenizer_pieces(const tokenizer *t, const char *text, size_t len, id_buf *out);
