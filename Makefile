@@ -41,8 +41,10 @@ reference-check: all
 	  .venv/bin/python tools/reference_long.py $$tmp/long >/dev/null && \
 	  .venv/bin/python tools/reference_demo.py $$tmp/demo >/dev/null && \
 	  .venv/bin/python tools/reference_samplers.py $$tmp/samplers >/dev/null && \
+	  .venv/bin/python tools/reference_tokenizer.py $$tmp/t5tok >/dev/null && \
+	  .venv/bin/python tools/reference_t5.py $$tmp/t5 >/dev/null && \
 	  .venv/bin/python tools/reference.py selfcheck && \
-	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics peers pipeline vae demo_forward samplers; st=$$?; rm -rf $$tmp; exit $$st
+	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics peers pipeline vae demo_forward samplers tokenizer t5; st=$$?; rm -rf $$tmp; exit $$st
 
 # Every parser of outside data under libFuzzer for SC_FUZZ_SECONDS (default 30) each.
 fuzz: deps

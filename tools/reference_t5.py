@@ -303,7 +303,10 @@ def main():
 
     # A text encoder whose vocabulary is the tiny tokenizer's (tests/fixtures/t5tok/tiny), and
     # what transformers makes of a list of prompts with both: the `encode` command's reference.
-    tok_dir = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "t5tok" / "tiny"
+    # (beside OUT_DIR when make reference-check regenerated it there, else the committed one)
+    tok_dir = out_dir.resolve().parent / "t5tok" / "tiny"
+    if not tok_dir.exists():
+        tok_dir = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "t5tok" / "tiny"
     write_pipeline(out_dir / "pipeline", tok_dir)
 
     # manifest + README
