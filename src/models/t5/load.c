@@ -115,6 +115,9 @@ sc_status t5_load(const encoder_probe *p, encoder **out)
         weights_set_role(m->files, "T5 encoder");
         s = load_weights(m);
     }
+    /* The linear layers stay plain (views into the file): packed for 128-row products they ran
+     * 1.25x slower on t5-base's shapes at 120 tokens here (bench/bench_t5.py), at the same peak
+     * memory. */
     if (!s) s = m->base.be->ctx_create(&m->ctx);
     if (s) {
         t5_free(&m->base);
@@ -136,6 +139,11 @@ void t5_free(encoder *e)
     if (!e) return;
     t5_encoder *m = (t5_encoder *)e;
     if (m->ctx) m->base.be->ctx_free(m->ctx);
+    for (int l = 0; m->blocks && l < m->cfg.layers; l++) {
+        t5_block *b = &m->blocks[l];
+        be_linear *all[7] = {&b->q, &b->k, &b->v, &b->o, &b->wi, &b->wi1, &b->wo};
+        for (int i = 0; i < 7; i++) m->base.be->linear_drop(all[i]);
+    }
     free(m->blocks);
     for (int i = 0; i < m->n_owned; i++) mem_free(m->owned[i]);
     free(m->owned);
