@@ -207,6 +207,17 @@ TEST(t5_encode_command_equals_transformers_tokenizer_and_encoder)
     check_encoded(out);
 }
 
+TEST(t5_info_describes_a_text_encoder_folder)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "info --model %s", test_fixture_sub("t5", "v1_0"));
+    char *log = NULL;
+    const int st = test_cli(args, &log);
+    CHECK_MSG(st == 0 && strstr(log, "t5 text encoder, t5 (relu)") && strstr(log, "vocabulary:     96 ids"),
+              "exit %d:\n%s", st, log);
+    free(log);
+}
+
 TEST(t5_encode_command_names_bad_prompts_and_flags)
 {
     const char *model = test_fixture_sub("t5", "pipeline/text_encoder");

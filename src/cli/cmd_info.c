@@ -1,8 +1,10 @@
 /* smoothcache info: what a checkpoint holds and what one forward costs. */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/images.h"
+#include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {CLI_MODEL_OPTS, CLI_VAE_OPT};
 
@@ -12,6 +14,35 @@ int cmd_info(int argc, char **argv)
                   "[--model PATH] [options]", NULL, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
+    /* A text encoder's folder (T5: config.json with model_type t5), not a pipeline's. */
+    const char *path = cli_get(&a, "--model");
+    char index[4200];
+    snprintf(index, sizeof index, "%s/model_index.json", path ? path : "");
+    sc_text_encoder *enc = NULL;
+    if (path && sc_is_folder(path) && access(index, F_OK) != 0 && sc_text_encoder_load(path, &enc) == SC_OK) {
+        sc_text_encoder_info ei;
+        sc_text_encoder_get_info(enc, &ei);
+        printf("model:          %s\n", path);
+        printf("family:         %s text encoder, %s\n", ei.family, ei.variant);
+        printf("dtype:          %s\n", ei.dtype);
+        printf("depth:          %d layers\n", ei.depth);
+        printf("width:          %d features per token\n", ei.width);
+        printf("vocabulary:     %d ids\n", ei.vocab_size);
+        printf("parameters:     %llu (%.1f M)\n", (unsigned long long)ei.params, (double)ei.params / 1e6);
+        sc_tokenizer *tok = NULL;
+        if (sc_tokenizer_load(path, SC_TOKENIZER_TRANSFORMERS, &tok) == SC_OK) {
+            sc_tokenizer_info ti;
+            sc_tokenizer_get_info(tok, &ti);
+            printf("tokenizer:      %s (%d ids, pad %d, </s> %d", ti.path, ti.vocab_size, ti.pad_id, ti.eos_id);
+            if (ti.model_max_length) printf(", model_max_length %d", ti.model_max_length);
+            printf(")\n");
+            sc_tokenizer_free(tok);
+        } else {
+            printf("tokenizer:      none beside it (encode --tokenizer PATH)\n");
+        }
+        sc_text_encoder_free(enc);
+        return 0;
+    }
     sc_model *m;
     if ((r = cli_load_model(&a, &m, 0))) return r;
     sc_model_info mi;
