@@ -269,9 +269,12 @@ int cmd_encode(int argc, char **argv)
     }
     /* Encode the first copy of every prompt, 8 at a time, and copy the rows of repeats. */
     enum { BATCH = 8 };
-    int32_t bid[BATCH * 4096], bmask[BATCH * 4096];
+    int32_t *bid = malloc((size_t)BATCH * L * sizeof *bid), *bmask = malloc((size_t)BATCH * L * sizeof *bmask);
     float *bout = malloc((size_t)BATCH * L * D * sizeof *bout);
-    if (!bout) {
+    if (!bid || !bmask || !bout) {
+        free(bid);
+        free(bmask);
+        free(bout);
         fprintf(stderr, "smoothcache encode: out of memory\n");
         goto done;
     }
@@ -286,6 +289,8 @@ int cmd_encode(int argc, char **argv)
             memcpy(bmask + (size_t)k * L, mask + (size_t)idx[k] * L, (size_t)L * sizeof *bmask);
         }
         if (sc_text_encode(enc, b, L, bid, bmask, bout, threads) != SC_OK) { /* bout [b, L, D] */
+            free(bid);
+            free(bmask);
             free(bout);
             r = cli_fail(&a);
             goto done;
@@ -295,6 +300,8 @@ int cmd_encode(int argc, char **argv)
         done_n += b;
         if (!quiet && isatty(2)) fprintf(stderr, "\rencoded %d/%d prompts", done_n, unique);
     }
+    free(bid);
+    free(bmask);
     free(bout);
     if (!quiet && isatty(2)) fputc('\n', stderr);
     for (int i = 0; i < pl.n; i++)
