@@ -144,7 +144,7 @@ TEST(cache_schedules_round_trip_through_the_loader)
     cache_schedule s, t;
     CHECK_OK(schedule_alloc(&s, 28, 50, &k_dit));
     CHECK_OK(schedule_load(shared_schedule("50-N-2-l2c.json"), "ddim", &s));
-    CHECK_OK(schedule_save(test_path("l2c.json"), &s, NULL, 0));
+    CHECK_OK(schedule_save(test_path("l2c.json"), &s, NULL, NULL, 0));
     CHECK_OK(schedule_alloc(&t, 28, 50, &k_dit));
     CHECK_OK(schedule_load(test_path("l2c.json"), "ddim", &t));
     CHECK(memcmp(s.s, t.s, 28 * COMP_N * 50) == 0);
@@ -152,7 +152,7 @@ TEST(cache_schedules_round_trip_through_the_loader)
     schedule_free(&s);
     CHECK_OK(schedule_alloc(&s, 28, 50, &k_dit));
     CHECK_OK(schedule_load(shared_schedule("50-N-3-threshold-0.18.json"), "ddim", &s));
-    CHECK_OK(schedule_save(test_path("t.json"), &s, NULL, 0));
+    CHECK_OK(schedule_save(test_path("t.json"), &s, NULL, NULL, 0));
     json_t *j;
     CHECK_OK(json_load_object_file(test_path("t.json"), 1u << 20, &j));
     CHECK(json_object_size(j) == 2 && json_is_array(json_object_get(j, "attn"))); /* official per-type form */
@@ -330,10 +330,18 @@ static void check_calibration(const char *spec, const char *ref_file)
     sc_model_free(m);
 }
 
-TEST(cache_calibration_mean_matches_the_hook_reference) { check_calibration("smooth:k=3", "cache/calib_mean.json"); }
+TEST(cache_calibration_mean_matches_the_hook_reference)
+{
+    check_calibration("smooth:k=3,averaging=mean", "cache/calib_mean.json");
+}
 TEST(cache_calibration_pooled_matches_the_hook_reference)
 {
     check_calibration("smooth:k=3,averaging=pooled", "cache/calib_pooled.json");
+}
+/* The default is the official calibrator's formula: one ratio over all samples pooled. */
+TEST(cache_calibration_default_pools_like_the_official_calibrator)
+{
+    check_calibration("smooth", "cache/calib_pooled.json");
 }
 
 TEST(cache_schedule_from_errors_drives_generation)

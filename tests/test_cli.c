@@ -184,6 +184,31 @@ TEST(cli_calibrate_schedule_generate_round_trip)
     CHECK(json_real_value(json_object_get(run, "mac_ratio")) < 1.0);
     CHECK(json_is_real(json_object_get(run, "latent_rel_l2")));
     json_decref(j);
+    /* The calibration pools like the official calibrator by default and records the layout; the
+     * schedule of this diffusers-layout model uses diffusers' module names (and was read above). */
+    CHECK_OK(json_load_object_file(test_path("err.json"), 1u << 24, &j));
+    const json_t *meta = json_object_get(j, "_meta");
+    CHECK(!strcmp(json_string_value(json_object_get(meta, "averaging")), "pooled"));
+    CHECK(!strcmp(json_string_value(json_object_get(meta, "layout")), "diffusers"));
+    json_decref(j);
+    CHECK_OK(json_load_object_file(test_path("s.json"), 1u << 20, &j));
+    CHECK(json_object_get(j, "attn1") && json_object_get(j, "ff") && !json_object_get(j, "attn") &&
+          !json_object_get(j, "mlp"));
+    json_decref(j);
+    CHECK_CLI(0, "wrote", "schedule --errors %s --alpha 0.15 --per-block --out %s --force", test_path("err.json"),
+              test_path("pb.json"));
+    CHECK_OK(json_load_object_file(test_path("pb.json"), 1u << 20, &j));
+    CHECK(json_object_get(j, "attn1-0") && json_object_get(j, "ff-1") && !json_object_get(j, "attn-0"));
+    json_decref(j);
+    /* An original-layout file keeps the DiT repository's names. */
+    tiny_dit t = tiny_dit_default();
+    tiny_dit_write(test_path("orig.safetensors"), &t);
+    CHECK_CLI(0, "calibrated", "calibrate --model %s --heads 2 --steps 8 --samples 1 --out %s", test_path("orig.safetensors"),
+              test_path("oerr.json"));
+    CHECK_CLI(0, "wrote", "schedule --errors %s --alpha 0.3 --out %s", test_path("oerr.json"), test_path("os.json"));
+    CHECK_OK(json_load_object_file(test_path("os.json"), 1u << 20, &j));
+    CHECK(json_object_get(j, "attn") && json_object_get(j, "mlp") && !json_object_get(j, "attn1"));
+    json_decref(j);
 }
 
 TEST(cli_calibrate_and_schedule_reject_bad_usage)

@@ -86,6 +86,19 @@ sc_status calibration_record(sc_calibration *c, const sc_model *p, const sc_gen_
         json_object_set_new(macs, "forward", json_integer((json_int_t)m->macs_forward));
         for (int k = 0; k < m->n_comp; k++) json_object_set_new(macs, m->comp[k].name, json_integer((json_int_t)m->macs_comp[k]));
         json_object_set_new(c->meta, "macs_per_sample", macs);
+        json_object_set_new(c->meta, "layout", json_string(m->layout));
+        /* A diffusers-layout model's schedules are written with diffusers' module names (the first
+         * alias of each component: attn1, ff), so that the official diffusers helper finds them. */
+        if (!strcmp(m->layout, "diffusers")) {
+            json_t *keys = json_object();
+            for (int k = 0; k < m->n_comp; k++) {
+                const char *a = m->comp[k].aliases;
+                if (!a || !*a) continue;
+                const size_t len = strcspn(a, " ");
+                json_object_set_new(keys, m->comp[k].name, json_stringn(a, len));
+            }
+            json_object_set_new(c->meta, "schedule_keys", keys);
+        }
     }
     json_t *classes = json_object_get(c->meta, "classes");
     for (int i = 0; gp->cond->classes && i < gp->cond->n; i++)
@@ -126,6 +139,18 @@ sc_status sc_figure_write_png(const sc_figure *f, const char *path, int force)
 }
 
 /* ---------------------------------------------------------------- schedules */
+
+/* The key each curve's component is written under: the calibration's _meta.schedule_keys names
+ * them for diffusers-layout models ({"attn": "attn1", "mlp": "ff"}), else the curve's own name. */
+static void schedule_keys(const cache_errors *e, const char **keys)
+{
+    const json_t *map = e->meta ? json_object_get(e->meta, "schedule_keys") : NULL;
+    for (int c = 0; c < e->n_comp; c++) {
+        const json_t *k = json_object_get(map, e->comp[c]);
+        const char *v = json_string_value(k);
+        keys[c] = v && *v && strlen(v) < 32 && !strchr(v, '-') && v[0] != '_' ? v : e->comp[c];
+    }
+}
 
 /* MACs per sample from the calibration's _meta: "forward" and one entry per component. */
 static int meta_macs(const cache_errors *e, uint64_t *fwd, uint64_t *comp)
@@ -182,7 +207,9 @@ sc_status sc_schedule_make(const char *errors_path, const sc_schedule_opts *o, c
         }
         json_object_set_new(meta, "per_block", json_boolean(o->per_block));
         if (have_macs) json_object_set_new(meta, "mac_ratio", json_real(schedule_mac_ratio(&s, fwd, macs)));
-        st = schedule_save(out_path, &s, meta, force);
+        const char *keys[CACHE_MAX_COMP];
+        schedule_keys(&e, keys);
+        st = schedule_save(out_path, &s, keys, meta, force);
         json_decref(meta);
     }
     if (!st && summary) {

@@ -182,7 +182,8 @@ static json_t *row_json(const unsigned char *r, int steps)
     return a;
 }
 
-sc_status schedule_save(const char *path, const cache_schedule *s, const json_t *meta, int force)
+sc_status schedule_save(const char *path, const cache_schedule *s, const char *const *keys, const json_t *meta,
+                        int force)
 {
     int shared = 1;
     for (int l = 1; l < s->depth && shared; l++)
@@ -191,12 +192,12 @@ sc_status schedule_save(const char *path, const cache_schedule *s, const json_t 
     json_t *root = json_object();
     for (int c = 0; c < s->comps.n; c++) {
         if (shared) {
-            json_object_set_new(root, s->comps.name[c], row_json(schedule_row(s, 0, c), s->steps));
+            json_object_set_new(root, keys ? keys[c] : s->comps.name[c], row_json(schedule_row(s, 0, c), s->steps));
             continue;
         }
         for (int l = 0; l < s->depth; l++) {
             char key[48];
-            snprintf(key, sizeof key, "%s-%d", s->comps.name[c], l);
+            snprintf(key, sizeof key, "%s-%d", keys ? keys[c] : s->comps.name[c], l);
             json_object_set_new(root, key, row_json(schedule_row(s, l, c), s->steps));
         }
     }

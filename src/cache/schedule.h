@@ -37,9 +37,11 @@ sc_status schedule_read(const char *path, json_t **out);
 /* Warns when a file's "_meta" says it was made for another sampler or step count than g's. */
 void schedule_check_meta(const json_t *meta, const char *path, const cache_gen *g);
 
-/* The official format: {"attn":[...],"mlp":[...]} (component names) when every block shares its
- * component's schedule, else per-block keys "attn-0".."mlp-<depth-1>"; plus "_meta" if given. */
-sc_status schedule_save(const char *path, const cache_schedule *s, const json_t *meta, int force);
+/* The official format: {"attn":[...],"mlp":[...]} when every block shares its component's
+ * schedule, else per-block keys "attn-0".."mlp-<depth-1>"; plus "_meta" if given. keys[c] is the
+ * name component c is written under (diffusers' "attn1", "ff"), or NULL for the component names. */
+sc_status schedule_save(const char *path, const cache_schedule *s, const char *const *keys, const json_t *meta,
+                        int force);
 
 /* SmoothCache's greedy scan (docs/CACHING.md) over one component's curves:
  * err(j, i) = error of reusing evaluation i at i + j, j = 1..k. Longest lag first, error

@@ -4,8 +4,9 @@
  * is an image's conditional and unconditional rows together). Saved as error curves (errors.h)
  * for `--cache smooth:errors=FILE,alpha=A` and `smoothcache schedule`.
  *
- * Options: k=K (1..16, default 3); averaging=mean (relL1 per sample, then the mean over samples:
- * the paper) or pooled (one relL1 over all samples pooled: the released calibrator). */
+ * Options: k=K (1..16, default 3); averaging=pooled (default: one relL1 over all samples pooled,
+ * as the released calibrator computes it) or mean (relL1 per sample, then the mean over samples,
+ * as the paper's text describes it). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ static sc_status smc_create(cache_spec *spec, void **state)
         free(c);
         return s;
     }
-    c->pooled = avg && !strcmp(avg, "pooled");
+    c->pooled = !avg || !strcmp(avg, "pooled");
     *state = c;
     return SC_OK;
 }
@@ -219,7 +220,7 @@ static sc_status smc_figure(const void *st, sc_figure *out)
 
 const cache_calibrator cache_calibrator_smooth = {
     .what = "error curves: how much each block's component outputs change between evaluations i and i + j",
-    .options = "k=K (longest reuse lag, 1..16, default 3), averaging=mean|pooled (default mean, as the paper)",
+    .options = "k=K (longest reuse lag, 1..16, default 3), averaging=pooled|mean (default pooled, as the official calibrator)",
     .default_samples = 10,
     .create = smc_create,
     .observer = &k_observer,

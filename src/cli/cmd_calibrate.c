@@ -17,7 +17,8 @@ static const cli_opt k_opts[] = {
     {"--samples", "M", "calibration samples (default: the policy's, 10 as the paper; magcache 1); classes spread over the range"},
     {"--batch", "B", "samples generated together (default 1; more is faster, needs more memory)"},
     {"--k", "K", "smooth: longest reuse lag to measure, 1..16 (default 3)"},
-    {"--averaging", "MODE", "smooth: mean (default: per sample, then over samples, as the paper) or pooled"},
+    {"--averaging", "MODE", "smooth: pooled (default: one ratio over all samples, as the official calibrator) or mean "
+                             "(per sample, then over samples, as the paper's text)"},
     {"--out", "FILE.json", "where to write the error curves, polynomial or ratios (required)"},
     {"--plot", "FILE.png", "also draw them (curves per component and lag, the fit, the ratios)"},
     {"--force", NULL, "overwrite output files that exist"},
@@ -55,7 +56,7 @@ static int calibration_spec(const cli_args *a, const char *target, char *spec, s
     if (cli_int(a, "--k", 1, 16, 3, &kv)) return CLI_EXIT_USAGE;
     if (avg && strcmp(avg, "mean") && strcmp(avg, "pooled"))
         return cli_usage_error(a, "--averaging: '%s' is not mean or pooled", avg);
-    if (!strcmp(target, "smooth")) snprintf(spec, cap, "smooth:k=%ld,averaging=%s", kv, avg ? avg : "mean");
+    if (!strcmp(target, "smooth")) snprintf(spec, cap, "smooth:k=%ld,averaging=%s", kv, avg ? avg : "pooled");
     else snprintf(spec, cap, "%s", target);
     return 0;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Calibrates the shipped demo model for the policies that need it and writes the files shipped
 # beside it in models/demo/cache/ (DDIM, 50 steps, guidance 4: `generate`'s defaults):
-#   smooth-errors.json   SmoothCache error curves (calibrate, 10 samples, k = 3)
+#   smooth-errors.json   SmoothCache error curves (calibrate, 10 samples, k = 3, pooled)
 #   smooth-a0.08.json    the schedule at alpha 0.08 (the README's first command)
 #   teacache.json        TeaCache's rescaling polynomial (calibrate --for teacache)
 #   magcache.json        MagCache's residual ratios (calibrate --for magcache)
