@@ -12,7 +12,7 @@ cal=models/demo/cache
 out=docs/bench
 mkdir -p "$out"
 build/smoothcache bench --model models/demo --steps 50 --cfg 4 --threads "$threads" \
-    --class 0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9 --seed 100 --repeat 3 --accuracy --force \
+    --class 0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9 --seed 100 --repeats 3 --accuracy --force \
     --cache 'fora:n={2,3,4}' \
     --cache "smooth:errors=$cal/smooth-errors.json,alpha={0.05,0.08,0.1,0.15,0.2}" \
     --cache "smooth:errors=$cal/smooth-errors.json,alpha={0.08,0.1,0.15},predict=taylor1" \

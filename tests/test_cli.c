@@ -230,7 +230,40 @@ TEST(cli_bench_prints_one_row_per_policy)
     CHECK_CLI(0, "fora:n=2", "bench --model %s --steps 6 --class 1 --cache fora:n=2 --cache fora:n=3 --json %s", model(),
               test_path("b.json"));
     CHECK(strstr(g_out, "none") && strstr(g_out, "fora:n=3") && strstr(g_out, "MAC ratio"));
+    CHECK(strstr(g_out, "range") && strstr(g_out, "median of 3 runs")); /* --repeats 3 by default */
     CHECK_CLI(2, "at least one --cache", "bench --model %s --steps 2", model());
+    CHECK_CLI(2, "--repeats: 0 is out of range", "bench --model %s --steps 2 --cache fora --repeats 0", model());
+}
+
+/* Speed-ups come from a warm-up and paired runs; --repeats needs something to compare. */
+TEST(cli_generate_speedup_is_a_median_of_paired_runs)
+{
+    CHECK_CLI(0, "median of 2 paired runs, range ", "generate --model %s --steps 6 --class 1 --cache fora:n=2 "
+              "--compare-uncached --repeats 2 --latents-out %s", model(), test_path("r.npy"));
+    CHECK(strstr(g_out, "x faster than uncached") || strstr(g_out, "x slower than uncached") ||
+          strstr(g_out, "as fast as uncached"));
+    CHECK_CLI(0, "one run, --repeats 3 or more gives a median", "generate --model %s --steps 6 --class 1 --cache fora:n=2 "
+              "--compare-uncached --repeats 1 --latents-out %s --force", model(), test_path("r.npy"));
+    CHECK_CLI(2, "--repeats needs --compare-uncached", "generate --model %s --steps 2 --repeats 3 --latents-out %s --force",
+              model(), test_path("r.npy"));
+}
+
+/* When stderr is not a terminal (a log, a batch system), progress comes as plain lines. */
+TEST(cli_progress_lines_when_stderr_is_not_a_terminal)
+{
+    setenv("SMOOTHCACHE_PROGRESS_INTERVAL", "0", 1);
+    CHECK_CLI(0, "smoothcache generate: none: step 1/6 (17%), ", "generate --model %s --steps 6 --class 1 --latents-out %s",
+              model(), test_path("p.npy"));
+    CHECK(!strchr(g_out, '\r'));
+    CHECK_CLI(0, "smoothcache sample: image 2/4 (50%)", "sample --steps 3 --num 4 --batch 2 --out %s",
+              test_path("p.npz")); /* the shipped demo model makes pictures */
+    CHECK_CLI(0, "", "generate --model %s --steps 6 --class 1 --latents-out %s --force --quiet", model(),
+              test_path("p.npy"));
+    CHECK(!strstr(g_out, "step 1/6"));
+    unsetenv("SMOOTHCACHE_PROGRESS_INTERVAL");
+    /* The default interval is 10 s: a short run prints none. */
+    CHECK_CLI(0, "6 steps", "generate --model %s --steps 6 --class 1 --latents-out %s --force", model(), test_path("p.npy"));
+    CHECK(!strstr(g_out, "step 1/6"));
 }
 
 TEST(cli_schedule_dp_solver_needs_a_budget)

@@ -16,7 +16,8 @@ static const cli_opt k_opts[] = {
     CLI_SAMPLING_OPTS,
     {"--cache", "SPEC...", "a policy to compare (repeat the flag; {a,b,c} in a value sweeps it: fora:n={2,3,4})"},
     CLI_VAE_OPT,
-    {"--repeat", "R", "runs per policy, the fastest counts (default 1)"},
+    {"--repeats", "N", "rounds: every policy runs N times, each right after a baseline run; the median of the "
+                       "paired ratios is the speed-up, 1..100 (default 3)"},
     {"--accuracy", NULL, "also score each image with the demo dataset's classifier (32x32 RGB, 10 classes)"},
     {"--json", "FILE.json", "also write the table as JSON"},
     {"--csv", "FILE.csv", "also write the table as CSV"},
@@ -27,8 +28,10 @@ static const cli_opt k_opts[] = {
 };
 
 static const char k_epilog[] =
-    "The baseline (no cache) runs first, after a one-step warm-up; every policy then runs on the same\n"
-    "classes and seeds. Speed-up is baseline time / policy time in this process.\n"
+    "After a one-step warm-up, each of --repeats rounds runs the baseline (no cache) and then every\n"
+    "policy on the same classes and seeds. Speed-up is the median over rounds of baseline time /\n"
+    "policy time, with its range; one beyond 1 / MAC ratio (+10%) cannot come from skipping work\n"
+    "and is flagged as noise ('!').\n"
     "Quality is PSNR of the images against the baseline's when the model makes images, else the\n"
     "relative L2 distance of the final latents.\n"
     "examples:\n"
@@ -73,7 +76,7 @@ int cmd_bench(int argc, char **argv)
     if (r) return r < 0 ? 0 : r;
     sc_gen_params p = sc_gen_params_default();
     int *classes = NULL, n = 0, n_specs;
-    long repeat;
+    long repeats;
     const char *const *given = cli_get_all(&a, &n_specs);
     const char *json = cli_get(&a, "--json"), *csv = cli_get(&a, "--csv");
     const char *plot = cli_get(&a, "--plot"), *plot_macs = cli_get(&a, "--plot-macs");
@@ -82,7 +85,7 @@ int cmd_bench(int argc, char **argv)
     n_specs = 0;
     for (int i = 0; i < n_given && !r; i++) r = expand(&a, given[i], specs, &n_specs);
     const int quiet = cli_get(&a, "--quiet") != NULL, force = cli_get(&a, "--force") != NULL;
-    if (r || (r = cli_sampling(&a, &p, &classes, &n)) || cli_int(&a, "--repeat", 1, 100, 1, &repeat)) {
+    if (r || (r = cli_sampling(&a, &p, &classes, &n)) || cli_int(&a, "--repeats", 1, TIMING_MAX_REPEATS, 3, &repeats)) {
         free(classes);
         for (int i = 0; i < n_specs; i++) free(specs[i]);
         return r ? r : CLI_EXIT_USAGE;
@@ -121,7 +124,8 @@ int cmd_bench(int argc, char **argv)
     lat = malloc(bytes);
     const sc_cond cond = {.n = n, .classes = classes};
     p.cond = &cond;
-    cli_progress ps = {.tty = !quiet && isatty(2)};
+    cli_progress ps;
+    cli_progress_init(&ps, "bench", "step", quiet);
     p.progress = cli_progress_fn;
     p.progress_user = &ps;
     /* Warm-up: one step touches every weight page and creates every primitive once. */
@@ -132,35 +136,55 @@ int cmd_bench(int argc, char **argv)
         r = cli_fail(&a);
         goto done;
     }
-    sc_cache_stats st, best_base = {0};
-    for (int i = 0; i <= n_specs; i++) {
-        p.cache = i ? specs[i - 1] : "none";
-        p.stats = &st;
-        ps.label = p.cache;
-        sc_cache_stats best = {0};
-        for (long k = 0; k < repeat; k++) {
+    /* Rounds: the baseline, then every policy; [round][0..n_specs] seconds. Quality comes from the
+     * last round (every run is deterministic). */
+    double *secs = calloc((size_t)repeats * (size_t)(n_specs + 1), sizeof *secs);
+    if (!secs || !rows || !base || !lat || (side && (!rgb || !base_rgb))) {
+        free(secs);
+        fprintf(stderr, "smoothcache bench: out of memory\n");
+        r = CLI_EXIT_FAIL;
+        goto done;
+    }
+    sc_cache_stats st, st_base = {0};
+    char label[300];
+    for (long k = 0; k < repeats; k++) {
+        for (int i = 0; i <= n_specs; i++) {
+            p.cache = i ? specs[i - 1] : "none";
+            p.stats = &st;
+            snprintf(label, sizeof label, repeats > 1 ? "%s (round %ld/%ld)" : "%s", p.cache, k + 1, repeats);
+            ps.label = label;
             if (sc_generate(m, &p, i ? lat : base) != SC_OK) {
+                free(secs);
                 r = cli_fail(&a);
                 goto done;
             }
-            if (k == 0 || st.seconds < best.seconds) best = st;
-        }
-        if (i == 0) best_base = best;
-        report_fill(&rows[i], p.cache, &best, i ? lat : base, &best_base, base, bytes / sizeof(float));
-        if (side) {
-            uint8_t *img = i ? rgb : base_rgb;
-            if (!img || sc_decode_images(m, vae, n, i ? lat : base, img, p.threads) != SC_OK) {
-                r = img ? cli_fail(&a) : CLI_EXIT_FAIL;
-                goto done;
+            secs[k * (n_specs + 1) + i] = st.seconds;
+            if (i == 0) st_base = st;
+            if (k < repeats - 1) continue;
+            report_fill(&rows[i], p.cache, &st, i ? lat : base, &st_base, base, bytes / sizeof(float));
+            double t_ref[TIMING_MAX_REPEATS], t_run[TIMING_MAX_REPEATS];
+            for (long q = 0; q < repeats; q++) {
+                t_ref[q] = secs[q * (n_specs + 1)];
+                t_run[q] = secs[q * (n_specs + 1) + i];
             }
-            report_images(&rows[i], img, base_rgb, n, side);
-            if (accuracy) {
-                int right = 0;
-                for (int k = 0; k < n; k++) right += sc_demo_classify(img + (size_t)k * side * side * 3) == classes[k];
-                rows[i].accuracy = (double)right / n;
+            report_timing(&rows[i], t_ref, t_run, (int)repeats);
+            if (side) {
+                uint8_t *img = i ? rgb : base_rgb;
+                if (sc_decode_images(m, vae, n, i ? lat : base, img, p.threads) != SC_OK) {
+                    free(secs);
+                    r = cli_fail(&a);
+                    goto done;
+                }
+                report_images(&rows[i], img, base_rgb, n, side);
+                if (accuracy) {
+                    int right = 0;
+                    for (int j = 0; j < n; j++) right += sc_demo_classify(img + (size_t)j * side * side * 3) == classes[j];
+                    rows[i].accuracy = (double)right / n;
+                }
             }
         }
     }
+    free(secs);
     printf("%s, %s, %d steps, cfg %g, %d image(s), seed %llu\n", cli_model_path(&a), sc_sampler_name(p.sampler),
            p.steps, (double)p.cfg, n, (unsigned long long)p.seed);
     report_print_table(stdout, rows, n_specs + 1);

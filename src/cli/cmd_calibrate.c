@@ -112,7 +112,8 @@ int cmd_calibrate(int argc, char **argv)
         r = CLI_EXIT_FAIL;
         goto done;
     }
-    cli_progress ps = {.tty = !quiet && isatty(2)};
+    cli_progress ps;
+    cli_progress_init(&ps, "calibrate", "step", quiet);
     char label[64];
     p.progress = cli_progress_fn;
     p.progress_user = &ps;

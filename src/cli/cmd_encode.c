@@ -279,6 +279,8 @@ int cmd_encode(int argc, char **argv)
         goto done;
     }
     int done_n = 0;
+    cli_progress ps;
+    cli_progress_init(&ps, "encode", "prompt", quiet);
     for (int i = 0; i < pl.n;) {
         int idx[BATCH], b = 0;
         for (; i < pl.n && b < BATCH; i++)
@@ -298,12 +300,12 @@ int cmd_encode(int argc, char **argv)
         for (int k = 0; k < b; k++)
             memcpy(emb + (size_t)idx[k] * L * D, bout + (size_t)k * L * D, (size_t)L * D * sizeof *emb);
         done_n += b;
-        if (!quiet && isatty(2)) fprintf(stderr, "\rencoded %d/%d prompts", done_n, unique);
+        cli_progress_update(&ps, done_n, unique, -1);
     }
     free(bid);
     free(bmask);
     free(bout);
-    if (!quiet && isatty(2)) fputc('\n', stderr);
+    cli_progress_end(&ps);
     for (int i = 0; i < pl.n; i++)
         if (first[i] != i) memcpy(emb + (size_t)i * L * D, emb + (size_t)first[i] * L * D, (size_t)L * D * sizeof *emb);
     const uint64_t s2[2] = {(uint64_t)pl.n, (uint64_t)L}, s3[3] = {(uint64_t)pl.n, (uint64_t)L, D};

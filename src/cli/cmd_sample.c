@@ -83,9 +83,8 @@ int cmd_sample(int argc, char **argv)
         goto done;
     }
     const uint64_t seed0 = p.seed;
-    const int tty = !quiet && isatty(2);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cli_progress ps;
+    cli_progress_init(&ps, "sample", "image", quiet);
     for (long s = 0; s < num; s += batch) {
         const sc_cond cond = {.n = (int)(num - s < batch ? num - s : batch), .classes = classes + s};
         p.cond = &cond;
@@ -95,16 +94,9 @@ int cmd_sample(int argc, char **argv)
             r = cli_fail(&a);
             goto done;
         }
-        if (tty) {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-            long doneN = s + cond.n;
-            int bar = (int)(30 * doneN / num);
-            fprintf(stderr, "\r[%.*s%*s] %ld/%ld images  %.1f s/image  eta %.0f s  ", bar,
-                    "##############################", 30 - bar, "", doneN, num, el / doneN, el / doneN * (num - doneN));
-        }
+        cli_progress_update(&ps, s + cond.n, num, -1);
     }
-    if (tty) fputc('\n', stderr);
+    cli_progress_end(&ps);
     sc_status closed = sc_npz_writer_close(z);
     z = NULL;
     if (closed) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cli/args.h"
+#include "cli/progress.h"
 #include "smoothcache.h"
 
 int cmd_generate(int argc, char **argv);
@@ -47,12 +48,6 @@ void cli_shape_text(char *buf, size_t cap, int rank, const uint64_t *shape);
 /* --sampler (default ddim); returns an exit status. */
 int cli_sampler(const cli_args *a, sc_sampler *s);
 
-/* Progress on stderr when it is a terminal: "label step i/N  x.xx s/step". */
-typedef struct {
-    int tty;
-    const char *label;
-} cli_progress;
-int cli_progress_fn(void *user, int step, int steps, double secs, const float *latents);
 
 /* --model, or the shipped demo model when it is absent (NULL if neither exists). */
 const char *cli_model_path(const cli_args *a);

@@ -105,19 +105,6 @@ int cli_sampling(const cli_args *a, sc_gen_params *p, int **classes, int *n)
     return 0;
 }
 
-int cli_progress_fn(void *user, int step, int steps, double secs, const float *latents)
-{
-    (void)latents;
-    cli_progress *ps = user;
-    if (ps->tty) {
-        fprintf(stderr, "\r%s%sstep %d/%d  %.2f s/step  ", ps->label ? ps->label : "", ps->label ? "  " : "", step,
-                steps, secs / step);
-        if (step == steps) fputc('\n', stderr);
-        fflush(stderr);
-    }
-    return 0;
-}
-
 void cli_shape_text(char *buf, size_t cap, int rank, const uint64_t *shape)
 {
     size_t n = (size_t)snprintf(buf, cap, "[");

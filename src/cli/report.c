@@ -23,6 +23,22 @@ void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, 
     }
 }
 
+void report_timing(report_entry *e, const double *ref, const double *run, int n)
+{
+    timing_summarise(ref, run, n, e->mac_ratio, &e->timing);
+    e->stats.seconds = e->timing.seconds;
+    e->ref_seconds = e->timing.ref_seconds;
+    e->speedup = e->timing.speedup;
+}
+
+/* The warning for a speed-up that skipping work cannot give. */
+static void print_noise(FILE *f, const report_entry *e)
+{
+    fprintf(f, "warning: %s: a %.2fx speed-up at MAC ratio %.3f is beyond what skipping work can give (%.2fx): "
+               "the timing is noise from other work on this machine; rerun on a quiet machine or with more --repeats\n",
+            e->policy, e->speedup, e->mac_ratio, e->timing.limit);
+}
+
 void report_images(report_entry *e, const uint8_t *rgb, const uint8_t *ref, int n, int side)
 {
     const size_t per = (size_t)side * side * 3;
@@ -41,14 +57,19 @@ void report_print_line(FILE *f, const report_entry *e, int steps)
     fprintf(f, "; MACs %.3fx uncached", e->mac_ratio);
     if (e->has_ref) {
         /* A speed-up under 1 (a busy machine, a policy that cannot skip) reads as a slowdown. */
-        if (e->speedup >= 1.0)
-            fprintf(f, "; %.2fx faster than uncached (%.2f s)", e->speedup, e->ref_seconds);
+        char sp[48];
+        timing_speedup_text(sp, sizeof sp, e->speedup);
+        const timing_summary *t = &e->timing;
+        if (t->repeats > 1)
+            fprintf(f, "; %s than uncached (%.2f s; median of %d paired runs, range %.2f-%.2fx)", sp, e->ref_seconds,
+                    t->repeats, t->speedup_lo, t->speedup_hi);
         else
-            fprintf(f, "; %.2fx slower than uncached (%.2f s)", 1.0 / e->speedup, e->ref_seconds);
+            fprintf(f, "; %s than uncached (%.2f s; one run, --repeats 3 or more gives a median)", sp, e->ref_seconds);
         fprintf(f, "; latent rel-L2 %.4g", e->latent_rel_l2);
         if (!isnan(e->psnr)) fprintf(f, "; PSNR %.2f dB, SSIM %.4f", e->psnr, e->ssim);
     }
     fputc('\n', f);
+    if (e->has_ref && e->timing.impossible) print_noise(f, e);
 }
 
 #define NAME_COLS 44
@@ -97,12 +118,17 @@ void report_print_table(FILE *f, const report_entry *e, int n)
 {
     int acc = 0;
     for (int i = 0; i < n; i++) acc |= !isnan(e[i].accuracy);
-    fprintf(f, "%-44s %9s %8s %9s %8s %8s %12s %10s %9s%s\n", "policy", "seconds", "speedup", "MAC ratio", "PSNR", "SSIM",
-            "latent relL2", "policy ms", "setup ms", acc ? "  class acc" : "");
+    fprintf(f, "%-44s %9s %9s %11s %9s %8s %8s %12s %10s %9s%s\n", "policy", "seconds", "speedup", "range", "MAC ratio",
+            "PSNR", "SSIM", "latent relL2", "policy ms", "setup ms", acc ? "  class acc" : "");
+    int noisy = 0;
     for (int i = 0; i < n; i++) {
-        char name[NAME_COLS + 1];
+        char name[NAME_COLS + 1], range[24] = "-";
         display_name(e[i].policy, name);
-        fprintf(f, "%-44s %9.3f %7.2fx %9.3f", name, e[i].stats.seconds, e[i].speedup, e[i].mac_ratio);
+        if (e[i].timing.repeats > 1)
+            snprintf(range, sizeof range, "%.2f-%.2f", e[i].timing.speedup_lo, e[i].timing.speedup_hi);
+        noisy |= e[i].timing.impossible;
+        fprintf(f, "%-44s %9.3f %7.2fx%s %11s %9.3f", name, e[i].stats.seconds, e[i].speedup,
+                e[i].timing.impossible ? "!" : " ", range, e[i].mac_ratio);
         print_num(f, " %8.2f", 8, e[i].psnr);
         print_num(f, " %8.4f", 8, e[i].ssim);
         fprintf(f, " %12.4g %10.2f %9.2f", e[i].latent_rel_l2, 1e3 * e[i].stats.policy_seconds,
@@ -110,6 +136,12 @@ void report_print_table(FILE *f, const report_entry *e, int n)
         if (acc) fprintf(f, "  %9.1f%%", 100 * e[i].accuracy);
         fputc('\n', f);
     }
+    if (n > 0 && e[0].timing.repeats > 0)
+        fprintf(f, "seconds: median of %d runs; speedup: median of the paired runs' ratios (baseline and policy run "
+                   "back to back), range: their lowest and highest\n",
+                e[0].timing.repeats);
+    for (int i = 0; noisy && i < n; i++)
+        if (e[i].timing.impossible) print_noise(f, &e[i]);
 }
 
 static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
@@ -133,6 +165,13 @@ static json_t *entry_json(const report_entry *e)
     if (e->has_ref) {
         json_object_set_new(o, "uncached_seconds", json_real(e->ref_seconds));
         json_object_set_new(o, "speedup", num_or_null(e->speedup));
+        if (e->timing.repeats > 0) {
+            json_object_set_new(o, "repeats", json_integer(e->timing.repeats));
+            json_object_set_new(o, "speedup_min", num_or_null(e->timing.speedup_lo));
+            json_object_set_new(o, "speedup_max", num_or_null(e->timing.speedup_hi));
+            json_object_set_new(o, "speedup_limit", num_or_null(e->timing.limit));
+            json_object_set_new(o, "speedup_is_noise", json_boolean(e->timing.impossible));
+        }
         json_object_set_new(o, "latent_rel_l2", num_or_null(e->latent_rel_l2));
         json_object_set_new(o, "psnr", num_or_null(e->psnr));
         json_object_set_new(o, "ssim", num_or_null(e->ssim));
@@ -188,7 +227,7 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
     for (int c = 0; n > 0 && c < e[0].stats.n_components; c++)
         len += (size_t)snprintf(buf + len, cap - len, "computed_%s,skipped_%s,", e[0].stats.components[c],
                                 e[0].stats.components[c]);
-    len += (size_t)snprintf(buf + len, cap - len, "class_accuracy\n");
+    len += (size_t)snprintf(buf + len, cap - len, "class_accuracy,repeats,speedup_min,speedup_max,speedup_is_noise\n");
     for (int i = 0; i < n && len < cap; i++) {
         const sc_cache_stats *s = &e[i].stats;
         /* Policies contain commas: quote the field (CSV rules: double any quote). */
@@ -202,7 +241,10 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
                                 e[i].latent_rel_l2);
         for (int c = 0; c < s->n_components && len < cap; c++)
             len += (size_t)snprintf(buf + len, cap - len, "%ld,%ld,", s->computed[c], s->skipped[c]);
-        if (len < cap) len += (size_t)snprintf(buf + len, cap - len, "%.4f\n", e[i].accuracy);
+        if (len < cap)
+            len += (size_t)snprintf(buf + len, cap - len, "%.4f,%d,%.4f,%.4f,%d\n", e[i].accuracy, e[i].timing.repeats,
+                                    e[i].timing.repeats ? e[i].timing.speedup_lo : NAN,
+                                    e[i].timing.repeats ? e[i].timing.speedup_hi : NAN, e[i].timing.impossible);
     }
     sc_status st = len < cap ? sc_write_file(path, buf, len, force) : SC_ERR_NOMEM;
     free(buf);

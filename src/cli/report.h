@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/timing.h"
 #include "smoothcache.h"
 
 typedef struct {
@@ -13,7 +14,8 @@ typedef struct {
     sc_cache_stats stats;
     int has_ref;
     double ref_seconds;     /* uncached wall time */
-    double speedup;         /* ref_seconds / stats.seconds */
+    double speedup;         /* ref_seconds / stats.seconds, or the median of paired runs (timing) */
+    timing_summary timing;  /* set by report_timing; timing.repeats = 0 when not */
     double mac_ratio;       /* macs / macs_uncached */
     double latent_rel_l2;   /* against the uncached latents */
     double psnr, ssim;      /* of the images, when there are images (NAN otherwise) */
@@ -23,9 +25,12 @@ typedef struct {
 /* Fills an entry from a run and, when ref_stats is not NULL, its uncached twin. */
 void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, const float *latents,
                  const sc_cache_stats *ref_stats, const float *ref_latents, size_t n);
+/* Replaces the entry's times and speed-up with those of n paired runs (ref[i], run[i]). */
+void report_timing(report_entry *e, const double *ref, const double *run, int n);
 /* PSNR over all pixels and mean per-image SSIM of rgb [n, side, side, 3] against ref. */
 void report_images(report_entry *e, const uint8_t *rgb, const uint8_t *ref, int n, int side);
 void report_print_line(FILE *f, const report_entry *e, int steps);
+/* The table; entries whose speed-up is beyond 1 / MAC ratio are marked '!' and explained below. */
 void report_print_table(FILE *f, const report_entry *e, int n);
 /* One row per entry: policy,seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,... */
 sc_status report_write_csv(const char *path, const report_entry *e, int n, int force);
