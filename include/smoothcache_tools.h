@@ -70,6 +70,11 @@ void sc_npz_writer_abort(sc_npz_writer *w);
  * (no overlong forms, surrogates or code points past U+10FFFF), or n when all of it is valid. */
 size_t sc_utf8_check(const char *s, size_t n);
 
+/* What the file at path is, told from its bytes and, for JSON, its keys: "a PNG image", "a
+ * SmoothCache schedule", "a SmoothCache calibration file (error curves)", "a .npz archive of
+ * arrays", "a text file", "missing"... Written into buf (NUL-terminated), which is returned. */
+const char *sc_describe_file(const char *path, char *buf, size_t cap);
+
 /* Several arrays from memory in one .npz (numpy.load(path)[name]); dtype "<f4", "<i4" or "|u1";
  * up to 16 arrays, 4 GiB in all. */
 typedef struct {

@@ -1,4 +1,5 @@
 /* The helpers of include/smoothcache_tools.h: outputs, arrays, pictures, quality metrics. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "io/npz.h"
 #include "text/utf8.h"
 #include "io/png.h"
+#include "io/sniff.h"
 #include "metrics/demo_classify.h"
 #include "metrics/quality.h"
 #include "smoothcache_tools.h"
@@ -133,3 +135,13 @@ sc_status sc_npz_write(const char *path, int n, const sc_npz_array *arrays, int 
 }
 
 size_t sc_utf8_check(const char *s, size_t n) { return s ? utf8_check((const uint8_t *)s, n) : 0; }
+
+const char *sc_describe_file(const char *path, char *buf, size_t cap)
+{
+    if (!buf || !cap) return buf;
+    if (!path) {
+        snprintf(buf, cap, "missing");
+        return buf;
+    }
+    return sniff_describe(path, buf, cap);
+}

@@ -115,6 +115,7 @@ int cmd_generate(int argc, char **argv)
     if (in) {
         if (sc_npy_read(in, &lin) != SC_OK) {
             r = cli_fail(&a);
+            cli_where_it_goes(&a, "--latents-in", in);
             goto done;
         }
         if (lin.rank != rank || memcmp(lin.shape, shape, (size_t)rank * sizeof *shape)) {

@@ -49,7 +49,11 @@ int cmd_schedule(int argc, char **argv)
     const sc_schedule_opts o = {.alpha = alpha, .target_macs = target, .per_block = per_block,
                                 .solver = dp ? SC_SOLVER_DP : SC_SOLVER_GREEDY};
     sc_schedule_summary sum;
-    if (sc_schedule_make(errors, &o, out, force, &sum) != SC_OK) return cli_fail(&a);
+    if (sc_schedule_make(errors, &o, out, force, &sum) != SC_OK) {
+        const int r = cli_fail(&a);
+        cli_where_it_goes(&a, "--errors", errors);
+        return r;
+    }
     if (!cli_get(&a, "--quiet")) {
         if (dp) fprintf(stderr, "dp, %d computed per block: computes", sum.computed);
         else fprintf(stderr, "alpha %.6g: computes", sum.alpha);

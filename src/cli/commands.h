@@ -49,6 +49,10 @@ void cli_shape_text(char *buf, size_t cap, int rank, const uint64_t *shape);
 int cli_sampler(const cli_args *a, sc_sampler *s);
 
 
+/* After a file given to `flag` failed to load: when it is a kind another option takes (a schedule
+ * given as a model, a calibration file given as a schedule...), one line saying which. */
+void cli_where_it_goes(const cli_args *a, const char *flag, const char *path);
+
 /* --model, or the shipped demo model when it is absent (NULL if neither exists). */
 const char *cli_model_path(const cli_args *a);
 

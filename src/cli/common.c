@@ -35,6 +35,41 @@ const char *cli_default_model(void)
     return path;
 }
 
+/* Which option takes a file of each kind sc_describe_file names. */
+static const struct {
+    const char *kind; /* prefix of the description */
+    const char *flag; /* the option that takes it */
+    const char *goes_to;
+} k_goes_to[] = {
+    {"a SmoothCache calibration file", "--errors", "it goes to --cache smooth:errors=FILE,alpha=A (generate, bench, "
+                                                   "sample) or to smoothcache schedule --errors FILE"},
+    {"a SmoothCache schedule", "--cache", "it goes to --cache smooth:schedule=FILE"},
+    {"a TeaCache calibration file", "--cache", "it goes to --cache teacache:coef_file=FILE"},
+    {"a MagCache calibration file", "--cache", "it goes to --cache magcache:ratios=FILE"},
+    {"a .npy array", "--latents-in", "it goes to --latents-in (a start latent); --latents-out writes such files"},
+    {"a .npz archive of arrays", "", "no option reads it: sample, generate --out FILE.npz and encode write such files"},
+    {"a diffusers model config", "--model", "give --model the folder that holds it, not the file"},
+    {"a diffusers pipeline index", "--model", "give --model the folder that holds it, not the file"},
+    {"a sharded checkpoint's index", "--model", "give --model the folder that holds it, not the file"},
+    {"a transformers model config", "--model", "give encode --model the folder that holds it, not the file"},
+    {"a tokenizer.json", "--tokenizer", "it goes to encode --tokenizer FILE"},
+    {"a PNG image", "", "no option reads it: --out FILE.png writes such files"},
+    {"a smoothcache report", "", "no option reads it: --report and bench --json write such files"},
+};
+
+void cli_where_it_goes(const cli_args *a, const char *flag, const char *path)
+{
+    if (!path) return;
+    char kind[160];
+    sc_describe_file(path, kind, sizeof kind);
+    for (size_t i = 0; i < sizeof k_goes_to / sizeof *k_goes_to; i++) {
+        if (strncmp(kind, k_goes_to[i].kind, strlen(k_goes_to[i].kind))) continue;
+        if (!strcmp(flag, k_goes_to[i].flag) && strcmp(flag, "--model")) return; /* the right option: the file is bad */
+        fprintf(stderr, "smoothcache %s: (%s is %s: %s)\n", a->command, path, kind, k_goes_to[i].goes_to);
+        return;
+    }
+}
+
 const char *cli_model_path(const cli_args *a)
 {
     const char *path = cli_get(a, "--model");
@@ -58,6 +93,7 @@ int cli_load_model(const cli_args *a, sc_model **m, int pack)
     }
     if (sc_model_load(path, &o, m) != SC_OK) {
         const int r = cli_fail(a);
+        cli_where_it_goes(a, "--model", path);
         if (!cli_get(a, "--model") && getenv("SMOOTHCACHE_MODEL") && *getenv("SMOOTHCACHE_MODEL"))
             fprintf(stderr, "smoothcache %s: (that path is $SMOOTHCACHE_MODEL's, used when no --model is given)\n",
                     a->command);

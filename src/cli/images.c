@@ -19,7 +19,11 @@ int cli_load_vae(const cli_args *a, const sc_model *m, int need, sc_vae **vae)
     *vae = NULL;
     if (!path && sc_model_component_path(m, "vae", pipe_vae, sizeof pipe_vae)) path = pipe_vae;
     if (path) {
-        if (sc_vae_load(path, vae) != SC_OK) return cli_fail(a);
+        if (sc_vae_load(path, vae) != SC_OK) {
+            const int r = cli_fail(a);
+            cli_where_it_goes(a, "--vae", path);
+            return r;
+        }
         if (!sc_image_side(m, *vae)) {
             sc_vae_free(*vae);
             *vae = NULL;

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "io/file.h"
+#include "io/sniff.h"
 
 static int depth_of(const json_t *v, int limit)
 {
@@ -63,6 +64,13 @@ static sc_status load_object(const char *path, uint64_t cap, size_t flags, json_
     *out = NULL;
     sc_status s = file_read_small(path, cap, &buf, &len);
     if (s) return s;
+    /* Not JSON at all (a picture, arrays, a checkpoint): say what it is rather than where the
+     * JSON parser stopped. */
+    const file_kind k = sniff_bytes((const uint8_t *)buf, len < 65536 ? len : 65536, len);
+    if (k != KIND_JSON && k != KIND_TEXT && k != KIND_UNKNOWN) {
+        free(buf);
+        return err_fail(SC_ERR_FORMAT, "%s: not JSON: this is %s", path, sniff_kind_text(k));
+    }
     s = parse_flags(buf, len, path, flags, out);
     free(buf);
     if (s) return s;

@@ -1,4 +1,5 @@
 #include "io/npy.h"
+#include "io/sniff.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +81,12 @@ static sc_status parse_dict(const char *h, size_t n, const char *what, npy_dtype
 sc_status npy_parse(const uint8_t *b, uint64_t size, const char *what, npy_array *a)
 {
     memset(a, 0, sizeof *a);
-    if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
-        return err_fail(SC_ERR_FORMAT, "%s: not a .npy file (bad magic)", what);
+    if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {
+        const file_kind k = sniff_bytes(b, size < 65536 ? (size_t)size : 65536, size);
+        if (k == KIND_UNKNOWN || k == KIND_NPY)
+            return err_fail(SC_ERR_FORMAT, "%s: not a .npy array (no \\x93NUMPY magic at its start)", what);
+        return err_fail(SC_ERR_FORMAT, "%s: not a .npy array: this is %s", what, sniff_kind_text(k));
+    }
     int major = b[6];
     uint64_t hlen, off;
     if (major == 1) {

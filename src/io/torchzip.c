@@ -1,4 +1,5 @@
 #include "io/torchzip.h"
+#include "io/sniff.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,14 @@ sc_status torch_or_safetensors_open(const char *path, st_file **out)
     *out = NULL;
     sc_status s = file_map(path, &m);
     if (s) return s;
+    /* A file of another kind (a picture, arrays, JSON, text) is named for what it is. */
+    const file_kind k = sniff_bytes(m.data, m.size < 65536 ? (size_t)m.size : 65536, m.size);
+    if (k != KIND_UNKNOWN && k != KIND_SAFETENSORS && k != KIND_TORCH_ZIP && k != KIND_ZIP && k != KIND_PICKLE) {
+        file_unmap(&m);
+        char what[160];
+        return err_fail(SC_ERR_FORMAT, "%s: this is %s, not a checkpoint (a .safetensors, .bin or .pt file, or a model folder)",
+                        path, sniff_describe(path, what, sizeof what));
+    }
     int torch = is_zip(m.data, m.size) || is_legacy_pickle(m.data, m.size) || is_tar(m.data, m.size);
     if (torch) s = parse(m.data, m.size, path, &m, out);
     file_unmap(&m);
