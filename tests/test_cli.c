@@ -72,7 +72,7 @@ TEST(cli_refuses_clashing_outputs_and_options_the_checkpoint_settles)
     CHECK_CLI(2, "gives 2 heads", "generate --model %s --heads 4 --steps 2 --latents-out %s", model(), z);
     CHECK(access(z, F_OK) != 0);
     test_write(test_path("notes.txt"), "These are notes, not weights.\n", 30);
-    CHECK_CLI(1, "not a safetensors file", "info --model %s", test_path("notes.txt"));
+    CHECK_CLI(1, "this is a text file, not a checkpoint", "info --model %s", test_path("notes.txt"));
 }
 
 TEST(cli_rejects_malformed_and_out_of_range_numbers)
@@ -83,9 +83,9 @@ TEST(cli_rejects_malformed_and_out_of_range_numbers)
     const char *bad_cfg[] = {"nan", "inf", "-inf", "1e309", "0.5", "1001", "0x1p3", "4,5", "four"};
     for (size_t i = 0; i < sizeof bad_cfg / sizeof *bad_cfg; i++)
         CHECK_CLI(2, "--cfg", "generate --model %s --latents-out o.npy --cfg '%s'", model(), bad_cfg[i]);
-    CHECK_CLI(2, "--seed", "generate --model %s --latents-out o.npy --seed -1", model());
+    CHECK_CLI(2, "--seed", "generate --model %s --latents-out o.npy --seed -2", model());
     CHECK_CLI(2, "--seed", "generate --model %s --latents-out o.npy --seed 18446744073709551616", model());
-    CHECK_CLI(2, "--threads", "generate --model %s --latents-out o.npy --threads 0", model());
+    CHECK_CLI(2, "--threads", "generate --model %s --latents-out o.npy --threads -1", model());
     CHECK_CLI(2, "--threads", "generate --model %s --latents-out o.npy --threads 100000", model());
     CHECK_CLI(2, "--class", "generate --model %s --latents-out o.npy --class 1,,2", model());
     CHECK_CLI(2, "--sampler: 'euler'", "generate --model %s --latents-out o.npy --sampler euler", model());
@@ -246,6 +246,40 @@ TEST(cli_generate_speedup_is_a_median_of_paired_runs)
               "--compare-uncached --repeats 1 --latents-out %s --force", model(), test_path("r.npy"));
     CHECK_CLI(2, "--repeats needs --compare-uncached", "generate --model %s --steps 2 --repeats 3 --latents-out %s --force",
               model(), test_path("r.npy"));
+}
+
+/* What users of cache-dit and stable-diffusion.cpp type means the same here. */
+TEST(cli_accepts_the_names_users_of_other_tools_type)
+{
+    CHECK_CLI(0, "--seed -1: using seed ", "generate --model %s --steps 4 --class 1 --seed -1 --threads 0 --latents-out %s",
+              model(), test_path("a.npy"));
+    CHECK_CLI(0, "dbcache:Fn=1,Bn=0,threshold=0.2", "generate --model %s --steps 6 --class 1 --cache "
+              "dbcache:Fn=1,Bn=0,threshold=0.2,warmup=2 --latents-out %s", model(), test_path("b.npy"));
+    CHECK_CLI(0, "", "generate --model %s --steps 6 --class 1 --cache fbcache:threshold=0.2 --latents-out %s", model(),
+              test_path("c.npy"));
+    /* DBCache's default Fn = 8 fits a model of 2 blocks (here) and the 6-block demo. */
+    CHECK_CLI(0, "dbcache", "generate --model %s --steps 6 --class 1 --cache dbcache --latents-out %s", model(),
+              test_path("d.npy"));
+    CHECK_CLI(0, "dbcache", "generate --steps 10 --class 1 --cache dbcache --out %s", test_path("d.png"));
+    CHECK_CLI(2, "--seed: '-2'", "generate --model %s --steps 2 --seed -2 --latents-out %s --force", model(),
+              test_path("a.npy"));
+    CHECK_CLI(0, "depth:          2 blocks", "info --model %s", model());
+}
+
+/* Every output's extension is checked before any work, with the flag named. */
+TEST(cli_checks_every_output_extension)
+{
+    CHECK_CLI(2, "--csv: 'x.txt' must end in .csv", "bench --model %s --steps 2 --cache fora --csv x.txt", model());
+    CHECK_CLI(2, "--plot: 'x.jpg' must end in .png", "bench --model %s --steps 2 --cache fora --plot x.jpg", model());
+    CHECK_CLI(2, "--plot-macs: 'x' must end in .png", "bench --model %s --steps 2 --cache fora --plot-macs x", model());
+    CHECK_CLI(2, "--json: 'x.js' must end in .json", "bench --model %s --steps 2 --cache fora --json x.js", model());
+    CHECK_CLI(2, "--plot and --plot-macs name the same file", "bench --model %s --steps 2 --cache fora --plot p.png "
+              "--plot-macs p.png", model());
+    CHECK_CLI(2, "--plot: 'e.json' must end in .png", "calibrate --model %s --out x.json --plot e.json", model());
+    CHECK_CLI(2, "--out: 'e.png' must end in .json", "calibrate --model %s --out e.png", model());
+    CHECK_CLI(2, "--out: 's.txt' must end in .json", "schedule --errors e.json --alpha 0.1 --out s.txt");
+    CHECK_CLI(2, "--out: 's.png' must end in .npz", "sample --model %s --num 2 --out s.png", model());
+    CHECK_CLI(2, "OUT: 'm.bin' must end in .safetensors", "convert %s/diffusion_pytorch_model.safetensors m.bin", model());
 }
 
 /* When stderr is not a terminal (a log, a batch system), progress comes as plain lines. */

@@ -8,7 +8,7 @@
 #include "io/json.h"
 
 sc_status calibfile_numbers(const char *path, const char *key, const char *shape, size_t n_min, size_t n_max, double lo,
-                            double hi, double **values, size_t *n, char *sampler, size_t sampler_cap)
+                            double hi, double **values, size_t *n, char *sampler, size_t sampler_cap, int *steps)
 {
     json_t *j;
     *values = NULL;
@@ -35,6 +35,11 @@ sc_status calibfile_numbers(const char *path, const char *key, const char *shape
     if (!s && sampler) {
         const json_t *sm = json_is_object(meta) ? json_object_get(meta, "sampler") : NULL;
         snprintf(sampler, sampler_cap, "%s", json_is_string(sm) ? json_string_value(sm) : "");
+    }
+    if (!s && steps) {
+        const json_t *st = json_is_object(meta) ? json_object_get(meta, "steps") : NULL;
+        const json_int_t v_steps = json_is_integer(st) ? json_integer_value(st) : 0;
+        *steps = v_steps > 0 && v_steps <= 100000 ? (int)v_steps : 0;
     }
     json_decref(j);
     if (s) {

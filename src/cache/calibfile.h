@@ -10,8 +10,8 @@
 /* The array `key` of the file: n_min..n_max entries (else "<path>: "<key>" must be <shape>"),
  * each a finite number with lo <= v < hi (else "<path>: "<key>"[i] is not a finite number", with
  * " >= lo" when lo is finite). *values is malloc'ed (free it); sampler (may be NULL) receives
- * _meta.sampler, or "" when the file does not say. */
+ * _meta.sampler, or "" when the file does not say; steps (may be NULL) _meta.steps, or 0. */
 sc_status calibfile_numbers(const char *path, const char *key, const char *shape, size_t n_min, size_t n_max, double lo,
-                            double hi, double **values, size_t *n, char *sampler, size_t sampler_cap);
+                            double hi, double **values, size_t *n, char *sampler, size_t sampler_cap, int *steps);
 
 #endif

@@ -34,6 +34,7 @@ typedef struct {
     float *r_ref;       /* [rows * tokens, hidden]: h_fn - h0 of the last computed evaluation */
     int have_ref;
     long cached, consecutive;
+    int fn_default;     /* fn was not given: chosen from the depth at each begin() */
 } dbc_state;
 
 sc_status dbc_create(const dbc_options *opts, const cache_policy_ops *ops, void **state)
@@ -41,6 +42,7 @@ sc_status dbc_create(const dbc_options *opts, const cache_policy_ops *ops, void 
     dbc_state *d = calloc(1, sizeof *d);
     if (!d) return err_fail(SC_ERR_NOMEM, "out of memory");
     d->o = *opts;
+    d->fn_default = opts->fn == 0;
     d->ops = ops;
     *state = d;
     return SC_OK;
@@ -58,6 +60,9 @@ static void free_buffers(dbc_state *d)
 sc_status dbc_begin(void *st, const cache_gen *g)
 {
     dbc_state *d = st;
+    /* cache-dit's default Fn = 8 is for models of dozens of blocks; a model of 16 blocks or fewer
+     * (the shipped 6-block demo) gets a quarter of its blocks, at least 1. */
+    if (d->fn_default) d->o.fn = g->depth > 16 ? 8 : (g->depth / 4 > 1 ? g->depth / 4 : 1);
     if (d->o.fn + d->o.bn >= g->depth)
         return err_fail(SC_ERR_ARG, "--cache %s: fn=%ld + bn=%ld leaves no middle block to skip in this %d-block model "
                        "(need fn + bn < %d)", d->ops->name, d->o.fn, d->o.bn, g->depth, g->depth);
@@ -135,7 +140,7 @@ extern const cache_policy_ops cache_dbcache;
 static sc_status db_create(cache_spec *spec, void **state)
 {
     dbc_options o;
-    sc_status s = spec_int(spec, "fn", 0, 1, 100000, 8, &o.fn);
+    sc_status s = spec_int(spec, "fn", 0, 1, 100000, 0, &o.fn);
     if (!s) s = spec_int(spec, "bn", 0, 0, 100000, 0, &o.bn);
     if (!s) s = spec_num(spec, "thresh", 0, 0.0, 1e6, 0.08, &o.thresh);
     if (!s) s = spec_int(spec, "warmup", 0, 0, 100000, 8, &o.warmup);
@@ -147,7 +152,7 @@ static sc_status db_create(cache_spec *spec, void **state)
 const cache_policy_ops cache_dbcache = {
     .name = "dbcache",
     .about = "DBCache: the same with Fn front and Bn back blocks always computed",
-    .options = "fn=F (front blocks, >= 1, default 8), bn=B (back blocks, default 0; fn + bn < depth), "
+    .options = "fn=F (front blocks, >= 1; default 8, or depth/4 on models of at most 16 blocks), bn=B (back blocks, default 0; fn + bn < depth), "
                "thresh=T (default 0.08; 0 never skips), warmup=W (default 8), max_cached=M (-1 = no limit, "
                "default), max_consecutive=C (-1 = no limit, default)",
     .may_skip_last = 1,

@@ -6,7 +6,8 @@
 #include "cache/policy.h"
 
 typedef struct {
-    long fn, bn;          /* front blocks (their residual is the signal) and back blocks: always run */
+    long fn, bn;          /* front blocks (their residual is the signal) and back blocks: always run;
+                           * fn = 0: the default for the model's depth (dbcache.c, dbc_begin) */
     double thresh;        /* hit when relL1(r, r_ref) < thresh; 0 never hits */
     long warmup;          /* evaluations n < warmup compute */
     long max_cached;      /* skips per generation, -1 = no limit */

@@ -58,7 +58,7 @@ static sc_status load_ratios(mag_state *m, const char *path)
     double *v;
     size_t n;
     sc_status s = calibfile_numbers(path, "ratios", "a non-empty array of numbers (one per evaluation)", 1, 100000, 0.0,
-                                    1e30, &v, &n, m->sampler, sizeof m->sampler);
+                                    1e30, &v, &n, m->sampler, sizeof m->sampler, NULL);
     if (s) return s;
     snprintf(m->path, sizeof m->path, "%s", path);
     if (!(m->file_ratios = malloc(n * sizeof *m->file_ratios))) {
@@ -98,6 +98,10 @@ static sc_status mag_begin(void *st, const cache_gen *g)
     if (!(m->ratios = malloc((size_t)g->steps * sizeof *m->ratios))) return err_fail(SC_ERR_NOMEM, "out of memory");
     if (m->sampler[0] && strcmp(m->sampler, g->sampler))
         err_warn("%s was calibrated with the %s sampler; this generation uses %s", m->path, m->sampler, g->sampler);
+    if (m->file_steps != g->steps)
+        err_warn("%s was calibrated for %d evaluations; its ratios are resampled to this generation's %d (as "
+                 "diffusers' MagCache does), which is less accurate than calibrating for %d",
+                 m->path, m->file_steps, g->steps, g->steps);
     if (g->steps == 1) {
         m->ratios[0] = m->file_ratios[m->file_steps - 1];
     } else {

@@ -9,6 +9,18 @@
 
 #include "core/error.h"
 
+/* The names cache-dit users type for the same options: threshold (residual_diff_threshold) for
+ * thresh, Fn and Bn (Fn_compute_blocks, Bn_compute_blocks) for fn and bn. */
+static void spec_alias(char *key)
+{
+    static const char *const k_alias[][2] = {{"threshold", "thresh"}, {"Fn", "fn"}, {"Bn", "bn"}};
+    for (size_t i = 0; i < sizeof k_alias / sizeof *k_alias; i++)
+        if (!strcmp(key, k_alias[i][0])) {
+            snprintf(key, 32, "%s", k_alias[i][1]);
+            return;
+        }
+}
+
 sc_status spec_parse(const char *text, cache_spec *out)
 {
     memset(out, 0, sizeof *out);
@@ -38,6 +50,7 @@ sc_status spec_parse(const char *text, cache_spec *out)
             return err_fail(SC_ERR_ARG, "--cache '%s': bad option '%.*s'", text, (int)len, p);
         memcpy(kv->key, p, kl);
         memcpy(kv->value, eq + 1, vl);
+        spec_alias(kv->key);
         for (int i = 0; i < out->n; i++)
             if (!strcmp(out->kv[i].key, kv->key))
                 return err_fail(SC_ERR_ARG, "--cache '%s': option '%s' given twice", text, kv->key);

@@ -36,6 +36,9 @@ extern const cache_policy_ops cache_teacache;
 typedef struct {
     double coef[TEA_COEFS]; /* x^4 .. x^0 */
     double thresh;
+    char path[1024];    /* the coefficient file, "" when coef= or the default */
+    char sampler[16];   /* its _meta.sampler and steps ("", 0 when it does not say) */
+    int file_steps;
     /* Per generation. */
     cache_gen g;
     float *m_prev, *m_cur; /* [rows * tokens, hidden] */
@@ -86,14 +89,15 @@ static sc_status parse_coefs(const char *text, double *coef)
     return SC_OK;
 }
 
-static sc_status load_coef_file(const char *path, double *coef)
+static sc_status load_coef_file(tea_state *t, const char *path)
 {
     double *v;
     size_t n;
     sc_status s = calibfile_numbers(path, "coef", "an array of 5 numbers (x^4 first)", TEA_COEFS, TEA_COEFS, -INFINITY,
-                                    INFINITY, &v, &n, NULL, 0);
+                                    INFINITY, &v, &n, t->sampler, sizeof t->sampler, &t->file_steps);
     if (s) return s;
-    memcpy(coef, v, TEA_COEFS * sizeof *coef);
+    snprintf(t->path, sizeof t->path, "%s", path);
+    memcpy(t->coef, v, TEA_COEFS * sizeof *t->coef);
     free(v);
     return SC_OK;
 }
@@ -110,7 +114,7 @@ static sc_status tea_create(cache_spec *spec, void **state)
     if (!s) s = spec_str(spec, "coef_file", 0, &file);
     if (!s && coef && file) s = err_fail(SC_ERR_ARG, "--cache teacache: give coef= or coef_file=, not both");
     if (!s && coef) s = parse_coefs(coef, t->coef);
-    if (!s && file) s = load_coef_file(file, t->coef);
+    if (!s && file) s = load_coef_file(t, file);
     if (s) {
         free(t);
         return s;
@@ -126,6 +130,11 @@ static sc_status tea_begin(void *st, const cache_gen *g)
     if (!g->has_modulated_input)
         return err_fail(SC_ERR_ARG, "--cache teacache: its signal is block 0's modulated input, which this model's "
                                     "blocks do not have");
+    if (t->path[0] && t->sampler[0] && strcmp(t->sampler, g->sampler))
+        err_warn("%s was calibrated with the %s sampler; this generation uses %s", t->path, t->sampler, g->sampler);
+    if (t->path[0] && t->file_steps && t->file_steps != g->steps)
+        err_warn("%s was calibrated for %d steps; this generation makes %d (the polynomial was fitted to the "
+                 "input changes of the calibrated steps)", t->path, t->file_steps, g->steps);
     tea_free_buffers(t);
     t->g = *g;
     t->have_prev = t->have_res = 0;

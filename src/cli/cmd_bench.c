@@ -23,7 +23,7 @@ static const cli_opt k_opts[] = {
     {"--csv", "FILE.csv", "also write the table as CSV"},
     {"--plot", "FILE.png", "draw quality against wall-clock speed-up, one line per policy"},
     {"--plot-macs", "FILE.png", "draw quality against MAC speed-up (1 / MAC ratio)"},
-    {"--force", NULL, "overwrite the JSON output if it exists"},
+    {"--force", NULL, "overwrite the output files (--json, --csv, --plot, --plot-macs) that exist"},
     {"--quiet", NULL, "no progress line"},
 };
 
@@ -85,6 +85,13 @@ int cmd_bench(int argc, char **argv)
     n_specs = 0;
     for (int i = 0; i < n_given && !r; i++) r = expand(&a, given[i], specs, &n_specs);
     const int quiet = cli_get(&a, "--quiet") != NULL, force = cli_get(&a, "--force") != NULL;
+    static const char *const outputs[] = {"--json", "--csv", "--plot", "--plot-macs"};
+    if (!r && ((r = cli_path_ext(&a, "--json", ".json")) || (r = cli_path_ext(&a, "--csv", ".csv")) ||
+               (r = cli_path_ext(&a, "--plot", ".png")) || (r = cli_path_ext(&a, "--plot-macs", ".png")) ||
+               (r = cli_outputs_distinct(&a, outputs, 4)))) {
+        for (int i = 0; i < n_specs; i++) free(specs[i]);
+        return r;
+    }
     if (r || (r = cli_sampling(&a, &p, &classes, &n)) || cli_int(&a, "--repeats", 1, TIMING_MAX_REPEATS, 3, &repeats)) {
         free(classes);
         for (int i = 0; i < n_specs; i++) free(specs[i]);

@@ -75,6 +75,10 @@ int cmd_calibrate(int argc, char **argv)
     const char *out = cli_get(&a, "--out"), *plot = cli_get(&a, "--plot");
     const char *target = cli_get(&a, "--for") ? cli_get(&a, "--for") : "smooth";
     const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
+    static const char *const outputs[] = {"--out", "--plot"};
+    if ((r = cli_path_ext(&a, "--out", ".json")) || (r = cli_path_ext(&a, "--plot", ".png")) ||
+        (r = cli_outputs_distinct(&a, outputs, 2)))
+        return r;
     if ((r = calibration_spec(&a, target, spec, sizeof spec, &default_samples))) return r;
     if ((r = cli_sampling(&a, &p, &classes, &n))) return r;
     if (cli_int(&a, "--samples", 1, 100000, n ? n : default_samples, &samples) || cli_int(&a, "--batch", 1, 256, 1, &batch)) {

@@ -34,6 +34,9 @@ int cmd_convert(int argc, char **argv)
     int r = cli_parse(&a, n_opts, opts);
     if (r) return r < 0 ? 0 : r;
     if (n_pos != 2) return cli_usage_error(&a, "expected IN and OUT.safetensors");
+    const size_t len = strlen(pos[1]);
+    if (len <= 12 || strcmp(pos[1] + len - 12, ".safetensors"))
+        return cli_usage_error(&a, "OUT: '%s' must end in .safetensors", pos[1]);
     size_t tensors;
     if (sc_convert_checkpoint(pos[0], pos[1], cli_get(&a, "--force") != NULL, &tensors) != SC_OK) return cli_fail(&a);
     printf("wrote %s (%zu tensors)\n", pos[1], tensors);

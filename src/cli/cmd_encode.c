@@ -18,7 +18,7 @@ static const cli_opt k_opts[] = {
     {"--prompts", "FILE", "UTF-8 text, one prompt a line (an empty line is the empty prompt)"},
     {"--max-length", "N", "tokens per prompt, 1..4096: longer prompts are cut (</s> kept), shorter padded "
                           "(default: the longest prompt, cut at the tokenizer's model_max_length)"},
-    {"--threads", "N", "threads, 1..CPUs (default: all CPUs)"},
+    {"--threads", "N", "threads, 1..CPUs; 0 or absent: all CPUs"},
     {"--out", "FILE.npz", "input_ids int32 [n, L], attention_mask int32 [n, L], prompt_embeds float32 [n, L, D]"},
     {"--force", NULL, "overwrite --out if it exists"},
     {"--quiet", NULL, "no progress, no summary"},

@@ -53,7 +53,7 @@ int cmd_info(int argc, char **argv)
     printf("layout:         %s\n", mi.layout);
     printf("numerics:       %s\n", mi.numerics);
     printf("dtype:          %s\n", mi.dtype);
-    printf("depth:          %d blocks\n", mi.depth);
+    printf("depth:          %d block%s\n", mi.depth, mi.depth == 1 ? "" : "s");
     printf("hidden:         %d (%d heads x %d)\n", mi.hidden, mi.heads, mi.head_dim);
     printf("patch:          %d\n", mi.patch);
     printf("latent:         ");
@@ -80,7 +80,7 @@ int cmd_info(int argc, char **argv)
         sc_vae_get_info(vae, &v);
         printf("VAE:            %s names, %d latent channels -> %d, scaling factor %g\n", v.naming, v.latent_channels,
                v.out_channels, v.scaling_factor);
-        printf("  decoder:      %d blocks (", v.blocks);
+        printf("  decoder:      %d block%s (", v.blocks, v.blocks == 1 ? "" : "s");
         for (int i = 0; i < v.blocks; i++) printf("%s%d", i ? ", " : "", v.block_out[i]);
         printf("), %d resnets each, GroupNorm %d\n", v.layers_per_block + 1, v.groups);
         int side = sc_image_side(m, vae);

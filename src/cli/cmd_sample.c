@@ -15,11 +15,11 @@ static const cli_opt k_opts[] = {
     CLI_VAE_OPT,
     {"--num", "N", "images to make (default 50000, as the paper's FID-50K)"},
     {"--batch", "B", "images generated together (default 8)"},
-    {"--seed", "S", "seed, 0..2^64-1: image i uses S+i; the classes come from S too (default 0)"},
+    {"--seed", "S", "seed, 0..2^64-1, or -1 for a random one (printed): image i uses S+i; the classes come from S too (default 0)"},
     {"--steps", "N", "sampler steps, 1..1000 (default 50)"},
     {"--sampler", "NAME", "ddim (default), iddpm, dpmpp2m, k-euler, k-dpmpp2m or flow-euler (as for generate)"},
     {"--cfg", "F", "classifier-free guidance scale (default 1.5, the FID setting of the DiT paper)"},
-    {"--threads", "N", "threads, 1..CPUs (default: all CPUs)"},
+    {"--threads", "N", "threads, 1..CPUs; 0 or absent: all CPUs"},
     {"--cache", "SPEC", "feature caching, as for generate (default none)"},
     {"--out", "FILE.npz", "the batch: uint8 [N, H, W, 3] as arr_0 (required)"},
     {"--force", NULL, "overwrite the output if it exists"},
@@ -45,8 +45,10 @@ int cmd_sample(int argc, char **argv)
     const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
     double cfg;
     long steps;
+    r = cli_path_ext(&a, "--out", ".npz");
+    if (r) return r;
     if (cli_int(&a, "--num", 1, 10000000, 50000, &num) || cli_int(&a, "--batch", 1, 256, 8, &batch) ||
-        cli_u64(&a, "--seed", 0, &p.seed) || cli_int(&a, "--steps", 1, 1000, 50, &steps) ||
+        cli_seed(&a, &p.seed) || cli_int(&a, "--steps", 1, 1000, 50, &steps) ||
         cli_float(&a, "--cfg", 1.0, 1000.0, 1.5, &cfg) || cli_threads(&a, &p.threads))
         return CLI_EXIT_USAGE;
     if ((r = cli_sampler(&a, &p.sampler))) return r;

@@ -36,6 +36,7 @@ int cmd_schedule(int argc, char **argv)
     const char *errors = cli_get(&a, "--errors"), *out = cli_get(&a, "--out");
     const int per_block = cli_get(&a, "--per-block") != NULL, force = cli_get(&a, "--force") != NULL;
     double alpha, target;
+    if ((r = cli_path_ext(&a, "--out", ".json"))) return r;
     if (cli_float(&a, "--alpha", 0.0, 1e6, NAN, &alpha) || cli_float(&a, "--target-macs", 0.0, 1.0, NAN, &target))
         return CLI_EXIT_USAGE;
     if (!errors) return cli_usage_error(&a, "--errors FILE.json is required");
@@ -50,7 +51,7 @@ int cmd_schedule(int argc, char **argv)
                                 .solver = dp ? SC_SOLVER_DP : SC_SOLVER_GREEDY};
     sc_schedule_summary sum;
     if (sc_schedule_make(errors, &o, out, force, &sum) != SC_OK) {
-        const int r = cli_fail(&a);
+        r = cli_fail(&a);
         cli_where_it_goes(&a, "--errors", errors);
         return r;
     }

@@ -30,12 +30,12 @@ int cmd_encode(int argc, char **argv);
 /* The options of every command that samples. */
 #define CLI_SAMPLING_OPTS                                                                      \
     {"--class", "N[,N...]", "class ids, one image each"},                                      \
-    {"--seed", "S", "seed, 0..2^64-1; image i uses S+i (default 0)"},                          \
+    {"--seed", "S", "seed, 0..2^64-1, or -1 for a random one (printed); image i uses S+i (default 0)"}, \
     {"--steps", "N", "sampler steps, 1..1000 (default 50)"},                                   \
     {"--sampler", "NAME", "ddim (default), iddpm (original DiT, stochastic), dpmpp2m, k-euler or k-dpmpp2m "        \
                           "(k-diffusion on Karras sigmas); flow-euler for flow-matching models"},                 \
     {"--cfg", "F", "classifier-free guidance scale, 1..1000; 1 disables it (default 4.0)"},    \
-    {"--threads", "N", "threads, 1..CPUs (default: all CPUs)"}
+    {"--threads", "N", "threads, 1..CPUs; 0 or absent: all CPUs"}
 
 /* Reads CLI_SAMPLING_OPTS into p (seed, steps, sampler, cfg, threads) and the class list
  * (*classes = NULL, *n = 0 when --class is absent; free *classes); the caller makes the
@@ -59,7 +59,9 @@ const char *cli_model_path(const cli_args *a);
 /* Loads the model named by --model with --heads/--input-size/--origin; returns an exit status.
  * pack = 0 keeps the weights as mapped (for commands that do not sample). */
 int cli_load_model(const cli_args *a, sc_model **m, int pack);
-/* --threads: 1..online CPUs, 0 (absent) = all. */
+/* --threads: 1..online CPUs, 0 or absent = all. */
 int cli_threads(const cli_args *a, int *threads);
+/* --seed: 0..2^64-1 (absent: 0), or -1 for a random one, printed; returns an exit status. */
+int cli_seed(const cli_args *a, uint64_t *seed);
 
 #endif

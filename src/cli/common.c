@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -106,8 +107,28 @@ int cli_threads(const cli_args *a, int *threads)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN), t;
     if (n < 1) n = 1;
-    if (cli_int(a, "--threads", 1, n, 0, &t)) return CLI_EXIT_USAGE;
+    /* 0 = all CPUs, as stable-diffusion.cpp users write it (and as absent means). */
+    if (cli_int(a, "--threads", 0, n, 0, &t)) return CLI_EXIT_USAGE;
     *threads = (int)t;
+    return 0;
+}
+
+int cli_seed(const cli_args *a, uint64_t *seed)
+{
+    const char *v = cli_get(a, "--seed");
+    if (!v || strcmp(v, "-1")) return cli_u64(a, "--seed", 0, seed) ? CLI_EXIT_USAGE : 0;
+    /* -1: a random seed (stable-diffusion.cpp's convention), said so that the run can be repeated. */
+    uint64_t s = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&s, sizeof s, 1, f) != 1) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        s = (uint64_t)t.tv_sec * 1000000007u ^ (uint64_t)t.tv_nsec ^ (uint64_t)getpid() << 32;
+    }
+    if (f) fclose(f);
+    s >>= 11; /* 53 bits: the seed prints short and survives a round trip through JSON numbers */
+    *seed = s;
+    fprintf(stderr, "smoothcache %s: --seed -1: using seed %llu\n", a->command, (unsigned long long)s);
     return 0;
 }
 
@@ -132,7 +153,7 @@ int cli_sampling(const cli_args *a, sc_gen_params *p, int **classes, int *n)
 {
     long steps;
     double cfg;
-    if (cli_int(a, "--steps", 1, 1000, 50, &steps) || cli_u64(a, "--seed", 0, &p->seed) ||
+    if (cli_int(a, "--steps", 1, 1000, 50, &steps) || cli_seed(a, &p->seed) ||
         cli_float(a, "--cfg", 1.0, 1000.0, 4.0, &cfg) || cli_threads(a, &p->threads) ||
         cli_sampler(a, &p->sampler) || cli_int_list(a, "--class", 0, 999999, classes, n))
         return CLI_EXIT_USAGE;
