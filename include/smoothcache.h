@@ -313,6 +313,7 @@ typedef struct {
     int n;
     int palette;          /* 0: by position; 1..12: that colour (series may share one) */
     int dashed, markers;
+    const char *const *labels; /* n texts written beside the points (a sweep's settings), or NULL */
 } sc_series;
 
 /* A line chart as data: what a calibration measured, what a schedule was made from. */

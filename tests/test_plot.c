@@ -215,3 +215,38 @@ TEST(plot_rejects_bad_sizes_series_counts_and_missing_points)
     CHECK_ERR(plot_render(NULL, &rgb, &w, &h), SC_ERR_ARG, "no plot");
     CHECK_ERR(plot_lines_png(test_path("x.png"), &p, 0), SC_ERR_ARG, "palette entry 13");
 }
+
+/* A scatter (one point, markers) shows a marker in the legend, not a line; labels are written
+ * beside their points. */
+TEST(plot_scatter_legend_shows_a_marker_and_points_carry_their_labels)
+{
+    const double x1[1] = {2.0}, y1[1] = {30.0}, x2[2] = {1.0, 3.0}, y2[2] = {40.0, 35.0};
+    const char *const lab[2] = {"n=2", "n=3"};
+    plot_spec p = {.n_series = 2};
+    p.series[0] = (plot_series){.name = "teacache", .x = x1, .y = y1, .n = 1, .markers = 1};
+    p.series[1] = (plot_series){.name = "fora", .x = x2, .y = y2, .n = 2, .markers = 1};
+    uint8_t *rgb = render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H);
+    uint8_t c[3];
+    plot_colour(0, c);
+    /* The legend is right of the plot area: the scatter's ink there is one marker wide. */
+    int lo = PLOT_DEFAULT_W, hi = -1;
+    for (int y = 0; y < PLOT_DEFAULT_H; y++)
+        for (int x = PLOT_DEFAULT_W * 3 / 4; x < PLOT_DEFAULT_W; x++) {
+            const uint8_t *q = rgb + ((size_t)y * PLOT_DEFAULT_W + x) * 3;
+            if (q[0] == c[0] && q[1] == c[1] && q[2] == c[2]) {
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+        }
+    CHECK_MSG(hi >= lo && hi - lo <= 8, "legend ink of the scatter spans x %d..%d", lo, hi);
+    /* The line series' legend sample stays a line. */
+    found line = find_colour(rgb, PLOT_DEFAULT_W, PLOT_DEFAULT_H, 1);
+    CHECK(line.max_x - line.min_x > 100);
+    p.series[1].labels = lab;
+    uint8_t *labelled = render(&p, PLOT_DEFAULT_W, PLOT_DEFAULT_H);
+    size_t differ = 0;
+    for (size_t i = 0; i < (size_t)PLOT_DEFAULT_W * PLOT_DEFAULT_H * 3; i++) differ += rgb[i] != labelled[i];
+    CHECK_MSG(differ > 40, "labels changed %zu bytes", differ);
+    mem_free(rgb);
+    mem_free(labelled);
+}

@@ -133,7 +133,7 @@ sc_status sc_figure_write_png(const sc_figure *f, const char *path, int force)
     for (int i = 0; i < f->n_series; i++) {
         const sc_series *s = &f->series[i];
         p.series[i] = (plot_series){.name = s->name, .x = s->x, .y = s->y, .n = s->n, .palette = s->palette,
-                                    .dashed = s->dashed, .markers = s->markers};
+                                    .dashed = s->dashed, .markers = s->markers, .labels = s->labels};
     }
     return plot_lines_png(path, &p, force);
 }

@@ -263,20 +263,90 @@ static void series_key(const char *spec, char out[64])
         snprintf(out, 64, "%.*s", name, spec);
 }
 
+/* Option `i` ("k=v") of a spec's option list, as [*k, *k + *len); 0 when there is none. */
+static int spec_option(const char *spec, int i, const char **k, size_t *len)
+{
+    const char *p = strchr(spec, ':');
+    if (!p) return 0;
+    p++;
+    for (int j = 0; *p; j++) {
+        const size_t l = strcspn(p, ",");
+        if (j == i) {
+            *k = p;
+            *len = l;
+            return l > 0;
+        }
+        p += l + (p[l] == ',');
+    }
+    return 0;
+}
+
+/* Does `spec` hold exactly the option opt[0..len)? */
+static int has_option(const char *spec, const char *opt, size_t len)
+{
+    const char *k;
+    size_t l;
+    for (int i = 0; spec_option(spec, i, &k, &l); i++)
+        if (l == len && !memcmp(k, opt, len)) return 1;
+    return 0;
+}
+
+/* A point's label: the options that tell it from the other points of its series (a sweep's
+ * knob: "n=3", "alpha=0.1"), or all its options when it is alone; paths lose their folders. */
+static void point_label(const report_entry *e, int n, int i, char *out, size_t cap)
+{
+    char key[64], other[64];
+    series_key(e[i].policy, key);
+    int peers = 0;
+    for (int j = 0; j < n; j++) {
+        series_key(e[j].policy, other);
+        peers += j != i && !strcmp(key, other);
+    }
+    size_t used = 0;
+    out[0] = '\0';
+    const char *k;
+    size_t len;
+    for (int o = 0; spec_option(e[i].policy, o, &k, &len); o++) {
+        int differs = !peers;
+        for (int j = 0; j < n && !differs; j++) {
+            series_key(e[j].policy, other);
+            differs = j != i && !strcmp(key, other) && !has_option(e[j].policy, k, len);
+        }
+        if (!differs) continue;
+        const char *eq = memchr(k, '=', len), *v = k;
+        for (const char *q = eq ? eq : k; q < k + len; q++)
+            if (*q == '/') v = q + 1;
+        const int head = eq && v > eq ? (int)(eq + 1 - k) : 0;
+        used += (size_t)snprintf(out + used, used < cap ? cap - used : 0, "%s%.*s%.*s", used ? "," : "", head, k,
+                                 (int)(k + len - (head ? v : k)), head ? v : k);
+        if (used >= cap) break;
+    }
+}
+
 sc_status report_plot(const char *path, const report_entry *e, int n, int by_macs, int force)
 {
     int images = 1;
     for (int i = 0; i < n; i++) images &= isfinite(e[i].psnr) || isinf(e[i].psnr);
     sc_figure p = {.title = images ? "Quality against speed (PSNR vs uncached)" : "Quality against speed (latent error vs uncached)",
-                   .x_label = by_macs ? "MAC speed-up (uncached MACs / executed)" : "wall-clock speed-up",
+                   .x_label = by_macs ? "MAC speed-up (uncached MACs / executed; uncached = 1)" : "wall-clock speed-up (uncached = 1)",
                    .y_label = images ? "PSNR, dB" : "relative L2 of the final latents"};
     static char names[SC_FIGURE_MAX_SERIES][64];
     double *x = malloc(sizeof(double) * (size_t)n * 2), *y = x ? x + n : NULL;
-    if (!x) return SC_ERR_NOMEM;
+    char(*text)[48] = malloc(sizeof *text * (size_t)n);
+    const char **labels = malloc(sizeof *labels * (size_t)n);
+    if (!x || !text || !labels) {
+        free(x);
+        free(text);
+        free(labels);
+        return SC_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) point_label(e, n, i, text[i], sizeof text[i]);
     int used = 0;
-    /* Group by policy name; within a series, points in order of speed-up. */
+    /* Group by policy name; within a series, points in order of speed-up. The uncached baseline
+     * is the reference (speed-up 1, PSNR infinite): with pictures it is no point of the plot. */
     for (int i = 0; i < n; i++) {
         char name[64];
+        if (images && !strcmp(e[i].policy, "none")) continue;
         series_key(e[i].policy, name);
         int k;
         for (k = 0; k < p.n_series; k++)
@@ -292,8 +362,10 @@ sc_status report_plot(const char *path, const report_entry *e, int n, int by_mac
     for (int k = 0; k < p.n_series; k++) {
         p.series[k].x = x + used;
         p.series[k].y = y + used;
+        p.series[k].labels = labels + used;
         for (int i = 0; i < n; i++) {
             char key[64];
+            if (images && !strcmp(e[i].policy, "none")) continue;
             series_key(e[i].policy, key);
             if (strcmp(key, names[k])) continue;
             double xv = by_macs ? 1.0 / e[i].mac_ratio : e[i].speedup;
@@ -302,14 +374,18 @@ sc_status report_plot(const char *path, const report_entry *e, int n, int by_mac
             while (j > 0 && x[used + j - 1] > xv) {
                 x[used + j] = x[used + j - 1];
                 y[used + j] = y[used + j - 1];
+                labels[used + j] = labels[used + j - 1];
                 j--;
             }
             x[used + j] = xv;
             y[used + j] = yv;
+            labels[used + j] = text[i];
         }
         used += p.series[k].n;
     }
     sc_status s = sc_figure_write_png(&p, path, force);
     free(x);
+    free(text);
+    free(labels);
     return s;
 }

@@ -38,6 +38,7 @@ static const rgb8 INK = {34, 34, 34}, FRAME = {90, 90, 90},
 #define LEGEND_CHARS 24      /* longer names are cut with ".." */
 #define LEGEND_ROW 24        /* pixels per legend entry */
 #define LEGEND_SAMPLE 32     /* length of the line drawn before a name */
+#define LABEL_CHARS 14       /* point labels longer than this are cut with ".." */
 #define LINE_HALF_WIDTH 1.1  /* lines about 2.2 px wide, anti-aliased */
 #define DASH_PERIOD 14.0
 #define DASH_ON 8.0
@@ -288,6 +289,32 @@ static void draw_series(layer *L, const plot_series *s, const frame *f)
     }
 }
 
+/* A series draws lines when two of its consecutive points are drawable; else it is a scatter. */
+static int has_lines(const plot_series *s)
+{
+    for (int i = 1; i < s->n; i++)
+        if (point_ok(s, i - 1) && point_ok(s, i)) return 1;
+    return 0;
+}
+
+/* Each point's label to the right of it, in the series' colour, darkened for legibility. */
+static void draw_labels(canvas *c, const plot_series *s, const frame *f, rgb8 col)
+{
+    if (!s->labels) return;
+    const rgb8 ink = {(uint8_t)(col.r * 3 / 4), (uint8_t)(col.g * 3 / 4), (uint8_t)(col.b * 3 / 4)};
+    for (int i = 0; i < s->n; i++) {
+        if (!point_ok(s, i) || !s->labels[i] || !*s->labels[i]) continue;
+        const double x = map(s->x[i], f->ax.lo, f->ax.hi, f->left, f->right);
+        const double y = map(s->y[i], f->ay.lo, f->ay.hi, f->bottom, f->top);
+        char buf[LABEL_CHARS + 1];
+        const char *t = fit(buf, sizeof buf, s->labels[i], LABEL_CHARS);
+        int tx = (int)x + 7;
+        const int w = text_width(t, 1);
+        if (tx + w > c->w - 2) tx = (int)x - 7 - w; /* keep it inside the picture */
+        draw_text(c, tx, (int)y - GLYPH_H - 2, t, 1, ink, 0);
+    }
+}
+
 static sc_status check_spec(const plot_spec *sp, int W, int H)
 {
     if (!(W >= 200 && W <= 4096 && H >= 150 && H <= 4096))
@@ -426,7 +453,8 @@ static void draw_legend(canvas *c, layer *L, const plot_spec *sp, const frame *f
         sample.y0 = cy - LEGEND_ROW / 2;
         sample.y1 = cy + LEGEND_ROW / 2 - 1;
         clear_layer(&sample);
-        stroke(&sample, x0 + 12, cy, x0 + 12 + LEGEND_SAMPLE, cy, 0, s->dashed);
+        /* A scatter (no two joined points) shows its marker only, as it is drawn. */
+        if (has_lines(s) || !s->markers) stroke(&sample, x0 + 12, cy, x0 + 12 + LEGEND_SAMPLE, cy, 0, s->dashed);
         if (s->markers) disc(&sample, x0 + 12 + LEGEND_SAMPLE / 2, cy, MARKER_RADIUS);
         composite(c, &sample, series_colour(s, i));
         char buf[LEGEND_CHARS + 1];
@@ -466,6 +494,7 @@ sc_status plot_render(const plot_spec *sp, uint8_t **rgb, int *w, int *h)
         draw_series(&L, &sp->series[i], &f);
         composite(&c, &L, series_colour(&sp->series[i], i));
     }
+    for (int i = 0; i < sp->n_series; i++) draw_labels(&c, &sp->series[i], &f, series_colour(&sp->series[i], i));
     if (n_named) draw_legend(&c, &L, sp, &f, legend_w, n_named);
     mem_free(L.a);
     *rgb = c.px;

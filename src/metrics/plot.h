@@ -31,6 +31,7 @@ typedef struct {
                            * series may share a colour (e.g. per component, dashed per lag) */
     int dashed;
     int markers;          /* a dot at each point (frontiers of a few points) */
+    const char *const *labels; /* n short texts written beside the points (NULL entries: none), or NULL */
 } plot_series;
 
 typedef struct {
