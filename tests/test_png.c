@@ -6,8 +6,11 @@
 #include <png.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/png.h"
+#include "smoothcache_tools.h"
 
 static uint8_t *noise(int w, int h, uint32_t seed)
 {
@@ -196,4 +199,50 @@ TEST(png_write_failure_midway_removes_the_temporary_file_and_keeps_the_target)
     CHECK(dir_entries() == 1);
     free(b);
     free(rgb);
+}
+
+/* User text (a model path with a non-UTF-8 byte, a long accented path) never fails the write:
+ * bytes that cannot stay are escaped, and a long value is cut on a character boundary. */
+TEST(png_text_clean_escapes_and_cuts_on_a_character_boundary)
+{
+    char out[64];
+    CHECK(!strcmp(png_text_clean("a\xff" "b\x01" "c\tok\n", out, sizeof out), "a\\xffb\\x01c\tok\n"));
+    CHECK(!strcmp(png_text_clean("caf\xc3\xa9", out, sizeof out), "caf\xc3\xa9"));
+    CHECK(!strcmp(png_text_clean("\xc3", out, sizeof out), "\\xc3")); /* a cut sequence */
+    CHECK(!strcmp(png_text_clean(NULL, out, sizeof out), ""));
+    /* 3000 x "é" (6000 bytes) into a value of at most 4096: whole characters, then "...". */
+    char *big = malloc(6001), *clean = malloc(8192);
+    for (int i = 0; i < 3000; i++) memcpy(big + 2 * i, "\xc3\xa9", 2);
+    big[6000] = '\0';
+    png_text_clean(big, clean, 8192);
+    const size_t n = strlen(clean);
+    CHECK_MSG(n <= 4096 && n >= 4090 && !strcmp(clean + n - 3, "..."), "%zu bytes", n);
+    CHECK(sc_utf8_check(clean, n) == n);
+    png_text_clean(big, clean, 10); /* 9 bytes: three characters and "..." */
+    CHECK_MSG(!strcmp(clean, "\xc3\xa9\xc3\xa9\xc3\xa9..."), "%s", clean);
+    /* The cleaned text is accepted by the writer. */
+    uint8_t px[12] = {0};
+    const png_text_kv kv = {"smoothcache", png_text_clean(big, clean, 8192)};
+    CHECK_OK(png_write_rgb8(test_path("t.png"), 2, 2, px, &kv, 1, 0));
+    free(big);
+    free(clean);
+}
+
+TEST(png_generate_with_a_hostile_model_path_writes_its_picture)
+{
+    /* The demo model reached through a name with a byte that is not UTF-8 and a long accented
+     * folder name: the comment the picture records carries both. */
+    char dir[4096], link[4096], args[8192];
+    snprintf(dir, sizeof dir, "%s/", test_path(""));
+    size_t n = strlen(dir);
+    for (int i = 0; i < 100; i++) n += (size_t)snprintf(dir + n, sizeof dir - n, "\xc3\xa9");
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(link, sizeof link, "%s/mod\xe8le", dir);
+    CHECK(symlink(SC_SOURCE_DIR "/models/demo", link) == 0);
+    snprintf(args, sizeof args, "generate --model '%s' --steps 2 --class 1 --out %s", link, test_path("h.png"));
+    char *out = NULL;
+    CHECK_MSG(test_cli(args, &out) == 0, "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "pngcheck -q %s", test_path("h.png"));
+    CHECK(system(args) == 0);
 }

@@ -71,7 +71,10 @@ sc_status sc_images_write(const char *path, const uint8_t *rgb, int n, int side,
         return npz_write_u8(path, "arr_0", rgb, 4, shape, force);
     }
     if (!has_suffix(path, ".png")) return err_fail(SC_ERR_ARG, "%s: pictures are written as .png or .npz", path);
-    const png_text_kv text = {"smoothcache", comment ? comment : ""};
+    /* The comment holds user text (paths, cache specs, prompts): made a valid PNG text value
+     * here, so that no byte of it can fail the write after all the sampling. */
+    static _Thread_local char clean[PNG_MAX_TEXT_VALUE + 1];
+    const png_text_kv text = {"smoothcache", png_text_clean(comment, clean, sizeof clean)};
     if (n == 1) return png_write_rgb8(path, side, side, rgb, &text, 1, force);
     uint8_t *grid;
     int w, h;

@@ -204,7 +204,7 @@ int cmd_generate(int argc, char **argv)
             r = cli_usage_error(&a, "%s: this model makes latents; give --vae PATH to write pictures", path);
             goto done;
         }
-        char comment[512];
+        char comment[8192]; /* cut to a PNG text value, on a character boundary, by the writer */
         snprintf(comment, sizeof comment, "model=%s classes=%d seed=%llu steps=%d sampler=%s cfg=%g cache=%s",
                  cli_model_path(&a), n, (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
                  (double)p.cfg, cache);

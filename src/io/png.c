@@ -101,6 +101,41 @@ static size_t utf8_char(const unsigned char *s, size_t n)
     return len;
 }
 
+char *png_text_clean(const char *in, char *out, size_t cap)
+{
+    if (!cap) return out;
+    const size_t limit = cap - 1 < PNG_MAX_TEXT_VALUE ? cap - 1 : PNG_MAX_TEXT_VALUE;
+    const unsigned char *s = (const unsigned char *)(in ? in : "");
+    const size_t n = strlen((const char *)s);
+    size_t o = 0;
+    for (size_t j = 0; j < n;) {
+        size_t len = utf8_char(s + j, n - j);
+        char esc[5];
+        const char *piece = (const char *)s + j;
+        size_t plen = len;
+        if (!len) { /* a byte that cannot stay is written as \xNN */
+            snprintf(esc, sizeof esc, "\\x%02x", s[j]);
+            piece = esc;
+            plen = 4;
+            len = 1;
+        }
+        /* While more follows, room is kept for the "..." that marks a cut. */
+        const size_t room = j + len < n ? (limit >= 3 ? limit - 3 : 0) : limit;
+        if (o + plen > room) {
+            if (o + 3 <= limit) {
+                memcpy(out + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        memcpy(out + o, piece, plen);
+        o += plen;
+        j += len;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* Returns 1 in *ascii when the value can go into a tEXt chunk unchanged. */
 static sc_status check_value(const char *path, const char *key, const char *value, int *ascii)
 {

@@ -32,4 +32,10 @@ typedef struct {
 sc_status png_write_rgb8(const char *path, int width, int height, const uint8_t *rgb,
                          const png_text_kv *texts, int n_texts, int force);
 
+/* Makes any text a valid PNG text value: valid UTF-8 characters are kept (tab and newline too),
+ * every other byte (invalid UTF-8, a control character) becomes the four characters \xNN, and
+ * the result is cut on a character boundary to fit out[cap] and PNG_MAX_TEXT_VALUE bytes, with
+ * "..." when cut. Returns out. */
+char *png_text_clean(const char *in, char *out, size_t cap);
+
 #endif
