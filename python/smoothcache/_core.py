@@ -642,6 +642,37 @@ def _to_numpy(v):
     return v
 
 
+def _pad(rows) -> np.ndarray:
+    """Rows of decreasing length (lag j has one entry fewer than lag j - 1) -> [k, longest], NaN past each end."""
+    width = max((len(r) for r in rows), default=0)
+    out = np.full((len(rows), width), np.nan)
+    for j, r in enumerate(rows):
+        out[j, :len(r)] = r
+    return out
+
+
+def _curves(d: dict, per_block: bool, where: str) -> Dict[str, np.ndarray]:
+    if not isinstance(d.get("per_block"), dict):
+        raise ValueError(f"{where}: not SmoothCache error curves (no per_block entry; "
+                         "teacache and magcache calibrations are read with data() or read_json_arrays)")
+    comps = [k for k, v in d.items() if k not in ("_meta", "per_block") and isinstance(v, list)]
+    if not per_block:
+        return {c: _pad(d[c]) for c in comps}
+    out = {}
+    for c in comps:
+        blocks = sorted((int(k.rsplit("-", 1)[1]), v) for k, v in d["per_block"].items() if k.rsplit("-", 1)[0] == c)
+        out[c] = np.stack([_pad(v) for _, v in blocks])
+    return out
+
+
+def read_curves(path, per_block: bool = False) -> Dict[str, np.ndarray]:
+    """SmoothCache error curves from a calibration file: component -> float64 [k, steps - 1] where
+    [j, i] is the relative L1 change of its output between evaluations i and i + j + 1, averaged
+    over the blocks (NaN past the last pair); per_block=True: [blocks, k, steps - 1]."""
+    with open(path, encoding="utf-8") as f:
+        return _curves(json.load(f), per_block, os.fsdecode(path))
+
+
 def read_json_arrays(path) -> dict:
     """A calibration or schedule file as a dict, its lists of numbers as numpy arrays."""
     with open(path, encoding="utf-8") as f:
@@ -722,13 +753,23 @@ class Calibration(_Handle):
         _check(lib.sc_calibration_save(self._handle(), _path(path), 1 if force else 0))
         self.path = os.fsdecode(path)
 
-    def data(self) -> dict:
-        """What was measured, as the saved JSON with its number lists as numpy arrays (SmoothCache:
-        data["attn"][j] is the error at lag j + 1 per evaluation, averaged over the blocks)."""
+    def _saved(self) -> dict:
         with tempfile.TemporaryDirectory() as d:
             p = os.path.join(d, "calibration.json")
             _check(lib.sc_calibration_save(self._handle(), p.encode(), 0))
-            return read_json_arrays(p)
+            with open(p, encoding="utf-8") as f:
+                return json.load(f)
+
+    def data(self) -> dict:
+        """What was measured, as save() writes it, with its lists of numbers as numpy arrays
+        (SmoothCache: data["attn"][j] is the error at lag j + 1 per evaluation pair; TeaCache:
+        "coef", "x", "y"; MagCache: "ratios")."""
+        return _to_numpy(self._saved())
+
+    def curves(self, per_block: bool = False) -> Dict[str, np.ndarray]:
+        """SmoothCache error curves: component -> float64 [k, steps - 1] (NaN past each lag's last
+        pair), or [blocks, k, steps - 1] with per_block=True (see read_curves)."""
+        return _curves(self._saved(), per_block, f"calibration {self.spec}")
 
     def write_png(self, path, force: bool = False):
         """Draws what was measured (sc_calibration_figure + sc_figure_write_png), as calibrate --plot."""
@@ -762,7 +803,8 @@ def calibrate(model: Model, spec: str = "smooth", *, classes=None, samples: Opti
     does: `samples` samples (default: the policy's) of `classes` (default: spread evenly over the
     model's classes), sample i with seed + i, `batch` at a time. spec: "smooth" (error curves;
     "smooth:k=K,averaging=mean|pooled"), "teacache" or "magcache". Writes `out` (JSON) and
-    `plot` (PNG) when given; returns the Calibration (its data() has the curves as numpy)."""
+    `plot` (PNG) when given; returns the Calibration (curves() and data() give what it measured
+    as numpy)."""
     name = spec.split(":", 1)[0] if isinstance(spec, str) else None
     pol = {p.name: p for p in policies()}
     if name not in pol or not pol[name].calibration:
