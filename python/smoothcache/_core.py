@@ -7,6 +7,7 @@ import enum
 import json
 import math
 import os
+import re
 import tempfile
 import threading
 from ctypes import POINTER, byref, c_char, c_float, c_int, c_int32, c_size_t, c_uint8, c_void_p
@@ -984,20 +985,28 @@ class Tokenizer(_Handle):
         it (truncated, padded) -> (ids int32 [max_length], mask int32 [max_length], tokens)."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
-        data = text.encode("utf-8", "surrogatepass")
+        data = text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError here
         max_length = _int_arg(max_length, "max_length", 0, 1 << 24)
         n = c_int(0)
+        h = self._handle()
         if max_length:
             ids = np.empty(max_length, dtype=np.int32)
             mask = np.empty(max_length, dtype=np.int32)
-            _check(lib.sc_tokenize(self._handle(), data, len(data), max_length, ids.ctypes.data_as(POINTER(c_int32)),
+            _check(lib.sc_tokenize(h, data, len(data), max_length, ids.ctypes.data_as(POINTER(c_int32)),
                                    mask.ctypes.data_as(POINTER(c_int32)), max_length, byref(n)))
             return ids, mask, n.value
         cap = len(data) + 2
-        ids = np.empty(cap, dtype=np.int32)
-        _check(lib.sc_tokenize(self._handle(), data, len(data), 0, ids.ctypes.data_as(POINTER(c_int32)), None, cap,
-                               byref(n)))
-        return ids[:n.value].copy()
+        for _ in range(2):
+            ids = np.empty(cap, dtype=np.int32)
+            status = lib.sc_tokenize(h, data, len(data), 0, ids.ctypes.data_as(POINTER(c_int32)), None, cap, byref(n))
+            if status == 0:
+                return ids[:n.value].copy()
+            # normalisation can make more pieces than bytes: the library names the count it needs
+            need = re.match(r"the text makes (\d+) tokens", last_error())
+            if not need or int(need.group(1)) <= cap:
+                break
+            cap = int(need.group(1))
+        _check(status)
 
     def piece(self, token_id: int) -> Optional[str]:
         return _s(lib.sc_tokenizer_piece(self._handle(), _int_arg(token_id, "token_id", -2**31, 2**31 - 1)))

@@ -35,6 +35,11 @@ def test_tokenizer_matches_transformers(tok_dir):
             checked += 1
         assert checked == 200
         assert tok.piece(1) == "</s>" and tok.piece(10**6) is None
+        text = "\ufdfa" * 3  # NFKC makes 18 characters of each 3-byte one: more tokens than bytes
+        ids = tok.encode(text)
+        assert len(ids) > len(text.encode()) + 2
+        padded, mask, n = tok.encode(text, max_length=len(ids) + 5)
+        assert n == len(ids) and padded[:n].tolist() == ids.tolist() and mask.sum() == n
 
 
 def test_sentencepiece_semantics(tok_dir):
