@@ -32,6 +32,8 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+unset PYTHONPATH PYTHONHOME
+export PYTHONDONTWRITEBYTECODE=1  # leaves no __pycache__ in the source tree
 /usr/bin/python3 -m venv --system-site-packages "$tmp/venv"
 py="$tmp/venv/bin/python"
 # From a copy, so that the build leaves nothing in the source tree (and finds nothing stale there).
@@ -42,7 +44,7 @@ PIP_DISABLE_PIP_VERSION_CHECK=1 "$py" -m pip install -q --no-index --no-build-is
 # the installed package (test_install.py checks that).
 cd "$root"
 st=0
-env -u PYTHONPATH -u OMP_NUM_THREADS SMOOTHCACHE_LIBRARY="$lib" SMOOTHCACHE_CLI="$build/smoothcache" \
+env -u OMP_NUM_THREADS SMOOTHCACHE_LIBRARY="$lib" SMOOTHCACHE_CLI="$build/smoothcache" \
     SMOOTHCACHE_SOURCE="$root" SMOOTHCACHE_TEST_STRICT=1 \
     "$py" -m pytest -q -p no:cacheprovider -rfEs --junitxml="$tmp/junit.xml" "$root/python/tests" || st=$?
 "$py" - "$tmp/junit.xml" "$st" <<'EOF'
