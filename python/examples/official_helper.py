@@ -222,7 +222,8 @@ def main():
         pooled.save(out / "errors-pooled.json", force=True)
     mine = sc.make_schedule(out / "errors-pooled.json", alpha=a.alpha)
     official = sc.read_schedule(theirs).entries
-    same = {DIFFUSERS_NAME[c]: int(np.sum(mine.entries[c] != official[DIFFUSERS_NAME[c]]))
+    mine = for_official(mine.entries)
+    same = {DIFFUSERS_NAME[c]: int(np.sum(mine[DIFFUSERS_NAME[c]] != official[DIFFUSERS_NAME[c]]))
             for c in model.info.components}
     print("  smoothcache's calibration of the same call, same alpha: steps that differ from the official schedule: "
           + ", ".join(f"{k} {v}/{a.steps}" for k, v in same.items()))

@@ -10,7 +10,7 @@ import os
 import re
 import tempfile
 import threading
-from ctypes import POINTER, byref, c_char, c_float, c_int, c_int32, c_size_t, c_uint8, c_void_p
+from ctypes import POINTER, byref, c_float, c_int, c_int32, c_uint8, c_void_p
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 

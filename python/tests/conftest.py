@@ -20,6 +20,19 @@ STRICT = os.environ.get("SMOOTHCACHE_TEST_STRICT") == "1"
 THREADS = 1
 
 
+# DiT's components and diffusers' module names for them: smoothcache reads both spellings in
+# schedule and calibration files, and may write either for a diffusers-layout model (the demo).
+ALIASES = {"attn": "attn1", "mlp": "ff"}
+
+
+def key(d, comp: str, suffix: str = "") -> str:
+    """The key naming component `comp` (+ suffix such as "-3") in a file's dict, in either spelling."""
+    for name in (comp, ALIASES.get(comp)):
+        if name and name + suffix in d:
+            return name + suffix
+    raise AssertionError(f"neither {comp}{suffix} nor {ALIASES.get(comp)}{suffix} in {sorted(d)}")
+
+
 def need(path: Path, what: str) -> Path:
     if not path.exists():
         if STRICT:
