@@ -803,7 +803,8 @@ def calibrate(model: Model, spec: str = "smooth", *, classes=None, samples: Opti
     """Runs uncached generations and measures what a policy needs, as `smoothcache calibrate`
     does: `samples` samples (default: the policy's) of `classes` (default: spread evenly over the
     model's classes), sample i with seed + i, `batch` at a time. spec: "smooth" (error curves;
-    "smooth:k=K,averaging=mean|pooled"), "teacache" or "magcache". Writes `out` (JSON) and
+    options as "smooth:k=K,averaging=mean|pooled", the library's defaults otherwise), "teacache"
+    or "magcache". Writes `out` (JSON) and
     `plot` (PNG) when given; returns the Calibration (curves() and data() give what it measured
     as numpy)."""
     name = spec.split(":", 1)[0] if isinstance(spec, str) else None
@@ -811,8 +812,6 @@ def calibrate(model: Model, spec: str = "smooth", *, classes=None, samples: Opti
     if name not in pol or not pol[name].calibration:
         which = ", ".join(p.name for p in pol.values() if p.calibration)
         raise ValueError(f"spec: '{spec}' is not a policy that calibrates ({which})")
-    if name == "smooth" and spec == "smooth":
-        spec = "smooth:k=3,averaging=mean"  # the command line's defaults, spelled as it spells them
     if classes is not None:
         classes = _ints(classes, "classes")
     if samples is None:
