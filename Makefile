@@ -16,6 +16,7 @@ deps:
 
 test: all
 	@./scripts/run_tests.sh $(BUILD)
+	@./scripts/test_python.sh $(BUILD)
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory fuzz
 
