@@ -1054,6 +1054,14 @@ class TextEncoder(_Handle):
 
 # ---------------------------------------------------------------------------------- measures, pictures
 
+def describe_file(path) -> str:
+    """What the file at path is, told from its bytes: "a PNG image", "a SmoothCache schedule",
+    "a SmoothCache calibration file (error curves)", "missing"..."""
+    buf = ctypes.create_string_buffer(256)
+    lib.sc_describe_file(_path(path), buf, len(buf))
+    return buf.value.decode("utf-8", "replace")
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """10 log10(255^2 / MSE) of two uint8 arrays of one shape (inf when identical)."""
     _array(a, "a", np.uint8)

@@ -121,7 +121,8 @@ class sc_series(Structure):
                 ("x", POINTER(c_double)), ("y", POINTER(c_double)),
                 ("n", c_int),
                 ("palette", c_int),
-                ("dashed", c_int), ("markers", c_int)]
+                ("dashed", c_int), ("markers", c_int),
+                ("labels", POINTER(c_char_p))]
 
 
 class sc_figure(Structure):
@@ -223,6 +224,7 @@ PROTOTYPES = {
     "sc_ssim": (c_double, [_u8p, _u8p, c_int, c_int, c_int]),
     "sc_rel_l2": (c_double, [_fp, _fp, c_size_t]),
     "sc_demo_classify": (c_int, [_u8p]),
+    "sc_describe_file": (c_char_p, [c_char_p, c_char_p, c_size_t]),
 }
 
 

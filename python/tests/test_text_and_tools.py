@@ -108,3 +108,11 @@ def test_write_images(model, tmp_path):
     assert e.value.status == sc.Status.EXISTS
     with pytest.raises(ValueError, match="side"):
         sc.write_images(tmp_path / "h.png", np.zeros((1, 4, 5, 3), dtype=np.uint8))
+
+
+def test_describe_file(demo_cache, tmp_path):
+    assert sc.describe_file(demo_cache / "smooth-a0.08.json") == "a SmoothCache schedule"
+    assert sc.describe_file(demo_cache / "smooth-errors.json") == "a SmoothCache calibration file (error curves)"
+    assert sc.describe_file(demo_cache.parent / "samples.png") == "a PNG image"
+    assert sc.describe_file(tmp_path / "nothing") == "missing"
+    assert sc.describe_file(tmp_path) == "a folder"
