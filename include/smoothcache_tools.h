@@ -75,6 +75,13 @@ size_t sc_utf8_check(const char *s, size_t n);
  * arrays", "a text file", "missing"... Written into buf (NUL-terminated), which is returned. */
 const char *sc_describe_file(const char *path, char *buf, size_t cap);
 
+/* Removes the temporary files of the outputs this process is writing (each output is written
+ * beside its final path as ".NAME.tmp.PID.XXXXXX" and renamed into place when complete).
+ * Async-signal-safe: meant for a program's SIGINT / SIGTERM handler, after which the program
+ * should end. A file left by a process that was killed outright is removed by the next output
+ * written to the same path. */
+void sc_remove_temporary_files(void);
+
 /* Several arrays from memory in one .npz (numpy.load(path)[name]); dtype "<f4", "<i4" or "|u1";
  * up to 16 arrays, 4 GiB in all. */
 typedef struct {

@@ -12,6 +12,7 @@
 #include "text/utf8.h"
 #include "io/png.h"
 #include "io/sniff.h"
+#include "io/tempfiles.h"
 #include "metrics/demo_classify.h"
 #include "metrics/quality.h"
 #include "smoothcache_tools.h"
@@ -138,6 +139,8 @@ sc_status sc_npz_write(const char *path, int n, const sc_npz_array *arrays, int 
 }
 
 size_t sc_utf8_check(const char *s, size_t n) { return s ? utf8_check((const uint8_t *)s, n) : 0; }
+
+void sc_remove_temporary_files(void) { tempfiles_unlink_all(); }
 
 const char *sc_describe_file(const char *path, char *buf, size_t cap)
 {

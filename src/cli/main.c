@@ -1,8 +1,36 @@
 /* smoothcache: the command-line front end. One file per subcommand in src/cli/. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "smoothcache_tools.h"
+
+/* SIGINT, SIGTERM, SIGHUP: the outputs being written are removed (nothing partial ever reaches a
+ * final path: outputs are renamed into place when complete), then the process ends by the same
+ * signal, so its status is 128 + the signal (130 for Ctrl-C, 143 for SIGTERM). */
+static void on_signal(int sig)
+{
+    sc_remove_temporary_files();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_interrupts(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(&sa.sa_mask, sigs[i]);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old;
+        /* A signal the shell set to be ignored (nohup, a background job) stays ignored. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
 
 static const struct {
     const char *name;
@@ -45,6 +73,7 @@ int main(int argc, char **argv)
         printf("smoothcache %s\n", SC_VERSION);
         return 0;
     }
+    catch_interrupts();
     for (size_t i = 0; i < sizeof k_commands / sizeof *k_commands; i++)
         if (!strcmp(argv[1], k_commands[i].name)) return k_commands[i].run(argc - 2, argv + 2);
     fprintf(stderr, "smoothcache: unknown command '%s'\n", argv[1]);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/tempfiles.h"
 
 static sc_status open_regular(const char *path, int *fd_out, uint64_t *size_out)
 {
@@ -131,6 +133,10 @@ sc_status file_out_check(const char *path, int force)
     struct stat st;
     if (!path || !*path) return err_fail(SC_ERR_ARG, "empty output path");
     if (strlen(path) >= 4000) return err_fail(SC_ERR_ARG, "output path too long");
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (strlen(name) > NAME_MAX)
+        return err_fail(SC_ERR_ARG, "%s: the file name is %zu bytes; names are at most %d", path, strlen(name), NAME_MAX);
+    if (!*name) return err_fail(SC_ERR_ARG, "%s: names a folder, not a file", path);
     if (lstat(path, &st) == 0) {
         if (!force)
             return err_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", path);
@@ -152,25 +158,59 @@ sc_status file_out_check(const char *path, int force)
     return SC_OK;
 }
 
+/* The mode new files get: 0666 less the process's umask, as open(2) would give them. */
+static mode_t g_new_mode;
+
+static void read_umask(void)
+{
+    const mode_t m = umask(077);
+    umask(m);
+    g_new_mode = 0666 & ~m;
+}
+
+/* The start of `name` that fits a temporary name ".<start>.tmp.<pid>.XXXXXX" within NAME_MAX
+ * bytes, cut before a UTF-8 continuation byte; its length. */
+static size_t temp_prefix_len(const char *name, long pid)
+{
+    char digits[24];
+    const size_t fixed = 1 + 5 + (size_t)snprintf(digits, sizeof digits, "%ld", pid) + 7;
+    size_t n = strlen(name);
+    if (n + fixed <= NAME_MAX) return n;
+    n = NAME_MAX - fixed;
+    while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;
+    return n;
+}
+
 sc_status file_out_open(file_out *o, const char *path, int force)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     o->fd = -1;
     o->tmp[0] = '\0';
     sc_status s = file_out_check(path, force);
     if (s) return s;
     snprintf(o->path, sizeof o->path, "%s", path);
     o->force = force;
-    /* The temporary file lives in the target's directory so rename() stays atomic. */
+    /* The temporary file lives in the target's folder so that rename() stays atomic; its name
+     * carries our pid so that a later run can remove it if this process is killed. */
     const char *slash = strrchr(path, '/');
-    int dirlen = slash ? (int)(slash - path + 1) : 0;
-    snprintf(o->tmp, sizeof o->tmp, "%.*s.%s.tmp.XXXXXX", dirlen, path, slash ? slash + 1 : path);
+    const int dirlen = slash ? (int)(slash - path + 1) : 0;
+    const char *base = slash ? slash + 1 : path;
+    const long pid = (long)getpid();
+    const int keep = (int)temp_prefix_len(base, pid);
+    char dir[4096], prefix[NAME_MAX + 1];
+    snprintf(dir, sizeof dir, "%.*s", dirlen ? dirlen : 1, dirlen ? path : ".");
+    snprintf(prefix, sizeof prefix, "%.*s", keep, base);
+    tempfiles_sweep(dir, prefix);
+    snprintf(o->tmp, sizeof o->tmp, "%.*s.%s.tmp.%ld.XXXXXX", dirlen, path, prefix, pid);
     o->fd = mkostemp(o->tmp, O_CLOEXEC);
     if (o->fd < 0) {
         int e = errno;
         o->tmp[0] = '\0';
         return err_fail(SC_ERR_IO, "%s: cannot create: %s", path, strerror(e));
     }
-    fchmod(o->fd, 0644);
+    tempfiles_add(o->tmp);
+    pthread_once(&once, read_umask);
+    fchmod(o->fd, g_new_mode);
     return SC_OK;
 }
 
@@ -209,6 +249,7 @@ sc_status file_out_commit(file_out *o)
             return err_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", o->path);
         return err_fail(SC_ERR_IO, "%s: cannot rename into place: %s", o->path, strerror(e));
     }
+    tempfiles_remove(o->tmp);
     o->tmp[0] = '\0';
     return SC_OK;
 }
@@ -217,7 +258,10 @@ void file_out_abort(file_out *o)
 {
     if (o->fd >= 0) close(o->fd);
     o->fd = -1;
-    if (o->tmp[0]) unlink(o->tmp);
+    if (o->tmp[0]) {
+        unlink(o->tmp);
+        tempfiles_remove(o->tmp);
+    }
     o->tmp[0] = '\0';
 }
 
