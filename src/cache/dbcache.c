@@ -59,7 +59,7 @@ sc_status dbc_begin(void *st, const cache_gen *g)
 {
     dbc_state *d = st;
     if (d->o.fn + d->o.bn >= g->depth)
-        return err_fail(SC_ERR_ARG, "--cache %s: fn=%ld + bn=%ld leaves no middle block to skip in this %d-block model "
+        return err_fail(SC_ERR_ARG, "cache policy %s: fn=%ld + bn=%ld leaves no middle block to skip in this %d-block model "
                        "(need fn + bn < %d)", d->ops->name, d->o.fn, d->o.bn, g->depth, g->depth);
     free_buffers(d);
     d->g = *g;

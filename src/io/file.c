@@ -133,7 +133,7 @@ sc_status file_out_check(const char *path, int force)
     if (strlen(path) >= 4000) return err_fail(SC_ERR_ARG, "output path too long");
     if (lstat(path, &st) == 0) {
         if (!force)
-            return err_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", path);
+            return err_fail(SC_ERR_EXISTS, "%s: already exists (set force to overwrite)", path);
         if (!S_ISREG(st.st_mode))
             return err_fail(SC_ERR_IO, "%s: exists and is not a regular file; not overwriting", path);
     } else if (errno != ENOENT) {
@@ -206,7 +206,7 @@ sc_status file_out_commit(file_out *o)
         int e = errno;
         file_out_abort(o);
         if (e == EEXIST)
-            return err_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", o->path);
+            return err_fail(SC_ERR_EXISTS, "%s: already exists (set force to overwrite)", o->path);
         return err_fail(SC_ERR_IO, "%s: cannot rename into place: %s", o->path, strerror(e));
     }
     o->tmp[0] = '\0';
