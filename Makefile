@@ -1,29 +1,54 @@
-# Front door. `make` builds build/smoothcache and the library; `make test` builds and runs the
-# whole suite (release build, then the AddressSanitizer + UBSan build, then every parser under
-# libFuzzer for a bounded time). Both install the Debian packages the build needs first
-# (scripts/deps.sh).
+# Front door. `make` builds build/smoothcache and the library (for this machine's CPU);
+# `make test` builds and runs the whole suite (release build, then the AddressSanitizer + UBSan
+# build, then every parser under libFuzzer for a bounded time, then an install into a temporary
+# prefix used through pkg-config and CMake); `make install PREFIX=...` builds a portable copy in
+# build-install and installs it. Each first installs the Debian packages it needs, and only those
+# (scripts/deps.sh: `build` for make and make install, `test` adds the test tools).
 BUILD ?= build
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
 
-.PHONY: all deps test test-fast test-asan fuzz valgrind clean reference-check
+.PHONY: all deps deps-test test test-fast test-asan test-install fuzz valgrind install uninstall clean reference-check
 
 all: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 deps:
-	@./scripts/deps.sh
+	@./scripts/deps.sh build
 
-test: all
+deps-test:
+	@./scripts/deps.sh test
+
+test: deps-test all
 	@./scripts/run_tests.sh $(BUILD)
 	@./scripts/test_python.sh $(BUILD)
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory test-install
 
-test-fast: all
+test-fast: deps-test all
 	@./scripts/run_tests.sh $(BUILD)
 
-test-asan: deps
+# A portable build (no -march=native: the CPU backend picks its vector kernels at run time) in
+# $(BUILD)-install, installed under $(PREFIX) (and $(DESTDIR) when set, for packaging): bin/,
+# include/, lib/ (static, shared, pkgconfig/, cmake/smoothcache/), share/smoothcache/models/demo.
+# What was installed is listed in $(BUILD)-install/install_manifest.txt; `make uninstall` removes it
+# (`make clean` leaves that folder for this reason).
+install: deps
+	@cmake -S . -B $(BUILD)-install -DCMAKE_BUILD_TYPE=Release -DSC_NATIVE=OFF -DCMAKE_INSTALL_PREFIX="$(PREFIX)" >/dev/null
+	@cmake --build $(BUILD)-install -j $(JOBS) --target smoothcache_cli smoothcache smoothcache_shared
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD)-install
+
+uninstall:
+	@./scripts/uninstall.sh $(BUILD)-install/install_manifest.txt
+
+# make install into a temporary prefix, then the header's example through pkg-config (shared and
+# static) and CMake's find_package, and the installed CLI with its demo model (scripts/test_install.sh).
+test-install: deps-test
+	@./scripts/test_install.sh $(BUILD)
+
+test-asan: deps-test
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DSC_SANITIZE=ON -DCMAKE_C_COMPILER=clang-14 >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS) 
 	@SC_SANITIZED=1 ./scripts/run_tests.sh $(BUILD)-asan
@@ -48,7 +73,7 @@ reference-check: all
 	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics peers pipeline vae demo_forward samplers tokenizer t5; st=$$?; rm -rf $$tmp; exit $$st
 
 # Every parser of outside data under libFuzzer for SC_FUZZ_SECONDS (default 30) each.
-fuzz: deps
+fuzz: deps-test
 	@./scripts/fuzz.sh $(BUILD)-fuzz
 
 # A small end-to-end generation under valgrind memcheck (docs/RELIABILITY.md).

@@ -1,21 +1,41 @@
 /* smoothcache: Diffusion Transformer (DiT) sampling in C, with training-free feature caching.
  *
- * Usage:
+ * Usage, a whole program (scripts/test_install.sh builds it against an installed copy with
+ * `cc example.c $(pkg-config --cflags --libs smoothcache)` and runs it on the demo model that
+ * `make install` puts in PREFIX/share/smoothcache/models/demo):
  *
- *     sc_model *m;
- *     if (sc_model_load("DiT-XL-2-256/", NULL, &m) != SC_OK) {
- *         fprintf(stderr, "%s\n", sc_last_error());
- *         return 1;
+ *     #include <stdio.h>
+ *     #include <stdlib.h>
+ *     #include <smoothcache.h>
+ *     #include <smoothcache_tools.h>
+ *
+ *     int main(int argc, char **argv) // example MODEL OUT.npy: two samples' latents
+ *     {
+ *         sc_model *m;                                // MODEL: a folder or file, e.g. "DiT-XL-2-256/"
+ *         if (argc != 3 || sc_model_load(argv[1], NULL, &m) != SC_OK) {
+ *             fprintf(stderr, "%s\n", argc != 3 ? "usage: example MODEL OUT.npy" : sc_last_error());
+ *             return 1;
+ *         }
+ *         sc_model_info info;
+ *         sc_model_get_info(m, &info);
+ *         int classes[2] = {1, 2};
+ *         sc_cond c = {.n = 2, .classes = classes};   // what to generate: 2 samples
+ *         sc_gen_params p = sc_gen_params_default();  // DDIM, guidance 4
+ *         p.cond = &c;
+ *         p.seed = 0;
+ *         p.steps = 10;
+ *         p.cache = "fora:n=2";                       // optional feature caching, or for instance
+ *                                                     // "smooth:schedule=schedule.json"
+ *         uint64_t shape[1 + SC_MAX_RANK] = {2};      // [2, C, H, W] float32
+ *         for (int i = 0; i < info.latent.rank; i++) shape[1 + i] = (uint64_t)info.latent.dims[i];
+ *         float *lat = malloc(sc_latent_bytes(m, 2));
+ *         sc_status s = lat ? sc_generate(m, &p, lat) : SC_ERR_NOMEM;
+ *         if (s == SC_OK) s = sc_npy_write(argv[2], lat, 1 + info.latent.rank, shape, 1);
+ *         if (s != SC_OK) fprintf(stderr, "%s\n", lat ? sc_last_error() : "out of memory");
+ *         free(lat);
+ *         sc_model_free(m);
+ *         return s == SC_OK ? 0 : 1;
  *     }
- *     int classes[2] = {207, 360};
- *     sc_gen_params p = sc_gen_params_default();
- *     sc_cond c = {.n = 2, .classes = classes};       // what to generate: 2 samples
- *     p.cond = &c;
- *     p.seed = 0; p.steps = 50;
- *     p.cache = "smooth:schedule=schedule.json";      // optional feature caching
- *     float *lat = malloc(sc_latent_bytes(m, 2));     // [2, C, H, W] float32
- *     if (sc_generate(m, &p, lat) != SC_OK) fprintf(stderr, "%s\n", sc_last_error());
- *     sc_model_free(m);
  *
  * A model belongs to a family (DiT today; the family is detected from the checkpoint). What it is
  * conditioned on comes in an sc_cond (class ids, text-token embeddings with their mask, pooled

@@ -1,8 +1,8 @@
 #!/bin/sh
 # A small end-to-end run under valgrind memcheck: load a fixture DiT, generate two images for
 # two steps with a cache policy, decode them through a fixture VAE, write PNG and latents. The
-# build is not -march=native (valgrind 3.19 lacks some AVX-512 opcodes) and oneDNN is held to
-# AVX2 kernels for the same reason. Exits non-zero on any memcheck error or leak.
+# build is not -march=native (valgrind 3.19 lacks some AVX-512 opcodes), and oneDNN and our own
+# vector kernels (src/backend/cpu/vec.h) are held to AVX2 for the same reason. Exits non-zero on any memcheck error or leak.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-vg"
@@ -10,7 +10,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSC_NATIVE=OFF >
 cmake --build "$build" -j "$(nproc)" --target smoothcache_cli >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-ONEDNN_MAX_CPU_ISA=AVX2 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+ONEDNN_MAX_CPU_ISA=AVX2 SMOOTHCACHE_MAX_ISA=avx2 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
     --suppressions="$root/scripts/valgrind.supp" \
     "$build/smoothcache" generate --model "$root/tests/fixtures/dit_a" --vae "$root/tests/fixtures/vae_a_diffusers" \
     --class 1,2 --steps 2 --threads 2 --cache fora:n=2 --out "$tmp/g.png" --latents-out "$tmp/z.npy" --quiet

@@ -35,7 +35,7 @@ TEST(model_original_file_without_heads_asks_for_them)
     tiny_dit t = tiny_dit_default();
     tiny_dit_write(test_path("m.safetensors"), &t);
     sc_model *m;
-    CHECK_ERR(sc_model_load(test_path("m.safetensors"), NULL, &m), SC_ERR_FORMAT, "pass the number of heads (--heads)");
+    CHECK_ERR(sc_model_load(test_path("m.safetensors"), NULL, &m), SC_ERR_FORMAT, "give the number of heads (sc_load_opts.num_heads)");
 }
 
 TEST(model_original_file_without_pos_embed_needs_the_input_size)
@@ -45,7 +45,7 @@ TEST(model_original_file_without_pos_embed_needs_the_input_size)
     tiny_dit_write(test_path("m.safetensors"), &t);
     sc_load_opts o = {.num_heads = 2};
     sc_model *m;
-    CHECK_ERR(sc_model_load(test_path("m.safetensors"), &o, &m), SC_ERR_FORMAT, "--input-size");
+    CHECK_ERR(sc_model_load(test_path("m.safetensors"), &o, &m), SC_ERR_FORMAT, "(give sc_load_opts.input_size)");
     o.input_size = 8;
     CHECK_OK(sc_model_load(test_path("m.safetensors"), &o, &m));
     sc_model_free(m);

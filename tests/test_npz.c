@@ -99,7 +99,7 @@ static void check_npy(const uint8_t *b, const zip_entry *z, const char *dict, co
 static void check_unzip(const char *path)
 {
     if (system("command -v unzip >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "    note: unzip is not installed (scripts/deps.sh installs it); skipping unzip -t\n");
+        fprintf(stderr, "    note: unzip is not installed (`scripts/deps.sh test` installs it); skipping unzip -t\n");
         return;
     }
     char cmd[4200];

@@ -61,7 +61,7 @@ TEST(plot_writes_a_png_of_the_default_size_that_pngcheck_accepts)
     CHECK_OK(plot_lines_png(path, &p, 0));
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "pngcheck -q '%s'", path);
-    CHECK_MSG(system(cmd) == 0, "pngcheck rejects %s (scripts/deps.sh installs pngcheck)", path);
+    CHECK_MSG(system(cmd) == 0, "pngcheck rejects %s (`scripts/deps.sh test` installs pngcheck)", path);
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;

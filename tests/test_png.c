@@ -27,7 +27,7 @@ static void check_pngcheck(const char *path)
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "pngcheck -q '%s'", path);
     int st = system(cmd);
-    CHECK_MSG(st == 0, "pngcheck -q %s failed (status %d; scripts/deps.sh installs pngcheck)", path, st);
+    CHECK_MSG(st == 0, "pngcheck -q %s failed (status %d; `scripts/deps.sh test` installs pngcheck)", path, st);
 }
 
 /* Files in the test's directory (the temporary files must all be gone). */

@@ -23,7 +23,7 @@ static sc_status ab_create(cache_spec *spec, void **state)
     if (!s) s = spec_int(spec, "warmup", 0, 1, 1000, 3, &a->warmup);
     if (!s) s = spec_int(spec, "k", 0, 2, 4, 2, &a->k);
     if (!s && a->warmup < a->k)
-        s = err_fail(SC_ERR_ARG, "--cache abcache: warmup=%ld must be at least k=%ld (the points to extrapolate from)",
+        s = err_fail(SC_ERR_ARG, "cache policy abcache: warmup=%ld must be at least k=%ld (the points to extrapolate from)",
                     a->warmup, a->k);
     if (s) {
         free(a);

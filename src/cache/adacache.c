@@ -38,14 +38,14 @@ static sc_status parse_codebook(ada_state *a, const char *text)
         int r, used;
         if (a->n_codes == ADA_MAX_CODES || sscanf(p, "%lf:%d%n", &t, &r, &used) != 2 || !isfinite(t) || t < 0 || r < 1 ||
             r > 1000 || (a->n_codes && !(t > a->thresh[a->n_codes - 1])))
-            return err_fail(SC_ERR_ARG, "--cache adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
+            return err_fail(SC_ERR_ARG, "cache policy adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
         a->thresh[a->n_codes] = t;
         a->rate[a->n_codes++] = r;
         p += used;
         if (*p == '/') p++;
-        else if (*p) return err_fail(SC_ERR_ARG, "--cache adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
+        else if (*p) return err_fail(SC_ERR_ARG, "cache policy adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
     }
-    if (!a->n_codes) return err_fail(SC_ERR_ARG, "--cache adacache: empty codebook");
+    if (!a->n_codes) return err_fail(SC_ERR_ARG, "cache policy adacache: empty codebook");
     return SC_OK;
 }
 
@@ -81,7 +81,7 @@ static sc_status ada_begin(void *st, const cache_gen *g)
     a->steps = g->steps;
     a->probe = a->probe_opt < 0 ? g->depth / 2 : (int)a->probe_opt;
     if (a->probe >= g->depth)
-        return err_fail(SC_ERR_ARG, "--cache adacache: probe=%d but the model has blocks 0..%d", a->probe, g->depth - 1);
+        return err_fail(SC_ERR_ARG, "cache policy adacache: probe=%d but the model has blocks 0..%d", a->probe, g->depth - 1);
     a->g = *g;
     a->elems = (size_t)g->rows * g->tokens * g->hidden;
     a->start = cache_alloc(g, a->elems, "probe input");

@@ -64,7 +64,7 @@ sc_status dbc_begin(void *st, const cache_gen *g)
      * (the shipped 6-block demo) gets a quarter of its blocks, at least 1. */
     if (d->fn_default) d->o.fn = g->depth > 16 ? 8 : (g->depth / 4 > 1 ? g->depth / 4 : 1);
     if (d->o.fn + d->o.bn >= g->depth)
-        return err_fail(SC_ERR_ARG, "--cache %s: fn=%ld + bn=%ld leaves no middle block to skip in this %d-block model "
+        return err_fail(SC_ERR_ARG, "cache policy %s: fn=%ld + bn=%ld leaves no middle block to skip in this %d-block model "
                        "(need fn + bn < %d)", d->ops->name, d->o.fn, d->o.bn, g->depth, g->depth);
     free_buffers(d);
     d->g = *g;

@@ -138,8 +138,8 @@ sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e)
     }
     const json_t *policy = json_object_get(meta, "policy");
     if (!n_comp && json_is_string(policy))
-        return err_fail(SC_ERR_FORMAT, "%s: a calibration for %s, not SmoothCache's error curves (it goes to --cache "
-                                       "%s:...; make curves with smoothcache calibrate --for smooth)", path,
+        return err_fail(SC_ERR_FORMAT, "%s: a calibration for %s, not SmoothCache's error curves (it is the cache policy %s's; "
+                                       "SmoothCache's come from sc_calibration_new(\"smooth\"))", path,
                         json_string_value(policy), json_string_value(policy));
     if (!n_comp)
         return err_fail(SC_ERR_FORMAT, "%s: not a calibration file (no component curves such as \"attn\"; make one "

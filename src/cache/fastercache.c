@@ -76,10 +76,10 @@ static sc_status fc_begin(void *st, const cache_gen *g)
     f->attn = -1;
     for (int c = 0; c < g->comp.n && f->attn < 0; c++)
         if (g->comp.role[c] == CACHE_ROLE_SELF_ATTENTION) f->attn = c;
-    if (f->attn < 0) return err_fail(SC_ERR_ARG, "--cache fastercache: this model's blocks have no self-attention");
+    if (f->attn < 0) return err_fail(SC_ERR_ARG, "cache policy fastercache: this model's blocks have no self-attention");
     const int guided = g->rows == 2 * g->images;
     if (guided && g->out.rank != 3)
-        return err_fail(SC_ERR_ARG, "--cache fastercache: its frequency split needs picture outputs [C, H, W] "
+        return err_fail(SC_ERR_ARG, "cache policy fastercache: its frequency split needs picture outputs [C, H, W] "
                                     "(this model's have rank %d)", g->out.rank);
     f->g = *g;
     f->depth = g->depth;

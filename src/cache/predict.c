@@ -22,7 +22,7 @@ sc_status predict_parse(const char *name, predict_kind *kind, int *order)
         *order = v - 1;
         return SC_OK;
     }
-    return err_fail(SC_ERR_ARG, "--cache: predictor '%s' is not taylor1..taylor4 or ab2..ab4", name);
+    return err_fail(SC_ERR_ARG, "cache option predict=%s: not taylor1..taylor4 or ab2..ab4", name);
 }
 
 sc_status predict_init(predictor *p, const cache_gen *g, predict_kind kind, int order, int modules, size_t elems)

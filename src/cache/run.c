@@ -76,7 +76,7 @@ sc_status cache_run_create(const char *text, cache_run **out)
     sc_status s = spec_parse(text, &spec);
     if (s) return s;
     const cache_policy_ops *ops = cache_policy_find(spec.name);
-    if (!ops) return err_fail(SC_ERR_ARG, "--cache: unknown policy '%s' (known: %s)", spec.name, cache_policy_names());
+    if (!ops) return err_fail(SC_ERR_ARG, "cache spec: unknown policy '%s' (known: %s)", spec.name, cache_policy_names());
     void *state = NULL;
     if ((s = ops->create(&spec, &state))) return s;
     if ((s = spec_check_unused(&spec, ops->options)) || (s = cache_run_create_with(ops, state, out))) {

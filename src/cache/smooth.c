@@ -56,9 +56,9 @@ static sc_status smooth_create(cache_spec *spec, void **state)
         st = predict_parse(pred, &s->pkind, &s->porder);
     }
     if (!st && !file == !errors)
-        st = err_fail(SC_ERR_ARG, "--cache smooth: give either schedule=FILE or errors=FILE,alpha=A");
+        st = err_fail(SC_ERR_ARG, "cache policy smooth: give either schedule=FILE or errors=FILE,alpha=A");
     if (!st && file && (spec_has(spec, "alpha") || spec_has(spec, "per_block")))
-        st = err_fail(SC_ERR_ARG, "--cache smooth: alpha and per_block go with errors=FILE, not with schedule=FILE");
+        st = err_fail(SC_ERR_ARG, "cache policy smooth: alpha and per_block go with errors=FILE, not with schedule=FILE");
     if (!st && file) {
         snprintf(s->path, sizeof s->path, "%s", file);
         st = schedule_read(file, &s->file);

@@ -24,36 +24,36 @@ static void spec_alias(char *key)
 sc_status spec_parse(const char *text, cache_spec *out)
 {
     memset(out, 0, sizeof *out);
-    if (!text || !*text) return err_fail(SC_ERR_ARG, "--cache: empty specification");
-    if (strlen(text) >= sizeof out->text) return err_fail(SC_ERR_ARG, "--cache: specification too long");
+    if (!text || !*text) return err_fail(SC_ERR_ARG, "cache spec: empty");
+    if (strlen(text) >= sizeof out->text) return err_fail(SC_ERR_ARG, "cache spec: too long");
     snprintf(out->text, sizeof out->text, "%s", text);
     const char *colon = strchr(text, ':');
     size_t nl = colon ? (size_t)(colon - text) : strlen(text);
-    if (nl == 0 || nl >= sizeof out->name) return err_fail(SC_ERR_ARG, "--cache '%s': missing or too long policy name", text);
+    if (nl == 0 || nl >= sizeof out->name) return err_fail(SC_ERR_ARG, "cache spec '%s': missing or too long policy name", text);
     for (size_t i = 0; i < nl; i++)
         if (!islower((unsigned char)text[i]) && !isdigit((unsigned char)text[i]) && text[i] != '_')
-            return err_fail(SC_ERR_ARG, "--cache '%s': bad policy name", text);
+            return err_fail(SC_ERR_ARG, "cache spec '%s': bad policy name", text);
     memcpy(out->name, text, nl);
     if (!colon) return SC_OK;
     const char *p = colon + 1;
-    if (!*p) return err_fail(SC_ERR_ARG, "--cache '%s': nothing after ':'", text);
+    if (!*p) return err_fail(SC_ERR_ARG, "cache spec '%s': nothing after ':'", text);
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         const char *eq = memchr(p, '=', len);
         if (!eq || eq == p)
-            return err_fail(SC_ERR_ARG, "--cache '%s': expected key=value, got '%.*s'", text, (int)len, p);
+            return err_fail(SC_ERR_ARG, "cache spec '%s': expected key=value, got '%.*s'", text, (int)len, p);
         size_t kl = (size_t)(eq - p), vl = len - kl - 1;
-        if (out->n == SPEC_MAX_KV) return err_fail(SC_ERR_ARG, "--cache '%s': too many options", text);
+        if (out->n == SPEC_MAX_KV) return err_fail(SC_ERR_ARG, "cache spec '%s': too many options", text);
         spec_kv *kv = &out->kv[out->n];
         if (kl >= sizeof kv->key || vl >= sizeof kv->value || vl == 0)
-            return err_fail(SC_ERR_ARG, "--cache '%s': bad option '%.*s'", text, (int)len, p);
+            return err_fail(SC_ERR_ARG, "cache spec '%s': bad option '%.*s'", text, (int)len, p);
         memcpy(kv->key, p, kl);
         memcpy(kv->value, eq + 1, vl);
         spec_alias(kv->key);
         for (int i = 0; i < out->n; i++)
             if (!strcmp(out->kv[i].key, kv->key))
-                return err_fail(SC_ERR_ARG, "--cache '%s': option '%s' given twice", text, kv->key);
+                return err_fail(SC_ERR_ARG, "cache spec '%s': option '%s' given twice", text, kv->key);
         out->n++;
         if (!comma) break;
         p = comma + 1;
@@ -77,7 +77,7 @@ sc_status spec_int(cache_spec *s, const char *key, int required, long min, long 
 {
     spec_kv *kv = find(s, key);
     *out = def;
-    if (!kv) return required ? err_fail(SC_ERR_ARG, "--cache %s: option '%s' is required", s->name, key) : SC_OK;
+    if (!kv) return required ? err_fail(SC_ERR_ARG, "cache policy %s: option '%s' is required", s->name, key) : SC_OK;
     kv->used = 1;
     const char *v = kv->value;
     int ok = *v != '\0';
@@ -86,7 +86,7 @@ sc_status spec_int(cache_spec *s, const char *key, int required, long min, long 
     errno = 0;
     long x = ok ? strtol(v, NULL, 10) : 0;
     if (!ok || errno == ERANGE || x < min || x > max)
-        return err_fail(SC_ERR_ARG, "--cache %s: %s=%s is not an integer in [%ld, %ld]", s->name, key, v, min, max);
+        return err_fail(SC_ERR_ARG, "cache policy %s: %s=%s is not an integer in [%ld, %ld]", s->name, key, v, min, max);
     *out = x;
     return SC_OK;
 }
@@ -95,7 +95,7 @@ sc_status spec_num(cache_spec *s, const char *key, int required, double min, dou
 {
     spec_kv *kv = find(s, key);
     *out = def;
-    if (!kv) return required ? err_fail(SC_ERR_ARG, "--cache %s: option '%s' is required", s->name, key) : SC_OK;
+    if (!kv) return required ? err_fail(SC_ERR_ARG, "cache policy %s: option '%s' is required", s->name, key) : SC_OK;
     kv->used = 1;
     const char *v = kv->value;
     char *end;
@@ -103,7 +103,7 @@ sc_status spec_num(cache_spec *s, const char *key, int required, double min, dou
     int ok = (isdigit((unsigned char)v[0]) || v[0] == '.' || (v[0] == '-' && v[1])) && !strpbrk(v, "xXnNiI");
     double x = ok ? strtod(v, &end) : 0;
     if (!ok || *end || errno == ERANGE || !isfinite(x) || !(x >= min && x <= max))
-        return err_fail(SC_ERR_ARG, "--cache %s: %s=%s is not a number in [%g, %g]", s->name, key, v, min, max);
+        return err_fail(SC_ERR_ARG, "cache policy %s: %s=%s is not a number in [%g, %g]", s->name, key, v, min, max);
     *out = x;
     return SC_OK;
 }
@@ -112,7 +112,7 @@ sc_status spec_str(cache_spec *s, const char *key, int required, const char **ou
 {
     spec_kv *kv = find(s, key);
     *out = NULL;
-    if (!kv) return required ? err_fail(SC_ERR_ARG, "--cache %s: option '%s' is required", s->name, key) : SC_OK;
+    if (!kv) return required ? err_fail(SC_ERR_ARG, "cache policy %s: option '%s' is required", s->name, key) : SC_OK;
     kv->used = 1;
     *out = kv->value;
     return SC_OK;
@@ -122,6 +122,6 @@ sc_status spec_check_unused(const cache_spec *s, const char *known)
 {
     for (int i = 0; i < s->n; i++)
         if (!s->kv[i].used)
-            return err_fail(SC_ERR_ARG, "--cache %s: unknown option '%s' (known: %s)", s->name, s->kv[i].key, known);
+            return err_fail(SC_ERR_ARG, "cache policy %s: unknown option '%s' (known: %s)", s->name, s->kv[i].key, known);
     return SC_OK;
 }

@@ -29,7 +29,7 @@ static sc_status ts_create(cache_spec *spec, void **state)
     if (!s) s = spec_int(spec, "order", 0, 1, 4, 1, &t->order);
     if (!s) s = spec_str(spec, "comps", 0, &comps);
     if (!s && comps && strlen(comps) >= sizeof t->comps)
-        s = err_fail(SC_ERR_ARG, "--cache taylorseer: comps=%.40s... is too long", comps);
+        s = err_fail(SC_ERR_ARG, "cache policy taylorseer: comps=%.40s... is too long", comps);
     if (s) {
         free(t);
         return s;
@@ -52,7 +52,7 @@ static sc_status resolve_comps(taylorseer_state *t, const cache_gen *g)
         const size_t len = strcspn(p, "/");
         const int c = cache_comp_find(&g->comp, p, len);
         if (c < 0)
-            return err_fail(SC_ERR_ARG, "--cache taylorseer: comps=%s: \"%.*s\" is not a component of this model "
+            return err_fail(SC_ERR_ARG, "cache policy taylorseer: comps=%s: \"%.*s\" is not a component of this model "
                                         "(all, or names among its components joined by '/')",
                             t->comps, (int)len, p);
         t->comp_on[c] = 1;

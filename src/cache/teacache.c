@@ -82,7 +82,7 @@ static sc_status parse_coefs(const char *text, double *coef)
         const char *slash = strchr(p, '/');
         const size_t len = slash ? (size_t)(slash - p) : strlen(p);
         if (!parse_coef(p, len, &coef[i]) || (i < TEA_COEFS - 1) != (slash != NULL))
-            return err_fail(SC_ERR_ARG, "--cache teacache: coef=%s is not 5 finite numbers c0/c1/c2/c3/c4 (x^4 first)",
+            return err_fail(SC_ERR_ARG, "cache policy teacache: coef=%s is not 5 finite numbers c0/c1/c2/c3/c4 (x^4 first)",
                            text);
         p = slash ? slash + 1 : p;
     }
@@ -112,7 +112,7 @@ static sc_status tea_create(cache_spec *spec, void **state)
     sc_status s = spec_num(spec, "thresh", 0, 0.0, 1e6, 0.1, &t->thresh);
     if (!s) s = spec_str(spec, "coef", 0, &coef);
     if (!s) s = spec_str(spec, "coef_file", 0, &file);
-    if (!s && coef && file) s = err_fail(SC_ERR_ARG, "--cache teacache: give coef= or coef_file=, not both");
+    if (!s && coef && file) s = err_fail(SC_ERR_ARG, "cache policy teacache: give coef= or coef_file=, not both");
     if (!s && coef) s = parse_coefs(coef, t->coef);
     if (!s && file) s = load_coef_file(t, file);
     if (s) {
@@ -128,7 +128,7 @@ static sc_status tea_begin(void *st, const cache_gen *g)
     tea_state *t = st;
     const size_t n = (size_t)g->rows * g->tokens * g->hidden;
     if (!g->has_modulated_input)
-        return err_fail(SC_ERR_ARG, "--cache teacache: its signal is block 0's modulated input, which this model's "
+        return err_fail(SC_ERR_ARG, "cache policy teacache: its signal is block 0's modulated input, which this model's "
                                     "blocks do not have");
     if (t->path[0] && t->sampler[0] && strcmp(t->sampler, g->sampler))
         err_warn("%s was calibrated with the %s sampler; this generation uses %s", t->path, t->sampler, g->sampler);

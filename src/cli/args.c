@@ -49,9 +49,28 @@ int cli_outputs_distinct(const cli_args *a, const char *const *flags, int n)
     return 0;
 }
 
+/* The library's messages name its parameters; on the command line they are these flags. */
+static const char *const k_param_flags[][2] = {
+    {"(set force to overwrite)", "(use --force to overwrite)"},
+    {"sc_load_opts.num_heads", "--heads"},
+    {"sc_load_opts.input_size", "--input-size"},
+};
+
 int cli_fail(const cli_args *a)
 {
-    fprintf(stderr, "smoothcache %s: %s\n", a->command, sc_last_error());
+    const char *m = sc_last_error();
+    fprintf(stderr, "smoothcache %s: ", a->command);
+    while (*m) {
+        size_t i = 0, n = sizeof k_param_flags / sizeof *k_param_flags;
+        while (i < n && strncmp(m, k_param_flags[i][0], strlen(k_param_flags[i][0]))) i++;
+        if (i < n) {
+            fputs(k_param_flags[i][1], stderr);
+            m += strlen(k_param_flags[i][0]);
+        } else {
+            fputc(*m++, stderr);
+        }
+    }
+    fputc('\n', stderr);
     return sc_last_status() == SC_ERR_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 }
 

@@ -51,7 +51,8 @@ int cli_int_list(const cli_args *a, const char *flag, long min, long max, int **
 
 /* Prints "smoothcache <cmd>: <message>" and returns CLI_EXIT_USAGE. */
 int cli_usage_error(const cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints the library's last error and returns the exit status for its code. */
+/* Prints the library's last error, its parameter names given as this command line's flags
+ * (sc_load_opts.num_heads as --heads...), and returns the exit status for its code. */
 int cli_fail(const cli_args *a);
 
 /* The value of flag, when given, must end in ext (".npy"); else a usage error naming the flag. */

@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +8,15 @@
 #include "cli/commands.h"
 #include "smoothcache_tools.h"
 
+/* Where `make install` puts the demo model, from the executable's folder (CMakeLists.txt sets it
+ * from the install layout: bin/ -> share/smoothcache/models/demo). */
+#ifndef SC_DEMO_MODEL_FROM_BIN
+#define SC_DEMO_MODEL_FROM_BIN "../share/smoothcache/models/demo"
+#endif
+
 /* The shipped demo model: $SMOOTHCACHE_MODEL, else models/demo beside the executable's folder
- * (build/smoothcache -> models/demo of the source tree), else NULL. */
+ * (build/smoothcache -> models/demo of the source tree), else the installed copy
+ * (PREFIX/bin/smoothcache -> PREFIX/share/smoothcache/models/demo), else NULL. */
 const char *cli_default_model(void)
 {
     static char path[4096];
@@ -21,19 +29,21 @@ const char *cli_default_model(void)
     char *slash = strrchr(exe, '/');
     if (!slash) return NULL;
     *slash = '\0';
-    /* The executable's folder's parent, named without "..": build/smoothcache -> models/demo. */
-    slash = strrchr(exe, '/');
-    if (slash && slash != exe && strcmp(slash, "/..") && strcmp(slash, "/.")) *slash = '\0';
-    else if (strlen(exe) + 3 < sizeof exe) strcat(exe, "/..");
-    if (snprintf(path, sizeof path, "%s/models/demo", exe) >= (int)sizeof path) return NULL;
-    if (!sc_is_folder(path)) return NULL;
-    /* Named from the working folder when inside it: that is what files and messages record, not
-     * where this machine keeps the checkout. */
-    char cwd[4096];
-    const size_t len = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
-    if (len > 1 && !strncmp(path, cwd, len) && path[len] == '/')
-        memmove(path, path + len + 1, strlen(path + len + 1) + 1);
-    return path;
+    static const char *const beside[] = {"../models/demo", SC_DEMO_MODEL_FROM_BIN};
+    for (size_t i = 0; i < sizeof beside / sizeof *beside; i++) {
+        char cand[4096];
+        /* Named without "..": the canonical path of what exists. */
+        if (snprintf(cand, sizeof cand, "%s/%s", exe, beside[i]) >= (int)sizeof cand) continue;
+        if (!realpath(cand, path) || !sc_is_folder(path)) continue;
+        /* Named from the working folder when inside it: that is what files and messages record,
+         * not where this machine keeps the checkout. */
+        char cwd[4096];
+        const size_t len = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
+        if (len > 1 && !strncmp(path, cwd, len) && path[len] == '/')
+            memmove(path, path + len + 1, strlen(path + len + 1) + 1);
+        return path;
+    }
+    return NULL;
 }
 
 /* Which option takes a file of each kind sc_describe_file names. */
@@ -81,7 +91,8 @@ int cli_load_model(const cli_args *a, sc_model **m, int pack)
 {
     const char *path = cli_model_path(a);
     if (!path)
-        return cli_usage_error(a, "no --model given and the shipped demo model (models/demo, or $SMOOTHCACHE_MODEL) was not found");
+        return cli_usage_error(a, "no --model given and the shipped demo model was not found ($SMOOTHCACHE_MODEL, models/demo of the source tree, "
+                                  "or share/smoothcache/models/demo of the installed prefix)");
     long heads, size;
     if (cli_int(a, "--heads", 1, 1024, 0, &heads) || cli_int(a, "--input-size", 1, 4096, 0, &size))
         return CLI_EXIT_USAGE;

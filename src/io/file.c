@@ -139,7 +139,7 @@ sc_status file_out_check(const char *path, int force)
     if (!*name) return err_fail(SC_ERR_ARG, "%s: names a folder, not a file", path);
     if (lstat(path, &st) == 0) {
         if (!force)
-            return err_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", path);
+            return err_fail(SC_ERR_EXISTS, "%s: already exists (set force to overwrite)", path);
         if (!S_ISREG(st.st_mode))
             return err_fail(SC_ERR_IO, "%s: exists and is not a regular file; not overwriting", path);
     } else if (errno != ENOENT) {
@@ -246,7 +246,7 @@ sc_status file_out_commit(file_out *o)
         int e = errno;
         file_out_abort(o);
         if (e == EEXIST)
-            return err_fail(SC_ERR_EXISTS, "%s: already exists (use --force to overwrite)", o->path);
+            return err_fail(SC_ERR_EXISTS, "%s: already exists (set force to overwrite)", o->path);
         return err_fail(SC_ERR_IO, "%s: cannot rename into place: %s", o->path, strerror(e));
     }
     tempfiles_remove(o->tmp);

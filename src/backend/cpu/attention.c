@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "backend/cpu/vmath.h"
+#include "backend/cpu/vec.h"
 
 size_t cpu_attention_scratch(int B, int T, int H)
 {
@@ -16,13 +16,14 @@ size_t cpu_attention_scratch(int B, int T, int H)
 /* Row-wise softmax of scale * s over [rows, T], in place. */
 static void softmax_rows(float *s, long rows, int T, float scale)
 {
+    const cpu_vec_ops *vec = cpu_vec();
     #pragma omp parallel for schedule(static)
     for (long r = 0; r < rows; r++) {
         float *x = s + (size_t)r * T;
         float mx = -INFINITY;
         for (int i = 0; i < T; i++) mx = x[i] > mx ? x[i] : mx;
         for (int i = 0; i < T; i++) x[i] *= scale;
-        float sum = vm_exp_sub_sum(x, mx * scale, x, T);
+        float sum = vec->exp_sub_sum(x, mx * scale, x, T);
         float inv = 1.0f / sum;
         #pragma omp simd
         for (int i = 0; i < T; i++) x[i] *= inv;
@@ -96,6 +97,7 @@ static void softmax_biased(float *s, int nb, int nh, int ni, int b0, int h0, int
 {
     const long rows = (long)nb * nh * ni;
     (void)H;
+    const cpu_vec_ops *vec = cpu_vec();
     #pragma omp parallel for schedule(static)
     for (long r = 0; r < rows; r++) {
         const int ii = (int)(r % ni), hh = (int)(r / ni % nh), bb = (int)(r / ni / nh);
@@ -111,7 +113,7 @@ static void softmax_biased(float *s, int nb, int nh, int ni, int b0, int h0, int
             x[j] = v;
             mx = v > mx ? v : mx;
         }
-        const float sum = vm_exp_sub_sum(x, mx, x, T);
+        const float sum = vec->exp_sub_sum(x, mx, x, T);
         const float inv = 1.0f / sum;
         #pragma omp simd
         for (int j = 0; j < T; j++) x[j] *= inv;

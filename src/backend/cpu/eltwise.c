@@ -5,27 +5,17 @@
 #include <string.h>
 
 #include "backend/cpu/kernels.h"
-#include "backend/cpu/vmath.h"
+#include "backend/cpu/vec.h"
 
 void cpu_ln_modulate(float *z, const float *h, int B, int T, int D, float eps,
                      const float *shift, const float *scale, int mod_stride)
 {
+    const cpu_vec_ops *vec = cpu_vec();
     #pragma omp parallel for schedule(static)
     for (int r = 0; r < B * T; r++) {
-        const float *x = h + (size_t)r * D;
-        float *y = z + (size_t)r * D;
         int b = r / T;
-        const float *sh = shift + (size_t)b * mod_stride, *sc = scale + (size_t)b * mod_stride;
-        float sum = 0.0f;
-        #pragma omp simd reduction(+ : sum)
-        for (int i = 0; i < D; i++) sum += x[i];
-        float mean = sum / (float)D;
-        float var = 0.0f;
-        #pragma omp simd reduction(+ : var)
-        for (int i = 0; i < D; i++) var += (x[i] - mean) * (x[i] - mean);
-        float rstd = 1.0f / sqrtf(var / (float)D + eps);
-        #pragma omp simd
-        for (int i = 0; i < D; i++) y[i] = (x[i] - mean) * rstd * (1.0f + sc[i]) + sh[i];
+        vec->ln_modulate_row(z + (size_t)r * D, h + (size_t)r * D, D, eps, shift + (size_t)b * mod_stride,
+                             scale + (size_t)b * mod_stride);
     }
 }
 
@@ -130,32 +120,6 @@ void cpu_cfg_combine(float *e, const float *cond, const float *uncond, float s, 
     }
 }
 
-/* x * sigmoid(x) = x / (1 + exp(-x)), as torch's SiLU computes it. */
-static inline float silu1(float x) { return x / (1.0f + expf(-x)); }
-
-/* y[p][c] = x[p][c] * a[c] + b[c] (then SiLU) for one pixel row of C channels. */
-static inline void scale_shift_row(float *y, const float *x, const float *a, const float *b, int C, int silu)
-{
-    int c = 0;
-#if defined(__AVX512F__)
-    const __m512 one = _mm512_set1_ps(1.0f);
-    for (; c < C; c += SC_VLEN) {
-        __mmask16 m = C - c >= SC_VLEN ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c)) - 1);
-        __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + c), _mm512_maskz_loadu_ps(m, a + c)),
-                                 _mm512_maskz_loadu_ps(m, b + c));
-        if (silu) {
-            __m512 e = vm_exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
-            v = _mm512_div_ps(v, _mm512_add_ps(one, e));
-        }
-        _mm512_mask_storeu_ps(y + c, m, v);
-    }
-#endif
-    for (; c < C; c++) {
-        float v = x[c] * a[c] + b[c];
-        y[c] = silu ? silu1(v) : v;
-    }
-}
-
 void cpu_group_norm(float *y, const float *x, long P, int C, int G, float eps, const float *gamma,
                     const float *beta, int silu, double *stats)
 {
@@ -190,8 +154,9 @@ void cpu_group_norm(float *y, const float *x, long P, int C, int G, float eps, c
             b[c] = beta[c] - meanf * a[c];
         }
     }
+    const cpu_vec_ops *vec = cpu_vec();
     #pragma omp parallel for schedule(static)
-    for (long p = 0; p < P; p++) scale_shift_row(y + (size_t)p * C, x + (size_t)p * C, a, b, C, silu);
+    for (long p = 0; p < P; p++) vec->scale_shift_row(y + (size_t)p * C, x + (size_t)p * C, a, b, C, silu);
 }
 
 void cpu_planes_to_pixels(float *dst, const float *src, int C, long HW, float div, float add)

@@ -1,7 +1,8 @@
 /* The CPU float32 backend's kernels, one function per operation of the table in
  * backend/backend.h (which states each one's contract); cpu.c assembles the table. Files:
  * eltwise.c (element-wise, normalisation, layout), reduce.c (deterministic reductions),
- * history.c (prediction from past outputs), attention.c (oneDNN products + softmax). */
+ * history.c (prediction from past outputs), attention.c (oneDNN products + softmax); the row
+ * kernels whose code or rounding depends on the instruction set are vec.h's, chosen at run time. */
 #ifndef SC_BACKEND_CPU_KERNELS_H
 #define SC_BACKEND_CPU_KERNELS_H
 

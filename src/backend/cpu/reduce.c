@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/vec.h"
 
 /* Chunked so the float partial sums stay short (their rounding is ~1e-7 relative) while the
  * inner loop still vectorises; the signals are read once per evaluation, so a serial pass over
@@ -15,6 +16,7 @@ void cpu_l1_diff(const float *a, const float *b, size_t n, double *diff, double 
      * thread count. Up to L1_MAX_CHUNKS chunks at a time. */
     enum { L1_MAX_CHUNKS = 256 };
     double pd[L1_MAX_CHUNKS], pr[L1_MAX_CHUNKS], d = 0, r = 0;
+    const cpu_vec_ops *vec = cpu_vec();
     for (size_t base = 0; base < n; base += (size_t)L1_MAX_CHUNKS * L1_CHUNK) {
         const size_t left = n - base;
         const long chunks = (long)((left + L1_CHUNK - 1) / L1_CHUNK < L1_MAX_CHUNKS
@@ -22,12 +24,8 @@ void cpu_l1_diff(const float *a, const float *b, size_t n, double *diff, double 
         #pragma omp parallel for schedule(static) if (chunks > 1)
         for (long c = 0; c < chunks; c++) {
             const size_t s0 = base + (size_t)c * L1_CHUNK, e = s0 + L1_CHUNK < n ? s0 + L1_CHUNK : n;
-            float fd = 0, fr = 0;
-            #pragma omp simd reduction(+ : fd, fr)
-            for (size_t i = s0; i < e; i++) {
-                fd += fabsf(a[i] - b[i]);
-                fr += fabsf(b[i]);
-            }
+            float fd, fr;
+            vec->l1_chunk(a + s0, b + s0, e - s0, &fd, &fr);
             pd[c] = fd;
             pr[c] = fr;
         }
@@ -42,16 +40,12 @@ void cpu_l1_diff(const float *a, const float *b, size_t n, double *diff, double 
 
 void cpu_l1_diff_residual(const float *h, const float *h0, const float *b, size_t n, double *diff, double *ref)
 {
+    const cpu_vec_ops *vec = cpu_vec();
     double d = 0, r = 0;
     for (size_t s = 0; s < n; s += L1_CHUNK) {
         const size_t e = s + L1_CHUNK < n ? s + L1_CHUNK : n;
-        float fd = 0, fr = 0;
-        #pragma omp simd reduction(+ : fd, fr)
-        for (size_t i = s; i < e; i++) {
-            const float res = h[i] - h0[i]; /* rounded once, as the reference's stored residual */
-            fd += fabsf(res - b[i]);
-            fr += fabsf(b[i]);
-        }
+        float fd, fr;
+        vec->l1_residual_chunk(h + s, h0 + s, b + s, e - s, &fd, &fr);
         d += fd;
         r += fr;
     }

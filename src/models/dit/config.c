@@ -116,7 +116,7 @@ sc_status dit_config_from_shapes(dit_config *c, const weights *w, const sc_load_
                            (unsigned long long)T);
         c->input_size = (int)g * c->patch;
     } else {
-        return err_fail(SC_ERR_FORMAT, "%s: cannot infer the input size: the file has no pos_embed (pass --input-size)", path);
+        return err_fail(SC_ERR_FORMAT, "%s: cannot infer the input size: the file has no pos_embed (give sc_load_opts.input_size)", path);
     }
     if (o && o->num_heads) {
         c->heads = o->num_heads;
@@ -125,7 +125,7 @@ sc_status dit_config_from_shapes(dit_config *c, const weights *w, const sc_load_
         for (size_t i = 0; i < sizeof std_sizes / sizeof *std_sizes; i++)
             if (std_sizes[i][0] == c->hidden) c->heads = std_sizes[i][1];
         if (!c->heads)
-            return err_fail(SC_ERR_FORMAT, "%s: hidden size %d is not a standard DiT size; pass the number of heads (--heads)",
+            return err_fail(SC_ERR_FORMAT, "%s: hidden size %d is not a standard DiT size; give the number of heads (sc_load_opts.num_heads)",
                            path, c->hidden);
     }
     return SC_OK;

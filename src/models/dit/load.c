@@ -65,10 +65,10 @@ static sc_status load_layout(dit_model *m, const model_probe *p, const sc_load_o
         if ((s = dit_config_from_object(&m->cfg, p->config, p->config_path))) return s;
         /* Heads and size are read off a lone original file's shapes; a config states them. */
         if (o && o->num_heads && o->num_heads != m->cfg.heads)
-            return err_fail(SC_ERR_ARG, "%s gives %d heads: a heads option (--heads %d) applies to original files, "
+            return err_fail(SC_ERR_ARG, "%s gives %d heads: sc_load_opts.num_heads (%d) applies to original files, "
                                         "which have no config", p->config_path, m->cfg.heads, o->num_heads);
         if (o && o->input_size && o->input_size != m->cfg.input_size)
-            return err_fail(SC_ERR_ARG, "%s gives a latent side of %d: an input size (--input-size %d) applies to "
+            return err_fail(SC_ERR_ARG, "%s gives a latent side of %d: sc_load_opts.input_size (%d) applies to "
                                         "original files, which have no config", p->config_path, m->cfg.input_size,
                             o->input_size);
         if ((s = dit_config_finish(&m->cfg, o && o->origin ? o->origin : SC_ORIGIN_DIFFUSERS, p->config_path)))
