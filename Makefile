@@ -20,12 +20,16 @@ deps:
 deps-test:
 	@./scripts/deps.sh test
 
+# Each step adds its count to $(BUILD)/test-summary.txt; the last line is the whole suite's.
+test: export SC_TEST_SUMMARY = $(abspath $(BUILD))/test-summary.txt
 test: deps-test all
+	@rm -f "$$SC_TEST_SUMMARY"
 	@./scripts/run_tests.sh $(BUILD)
 	@./scripts/test_python.sh $(BUILD)
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory test-install
+	@echo "make test: every step passed ($$(paste -sd';' "$$SC_TEST_SUMMARY" | sed 's/;/; /g'))"
 
 test-fast: deps-test all
 	@./scripts/run_tests.sh $(BUILD)

@@ -128,3 +128,4 @@ left=$(find "$prefix" ! -type d)
 [ -z "$left" ] || fail "make uninstall left: $left"
 ok "make uninstall removed every installed file"
 echo "install: $n checks passed"
+[ -z "${SC_TEST_SUMMARY:-}" ] || echo "install: $n checks passed" >>"$SC_TEST_SUMMARY"

@@ -48,7 +48,7 @@ env -u OMP_NUM_THREADS SMOOTHCACHE_LIBRARY="$lib" SMOOTHCACHE_CLI="$build/smooth
     SMOOTHCACHE_SOURCE="$root" SMOOTHCACHE_TEST_STRICT=1 \
     "$py" -m pytest -q -p no:cacheprovider -rfEs --junitxml="$tmp/junit.xml" "$root/python/tests" || st=$?
 "$py" - "$tmp/junit.xml" "$st" <<'EOF'
-import sys, xml.etree.ElementTree as ET
+import os, sys, xml.etree.ElementTree as ET
 import numpy, pytest
 try:
     s = ET.parse(sys.argv[1]).getroot()
@@ -60,6 +60,11 @@ except (OSError, ET.ParseError):
         sys.argv[2] = "1"
 print(f"python: pip install ./python in a fresh virtualenv, Python {sys.version.split()[0]}, numpy {numpy.__version__}, "
       f"pytest {pytest.__version__}")
-print(f"python: {n - f - e - k} passed, {f + e} failed" + (f", {k} skipped" if k else ""))
+line = f"python: {n - f - e - k} passed, {f + e} failed" + (f", {k} skipped" if k else "")
+print(line)
+summary = os.environ.get("SC_TEST_SUMMARY")
+if summary and sys.argv[2] == "0":
+    with open(summary, "a") as out:
+        out.write(line + "\n")
 sys.exit(int(sys.argv[2]))
 EOF

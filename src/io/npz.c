@@ -272,7 +272,7 @@ sc_status npz_write_arrays(const char *path, int n, const npz_array *arrays, int
         const npz_array *a = &arrays[i];
         size_t esize = !strcmp(a->dtype, "<f4") || !strcmp(a->dtype, "<i4") ? 4 : !strcmp(a->dtype, "|u1") ? 1 : 0;
         if (!esize) return err_fail(SC_ERR_ARG, "%s: array dtype \"%s\" (<f4, <i4 or |u1)", path, a->dtype);
-        uint64_t numel;
+        uint64_t numel = 0;
         sc_status s = check_args(path, a->name, (const uint8_t *)a->data, a->rank, a->shape, &numel);
         if (s) return s;
         if (!ck_mul(numel, esize, &bytes[i])) return err_fail(SC_ERR_ARG, "%s: array too large", path);
