@@ -335,8 +335,19 @@ TEST(peers_dbcache_checks_fn_and_bn_against_the_depth_at_begin)
     CHECK_ERR(cache_run_begin(r, &g, 1, macs), SC_ERR_ARG,
               "fn=3 + bn=1 leaves no middle block to skip in this 4-block model (need fn + bn < 4)");
     cache_run_free(r);
-    CHECK_OK(cache_run_create("dbcache", &r)); /* the default fn = 8 does not fit 4 blocks */
-    CHECK_ERR(cache_run_begin(r, &g, 1, macs), SC_ERR_ARG, "fn=8 + bn=0");
+    /* The default fn is 8 on models of more than 16 blocks, a quarter of the blocks (at least 1)
+     * on smaller ones: 1 here, so bn = 3 leaves nothing to skip. */
+    CHECK_OK(cache_run_create("dbcache", &r));
+    CHECK_OK(cache_run_begin(r, &g, 1, macs));
+    cache_run_end(r, NULL);
+    cache_run_free(r);
+    CHECK_OK(cache_run_create("dbcache:bn=3", &r));
+    CHECK_ERR(cache_run_begin(r, &g, 1, macs), SC_ERR_ARG, "fn=1 + bn=3");
+    cache_run_free(r);
+    cache_gen deep = g;
+    deep.depth = 20;
+    CHECK_OK(cache_run_create("dbcache:bn=12", &r));
+    CHECK_ERR(cache_run_begin(r, &deep, 1, macs), SC_ERR_ARG, "fn=8 + bn=12 leaves no middle block to skip in this 20-block model");
     cache_run_free(r);
 }
 
