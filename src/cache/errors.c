@@ -14,12 +14,19 @@
 
 sc_status errors_alloc(cache_errors *e, int steps, int k, int depth, int n_comp, const char *const *names)
 {
+    return errors_alloc_curves(e, steps, k, depth, 1, n_comp, names);
+}
+
+sc_status errors_alloc_curves(cache_errors *e, int steps, int k, int depth, int with_blocks, int n_comp,
+                              const char *const *names)
+{
     memset(e, 0, sizeof *e);
-    if (steps < 2 || steps > 1000 || k < 1 || k >= steps || depth < 1 || depth > 1024)
-        return err_fail(SC_ERR_ARG, "calibration needs 2..1000 steps, 1 <= k < steps (got steps %d, k %d)", steps, k);
+    if (steps < 2 || steps > 1000 || k < 1 || k >= steps || k > ERRORS_MAX_K || depth < 1 || depth > 1024)
+        return err_fail(SC_ERR_ARG, "calibration needs 2..1000 steps, 1 <= k < steps, k <= %d (got steps %d, k %d)",
+                        ERRORS_MAX_K, steps, k);
     if (n_comp < 1 || n_comp > CACHE_MAX_COMP)
         return err_fail(SC_ERR_ARG, "calibration curves for %d components (1..%d)", n_comp, CACHE_MAX_COMP);
-    size_t n = (size_t)(n_comp + (size_t)depth * n_comp) * (size_t)k * (size_t)steps;
+    size_t n = (size_t)(n_comp + (with_blocks ? (size_t)depth * n_comp : 0)) * (size_t)k * (size_t)steps;
     e->v = malloc(n * sizeof *e->v);
     if (!e->v) return err_fail(SC_ERR_NOMEM, "out of memory for error curves");
     for (size_t i = 0; i < n; i++) e->v[i] = NAN;
@@ -77,6 +84,20 @@ sc_status errors_save(const char *path, const cache_errors *e, int force)
     sc_status s = json_save(path, root, JSON_INDENT(1) | JSON_REAL_PRECISION(9), force);
     json_decref(root);
     return s;
+}
+
+/* The shape of [[lag 1 values], ..., [lag k values]]: k lags, lag j with steps - j entries. Checked
+ * for every curve before anything is allocated, so that memory follows what the file holds. */
+static sc_status check_shape(const json_t *a, int k, int steps, const char *path, const char *key)
+{
+    if (!json_is_array(a) || (int)json_array_size(a) != k)
+        return err_fail(SC_ERR_FORMAT, "%s: \"%s\" must be an array of %d lag curves", path, key, k);
+    for (int j = 1; j <= k; j++) {
+        const json_t *row = json_array_get(a, (size_t)j - 1);
+        if (!json_is_array(row) || (int)json_array_size(row) != steps - j)
+            return err_fail(SC_ERR_FORMAT, "%s: \"%s\" lag %d must have %d values", path, key, j, steps - j);
+    }
+    return SC_OK;
 }
 
 /* [[lag 1 values], ..., [lag k values]] into `curve`; every lag must have steps - j entries. */
@@ -144,8 +165,13 @@ sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e)
     if (!n_comp)
         return err_fail(SC_ERR_FORMAT, "%s: not a calibration file (no component curves such as \"attn\"; make one "
                                        "with smoothcache calibrate)", path);
-    int k = (int)json_array_size(first);
-    int steps = (int)json_array_size(json_array_get(first, 0)) + 1;
+    const size_t k_file = json_array_size(first), steps_file = json_array_size(json_array_get(first, 0)) + 1;
+    if (k_file > ERRORS_MAX_K || steps_file > 1000 || steps_file < 2 || k_file >= steps_file)
+        return err_fail(SC_ERR_FORMAT, "%s: \"%s\" has %zu lags over %zu evaluations; a calibration has 1..%d lags, "
+                                       "fewer than its 2..1000 evaluations", path, names[0], k_file, steps_file, ERRORS_MAX_K);
+    const int k = (int)k_file, steps = (int)steps_file;
+    for (int c = 0; c < n_comp; c++)
+        if ((s = check_shape(json_object_get(j, names[c]), k, steps, path, names[c]))) return s;
     int depth = 1;
     const json_t *blocks = json_object_get(meta, "blocks");
     if (json_is_integer(blocks) && json_integer_value(blocks) >= 1 && json_integer_value(blocks) <= 1024)
@@ -159,8 +185,17 @@ sc_status errors_from_object(const json_t *j, const char *path, cache_errors *e)
             return err_fail(SC_ERR_FORMAT, "%s: \"per_block\" has curves for %zu blocks but _meta says %d", path,
                             json_object_size(pb) / per, depth);
         depth = (int)(json_object_size(pb) / per);
+        if (depth > 1024) return err_fail(SC_ERR_FORMAT, "%s: \"per_block\" has curves for %d blocks (at most 1024)", path, depth);
+        for (int l = 0; l < depth; l++)
+            for (int c = 0; c < n_comp; c++) {
+                char bkey[48];
+                snprintf(bkey, sizeof bkey, "%s-%d", names[c], l);
+                const json_t *a = json_object_get(pb, bkey);
+                if (!a) return err_fail(SC_ERR_FORMAT, "%s: per_block lacks \"%s\"", path, bkey);
+                if ((s = check_shape(a, k, steps, path, bkey))) return s;
+            }
     }
-    if ((s = errors_alloc(e, steps, k, depth, n_comp, names))) goto done;
+    if ((s = errors_alloc_curves(e, steps, k, depth, pb != NULL, n_comp, names))) goto done;
     for (int c = 0; c < n_comp && !s; c++) s = read_curves(e, c, json_object_get(j, e->comp[c]), path, e->comp[c]);
     if (!s && pb) {
         e->has_blocks = 1;

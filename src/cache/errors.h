@@ -22,8 +22,14 @@ typedef struct {
     json_t *meta; /* "_meta" object (owned) or NULL */
 } cache_errors;
 
-/* names: n_comp component names (copied). */
+/* The most lags a calibration holds (the calibrator's k is 1..16). */
+#define ERRORS_MAX_K 16
+
+/* names: n_comp component names (copied); with per-block curves for `depth` blocks. */
 sc_status errors_alloc(cache_errors *e, int steps, int k, int depth, int n_comp, const char *const *names);
+/* The same with per-block curves only when with_blocks (else depth is only recorded). */
+sc_status errors_alloc_curves(cache_errors *e, int steps, int k, int depth, int with_blocks, int n_comp,
+                              const char *const *names);
 void errors_free(cache_errors *e);
 
 static inline double *errors_at(const cache_errors *e, int curve, int j, int i)

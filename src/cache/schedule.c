@@ -297,40 +297,170 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The curves a search for `out` reads: per component (per_block = 0), or per block and component;
+ * curve[l * comps + c] (l = 0 only without per_block), -1 for a component without curves. */
+static int search_curves(const cache_errors *e, int per_block, const cache_schedule *out, int *curve)
+{
+    const int blocks = per_block ? out->depth : 1;
+    int used = 0;
+    for (int l = 0; l < blocks; l++)
+        for (int c = 0; c < out->comps.n; c++) {
+            const int k = curve_of(e, &out->comps, c);
+            curve[l * out->comps.n + c] = k < 0 ? -1 : per_block ? errors_block_curve(e, l, k) : k;
+            used += k >= 0;
+        }
+    return used;
+}
+
+/* Executed / uncached MACs when every block of component c computes computed[l * comps + c]
+ * evaluations (one row for all blocks without per_block). */
+static double counts_ratio(const cache_schedule *out, int per_block, const int *computed, uint64_t macs_forward,
+                           const uint64_t *macs_comp)
+{
+    const double full = (double)macs_forward * out->steps;
+    double skipped = 0;
+    for (int l = 0; l < out->depth; l++)
+        for (int c = 0; c < out->comps.n; c++)
+            skipped += (double)macs_comp[c] * (out->steps - computed[(per_block ? l : 0) * out->comps.n + c]);
+    return (full - skipped) / full;
+}
+
+static sc_status search_too_big(const char *what, double work)
+{
+    return err_fail(SC_ERR_ARG, "the %s over this calibration would take about %.3g steps, more than the limit of %.0e "
+                                "(it grows with evaluations, lags and per-block curves): give a threshold alpha instead, "
+                                "or use the per-component curves", what, work, SCHEDULE_SEARCH_LIMIT);
+}
+
 sc_status schedule_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
                               const uint64_t *macs_comp, cache_schedule *out, double *alpha)
 {
-    /* The schedule only changes where alpha crosses a measured error: try those, ascending. */
-    const int first = per_block ? e->n_comp : 0, last = per_block ? e->n_comp + e->depth * e->n_comp : e->n_comp;
-    size_t cap = (size_t)(last - first) * e->k * e->steps + 1, n = 0;
-    double *cand = malloc(cap * sizeof *cand);
-    if (!cand) return err_fail(SC_ERR_NOMEM, "out of memory");
+    if (per_block && !e->has_blocks) return err_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
+    if (out->steps != e->steps)
+        return err_fail(SC_ERR_FORMAT, "the calibration covers %d evaluations but this generation makes %d", e->steps, out->steps);
+    if (per_block && out->depth != e->depth)
+        return err_fail(SC_ERR_FORMAT, "the calibration has %d blocks but the model has %d", e->depth, out->depth);
+    const int blocks = per_block ? out->depth : 1, rows = blocks * out->comps.n, T = e->steps;
+    int *curve = malloc((size_t)rows * sizeof *curve), *computed = malloc((size_t)rows * sizeof *computed);
+    unsigned char *row = malloc((size_t)T);
+    double *cand = NULL;
+    sc_status s = SC_OK;
+    if (!curve || !computed || !row) {
+        s = err_fail(SC_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    const int used = search_curves(e, per_block, out, curve);
+    /* The schedule only changes where alpha crosses a measured error of a curve in use: try those,
+     * ascending, each costing one greedy scan per curve in use (not per block when the blocks
+     * share their component's curve). */
+    size_t cap = (size_t)used * e->k * T + 1, n = 0;
+    if (!(cand = malloc(cap * sizeof *cand))) {
+        s = err_fail(SC_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     cand[n++] = 0.0;
-    for (int cv = first; cv < last; cv++)
-        for (int j = 1; j <= e->k; j++)
-            for (int i = 0; i < e->steps - j; i++) {
-                double v = *errors_at(e, cv, j, i);
+    for (int r = 0; r < rows; r++)
+        for (int j = 1; curve[r] >= 0 && j <= e->k; j++)
+            for (int i = 0; i < T - j; i++) {
+                double v = *errors_at(e, curve[r], j, i);
                 if (isfinite(v)) cand[n++] = v;
             }
     qsort(cand, n, sizeof *cand, cmp_double);
-    sc_status s = SC_OK;
+    size_t unique = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!i || cand[i] != cand[unique - 1]) cand[unique++] = cand[i];
+    const double work = (double)unique * (double)(used ? used : 1) * T * e->k;
+    if (work > SCHEDULE_SEARCH_LIMIT) {
+        s = search_too_big("compute-budget search", work);
+        goto done;
+    }
     double best = NAN, ratio = 1.0;
-    for (size_t i = 0; i < n; i++) {
-        if (i && cand[i] == cand[i - 1]) continue;
-        if ((s = schedule_from_errors(e, cand[i], per_block, out))) break;
-        ratio = schedule_mac_ratio(out, macs_forward, macs_comp);
-        if (ratio <= target) {
-            best = cand[i];
-            break;
+    for (size_t i = 0; i < unique && isnan(best); i++) {
+        for (int r = 0; r < rows; r++) {
+            if (curve[r] < 0) {
+                computed[r] = T;
+                continue;
+            }
+            schedule_greedy(e, curve[r], cand[i], row);
+            int m = 0;
+            for (int t = 0; t < T; t++) m += row[t];
+            computed[r] = m;
+        }
+        ratio = counts_ratio(out, per_block, computed, macs_forward, macs_comp);
+        if (ratio <= target) best = cand[i];
+    }
+    if (isnan(best)) {
+        s = err_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs: the most aggressive one (k=%d) executes %.3f",
+                     target, e->k, ratio);
+        goto done;
+    }
+    if (!(s = schedule_from_errors(e, best, per_block, out))) *alpha = best;
+done:
+    free(curve);
+    free(computed);
+    free(row);
+    free(cand);
+    return s;
+}
+
+/* CacheQuant's dynamic programme for one curve, for every number of computations at once:
+ * C[g][n] is the least summed error of a schedule of evaluations 0..n with g + 1 computations,
+ * the last at n; from[g][n] the computation before it. The error of reusing p's output at
+ * p+1 .. n-1 comes from prefix sums over the lag (R[p][d] = sum_{j<=d} err(j, p)), so the table
+ * costs O(gmax * T * (k + 1)). Tables are [gmax][T]; the caller frees *C and *from. */
+static sc_status dp_tables(const cache_errors *e, int curve, int gmax, double **Cout, int **fromout)
+{
+    const int T = e->steps, k = e->k;
+    const size_t cells = (size_t)gmax * T;
+    double *C = malloc(cells * sizeof *C), *R = malloc((size_t)T * (k + 1) * sizeof *R);
+    int *from = malloc(cells * sizeof *from);
+    if (!C || !from || !R) {
+        free(C);
+        free(from);
+        free(R);
+        return err_fail(SC_ERR_NOMEM, "out of memory");
+    }
+    for (int p = 0; p < T; p++) {
+        double acc = 0;
+        R[(size_t)p * (k + 1)] = 0;
+        for (int d = 1; d <= k; d++) {
+            const double v = p + d < T ? *errors_at(e, curve, d, p) : INFINITY;
+            acc = isfinite(v) && isfinite(acc) ? acc + v : INFINITY;
+            R[(size_t)p * (k + 1) + d] = acc;
         }
     }
-    free(cand);
-    if (s) return s;
-    if (isnan(best))
-        return err_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs: the most aggressive one (k=%d) executes %.3f",
-                       target, e->k, ratio);
-    *alpha = best;
+    for (size_t i = 0; i < cells; i++) {
+        C[i] = INFINITY;
+        from[i] = -1;
+    }
+    C[0] = 0.0; /* g = 0: the first evaluation */
+    for (int g = 1; g < gmax; g++)
+        for (int n = g; n < T; n++) {
+            double best = INFINITY;
+            int arg = -1;
+            for (int p = n - 1; p >= 0 && n - p - 1 <= k; p--) {
+                const double prev = C[(size_t)(g - 1) * T + p];
+                if (!isfinite(prev)) continue;
+                const double run = R[(size_t)p * (k + 1) + (n - p - 1)]; /* reusing p at p+1 .. n-1 */
+                if (isfinite(run) && prev + run < best) {
+                    best = prev + run;
+                    arg = p;
+                }
+            }
+            C[(size_t)g * T + n] = best;
+            from[(size_t)g * T + n] = arg;
+        }
+    free(R);
+    *Cout = C;
+    *fromout = from;
     return SC_OK;
+}
+
+/* The schedule of `computed` computations out of the tables (computed <= gmax). */
+static void dp_backtrack(const int *from, int T, int computed, unsigned char *out)
+{
+    memset(out, 0, (size_t)T);
+    for (int g = computed - 1, n = T - 1; g >= 0 && n >= 0; n = from[(size_t)g * T + n], g--) out[n] = 1;
 }
 
 sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned char *out, double *cost)
@@ -339,48 +469,16 @@ sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned c
     if (computed < 2 || computed > T)
         return err_fail(SC_ERR_ARG, "a schedule of %d evaluations computes between 2 and %d of them (asked %d)", T, T,
                        computed);
-    /* C[g][n]: least error with g + 1 computations, the last at n; from[g][n]: the one before. */
-    const size_t cells = (size_t)computed * T;
-    double *C = malloc(cells * sizeof *C);
-    int *from = malloc(cells * sizeof *from);
-    if (!C || !from) {
-        free(C);
-        free(from);
-        return err_fail(SC_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < cells; i++) {
-        C[i] = INFINITY;
-        from[i] = -1;
-    }
-    C[0] = 0.0; /* g = 0: the first evaluation */
-    for (int g = 1; g < computed; g++)
-        for (int n = g; n < T; n++) {
-            double best = INFINITY;
-            int arg = -1;
-            for (int p = n - 1; p >= 0 && n - p - 1 <= k; p--) {
-                double prev = C[(size_t)(g - 1) * T + p];
-                if (!isfinite(prev)) continue;
-                double run = 0; /* reusing p's output at p+1 .. n-1 */
-                for (int i = p + 1; i < n && isfinite(run); i++) {
-                    double v = *errors_at(e, curve, i - p, p);
-                    run = isfinite(v) ? run + v : INFINITY;
-                }
-                if (prev + run < best) {
-                    best = prev + run;
-                    arg = p;
-                }
-            }
-            C[(size_t)g * T + n] = best;
-            from[(size_t)g * T + n] = arg;
-        }
-    double total = C[(size_t)(computed - 1) * T + (T - 1)];
-    sc_status s = SC_OK;
+    double *C;
+    int *from;
+    sc_status s = dp_tables(e, curve, computed, &C, &from);
+    if (s) return s;
+    const double total = C[(size_t)(computed - 1) * T + (T - 1)];
     if (!isfinite(total)) {
         s = err_fail(SC_ERR_ARG, "no schedule of %d evaluations computes only %d with reuse runs of at most k=%d", T,
                     computed, k);
     } else {
-        memset(out, 0, (size_t)T);
-        for (int g = computed - 1, n = T - 1; g >= 0; n = from[(size_t)g * T + n], g--) out[n] = 1;
+        dp_backtrack(from, T, computed, out);
         if (cost) *cost = total;
     }
     free(C);
@@ -392,25 +490,70 @@ sc_status schedule_dp_for_budget(const cache_errors *e, double target, int per_b
                                  const uint64_t *macs_comp, cache_schedule *out, int *computed)
 {
     if (per_block && !e->has_blocks) return err_fail(SC_ERR_FORMAT, "the calibration file has no per-block curves");
-    /* Ratios fall as g falls: the largest g within the budget is the best schedule for it. The
-     * fewest computations: the first, then one at least every k + 1 evaluations up to the last
-     * (ceil((T - 1) / (k + 1)) more). */
-    const int T = e->steps, min_g = (T - 1 + e->k) / (e->k + 1) + 1;
-    for (int g = T; g >= (min_g > 2 ? min_g : 2); g--) {
-        int ok = 1;
-        for (int c = 0; c < out->comps.n && ok; c++) {
-            const int k = curve_of(e, &out->comps, c);
-            for (int l = 0; l < out->depth && ok; l++) {
-                unsigned char *row = schedule_row(out, l, c);
-                if (k < 0) memset(row, 1, (size_t)out->steps);
-                else ok = schedule_dp(e, per_block ? errors_block_curve(e, l, k) : k, g, row, NULL) == SC_OK;
-            }
-        }
-        if (!ok) continue;
-        if (schedule_mac_ratio(out, macs_forward, macs_comp) <= target) {
-            *computed = g;
-            return SC_OK;
-        }
+    if (out->steps != e->steps)
+        return err_fail(SC_ERR_FORMAT, "the calibration covers %d evaluations but this generation makes %d", e->steps, out->steps);
+    if (per_block && out->depth != e->depth)
+        return err_fail(SC_ERR_FORMAT, "the calibration has %d blocks but the model has %d", e->depth, out->depth);
+    const int T = e->steps, blocks = per_block ? out->depth : 1, rows = blocks * out->comps.n;
+    int *curve = malloc((size_t)rows * sizeof *curve), *counts = malloc((size_t)rows * sizeof *counts);
+    /* feasible[g]: every curve in use has a schedule of g computations (g = 2..T). */
+    unsigned char *feasible = malloc((size_t)T + 1);
+    sc_status s = SC_OK;
+    if (!curve || !counts || !feasible) {
+        s = err_fail(SC_ERR_NOMEM, "out of memory");
+        goto done;
     }
-    return err_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs with reuse runs of at most k=%d", target, e->k);
+    const int used = search_curves(e, per_block, out, curve);
+    /* One table per curve in use, not per block sharing it, for every count at once; built twice
+     * (feasibility, then the chosen count's schedules). */
+    const double work = 2.0 * (used ? used : 1) * (double)T * T * (e->k + 1);
+    if (work > SCHEDULE_SEARCH_LIMIT) {
+        s = search_too_big("DP solver", work);
+        goto done;
+    }
+    memset(feasible, 1, (size_t)T + 1);
+    for (int r = 0; r < rows && !s; r++) {
+        if (curve[r] < 0) continue;
+        double *C;
+        int *from;
+        if ((s = dp_tables(e, curve[r], T, &C, &from))) break;
+        for (int g = 2; g <= T; g++) feasible[g] &= isfinite(C[(size_t)(g - 1) * T + (T - 1)]) != 0;
+        free(C);
+        free(from);
+    }
+    if (s) goto done;
+    /* Ratios fall as g falls: the largest feasible g within the budget is the best schedule. */
+    int best = -1;
+    for (int g = T; g >= 2 && best < 0; g--) {
+        if (!feasible[g]) continue;
+        for (int r = 0; r < rows; r++) counts[r] = curve[r] < 0 ? T : g;
+        if (counts_ratio(out, per_block, counts, macs_forward, macs_comp) <= target) best = g;
+    }
+    if (best < 0) {
+        s = err_fail(SC_ERR_ARG, "no schedule reaches %.3f of the uncached MACs with reuse runs of at most k=%d", target,
+                     e->k);
+        goto done;
+    }
+    for (int r = 0; r < rows && !s; r++) {
+        const int c = r % out->comps.n;
+        unsigned char *row0 = schedule_row(out, per_block ? r / out->comps.n : 0, c);
+        if (curve[r] < 0) {
+            memset(row0, 1, (size_t)T);
+        } else {
+            double *C;
+            int *from;
+            if ((s = dp_tables(e, curve[r], best, &C, &from))) break;
+            dp_backtrack(from, T, best, row0);
+            free(C);
+            free(from);
+        }
+        if (!per_block) /* every block shares its component's schedule */
+            for (int l = 1; l < out->depth; l++) memcpy(schedule_row(out, l, c), row0, (size_t)T);
+    }
+    if (!s) *computed = best;
+done:
+    free(curve);
+    free(counts);
+    free(feasible);
+    return s;
 }

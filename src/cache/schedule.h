@@ -52,7 +52,13 @@ void schedule_greedy(const cache_errors *e, int curve, double alpha, unsigned ch
  * curves; a component is matched to the file's curves by name or alias (none: always compute). */
 sc_status schedule_from_errors(const cache_errors *e, double alpha, int per_block, cache_schedule *out);
 
-/* The smallest alpha whose schedule executes at most `target` of the uncached MACs. */
+/* The most elementary steps a schedule search (compute budget, DP) may take; a file that would
+ * need more is refused with the estimate, before any search. */
+#define SCHEDULE_SEARCH_LIMIT 2e9
+
+/* The smallest alpha whose schedule executes at most `target` of the uncached MACs. Cost: one
+ * greedy scan per curve in use (per component, or per block and component) per distinct value of
+ * those curves; refused past SCHEDULE_SEARCH_LIMIT. */
 sc_status schedule_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
                               const uint64_t *macs_comp, cache_schedule *out, double *alpha);
 
@@ -63,7 +69,8 @@ sc_status schedule_for_budget(const cache_errors *e, double target, int per_bloc
 sc_status schedule_dp(const cache_errors *e, int curve, int computed, unsigned char *out, double *cost);
 
 /* The most computations (the same count for every block and component) whose DP schedules
- * execute at most `target` of the uncached MACs, and those schedules. */
+ * execute at most `target` of the uncached MACs, and those schedules. Cost: two DP tables of
+ * O(T^2 (k + 1)) per curve in use; refused past SCHEDULE_SEARCH_LIMIT. */
 sc_status schedule_dp_for_budget(const cache_errors *e, double target, int per_block, uint64_t macs_forward,
                                  const uint64_t *macs_comp, cache_schedule *out, int *computed);
 
