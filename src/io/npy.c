@@ -14,68 +14,130 @@
 
 typedef enum { NPY_F4, NPY_F8, NPY_I4, NPY_I8, NPY_U1 } npy_dtype;
 
-static const char *skip_ws(const char *p, const char *end)
+/* The header is the Python dict literal numpy writes, parsed as such (not searched for keys):
+ * {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } then spaces and a newline.
+ * Exactly the three keys, each once, at the top level; strings without escapes; no NUL byte. */
+typedef struct {
+    const char *start, *p, *end;
+    const char *what;
+} hdr;
+
+static void ws(hdr *h)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n')) p++;
-    return p;
+    while (h->p < h->end && (*h->p == ' ' || *h->p == '\t' || *h->p == '\n' || *h->p == '\r')) h->p++;
 }
 
-/* Finds 'key': in the header dict and returns a pointer to its value. */
-static const char *find_key(const char *h, const char *end, const char *key)
+static int eat(hdr *h, char c)
 {
-    size_t kl = strlen(key);
-    for (const char *p = h; p + kl + 2 < end; p++) {
-        if ((*p == '\'' || *p == '"') && p[kl + 1] == *p && memcmp(p + 1, key, kl) == 0) {
-            const char *q = skip_ws(p + kl + 2, end);
-            if (q < end && *q == ':') return skip_ws(q + 1, end);
-        }
+    ws(h);
+    if (h->p < h->end && *h->p == c) {
+        h->p++;
+        return 1;
     }
-    return NULL;
+    return 0;
 }
 
-static sc_status parse_dict(const char *h, size_t n, const char *what, npy_dtype *dt, npy_array *a)
+/* A quoted string (' or ") without backslashes, into out. */
+static sc_status string(hdr *h, char *out, size_t cap, const char *role)
 {
-    const char *end = h + n;
-    const char *d = find_key(h, end, "descr");
-    const char *fo = find_key(h, end, "fortran_order");
-    const char *sh = find_key(h, end, "shape");
-    if (!d || !fo || !sh)
-        return err_fail(SC_ERR_FORMAT, "%s: .npy header lacks %s", what,
-                       !d ? "'descr'" : !fo ? "'fortran_order'" : "'shape'");
-    static const struct { const char *s; npy_dtype t; } types[] = {
-        {"'<f4'", NPY_F4}, {"'<f8'", NPY_F8}, {"'<i4'", NPY_I4}, {"'<i8'", NPY_I8}, {"'|u1'", NPY_U1}};
-    size_t i;
-    for (i = 0; i < sizeof types / sizeof *types; i++)
-        if ((size_t)(end - d) >= 5 && memcmp(d, types[i].s, 5) == 0) break;
-    if (i == sizeof types / sizeof *types)
-        return err_fail(SC_ERR_UNSUPPORTED, "%s: .npy dtype %.*s is not supported (use little-endian float32)",
-                       what, (int)((size_t)(end - d) < 8 ? (size_t)(end - d) : 8), d);
-    *dt = types[i].t;
-    if ((size_t)(end - fo) < 5 || memcmp(fo, "False", 5) != 0)
-        return err_fail(SC_ERR_UNSUPPORTED, "%s: Fortran-order .npy arrays are not supported", what);
-    if (sh >= end || *sh != '(') return err_fail(SC_ERR_FORMAT, "%s: .npy shape is not a tuple", what);
-    const char *p = sh + 1;
+    ws(h);
+    if (h->p >= h->end || (*h->p != '\'' && *h->p != '"'))
+        return err_fail(SC_ERR_FORMAT, "%s: .npy header: expected a quoted %s at offset %td", h->what, role,
+                        h->p - h->start);
+    const char q = *h->p++;
+    const char *start = h->p;
+    while (h->p < h->end && *h->p != q) {
+        if (*h->p == '\\' || *h->p == '\n')
+            return err_fail(SC_ERR_FORMAT, "%s: .npy header: a %s with an escape or a line break", h->what, role);
+        h->p++;
+    }
+    if (h->p >= h->end) return err_fail(SC_ERR_FORMAT, "%s: .npy header: an unterminated %s", h->what, role);
+    const size_t n = (size_t)(h->p - start);
+    h->p++;
+    if (n >= cap) return err_fail(SC_ERR_FORMAT, "%s: .npy header: a %s of %zu characters", h->what, role, n);
+    memcpy(out, start, n);
+    out[n] = '\0';
+    return SC_OK;
+}
+
+static sc_status shape_tuple(hdr *h, npy_array *a)
+{
+    if (!eat(h, '(')) return err_fail(SC_ERR_FORMAT, "%s: .npy shape is not a tuple", h->what);
     a->rank = 0;
     for (;;) {
-        p = skip_ws(p, end);
-        if (p < end && *p == ')') break;
-        if (a->rank == NPY_MAX_RANK) return err_fail(SC_ERR_FORMAT, "%s: .npy rank exceeds %d", what, NPY_MAX_RANK);
+        if (eat(h, ')')) return SC_OK;
+        if (a->rank == NPY_MAX_RANK) return err_fail(SC_ERR_FORMAT, "%s: .npy rank exceeds %d", h->what, NPY_MAX_RANK);
+        ws(h);
         uint64_t v = 0;
         int digits = 0;
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (!ck_mul(v, 10, &v) || !ck_add(v, (uint64_t)(*p - '0'), &v) || v > (1ull << 48))
-                return err_fail(SC_ERR_FORMAT, "%s: .npy dimension too large", what);
-            p++;
+        while (h->p < h->end && *h->p >= '0' && *h->p <= '9') {
+            if (!ck_mul(v, 10, &v) || !ck_add(v, (uint64_t)(*h->p - '0'), &v) || v > (1ull << 48))
+                return err_fail(SC_ERR_FORMAT, "%s: .npy dimension too large", h->what);
+            h->p++;
             digits++;
         }
-        if (!digits) return err_fail(SC_ERR_FORMAT, "%s: malformed .npy shape", what);
+        if (!digits) return err_fail(SC_ERR_FORMAT, "%s: malformed .npy shape", h->what);
         a->shape[a->rank++] = v;
-        p = skip_ws(p, end);
-        if (p < end && *p == ',') p++;
-        else if (p < end && *p == ')') break;
-        else return err_fail(SC_ERR_FORMAT, "%s: malformed .npy shape", what);
+        if (eat(h, ',')) continue;
+        if (eat(h, ')')) return SC_OK;
+        return err_fail(SC_ERR_FORMAT, "%s: malformed .npy shape", h->what);
     }
-    return SC_OK;
+}
+
+static sc_status parse_dict(const char *text, size_t n, const char *what, npy_dtype *dt, npy_array *a)
+{
+    if (memchr(text, '\0', n)) return err_fail(SC_ERR_FORMAT, "%s: .npy header holds a NUL byte", what);
+    hdr h = {text, text, text + n, what};
+    if (!eat(&h, '{')) return err_fail(SC_ERR_FORMAT, "%s: .npy header is not a dict", what);
+    int seen_descr = 0, seen_fo = 0, seen_shape = 0;
+    char descr[16] = "";
+    sc_status s;
+    while (!eat(&h, '}')) {
+        char key[32];
+        if ((s = string(&h, key, sizeof key, "key"))) return s;
+        if (!eat(&h, ':')) return err_fail(SC_ERR_FORMAT, "%s: .npy header: no ':' after '%s'", what, key);
+        if (!strcmp(key, "descr")) {
+            if (seen_descr++) return err_fail(SC_ERR_FORMAT, "%s: .npy header gives 'descr' twice", what);
+            ws(&h);
+            if (h.p < h.end && *h.p == '[')
+                return err_fail(SC_ERR_UNSUPPORTED, "%s: structured .npy dtypes are not supported (use float32)", what);
+            if ((s = string(&h, descr, sizeof descr, "dtype"))) return s;
+        } else if (!strcmp(key, "fortran_order")) {
+            if (seen_fo++) return err_fail(SC_ERR_FORMAT, "%s: .npy header gives 'fortran_order' twice", what);
+            ws(&h);
+            if ((size_t)(h.end - h.p) >= 4 && !memcmp(h.p, "True", 4))
+                return err_fail(SC_ERR_UNSUPPORTED, "%s: Fortran-order .npy arrays are not supported", what);
+            if ((size_t)(h.end - h.p) < 5 || memcmp(h.p, "False", 5))
+                return err_fail(SC_ERR_FORMAT, "%s: .npy 'fortran_order' is not True or False", what);
+            h.p += 5;
+        } else if (!strcmp(key, "shape")) {
+            if (seen_shape++) return err_fail(SC_ERR_FORMAT, "%s: .npy header gives 'shape' twice", what);
+            if ((s = shape_tuple(&h, a))) return s;
+        } else {
+            return err_fail(SC_ERR_FORMAT, "%s: .npy header has the key '%s' (only descr, fortran_order, shape)", what,
+                            key);
+        }
+        if (!eat(&h, ',')) {
+            if (eat(&h, '}')) break;
+            return err_fail(SC_ERR_FORMAT, "%s: .npy header: expected ',' or '}' after '%s'", what, key);
+        }
+    }
+    ws(&h);
+    if (h.p != h.end) return err_fail(SC_ERR_FORMAT, "%s: .npy header has bytes after its dict", what);
+    if (!seen_descr || !seen_fo || !seen_shape)
+        return err_fail(SC_ERR_FORMAT, "%s: .npy header lacks %s", what,
+                       !seen_descr ? "'descr'" : !seen_fo ? "'fortran_order'" : "'shape'");
+    /* The dtypes read (docs/FORMATS.md): little-endian float32/float64/int32/int64 and uint8. */
+    static const struct {
+        const char *s;
+        npy_dtype t;
+    } types[] = {{"<f4", NPY_F4}, {"<f8", NPY_F8}, {"<i4", NPY_I4}, {"<i8", NPY_I8}, {"|u1", NPY_U1}};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+        if (!strcmp(descr, types[i].s)) {
+            *dt = types[i].t;
+            return SC_OK;
+        }
+    return err_fail(SC_ERR_UNSUPPORTED, "%s: .npy dtype '%s' is not supported (<f4, <f8, <i4, <i8 or |u1)", what, descr);
 }
 
 sc_status npy_parse(const uint8_t *b, uint64_t size, const char *what, npy_array *a)
