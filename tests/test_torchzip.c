@@ -598,3 +598,23 @@ TEST(torch_convert_usage_errors_name_the_problem)
     struct stat st;
     CHECK(stat(test_path("x.safetensors"), &st) != 0);
 }
+
+/* convert never writes a safetensors file it cannot read back: a tensor named "__metadata__"
+ * (possible in a PyTorch file) is refused, and nothing appears at the output path. */
+TEST(torch_convert_refuses_a_tensor_named_like_the_metadata)
+{
+    static const uint8_t image[16] = {0};
+    const st_tensor_src entries[2] = {{"__metadata__", ST_F32, 1, {2}, 0}, {"w", ST_F32, 1, {2}, 8}};
+    st_file *f;
+    CHECK_OK(st_from_entries("crafted.pt", image, sizeof image, entries, 2, NULL, &f));
+    CHECK_ERR(st_write(test_path("m.safetensors"), f, 0), SC_ERR_FORMAT, "a tensor is named \"__metadata__\"");
+    st_close(f);
+    struct stat st;
+    CHECK(stat(test_path("m.safetensors"), &st) != 0);
+    /* An ordinary one is read back before it takes its name, and is there afterwards. */
+    const st_tensor_src ok[1] = {{"w", ST_F32, 1, {4}, 0}};
+    CHECK_OK(st_from_entries("crafted.pt", image, sizeof image, ok, 1, NULL, &f));
+    CHECK_OK(st_write(test_path("w.safetensors"), f, 0));
+    st_close(f);
+    CHECK(stat(test_path("w.safetensors"), &st) == 0);
+}

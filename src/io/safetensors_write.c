@@ -110,6 +110,11 @@ sc_status st_write(const char *path, const st_file *src, int force)
     strbuf h = {0};
     sc_status s = SC_OK;
     if (!order || !begin) s = err_fail(SC_ERR_NOMEM, "%s: out of memory", path);
+    /* A name the format reserves would make a file no reader takes as written. */
+    for (size_t i = 0; i < n && !s; i++)
+        if (!strcmp(st_at(src, i)->name, "__metadata__"))
+            s = err_fail(SC_ERR_FORMAT, "%s: a tensor is named \"__metadata__\", the name safetensors reserves for "
+                                        "its metadata: it cannot be written as safetensors", st_path(src));
     if (!s) {
         for (size_t i = 0; i < n; i++) order[i] = st_at(src, i);
         qsort(order, n, sizeof *order, cmp_layout);
@@ -131,6 +136,20 @@ sc_status st_write(const char *path, const st_file *src, int force)
                 s = file_out_write(&o, st_data(src, order[i]), bytes);
             }
         }
+        /* Read back before it takes the final name: what is written must parse as it was meant. */
+        st_file *back = NULL;
+        if (!s && (s = st_open(o.tmp, &back))) {
+            const sc_status why = s;
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", err_last_message());
+            file_out_abort(&o);
+            s = err_fail(why, "%s: the file written does not read back (%s); nothing was written", path, msg);
+        } else if (!s && st_count(back) != n) {
+            file_out_abort(&o);
+            s = err_fail(SC_ERR_FORMAT, "%s: the file written reads back with %zu tensors, not %zu; nothing was written",
+                         path, st_count(back), n);
+        }
+        st_close(back);
         if (!s) s = file_out_commit(&o);
     }
     free(h.p);
