@@ -6,6 +6,7 @@
  * First-Block-Cache and MagCache hooks, transcriptions of TeaCache's and DBCache's rules). */
 #include "backend/backend.h"
 #include "cache/polyfit.h"
+#include "cache/predict.h"
 #include "cache/run.h"
 #include "harness.h"
 #include "io/json.h"
@@ -680,4 +681,36 @@ TEST(peers_calibrate_cli_writes_coefficients_teacache_can_load)
     snprintf(args, sizeof args, "calibrate --for easycache --model %s --out %s", test_fixture("dit_a"), test_path("k.json"));
     CHECK(test_cli(args, &out) == 2 && strstr(out, "'easycache' is not a policy that calibrates (smooth, teacache, magcache)"));
     free(out);
+}
+
+/* Every number inside an option value goes through the strict syntax of the others: no spaces,
+ * '+', hex, inf or nan, in AdaCache's codebook and TeaCache's coefficients; predictor names
+ * exact. */
+TEST(peers_numbers_inside_option_values_are_strict)
+{
+    static const char *const bad[] = {
+        "adacache:codebook= 0.1:2", "adacache:codebook=0x1p-3:2", "adacache:codebook=0.1:+2",
+        "adacache:codebook=0.1: 2", "adacache:codebook=inf:2", "adacache:codebook=nan:2", "adacache:codebook=0.1:2/",
+        "adacache:codebook=0.1:2/0.05:3", "adacache:codebook=0.1:2.5", "adacache:codebook=-0.1:2",
+        "adacache:codebook=0.1:0", "adacache:codebook=0.1", "teacache:coef=1/2/3/4/+5", "teacache:coef=1/2/3/4/ 5",
+        "teacache:coef=1/2/3/4/1e999", "fora:n=+3", "fora:n= 3", "taylorseer:interval=0x4",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cache_run *r = NULL;
+        const sc_status s = cache_run_create(bad[i], &r);
+        CHECK_MSG(s == SC_ERR_ARG, "%s: status %d (%s)", bad[i], s, sc_last_error());
+        cache_run_free(r);
+    }
+    cache_run *r;
+    CHECK_OK(cache_run_create("adacache:codebook=0.05:4/0.1:2/1e0:1", &r));
+    cache_run_free(r);
+    CHECK_OK(cache_run_create("teacache:coef=-1.5e2/0/.5/1/0", &r));
+    cache_run_free(r);
+    predict_kind k;
+    int order;
+    CHECK_ERR(predict_parse("taylor+2", &k, &order), SC_ERR_ARG, "not taylor1..taylor4");
+    CHECK_ERR(predict_parse("ab 3", &k, &order), SC_ERR_ARG, "not taylor1..taylor4");
+    CHECK_ERR(predict_parse("taylor02", &k, &order), SC_ERR_ARG, "not taylor1..taylor4");
+    CHECK_OK(predict_parse("ab3", &k, &order));
+    CHECK(k == PREDICT_LAGRANGE && order == 2);
 }

@@ -31,19 +31,24 @@ typedef struct {
 /* "0.08:6/0.16:5/1.0:1": ascending thresholds, rates >= 1. */
 static sc_status parse_codebook(ada_state *a, const char *text)
 {
+    /* Each pair through the strict number syntax of every option (spec_number, spec_integer). */
     const char *p = text;
     a->n_codes = 0;
-    while (*p) {
+    for (;;) {
+        const size_t len = strcspn(p, "/");
+        const char *colon = memchr(p, ':', len);
         double t;
-        int r, used;
-        if (a->n_codes == ADA_MAX_CODES || sscanf(p, "%lf:%d%n", &t, &r, &used) != 2 || !isfinite(t) || t < 0 || r < 1 ||
-            r > 1000 || (a->n_codes && !(t > a->thresh[a->n_codes - 1])))
-            return err_fail(SC_ERR_ARG, "cache policy adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
+        long r;
+        if (a->n_codes == ADA_MAX_CODES || !colon || !spec_number(p, (size_t)(colon - p), &t) ||
+            !spec_integer(colon + 1, len - (size_t)(colon + 1 - p), &r) || t < 0 || r < 1 || r > 1000 ||
+            (a->n_codes && !(t > a->thresh[a->n_codes - 1])))
+            return err_fail(SC_ERR_ARG, "cache policy adacache: codebook '%s' must be ascending threshold:rate pairs "
+                                        "joined by '/' (thresholds >= 0, rates 1..1000, at most %d pairs)", text,
+                            ADA_MAX_CODES);
         a->thresh[a->n_codes] = t;
-        a->rate[a->n_codes++] = r;
-        p += used;
-        if (*p == '/') p++;
-        else if (*p) return err_fail(SC_ERR_ARG, "cache policy adacache: codebook '%s' must be ascending threshold:rate pairs joined by '/'", text);
+        a->rate[a->n_codes++] = (int)r;
+        if (!p[len]) break;
+        p += len + 1;
     }
     if (!a->n_codes) return err_fail(SC_ERR_ARG, "cache policy adacache: empty codebook");
     return SC_OK;

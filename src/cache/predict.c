@@ -10,18 +10,20 @@
 
 sc_status predict_parse(const char *name, predict_kind *kind, int *order)
 {
-    int v;
-    char tail;
-    if (sscanf(name, "taylor%d%c", &v, &tail) == 1 && v >= 1 && v <= 4) {
-        *kind = PREDICT_TAYLOR;
-        *order = v;
-        return SC_OK;
-    }
-    if (sscanf(name, "ab%d%c", &v, &tail) == 1 && v >= 2 && v <= 4) {
-        *kind = PREDICT_LAGRANGE;
-        *order = v - 1;
-        return SC_OK;
-    }
+    /* Exact names only (sscanf's %d would take "taylor+2" and "ab 3"). */
+    static const char *const taylor[] = {"taylor1", "taylor2", "taylor3", "taylor4"}, *const ab[] = {"ab2", "ab3", "ab4"};
+    for (int v = 0; v < 4; v++)
+        if (!strcmp(name, taylor[v])) {
+            *kind = PREDICT_TAYLOR;
+            *order = v + 1;
+            return SC_OK;
+        }
+    for (int v = 0; v < 3; v++)
+        if (!strcmp(name, ab[v])) {
+            *kind = PREDICT_LAGRANGE;
+            *order = v + 1;
+            return SC_OK;
+        }
     return err_fail(SC_ERR_ARG, "cache option predict=%s: not taylor1..taylor4 or ab2..ab4", name);
 }
 

@@ -91,6 +91,38 @@ sc_status spec_int(cache_spec *s, const char *key, int required, long min, long 
     return SC_OK;
 }
 
+int spec_number(const char *s, size_t len, double *out)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof buf) return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (!(isdigit((unsigned char)buf[0]) || buf[0] == '.' || (buf[0] == '-' && buf[1])) || strpbrk(buf, "xXnNiI ,+/:"))
+        return 0;
+    if (buf[0] == '-' && buf[1] == '+') return 0;
+    char *end;
+    errno = 0;
+    const double x = strtod(buf, &end);
+    if (*end || errno == ERANGE || !isfinite(x)) return 0;
+    *out = x;
+    return 1;
+}
+
+int spec_integer(const char *s, size_t len, long *out)
+{
+    char buf[32];
+    if (len == 0 || len >= sizeof buf) return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if (!isdigit((unsigned char)buf[i]) && !(i == 0 && buf[i] == '-' && len > 1)) return 0;
+    errno = 0;
+    const long x = strtol(buf, NULL, 10);
+    if (errno == ERANGE) return 0;
+    *out = x;
+    return 1;
+}
+
 sc_status spec_num(cache_spec *s, const char *key, int required, double min, double max, double def, double *out)
 {
     spec_kv *kv = find(s, key);
@@ -98,11 +130,8 @@ sc_status spec_num(cache_spec *s, const char *key, int required, double min, dou
     if (!kv) return required ? err_fail(SC_ERR_ARG, "cache policy %s: option '%s' is required", s->name, key) : SC_OK;
     kv->used = 1;
     const char *v = kv->value;
-    char *end;
-    errno = 0;
-    int ok = (isdigit((unsigned char)v[0]) || v[0] == '.' || (v[0] == '-' && v[1])) && !strpbrk(v, "xXnNiI");
-    double x = ok ? strtod(v, &end) : 0;
-    if (!ok || *end || errno == ERANGE || !isfinite(x) || !(x >= min && x <= max))
+    double x = 0;
+    if (!spec_number(v, strlen(v), &x) || !(x >= min && x <= max))
         return err_fail(SC_ERR_ARG, "cache policy %s: %s=%s is not a number in [%g, %g]", s->name, key, v, min, max);
     *out = x;
     return SC_OK;

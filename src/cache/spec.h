@@ -28,6 +28,12 @@ sc_status spec_int(cache_spec *s, const char *key, int required, long min, long 
 sc_status spec_num(cache_spec *s, const char *key, int required, double min, double max, double def, double *out);
 sc_status spec_str(cache_spec *s, const char *key, int required, const char **out);
 int spec_has(const cache_spec *s, const char *key);
+/* The strict number syntax of every option value, for values made of several numbers (TeaCache's
+ * coef=a/b/c/d/e, AdaCache's codebook=t:r/...): s[0..len) is a finite decimal number (digits, '.',
+ * an exponent, a leading '-'; no spaces, '+', hex, inf or nan) / a base-10 integer. 1 if so. */
+int spec_number(const char *s, size_t len, double *out);
+int spec_integer(const char *s, size_t len, long *out);
+
 /* SC_ERR_ARG naming the first key nobody read, listing `known`. */
 sc_status spec_check_unused(const cache_spec *s, const char *known);
 

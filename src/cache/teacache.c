@@ -62,26 +62,13 @@ static void tea_destroy(void *st)
     free(st);
 }
 
-/* One coefficient of coef=a/b/c/d/e, as strict as spec_num: a finite decimal number. */
-static int parse_coef(const char *s, size_t len, double *out)
-{
-    char buf[64];
-    if (len == 0 || len >= sizeof buf) return 0;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (strpbrk(buf, "xXnNiI") || !(buf[0] == '-' || buf[0] == '.' || (buf[0] >= '0' && buf[0] <= '9'))) return 0;
-    char *end;
-    *out = strtod(buf, &end);
-    return *end == '\0' && isfinite(*out);
-}
-
 static sc_status parse_coefs(const char *text, double *coef)
 {
     const char *p = text;
     for (int i = 0; i < TEA_COEFS; i++) {
         const char *slash = strchr(p, '/');
         const size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (!parse_coef(p, len, &coef[i]) || (i < TEA_COEFS - 1) != (slash != NULL))
+        if (!spec_number(p, len, &coef[i]) || (i < TEA_COEFS - 1) != (slash != NULL))
             return err_fail(SC_ERR_ARG, "cache policy teacache: coef=%s is not 5 finite numbers c0/c1/c2/c3/c4 (x^4 first)",
                            text);
         p = slash ? slash + 1 : p;
