@@ -137,3 +137,33 @@ TEST(samplers_a_flow_sampler_on_the_dit_is_refused_before_any_work)
     CHECK_MSG(test_cli(args, &out) == 0, "%s", out);
     free(out);
 }
+
+/* Scheduler configurations that make sampling impossible are refused before any sampling, with
+ * the reason: betas reaching 1, alphas_cumprod underflowing to 0, a zero beta_start under IDDPM's
+ * log variance, a multistep solver stepping to a noise-free timestep. */
+static sc_status load_config(const char *json, sched_config *sc)
+{
+    test_write(test_path("scheduler_config.json"), json, strlen(json));
+    return sched_load(sc, test_path("scheduler_config.json"));
+}
+
+TEST(samplers_refuse_configurations_that_make_sampling_impossible)
+{
+    sched_config sc;
+    CHECK_ERR(load_config("{\"beta_start\": 0.0001, \"beta_end\": 1.0}", &sc), SC_ERR_FORMAT, "beta_end must be below 1");
+    CHECK_ERR(load_config("{\"beta_start\": 0.5, \"beta_end\": 0.999}", &sc), SC_ERR_FORMAT,
+              "alphas_cumprod underflows to 0 at timestep");
+    sampler_plan plan;
+    CHECK_OK(load_config("{\"beta_start\": 0.0, \"beta_end\": 0.02}", &sc));
+    CHECK_ERR(sampler_plan_make(&plan, &sc, SC_SAMPLER_IDDPM, 10, 1, 0, PREDICTS_EPSILON), SC_ERR_ARG,
+              "IDDPM's posterior log-variance is log 0 when beta_start is 0; no sampling was done");
+    CHECK_OK(sampler_plan_make(&plan, &sc, SC_SAMPLER_DDIM, 10, 1, 0, PREDICTS_EPSILON)); /* DDIM is fine */
+    sampler_plan_free(&plan);
+    CHECK_OK(load_config("{\"num_train_timesteps\": 10, \"steps_offset\": 1}", &sc));
+    CHECK_ERR(sampler_plan_make(&plan, &sc, SC_SAMPLER_DPMPP2M, 10, 1, 0, PREDICTS_EPSILON), SC_ERR_ARG,
+              "10 dpmpp2m steps over 10 training timesteps visit timestep 4 twice (steps 6 and 7)");
+    CHECK_ERR(sampler_plan_make(&plan, &sc, SC_SAMPLER_DPMPP2M, 11, 1, 0, PREDICTS_EPSILON), SC_ERR_ARG,
+              "steps must be in 1..10 (got 11)");
+    CHECK_OK(sampler_plan_make(&plan, &sc, SC_SAMPLER_DPMPP2M, 5, 1, 0, PREDICTS_EPSILON));
+    sampler_plan_free(&plan);
+}

@@ -83,6 +83,32 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
     if (s) return s;
     if (!p->own_time)
         for (int k = 0; k < steps; k++) p->model_t[k] = (float)p->timesteps[k];
+    /* A configuration that makes sampling impossible (betas reaching 1, an alphas_cumprod that
+     * underflows to 0, a zero beta_start under IDDPM's log variance, a multistep solver asked to
+     * step to a noise-free timestep) shows as a non-finite coefficient: refused here, with the
+     * reason, instead of a NaN in the middle of the run. */
+    for (int k = 1; k < steps && !p->own_time; k++)
+        if (p->timesteps[k] == p->timesteps[k - 1])
+            return err_fail(SC_ERR_ARG, "%d %s steps over %d training timesteps visit timestep %d twice (steps %d and %d): "
+                                        "a step of zero length; use fewer steps", steps, k_names[kind], sc->num_train,
+                            p->timesteps[k], k, k + 1);
+    int bad = !isfinite(p->init_sigma) ? 0 : -1;
+    for (int k = 0; k < steps && bad < 0; k++) {
+        int ok = isfinite(p->model_t[k]) && (!p->scales_input || isfinite(p->c_in[k]));
+        for (int c = 0; c < SAMPLER_NCOEF; c++) ok &= isfinite(p->coef[k][c]) != 0;
+        if (!ok) bad = k;
+    }
+    if (bad >= 0) {
+        const char *why = sc->kind == SCHED_FLOW ? "" : sc->beta_end >= 1.0 ? ": betas reach 1"
+                          : kind == SC_SAMPLER_IDDPM && sc->beta_start <= 0 ? ": IDDPM's posterior log-variance is log 0 "
+                                                                            "when beta_start is 0"
+                                                                          : ": the noise level there is 0 or infinite "
+                                                                            "(alphas_cumprod of 1, or underflowing to 0)";
+        return err_fail(SC_ERR_ARG, "the scheduler configuration (%d training timesteps%s) makes the %s sampler's "
+                                    "coefficients non-finite at step %d/%d (timestep %d)%s; no sampling was done",
+                        sc->num_train, sc->kind == SCHED_FLOW ? ", flow matching" : "", k_names[kind], bad + 1, steps,
+                        p->timesteps[bad], why);
+    }
     if (history && !(p->prev = mem_alloc_array(n, sizeof(float), "sampler history"))) return SC_ERR_NOMEM;
     return SC_OK;
 }

@@ -82,6 +82,10 @@ sc_status sched_load(sched_config *s, const char *path)
         st = err_fail(SC_ERR_FORMAT, "%s: beta_start must be below beta_end", path);
         goto done;
     }
+    if (!(s->beta_end < 1.0)) {
+        st = err_fail(SC_ERR_FORMAT, "%s: beta_end must be below 1 (a beta of 1 leaves no signal to sample from)", path);
+        goto done;
+    }
     if (!strcmp(beta, "linear")) s->beta = BETA_LINEAR;
     else if (!strcmp(beta, "scaled_linear")) s->beta = BETA_SCALED_LINEAR;
     else if (!strcmp(beta, "squaredcos_cap_v2")) s->beta = BETA_SQUAREDCOS;
@@ -102,6 +106,19 @@ sc_status sched_load(sched_config *s, const char *path)
     }
     s->spacing_given = json_object_get(j, "timestep_spacing") != NULL;
     s->from_file = 1;
+    {
+        /* alphas_cumprod as the samplers compute it must stay above 0: where it underflows, every
+         * sampler divides by it (betas as large as 0.5..0.999 over 1000 steps do that). */
+        float ab[SCHED_MAX_TRAIN];
+        sched_alphas_cumprod_f32(s, ab);
+        for (int t = 0; t < s->num_train; t++)
+            if (!(ab[t] > 0.0f)) {
+                st = err_fail(SC_ERR_FORMAT, "%s: with these betas alphas_cumprod underflows to 0 at timestep %d of %d "
+                                             "(no signal left to sample from): beta_start/beta_end are too large",
+                              path, t, s->num_train);
+                goto done;
+            }
+    }
 done:
     json_decref(j);
     return st;
