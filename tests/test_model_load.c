@@ -186,3 +186,37 @@ TEST(model_macs_match_the_dit_xl2_figures)
     CHECK_MSG(fabs(g256 - 118.6) < 0.05, "%.3f GMAC at 256", g256);
     CHECK_MSG(fabs(g512 - 524.5) < 0.1, "%.3f GMAC at 512", g512);
 }
+
+/* Messages that say what is wrong (issue: reliability, round two), each naming its file. */
+TEST(model_messages_name_what_is_wrong)
+{
+    sc_model *m;
+    tiny_dit t = tiny_dit_default();
+    t.extra = "blocks.1023.x";
+    tiny_dit_write(test_path("stray.safetensors"), &t);
+    CHECK_ERR(sc_model_load(test_path("stray.safetensors"), NULL, &m), SC_ERR_FORMAT,
+              "stray.safetensors: tensor \"blocks.1023.x\" is stray: the file's blocks are 0..1");
+    t = tiny_dit_default();
+    t.with_pos = 0;
+    t.extra = "pos_embed";
+    tiny_dit_write(test_path("pos.safetensors"), &t);
+    sc_load_opts o = {.num_heads = 2};
+    CHECK_ERR(sc_model_load(test_path("pos.safetensors"), &o, &m), SC_ERR_FORMAT,
+              "pos.safetensors: pos_embed is [4] (rank 1); an original DiT file stores it as [1, tokens, hidden]");
+    /* A pipeline whose model_index.json names a transformer it does not have. */
+    mkdir(test_path("pipe"), 0755);
+    test_write(test_path("pipe/model_index.json"), "{\"transformer\": [\"diffusers\", \"DiTTransformer2DModel\"]}", 55);
+    CHECK_ERR(sc_model_load(test_path("pipe"), NULL, &m), SC_ERR_FORMAT,
+              "a diffusers pipeline (model_index.json names a \"transformer\") without its transformer/ folder");
+    /* config.json that is a folder, or a FIFO (which would block a reader). */
+    mkdir(test_path("dirc"), 0755);
+    mkdir(test_path("dirc/config.json"), 0755);
+    CHECK_ERR(sc_model_load(test_path("dirc"), NULL, &m), SC_ERR_FORMAT, "dirc/config.json: is a folder, not a config file");
+    mkdir(test_path("fifo"), 0755);
+    CHECK(mkfifo(test_path("fifo/config.json"), 0644) == 0);
+    CHECK_ERR(sc_model_load(test_path("fifo"), NULL, &m), SC_ERR_FORMAT, "fifo/config.json: is a FIFO, not a config file");
+    /* An empty ZIP archive is not called a broken safetensors file. */
+    test_write(test_path("empty.zip"), "PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 22);
+    CHECK_ERR(sc_model_load(test_path("empty.zip"), NULL, &m), SC_ERR_FORMAT,
+              "empty.zip: this is an empty ZIP archive, not a checkpoint");
+}

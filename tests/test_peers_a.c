@@ -374,7 +374,11 @@ TEST(peers_option_errors_are_specific)
     snprintf(spec, sizeof spec, "magcache:ratios=%s", test_path("empty.json"));
     CHECK_ERR(cache_run_create(spec, &r), SC_ERR_FORMAT, "must be a non-empty array");
     CHECK_ERR(cache_run_create("fbcache:thresh=x", &r), SC_ERR_ARG, "thresh=x is not a number");
-    CHECK_ERR(cache_run_create("fbcache:fn=2", &r), SC_ERR_ARG, "unknown option 'fn'");
+    /* An option of another policy is named as that policy's. */
+    CHECK_ERR(cache_run_create("fbcache:fn=2", &r), SC_ERR_ARG,
+              "cache policy fbcache has no option 'fn' (that is an option of dbcache); fbcache's options: thresh=T");
+    CHECK_ERR(cache_run_create("smooth:n=2", &r), SC_ERR_ARG, "cache policy smooth has no option 'n' (that is an option of fora)");
+    CHECK_ERR(cache_run_create("magcache:coef=1", &r), SC_ERR_ARG, "has no option 'coef' (that is an option of teacache)");
     CHECK_ERR(cache_run_create("dbcache:fn=0", &r), SC_ERR_ARG, "fn=0 is not an integer in [1, 100000]");
     CHECK_ERR(cache_run_create("dbcache:max_cached=-2", &r), SC_ERR_ARG, "max_cached=-2 is not an integer");
     test_write(test_path("coef.json"), "{\"coef\":[1,2,3,4]}", 18);

@@ -1,5 +1,7 @@
 #include "cache/run.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +71,40 @@ sc_status cache_run_create_with(const cache_policy_ops *ops, void *state, cache_
     return SC_OK;
 }
 
+/* Does a policy's option text ("n=N (...), thresh=T ...") name `key` as an option ("key=")? */
+static int names_option(const char *options, const char *key)
+{
+    const size_t kl = strlen(key);
+    for (const char *p = options; (p = strstr(p, key)); p += kl) {
+        const int starts = p == options || !(islower((unsigned char)p[-1]) || p[-1] == '_' || isdigit((unsigned char)p[-1]));
+        if (starts && p[kl] == '=') return 1;
+    }
+    return 0;
+}
+
+/* Every key of the spec must be one of this policy's options; a key another policy has is named
+ * as that policy's, so that the message does not only list this policy's options. Checked before
+ * the policy reads its options, so that an unknown key is what the message is about. */
+static sc_status check_keys(const cache_spec *spec, const cache_policy_ops *ops)
+{
+    for (int i = 0; i < spec->n; i++) {
+        const char *key = spec->kv[i].key;
+        if (names_option(ops->options, key)) continue;
+        char owners[160] = "";
+        size_t n = 0;
+        for (int k = 0; cache_policy_at(k); k++) {
+            const cache_policy_ops *o = cache_policy_at(k);
+            if (o != ops && names_option(o->options, key) && n < sizeof owners)
+                n += (size_t)snprintf(owners + n, sizeof owners - n, "%s%s", n ? ", " : "", o->name);
+        }
+        if (n)
+            return err_fail(SC_ERR_ARG, "cache policy %s has no option '%s' (that is an option of %s); %s's options: %s",
+                            spec->name, key, owners, spec->name, ops->options);
+        return err_fail(SC_ERR_ARG, "cache policy %s: unknown option '%s' (known: %s)", spec->name, key, ops->options);
+    }
+    return SC_OK;
+}
+
 sc_status cache_run_create(const char *text, cache_run **out)
 {
     cache_spec spec;
@@ -78,7 +114,7 @@ sc_status cache_run_create(const char *text, cache_run **out)
     const cache_policy_ops *ops = cache_policy_find(spec.name);
     if (!ops) return err_fail(SC_ERR_ARG, "cache spec: unknown policy '%s' (known: %s)", spec.name, cache_policy_names());
     void *state = NULL;
-    if ((s = ops->create(&spec, &state))) return s;
+    if ((s = check_keys(&spec, ops)) || (s = ops->create(&spec, &state))) return s;
     if ((s = spec_check_unused(&spec, ops->options)) || (s = cache_run_create_with(ops, state, out))) {
         ops->destroy(state);
         return s;

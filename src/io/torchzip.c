@@ -177,6 +177,11 @@ sc_status torch_or_safetensors_open(const char *path, st_file **out)
         return err_fail(SC_ERR_FORMAT, "%s: this is %s, not a checkpoint (a .safetensors, .bin or .pt file, or a model folder)",
                         path, sniff_describe(path, what, sizeof what));
     }
+    if (k == KIND_ZIP && !is_zip(m.data, m.size)) { /* an end record only: no entry at all */
+        file_unmap(&m);
+        return err_fail(SC_ERR_FORMAT, "%s: this is an empty ZIP archive, not a checkpoint (a .safetensors, .bin or .pt "
+                                       "file, or a model folder)", path);
+    }
     int torch = is_zip(m.data, m.size) || is_legacy_pickle(m.data, m.size) || is_tar(m.data, m.size);
     if (torch) s = parse(m.data, m.size, path, &m, out);
     file_unmap(&m);

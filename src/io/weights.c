@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "io/file.h"
 #include "io/json.h"
+#include "io/sniff.h"
 #include "io/torchzip.h"
 
 #define WEIGHTS_INDEX_CAP (16u << 20)
@@ -275,5 +276,12 @@ sc_status weights_pipeline_component(const char *dir, const char *component, con
     json_decref(j);
     if (!has) return err_fail(SC_ERR_FORMAT, "%s: no \"%s\" entry: %s", p, component, missing);
     *is_pipeline = 1;
-    return file_join(out, cap, dir, component);
+    if ((s = file_join(out, cap, dir, component))) return s;
+    if (!file_is_dir(out)) {
+        char what[160];
+        return err_fail(SC_ERR_FORMAT, "%s: a diffusers pipeline (model_index.json names a \"%s\") without its %s/ "
+                                       "folder (%s is %s)", dir, component, component, out,
+                        sniff_describe(out, what, sizeof what));
+    }
+    return SC_OK;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -25,6 +26,10 @@ static sc_status open_folder(const char *dir, const char *missing_config, json_t
 {
     sc_status s = file_join(config_path, cap, dir, "config.json");
     if (s) return s;
+    struct stat st;
+    if (stat(config_path, &st) == 0 && !S_ISREG(st.st_mode))
+        return err_fail(SC_ERR_FORMAT, "%s: is %s, not a config file", config_path,
+                        S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file");
     if (!file_is_regular(config_path)) {
         char found[512];
         file_list_dir(dir, found, sizeof found);

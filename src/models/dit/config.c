@@ -93,15 +93,24 @@ sc_status dit_config_from_shapes(dit_config *c, const weights *w, const sc_load_
         return err_fail(SC_ERR_FORMAT, "%s: y_embedder.embedding_table.weight must be [classes + 1, D]", path);
     c->num_classes = (int)yt->shape[0] - 1;
 
+    /* The depth is the run of blocks 0, 1, 2... that have their attention; a "blocks.N." tensor
+     * beyond that run is stray, and named as such (not taken as a claim of N + 1 blocks). */
     int depth = 0;
+    for (;;) {
+        char qkv[64];
+        snprintf(qkv, sizeof qkv, "blocks.%d.attn.qkv.weight", depth);
+        if (depth >= 1024 || !weights_peek(w, qkv)) break;
+        depth++;
+    }
     for (size_t k = 0; k < weights_count(w); k++) {
         const char *n = weights_name_at(w, k);
-        if (strncmp(n, "blocks.", 7) == 0) {
-            long idx = strtol(n + 7, NULL, 10);
-            if (idx < 0 || idx >= 1024)
-                return err_fail(SC_ERR_FORMAT, "%s: block index in \"%s\" is out of range", path, n);
-            if (idx + 1 > depth) depth = (int)idx + 1;
-        }
+        if (strncmp(n, "blocks.", 7)) continue;
+        char *end;
+        const long idx = strtol(n + 7, &end, 10);
+        if (end == n + 7 || *end != '.' || n[7] == '-' || n[7] == '+' || idx >= depth)
+            return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is stray: the file's blocks are %s%d (those with "
+                                           "blocks.N.attn.qkv.weight)", path, n, depth ? "0.." : "none of ",
+                            depth ? depth - 1 : 0);
     }
     if (depth == 0) return err_fail(SC_ERR_FORMAT, "%s: no \"blocks.N.*\" tensors", path);
     c->depth = depth;
@@ -115,6 +124,14 @@ sc_status dit_config_from_shapes(dit_config *c, const weights *w, const sc_load_
             return err_fail(SC_ERR_FORMAT, "%s: pos_embed has %llu tokens, not a square grid", path,
                            (unsigned long long)T);
         c->input_size = (int)g * c->patch;
+    } else if (pe) {
+        char shape[96] = "";
+        size_t used = 0;
+        for (int d = 0; d < pe->rank && used < sizeof shape; d++)
+            used += (size_t)snprintf(shape + used, sizeof shape - used, "%s%llu", d ? ", " : "",
+                                     (unsigned long long)pe->shape[d]);
+        return err_fail(SC_ERR_FORMAT, "%s: pos_embed is [%s] (rank %d); an original DiT file stores it as [1, tokens, "
+                                       "hidden] (or give sc_load_opts.input_size)", path, shape, pe->rank);
     } else {
         return err_fail(SC_ERR_FORMAT, "%s: cannot infer the input size: the file has no pos_embed (give sc_load_opts.input_size)", path);
     }
