@@ -246,3 +246,58 @@ TEST(t5_encode_command_names_bad_prompts_and_flags)
     CHECK_MSG(st == 1 && strstr(log, "makes ids up to 599 but the encoder"), "exit %d:\n%s", st, log);
     free(log);
 }
+
+/* Reject suite of T5 configurations: the v1.1 fixture's config.json with one value changed, the
+ * weights beside it linked; each refused with its message, naming the file. */
+static sc_status load_t5_with(const char *key, const char *value)
+{
+    json_error_t err;
+    json_t *root = json_load_file(test_fixture_sub("t5", "v1_1/config.json"), 0, &err);
+    if (!root) return SC_ERR_IO;
+    json_t *v = value ? json_loads(value, JSON_DECODE_ANY, &err) : NULL;
+    if (v) json_object_set_new(root, key, v);
+    else json_object_del(root, key);
+    char dir[2048];
+    snprintf(dir, sizeof dir, "%s", test_path("t5cfg"));
+    mkdir(dir, 0755);
+    char cfg[2200], link[2200];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    json_dump_file(root, cfg, 0);
+    json_decref(root);
+    snprintf(link, sizeof link, "%s/model.safetensors", dir);
+    unlink(link);
+    if (symlink(test_fixture_sub("t5", "v1_1/model.safetensors"), link)) return SC_ERR_IO;
+    sc_text_encoder *e = NULL;
+    const sc_status s = sc_text_encoder_load(dir, &e);
+    sc_text_encoder_free(e);
+    return s;
+}
+
+TEST(t5_reject_configuration_cases)
+{
+    CHECK_OK(load_t5_with("dropout_rate", "0.5")); /* an unread key: still valid */
+    static const struct {
+        const char *key, *value, *message;
+    } cases[] = {
+        {"d_model", NULL, "missing key \"d_model\""},
+        {"d_model", "0", "\"d_model\" = 0 is out of range"},
+        {"d_model", "\"32\"", "\"d_model\" must be an integer"},
+        {"d_kv", "7", "SelfAttention.q.weight\" has shape [18,32] but the T5 encoder configuration needs [21,32]"},
+        {"num_heads", "2000", "\"num_heads\" = 2000 is out of range"},
+        {"num_layers", "5", "missing tensor \"encoder.block.3.layer.0.SelfAttention.q.weight\""},
+        {"vocab_size", "97", "\"shared.weight\" has shape [96,32] but the T5 encoder configuration needs [97,32]"},
+        {"relative_attention_num_buckets", "2", "\"relative_attention_num_buckets\" = 2 is out of range"},
+        {"relative_attention_max_distance", "2", "is not above a quarter of the 16 buckets"},
+        {"layer_norm_epsilon", "2", "\"layer_norm_epsilon\" = 2 is out of range"},
+        {"feed_forward_proj", "\"gated-\"", "feed_forward_proj \"gated-\": the activations read are"},
+        {"feed_forward_proj", "\"swish-gated\"", "is neither \"<act>\" nor \"gated-<act>\""},
+        {"feed_forward_proj", "\"gated-tanh\"", "the activations read are relu, gelu_new"},
+        {"model_type", "\"bert\"", "model_type \"bert\" is not T5's (t5, mt5 or umt5)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const sc_status s = load_t5_with(cases[i].key, cases[i].value);
+        CHECK_MSG(s != SC_OK && strstr(sc_last_error(), cases[i].message) && strstr(sc_last_error(), "t5cfg"),
+                  "case %zu (%s = %s): status %d, \"%s\"; want \"%s\"", i, cases[i].key,
+                  cases[i].value ? cases[i].value : "(deleted)", s, sc_last_error(), cases[i].message);
+    }
+}
