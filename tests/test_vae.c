@@ -373,7 +373,8 @@ TEST(vae_load_tells_what_a_path_is_not)
     test_write(test_path("diffusion_pytorch_model.bin"), "PK\x03\x04", 4);
     CHECK_ERR(vae_load(test_tmpdir(), &m), SC_ERR_FORMAT, "diffusion_pytorch_model.bin"); /* read, and refused */
     CHECK_ERR(vae_load(test_fixture("dit_d.safetensors"), &m), SC_ERR_FORMAT, "not a VAE: no \"decoder.conv_in.weight\"");
-    CHECK_ERR(vae_load(test_fixture("dit_c_pipeline"), &m), SC_ERR_FORMAT, "dit_c_pipeline/vae: not a VAE folder");
+    CHECK_ERR(vae_load(test_fixture("dit_c_pipeline"), &m), SC_ERR_FORMAT,
+              "dit_c_pipeline: a diffusers pipeline (model_index.json names a \"vae\") without its vae/ folder");
     CHECK_ERR(vae_load(test_path("absent"), &m), SC_ERR_IO, "cannot open");
     CHECK_ERR(vae_load("", &m), SC_ERR_ARG, "empty VAE path");
 }
