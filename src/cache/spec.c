@@ -80,12 +80,8 @@ sc_status spec_int(cache_spec *s, const char *key, int required, long min, long 
     if (!kv) return required ? err_fail(SC_ERR_ARG, "cache policy %s: option '%s' is required", s->name, key) : SC_OK;
     kv->used = 1;
     const char *v = kv->value;
-    int ok = *v != '\0';
-    for (const char *q = v; *q; q++)
-        if (!isdigit((unsigned char)*q) && !(q == v && *q == '-')) ok = 0;
-    errno = 0;
-    long x = ok ? strtol(v, NULL, 10) : 0;
-    if (!ok || errno == ERANGE || x < min || x > max)
+    long x = 0;
+    if (!spec_integer(v, strlen(v), &x) || x < min || x > max)
         return err_fail(SC_ERR_ARG, "cache policy %s: %s=%s is not an integer in [%ld, %ld]", s->name, key, v, min, max);
     *out = x;
     return SC_OK;

@@ -27,12 +27,6 @@ void cli_progress_init(cli_progress *p, const char *command, const char *unit, i
     p->t0 = p->last = cli_now();
 }
 
-void cli_progress_start(cli_progress *p)
-{
-    p->t0 = cli_now();
-    if (p->mode == PROGRESS_LINES && p->interval > 0 && p->last < p->t0 - p->interval) p->last = p->t0;
-}
-
 /* "12.3 s", "4 min 05 s", "2 h 13 min". */
 static void duration(char *buf, size_t cap, double s)
 {

@@ -12,17 +12,14 @@ typedef struct {
     const char *label;    /* what runs now ("uncached", a cache spec, "sample 3/10"), or NULL */
     const char *unit;     /* "step", "image", "prompt" */
     double interval;      /* seconds between plain lines */
-    double t0;            /* when the work began (monotonic seconds) */
+    double t0;            /* when the work began (monotonic seconds, set by init) */
     double last;          /* when the last plain line was printed */
     int open;             /* a bar line is on screen without its newline */
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, const char *command, const char *unit, int quiet);
-/* done of total units after `elapsed` seconds of this piece of work (elapsed < 0: measured from
- * the last cli_progress_start). */
+/* done of total units after `elapsed` seconds of the work (elapsed < 0: measured from init). */
 void cli_progress_update(cli_progress *p, long done, long total, double elapsed);
-/* Marks the start of a piece of work (resets the clock for elapsed < 0 updates). */
-void cli_progress_start(cli_progress *p);
 /* Ends the bar's line on a terminal. */
 void cli_progress_end(cli_progress *p);
 /* An sc_progress_fn for sc_gen_params.progress (user = cli_progress *): "step i/N". */
