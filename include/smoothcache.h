@@ -126,14 +126,32 @@ typedef enum {
     SC_ORIGIN_DIFFUSERS = 2 /* diffusers: freq /127, pre-MLP LN eps norm_eps, CFG on all channels */
 } sc_origin;
 
+/* The compute precision of a model's matrix products (docs/PRECISION.md). Activations, norms,
+ * softmax, the residual stream and the sampler stay float32 at every precision. */
+typedef enum {
+    SC_DTYPE_AUTO = 0, /* bf16 when the file holds bf16 weights (and text encoders whose file holds
+                        * 16-bit weights), float32 otherwise */
+    SC_DTYPE_F32 = 1,  /* float32 products (oneDNN) */
+    SC_DTYPE_BF16 = 2, /* bf16 inputs, float32 accumulation; weights kept in bf16 (half the memory) */
+    SC_DTYPE_INT8 = 3  /* W8A8: int8 weights per output channel, int8 activations per token, int32
+                        * accumulation; conditioning projections and attention in bf16 */
+} sc_dtype;
+
+/* "f32", "bf16", "int8" ("auto" for SC_DTYPE_AUTO); NULL outside the enum. */
+const char *sc_dtype_name(sc_dtype d);
+/* The dtype a name means ("f32"/"float32"/"fp32", "bf16"/"bfloat16", "int8", "auto");
+ * SC_ERR_ARG for anything else. */
+sc_status sc_dtype_parse(const char *name, sc_dtype *out);
+
 typedef struct {
     sc_origin origin;   /* SC_ORIGIN_AUTO unless the user forces one */
     int num_heads;      /* 0 = from config or inferred; needed for single files of unusual width */
     int input_size;     /* latent side; 0 = from config or the position table */
     int check_weights;  /* 1 = scan weights for NaN/Inf at load */
-    int no_pack;        /* 1 = keep the weights as mapped (faster load, slower sampling); by
+    int no_pack;        /* 1 = keep float32 weights as mapped (faster load, slower sampling); by
                          * default they are prepared once in the backend's layout and the mapped
-                         * pages are released */
+                         * pages are released. bf16 and int8 always prepare their copy. */
+    sc_dtype dtype;     /* the compute precision; SC_DTYPE_AUTO (0) by default */
 } sc_load_opts;
 
 /* Loads a model from a diffusers pipeline folder (model_index.json: its transformer/ and the
@@ -167,6 +185,11 @@ typedef struct {
     const char *components[SC_MAX_COMPONENTS];       /* their names: "attn", "mlp" */
     uint64_t macs_component[SC_MAX_COMPONENTS];      /* one block's, one sample */
     const char *scheduler;   /* where the scheduler configuration came from: a file, or "default" */
+    const char *compute_dtype;  /* "f32", "bf16", "int8": the precision its products run in */
+    uint64_t weight_bytes;      /* bytes the weights take in memory now (packed copies, or mapped
+                                 * float32 pages when kept as mapped) */
+    const char *weights_source; /* "mapped" (float32 views of the file), "converted" (copies made
+                                 * at load: packed or another precision), "mixed" */
 } sc_model_info;
 
 void sc_model_get_info(const sc_model *m, sc_model_info *info);
@@ -426,9 +449,14 @@ typedef struct {
     uint64_t params;
     const char *dtype;       /* of the weights in the file */
     const char *path;
+    const char *compute_dtype;  /* "f32", "bf16", "int8" */
+    uint64_t weight_bytes;      /* bytes its weights take in memory */
 } sc_text_encoder_info;
 
 sc_status sc_text_encoder_load(const char *path, sc_text_encoder **out);
+/* The same with options: only opts->dtype applies (NULL = AUTO: bf16 when the file holds 16-bit
+ * weights, float32 otherwise). */
+sc_status sc_text_encoder_load_opts(const char *path, const sc_load_opts *opts, sc_text_encoder **out);
 void sc_text_encoder_free(sc_text_encoder *e);
 void sc_text_encoder_get_info(const sc_text_encoder *e, sc_text_encoder_info *info);
 /* ids [n, L] and mask [n, L] (1 token, 0 padding; NULL: all tokens), as sc_tokenize makes them

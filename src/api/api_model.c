@@ -19,10 +19,39 @@ sc_status sc_last_status(void) { return err_last_code(); }
 
 void sc_set_quiet(int quiet) { err_set_quiet(quiet); }
 
+const char *sc_dtype_name(sc_dtype d)
+{
+    switch (d) {
+    case SC_DTYPE_AUTO: return "auto";
+    case SC_DTYPE_F32: return "f32";
+    case SC_DTYPE_BF16: return "bf16";
+    case SC_DTYPE_INT8: return "int8";
+    }
+    return NULL;
+}
+
+sc_status sc_dtype_parse(const char *name, sc_dtype *out)
+{
+    static const struct {
+        const char *name;
+        sc_dtype d;
+    } k[] = {{"auto", SC_DTYPE_AUTO}, {"f32", SC_DTYPE_F32},    {"float32", SC_DTYPE_F32},
+             {"fp32", SC_DTYPE_F32},  {"bf16", SC_DTYPE_BF16},  {"bfloat16", SC_DTYPE_BF16},
+             {"int8", SC_DTYPE_INT8}};
+    for (size_t i = 0; name && i < sizeof k / sizeof *k; i++)
+        if (!strcmp(name, k[i].name)) {
+            *out = k[i].d;
+            return SC_OK;
+        }
+    return err_fail(SC_ERR_ARG, "unknown precision \"%s\" (expected f32, bf16, int8 or auto)", name ? name : "");
+}
+
 sc_status sc_model_load(const char *path, const sc_load_opts *opts, sc_model **out)
 {
     *out = NULL;
     if (opts && opts->num_heads < 0) return err_fail(SC_ERR_ARG, "number of heads must be positive");
+    if (opts && sc_dtype_name(opts->dtype) == NULL)
+        return err_fail(SC_ERR_ARG, "sc_load_opts.dtype %d is not a precision", (int)opts->dtype);
     return pipeline_load(path, opts, out);
 }
 
@@ -50,6 +79,9 @@ void sc_model_get_info(const sc_model *p, sc_model_info *info)
         info->macs_component[k] = m->macs_comp[k];
     }
     info->scheduler = p->scheduler;
+    info->compute_dtype = sc_dtype_name(m->be->dtype);
+    info->weight_bytes = m->weight_bytes;
+    info->weights_source = m->weights_source;
     m->family->describe(m, info);
 }
 

@@ -82,11 +82,18 @@ struct sc_text_encoder {
 
 sc_status sc_text_encoder_load(const char *path, sc_text_encoder **out)
 {
+    return sc_text_encoder_load_opts(path, NULL, out);
+}
+
+sc_status sc_text_encoder_load_opts(const char *path, const sc_load_opts *opts, sc_text_encoder **out)
+{
     if (!out) return err_fail(SC_ERR_ARG, "sc_text_encoder_load: no output pointer");
     *out = NULL;
     sc_text_encoder *h = calloc(1, sizeof *h);
     if (!h) return err_fail(SC_ERR_NOMEM, "out of memory");
-    sc_status s = pipeline_encoder_load(path, &h->e);
+    if (opts && sc_dtype_name(opts->dtype) == NULL)
+        return free(h), err_fail(SC_ERR_ARG, "sc_load_opts.dtype %d is not a precision", (int)opts->dtype);
+    sc_status s = pipeline_encoder_load(path, opts, &h->e);
     if (s) {
         free(h);
         return s;
@@ -113,6 +120,8 @@ void sc_text_encoder_get_info(const sc_text_encoder *e, sc_text_encoder_info *in
     info->params = e->e->params;
     info->dtype = e->e->dtype;
     info->path = e->e->path;
+    info->compute_dtype = sc_dtype_name(e->e->be->dtype);
+    info->weight_bytes = e->e->weight_bytes;
 }
 
 sc_status sc_text_encode(sc_text_encoder *e, int n, int L, const int32_t *ids, const int32_t *mask, float *out,

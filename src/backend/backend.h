@@ -5,10 +5,12 @@
  * folded upsampling weights) and the sampler's update of the latents (src/sample), which reads
  * and writes plain host arrays.
  *
- * One implementation exists, cpu-f32 (src/backend/cpu/: oneDNN matrix products and convolutions,
- * OpenMP loops over rows). bf16 and int8 CPU backends and a GPU one are siblings: a folder with
- * its own table (docs/ARCHITECTURE.md, "Adding a backend"). Buffers come from alloc() and are
- * addressed as float arrays.
+ * The CPU folder (src/backend/cpu/: oneDNN matrix products and convolutions, OpenMP loops over
+ * rows) gives three tables that differ only in the precision of their products: cpu-f32,
+ * cpu-bf16 (inputs of every product rounded to bf16, float32 accumulation and outputs) and
+ * cpu-int8 (W8A8 linear layers, bf16 attention; docs/PRECISION.md). A GPU backend would be a
+ * sibling folder with its own table (docs/ARCHITECTURE.md, "Adding a backend"). Buffers come
+ * from alloc() and are addressed as float arrays: activations are float32 at every precision.
  *
  * Shapes in comments: B batch rows (guidance halves included), T tokens, D hidden, M = B * T rows
  * of a product, mod rows of an adaLN modulation with a stride of mod_stride floats. */
@@ -31,6 +33,8 @@ typedef struct {
     const float *b; /* [out], or NULL */
     int out, in;
     void *prep;     /* the backend's prepared weights, or NULL: w is used as it is */
+    int precise;    /* 1: a conditioning projection (embedders, modulation, final layer) that the
+                     * int8 backend computes in bf16 (docs/PRECISION.md says why) */
 } be_linear;
 
 /* A convolution layer with its weights in the backend's layout. */
@@ -41,8 +45,9 @@ enum { BE_CONV_DIRECT = 0, BE_CONV_WINOGRAD = 1 };   /* convolution algorithms *
 enum { BE_CONV_OVERWRITE = 0, BE_CONV_ACCUMULATE = 1 }; /* dst = conv(src) + b (+ dst) */
 
 typedef struct backend {
-    const char *name;  /* "cpu-f32" */
+    const char *name;  /* "cpu-f32", "cpu-bf16", "cpu-int8" */
     const char *about; /* one line */
+    sc_dtype dtype;    /* the compute precision of its products */
 
     /* ---- contexts, threads, memory ---- */
     sc_status (*ctx_create)(be_ctx **out);
@@ -58,6 +63,9 @@ typedef struct backend {
      * backend keeps plain weights (SC_OK either way). */
     sc_status (*linear_prepare)(be_linear *L, int64_t m_hint);
     void (*linear_drop)(be_linear *L); /* frees L->prep */
+    /* Bytes the layer's weights take in the backend's hands: the prepared copy, or the plain
+     * float32 weights when there is none (biases included). */
+    size_t (*linear_bytes)(const be_linear *L);
     /* y [M, out] (row stride ldy) = x [M, in] W^T + b, then `post` (BE_POST_*). */
     sc_status (*linear)(be_ctx *c, const be_linear *L, int64_t M, const float *x, float *y, int64_t ldy, int post);
 
@@ -164,7 +172,14 @@ typedef struct backend {
     void (*spectrum_blend)(double *x, double *low, double *high, double wl, double wh, size_t n);
 } backend;
 
-/* The CPU float32 backend (src/backend/cpu/). */
+/* The CPU backends (src/backend/cpu/). */
 const backend *backend_cpu_f32(void);
+const backend *backend_cpu_bf16(void);
+const backend *backend_cpu_int8(void);
+/* The CPU backend computing in `dtype` (SC_DTYPE_F32, _BF16 or _INT8; not AUTO). */
+const backend *backend_cpu(sc_dtype dtype);
+/* 1 when this CPU has fast kernels for `dtype` (oneDNN's bf16 / int8 matrix products), found by
+ * packing a small matrix once. */
+int backend_cpu_has(sc_dtype dtype);
 
 #endif

@@ -19,6 +19,7 @@ static const cli_opt k_opts[] = {
     {"--max-length", "N", "tokens per prompt, 1..4096: longer prompts are cut (</s> kept), shorter padded "
                           "(default: the longest prompt, cut at the tokenizer's model_max_length)"},
     {"--threads", "N", "threads, 1..CPUs; 0 or absent: all CPUs"},
+    CLI_DTYPE_OPT,
     {"--out", "FILE.npz", "input_ids int32 [n, L], attention_mask int32 [n, L], prompt_embeds float32 [n, L, D]"},
     {"--force", NULL, "overwrite --out if it exists"},
     {"--quiet", NULL, "no progress, no summary"},
@@ -209,13 +210,18 @@ int cmd_encode(int argc, char **argv)
         free_prompts(&pl);
         return cli_usage_error(&a, "%s holds no prompt", file);
     }
+    sc_load_opts lo = {0};
+    if ((r = cli_dtype(&a, &lo.dtype))) {
+        free_prompts(&pl);
+        return r;
+    }
     sc_tokenizer *tok = NULL;
     sc_text_encoder *enc = NULL;
     int32_t *ids = NULL, *mask = NULL;
     float *emb = NULL;
     int *first = NULL;
     r = CLI_EXIT_FAIL;
-    if (sc_tokenizer_load(tokenizer_path(&a), sem, &tok) != SC_OK || sc_text_encoder_load(model, &enc) != SC_OK) {
+    if (sc_tokenizer_load(tokenizer_path(&a), sem, &tok) != SC_OK || sc_text_encoder_load_opts(model, &lo, &enc) != SC_OK) {
         r = cli_fail(&a);
         goto done;
     }

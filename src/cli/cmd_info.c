@@ -1,5 +1,6 @@
 /* smoothcache info: what a checkpoint holds and what one forward costs. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -19,12 +20,15 @@ int cmd_info(int argc, char **argv)
     char index[4200];
     snprintf(index, sizeof index, "%s/model_index.json", path ? path : "");
     sc_text_encoder *enc = NULL;
-    if (path && sc_is_folder(path) && access(index, F_OK) != 0 && sc_text_encoder_load(path, &enc) == SC_OK) {
+    sc_load_opts eo = {0};
+    if (cli_dtype(&a, &eo.dtype)) return CLI_EXIT_USAGE;
+    if (path && sc_is_folder(path) && access(index, F_OK) != 0 && sc_text_encoder_load_opts(path, &eo, &enc) == SC_OK) {
         sc_text_encoder_info ei;
         sc_text_encoder_get_info(enc, &ei);
         printf("model:          %s\n", path);
         printf("family:         %s text encoder, %s\n", ei.family, ei.variant);
         printf("dtype:          %s\n", ei.dtype);
+        printf("compute:        %s, weights %.1f MB in memory\n", ei.compute_dtype, (double)ei.weight_bytes / 1e6);
         printf("depth:          %d layers\n", ei.depth);
         printf("width:          %d features per token\n", ei.width);
         printf("vocabulary:     %d ids\n", ei.vocab_size);
@@ -53,6 +57,10 @@ int cmd_info(int argc, char **argv)
     printf("layout:         %s\n", mi.layout);
     printf("numerics:       %s\n", mi.numerics);
     printf("dtype:          %s\n", mi.dtype);
+    printf("compute:        %s, weights %.1f MB in memory (%s)\n", mi.compute_dtype, (double)mi.weight_bytes / 1e6,
+           !strcmp(mi.weights_source, "mapped")      ? "float32 views of the file"
+           : !strcmp(mi.weights_source, "converted") ? "copies made at load"
+                                                    : "partly mapped, partly copied");
     printf("depth:          %d block%s\n", mi.depth, mi.depth == 1 ? "" : "s");
     printf("hidden:         %d (%d heads x %d)\n", mi.hidden, mi.heads, mi.head_dim);
     printf("patch:          %d\n", mi.patch);

@@ -25,7 +25,16 @@ int cmd_encode(int argc, char **argv);
                         "(default: $SMOOTHCACHE_MODEL, else the demo model)"},                                \
     {"--heads", "N", "attention heads (only for single files of non-standard width)"},          \
     {"--input-size", "N", "latent side (only for single files without pos_embed)"},             \
-    {"--origin", "NAME", "force the numerics of 'original' (DiT repo) or 'diffusers'"}
+    {"--origin", "NAME", "force the numerics of 'original' (DiT repo) or 'diffusers'"},         \
+    CLI_DTYPE_OPT
+
+/* The compute precision of a model's matrix products. */
+#define CLI_DTYPE_OPT                                                                          \
+    {"--dtype", "NAME", "precision of the matrix products: f32, bf16 or int8 (W8A8); default auto: " \
+                        "bf16 for bf16 checkpoints (and 16-bit text encoders), else f32"}
+
+/* --dtype into *d (SC_DTYPE_AUTO when absent). Returns an exit status. */
+int cli_dtype(const cli_args *a, sc_dtype *d);
 
 /* The options of every command that samples. */
 #define CLI_SAMPLING_OPTS                                                                      \

@@ -87,6 +87,15 @@ const char *cli_model_path(const cli_args *a)
     return path ? path : cli_default_model();
 }
 
+int cli_dtype(const cli_args *a, sc_dtype *d)
+{
+    *d = SC_DTYPE_AUTO;
+    const char *v = cli_get(a, "--dtype");
+    if (v && sc_dtype_parse(v, d) != SC_OK)
+        return cli_usage_error(a, "--dtype: '%s' is not a precision (f32, bf16, int8 or auto)", v);
+    return 0;
+}
+
 int cli_load_model(const cli_args *a, sc_model **m, int pack)
 {
     const char *path = cli_model_path(a);
@@ -97,6 +106,7 @@ int cli_load_model(const cli_args *a, sc_model **m, int pack)
     if (cli_int(a, "--heads", 1, 1024, 0, &heads) || cli_int(a, "--input-size", 1, 4096, 0, &size))
         return CLI_EXIT_USAGE;
     sc_load_opts o = {.num_heads = (int)heads, .input_size = (int)size, .no_pack = !pack};
+    if (cli_dtype(a, &o.dtype)) return CLI_EXIT_USAGE;
     const char *origin = cli_get(a, "--origin");
     if (origin) {
         if (!strcmp(origin, "original")) o.origin = SC_ORIGIN_ORIGINAL;

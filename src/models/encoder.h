@@ -21,6 +21,7 @@ typedef struct encoder {
     int depth;           /* layers */
     uint64_t params;
     char dtype[8];       /* of the weights in the file */
+    uint64_t weight_bytes; /* bytes its weights take in memory once loaded */
     char variant[64];    /* "t5 (relu)", "t5 (gated-gelu)", "umt5 (gated-gelu)" */
     char path[4096];
 } encoder;
@@ -29,6 +30,7 @@ typedef struct {
     const char *path;
     const json_t *config;
     const char *config_path;
+    const sc_load_opts *opts; /* only dtype applies; may be NULL */
 } encoder_probe;
 
 typedef struct encoder_family {

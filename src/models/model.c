@@ -1,6 +1,8 @@
 /* Bookkeeping every family shares: buffers a model owns, plain weights given back once the
  * backend holds its own copy, the weight files a model's views point into. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/ckmath.h"
 #include "core/error.h"
@@ -22,6 +24,31 @@ sc_status model_own(model *m, void *p)
     }
     m->owned[m->n_owned++] = p;
     return SC_OK;
+}
+
+const backend *model_pick_backend(const sc_load_opts *o, const char *file_dtype, int text_encoder)
+{
+    const sc_dtype d = o ? o->dtype : SC_DTYPE_AUTO;
+    if (d != SC_DTYPE_AUTO) return backend_cpu(d);
+    const int sixteen = !strcmp(file_dtype, "BF16") || (text_encoder && !strcmp(file_dtype, "F16"));
+    return sixteen && backend_cpu_has(SC_DTYPE_BF16) ? backend_cpu_bf16() : backend_cpu_f32();
+}
+
+void model_count_weights(model *m, const be_linear *const *layers, int n, uint64_t other_bytes)
+{
+    uint64_t bytes = other_bytes;
+    int prepared = 0, plain = 0;
+    for (int i = 0; i < n; i++) {
+        const be_linear *L = layers[i];
+        if (!L->w && !L->prep) continue;
+        bytes += m->be->linear_bytes(L);
+        if (L->prep) prepared++;
+        else plain++;
+    }
+    m->weight_bytes = bytes;
+    /* Plain layers are views of the file only when it holds float32 (others were converted). */
+    const int views = plain && !strcmp(m->dtype, "F32");
+    snprintf(m->weights_source, sizeof m->weights_source, "%s", !views ? "converted" : !prepared ? "mapped" : "mixed");
 }
 
 void model_release_plain(model *m, const float *w, size_t bytes)

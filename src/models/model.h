@@ -66,6 +66,8 @@ typedef struct model {
     uint64_t params;
     char layout[32];       /* "diffusers", "original" */
     char dtype[8];         /* of the weights in the file */
+    uint64_t weight_bytes; /* bytes its weights take in memory once loaded (family-counted) */
+    char weights_source[12]; /* "mapped", "converted", "mixed" */
     char path[4096];
     /* Buffers the model owns (converted weights, tables), freed by model_release(). */
     void **owned;
@@ -147,6 +149,14 @@ const model_family *models_family_at(int i);
 sc_status model_own(model *m, void *p);           /* freed with the model (mem_free) */
 /* Forgets a plain weight buffer the backend has prepared a copy of: frees it when the model owns
  * it (a converted F16/BF16 copy), else returns its mapped pages to the kernel. */
+/* The CPU backend for a load's dtype: the one asked for, or with SC_DTYPE_AUTO bf16 when
+ * file_dtype is "BF16" (or, for text encoders, "F16" too) and the CPU has bf16 kernels, float32
+ * otherwise. */
+const backend *model_pick_backend(const sc_load_opts *o, const char *file_dtype, int text_encoder);
+/* weight_bytes and weights_source from a family's linear layers (n of them) and the bytes of its
+ * other float32 tensors (kept as loaded). */
+void model_count_weights(model *m, const be_linear *const *layers, int n, uint64_t other_bytes);
+
 void model_release_plain(model *m, const float *w, size_t bytes);
 void model_release(model *m);                     /* owned buffers and files */
 void model_cond_free(model_cond *c);

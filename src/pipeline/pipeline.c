@@ -138,7 +138,7 @@ sc_status pipeline_decoder_load(const char *path, decoder **out)
     return s;
 }
 
-sc_status pipeline_encoder_load(const char *path, encoder **out)
+sc_status pipeline_encoder_load(const char *path, const sc_load_opts *opts, encoder **out)
 {
     *out = NULL;
     if (!path || !*path) return err_fail(SC_ERR_ARG, "empty text encoder path");
@@ -155,7 +155,7 @@ sc_status pipeline_encoder_load(const char *path, encoder **out)
         s = open_folder(dir, "not a text encoder folder: no config.json (expected config.json + model.safetensors)",
                         &config, config_path, sizeof config_path);
     const encoder_family *f = NULL;
-    encoder_probe probe = {.path = dir, .config = config, .config_path = config_path};
+    encoder_probe probe = {.path = dir, .config = config, .config_path = config_path, .opts = opts};
     if (!s) s = encoders_detect(&probe, &f);
     if (!s) s = f->load(&probe, out);
     if (config) json_decref(config);

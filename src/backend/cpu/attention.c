@@ -35,37 +35,74 @@ static void set4(int64_t *d, int64_t a, int64_t b, int64_t c, int64_t e)
     d[0] = a, d[1] = b, d[2] = c, d[3] = e;
 }
 
-sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld,
-                        float *att, float *dense, float *scores, int B, int T, int H, int hd)
+/* The inputs of attention's products in the element type dt: q, k, v [M, D] rows of stride ld
+ * -> *dq, *dk, *dv dense [M, D] (f32: converted only when ld != D, into `dense`; bf16: always,
+ * into the context's scratch). */
+static sc_status attention_inputs(mm_ctx *mm, int dt, const float *q, const float *k, const float *v, int64_t ld,
+                                  int64_t M, int64_t D, float *dense, const void **dq, const void **dk,
+                                  const void **dv)
 {
-    const int64_t D = (int64_t)H * hd, M = (int64_t)B * T;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float *src[3] = {q, k, v};
+    if (dt == MM_BF16) {
+        uint16_t *b = mm_scratch(mm, 0, (size_t)(3 * M * D) * sizeof(uint16_t)); /* [3, M, D] bf16 */
+        if (!b) return SC_ERR_NOMEM;
+        #pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < 3 * M; r++) mm_to_bf16(b + r * D, src[r / M] + (r % M) * ld, (size_t)D);
+        *dq = b, *dk = b + M * D, *dv = b + 2 * M * D;
+        return SC_OK;
+    }
     if (ld != D) {
         /* [M, 3D] thirds -> [3, M, D]: dense rows let every product below run on the library's
          * batched kernels (strided rows fall back to a generic one, 10-50x slower here). */
-        const float *src[3] = {q, k, v};
         #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < 3 * M; r++)
             memcpy(dense + r * D, src[r / M] + (r % M) * ld, (size_t)D * sizeof(float));
         q = dense, k = dense + M * D, v = dense + 2 * M * D;
     }
+    *dq = q, *dk = k, *dv = v;
+    return SC_OK;
+}
+
+/* Probabilities p [n] (float) as the second product's input in dt: p itself, or a bf16 copy. */
+static const void *probs_in(mm_ctx *mm, int dt, const float *p, size_t n)
+{
+    if (dt != MM_BF16) return p;
+    uint16_t *b = mm_scratch(mm, 1, n * sizeof(uint16_t));
+    if (b) mm_to_bf16(b, p, n);
+    return b;
+}
+
+static const void *offset(const void *base, int dt, int64_t elems)
+{
+    return (const char *)base + elems * (dt == MM_BF16 ? 2 : 4);
+}
+
+sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld,
+                        float *att, float *dense, float *scores, int B, int T, int H, int hd, int dt)
+{
+    const int64_t D = (int64_t)H * hd, M = (int64_t)B * T;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const void *dq, *dk, *dv, *p;
+    sc_status st = attention_inputs(mm, dt, q, k, v, ld, M, D, dense, &dq, &dk, &dv);
+    if (st) return st;
     mm_shape s;
     memset(&s, 0, sizeof s);
     s.nd = 4;
-    sc_status st = SC_OK;
+    s.dt = dt;
     if (T <= CPU_ATT_QBLOCK) {
         /* scores [B, H, T, T] = q [B, H, T, hd] . k^T [B, H, hd, T] */
         set4(s.src_dims, B, H, T, hd), set4(s.src_strides, T * D, hd, D, 1);
         set4(s.wei_dims, B, H, hd, T), set4(s.wei_strides, T * D, hd, 1, D);
         set4(s.dst_dims, B, H, T, T), set4(s.dst_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
-        st = mm_exec(mm, &s, q, k, NULL, scores);
+        st = mm_exec(mm, &s, dq, dk, NULL, scores);
         if (st) return st;
         softmax_rows(scores, (long)B * H * T, T, scale);
+        if (!(p = probs_in(mm, dt, scores, (size_t)B * H * T * T))) return SC_ERR_NOMEM;
         /* att [B, H, T, hd] (rows of stride D, heads side by side) = p [B, H, T, T] . v [B, H, T, hd] */
         set4(s.src_dims, B, H, T, T), set4(s.src_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
         set4(s.wei_dims, B, H, T, hd), set4(s.wei_strides, T * D, hd, D, 1);
         set4(s.dst_dims, B, H, T, hd), set4(s.dst_strides, T * D, hd, D, 1);
-        return mm_exec(mm, &s, scores, v, NULL, att);
+        return mm_exec(mm, &s, p, dv, NULL, att);
     }
     /* Long sequences: per (sample, head, block of Qb query rows), scores [Qb, T] stay in cache. */
     s.nd = 2;
@@ -78,14 +115,15 @@ sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float 
                 s.src_dims[0] = Qb, s.src_dims[1] = hd, s.src_strides[0] = D, s.src_strides[1] = 1;
                 s.wei_dims[0] = hd, s.wei_dims[1] = T, s.wei_strides[0] = 1, s.wei_strides[1] = D;
                 s.dst_dims[0] = Qb, s.dst_dims[1] = T, s.dst_strides[0] = T, s.dst_strides[1] = 1;
-                st = mm_exec(mm, &s, q + head + q0 * D, k + head, NULL, scores);
+                st = mm_exec(mm, &s, offset(dq, dt, head + q0 * D), offset(dk, dt, head), NULL, scores);
                 if (st) break;
                 softmax_rows(scores, (long)Qb, T, scale);
+                if (!(p = probs_in(mm, dt, scores, (size_t)(Qb * T)))) return SC_ERR_NOMEM;
                 /* att [Qb, hd] = p [Qb, T] . v [T, hd] */
                 s.src_dims[0] = Qb, s.src_dims[1] = T, s.src_strides[0] = T, s.src_strides[1] = 1;
                 s.wei_dims[0] = T, s.wei_dims[1] = hd, s.wei_strides[0] = D, s.wei_strides[1] = 1;
                 s.dst_dims[0] = Qb, s.dst_dims[1] = hd, s.dst_strides[0] = D, s.dst_strides[1] = 1;
-                st = mm_exec(mm, &s, scores, v + head, NULL, att + head + q0 * D);
+                st = mm_exec(mm, &s, p, offset(dv, dt, head), NULL, att + head + q0 * D);
             }
     return st;
 }
@@ -121,25 +159,29 @@ static void softmax_biased(float *s, int nb, int nh, int ni, int b0, int h0, int
 }
 
 sc_status cpu_attention_biased(mm_ctx *mm, const float *q, const float *k, const float *v, float *att, float *scores,
-                               int B, int T, int H, int hd, float scale, const float *bias, const float *key_mask)
+                               int B, int T, int H, int hd, float scale, const float *bias, const float *key_mask, int dt)
 {
     const int64_t D = (int64_t)H * hd;
+    const void *dq, *dk, *dv, *p;
+    sc_status st = attention_inputs(mm, dt, q, k, v, D, (int64_t)B * T, D, NULL, &dq, &dk, &dv);
+    if (st) return st;
     mm_shape s;
     memset(&s, 0, sizeof s);
-    sc_status st = SC_OK;
+    s.dt = dt;
     if (T <= CPU_ATT_QBLOCK) {
         s.nd = 4;
         /* scores [B, H, T, T] = q [B, H, T, hd] . k^T [B, H, hd, T] */
         set4(s.src_dims, B, H, T, hd), set4(s.src_strides, T * D, hd, D, 1);
         set4(s.wei_dims, B, H, hd, T), set4(s.wei_strides, T * D, hd, 1, D);
         set4(s.dst_dims, B, H, T, T), set4(s.dst_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
-        if ((st = mm_exec(mm, &s, q, k, NULL, scores))) return st;
+        if ((st = mm_exec(mm, &s, dq, dk, NULL, scores))) return st;
         softmax_biased(scores, B, H, T, 0, 0, 0, T, H, scale, bias, key_mask);
+        if (!(p = probs_in(mm, dt, scores, (size_t)B * H * T * T))) return SC_ERR_NOMEM;
         /* att [B, H, T, hd] (heads side by side in rows of D) = p [B, H, T, T] . v [B, H, T, hd] */
         set4(s.src_dims, B, H, T, T), set4(s.src_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
         set4(s.wei_dims, B, H, T, hd), set4(s.wei_strides, T * D, hd, D, 1);
         set4(s.dst_dims, B, H, T, hd), set4(s.dst_strides, T * D, hd, D, 1);
-        return mm_exec(mm, &s, scores, v, NULL, att);
+        return mm_exec(mm, &s, p, dv, NULL, att);
     }
     s.nd = 2;
     for (int b = 0; b < B && !st; b++)
@@ -151,13 +193,14 @@ sc_status cpu_attention_biased(mm_ctx *mm, const float *q, const float *k, const
                 s.src_dims[0] = Qb, s.src_dims[1] = hd, s.src_strides[0] = D, s.src_strides[1] = 1;
                 s.wei_dims[0] = hd, s.wei_dims[1] = T, s.wei_strides[0] = 1, s.wei_strides[1] = D;
                 s.dst_dims[0] = Qb, s.dst_dims[1] = T, s.dst_strides[0] = T, s.dst_strides[1] = 1;
-                if ((st = mm_exec(mm, &s, q + head + q0 * D, k + head, NULL, scores))) break;
+                if ((st = mm_exec(mm, &s, offset(dq, dt, head + q0 * D), offset(dk, dt, head), NULL, scores))) break;
                 softmax_biased(scores, 1, 1, (int)Qb, b, h, q0, T, H, scale, bias, key_mask);
+                if (!(p = probs_in(mm, dt, scores, (size_t)(Qb * T)))) return SC_ERR_NOMEM;
                 /* att [Qb, hd] = p [Qb, T] . v [T, hd] */
                 s.src_dims[0] = Qb, s.src_dims[1] = T, s.src_strides[0] = T, s.src_strides[1] = 1;
                 s.wei_dims[0] = T, s.wei_dims[1] = hd, s.wei_strides[0] = D, s.wei_strides[1] = 1;
                 s.dst_dims[0] = Qb, s.dst_dims[1] = hd, s.dst_strides[0] = D, s.dst_strides[1] = 1;
-                st = mm_exec(mm, &s, scores, v + head, NULL, att + head + q0 * D);
+                st = mm_exec(mm, &s, p, offset(dv, dt, head), NULL, att + head + q0 * D);
             }
     return st;
 }

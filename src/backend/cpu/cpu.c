@@ -38,16 +38,30 @@ static sc_status ctx_create(be_ctx **out)
 
 static float *alloc_floats(size_t n, const char *what) { return mem_alloc_array(n, sizeof(float), what); }
 
-static sc_status linear_prepare(be_linear *L, int64_t m_hint)
+/* Prepares L with weights of element type dt (MM_*). */
+static sc_status prepare_as(be_linear *L, int64_t m_hint, int dt)
 {
     mm_packed *p;
-    sc_status s = mm_pack(m_hint, L->out, L->in, L->w, &p);
-    /* No packed layout on this CPU (or under an instruction-set limit): keep the plain weights,
-     * which every product also accepts. */
-    if (s == SC_ERR_UNSUPPORTED) return SC_OK;
+    sc_status s = mm_pack(m_hint, L->out, L->in, L->w, dt, &p);
+    if (s == SC_ERR_UNSUPPORTED && dt == MM_F32) {
+        /* No packed float32 layout on this CPU (or under an instruction-set limit): keep the
+         * plain weights, which every product also accepts. */
+        return SC_OK;
+    }
+    if (s == SC_ERR_UNSUPPORTED)
+        return err_fail(SC_ERR_UNSUPPORTED, "this CPU has no %s matrix kernels (oneDNN needs AVX-512 with %s): "
+                        "use --dtype f32", dt == MM_BF16 ? "bf16" : "int8",
+                        dt == MM_BF16 ? "AVX512-BF16 or AVX512-BW emulation" : "VNNI or AVX-512 BW");
     if (s) return s;
     L->prep = p;
     return SC_OK;
+}
+
+static sc_status prepare_f32(be_linear *L, int64_t m_hint) { return prepare_as(L, m_hint, MM_F32); }
+static sc_status prepare_bf16(be_linear *L, int64_t m_hint) { return prepare_as(L, m_hint, MM_BF16); }
+static sc_status prepare_int8(be_linear *L, int64_t m_hint)
+{
+    return prepare_as(L, m_hint, L->precise ? MM_BF16 : MM_S8);
 }
 
 static void linear_drop(be_linear *L)
@@ -56,23 +70,43 @@ static void linear_drop(be_linear *L)
     L->prep = NULL;
 }
 
+static size_t linear_bytes(const be_linear *L)
+{
+    const size_t b = L->b ? (size_t)L->out * sizeof(float) : 0;
+    if (L->prep) return mm_packed_bytes(L->prep) + b;
+    return (L->w ? (size_t)L->out * L->in * sizeof(float) : 0) + b;
+}
+
 static sc_status linear(be_ctx *c, const be_linear *L, int64_t M, const float *x, float *y, int64_t ldy, int post)
 {
     if (L->prep) return mm_linear_packed(c->mm, M, L->out, L->in, x, L->in, L->prep, L->b, y, ldy, post);
     return mm_linear(c->mm, M, L->out, L->in, x, L->in, L->w, L->b, y, ldy, post);
 }
 
-static sc_status attention(be_ctx *c, const float *q, const float *k, const float *v, int64_t ld, float *att,
-                           float *dense, float *scores, int B, int T, int H, int hd)
+static sc_status attention_f32(be_ctx *c, const float *q, const float *k, const float *v, int64_t ld, float *att,
+                               float *dense, float *scores, int B, int T, int H, int hd)
 {
-    return cpu_attention(c->mm, q, k, v, ld, att, dense, scores, B, T, H, hd);
+    return cpu_attention(c->mm, q, k, v, ld, att, dense, scores, B, T, H, hd, MM_F32);
 }
 
-static sc_status attention_biased(be_ctx *c, const float *q, const float *k, const float *v, float *att,
-                                  float *scores, int B, int T, int H, int hd, float scale, const float *bias,
-                                  const float *key_mask)
+static sc_status attention_bf16(be_ctx *c, const float *q, const float *k, const float *v, int64_t ld, float *att,
+                                float *dense, float *scores, int B, int T, int H, int hd)
 {
-    return cpu_attention_biased(c->mm, q, k, v, att, scores, B, T, H, hd, scale, bias, key_mask);
+    return cpu_attention(c->mm, q, k, v, ld, att, dense, scores, B, T, H, hd, MM_BF16);
+}
+
+static sc_status attention_biased_f32(be_ctx *c, const float *q, const float *k, const float *v, float *att,
+                                      float *scores, int B, int T, int H, int hd, float scale, const float *bias,
+                                      const float *key_mask)
+{
+    return cpu_attention_biased(c->mm, q, k, v, att, scores, B, T, H, hd, scale, bias, key_mask, MM_F32);
+}
+
+static sc_status attention_biased_bf16(be_ctx *c, const float *q, const float *k, const float *v, float *att,
+                                       float *scores, int B, int T, int H, int hd, float scale, const float *bias,
+                                       const float *key_mask)
+{
+    return cpu_attention_biased(c->mm, q, k, v, att, scores, B, T, H, hd, scale, bias, key_mask, MM_BF16);
 }
 
 static sc_status conv_make(be_ctx *c, int cin, int cout, int k, int pad, const float *w, const float *bias,
@@ -87,56 +121,109 @@ static sc_status conv_run(be_ctx *c, be_conv *L, int n, int h, int w, const floa
     return conv_exec(c->conv, L, n, h, w, src, dst, mode == BE_CONV_ACCUMULATE ? CONV_ACCUMULATE : CONV_OVERWRITE);
 }
 
+/* The operations every CPU table shares: the precision of products is the only difference. */
+#define CPU_SHARED_OPS \
+    .ctx_create = ctx_create, \
+    .ctx_free = ctx_free, \
+    .set_threads = mm_set_threads, \
+    .alloc = alloc_floats, \
+    .release = mem_free, \
+    .linear_drop = linear_drop, \
+    .linear_bytes = linear_bytes, \
+    .linear = linear, \
+    .attention_scratch = cpu_attention_scratch, \
+    .ln_modulate = cpu_ln_modulate, \
+    .gated_add = cpu_gated_add, \
+    .group_norm = cpu_group_norm, \
+    .rms_norm = cpu_rms_norm, \
+    .add = cpu_add, \
+    .sub = cpu_sub, \
+    .copy = cpu_copy, \
+    .silu = cpu_silu, \
+    .mul = cpu_mul, \
+    .gather_rows = cpu_gather_rows, \
+    .add_rows = cpu_add_rows, \
+    .add_pos = cpu_add_pos, \
+    .timestep_features = cpu_timestep_features, \
+    .patchify = cpu_patchify, \
+    .unpatchify = cpu_unpatchify, \
+    .planes_to_pixels = cpu_planes_to_pixels, \
+    .pixels_to_planes = cpu_pixels_to_planes, \
+    .upsample_shuffle = cpu_upsample_shuffle, \
+    .cfg_combine = cpu_cfg_combine, \
+    .l1_diff = cpu_l1_diff, \
+    .l1_diff_residual = cpu_l1_diff_residual, \
+    .residual_norms = cpu_residual_norms, \
+    .taylor_update = cpu_taylor_update, \
+    .taylor_eval = cpu_taylor_eval, \
+    .lagrange_eval = cpu_lagrange_eval, \
+    .extrapolate = cpu_extrapolate, \
+    .dft_work = dft_work_doubles, \
+    .dft2 = dft2_real, \
+    .idft2 = idft2_real, \
+    .dft2_pair = dft2_real_pair, \
+    .idft2_pair = idft2_real_pair, \
+    .spectrum_split = dft_spectrum_split, \
+    .spectrum_blend = dft_spectrum_blend
+
 static const backend k_cpu_f32 = {
     .name = "cpu-f32",
     .about = "float32 on the CPU: oneDNN products and convolutions, OpenMP element-wise kernels",
-    .ctx_create = ctx_create,
-    .ctx_free = ctx_free,
-    .set_threads = mm_set_threads,
-    .alloc = alloc_floats,
-    .release = mem_free,
-    .linear_prepare = linear_prepare,
-    .linear_drop = linear_drop,
-    .linear = linear,
-    .attention_scratch = cpu_attention_scratch,
-    .attention = attention,
-    .attention_biased = attention_biased,
+    .dtype = SC_DTYPE_F32,
+    .linear_prepare = prepare_f32,
+    .attention = attention_f32,
+    .attention_biased = attention_biased_f32,
     .conv_create = conv_make,
     .conv_free = conv_layer_free,
     .conv = conv_run,
-    .ln_modulate = cpu_ln_modulate,
-    .gated_add = cpu_gated_add,
-    .group_norm = cpu_group_norm,
-    .rms_norm = cpu_rms_norm,
-    .add = cpu_add,
-    .sub = cpu_sub,
-    .copy = cpu_copy,
-    .silu = cpu_silu,
-    .mul = cpu_mul,
-    .gather_rows = cpu_gather_rows,
-    .add_rows = cpu_add_rows,
-    .add_pos = cpu_add_pos,
-    .timestep_features = cpu_timestep_features,
-    .patchify = cpu_patchify,
-    .unpatchify = cpu_unpatchify,
-    .planes_to_pixels = cpu_planes_to_pixels,
-    .pixels_to_planes = cpu_pixels_to_planes,
-    .upsample_shuffle = cpu_upsample_shuffle,
-    .cfg_combine = cpu_cfg_combine,
-    .l1_diff = cpu_l1_diff,
-    .l1_diff_residual = cpu_l1_diff_residual,
-    .residual_norms = cpu_residual_norms,
-    .taylor_update = cpu_taylor_update,
-    .taylor_eval = cpu_taylor_eval,
-    .lagrange_eval = cpu_lagrange_eval,
-    .extrapolate = cpu_extrapolate,
-    .dft_work = dft_work_doubles,
-    .dft2 = dft2_real,
-    .idft2 = idft2_real,
-    .dft2_pair = dft2_real_pair,
-    .idft2_pair = idft2_real_pair,
-    .spectrum_split = dft_spectrum_split,
-    .spectrum_blend = dft_spectrum_blend,
+    CPU_SHARED_OPS,
+};
+
+static const backend k_cpu_bf16 = {
+    .name = "cpu-bf16",
+    .about = "bf16 products on the CPU (oneDNN, float32 accumulation); activations, norms and softmax float32",
+    .dtype = SC_DTYPE_BF16,
+    .linear_prepare = prepare_bf16,
+    .attention = attention_bf16,
+    .attention_biased = attention_biased_bf16,
+    .conv_create = conv_make,
+    .conv_free = conv_layer_free,
+    .conv = conv_run,
+    CPU_SHARED_OPS,
+};
+
+static const backend k_cpu_int8 = {
+    .name = "cpu-int8",
+    .about = "int8 linear layers on the CPU (W8A8: per-channel weights, per-token activations), bf16 attention",
+    .dtype = SC_DTYPE_INT8,
+    .linear_prepare = prepare_int8,
+    .attention = attention_bf16,
+    .attention_biased = attention_biased_bf16,
+    .conv_create = conv_make,
+    .conv_free = conv_layer_free,
+    .conv = conv_run,
+    CPU_SHARED_OPS,
 };
 
 const backend *backend_cpu_f32(void) { return &k_cpu_f32; }
+const backend *backend_cpu_bf16(void) { return &k_cpu_bf16; }
+const backend *backend_cpu_int8(void) { return &k_cpu_int8; }
+
+const backend *backend_cpu(sc_dtype dtype)
+{
+    return dtype == SC_DTYPE_BF16 ? &k_cpu_bf16 : dtype == SC_DTYPE_INT8 ? &k_cpu_int8 : &k_cpu_f32;
+}
+
+int backend_cpu_has(sc_dtype dtype)
+{
+    if (dtype != SC_DTYPE_BF16 && dtype != SC_DTYPE_INT8) return 1;
+    static int known[4] = {0}; /* 0 unknown, 1 yes, 2 no; a race only repeats the probe */
+    if (!known[dtype]) {
+        static const float w[32 * 32];
+        mm_packed *p = NULL;
+        const sc_status s = mm_pack(32, 32, 32, w, dtype == SC_DTYPE_BF16 ? MM_BF16 : MM_S8, &p);
+        mm_packed_free(p);
+        known[dtype] = s == SC_OK ? 1 : 2;
+    }
+    return known[dtype] == 1;
+}

@@ -48,9 +48,12 @@ void cpu_extrapolate(float *out, const float *a1, float *a2, float w, size_t n);
 #define CPU_ATT_QBLOCK 256
 
 size_t cpu_attention_scratch(int B, int T, int H);
+/* dt: the element type of both products' inputs (MM_F32, or MM_BF16: q, k, v and the
+ * probabilities rounded to bf16; scores, softmax and outputs float32). */
 sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld, float *att,
-                        float *dense, float *scores, int B, int T, int H, int hd);
+                        float *dense, float *scores, int B, int T, int H, int hd, int dt);
 sc_status cpu_attention_biased(mm_ctx *mm, const float *q, const float *k, const float *v, float *att, float *scores,
-                               int B, int T, int H, int hd, float scale, const float *bias, const float *key_mask);
+                               int B, int T, int H, int hd, float scale, const float *bias, const float *key_mask,
+                               int dt);
 
 #endif

@@ -1,11 +1,13 @@
 #include "backend/cpu/matmul.h"
 
 #include <dnnl.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 
 #define MM_CACHE 48
 
@@ -17,17 +19,49 @@ typedef struct {
 
 struct mm_packed {
     dnnl_memory_desc_t md;
-    float *data;
+    void *data;
     size_t bytes;
     int64_t n, k;
+    int dt;
+    float *scales; /* MM_S8: [n] per output channel */
 };
+
+#define ELT_CACHE 8
+
+typedef struct {
+    int64_t m, n, ld;
+    dnnl_primitive_t prim;
+    dnnl_memory_t mem;
+} elt_entry;
 
 struct mm_ctx {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     mm_entry entries[MM_CACHE];
     int n;
+    elt_entry elt[ELT_CACHE];
+    int n_elt;
+    void *scratch[2];
+    size_t scratch_bytes[2];
 };
+
+static dnnl_data_type_t dnnl_dt(int dt) { return dt == MM_BF16 ? dnnl_bf16 : dt == MM_S8 ? dnnl_s8 : dnnl_f32; }
+
+void *mm_scratch(mm_ctx *c, int slot, size_t bytes)
+{
+    if (c->scratch_bytes[slot] >= bytes) return c->scratch[slot];
+    free(c->scratch[slot]);
+    c->scratch[slot] = NULL;
+    c->scratch_bytes[slot] = 0;
+    const size_t want = (bytes + 63) / 64 * 64;
+    if (posix_memalign(&c->scratch[slot], 64, want ? want : 64)) {
+        c->scratch[slot] = NULL;
+        err_fail(SC_ERR_NOMEM, "out of memory for %zu bytes of product scratch", bytes);
+        return NULL;
+    }
+    c->scratch_bytes[slot] = want;
+    return c->scratch[slot];
+}
 
 sc_status mm_create(mm_ctx **out)
 {
@@ -53,6 +87,12 @@ void mm_destroy(mm_ctx *c)
         if (e->bias) dnnl_memory_destroy(e->bias);
         dnnl_memory_destroy(e->dst);
     }
+    for (int i = 0; i < c->n_elt; i++) {
+        dnnl_primitive_destroy(c->elt[i].prim);
+        dnnl_memory_destroy(c->elt[i].mem);
+    }
+    free(c->scratch[0]);
+    free(c->scratch[1]);
     dnnl_stream_destroy(c->stream);
     dnnl_engine_destroy(c->engine);
     free(c);
@@ -75,8 +115,9 @@ static sc_status build_entry(mm_ctx *c, const mm_shape *s, const mm_packed *pk, 
     memcpy(ws, s->wei_strides, sizeof s->wei_strides);
     memcpy(dd, s->dst_dims, sizeof s->dst_dims);
     memcpy(ds, s->dst_strides, sizeof s->dst_strides);
-    if (dnnl_memory_desc_init_by_strides(&src_md, s->nd, sd, dnnl_f32, ss) ||
-        (pk ? (wei_md = pk->md, 0) : dnnl_memory_desc_init_by_strides(&wei_md, s->nd, wd, dnnl_f32, ws)) ||
+    const dnnl_data_type_t in_dt = dnnl_dt(s->dt);
+    if (dnnl_memory_desc_init_by_strides(&src_md, s->nd, sd, in_dt, ss) ||
+        (pk ? (wei_md = pk->md, 0) : dnnl_memory_desc_init_by_strides(&wei_md, s->nd, wd, in_dt, ws)) ||
         dnnl_memory_desc_init_by_strides(&dst_md, s->nd, dd, dnnl_f32, ds))
         return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: invalid matmul memory descriptor");
     if (s->has_bias) {
@@ -138,7 +179,7 @@ static mm_entry *lookup(mm_ctx *c, const mm_shape *s, const mm_packed *pk, sc_st
     return e;
 }
 
-static sc_status exec(mm_ctx *c, const mm_shape *s, const mm_packed *pk, const float *src, const float *wei,
+static sc_status exec(mm_ctx *c, const mm_shape *s, const mm_packed *pk, const void *src, const void *wei,
                       const float *bias, float *dst)
 {
     mm_shape key = *s;
@@ -164,10 +205,11 @@ static sc_status exec(mm_ctx *c, const mm_shape *s, const mm_packed *pk, const f
     return SC_OK;
 }
 
-sc_status mm_exec(mm_ctx *c, const mm_shape *s, const float *src, const float *wei,
+sc_status mm_exec(mm_ctx *c, const mm_shape *s, const void *src, const void *wei,
                   const float *bias, float *dst)
 {
     SC_ASSERT(!s->packed);
+    SC_ASSERT(s->dt != MM_S8 || (!s->has_bias && s->post == MM_POST_NONE));
     return exec(c, s, NULL, src, wei, bias, dst);
 }
 
@@ -185,6 +227,70 @@ sc_status mm_linear(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, 
     return mm_exec(c, &s, x, W, b, y);
 }
 
+/* y [M, N] (stride ldy) = y * (sx[m] * sw[n]) + b[n], then post: an int8 product's float
+ * accumulators made into the layer's output. */
+static void dequantize(float *y, int64_t ldy, int64_t M, int64_t N, const float *sx, const float *sw, const float *b,
+                       int post)
+{
+    #pragma omp parallel for schedule(static)
+    for (int64_t m = 0; m < M; m++) {
+        float *r = y + m * ldy;
+        const float a = sx[m];
+        if (b) {
+            #pragma omp simd
+            for (int64_t n = 0; n < N; n++) r[n] = r[n] * (a * sw[n]) + b[n];
+        } else {
+            #pragma omp simd
+            for (int64_t n = 0; n < N; n++) r[n] = r[n] * (a * sw[n]);
+        }
+        if (post == MM_POST_RELU) {
+            #pragma omp simd
+            for (int64_t n = 0; n < N; n++) r[n] = r[n] > 0.0f ? r[n] : 0.0f;
+        }
+    }
+}
+
+/* y [M, N] (stride ldy) = gelu_tanh(y) in place, through oneDNN's vectorised eltwise kernel
+ * (the one its matmul post-op runs). */
+static sc_status gelu_in_place(mm_ctx *c, float *y, int64_t M, int64_t N, int64_t ldy)
+{
+    elt_entry *e = NULL;
+    for (int i = 0; i < c->n_elt; i++)
+        if (c->elt[i].m == M && c->elt[i].n == N && c->elt[i].ld == ldy) e = &c->elt[i];
+    if (!e) {
+        if (c->n_elt == ELT_CACHE) {
+            dnnl_primitive_destroy(c->elt[0].prim);
+            dnnl_memory_destroy(c->elt[0].mem);
+            memmove(c->elt, c->elt + 1, (ELT_CACHE - 1) * sizeof *c->elt);
+            c->n_elt--;
+        }
+        e = &c->elt[c->n_elt];
+        memset(e, 0, sizeof *e);
+        dnnl_memory_desc_t md;
+        dnnl_dims_t dims = {M, N}, strides = {ldy, 1};
+        dnnl_eltwise_desc_t ed;
+        dnnl_primitive_desc_t pd = NULL;
+        if (dnnl_memory_desc_init_by_strides(&md, 2, dims, dnnl_f32, strides) ||
+            dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, dnnl_eltwise_gelu_tanh, &md, 0.0f, 0.0f) ||
+            dnnl_primitive_desc_create(&pd, &ed, NULL, c->engine, NULL))
+            return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: no GELU kernel for a %lld x %lld output", (long long)M,
+                            (long long)N);
+        const dnnl_status_t st = dnnl_primitive_create(&e->prim, pd);
+        dnnl_primitive_desc_destroy(pd);
+        if (st != dnnl_success || dnnl_memory_create(&e->mem, &md, c->engine, DNNL_MEMORY_NONE) != dnnl_success) {
+            if (st == dnnl_success) dnnl_primitive_destroy(e->prim);
+            return err_fail(SC_ERR_NOMEM, "oneDNN: cannot create the GELU kernel");
+        }
+        e->m = M, e->n = N, e->ld = ldy;
+        c->n_elt++;
+    }
+    dnnl_memory_set_data_handle(e->mem, y);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, e->mem}, {DNNL_ARG_DST, e->mem}};
+    if (dnnl_primitive_execute(e->prim, c->stream, 2, args) != dnnl_success)
+        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: GELU execution failed");
+    return SC_OK;
+}
+
 sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                            const mm_packed *W, const float *b, float *y, int64_t ldy, int post)
 {
@@ -192,47 +298,91 @@ sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const flo
     mm_shape s;
     memset(&s, 0, sizeof s);
     s.nd = 2;
+    s.dt = W->dt;
+    const void *src = x;
+    float *sx = NULL;
+    if (W->dt == MM_BF16) {
+        uint16_t *xb = mm_scratch(c, 0, (size_t)M * K * sizeof(uint16_t)); /* x [M, K] in bf16 */
+        if (!xb) return SC_ERR_NOMEM;
+        if (ldx == K) mm_to_bf16(xb, x, (size_t)(M * K));
+        else
+            for (int64_t m = 0; m < M; m++) mm_to_bf16(xb + m * K, x + m * ldx, (size_t)K);
+        src = xb;
+        ldx = K;
+    } else if (W->dt == MM_S8) {
+        const size_t qbytes = ((size_t)M * K + 63) / 64 * 64;
+        int8_t *xq = mm_scratch(c, 0, qbytes + (size_t)M * sizeof(float)); /* x [M, K] in int8, sx [M] */
+        if (!xq) return SC_ERR_NOMEM;
+        sx = (float *)(void *)(xq + qbytes);
+        mm_quantize_rows(xq, sx, x, M, K, ldx);
+        src = xq;
+        ldx = K;
+    }
     s.src_dims[0] = M; s.src_dims[1] = K; s.src_strides[0] = ldx; s.src_strides[1] = 1; /* x [M, K] */
     s.wei_dims[0] = K; s.wei_dims[1] = N;                                               /* W^T [K, N], packed */
     s.dst_dims[0] = M; s.dst_dims[1] = N; s.dst_strides[0] = ldy; s.dst_strides[1] = 1; /* y [M, N] */
-    s.has_bias = b != NULL;
-    s.post = post;
-    s.packed = 1; /* equal (N, K) pack to equal layouts, so the primitive is shared */
-    return exec(c, &s, W, x, W->data, b, y);
+    s.has_bias = W->dt != MM_S8 && b != NULL;
+    s.post = W->dt != MM_S8 ? post : MM_POST_NONE;
+    s.packed = 1; /* equal (N, K, dt) pack to equal layouts, so the primitive is shared */
+    sc_status st = exec(c, &s, W, src, W->data, b, y);
+    if (!st && W->dt == MM_S8) {
+        dequantize(y, ldy, M, N, sx, W->scales, b, post); /* y [M, N] */
+        if (post == MM_POST_GELU_TANH) st = gelu_in_place(c, y, M, N, ldy);
+    }
+    return st;
 }
 
-sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, mm_packed **out)
+sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, int dt, mm_packed **out)
 {
     *out = NULL;
     mm_ctx *c = NULL;
     sc_status st = mm_create(&c);
     if (st) return st;
     mm_packed *p = calloc(1, sizeof *p);
+    const dnnl_data_type_t t = dnnl_dt(dt);
     dnnl_memory_desc_t src_md, any_md, plain_md, dst_md;
     dnnl_dims_t sd = {m_hint, K}, wd = {K, N}, dd = {m_hint, N}, ws = {1, K};
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t from = NULL, to = NULL;
-    st = err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot pack a %lld x %lld weight", (long long)N, (long long)K);
-    if (!p || dnnl_memory_desc_init_by_tag(&src_md, 2, sd, dnnl_f32, dnnl_ab) ||
-        dnnl_memory_desc_init_by_tag(&any_md, 2, wd, dnnl_f32, dnnl_format_tag_any) ||
-        dnnl_memory_desc_init_by_strides(&plain_md, 2, wd, dnnl_f32, ws) ||
+    void *plain = (void *)W; /* W^T [K, N] with strides (1, K), in f32, or quantised below */
+    st = err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot pack a %lld x %lld weight in %s", (long long)N, (long long)K,
+                  dt == MM_BF16 ? "bf16" : dt == MM_S8 ? "int8" : "float32");
+    if (!p || dnnl_memory_desc_init_by_tag(&src_md, 2, sd, t, dnnl_ab) ||
+        dnnl_memory_desc_init_by_tag(&any_md, 2, wd, t, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_strides(&plain_md, 2, wd, dt == MM_S8 ? dnnl_s8 : dnnl_f32, ws) ||
         dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab))
         goto done;
     dnnl_matmul_desc_t md;
     if (dnnl_matmul_desc_init(&md, &src_md, &any_md, NULL, &dst_md) ||
         dnnl_primitive_desc_create(&pd, &md, NULL, c->engine, NULL))
         goto done;
+    if (dt != MM_F32) {
+        /* Only a real low-precision kernel will do: the reference one is 100x slower. */
+        const char *impl = NULL;
+        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) || !impl || !strncmp(impl, "ref", 3))
+            goto done;
+    }
     p->md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     p->bytes = dnnl_memory_desc_get_size(&p->md);
     p->n = N;
     p->k = K;
-    if (posix_memalign((void **)&p->data, 64, p->bytes ? p->bytes : 64)) {
+    p->dt = dt;
+    if (dt == MM_S8) {
+        p->scales = mem_alloc_array((size_t)N, sizeof(float), "int8 weight scales");
+        plain = mem_alloc_array((size_t)N * (size_t)K, 1, "int8 weights");
+        if (!p->scales || !plain) {
+            st = SC_ERR_NOMEM;
+            goto done;
+        }
+        mm_quantize_rows(plain, p->scales, W, N, K, K); /* q [N, K] int8, scales [N] */
+    }
+    if (posix_memalign(&p->data, 64, p->bytes ? p->bytes : 64)) {
         st = err_fail(SC_ERR_NOMEM, "out of memory packing weights");
         p->data = NULL;
         goto done;
     }
-    if (dnnl_memory_create(&from, &plain_md, c->engine, (void *)W) ||
+    if (dnnl_memory_create(&from, &plain_md, c->engine, plain) ||
         dnnl_memory_create(&to, &p->md, c->engine, p->data) ||
         dnnl_reorder_primitive_desc_create(&rpd, &plain_md, c->engine, &p->md, c->engine, NULL) ||
         dnnl_primitive_create(&reorder, rpd))
@@ -243,6 +393,7 @@ sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, mm_packe
     p = NULL;
     st = SC_OK;
 done:
+    if (plain != (void *)W) mem_free(plain);
     if (reorder) dnnl_primitive_destroy(reorder);
     if (rpd) dnnl_primitive_desc_destroy(rpd);
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -257,7 +408,52 @@ void mm_packed_free(mm_packed *p)
 {
     if (!p) return;
     free(p->data);
+    mem_free(p->scales);
     free(p);
 }
 
-size_t mm_packed_bytes(const mm_packed *p) { return p->bytes; }
+size_t mm_packed_bytes(const mm_packed *p) { return p->bytes + (p->scales ? (size_t)p->n * sizeof(float) : 0); }
+
+int mm_packed_dt(const mm_packed *p) { return p->dt; }
+
+void mm_to_bf16(uint16_t *dst, const float *src, size_t n)
+{
+    #pragma omp parallel for simd schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &src[i], sizeof u);
+        /* Round to nearest, ties to even, on the bits; a NaN keeps a quiet NaN's pattern. */
+        const uint32_t r = u + 0x7fffu + ((u >> 16) & 1u);
+        dst[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : r >> 16);
+    }
+}
+
+void mm_quantize_rows(int8_t *q, float *scale, const float *x, int64_t M, int64_t K, int64_t ldx)
+{
+    #pragma omp parallel for schedule(static) if (M * K >= 65536)
+    for (int64_t m = 0; m < M; m++) {
+        const float *r = x + m * ldx;
+        int8_t *o = q + m * K;
+        float amax = 0.0f;
+        int bad = 0;
+        #pragma omp simd reduction(max : amax) reduction(| : bad)
+        for (int64_t k = 0; k < K; k++) {
+            amax = fmaxf(amax, fabsf(r[k]));
+            bad |= !(fabsf(r[k]) <= 3.4028234663852886e38f); /* NaN or infinity */
+        }
+        if (bad) {
+            /* A non-finite row stays non-finite: q = 0, scale NaN. */
+            memset(o, 0, (size_t)K);
+            scale[m] = NAN;
+            continue;
+        }
+        if (amax < 1e-30f) amax = 0.0f; /* 127 / amax would overflow: a zero row */
+        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        scale[m] = amax / 127.0f;
+        #pragma omp simd
+        for (int64_t k = 0; k < K; k++) {
+            const float v = rintf(r[k] * inv);
+            o[k] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+        }
+    }
+}

@@ -4,6 +4,7 @@
 #ifndef SC_BACKEND_CPU_MATMUL_H
 #define SC_BACKEND_CPU_MATMUL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "smoothcache.h"
@@ -17,6 +18,10 @@ typedef struct mm_packed mm_packed;
 
 enum { MM_POST_NONE = 0, MM_POST_GELU_TANH = 1, MM_POST_RELU = 2 }; /* = BE_POST_* */
 
+/* The element type of a product's two inputs; its output, bias and accumulation are float32
+ * (int32 for MM_S8, converted to float exactly as the library does). */
+enum { MM_F32 = 0, MM_BF16 = 1, MM_S8 = 2 };
+
 /* dst[..., m, n] = sum_k src[..., m, k] * wei[..., k, n] (+ bias[n]) (then post-op).
  * Batch dims of src and wei equal those of dst (no broadcast). Strides are in elements. */
 typedef struct {
@@ -27,26 +32,46 @@ typedef struct {
     int has_bias;                    /* bias of length n, broadcast over the other dims */
     int post;                        /* MM_POST_* */
     int packed;                      /* 2-D only: weights come as an mm_packed (wei_* unused) */
+    int dt;                          /* MM_F32, MM_BF16 (src and wei bf16) or MM_S8 (both int8,
+                                      * no bias and no post-op: the caller scales the output) */
 } mm_shape;
 
 sc_status mm_create(mm_ctx **out);
 void mm_destroy(mm_ctx *c);
 
-sc_status mm_exec(mm_ctx *c, const mm_shape *s, const float *src, const float *wei,
+sc_status mm_exec(mm_ctx *c, const mm_shape *s, const void *src, const void *wei,
                   const float *bias, float *dst);
+
+/* Scratch of the context, at least `bytes`, 64-byte aligned, kept for the next call; slot 0 and
+ * 1 are independent (a product's converted input; attention's probabilities). NULL with an
+ * SC_ERR_NOMEM message when memory runs out. */
+void *mm_scratch(mm_ctx *c, int slot, size_t bytes);
 
 /* y[M, N] (row stride ldy) = x[M, K] (row stride ldx) * W^T + b, with W stored [N, K] row-major
  * (the PyTorch Linear layout); b may be NULL. */
 sc_status mm_linear(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                     const float *W, const float *b, float *y, int64_t ldy, int post);
 
-/* Packs W [N, K] (row-major, the PyTorch Linear layout) for products with about m_hint rows. */
-sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, mm_packed **out);
+/* Packs W [N, K] (row-major, the PyTorch Linear layout) for products with about m_hint rows,
+ * in element type dt: MM_F32 as it is; MM_BF16 rounded to nearest even; MM_S8 quantised per
+ * output channel, symmetric: scale[n] = max_k |W[n,k]| / 127, q = rint(W[n,k] * 127 / max)
+ * (a zero row gets scale 0 and q = 0). SC_ERR_UNSUPPORTED when this CPU has no kernel for dt. */
+sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, int dt, mm_packed **out);
 void mm_packed_free(mm_packed *p);
-size_t mm_packed_bytes(const mm_packed *p);
-/* y[M, N] = x[M, K] * W^T + b with packed weights (see mm_linear). */
+size_t mm_packed_bytes(const mm_packed *p); /* the packed weights' bytes, scales included */
+int mm_packed_dt(const mm_packed *p);
+/* y[M, N] = x[M, K] * W^T + b with packed weights (see mm_linear). For MM_BF16 weights x is
+ * rounded to bf16 first (nearest even); for MM_S8 each row of x is quantised like a weight row
+ * (sx[m] = max_k |x[m,k]| / 127), the int32 product is converted to float and
+ * y = acc * (sx[m] * scale[n]) + b[n], then `post`. */
 sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                            const mm_packed *W, const float *b, float *y, int64_t ldy, int post);
+
+/* Rounding and quantisation, element-wise and deterministic (any thread count):
+ * dst[i] = bf16(src[i]) rounded to nearest even (NaN stays NaN), n values. */
+void mm_to_bf16(uint16_t *dst, const float *src, size_t n);
+/* Rows of x [M, K] (row stride ldx) -> q [M, K] int8 and scale [M], as mm_pack's weights. */
+void mm_quantize_rows(int8_t *q, float *scale, const float *x, int64_t M, int64_t K, int64_t ldx);
 
 /* Sets the OpenMP thread count used by the library and by our own loops. */
 void mm_set_threads(int threads);

@@ -109,6 +109,8 @@ void dit_free(model *m);
 /* prepare.c: every linear weight into the backend's layout (diffusers' q, k, v fused into one
  * qkv product first); the plain copies are released. */
 sc_status dit_prepare(dit_model *m);
+/* The model's weight_bytes and weights_source (after dit_prepare, or without it). */
+void dit_count_weights(dit_model *m);
 /* Frees the backend's prepared copies. */
 void dit_drop_prepared(dit_model *m);
 

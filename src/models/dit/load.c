@@ -125,13 +125,15 @@ sc_status dit_load(const model_probe *p, const sc_load_opts *o, model **out)
     snprintf(m->base.path, sizeof m->base.path, "%s", p->path);
     sc_status s = load_layout(m, p, o);
     if (!s) s = finish_weights(m, o);
+    if (!s) m->base.be = model_pick_backend(o, weights_dtype(m->base.files), 0);
     if (!s) {
         const char *example;
         const size_t unused = weights_unused(m->base.files, dit_unused_is_expected, &example);
         if (unused) err_warn("%s: %zu tensor(s) not used by the model, e.g. \"%s\"", p->path, unused, example);
         fill_base(m);
     }
-    if (!s && !(o && o->no_pack)) s = dit_prepare(m);
+    if (!s && (!(o && o->no_pack) || m->base.be->dtype != SC_DTYPE_F32)) s = dit_prepare(m);
+    if (!s) dit_count_weights(m);
     if (s) {
         dit_free(&m->base);
         return s;

@@ -7,6 +7,8 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "io/file.h"
+#include "models/model.h"
 #include "models/t5/t5.h"
 
 static sc_status own(t5_encoder *m, float *p)
@@ -35,12 +37,35 @@ static sc_status get(t5_encoder *m, const char *name, int rank, uint64_t d0, uin
     return s;
 }
 
+/* Frees a converted copy, or gives a mapped view's pages back. */
+static void release_plain(t5_encoder *m, const float *w, size_t bytes)
+{
+    for (int i = 0; i < m->n_owned; i++)
+        if (m->owned[i] == w) {
+            mem_free(m->owned[i]);
+            m->owned[i] = m->owned[--m->n_owned];
+            return;
+        }
+    file_release_pages(w, bytes);
+}
+
+/* A linear layer; in bf16 or int8 it is prepared at once and its float32 copy released, so that
+ * loading never holds more than one layer in float32 beside the low-precision copies (T5-XXL:
+ * 19 GB in float32, 9.5 GB in bf16). In float32 the layers stay plain views: packed for
+ * 128-row products they ran 1.25x slower on t5-base's shapes at 120 tokens here
+ * (bench/bench_t5.py), at the same peak memory. */
 static sc_status linear(t5_encoder *m, const char *name, int out, int in, be_linear *L)
 {
     const float *w;
     sc_status s = get(m, name, 2, (uint64_t)out, (uint64_t)in, &w);
     if (s) return s;
     *L = (be_linear){.w = w, .b = NULL, .out = out, .in = in};
+    if (m->base.be->dtype == SC_DTYPE_F32) return SC_OK;
+    if ((s = m->base.be->linear_prepare(L, 128))) return s;
+    if (L->prep) {
+        release_plain(m, w, (size_t)out * in * sizeof(float));
+        L->w = NULL;
+    }
     return SC_OK;
 }
 
@@ -113,11 +138,9 @@ sc_status t5_load(const encoder_probe *p, encoder **out)
     if (!s) s = weights_open_folder(p->path, &m->files);
     if (!s) {
         weights_set_role(m->files, "T5 encoder");
+        m->base.be = model_pick_backend(p->opts, weights_dtype(m->files), 1);
         s = load_weights(m);
     }
-    /* The linear layers stay plain (views into the file): packed for 128-row products they ran
-     * 1.25x slower on t5-base's shapes at 120 tokens here (bench/bench_t5.py), at the same peak
-     * memory. */
     if (!s) s = m->base.be->ctx_create(&m->ctx);
     if (s) {
         t5_free(&m->base);
@@ -129,6 +152,18 @@ sc_status t5_load(const encoder_probe *p, encoder **out)
     m->base.depth = c->layers;
     m->base.params = weights_params(m->files);
     snprintf(m->base.dtype, sizeof m->base.dtype, "%s", weights_dtype(m->files));
+    /* Bytes in memory: the linear layers as the backend holds them, the rest float32. */
+    uint64_t bytes = 0, linear_params = 0;
+    for (int l = 0; l < c->layers; l++) {
+        t5_block *b = &m->blocks[l];
+        const be_linear *all[7] = {&b->q, &b->k, &b->v, &b->o, &b->wi, &b->wi1, &b->wo};
+        for (int i = 0; i < 7; i++)
+            if (all[i]->w || all[i]->prep) {
+                bytes += m->base.be->linear_bytes(all[i]);
+                linear_params += (uint64_t)all[i]->out * all[i]->in;
+            }
+    }
+    m->base.weight_bytes = bytes + (m->base.params > linear_params ? m->base.params - linear_params : 0) * sizeof(float);
     snprintf(m->base.variant, sizeof m->base.variant, "%s (%s)", c->bias_per_layer ? "umt5" : "t5", c->feed_forward);
     *out = &m->base;
     return SC_OK;
