@@ -1,0 +1,284 @@
+/* The bf16 and int8 backends against PyTorch (tests/fixtures/precision, written by
+ * tools/reference_precision.py): bf16 within twice PyTorch's own bf16-autocast error and equal to
+ * the emulation of our scheme; int8 equal to the emulation of the W8A8 scheme up to float32
+ * rounding (3x what a float32-rounding perturbation of the weights moves the emulation, measured
+ * by the tool); float32 unchanged. Errors are relative L2 norms (||a - b|| / ||ref||), as the tool
+ * reports them. On a CPU without bf16/int8 kernels the checks are that --dtype is refused with
+ * a message naming the precision. */
+#include <math.h>
+
+#include "backend/backend.h"
+#include "harness.h"
+#include "io/json.h"
+#include "io/npy.h"
+
+static double rel_l2(const float *a, const float *ref, size_t n)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double e = (double)a[i] - ref[i];
+        d += e * e;
+        r += (double)ref[i] * ref[i];
+    }
+    return isfinite(d) ? sqrt(d / r) : INFINITY;
+}
+
+static json_t *cases(void)
+{
+    json_t *j;
+    CHECK_OK(json_load_object_file(test_fixture("precision/precision.json"), 1u << 20, &j));
+    return j;
+}
+
+static const char *model_path(const char *rel)
+{
+    return strncmp(rel, "models/", 7) ? test_fixture(rel) : test_source(rel);
+}
+
+/* out [n, ...] of the case's model loaded at dtype on the case's inputs. */
+static float *forward(const json_t *c, sc_dtype dtype, size_t *numel)
+{
+    const json_t *ta = json_object_get(c, "t"), *ya = json_object_get(c, "y");
+    const int n = (int)json_array_size(ta);
+    int y[8];
+    float t[8];
+    CHECK(n <= 8);
+    for (int i = 0; i < n; i++) {
+        t[i] = (float)json_integer_value(json_array_get(ta, (size_t)i));
+        y[i] = (int)json_integer_value(json_array_get(ya, (size_t)i));
+    }
+    npy_array x;
+    CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "x"))), &x));
+    sc_load_opts o = {.dtype = dtype};
+    sc_model *m;
+    CHECK_OK(sc_model_load(model_path(json_string_value(json_object_get(c, "model"))), &o, &m));
+    sc_model_info info;
+    sc_model_get_info(m, &info);
+    CHECK(!strcmp(info.compute_dtype, dtype == SC_DTYPE_BF16 ? "bf16" : dtype == SC_DTYPE_INT8 ? "int8" : "f32"));
+    *numel = sc_latent_bytes(m, n) / sizeof(float) / (size_t)info.in_channels * (size_t)info.out_channels;
+    float *out = calloc(*numel, sizeof *out);
+    const sc_cond rows = {.n = n, .classes = y};
+    CHECK_OK(sc_model_forward(m, &rows, x.data, t, out, 0));
+    sc_model_free(m);
+    npy_free(&x);
+    return out;
+}
+
+static void load_ref(const json_t *c, const char *key, npy_array *a, size_t numel)
+{
+    const json_t *files = json_object_get(c, "files");
+    CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(files, key))), a));
+    CHECK(a->numel == numel);
+}
+
+TEST(precision_f32_still_matches_pytorch)
+{
+    json_t *j = cases();
+    const json_t *arr = json_object_get(j, "cases");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *c = json_array_get(arr, i);
+        size_t n;
+        float *out = forward(c, SC_DTYPE_F32, &n);
+        npy_array f32;
+        load_ref(c, "f32", &f32, n);
+        const double e = rel_l2(out, f32.data, n);
+        CHECK_MSG(e <= 1e-5, "%s: float32 forward off PyTorch's by %.3g", json_string_value(json_object_get(c, "name")), e);
+        npy_free(&f32);
+        free(out);
+    }
+    json_decref(j);
+}
+
+TEST(precision_bf16_within_twice_pytorch_autocast_and_equal_to_its_emulation)
+{
+    if (!backend_cpu_has(SC_DTYPE_BF16)) {
+        sc_model *m;
+        sc_load_opts o = {.dtype = SC_DTYPE_BF16};
+        CHECK_ERR(sc_model_load(test_source("models/demo"), &o, &m), SC_ERR_UNSUPPORTED, "bf16");
+        printf("    (this CPU has no bf16 kernels: only the refusal was checked)\n");
+        return;
+    }
+    json_t *j = cases();
+    const json_t *arr = json_object_get(j, "cases");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *c = json_array_get(arr, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        size_t n;
+        float *out = forward(c, SC_DTYPE_BF16, &n);
+        npy_array f32, autocast, emul;
+        load_ref(c, "f32", &f32, n);
+        load_ref(c, "bf16_autocast", &autocast, n);
+        load_ref(c, "bf16_emul", &emul, n);
+        const double pt = rel_l2(autocast.data, f32.data, n), ours = rel_l2(out, f32.data, n);
+        const double vs_pt = rel_l2(out, autocast.data, n), vs_emul = rel_l2(out, emul.data, n);
+        printf("    %-5s bf16: vs f32 %.2e (PyTorch autocast %.2e), vs autocast %.2e, vs emulation %.2e\n", name, ours,
+               pt, vs_pt, vs_emul);
+        CHECK_MSG(vs_pt <= 2 * pt, "%s: bf16 is %.3g from PyTorch's bf16, more than twice its own error %.3g", name,
+                  vs_pt, pt);
+        const double sens = json_real_value(json_object_get(c, "sensitivity_bf16"));
+        CHECK_MSG(vs_emul <= 3 * sens && vs_emul < 0.5 * ours,
+                  "%s: bf16 is %.3g from the emulation of its scheme (float32 rounding moves it %.3g)", name, vs_emul,
+                  sens);
+        npy_free(&f32), npy_free(&autocast), npy_free(&emul);
+        free(out);
+    }
+    json_decref(j);
+}
+
+TEST(precision_int8_equals_the_emulation_of_its_scheme)
+{
+    if (!backend_cpu_has(SC_DTYPE_INT8)) {
+        sc_model *m;
+        sc_load_opts o = {.dtype = SC_DTYPE_INT8};
+        CHECK_ERR(sc_model_load(test_source("models/demo"), &o, &m), SC_ERR_UNSUPPORTED, "int8");
+        printf("    (this CPU has no int8 kernels: only the refusal was checked)\n");
+        return;
+    }
+    json_t *j = cases();
+    const json_t *arr = json_object_get(j, "cases");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *c = json_array_get(arr, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        size_t n;
+        float *out = forward(c, SC_DTYPE_INT8, &n);
+        npy_array f32, emul;
+        load_ref(c, "f32", &f32, n);
+        load_ref(c, "int8_emul", &emul, n);
+        const double vs_emul = rel_l2(out, emul.data, n), ours = rel_l2(out, f32.data, n);
+        printf("    %-5s int8: vs f32 %.2e, vs emulation %.2e\n", name, ours, vs_emul);
+        const double sens = json_real_value(json_object_get(c, "sensitivity_int8"));
+        CHECK_MSG(vs_emul <= 3 * sens && vs_emul < 0.5 * ours,
+                  "%s: int8 is %.3g from the emulation of its scheme (float32 rounding moves it %.3g)", name, vs_emul,
+                  sens);
+        npy_free(&f32), npy_free(&emul);
+        free(out);
+    }
+    json_decref(j);
+}
+
+/* One layer, where nothing amplifies: the backend's products against a scalar transcription of
+ * the schemes (docs/PRECISION.md), within float32 accumulation error. */
+static float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+static void quant_row(const float *x, int K, int8_t *q, float *scale)
+{
+    float amax = 0;
+    for (int k = 0; k < K; k++) amax = fabsf(x[k]) > amax ? fabsf(x[k]) : amax;
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    *scale = amax / 127.0f;
+    for (int k = 0; k < K; k++) q[k] = (int8_t)rintf(x[k] * inv);
+}
+
+TEST(precision_one_layer_matches_the_scalar_schemes)
+{
+    enum { M = 37, K = 300, N = 70 };
+    float *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N), *x = malloc(sizeof(float) * M * K);
+    float *y = malloc(sizeof(float) * M * N), *ref = malloc(sizeof(float) * M * N);
+    uint64_t st = 88172645463325252ull;
+    for (int i = 0; i < N * K + N + M * K; i++) {
+        st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+        const float v = (float)((double)(st >> 11) / 9007199254740992.0 * 2 - 1);
+        if (i < N * K) w[i] = v * 0.1f;
+        else if (i < N * K + N) b[i - N * K] = v;
+        else x[i - N * K - N] = v * (i % 7 == 0 ? 8.0f : 1.0f); /* some outliers per row */
+    }
+    const sc_dtype dts[2] = {SC_DTYPE_BF16, SC_DTYPE_INT8};
+    for (int d = 0; d < 2; d++) {
+        if (!backend_cpu_has(dts[d])) continue;
+        const backend *be = backend_cpu(dts[d]);
+        be_linear L = {.w = w, .b = b, .out = N, .in = K};
+        be_ctx *ctx;
+        CHECK_OK(be->ctx_create(&ctx));
+        CHECK_OK(be->linear_prepare(&L, M));
+        CHECK(L.prep != NULL);
+        CHECK_OK(be->linear(ctx, &L, M, x, y, N, BE_POST_NONE)); /* y [M, N] */
+        int8_t qx[K], qw[K];
+        float sx, sw;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double acc = 0;
+                if (dts[d] == SC_DTYPE_BF16) {
+                    for (int k = 0; k < K; k++) acc += (double)bf16_round(x[m * K + k]) * bf16_round(w[n * K + k]);
+                    ref[m * N + n] = (float)acc + b[n];
+                } else {
+                    quant_row(x + m * K, K, qx, &sx);
+                    quant_row(w + n * K, K, qw, &sw);
+                    int32_t iacc = 0;
+                    for (int k = 0; k < K; k++) iacc += qx[k] * qw[k];
+                    ref[m * N + n] = (float)iacc * (sx * sw) + b[n];
+                }
+            }
+        /* Errors against the floating-point bound's scale sum_k |x_k w_k| + |b| (the same for
+         * both schemes up to their rounding of x and w): int8's integer product is exact and only
+         * its scaling rounds (a few float32 ulps); bf16's float32 sums of K products in another
+         * order may differ by up to K ulps, typically sqrt(K). */
+        double worst = 0;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double scale = fabs(b[n]);
+                for (int k = 0; k < K; k++) scale += fabs((double)x[m * K + k] * w[n * K + k]);
+                const double e = fabs((double)y[m * N + n] - ref[m * N + n]) / scale;
+                worst = e > worst ? e : worst;
+            }
+        CHECK_MSG(worst <= (dts[d] == SC_DTYPE_INT8 ? 5e-7 : 2e-6), "%s layer: worst error %.3g of the bound's scale",
+                  be->name, worst);
+        printf("    %s layer: worst error %.2e of sum |x w| + |b|\n", be->name, worst);
+        be->linear_drop(&L);
+        be->ctx_free(ctx);
+    }
+    free(w), free(b), free(x), free(y), free(ref);
+}
+
+TEST(precision_t5_bf16_within_twice_pytorch_autocast)
+{
+    json_t *j = cases();
+    const json_t *arr = json_object_get(j, "t5");
+    CHECK(json_array_size(arr) >= 2);
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *c = json_array_get(arr, i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        npy_array ids, mask, f32, autocast;
+        CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "ids"))), &ids));
+        CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "mask"))), &mask));
+        CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "f32"))), &f32));
+        CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "bf16_autocast"))), &autocast));
+        const int n = (int)ids.shape[0], L = (int)ids.shape[1];
+        int32_t *iv = malloc(ids.numel * sizeof *iv), *mv = malloc(ids.numel * sizeof *mv);
+        for (uint64_t k = 0; k < ids.numel; k++) iv[k] = (int32_t)ids.data[k], mv[k] = (int32_t)mask.data[k];
+        const sc_dtype dts[3] = {SC_DTYPE_F32, SC_DTYPE_BF16, SC_DTYPE_INT8};
+        for (int d = 0; d < 3; d++) {
+            if (!backend_cpu_has(dts[d])) continue;
+            sc_load_opts o = {.dtype = dts[d]};
+            sc_text_encoder *e;
+            CHECK_OK(sc_text_encoder_load_opts(test_fixture(json_string_value(json_object_get(c, "model"))), &o, &e));
+            sc_text_encoder_info info;
+            sc_text_encoder_get_info(e, &info);
+            float *out = calloc(f32.numel, sizeof *out);
+            CHECK_OK(sc_text_encode(e, n, L, iv, mv, out, 0));
+            const double vs_f32 = rel_l2(out, f32.data, f32.numel), pt = rel_l2(autocast.data, f32.data, f32.numel);
+            const double vs_pt = rel_l2(out, autocast.data, f32.numel);
+            printf("    %s %s: vs f32 %.2e (PyTorch autocast %.2e), vs autocast %.2e\n", name, info.compute_dtype,
+                   vs_f32, pt, vs_pt);
+            if (dts[d] == SC_DTYPE_F32) CHECK_MSG(vs_f32 <= 1e-5, "%s f32: %.3g from transformers", name, vs_f32);
+            if (dts[d] == SC_DTYPE_BF16)
+                CHECK_MSG(vs_pt <= 2 * pt, "%s bf16: %.3g from PyTorch's bf16, more than twice its own %.3g", name,
+                          vs_pt, pt);
+            /* int8 has no PyTorch counterpart: its error is bounded by what bf16 autocast costs
+             * times four (W8A8 of T5's activations; docs/PRECISION.md gives the figures). */
+            if (dts[d] == SC_DTYPE_INT8)
+                CHECK_MSG(vs_f32 <= 4 * pt, "%s int8: %.3g from float32 (bf16 autocast: %.3g)", name, vs_f32, pt);
+            free(out);
+            sc_text_encoder_free(e);
+        }
+        free(iv), free(mv);
+        npy_free(&ids), npy_free(&mask), npy_free(&f32), npy_free(&autocast);
+    }
+    json_decref(j);
+}
