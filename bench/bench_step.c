@@ -26,11 +26,15 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_step MODEL [threads=2] [repeats=5] [heads=0]\n");
+        fprintf(stderr, "usage: bench_step MODEL [threads=2] [repeats=5] [heads=0] [dtype=auto]\n");
         return 2;
     }
     int threads = argc > 2 ? atoi(argv[2]) : 2, reps = argc > 3 ? atoi(argv[3]) : 5;
     sc_load_opts o = {.num_heads = argc > 4 ? atoi(argv[4]) : 0};
+    if (argc > 5 && sc_dtype_parse(argv[5], &o.dtype) != SC_OK) {
+        fprintf(stderr, "%s\n", sc_last_error());
+        return 2;
+    }
     double t_load = now();
     sc_model *m;
     if (sc_model_load(argv[1], &o, &m) != SC_OK) {

@@ -142,6 +142,9 @@ const char *sc_dtype_name(sc_dtype d);
 /* The dtype a name means ("f32"/"float32"/"fp32", "bf16"/"bfloat16", "int8", "auto");
  * SC_ERR_ARG for anything else. */
 sc_status sc_dtype_parse(const char *name, sc_dtype *out);
+/* 1 when this CPU has fast kernels for d (bf16: AVX-512 with BF16 or BW; int8: AVX-512 VNNI or
+ * BW), 0 when loading at that precision would fail with SC_ERR_UNSUPPORTED. */
+int sc_dtype_supported(sc_dtype d);
 
 typedef struct {
     sc_origin origin;   /* SC_ORIGIN_AUTO unless the user forces one */

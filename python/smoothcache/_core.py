@@ -223,12 +223,27 @@ class ModelInfo:
     components: Tuple[str, ...]
     macs_component: Dict[str, int]
     scheduler: str
+    compute_dtype: str        # "f32", "bf16" or "int8": the precision of the matrix products
+    weight_bytes: int         # bytes the weights take in memory
+    weights_source: str       # "mapped", "converted" or "mixed"
 
     def as_dict(self):
         return dataclasses.asdict(self)
 
 
 _ORIGINS = {"auto": 0, "original": 1, "diffusers": 2}
+_DTYPES = {"auto": 0, "f32": 1, "bf16": 2, "int8": 3}
+
+
+def dtype_supported(dtype: str) -> bool:
+    """Whether this CPU has fast kernels for `dtype` ("f32", "bf16", "int8"; sc_dtype_supported)."""
+    return bool(lib.sc_dtype_supported(_dtype_arg(dtype)))
+
+
+def _dtype_arg(dtype):
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype: '{dtype}' is not one of {', '.join(_DTYPES)}")
+    return _DTYPES[dtype]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -337,7 +352,7 @@ class Model(_Handle):
     _free = staticmethod(lambda h: lib.sc_model_free(h))
 
     def __init__(self, path=None, *, origin: str = "auto", num_heads: int = 0, input_size: int = 0,
-                 check_weights: bool = False, pack: bool = True):
+                 check_weights: bool = False, pack: bool = True, dtype: str = "auto"):
         super().__init__()
         if path is None:
             path = demo_model_path()
@@ -350,7 +365,8 @@ class Model(_Handle):
         self.path = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else path
         opts = N.sc_load_opts(origin=_ORIGINS[origin], num_heads=_int_arg(num_heads, "num_heads", 0, 1 << 20),
                               input_size=_int_arg(input_size, "input_size", 0, 1 << 20),
-                              check_weights=1 if check_weights else 0, no_pack=0 if pack else 1)
+                              check_weights=1 if check_weights else 0, no_pack=0 if pack else 1,
+                              dtype=_dtype_arg(dtype))
         _check(lib.sc_model_load(_path(path, "path"), byref(opts), byref(self._h)))
         self._lock = threading.Lock()
         self._vae = None
@@ -365,7 +381,8 @@ class Model(_Handle):
             out_channels=i.out_channels, num_classes=i.num_classes, takes_text=bool(i.takes_text),
             learned_sigma=bool(i.learned_sigma), tokens=i.tokens, params=int(i.params),
             macs_per_forward=int(i.macs_per_forward), components=comps,
-            macs_component={c: int(i.macs_component[k]) for k, c in enumerate(comps)}, scheduler=_s(i.scheduler))
+            macs_component={c: int(i.macs_component[k]) for k, c in enumerate(comps)}, scheduler=_s(i.scheduler),
+            compute_dtype=_s(i.compute_dtype), weight_bytes=int(i.weight_bytes), weights_source=_s(i.weights_source))
 
     def close(self):
         if getattr(self, "_vae", None) is not None:
@@ -1021,19 +1038,23 @@ class TextEncoderInfo:
     params: int
     dtype: str
     path: str
+    compute_dtype: str
+    weight_bytes: int
 
 
 class TextEncoder(_Handle):
-    """A T5 encoder (sc_text_encoder_load): its folder or a pipeline folder's text_encoder/."""
+    """A T5 encoder (sc_text_encoder_load_opts): its folder or a pipeline folder's text_encoder/.
+    dtype: "auto" (bf16 for 16-bit checkpoints, else f32), "f32", "bf16" or "int8"."""
     _free = staticmethod(lambda h: lib.sc_text_encoder_free(h))
 
-    def __init__(self, path):
+    def __init__(self, path, *, dtype: str = "auto"):
         super().__init__()
-        _check(lib.sc_text_encoder_load(_path(path), byref(self._h)))
+        opts = N.sc_load_opts(dtype=_dtype_arg(dtype))
+        _check(lib.sc_text_encoder_load_opts(_path(path), byref(opts), byref(self._h)))
         i = N.sc_text_encoder_info()
         lib.sc_text_encoder_get_info(self._h, byref(i))
         self.info = TextEncoderInfo(_s(i.family), _s(i.variant), i.vocab_size, i.width, i.depth, int(i.params),
-                                    _s(i.dtype), _s(i.path))
+                                    _s(i.dtype), _s(i.path), _s(i.compute_dtype), int(i.weight_bytes))
         self._lock = threading.Lock()
 
     def encode(self, ids: np.ndarray, mask: Optional[np.ndarray] = None, threads: int = 0) -> np.ndarray:

@@ -50,7 +50,7 @@ class sc_cond(Structure):
 
 class sc_load_opts(Structure):
     _fields_ = [("origin", c_int), ("num_heads", c_int), ("input_size", c_int), ("check_weights", c_int),
-                ("no_pack", c_int)]
+                ("no_pack", c_int), ("dtype", c_int)]
 
 
 class sc_model_info(Structure):
@@ -69,7 +69,10 @@ class sc_model_info(Structure):
                 ("n_components", c_int),
                 ("components", c_char_p * SC_MAX_COMPONENTS),
                 ("macs_component", c_uint64 * SC_MAX_COMPONENTS),
-                ("scheduler", c_char_p)]
+                ("scheduler", c_char_p),
+                ("compute_dtype", c_char_p),
+                ("weight_bytes", c_uint64),
+                ("weights_source", c_char_p)]
 
 
 class sc_vae_info(Structure):
@@ -154,7 +157,8 @@ class sc_text_encoder_info(Structure):
     _fields_ = [("family", c_char_p), ("variant", c_char_p),
                 ("vocab_size", c_int), ("width", c_int), ("depth", c_int),
                 ("params", c_uint64),
-                ("dtype", c_char_p), ("path", c_char_p)]
+                ("dtype", c_char_p), ("path", c_char_p),
+                ("compute_dtype", c_char_p), ("weight_bytes", c_uint64)]
 
 
 # The structures tests/test_layout.py checks against the C compiler, by C type name.
@@ -216,6 +220,10 @@ PROTOTYPES = {
     "sc_text_encoder_load": (c_int, [c_char_p, POINTER(_p)]),
     "sc_text_encoder_free": (None, [_p]),
     "sc_text_encoder_get_info": (None, [_p, POINTER(sc_text_encoder_info)]),
+    "sc_dtype_supported": (c_int, [c_int]),
+    "sc_dtype_name": (c_char_p, [c_int]),
+    "sc_dtype_parse": (c_int, [c_char_p, POINTER(c_int)]),
+    "sc_text_encoder_load_opts": (c_int, [c_char_p, POINTER(sc_load_opts), POINTER(_p)]),
     "sc_text_encode": (c_int, [_p, c_int, c_int, _i32p, _i32p, _fp, c_int]),
     # tools (smoothcache_tools.h)
     "sc_output_check": (c_int, [c_char_p, c_int]),

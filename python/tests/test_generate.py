@@ -172,3 +172,22 @@ def test_report_reading(cli, demo_path, tmp_path):
     (tmp_path / "bad.json").write_text('{"model": "x"}')
     with pytest.raises(ValueError, match="not a smoothcache report"):
         sc.read_report(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("dtype", ["f32", "bf16", "int8"])
+def test_model_dtype_sets_the_compute_precision(dtype):
+    if not sc.dtype_supported(dtype):
+        with pytest.raises(sc.SmoothCacheError, match=dtype):
+            sc.Model(dtype=dtype)
+        return
+    m = sc.Model(dtype=dtype)
+    assert m.info.compute_dtype == dtype
+    assert m.info.weight_bytes > 0
+    out, _ = m.generate(classes=[1], steps=4)
+    assert np.isfinite(out).all()
+    m.close()
+
+
+def test_model_dtype_rejects_unknown_names():
+    with pytest.raises(ValueError, match="dtype"):
+        sc.Model(dtype="fp8")

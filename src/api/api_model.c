@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/ckmath.h"
 #include "core/error.h"
 #include "io/file.h"
@@ -29,6 +30,8 @@ const char *sc_dtype_name(sc_dtype d)
     }
     return NULL;
 }
+
+int sc_dtype_supported(sc_dtype d) { return sc_dtype_name(d) && backend_cpu_has(d); }
 
 sc_status sc_dtype_parse(const char *name, sc_dtype *out)
 {

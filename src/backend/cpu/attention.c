@@ -13,8 +13,9 @@ size_t cpu_attention_scratch(int B, int T, int H)
     return T <= CPU_ATT_QBLOCK ? (size_t)B * H * T * T : (size_t)CPU_ATT_QBLOCK * T;
 }
 
-/* Row-wise softmax of scale * s over [rows, T], in place. */
-static void softmax_rows(float *s, long rows, int T, float scale)
+/* Row-wise softmax of scale * s over [rows, T], in place; with pb, the probabilities go to pb
+ * [rows, T] rounded to bf16 instead (s then holds them unnormalised). */
+static void softmax_rows(float *s, long rows, int T, float scale, uint16_t *pb)
 {
     const cpu_vec_ops *vec = cpu_vec();
     #pragma omp parallel for schedule(static)
@@ -27,6 +28,7 @@ static void softmax_rows(float *s, long rows, int T, float scale)
         float inv = 1.0f / sum;
         #pragma omp simd
         for (int i = 0; i < T; i++) x[i] *= inv;
+        if (pb) mm_to_bf16(pb + (size_t)r * T, x, (size_t)T);
     }
 }
 
@@ -63,12 +65,22 @@ static sc_status attention_inputs(mm_ctx *mm, int dt, const float *q, const floa
     return SC_OK;
 }
 
-/* Probabilities p [n] (float) as the second product's input in dt: p itself, or a bf16 copy. */
+/* Where the probabilities [n] go as the second product's input in dt: the float scores
+ * themselves, or a bf16 buffer the softmax fills. */
+static void *probs_buf(mm_ctx *mm, int dt, float *scores, size_t n)
+{
+    return dt == MM_BF16 ? mm_scratch(mm, 1, n * sizeof(uint16_t)) : scores;
+}
+
+/* Probabilities p [n] (float, normalised) as the second product's input in dt: p itself, or a
+ * bf16 copy. */
 static const void *probs_in(mm_ctx *mm, int dt, const float *p, size_t n)
 {
     if (dt != MM_BF16) return p;
     uint16_t *b = mm_scratch(mm, 1, n * sizeof(uint16_t));
-    if (b) mm_to_bf16(b, p, n);
+    if (!b) return NULL;
+    #pragma omp parallel for schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i += 4096) mm_to_bf16(b + i, p + i, n - i < 4096 ? n - i : 4096);
     return b;
 }
 
@@ -82,7 +94,8 @@ sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float 
 {
     const int64_t D = (int64_t)H * hd, M = (int64_t)B * T;
     const float scale = 1.0f / sqrtf((float)hd);
-    const void *dq, *dk, *dv, *p;
+    const void *dq, *dk, *dv;
+    void *p;
     sc_status st = attention_inputs(mm, dt, q, k, v, ld, M, D, dense, &dq, &dk, &dv);
     if (st) return st;
     mm_shape s;
@@ -96,8 +109,8 @@ sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float 
         set4(s.dst_dims, B, H, T, T), set4(s.dst_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
         st = mm_exec(mm, &s, dq, dk, NULL, scores);
         if (st) return st;
-        softmax_rows(scores, (long)B * H * T, T, scale);
-        if (!(p = probs_in(mm, dt, scores, (size_t)B * H * T * T))) return SC_ERR_NOMEM;
+        if (!(p = probs_buf(mm, dt, scores, (size_t)B * H * T * T))) return SC_ERR_NOMEM;
+        softmax_rows(scores, (long)B * H * T, T, scale, p == scores ? NULL : (uint16_t *)p);
         /* att [B, H, T, hd] (rows of stride D, heads side by side) = p [B, H, T, T] . v [B, H, T, hd] */
         set4(s.src_dims, B, H, T, T), set4(s.src_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
         set4(s.wei_dims, B, H, T, hd), set4(s.wei_strides, T * D, hd, D, 1);
@@ -117,8 +130,8 @@ sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float 
                 s.dst_dims[0] = Qb, s.dst_dims[1] = T, s.dst_strides[0] = T, s.dst_strides[1] = 1;
                 st = mm_exec(mm, &s, offset(dq, dt, head + q0 * D), offset(dk, dt, head), NULL, scores);
                 if (st) break;
-                softmax_rows(scores, (long)Qb, T, scale);
-                if (!(p = probs_in(mm, dt, scores, (size_t)(Qb * T)))) return SC_ERR_NOMEM;
+                if (!(p = probs_buf(mm, dt, scores, (size_t)(Qb * T)))) return SC_ERR_NOMEM;
+                softmax_rows(scores, (long)Qb, T, scale, p == scores ? NULL : (uint16_t *)p);
                 /* att [Qb, hd] = p [Qb, T] . v [T, hd] */
                 s.src_dims[0] = Qb, s.src_dims[1] = T, s.src_strides[0] = T, s.src_strides[1] = 1;
                 s.wei_dims[0] = T, s.wei_dims[1] = hd, s.wei_strides[0] = D, s.wei_strides[1] = 1;

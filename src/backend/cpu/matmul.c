@@ -304,9 +304,8 @@ sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const flo
     if (W->dt == MM_BF16) {
         uint16_t *xb = mm_scratch(c, 0, (size_t)M * K * sizeof(uint16_t)); /* x [M, K] in bf16 */
         if (!xb) return SC_ERR_NOMEM;
-        if (ldx == K) mm_to_bf16(xb, x, (size_t)(M * K));
-        else
-            for (int64_t m = 0; m < M; m++) mm_to_bf16(xb + m * K, x + m * ldx, (size_t)K);
+        #pragma omp parallel for schedule(static) if (M * K >= 32768)
+        for (int64_t m = 0; m < M; m++) mm_to_bf16(xb + m * K, x + m * ldx, (size_t)K);
         src = xb;
         ldx = K;
     } else if (W->dt == MM_S8) {
@@ -418,7 +417,7 @@ int mm_packed_dt(const mm_packed *p) { return p->dt; }
 
 void mm_to_bf16(uint16_t *dst, const float *src, size_t n)
 {
-    #pragma omp parallel for simd schedule(static) if (n >= 65536)
+    #pragma omp simd
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &src[i], sizeof u);

@@ -68,7 +68,8 @@ sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const flo
                            const mm_packed *W, const float *b, float *y, int64_t ldy, int post);
 
 /* Rounding and quantisation, element-wise and deterministic (any thread count):
- * dst[i] = bf16(src[i]) rounded to nearest even (NaN stays NaN), n values. */
+ * dst[i] = bf16(src[i]) rounded to nearest even (NaN stays NaN), n values, on the calling
+ * thread (a row kernel: callers spread rows over threads). */
 void mm_to_bf16(uint16_t *dst, const float *src, size_t n);
 /* Rows of x [M, K] (row stride ldx) -> q [M, K] int8 and scale [M], as mm_pack's weights. */
 void mm_quantize_rows(int8_t *q, float *scale, const float *x, int64_t M, int64_t K, int64_t ldx);
