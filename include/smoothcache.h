@@ -214,6 +214,12 @@ int sc_model_component_path(const sc_model *m, const char *component, char *path
  * as safetensors: the same tensor names, shapes, dtypes and bytes. *tensors (may be NULL)
  * receives how many were written. */
 sc_status sc_convert_checkpoint(const char *in, const char *out, int force, size_t *tensors);
+/* The same with the F32, F16 and BF16 tensors written in dtype: SC_DTYPE_BF16 (rounded to
+ * nearest even: half the bytes of float32; a model loaded from it computes in bf16 by default)
+ * or SC_DTYPE_F32 (exact); SC_DTYPE_AUTO keeps every dtype as stored, and other dtypes (F64,
+ * integers) are always kept. SC_DTYPE_INT8 is refused: int8 weights are made at load, per output
+ * channel, not stored. */
+sc_status sc_convert_checkpoint_dtype(const char *in, const char *out, int force, sc_dtype dtype, size_t *tensors);
 
 /* ---------------------------------------------------------------- decoders and pictures */
 

@@ -692,3 +692,31 @@ TEST(cache_dft_round_trips_and_matches_the_definition)
     check_dft(16, 6);
 }
 
+
+/* store=bf16 keeps the stored outputs in bf16: a reuse then adds the bf16-rounded output, so the
+ * result moves by about bf16's precision (2^-9 relative) of what was reused, never more; a policy
+ * that never reuses is unchanged, and any other value of store is refused. */
+TEST(cache_store_bf16_rounds_only_what_is_reused)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(test_fixture("dit_a"), NULL, &m));
+    const size_t n = sc_latent_bytes(m, 2) / sizeof(float);
+    sc_cache_stats st;
+    float *f32 = generate(m, "fora:n=2", &st);
+    float *b16 = generate(m, "fora:n=2,store=bf16", &st);
+    float *plain = generate(m, "none", &st);
+    const double moved = test_rel_err(b16, f32, n), cached = test_rel_err(f32, plain, n);
+    CHECK_MSG(moved > 0 && moved < 0.05 * cached, "store=bf16 moved the result by %.3g (caching itself: %.3g)", moved,
+              cached);
+    float *none16 = generate(m, "none:store=bf16", &st);
+    CHECK(!memcmp(none16, plain, n * sizeof(float)));
+    sc_gen_params p = sc_gen_params_default();
+    static const int classes[1] = {1};
+    static const sc_cond cond = {.n = 1, .classes = classes};
+    p.cond = &cond;
+    p.steps = 4;
+    p.cache = "fora:store=f16";
+    CHECK_ERR(sc_generate(m, &p, f32), SC_ERR_ARG, "store='f16' is not f32 or bf16");
+    free(f32), free(b16), free(plain), free(none16);
+    sc_model_free(m);
+}

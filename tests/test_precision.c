@@ -8,9 +8,11 @@
 #include <math.h>
 
 #include "backend/backend.h"
+#include "core/mem.h"
 #include "harness.h"
 #include "io/json.h"
 #include "io/npy.h"
+#include "io/safetensors.h"
 
 static double rel_l2(const float *a, const float *ref, size_t n)
 {
@@ -281,4 +283,46 @@ TEST(precision_t5_bf16_within_twice_pytorch_autocast)
         npy_free(&ids), npy_free(&mask), npy_free(&f32), npy_free(&autocast);
     }
     json_decref(j);
+}
+
+TEST(precision_convert_writes_bf16_that_loads_as_bf16)
+{
+    const char *out = test_path("demo-bf16.safetensors");
+    size_t n = 0;
+    CHECK_ERR(sc_convert_checkpoint_dtype(test_source("models/demo/diffusion_pytorch_model.safetensors"), out, 1,
+                                          SC_DTYPE_INT8, &n),
+              SC_ERR_ARG, "int8");
+    CHECK_OK(sc_convert_checkpoint_dtype(test_source("models/demo/diffusion_pytorch_model.safetensors"), out, 1,
+                                         SC_DTYPE_BF16, &n));
+    CHECK(n == 120);
+    st_file *src, *dst;
+    CHECK_OK(st_open(test_source("models/demo/diffusion_pytorch_model.safetensors"), &src));
+    CHECK_OK(st_open(out, &dst));
+    CHECK(st_count(dst) == st_count(src));
+    for (size_t i = 0; i < st_count(src); i++) {
+        const st_tensor *a = st_at(src, i), *b = st_find(dst, a->name);
+        CHECK(b && b->dtype == ST_BF16 && b->numel == a->numel && b->end - b->begin == 2 * a->numel);
+        const float *va, *vb;
+        float *oa, *ob;
+        CHECK_OK(st_to_f32(src, a, &va, &oa));
+        CHECK_OK(st_to_f32(dst, b, &vb, &ob));
+        for (uint64_t k = 0; k < a->numel; k++) CHECK(bf16_round(va[k]) == vb[k]);
+        mem_free(oa), mem_free(ob);
+    }
+    st_close(src), st_close(dst);
+    /* A folder with the bf16 file computes in bf16 by default. */
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "%s", test_path("config.json"));
+    size_t len;
+    char *text = test_read(test_source("models/demo/config.json"), &len);
+    test_write(cfg, text, len);
+    free(text);
+    rename(out, test_path("diffusion_pytorch_model.safetensors"));
+    sc_model *m;
+    CHECK_OK(sc_model_load(test_tmpdir(), NULL, &m));
+    sc_model_info info;
+    sc_model_get_info(m, &info);
+    CHECK(!strcmp(info.dtype, "BF16"));
+    CHECK(!strcmp(info.compute_dtype, backend_cpu_has(SC_DTYPE_BF16) ? "bf16" : "f32"));
+    sc_model_free(m);
 }

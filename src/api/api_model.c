@@ -126,10 +126,21 @@ int sc_model_component_path(const sc_model *p, const char *component, char *path
 
 sc_status sc_convert_checkpoint(const char *in, const char *out, int force, size_t *tensors)
 {
+    return sc_convert_checkpoint_dtype(in, out, force, SC_DTYPE_AUTO, tensors);
+}
+
+sc_status sc_convert_checkpoint_dtype(const char *in, const char *out, int force, sc_dtype dtype, size_t *tensors)
+{
+    if (dtype == SC_DTYPE_INT8)
+        return err_fail(SC_ERR_ARG, "int8 is a compute precision, not a file one: weights are quantised at load "
+                                    "(--dtype int8 on the command that runs the model); convert writes f32 or bf16");
+    if (!sc_dtype_name(dtype)) return err_fail(SC_ERR_ARG, "dtype %d is not a precision", (int)dtype);
     st_file *f;
     sc_status s = torch_or_safetensors_open(in, &f);
     if (s) return s;
-    s = st_write(out, f, force);
+    s = dtype == SC_DTYPE_BF16  ? st_write_floats_as(out, f, force, ST_BF16)
+        : dtype == SC_DTYPE_F32 ? st_write_floats_as(out, f, force, ST_F32)
+                                : st_write(out, f, force);
     if (!s && tensors) *tensors = st_count(f);
     st_close(f);
     return s;

@@ -114,6 +114,9 @@ typedef struct backend {
     void (*add)(float *y, const float *x, size_t n);                  /* y += x */
     void (*sub)(float *y, const float *a, const float *b, size_t n);  /* y = a - b */
     void (*copy)(float *y, const float *x, size_t n);
+    /* y = bf16(x) rounded to nearest even; x = float(y) exactly (stored outputs kept in bf16). */
+    void (*to_bf16)(uint16_t *y, const float *x, size_t n);
+    void (*from_bf16)(float *x, const uint16_t *y, size_t n);
     void (*silu)(float *y, const float *x, size_t n);                 /* y = x sigmoid(x) */
     void (*mul)(float *y, const float *x, size_t n);                  /* y *= x */
     /* y [n, D] = table[ids[i], :] (an embedding lookup). */

@@ -73,6 +73,10 @@ typedef struct {
 
 struct cache_calibrator;
 
+/* Options every policy's spec takes, read by the engine (cache/run.c): store=bf16 keeps the
+ * stored sub-layer outputs in bf16 (half the cache memory; widened to float when reused). */
+#define CACHE_ENGINE_OPTIONS "store=f32|bf16"
+
 typedef struct cache_policy_ops {
     const char *name;
     const char *about;     /* one line: what it does (smoothcache policies) */

@@ -20,6 +20,10 @@ struct cache_run {
     int nc;                /* components per block */
     float **buf;           /* [depth * nc], NULL where the policy never reuses */
     float *buf_mem;        /* one block holding every non-NULL buf[i] */
+    /* store=bf16: buf[i] points to bf16 slots (uint16_t, buf_elems each) in buf_mem; sub-layers
+     * compute into, and reused outputs are widened into, the float `scratch` [rows * T, D]. */
+    int store_bf16;
+    float *scratch;
     unsigned char *valid;  /* [depth * nc] */
     size_t buf_elems;
     long computed[CACHE_MAX_COMP], skipped[CACHE_MAX_COMP];
@@ -89,7 +93,7 @@ static sc_status check_keys(const cache_spec *spec, const cache_policy_ops *ops)
 {
     for (int i = 0; i < spec->n; i++) {
         const char *key = spec->kv[i].key;
-        if (names_option(ops->options, key)) continue;
+        if (names_option(ops->options, key) || names_option(CACHE_ENGINE_OPTIONS, key)) continue;
         char owners[160] = "";
         size_t n = 0;
         for (int k = 0; cache_policy_at(k); k++) {
@@ -98,9 +102,10 @@ static sc_status check_keys(const cache_spec *spec, const cache_policy_ops *ops)
                 n += (size_t)snprintf(owners + n, sizeof owners - n, "%s%s", n ? ", " : "", o->name);
         }
         if (n)
-            return err_fail(SC_ERR_ARG, "cache policy %s has no option '%s' (that is an option of %s); %s's options: %s",
-                            spec->name, key, owners, spec->name, ops->options);
-        return err_fail(SC_ERR_ARG, "cache policy %s: unknown option '%s' (known: %s)", spec->name, key, ops->options);
+            return err_fail(SC_ERR_ARG, "cache policy %s has no option '%s' (that is an option of %s); %s's options: %s; "
+                            "every policy's: %s", spec->name, key, owners, spec->name, ops->options, CACHE_ENGINE_OPTIONS);
+        return err_fail(SC_ERR_ARG, "cache policy %s: unknown option '%s' (known: %s; every policy's: %s)", spec->name,
+                        key, ops->options, CACHE_ENGINE_OPTIONS);
     }
     return SC_OK;
 }
@@ -114,12 +119,17 @@ sc_status cache_run_create(const char *text, cache_run **out)
     const cache_policy_ops *ops = cache_policy_find(spec.name);
     if (!ops) return err_fail(SC_ERR_ARG, "cache spec: unknown policy '%s' (known: %s)", spec.name, cache_policy_names());
     void *state = NULL;
-    if ((s = check_keys(&spec, ops)) || (s = ops->create(&spec, &state))) return s;
+    const char *store = NULL;
+    if ((s = check_keys(&spec, ops)) || (s = spec_str(&spec, "store", 0, &store))) return s;
+    if (store && strcmp(store, "bf16") && strcmp(store, "f32"))
+        return err_fail(SC_ERR_ARG, "cache spec: store='%s' is not f32 or bf16", store);
+    if ((s = ops->create(&spec, &state))) return s;
     if ((s = spec_check_unused(&spec, ops->options)) || (s = cache_run_create_with(ops, state, out))) {
         ops->destroy(state);
         return s;
     }
     (*out)->owns_state = 1;
+    (*out)->store_bf16 = store && !strcmp(store, "bf16");
     return SC_OK;
 }
 
@@ -129,7 +139,9 @@ static void release_buffers(cache_run *r)
 {
     const backend *be = r->g.be;
     if (be) be->release(r->buf_mem);
+    if (be) be->release(r->scratch);
     r->buf_mem = NULL;
+    r->scratch = NULL;
     free(r->buf);
     free(r->valid);
     r->buf = NULL;
@@ -194,18 +206,21 @@ sc_status cache_run_begin(cache_run *r, const cache_gen *g, uint64_t macs_forwar
         /* [stored][rows * T, D]: the raw sub-layer output of every row, CFG halves included,
          * in one block (one allocation, faulted in by every thread). */
         uint64_t elems;
-        if (ck_mul((uint64_t)stored, r->buf_elems, &elems) && elems <= SIZE_MAX)
+        /* bf16 slots take half a float each (buf_elems rounded up to whole floats). */
+        const size_t slot = r->store_bf16 ? (r->buf_elems + 1) / 2 : r->buf_elems;
+        if (ck_mul((uint64_t)stored, slot, &elems) && elems <= SIZE_MAX)
             r->buf_mem = g->be->alloc((size_t)elems, "cache buffers");
         else
             err_fail(SC_ERR_NOMEM, "out of memory allocating cache buffers");
-        if (!r->buf_mem) {
+        if (r->buf_mem && r->store_bf16) r->scratch = g->be->alloc(r->buf_elems, "cache scratch");
+        if (!r->buf_mem || (r->store_bf16 && !r->scratch)) {
             cache_run_end(r, NULL);
             return SC_ERR_NOMEM;
         }
         int i = 0;
         for (int l = 0; l < g->depth; l++)
             for (int c = 0; c < r->nc; c++)
-                if (r->ops->stores(r->state, l, c)) r->buf[l * r->nc + c] = r->buf_mem + (size_t)i++ * r->buf_elems;
+                if (r->ops->stores(r->state, l, c)) r->buf[l * r->nc + c] = r->buf_mem + (size_t)i++ * slot;
     }
     r->setup_seconds += now() - t0;
     return SC_OK;
@@ -243,10 +258,22 @@ void cache_run_rebuild_uncond(cache_run *r, const float *cond_out, float *uncond
     r->policy_seconds += now() - t0;
 }
 
+/* store=bf16: the first `rows` rows of the float scratch into slot's bf16 copy, or all of the
+ * slot back into the scratch. */
+static void pack_slot(cache_run *r, int slot, int rows)
+{
+    r->g.be->to_bf16((uint16_t *)(void *)r->buf[slot], r->scratch, (size_t)rows * r->g.tokens * r->g.hidden);
+}
+
+static void unpack_slot(cache_run *r, int slot)
+{
+    r->g.be->from_bf16(r->scratch, (const uint16_t *)(const void *)r->buf[slot], r->buf_elems);
+}
+
 int cache_run_decide(cache_run *r, int l, int c, float **buf)
 {
     const int slot = l * r->nc + c;
-    *buf = r->buf[slot];
+    *buf = r->store_bf16 && r->buf[slot] ? r->scratch : r->buf[slot];
     int d = CACHE_COMPUTE;
     if (!forced(r) && r->valid[slot] && r->ops->decide) {
         const double t0 = now();
@@ -262,16 +289,21 @@ int cache_run_decide(cache_run *r, int l, int c, float **buf)
     }
     r->skipped[c]++;
     if (r->active_rows == r->g.rows) r->skipped_full[c]++;
+    if (r->store_bf16) unpack_slot(r, slot); /* the stored output, widened */
     if (d == CACHE_PREDICT) {
         const double t0 = now();
         r->ops->predict(r->state, r->n, l, c, *buf);
         r->policy_seconds += now() - t0;
+        /* As with float slots, the prediction becomes the stored output. */
+        if (r->store_bf16) pack_slot(r, slot, r->active_rows);
     }
     return 0;
 }
 
 void cache_run_observe(cache_run *r, int l, int c, const float *out)
 {
+    const int slot = l * r->nc + c;
+    if (r->store_bf16 && r->buf[slot]) pack_slot(r, slot, r->active_rows); /* out is the scratch */
     if (!r->ops->observe) return;
     const double t0 = now();
     r->ops->observe(r->state, r->n, l, c, out);

@@ -1,5 +1,5 @@
-/* IEEE half and bfloat16 to float32, exact, by bit manipulation (portable to compilers without
- * _Float16). */
+/* IEEE half and bfloat16 to float32, exact, and float32 to bfloat16 rounded to nearest even, by
+ * bit manipulation (portable to compilers without _Float16). */
 #ifndef SC_CORE_HALF_H
 #define SC_CORE_HALF_H
 
@@ -36,6 +36,16 @@ static inline float bf16_to_float(uint16_t b)
     float out;
     memcpy(&out, &f, 4);
     return out;
+}
+
+/* float32 -> bfloat16, round to nearest, ties to even (as PyTorch's .to(torch.bfloat16)); a NaN
+ * stays a (quiet) NaN. */
+static inline uint16_t float_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
 #endif

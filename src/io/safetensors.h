@@ -81,5 +81,8 @@ sc_status st_from_entries(const char *what, const uint8_t *bytes, uint64_t size,
  * element size; dtypes and bytes as stored. Written atomically; SC_ERR_EXISTS if `path` exists
  * and !force. */
 sc_status st_write(const char *path, const st_file *src, int force);
+/* The same with the F32, F16 and BF16 tensors written as `to` (ST_BF16: rounded to nearest even;
+ * ST_F32: exactly); every other dtype as stored. */
+sc_status st_write_floats_as(const char *path, const st_file *src, int force, st_dtype to);
 
 #endif

@@ -8,6 +8,8 @@
 
 #include "core/ckmath.h"
 #include "core/error.h"
+#include "core/half.h"
+#include "core/mem.h"
 #include "io/safetensors.h"
 
 typedef struct {
@@ -62,14 +64,58 @@ static void sb_json_string(strbuf *b, const char *s)
     sb_put(b, "\"", 1);
 }
 
-static uint64_t tensor_bytes(const st_tensor *t) { return t->end - t->begin; }
+/* The dtype floating-point tensors (F32, F16, BF16) are written in: ST_BF16 or ST_F32, or
+ * ST_NDTYPES for every tensor as stored (st_write). Set for one call on this thread (qsort's
+ * comparison reads it). */
+static _Thread_local st_dtype g_float_to = ST_NDTYPES;
+
+static int converted(st_dtype d)
+{
+    return g_float_to != ST_NDTYPES && d != g_float_to && (d == ST_F32 || d == ST_F16 || d == ST_BF16);
+}
+
+static st_dtype out_dtype(const st_tensor *t) { return converted(t->dtype) ? g_float_to : t->dtype; }
+
+/* Bytes written: as stored, or numel elements of the new dtype (numel was checked at open). */
+static uint64_t tensor_bytes(const st_tensor *t)
+{
+    return converted(t->dtype) ? t->numel * (uint64_t)(st_dtype_bits(g_float_to) / 8) : t->end - t->begin;
+}
 
 static int cmp_layout(const void *a, const void *b)
 {
     const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
-    int bx = st_dtype_bits(x->dtype), by = st_dtype_bits(y->dtype);
+    int bx = st_dtype_bits(out_dtype(x)), by = st_dtype_bits(out_dtype(y));
     if (bx != by) return bx > by ? -1 : 1;
     return strcmp(x->name, y->name);
+}
+
+/* A floating tensor written in g_float_to, a chunk at a time, little endian (the float32 view
+ * comes from st_to_f32: zero-copy for aligned F32, one converted buffer otherwise). */
+static sc_status write_converted(file_out *o, const st_file *src, const st_tensor *t)
+{
+    const float *v;
+    float *owned = NULL;
+    sc_status s = st_to_f32(src, t, &v, &owned);
+    if (s) return s;
+    uint8_t buf[4 * 8192];
+    for (uint64_t i = 0; i < t->numel && !s; i += 8192) {
+        const size_t k = t->numel - i < 8192 ? (size_t)(t->numel - i) : 8192;
+        size_t n = 0;
+        for (size_t j = 0; j < k; j++) {
+            uint32_t u;
+            if (g_float_to == ST_BF16) {
+                u = float_to_bf16(v[i + j]);
+                buf[n++] = (uint8_t)u, buf[n++] = (uint8_t)(u >> 8);
+            } else {
+                memcpy(&u, &v[i + j], 4);
+                for (int b = 0; b < 4; b++) buf[n++] = (uint8_t)(u >> (8 * b));
+            }
+        }
+        s = file_out_write(o, buf, n);
+    }
+    mem_free(owned);
+    return s;
 }
 
 /* The header for tensors laid out in `order`; begin[i] is the data offset of st_at(src, i). */
@@ -88,7 +134,7 @@ static sc_status build_header(const st_file *src, const st_tensor **order, uint6
         sb_put(h, ",", 1);
         sb_json_string(h, t->name);
         sb_str(h, ":{\"dtype\":\"");
-        sb_str(h, st_dtype_name(t->dtype));
+        sb_str(h, st_dtype_name(out_dtype(t)));
         sb_str(h, "\",\"shape\":[");
         for (int d = 0; d < t->rank; d++) sb_fmt(h, d ? ",%llu" : "%llu", t->shape[d]);
         sb_fmt(h, "],\"data_offsets\":[%llu,", begin[i]);
@@ -102,7 +148,7 @@ static sc_status build_header(const st_file *src, const st_tensor **order, uint6
     return SC_OK;
 }
 
-sc_status st_write(const char *path, const st_file *src, int force)
+static sc_status write_file(const char *path, const st_file *src, int force)
 {
     size_t n = st_count(src);
     const st_tensor **order = malloc((n ? n : 1) * sizeof *order);
@@ -132,6 +178,9 @@ sc_status st_write(const char *path, const st_file *src, int force)
             if (!ck_to_size(tensor_bytes(order[i]), &bytes)) {
                 file_out_abort(&o);
                 s = err_fail(SC_ERR_NOMEM, "%s: tensor \"%s\" too large", path, order[i]->name);
+            } else if (converted(order[i]->dtype)) {
+                s = write_converted(&o, src, order[i]);
+                if (s) file_out_abort(&o);
             } else if (bytes) {
                 s = file_out_write(&o, st_data(src, order[i]), bytes);
             }
@@ -155,5 +204,20 @@ sc_status st_write(const char *path, const st_file *src, int force)
     free(h.p);
     free(order);
     free(begin);
+    return s;
+}
+
+sc_status st_write(const char *path, const st_file *src, int force)
+{
+    g_float_to = ST_NDTYPES;
+    return write_file(path, src, force);
+}
+
+sc_status st_write_floats_as(const char *path, const st_file *src, int force, st_dtype to)
+{
+    SC_ASSERT(to == ST_BF16 || to == ST_F32);
+    g_float_to = to;
+    const sc_status s = write_file(path, src, force);
+    g_float_to = ST_NDTYPES;
     return s;
 }

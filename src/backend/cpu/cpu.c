@@ -139,6 +139,8 @@ static sc_status conv_run(be_ctx *c, be_conv *L, int n, int h, int w, const floa
     .add = cpu_add, \
     .sub = cpu_sub, \
     .copy = cpu_copy, \
+    .to_bf16 = cpu_to_bf16, \
+    .from_bf16 = cpu_from_bf16, \
     .silu = cpu_silu, \
     .mul = cpu_mul, \
     .gather_rows = cpu_gather_rows, \

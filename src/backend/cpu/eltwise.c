@@ -215,3 +215,18 @@ void cpu_rms_norm(float *y, const float *x, long rows, int D, float eps, const f
         for (int i = 0; i < D; i++) yr[i] = w[i] * (xr[i] * inv);
     }
 }
+
+void cpu_to_bf16(uint16_t *y, const float *x, size_t n)
+{
+    #pragma omp parallel for schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i += 4096) mm_to_bf16(y + i, x + i, n - i < 4096 ? n - i : 4096);
+}
+
+void cpu_from_bf16(float *x, const uint16_t *y, size_t n)
+{
+    #pragma omp parallel for simd schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t u = (uint32_t)y[i] << 16;
+        memcpy(&x[i], &u, sizeof u);
+    }
+}

@@ -19,6 +19,8 @@ void cpu_group_norm(float *y, const float *x, long P, int C, int G, float eps, c
 void cpu_add(float *y, const float *x, size_t n);
 void cpu_sub(float *y, const float *a, const float *b, size_t n);
 void cpu_copy(float *y, const float *x, size_t n);
+void cpu_to_bf16(uint16_t *y, const float *x, size_t n);
+void cpu_from_bf16(float *x, const uint16_t *y, size_t n);
 void cpu_silu(float *y, const float *x, size_t n);
 void cpu_mul(float *y, const float *x, size_t n);
 void cpu_gather_rows(float *y, const float *table, const int32_t *ids, long n, int D);
