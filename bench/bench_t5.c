@@ -58,10 +58,12 @@ static int fail(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: bench_t5 ENCODER_DIR IDS.npy MASK.npy THREADS REPEATS OUT.npy\n");
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: bench_t5 ENCODER_DIR IDS.npy MASK.npy THREADS REPEATS OUT.npy [DTYPE]\n");
         return 2;
     }
+    sc_load_opts o = {0};
+    if (argc == 8 && sc_dtype_parse(argv[7], &o.dtype) != SC_OK) return fail();
     const int threads = atoi(argv[4]), reps = atoi(argv[5]);
     sc_array ids_f, mask_f;
     if (sc_npy_read(argv[2], &ids_f) != SC_OK || sc_npy_read(argv[3], &mask_f) != SC_OK) return fail();
@@ -74,7 +76,7 @@ int main(int argc, char **argv)
     for (uint64_t i = 0; i < ids_f.numel; i++) ids[i] = (int32_t)ids_f.data[i], mask[i] = (int32_t)mask_f.data[i];
     double t0 = now();
     sc_text_encoder *e;
-    if (sc_text_encoder_load(argv[1], &e) != SC_OK) return fail();
+    if (sc_text_encoder_load_opts(argv[1], &o, &e) != SC_OK) return fail();
     const double t_load = now() - t0, loaded = rss_mb();
     sc_text_encoder_info info;
     sc_text_encoder_get_info(e, &info);
@@ -91,8 +93,9 @@ int main(int argc, char **argv)
     qsort(t, (size_t)reps, sizeof *t, cmp);
     const uint64_t shape[3] = {(uint64_t)n, (uint64_t)L, (uint64_t)info.width};
     if (sc_npy_write(argv[6], out, 3, shape, 1) != SC_OK) return fail();
-    printf("load_s=%.3f first_s=%.4f median_s=%.4f min_s=%.4f max_s=%.4f loaded_rss_mb=%.0f maxrss_mb=%.0f\n", t_load,
-           first, t[reps / 2], t[0], t[reps - 1], loaded, peak_mb());
+    printf("load_s=%.3f first_s=%.4f median_s=%.4f min_s=%.4f max_s=%.4f loaded_rss_mb=%.0f maxrss_mb=%.0f "
+           "weight_mb=%.0f\n",
+           t_load, first, t[reps / 2], t[0], t[reps - 1], loaded, peak_mb(), (double)info.weight_bytes / 1048576.0);
     sc_text_encoder_free(e);
     return 0;
 }

@@ -415,6 +415,13 @@ const char *st_metadata(const st_file *f, const char *key)
 
 const uint8_t *st_data(const st_file *f, const st_tensor *t) { return f->buffer + t->begin; }
 
+void st_release(const st_file *f, const st_tensor *t)
+{
+    const uint8_t *p = st_data(f, t);
+    if (!f->map.data || p < f->map.data || p + (t->end - t->begin) > f->map.data + f->map.size) return;
+    file_release_pages(p, (size_t)(t->end - t->begin));
+}
+
 sc_status st_to_f32(const st_file *f, const st_tensor *t, const float **out, float **owned)
 {
     const uint8_t *src = st_data(f, t);

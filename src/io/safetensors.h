@@ -48,6 +48,10 @@ const st_tensor *st_find(const st_file *f, const char *name); /* NULL if absent 
 /* Value of a __metadata__ key, or NULL. */
 const char *st_metadata(const st_file *f, const char *key);
 const uint8_t *st_data(const st_file *f, const st_tensor *t);
+/* Gives back the resident pages of t's bytes when they lie in the file's read-only mapping (they
+ * are read again from the file if ever touched); nothing for a file parsed from memory. For
+ * tensors already converted into a copy of their own. */
+void st_release(const st_file *f, const st_tensor *t);
 
 const char *st_dtype_name(st_dtype d);
 /* Bits per element (4 for F4, 6 for the F6 types); 0 for an invalid value. */

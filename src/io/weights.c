@@ -232,6 +232,9 @@ sc_status weights_get(weights *w, const char *name, int rank, const uint64_t *di
     }
     sc_status s = st_to_f32(f, t, data, owned);
     if (s) return s;
+    /* Converted: the file's bytes are not read again, so their pages need not stay resident
+     * (a 16-bit T5-XXL would otherwise hold its 9.5 GB file beside what it was converted to). */
+    if (*owned) st_release(f, t);
     const char *dn = st_dtype_name(t->dtype);
     if (!w->dtype[0]) snprintf(w->dtype, sizeof w->dtype, "%s", dn);
     else if (strcmp(w->dtype, dn)) snprintf(w->dtype, sizeof w->dtype, "mixed");
