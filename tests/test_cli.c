@@ -354,7 +354,28 @@ TEST(cli_policies_lists_every_policy_with_its_options)
                            "fbcache", "dbcache", "fastercache"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) CHECK_MSG(strstr(g_out, names[i]), "no %s", names[i]);
     CHECK(strstr(g_out, "options: n=N"));
+    CHECK(strstr(g_out, "store=f32|bf16"));
     CHECK_CLI(2, "unknown option", "policies --bogus");
+}
+
+TEST(cli_dtype_sets_the_precision_or_is_refused_by_name)
+{
+    CHECK_CLI(0, "compute:        f32", "info --model %s", model());
+    CHECK_CLI(2, "--dtype: 'fp8' is not a precision", "generate --model %s --dtype fp8", model());
+    CHECK_CLI(2, "int8 weights are made at load", "convert %s/diffusion_pytorch_model.safetensors %s/x.safetensors --dtype int8",
+              model(), test_tmpdir());
+    const char *d[2] = {"bf16", "int8"};
+    for (int i = 0; i < 2; i++) {
+        if (sc_dtype_supported(i ? SC_DTYPE_INT8 : SC_DTYPE_BF16)) {
+            CHECK_CLI(0, d[i], "info --model %s --dtype %s", model(), d[i]);
+            CHECK(strstr(g_out, "copies made at load"));
+            CHECK_CLI(0, "", "generate --model %s --dtype %s --class 1 --steps 3 --latents-out %s/d.npy --force", model(),
+                      d[i], test_tmpdir());
+        } else {
+            CHECK_CLI(1, d[i], "generate --model %s --dtype %s --class 1 --steps 3 --latents-out %s/d.npy --force",
+                      model(), d[i], test_tmpdir());
+        }
+    }
 }
 
 TEST(cli_generate_writes_the_uncached_pictures_beside_the_cached_ones)

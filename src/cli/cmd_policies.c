@@ -22,5 +22,7 @@ int cmd_policies(int argc, char **argv)
             printf("%-12s   calibrate --for %s: %s (%d samples by default; %s)\n", "", d.name, d.calibration,
                    d.calibration_samples, d.calibration_options);
     }
+    printf("every policy also takes store=f32|bf16: the stored sub-layer outputs in float32 (default) or bf16\n"
+           "(half the cache memory, widened when reused; e.g. --cache fora:n=2,store=bf16)\n");
     return 0;
 }

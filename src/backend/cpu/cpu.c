@@ -38,8 +38,8 @@ static sc_status ctx_create(be_ctx **out)
 
 static float *alloc_floats(size_t n, const char *what) { return mem_alloc_array(n, sizeof(float), what); }
 
-/* Prepares L with weights of element type dt (MM_*). */
-static sc_status prepare_as(be_linear *L, int64_t m_hint, int dt)
+/* Prepares L with weights of element type dt (MM_*) for the backend named `what`. */
+static sc_status prepare_as(be_linear *L, int64_t m_hint, int dt, const char *what)
 {
     mm_packed *p;
     sc_status s = mm_pack(m_hint, L->out, L->in, L->w, dt, &p);
@@ -49,19 +49,22 @@ static sc_status prepare_as(be_linear *L, int64_t m_hint, int dt)
         return SC_OK;
     }
     if (s == SC_ERR_UNSUPPORTED)
-        return err_fail(SC_ERR_UNSUPPORTED, "this CPU has no %s matrix kernels (oneDNN needs AVX-512 with %s): "
-                        "use --dtype f32", dt == MM_BF16 ? "bf16" : "int8",
-                        dt == MM_BF16 ? "AVX512-BF16 or AVX512-BW emulation" : "VNNI or AVX-512 BW");
+        return err_fail(SC_ERR_UNSUPPORTED, "this CPU has no %s matrix kernels (oneDNN needs AVX-512%s): use --dtype f32",
+                        what, dt == MM_BF16 ? " (BF16 for full speed)" : " with VNNI");
     if (s) return s;
     L->prep = p;
     return SC_OK;
 }
 
-static sc_status prepare_f32(be_linear *L, int64_t m_hint) { return prepare_as(L, m_hint, MM_F32); }
-static sc_status prepare_bf16(be_linear *L, int64_t m_hint) { return prepare_as(L, m_hint, MM_BF16); }
+static sc_status prepare_f32(be_linear *L, int64_t m_hint) { return prepare_as(L, m_hint, MM_F32, "float32"); }
+static sc_status prepare_bf16(be_linear *L, int64_t m_hint) { return prepare_as(L, m_hint, MM_BF16, "bf16"); }
 static sc_status prepare_int8(be_linear *L, int64_t m_hint)
 {
-    return prepare_as(L, m_hint, L->precise ? MM_BF16 : MM_S8);
+    /* int8 computes attention and its precise layers in bf16: it needs both kernels. */
+    if (!backend_cpu_has(SC_DTYPE_INT8))
+        return err_fail(SC_ERR_UNSUPPORTED, "this CPU has no int8 matrix kernels (oneDNN needs AVX-512 with VNNI, and "
+                                            "bf16 for attention): use --dtype f32 or bf16");
+    return prepare_as(L, m_hint, L->precise ? MM_BF16 : MM_S8, "int8");
 }
 
 static void linear_drop(be_linear *L)
@@ -225,7 +228,8 @@ int backend_cpu_has(sc_dtype dtype)
         mm_packed *p = NULL;
         const sc_status s = mm_pack(32, 32, 32, w, dtype == SC_DTYPE_BF16 ? MM_BF16 : MM_S8, &p);
         mm_packed_free(p);
-        known[dtype] = s == SC_OK ? 1 : 2;
+        /* int8 runs attention and its precise layers in bf16. */
+        known[dtype] = s == SC_OK && (dtype == SC_DTYPE_BF16 || backend_cpu_has(SC_DTYPE_BF16)) ? 1 : 2;
     }
     return known[dtype] == 1;
 }

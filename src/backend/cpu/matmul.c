@@ -357,9 +357,11 @@ sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, int dt, 
         dnnl_primitive_desc_create(&pd, &md, NULL, c->engine, NULL))
         goto done;
     if (dt != MM_F32) {
-        /* Only a real low-precision kernel will do: the reference one is 100x slower. */
+        /* Only a real low-precision kernel will do: the reference one is 100x slower, and int8
+         * without VNNI (AVX2's vpmaddubsw) saturates pairs of products at 16 bits: not exact. */
         const char *impl = NULL;
-        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) || !impl || !strncmp(impl, "ref", 3))
+        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) || !impl || !strncmp(impl, "ref", 3) ||
+            (dt == MM_S8 && !strstr(impl, "vnni") && !strstr(impl, "amx")))
             goto done;
     }
     p->md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
