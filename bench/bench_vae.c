@@ -45,7 +45,7 @@ static int fail(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_vae VAE LATENTS.npy [threads=2] [repeats=5] [IMAGES_OUT.npy]\n");
+        fprintf(stderr, "usage: bench_vae VAE LATENTS.npy [threads=2] [repeats=5] [IMAGES_OUT.npy] [dtype=auto]\n");
         return 2;
     }
     int threads = argc > 3 ? atoi(argv[3]) : 2, reps = argc > 4 ? atoi(argv[4]) : 5;
@@ -58,7 +58,9 @@ int main(int argc, char **argv)
     }
     double t_load = now();
     decoder *m;
-    if (pipeline_decoder_load(argv[1], &m) != SC_OK) return fail();
+    sc_load_opts o = {0};
+    if (argc > 6 && sc_dtype_parse(argv[6], &o.dtype) != SC_OK) return fail();
+    if (pipeline_decoder_load(argv[1], &o, &m) != SC_OK) return fail();
     t_load = now() - t_load;
     const double rss_loaded = rss_mb();
     const int n = (int)lat.shape[0], S = (int)lat.shape[2], F = S * m->upscale;

@@ -229,6 +229,9 @@ sc_status sc_convert_checkpoint_dtype(const char *in, const char *out, int force
 typedef struct sc_vae sc_vae;
 
 sc_status sc_vae_load(const char *path, sc_vae **out);
+/* The same with options: only opts->dtype applies, to its convolutions (bf16 and int8 both run
+ * them in bf16; NULL, AUTO or F32: float32, whatever the file holds). */
+sc_status sc_vae_load_opts(const char *path, const sc_load_opts *opts, sc_vae **out);
 void sc_vae_free(sc_vae *v);
 
 typedef struct {

@@ -43,7 +43,7 @@ static void check_case(conv_ctx *c, int algorithm, int n, const int *sides, int 
     for (size_t i = 0; i < nw; i++) w[i] = lcg(&s);
     for (int i = 0; i < co; i++) b[i] = lcg(&s);
     conv_layer *L;
-    CHECK_OK(conv_layer_create(c, ci, co, k, pad, w, with_bias ? b : NULL, algorithm, &L));
+    CHECK_OK(conv_layer_create(c, ci, co, k, pad, w, with_bias ? b : NULL, algorithm, 0, &L));
     float *kept = malloc(nw * sizeof *kept);
     memcpy(kept, w, nw * sizeof *w);
     memset(w, 0, nw * sizeof *w); /* the layer holds its own copy */

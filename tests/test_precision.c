@@ -13,6 +13,9 @@
 #include "io/json.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "pipeline/pipeline.h"
+
+static const char *be_name(const backend *be) { return be->name; }
 
 static double rel_l2(const float *a, const float *ref, size_t n)
 {
@@ -325,4 +328,40 @@ TEST(precision_convert_writes_bf16_that_loads_as_bf16)
     CHECK(!strcmp(info.dtype, "BF16"));
     CHECK(!strcmp(info.compute_dtype, backend_cpu_has(SC_DTYPE_BF16) ? "bf16" : "f32"));
     sc_model_free(m);
+}
+
+TEST(precision_vae_bf16_within_twice_pytorch_autocast)
+{
+    json_t *j = cases();
+    const json_t *arr = json_object_get(j, "vae");
+    CHECK(json_array_size(arr) >= 1);
+    const json_t *c = json_array_get(arr, 0);
+    npy_array lat, f32, autocast;
+    CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "latents"))), &lat));
+    CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "f32"))), &f32));
+    CHECK_OK(npy_read(test_fixture(json_string_value(json_object_get(c, "bf16_autocast"))), &autocast));
+    const sc_dtype dts[3] = {SC_DTYPE_AUTO, SC_DTYPE_BF16, SC_DTYPE_INT8};
+    for (int d = 0; d < 3; d++) {
+        const sc_load_opts o = {.dtype = dts[d]};
+        decoder *dec;
+        if (d && !backend_cpu_has(SC_DTYPE_BF16)) {
+            CHECK_ERR(pipeline_decoder_load(test_fixture(json_string_value(json_object_get(c, "model"))), &o, &dec),
+                      SC_ERR_UNSUPPORTED, "bf16");
+            continue;
+        }
+        CHECK_OK(pipeline_decoder_load(test_fixture(json_string_value(json_object_get(c, "model"))), &o, &dec));
+        /* The file holds BF16 weights, yet AUTO decodes in float32 (docs/PRECISION.md). */
+        CHECK(dec->be->dtype == (d ? SC_DTYPE_BF16 : SC_DTYPE_F32));
+        float *out = calloc(f32.numel, sizeof *out);
+        CHECK_OK(dec->family->decode(dec, (int)lat.shape[0], (int)lat.shape[2], lat.data, out, 0));
+        const double vs_f32 = rel_l2(out, f32.data, f32.numel), pt = rel_l2(autocast.data, f32.data, f32.numel);
+        const double vs_pt = rel_l2(out, autocast.data, f32.numel);
+        printf("    vae %s: vs f32 %.2e (PyTorch autocast %.2e), vs autocast %.2e\n", be_name(dec->be), vs_f32, pt, vs_pt);
+        if (d == 0) CHECK(vs_f32 <= 1e-5);
+        else CHECK_MSG(vs_pt <= 2 * pt && vs_f32 > 1e-5, "vae bf16: %.3g from PyTorch's bf16 (its own error %.3g)", vs_pt, pt);
+        free(out);
+        dec->family->free(dec);
+    }
+    npy_free(&lat), npy_free(&f32), npy_free(&autocast);
+    json_decref(j);
 }

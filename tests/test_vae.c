@@ -19,7 +19,7 @@ typedef sdvae vae_model;
 static sc_status vae_load(const char *path, vae_model **m)
 {
     decoder *d;
-    sc_status s = pipeline_decoder_load(path, &d);
+    sc_status s = pipeline_decoder_load(path, NULL, &d);
     *m = s ? NULL : (sdvae *)d;
     if (!s) CHECK(d->family == &decoder_family_sdvae);
     return s;
@@ -182,7 +182,7 @@ TEST(vae_upsample_fold_equals_nearest_upsampling_then_3x3_conv)
     conv_ctx *c;
     conv_layer *L;
     CHECK_OK(conv_create(&c));
-    CHECK_OK(conv_layer_create(c, ci, 4 * co, 2, 1, w2, b4, CONV_DIRECT, &L));
+    CHECK_OK(conv_layer_create(c, ci, 4 * co, 2, 1, w2, b4, CONV_DIRECT, 0, &L));
     CHECK_OK(conv_exec(c, L, 1, s, s, x, folded, CONV_OVERWRITE)); /* folded [s+1, s+1, 4 co] */
     cpu_upsample_shuffle(out, folded, s, co);                        /* out [2s, 2s, co] */
     for (int y = 0; y < S2; y++)

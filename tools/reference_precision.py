@@ -23,6 +23,8 @@ For each case (a diffusers DiT, inputs x, t, y) it writes
 For the T5 fixtures (tests/fixtures/t5/v1_0 and v1_1, case L40) it writes the bf16-autocast
 output of transformers' T5EncoderModel, t5_<variant>_L40_bf16_autocast.npy.
 
+For the first VAE fixture it writes the decode under bf16 autocast, <vae case>_bf16_autocast.npy.
+
 And precision.json: the cases with their inputs and the relative errors measured here (L2 of the
 difference over L2 of the float32 output), which tests/test_precision.c bounds.
 
@@ -208,7 +210,21 @@ def main(argv):
                    bf16_autocast=f"precision/{name}", rel_err=dict(bf16_autocast_vs_f32=rel(auto, ref)))
         t5.append(rec)
         print(f"t5 {variant} bf16_autocast_vs_f32 {rec['rel_err']['bf16_autocast_vs_f32']:.3e}")
-    (out / "precision.json").write_text(json.dumps({"cases": records, "t5": t5}, indent=1) + "\n")
+    vae = []
+    from diffusers import AutoencoderKL
+    for c in manifest["vae_cases"][:1]:
+        model = AutoencoderKL.from_pretrained(str(FIX / c["model"]), torch_dtype=torch.float32).eval()
+        lat = torch.from_numpy(np.load(FIX / c["latents"]))
+        ref = np.load(FIX / c["out"])
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            auto = model.decode(lat / c["scaling_factor"]).sample.float().numpy()
+        name = f"{c['name']}_bf16_autocast.npy"
+        np.save(out / name, auto.astype(np.float32))
+        rec = dict(name=c["name"], model=c["model"], latents=c["latents"], f32=c["out"], bf16_autocast=f"precision/{name}",
+                   rel_err=dict(bf16_autocast_vs_f32=rel(auto, ref)))
+        vae.append(rec)
+        print(f"vae {c['name']} bf16_autocast_vs_f32 {rec['rel_err']['bf16_autocast_vs_f32']:.3e}")
+    (out / "precision.json").write_text(json.dumps({"cases": records, "t5": t5, "vae": vae}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

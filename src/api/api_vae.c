@@ -13,12 +13,16 @@ struct sc_vae {
     decoder *d;
 };
 
-sc_status sc_vae_load(const char *path, sc_vae **out)
+sc_status sc_vae_load(const char *path, sc_vae **out) { return sc_vae_load_opts(path, NULL, out); }
+
+sc_status sc_vae_load_opts(const char *path, const sc_load_opts *opts, sc_vae **out)
 {
     *out = NULL;
+    if (opts && sc_dtype_name(opts->dtype) == NULL)
+        return err_fail(SC_ERR_ARG, "sc_load_opts.dtype %d is not a precision", (int)opts->dtype);
     sc_vae *v = calloc(1, sizeof *v);
     if (!v) return err_fail(SC_ERR_NOMEM, "out of memory");
-    sc_status s = pipeline_decoder_load(path, &v->d);
+    sc_status s = pipeline_decoder_load(path, opts, &v->d);
     if (s) {
         free(v);
         return s;

@@ -19,7 +19,10 @@ int cli_load_vae(const cli_args *a, const sc_model *m, int need, sc_vae **vae)
     *vae = NULL;
     if (!path && sc_model_component_path(m, "vae", pipe_vae, sizeof pipe_vae)) path = pipe_vae;
     if (path) {
-        if (sc_vae_load(path, vae) != SC_OK) {
+        /* The command's --dtype holds for its VAE too (int8 and bf16: bf16 convolutions). */
+        sc_load_opts o = {0};
+        if (cli_dtype(a, &o.dtype)) return CLI_EXIT_USAGE;
+        if (sc_vae_load_opts(path, &o, vae) != SC_OK) {
             const int r = cli_fail(a);
             cli_where_it_goes(a, "--vae", path);
             return r;

@@ -244,6 +244,20 @@ sc_status weights_get(weights *w, const char *name, int rank, const uint64_t *di
 
 uint64_t weights_params(const weights *w) { return w->params; }
 
+const char *weights_stored_dtype(const weights *w)
+{
+    const char *found = NULL;
+    for (int i = 0; i < w->n; i++)
+        for (size_t k = 0; k < st_count(w->files[i]); k++) {
+            const st_dtype d = st_at(w->files[i], k)->dtype;
+            if (d != ST_F32 && d != ST_F16 && d != ST_BF16) continue;
+            const char *n = st_dtype_name(d);
+            if (!found) found = n;
+            else if (strcmp(found, n)) return "mixed";
+        }
+    return found ? found : "";
+}
+
 const char *weights_dtype(const weights *w) { return w->dtype; }
 
 void weights_reset_used(weights *w)

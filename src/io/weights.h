@@ -65,6 +65,10 @@ sc_status weights_get(weights *w, const char *name, int rank, const uint64_t *di
  * "BF16"...) when all agree, else "mixed"; "" before the first. */
 uint64_t weights_params(const weights *w);
 const char *weights_dtype(const weights *w);
+/* The dtype of every floating-point tensor in the files ("F32", "F16", "BF16"), "mixed", or ""
+ * when there is none; from the headers, before anything is read (weights_dtype says the same of
+ * the tensors fetched so far). */
+const char *weights_stored_dtype(const weights *w);
 
 /* Forgets which tensors were used (after a scan that touched them). */
 void weights_reset_used(weights *w);

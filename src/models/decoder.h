@@ -28,6 +28,7 @@ typedef struct {
     const char *config_path;
     const char *class_name;
     weights *w;             /* a lone file's weights; NULL for a folder (the family opens them) */
+    const sc_load_opts *opts; /* only dtype applies; may be NULL */
 } decoder_probe;
 
 typedef struct decoder_family {

@@ -105,7 +105,7 @@ void pipeline_free(pipeline *p)
     free(p);
 }
 
-sc_status pipeline_decoder_load(const char *path, decoder **out)
+sc_status pipeline_decoder_load(const char *path, const sc_load_opts *opts, decoder **out)
 {
     *out = NULL;
     if (!path || !*path) return err_fail(SC_ERR_ARG, "empty VAE path");
@@ -127,7 +127,7 @@ sc_status pipeline_decoder_load(const char *path, decoder **out)
     }
     const decoder_family *f = NULL;
     decoder_probe probe = {.path = dir, .config = config, .config_path = config_path, .class_name = class_name(config),
-                           .w = w};
+                           .w = w, .opts = opts};
     if (!s) s = decoders_detect(&probe, &f);
     if (!s) {
         s = f->load(&probe, out); /* takes over w */

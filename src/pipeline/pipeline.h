@@ -45,7 +45,7 @@ sc_status pipeline_generate(pipeline *p, const sc_gen_params *gp, const cache_po
                             float *latents_out);
 
 /* A decoder from a decoder folder, a pipeline folder (its vae/) or a single file. */
-sc_status pipeline_decoder_load(const char *path, decoder **out);
+sc_status pipeline_decoder_load(const char *path, const sc_load_opts *opts, decoder **out);
 /* A text encoder from its folder (config.json + weights) or a pipeline folder (its text_encoder/). */
 sc_status pipeline_encoder_load(const char *path, const sc_load_opts *opts, encoder **out);
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/matmul.h"
 #include "core/error.h"
 #include "core/mem.h"
 
@@ -45,6 +46,7 @@ typedef struct {
     int n, h, w;
     int rows, pad_top, pad_bottom;
     int has_bias, mode, winograd;
+    int bf16;              /* src and weights in bf16 (dst, bias and accumulation float32) */
 } conv_key;
 
 typedef struct {
@@ -66,13 +68,14 @@ struct conv_ctx {
     int n;
     /* Shared by all primitives, grown to the largest use: winograd's nChw16c src and dst, and
      * the kernels' scratchpad (oneDNN would otherwise keep one per cached primitive). */
-    float *buf[3];
-    size_t buf_bytes[3];
+    float *buf[4];
+    size_t buf_bytes[4];
     size_t strip_elems; /* CONV_STRIP_ELEMS unless conv_set_strip_elems said otherwise */
 };
 
 struct be_conv {
     int cin, cout, k, pad, winograd;
+    int bf16;               /* weights in bf16; inputs rounded to bf16 at each execution */
     dnnl_memory_desc_t wmd; /* the layout of wei */
     float *wei;             /* weights in the kernel's layout */
     float *plain;           /* winograd: the OIHW weights, to transform again (conv_exec) */
@@ -109,7 +112,7 @@ void conv_destroy(conv_ctx *c)
 {
     if (!c) return;
     for (int i = 0; i < c->n; i++) entry_release(&c->entries[i]);
-    for (int i = 0; i < 3; i++) mem_free(c->buf[i]);
+    for (int i = 0; i < 4; i++) mem_free(c->buf[i]);
     dnnl_stream_destroy(c->stream);
     dnnl_engine_destroy(c->engine);
     free(c);
@@ -124,10 +127,11 @@ static int activation_mds(const conv_key *k, dnnl_format_tag_t tag, dnnl_memory_
 {
     const int64_t ho = k->h + 2 * k->pad - k->k + 1, wo = out_cols(k);
     dnnl_dims_t sd = {k->n, k->cin, k->rows, k->w}, dd = {k->n, k->cout, out_rows(k), wo};
-    if (tag) return dnnl_memory_desc_init_by_tag(src, 4, sd, dnnl_f32, tag) || dnnl_memory_desc_init_by_tag(dst, 4, dd, dnnl_f32, tag);
+    const dnnl_data_type_t st = k->bf16 ? dnnl_bf16 : dnnl_f32;
+    if (tag) return dnnl_memory_desc_init_by_tag(src, 4, sd, st, tag) || dnnl_memory_desc_init_by_tag(dst, 4, dd, dnnl_f32, tag);
     dnnl_dims_t ss = {(int64_t)k->h * k->w * k->cin, 1, (int64_t)k->w * k->cin, k->cin};
     dnnl_dims_t ds = {ho * wo * k->cout, 1, wo * k->cout, k->cout};
-    return dnnl_memory_desc_init_by_strides(src, 4, sd, dnnl_f32, ss) || dnnl_memory_desc_init_by_strides(dst, 4, dd, dnnl_f32, ds);
+    return dnnl_memory_desc_init_by_strides(src, 4, sd, st, ss) || dnnl_memory_desc_init_by_strides(dst, 4, dd, dnnl_f32, ds);
 }
 
 /* The convolution primitive descriptor for a key: weights in the layout the kernel prefers
@@ -139,7 +143,7 @@ static dnnl_status_t describe(const conv_ctx *c, const conv_key *k, dnnl_primiti
     dnnl_dims_t stride = {1, 1}, pad_l = {k->pad_top, k->pad}, pad_r = {k->pad_bottom, k->pad};
     dnnl_memory_desc_t smd, wmd, bmd, dmd;
     if (activation_mds(k, k->winograd ? dnnl_nChw16c : 0, &smd, &dmd) ||
-        dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&wmd, 4, wd, k->bf16 ? dnnl_bf16 : dnnl_f32, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a))
         return dnnl_invalid_arguments;
     dnnl_convolution_desc_t cd;
@@ -164,8 +168,8 @@ static dnnl_status_t describe(const conv_ctx *c, const conv_key *k, dnnl_primiti
 
 static sc_status no_conv(const conv_key *k)
 {
-    return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: no %s implementation of a %dx%d convolution %d -> %d",
-                   k->winograd ? "winograd" : "direct", k->k, k->k, k->cin, k->cout);
+    return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: no %s%s implementation of a %dx%d convolution %d -> %d",
+                   k->winograd ? "winograd" : "direct", k->bf16 ? " bf16" : "", k->k, k->k, k->cin, k->cout);
 }
 
 /* Copies the weights from layout `from` (memory at src) into a new buffer of layout `to`. */
@@ -206,7 +210,7 @@ static void oihw_md(const conv_layer *L, dnnl_memory_desc_t *md)
 }
 
 sc_status conv_layer_create(conv_ctx *c, int cin, int cout, int k, int pad, const float *w,
-                            const float *bias, int algorithm, conv_layer **out)
+                            const float *bias, int algorithm, int bf16, conv_layer **out)
 {
     SC_ASSERT(cin > 0 && cout > 0 && k > 0 && pad >= 0);
     *out = NULL;
@@ -216,9 +220,12 @@ sc_status conv_layer_create(conv_ctx *c, int cin, int cout, int k, int pad, cons
     L->cout = cout;
     L->k = k;
     L->pad = pad;
+    L->bf16 = bf16;
+    /* bf16 runs direct (oneDNN has no bf16 winograd). */
     conv_key probe = {cin, cout, k, pad, 1, CONV_PROBE_SIDE, CONV_PROBE_SIDE, CONV_PROBE_SIDE, pad, pad,
                       bias != NULL, CONV_OVERWRITE,
-                      algorithm == CONV_WINOGRAD && k == 3 && pad == 1 && cin % 16 == 0 && cout % 16 == 0};
+                      !bf16 && algorithm == CONV_WINOGRAD && k == 3 && pad == 1 && cin % 16 == 0 && cout % 16 == 0,
+                      bf16};
     dnnl_primitive_desc_t pd;
     if (probe.winograd && describe(c, &probe, &pd) != dnnl_success) probe.winograd = 0; /* no kernel: direct */
     if (!probe.winograd && describe(c, &probe, &pd) != dnnl_success) {
@@ -323,7 +330,7 @@ static conv_entry *lookup(conv_ctx *c, const conv_key *k, sc_status *st)
     return e;
 }
 
-enum { BUF_SRC, BUF_DST, BUF_SCRATCH };
+enum { BUF_SRC, BUF_DST, BUF_SCRATCH, BUF_BF16 };
 
 /* The context's shared buffer i, grown to at least `bytes`. */
 static float *shared(conv_ctx *c, int i, size_t bytes)
@@ -399,7 +406,17 @@ static sc_status exec_key(conv_ctx *c, conv_layer *L, const conv_key *key, const
 sc_status conv_exec(conv_ctx *c, conv_layer *L, int n, int h, int w, const float *src, float *dst,
                     int mode)
 {
-    conv_key key = {L->cin, L->cout, L->k, L->pad, n, h, w, h, L->pad, L->pad, L->bias != NULL, mode, L->winograd};
+    conv_key key = {L->cin, L->cout, L->k, L->pad, n, h, w, h, L->pad, L->pad, L->bias != NULL, mode, L->winograd,
+                    L->bf16};
+    if (L->bf16) {
+        /* src [n, h, w, cin] rounded to bf16 into the context's buffer (a bf16 view of it). */
+        const size_t count = (size_t)n * h * w * L->cin;
+        uint16_t *b = (uint16_t *)(void *)shared(c, BUF_BF16, count * sizeof(uint16_t));
+        if (!b) return SC_ERR_NOMEM;
+        #pragma omp parallel for schedule(static) if (count >= 65536)
+        for (size_t i = 0; i < count; i += 4096) mm_to_bf16(b + i, src + i, count - i < 4096 ? count - i : 4096);
+        return exec_key(c, L, &key, (const float *)(const void *)b, dst);
+    }
     if (!L->winograd) return exec_key(c, L, &key, src, dst);
     /* Strips of output rows [y0, y1): input rows [y0 - pad, y1 - pad + k - 1), the part outside
      * the image being the strip's zero padding. Equal strips, a multiple of 4 (the tile) high. */

@@ -49,9 +49,11 @@ enum {
 
 /* A k x k convolution, stride 1, `pad` zero rows/columns on every side, cin -> cout channels.
  * w [cout, cin, k, k] is PyTorch's OIHW layout; bias [cout] or NULL. Both are copied, so the
- * caller's buffers may be released afterwards. algorithm: CONV_DIRECT or CONV_WINOGRAD. */
+ * caller's buffers may be released afterwards. algorithm: CONV_DIRECT or CONV_WINOGRAD.
+ * bf16: weights kept in bf16 and each execution's src rounded to bf16 (nearest even), float32
+ * accumulation, bias and output; always direct. */
 sc_status conv_layer_create(conv_ctx *c, int cin, int cout, int k, int pad, const float *w,
-                            const float *bias, int algorithm, conv_layer **out);
+                            const float *bias, int algorithm, int bf16, conv_layer **out);
 void conv_layer_free(conv_layer *L);
 
 /* Winograd layers run on horizontal strips of at most `elems` pixels x (cin + cout) channels,

@@ -116,7 +116,18 @@ static sc_status conv_make(be_ctx *c, int cin, int cout, int k, int pad, const f
                            int algorithm, be_conv **out)
 {
     return conv_layer_create(c->conv, cin, cout, k, pad, w, bias, algorithm == BE_CONV_WINOGRAD ? CONV_WINOGRAD : CONV_DIRECT,
-                             out);
+                             0, out);
+}
+
+/* bf16 convolutions (int8 too: the decoder's convolutions have no int8 scheme). */
+static sc_status conv_make_bf16(be_ctx *c, int cin, int cout, int k, int pad, const float *w, const float *bias,
+                                int algorithm, be_conv **out)
+{
+    (void)algorithm;
+    if (!backend_cpu_has(SC_DTYPE_BF16))
+        return err_fail(SC_ERR_UNSUPPORTED, "this CPU has no bf16 convolution kernels (oneDNN needs AVX-512): use "
+                                            "--dtype f32");
+    return conv_layer_create(c->conv, cin, cout, k, pad, w, bias, CONV_DIRECT, 1, out);
 }
 
 static sc_status conv_run(be_ctx *c, be_conv *L, int n, int h, int w, const float *src, float *dst, int mode)
@@ -191,7 +202,7 @@ static const backend k_cpu_bf16 = {
     .linear_prepare = prepare_bf16,
     .attention = attention_bf16,
     .attention_biased = attention_biased_bf16,
-    .conv_create = conv_make,
+    .conv_create = conv_make_bf16,
     .conv_free = conv_layer_free,
     .conv = conv_run,
     CPU_SHARED_OPS,
@@ -204,7 +215,7 @@ static const backend k_cpu_int8 = {
     .linear_prepare = prepare_int8,
     .attention = attention_bf16,
     .attention_biased = attention_biased_bf16,
-    .conv_create = conv_make,
+    .conv_create = conv_make_bf16,
     .conv_free = conv_layer_free,
     .conv = conv_run,
     CPU_SHARED_OPS,

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "models/model.h"
 #include "models/sdvae/sdvae.h"
 
 /* A conv `prefix`.weight [cout, cin, k, k] + .bias [cout], padding k / 2. */
@@ -175,6 +176,10 @@ sc_status sdvae_load(const decoder_probe *p, decoder **out)
     if (!s && !p->config) s = sdvae_config_from_shapes(&m->cfg, w, &n);
     if (!s) {
         m->cfg.naming = n.naming;
+        /* Its convolutions in bf16 when asked (int8: bf16 too); float32 otherwise, whatever the
+         * file holds: a decode is ~1% of a generation's time and its output is the picture. */
+        const sc_dtype d = p->opts ? p->opts->dtype : SC_DTYPE_AUTO;
+        m->base.be = backend_cpu(d == SC_DTYPE_INT8 ? SC_DTYPE_BF16 : d == SC_DTYPE_AUTO ? SC_DTYPE_F32 : d);
         s = m->base.be->ctx_create(&m->ctx);
     }
     if (!s) s = load_weights(m, w, &n);

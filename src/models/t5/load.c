@@ -138,7 +138,7 @@ sc_status t5_load(const encoder_probe *p, encoder **out)
     if (!s) s = weights_open_folder(p->path, &m->files);
     if (!s) {
         weights_set_role(m->files, "T5 encoder");
-        m->base.be = model_pick_backend(p->opts, weights_dtype(m->files), 1);
+        m->base.be = model_pick_backend(p->opts, weights_stored_dtype(m->files), 1);
         s = load_weights(m);
     }
     if (!s) s = m->base.be->ctx_create(&m->ctx);
