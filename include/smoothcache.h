@@ -129,8 +129,8 @@ typedef enum {
 /* The compute precision of a model's matrix products (docs/PRECISION.md). Activations, norms,
  * softmax, the residual stream and the sampler stay float32 at every precision. */
 typedef enum {
-    SC_DTYPE_AUTO = 0, /* bf16 when the file holds bf16 weights (and text encoders whose file holds
-                        * 16-bit weights), float32 otherwise */
+    SC_DTYPE_AUTO = 0, /* text encoders whose file holds 16-bit weights: bf16 (T5-XXL fits so);
+                        * everything else float32, whatever its file holds */
     SC_DTYPE_F32 = 1,  /* float32 products (oneDNN) */
     SC_DTYPE_BF16 = 2, /* bf16 inputs, float32 accumulation; weights kept in bf16 (half the memory) */
     SC_DTYPE_INT8 = 3  /* W8A8: int8 weights per output channel, int8 activations per token, int32
@@ -215,7 +215,7 @@ int sc_model_component_path(const sc_model *m, const char *component, char *path
  * receives how many were written. */
 sc_status sc_convert_checkpoint(const char *in, const char *out, int force, size_t *tensors);
 /* The same with the F32, F16 and BF16 tensors written in dtype: SC_DTYPE_BF16 (rounded to
- * nearest even: half the bytes of float32; a model loaded from it computes in bf16 by default)
+ * nearest even: half the bytes of float32)
  * or SC_DTYPE_F32 (exact); SC_DTYPE_AUTO keeps every dtype as stored, and other dtypes (F64,
  * integers) are always kept. SC_DTYPE_INT8 is refused: int8 weights are made at load, per output
  * channel, not stored. */

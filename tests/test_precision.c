@@ -313,7 +313,7 @@ TEST(precision_convert_writes_bf16_that_loads_as_bf16)
         mem_free(oa), mem_free(ob);
     }
     st_close(src), st_close(dst);
-    /* A folder with the bf16 file computes in bf16 by default. */
+    /* A folder with the bf16 file loads in float32 by default (docs/PRECISION.md), bf16 when asked. */
     char cfg[4096];
     snprintf(cfg, sizeof cfg, "%s", test_path("config.json"));
     size_t len;
@@ -326,8 +326,15 @@ TEST(precision_convert_writes_bf16_that_loads_as_bf16)
     sc_model_info info;
     sc_model_get_info(m, &info);
     CHECK(!strcmp(info.dtype, "BF16"));
-    CHECK(!strcmp(info.compute_dtype, backend_cpu_has(SC_DTYPE_BF16) ? "bf16" : "f32"));
+    CHECK(!strcmp(info.compute_dtype, "f32"));
     sc_model_free(m);
+    if (backend_cpu_has(SC_DTYPE_BF16)) {
+        const sc_load_opts o = {.dtype = SC_DTYPE_BF16};
+        CHECK_OK(sc_model_load(test_tmpdir(), &o, &m));
+        sc_model_get_info(m, &info);
+        CHECK(!strcmp(info.compute_dtype, "bf16"));
+        sc_model_free(m);
+    }
 }
 
 TEST(precision_vae_bf16_within_twice_pytorch_autocast)
@@ -364,4 +371,26 @@ TEST(precision_vae_bf16_within_twice_pytorch_autocast)
     }
     npy_free(&lat), npy_free(&f32), npy_free(&autocast);
     json_decref(j);
+}
+
+/* Defaults (docs/PRECISION.md): a 16-bit text encoder computes in bf16, a float32 one in float32;
+ * a DiT in float32 whatever its file holds. */
+TEST(precision_defaults_follow_the_model_kind)
+{
+    sc_text_encoder *e;
+    sc_text_encoder_info ti;
+    CHECK_OK(sc_text_encoder_load(test_fixture("t5/v1_1_bf16"), &e));
+    sc_text_encoder_get_info(e, &ti);
+    CHECK(!strcmp(ti.dtype, "BF16") && !strcmp(ti.compute_dtype, backend_cpu_has(SC_DTYPE_BF16) ? "bf16" : "f32"));
+    sc_text_encoder_free(e);
+    CHECK_OK(sc_text_encoder_load(test_fixture("t5/v1_1"), &e));
+    sc_text_encoder_get_info(e, &ti);
+    CHECK(!strcmp(ti.compute_dtype, "f32"));
+    sc_text_encoder_free(e);
+    sc_model *m;
+    sc_model_info mi;
+    CHECK_OK(sc_model_load(test_source("models/demo"), NULL, &m)); /* F16 */
+    sc_model_get_info(m, &mi);
+    CHECK(!strcmp(mi.dtype, "F16") && !strcmp(mi.compute_dtype, "f32"));
+    sc_model_free(m);
 }

@@ -28,7 +28,9 @@ static void check_model(const char *model, const char *cases, double tol)
     json_t *j;
     CHECK_OK(json_load_object_file(test_fixture_sub("t5", path), 1 << 20, &j));
     sc_text_encoder *e;
-    CHECK_OK(sc_text_encoder_load(test_fixture_sub("t5", model), &e));
+    /* float32 explicitly: a 16-bit file would compute in bf16 by default (docs/PRECISION.md). */
+    const sc_load_opts f32 = {.dtype = SC_DTYPE_F32};
+    CHECK_OK(sc_text_encoder_load_opts(test_fixture_sub("t5", model), &f32, &e));
     sc_text_encoder_info info;
     sc_text_encoder_get_info(e, &info);
     const json_t *list = json_object_get(j, "cases");

@@ -31,7 +31,7 @@ int cmd_encode(int argc, char **argv);
 /* The compute precision of a model's matrix products. */
 #define CLI_DTYPE_OPT                                                                          \
     {"--dtype", "NAME", "precision of the matrix products: f32, bf16 or int8 (W8A8); default auto: " \
-                        "bf16 for bf16 checkpoints (and 16-bit text encoders), else f32"}
+                        "bf16 for 16-bit text encoders, else f32"}
 
 /* --dtype into *d (SC_DTYPE_AUTO when absent). Returns an exit status. */
 int cli_dtype(const cli_args *a, sc_dtype *d);

@@ -30,7 +30,9 @@ const backend *model_pick_backend(const sc_load_opts *o, const char *file_dtype,
 {
     const sc_dtype d = o ? o->dtype : SC_DTYPE_AUTO;
     if (d != SC_DTYPE_AUTO) return backend_cpu(d);
-    const int sixteen = !strcmp(file_dtype, "BF16") || (text_encoder && !strcmp(file_dtype, "F16"));
+    /* Text encoders from 16-bit files compute in bf16 (T5-XXL only fits so); denoisers and
+     * decoders in float32 whatever the file holds, as diffusers loads them by default. */
+    const int sixteen = text_encoder && (!strcmp(file_dtype, "BF16") || !strcmp(file_dtype, "F16"));
     return sixteen && backend_cpu_has(SC_DTYPE_BF16) ? backend_cpu_bf16() : backend_cpu_f32();
 }
 

@@ -149,9 +149,8 @@ const model_family *models_family_at(int i);
 sc_status model_own(model *m, void *p);           /* freed with the model (mem_free) */
 /* Forgets a plain weight buffer the backend has prepared a copy of: frees it when the model owns
  * it (a converted F16/BF16 copy), else returns its mapped pages to the kernel. */
-/* The CPU backend for a load's dtype: the one asked for, or with SC_DTYPE_AUTO bf16 when
- * file_dtype is "BF16" (or, for text encoders, "F16" too) and the CPU has bf16 kernels, float32
- * otherwise. */
+/* The CPU backend for a load's dtype: the one asked for, or with SC_DTYPE_AUTO bf16 for a text
+ * encoder whose file_dtype is "BF16" or "F16" when the CPU has bf16 kernels, float32 otherwise. */
 const backend *model_pick_backend(const sc_load_opts *o, const char *file_dtype, int text_encoder);
 /* weight_bytes and weights_source from a family's linear layers (n of them) and the bytes of its
  * other float32 tensors (kept as loaded). */
