@@ -93,6 +93,50 @@ typedef struct {
 } sc_npz_array;
 sc_status sc_npz_write(const char *path, int n, const sc_npz_array *arrays, int force);
 
+/* ---------------------------------------------------------------- sharded sampling (docs/SCALE.md) */
+
+/* 16 lowercase hex digits identifying the weights a model / VAE was loaded from (every tensor's
+ * name, dtype, shape and bytes; not the files' layout). The model's is computed on the call
+ * (reading its files once, about 1 s for DiT-XL/2), the VAE's at its load. */
+sc_status sc_model_fingerprint(const sc_model *m, char hex[17]);
+void sc_vae_fingerprint(const sc_vae *v, char hex[17]);
+
+/* Which shard this process is, from the command line or the launcher's environment. */
+typedef struct {
+    int index, count;     /* 0 <= index < count */
+    const char *source;   /* "--shard", "OpenMPI", "PMI", "Slurm tasks", "Slurm array", "Kubernetes" */
+} sc_shard;
+/* spec: "I/N" (--shard; NULL when absent); count_hint: the count for launchers that only give an
+ * index (Kubernetes' JOB_COMPLETION_INDEX: --shards N), 0 when none. With neither a spec nor a
+ * launcher of more than one task, *out = {0, 1, NULL}. Errors name the variable or flag. */
+sc_status sc_shard_detect(const char *spec, int count_hint, sc_shard *out);
+/* Images [*begin, *end) of shard `index` of `count` for num images in batches of `batch`: whole
+ * global batches, so every image is computed in the same batch whatever the count. */
+void sc_shard_range(uint64_t num, int batch, int index, int count, uint64_t *begin, uint64_t *end);
+
+/* What a shard's manifest records (written beside its .npz once that is complete). */
+typedef struct {
+    int index, count;
+    uint64_t begin, end, num;
+    int batch, steps, side;
+    uint64_t seed;
+    double cfg;
+    const char *sampler, *dtype, *cache; /* cache: NULL or "" for none */
+    const char *model;
+    const char *model_fingerprint, *vae_fingerprint; /* vae: "" without one */
+} sc_shard_info;
+/* The shard's file names for the run's output `out` (".npz"): npz and json, each cap bytes. */
+sc_status sc_shard_names(const char *out, int index, int count, char *npz, char *json, size_t cap);
+sc_status sc_shard_manifest_write(const char *json, const sc_shard_info *info, int force);
+/* 1 when json is the complete manifest of exactly this shard of this run (same settings, range
+ * and fingerprints) and npz exists: a rerun may skip it. 0 when there is no manifest, or this
+ * shard's but incomplete or without its .npz: a rerun makes (and replaces) it. -1 when json is
+ * another run's or range's manifest, or unreadable: why says what differs. */
+int sc_shard_is_complete(const char *json, const char *npz, const sc_shard_info *info, char *why, size_t cap);
+/* Merges complete shards (their .npz paths, manifests beside them) into out: the same run's,
+ * tiling [0, num) without gap or overlap, streamed in index order in bounded memory. */
+sc_status sc_shard_merge(const char *out, const char *const *shards, int n, int force, uint64_t *images);
+
 /* ---------------------------------------------------------------- quality */
 
 /* 10 log10(255^2 / MSE) over n bytes; +inf when identical. */

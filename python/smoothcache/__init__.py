@@ -15,15 +15,15 @@ from ._version import __version__
 from ._native import LIBRARY_PATH as library_path
 from ._core import (CacheStats, Calibration, Figure, GenerationCancelled, Model, ModelInfo, Policy, Record, Report,
                     Schedule, Series, SmoothCacheError, Status, TextEncoder, TextEncoderInfo, Tokenizer, TokenizerInfo,
-                    Vae, VaeInfo, calibrate, demo_classify, demo_model_path, describe_file, draw_classes, dtype_supported,
-                    last_error,
+                    Vae, VaeInfo, calibrate, convert, demo_classify, demo_model_path, describe_file, draw_classes, dtype_supported,
+                    last_error, merge_shards,
                     make_schedule,
                     policies, psnr, read_curves, read_json_arrays, read_report, read_schedule, rel_l2, sampler_names, set_quiet,
                     ssim, write_images)
 
 __all__ = ["CacheStats", "Calibration", "Figure", "GenerationCancelled", "Model", "ModelInfo", "Policy", "Record",
            "Report", "Schedule", "Series", "SmoothCacheError", "Status", "TextEncoder", "TextEncoderInfo", "Tokenizer",
-           "TokenizerInfo", "Vae", "VaeInfo", "calibrate", "demo_classify", "demo_model_path", "describe_file", "draw_classes",
-           "dtype_supported",
+           "TokenizerInfo", "Vae", "VaeInfo", "calibrate", "convert", "demo_classify", "demo_model_path", "describe_file", "draw_classes",
+           "dtype_supported", "merge_shards",
            "last_error", "make_schedule", "policies", "psnr", "read_curves", "read_json_arrays", "read_report", "read_schedule",
            "rel_l2", "sampler_names", "set_quiet", "ssim", "write_images", "library_path", "__version__"]

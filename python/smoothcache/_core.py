@@ -10,7 +10,8 @@ import os
 import re
 import tempfile
 import threading
-from ctypes import POINTER, byref, c_float, c_int, c_int32, c_uint8, c_void_p
+from ctypes import (POINTER, byref, c_char_p, c_float, c_int, c_int32, c_size_t, c_uint8, c_uint64, c_void_p,
+                    create_string_buffer)
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -235,6 +236,28 @@ _ORIGINS = {"auto": 0, "original": 1, "diffusers": 2}
 _DTYPES = {"auto": 0, "f32": 1, "bf16": 2, "int8": 3}
 
 
+def convert(src, dst, *, dtype: Optional[str] = None, force: bool = False) -> int:
+    """A PyTorch checkpoint or safetensors file rewritten as safetensors (sc_convert_checkpoint_dtype):
+    dtype None keeps every tensor as stored, "bf16" / "f32" writes the floating-point ones so.
+    Returns the number of tensors written."""
+    n = c_size_t(0)
+    _check(lib.sc_convert_checkpoint_dtype(_path(src, "src"), _path(dst, "dst"), 1 if force else 0,
+                                           _dtype_arg(dtype or "auto"), byref(n)))
+    return n.value
+
+
+def merge_shards(out, shards: Sequence, *, force: bool = False) -> int:
+    """Complete shards of a sharded `smoothcache sample` run (their .npz paths) merged into out
+    (sc_shard_merge); returns the number of images."""
+    paths = [_path(p, "shard") for p in shards]
+    if not paths:
+        raise ValueError("shards: give at least one .npz")
+    arr = (c_char_p * len(paths))(*paths)
+    images = c_uint64(0)
+    _check(lib.sc_shard_merge(_path(out, "out"), arr, len(paths), 1 if force else 0, byref(images)))
+    return images.value
+
+
 def dtype_supported(dtype: str) -> bool:
     """Whether this CPU has fast kernels for `dtype` ("f32", "bf16", "int8"; sc_dtype_supported)."""
     return bool(lib.sc_dtype_supported(_dtype_arg(dtype)))
@@ -334,10 +357,11 @@ class Vae(_Handle):
     """The SD-VAE decoder (sc_vae_load): a VAE folder, a pipeline folder or a single file."""
     _free = staticmethod(lambda h: lib.sc_vae_free(h))
 
-    def __init__(self, path):
+    def __init__(self, path, *, dtype: str = "auto"):
         super().__init__()
         self.path = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else path
-        _check(lib.sc_vae_load(_path(path), byref(self._h)))
+        opts = N.sc_load_opts(dtype=_dtype_arg(dtype))
+        _check(lib.sc_vae_load_opts(_path(path), byref(opts), byref(self._h)))
         i = N.sc_vae_info()
         lib.sc_vae_get_info(self._h, byref(i))
         self.info = VaeInfo(naming=_s(i.naming), latent_channels=i.latent_channels, out_channels=i.out_channels,
@@ -383,6 +407,13 @@ class Model(_Handle):
             macs_per_forward=int(i.macs_per_forward), components=comps,
             macs_component={c: int(i.macs_component[k]) for k, c in enumerate(comps)}, scheduler=_s(i.scheduler),
             compute_dtype=_s(i.compute_dtype), weight_bytes=int(i.weight_bytes), weights_source=_s(i.weights_source))
+
+    def fingerprint(self) -> str:
+        """16 hex digits identifying the weights (sc_model_fingerprint; reads them once)."""
+        buf = create_string_buffer(17)
+        with self._lock:
+            _check(lib.sc_model_fingerprint(self._handle(), buf))
+        return buf.value.decode()
 
     def close(self):
         if getattr(self, "_vae", None) is not None:

@@ -161,10 +161,25 @@ class sc_text_encoder_info(Structure):
                 ("compute_dtype", c_char_p), ("weight_bytes", c_uint64)]
 
 
+class sc_shard(Structure):
+    _fields_ = [("index", c_int), ("count", c_int), ("source", c_char_p)]
+
+
+class sc_shard_info(Structure):
+    _fields_ = [("index", c_int), ("count", c_int),
+                ("begin", c_uint64), ("end", c_uint64), ("num", c_uint64),
+                ("batch", c_int), ("steps", c_int), ("side", c_int),
+                ("seed", c_uint64),
+                ("cfg", c_double),
+                ("sampler", c_char_p), ("dtype", c_char_p), ("cache", c_char_p),
+                ("model", c_char_p),
+                ("model_fingerprint", c_char_p), ("vae_fingerprint", c_char_p)]
+
+
 # The structures tests/test_layout.py checks against the C compiler, by C type name.
 STRUCTS = [sc_shape, sc_scalar, sc_cond, sc_load_opts, sc_model_info, sc_vae_info, sc_cache_stats, sc_gen_params,
            sc_policy_desc, sc_series, sc_figure, sc_schedule_opts, sc_schedule_summary, sc_tokenizer_info,
-           sc_text_encoder_info]
+           sc_text_encoder_info, sc_shard, sc_shard_info]
 
 # ---------------------------------------------------------------------------------- functions
 
@@ -221,6 +236,16 @@ PROTOTYPES = {
     "sc_text_encoder_free": (None, [_p]),
     "sc_text_encoder_get_info": (None, [_p, POINTER(sc_text_encoder_info)]),
     "sc_dtype_supported": (c_int, [c_int]),
+    "sc_convert_checkpoint_dtype": (c_int, [c_char_p, c_char_p, c_int, c_int, POINTER(c_size_t)]),
+    "sc_vae_load_opts": (c_int, [c_char_p, POINTER(sc_load_opts), POINTER(_p)]),
+    "sc_model_fingerprint": (c_int, [_p, c_char_p]),
+    "sc_vae_fingerprint": (None, [_p, c_char_p]),
+    "sc_shard_detect": (c_int, [c_char_p, c_int, POINTER(sc_shard)]),
+    "sc_shard_range": (None, [c_uint64, c_int, c_int, c_int, POINTER(c_uint64), POINTER(c_uint64)]),
+    "sc_shard_names": (c_int, [c_char_p, c_int, c_int, c_char_p, c_char_p, c_size_t]),
+    "sc_shard_manifest_write": (c_int, [c_char_p, POINTER(sc_shard_info), c_int]),
+    "sc_shard_is_complete": (c_int, [c_char_p, c_char_p, POINTER(sc_shard_info), c_char_p, c_size_t]),
+    "sc_shard_merge": (c_int, [c_char_p, POINTER(c_char_p), c_int, c_int, POINTER(c_uint64)]),
     "sc_dtype_name": (c_char_p, [c_int]),
     "sc_dtype_parse": (c_int, [c_char_p, POINTER(c_int)]),
     "sc_text_encoder_load_opts": (c_int, [c_char_p, POINTER(sc_load_opts), POINTER(_p)]),

@@ -1,6 +1,7 @@
 /* The public API's decoders and pictures: latents to 8-bit pictures through a decoder for
  * latent-space models, directly for pixel-space ones (a model whose latent is an RGB image, like
  * the shipped demo model). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,4 +79,9 @@ sc_status sc_decode_images(const sc_model *p, sc_vae *vae, int n, const float *l
     }
     mem_free(img);
     return s;
+}
+
+void sc_vae_fingerprint(const sc_vae *v, char hex[17])
+{
+    snprintf(hex, 17, "%016llx", (unsigned long long)v->d->fingerprint);
 }

@@ -21,7 +21,12 @@ static const cli_opt k_opts[] = {
     {"--cfg", "F", "classifier-free guidance scale (default 1.5, the FID setting of the DiT paper)"},
     {"--threads", "N", "threads, 1..CPUs; 0 or absent: all CPUs"},
     {"--cache", "SPEC", "feature caching, as for generate (default none)"},
-    {"--out", "FILE.npz", "the batch: uint8 [N, H, W, 3] as arr_0 (required)"},
+    {"--out", "FILE.npz", "the batch: uint8 [N, H, W, 3] as arr_0 (required); a shard writes FILE.shard-I-of-N.npz "
+                          "and its manifest .json instead"},
+    {"--shard", "I/N", "make only shard I of N (0 <= I < N): whole batches of the run, the images the one-process "
+                       "run makes at those indices (default: from $OMPI_COMM_WORLD_RANK/SIZE, $PMI_RANK/SIZE, "
+                       "$SLURM_PROCID/NTASKS, $SLURM_ARRAY_TASK_ID/COUNT or $JOB_COMPLETION_INDEX)"},
+    {"--shards", "N", "the number of shards when the launcher gives only an index ($JOB_COMPLETION_INDEX)"},
     {"--force", NULL, "overwrite the output if it exists"},
     {"--quiet", NULL, "no progress line"},
 };
@@ -30,8 +35,13 @@ static const char k_epilog[] =
     "The .npz is what the standard ImageNet evaluation suite (guided-diffusion evaluator.py) reads.\n"
     "Class of image i: uniform over the model's classes, from a generator seeded with S (the same\n"
     "seed gives the same classes and images; see docs/NUMERICS.md).\n"
-    "example:\n"
-    "  smoothcache sample --model DiT-XL-2-256/ --num 50000 --cache smooth:schedule=s.json --out samples.npz\n";
+    "Sharded (docs/SCALE.md): every shard makes whole batches of the one run, image i with seed S+i\n"
+    "and class i of the run, so the merged shards equal the one-process .npz byte for byte whatever\n"
+    "the number of shards. A shard whose manifest says it is complete is skipped when run again.\n"
+    "examples:\n"
+    "  smoothcache sample --model DiT-XL-2-256/ --num 50000 --cache smooth:schedule=s.json --out samples.npz\n"
+    "  smoothcache sample --model DiT-XL-2-256/ --num 50000 --shard 3/8 --out samples.npz   # samples.shard-00003-of-00008.npz\n"
+    "  smoothcache merge samples.npz samples.shard-*.npz\n";
 
 int cmd_sample(int argc, char **argv)
 {
@@ -65,11 +75,66 @@ int cmd_sample(int argc, char **argv)
     float *lat = NULL;
     uint8_t *rgb = NULL;
     sc_npz_writer *z = NULL;
-    if (sc_output_check(out, force)) return cli_fail(&a);
+    long shards_hint;
+    if (cli_int(&a, "--shards", 1, 100000, 0, &shards_hint)) return CLI_EXIT_USAGE;
+    sc_shard sh;
+    if (sc_shard_detect(cli_get(&a, "--shard"), (int)shards_hint, &sh) != SC_OK) return cli_usage_error(&a, "%s", sc_last_error());
+    char shard_npz[4200], shard_json[4200];
+    uint64_t begin = 0, end = (uint64_t)num;
+    const char *target = out;
+    if (sh.count > 1) {
+        sc_shard_range((uint64_t)num, (int)batch, sh.index, sh.count, &begin, &end);
+        if (sc_shard_names(out, sh.index, sh.count, shard_npz, shard_json, sizeof shard_npz)) return cli_fail(&a);
+        target = shard_npz;
+        if (begin == end) {
+            if (!quiet)
+                fprintf(stderr, "smoothcache sample: shard %d/%d (%s) has no images: %ld images make %ld batch(es) of %ld\n",
+                        sh.index, sh.count, sh.source, num, (num + batch - 1) / batch, batch);
+            return 0;
+        }
+    }
     if ((r = cli_load_model(&a, &m, 1)) || (r = cli_load_vae(&a, m, 1, &vae))) goto done;
     sc_model_info info;
     sc_model_get_info(m, &info);
     const int side = sc_image_side(m, vae);
+    char model_fp[17] = "", vae_fp[17] = "";
+    int replace_own = 0; /* a shard's own leftovers (no manifest, or its incomplete one) */
+    sc_shard_info si = {0};
+    if (sh.count > 1) {
+        if (sc_model_fingerprint(m, model_fp)) {
+            r = cli_fail(&a);
+            goto done;
+        }
+        if (vae) sc_vae_fingerprint(vae, vae_fp);
+        si = (sc_shard_info){.index = sh.index, .count = sh.count, .begin = begin, .end = end, .num = (uint64_t)num,
+                             .batch = (int)batch, .steps = p.steps, .side = side, .seed = p.seed, .cfg = p.cfg,
+                             .sampler = sc_sampler_name(p.sampler), .dtype = info.compute_dtype, .cache = p.cache,
+                             .model = cli_model_path(&a), .model_fingerprint = model_fp, .vae_fingerprint = vae_fp};
+        char why[600];
+        const int state = sc_shard_is_complete(shard_json, shard_npz, &si, why, sizeof why);
+        if (!force && state == 1) {
+            if (!quiet)
+                fprintf(stderr, "smoothcache sample: shard %d/%d (images %llu..%llu) is already complete in %s: skipped\n",
+                        sh.index, sh.count, (unsigned long long)begin, (unsigned long long)end - 1, shard_npz);
+            goto done;
+        }
+        if (!force && state < 0) {
+            fprintf(stderr, "smoothcache sample: %s is another run's manifest (%s); --force replaces it\n", shard_json,
+                    why);
+            r = CLI_EXIT_FAIL;
+            goto done;
+        }
+        replace_own = state == 0;
+        if (!quiet)
+            fprintf(stderr, "smoothcache sample: shard %d/%d (%s): images %llu..%llu of %ld\n", sh.index, sh.count,
+                    sh.source, (unsigned long long)begin, (unsigned long long)end - 1, num);
+    }
+    /* A shard's .npz without a manifest (or with this run's incomplete one) is what a run killed
+     * between the two writes left: it is replaced. */
+    if (sc_output_check(target, force || replace_own)) {
+        r = cli_fail(&a);
+        goto done;
+    }
     classes = malloc((size_t)num * sizeof *classes);
     lat = malloc(sc_latent_bytes(m, (int)batch));
     rgb = malloc((size_t)batch * side * side * 3);
@@ -79,33 +144,36 @@ int cmd_sample(int argc, char **argv)
         goto done;
     }
     sc_draw_classes(p.seed, info.num_classes, num, classes);
-    const uint64_t shape[4] = {(uint64_t)num, (uint64_t)side, (uint64_t)side, 3};
-    if (sc_npz_writer_open(out, "arr_0", 4, shape, force, &z)) {
+    const uint64_t shape[4] = {end - begin, (uint64_t)side, (uint64_t)side, 3};
+    if (sc_npz_writer_open(target, "arr_0", 4, shape, force || replace_own, &z)) {
         r = cli_fail(&a);
         goto done;
     }
     const uint64_t seed0 = p.seed;
     cli_progress ps;
     cli_progress_init(&ps, "sample", "image", quiet);
-    for (long s = 0; s < num; s += batch) {
-        const sc_cond cond = {.n = (int)(num - s < batch ? num - s : batch), .classes = classes + s};
+    for (long s = (long)begin; s < (long)end; s += batch) {
+        const sc_cond cond = {.n = (int)((long)end - s < batch ? (long)end - s : batch), .classes = classes + s};
         p.cond = &cond;
-        p.seed = seed0 + (uint64_t)s;
+        p.seed = seed0 + (uint64_t)s; /* image i of the run: seed S + i, whatever shard makes it */
         if (sc_generate(m, &p, lat) || sc_decode_images(m, vae, cond.n, lat, rgb, p.threads) ||
             sc_npz_writer_write(z, rgb, (size_t)cond.n * side * side * 3)) {
             r = cli_fail(&a);
             goto done;
         }
-        cli_progress_update(&ps, s + cond.n, num, -1);
+        cli_progress_update(&ps, s + cond.n - (long)begin, (long)(end - begin), -1);
     }
     cli_progress_end(&ps);
     sc_status closed = sc_npz_writer_close(z);
     z = NULL;
-    if (closed) {
+    /* The manifest last: it says "complete" only once the images are in place. */
+    if (closed || (sh.count > 1 && sc_shard_manifest_write(shard_json, &si, 1))) {
         r = cli_fail(&a);
         goto done;
     }
-    if (!quiet) fprintf(stderr, "wrote %ld images (%dx%d) to %s\n", num, side, side, out);
+    if (!quiet)
+        fprintf(stderr, "wrote %llu images (%dx%d) to %s%s%s\n", (unsigned long long)(end - begin), side, side, target,
+                sh.count > 1 ? " and its manifest " : "", sh.count > 1 ? shard_json : "");
 done:
     sc_npz_writer_abort(z);
     free(classes);

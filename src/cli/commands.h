@@ -18,6 +18,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_policies(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* The options every command that loads a model accepts. */
 #define CLI_MODEL_OPTS                                                                         \

@@ -38,7 +38,8 @@ static const struct {
     const char *help;
 } k_commands[] = {
     {"generate", cmd_generate, "make images (or latents) from a class-conditional DiT, optionally cached"},
-    {"sample", cmd_sample, "many images with uniformly drawn classes, as one .npz for FID tools"},
+    {"sample", cmd_sample, "many images with uniformly drawn classes, as one .npz for FID tools (or one shard of it)"},
+    {"merge", cmd_merge, "merge the shards of a sharded sample run into one .npz"},
     {"info", cmd_info, "print a model's architecture, size and cost"},
     {"convert", cmd_convert, "rewrite a PyTorch .pt/.bin checkpoint as safetensors"},
     {"calibrate", cmd_calibrate, "measure layer output change between steps (SmoothCache calibration)"},

@@ -140,7 +140,15 @@ static sc_status parse_dict(const char *text, size_t n, const char *what, npy_dt
     return err_fail(SC_ERR_UNSUPPORTED, "%s: .npy dtype '%s' is not supported (<f4, <f8, <i4, <i8 or |u1)", what, descr);
 }
 
-sc_status npy_parse(const uint8_t *b, uint64_t size, const char *what, npy_array *a)
+static const struct {
+    npy_dtype t;
+    const char *descr;
+    int size;
+} k_types[] = {{NPY_F4, "<f4", 4}, {NPY_F8, "<f8", 8}, {NPY_I4, "<i4", 4}, {NPY_I8, "<i8", 8}, {NPY_U1, "|u1", 1}};
+
+/* The header of an in-memory .npy: dtype, shape (into a), data offset; the data's size checked. */
+static sc_status parse_header(const uint8_t *b, uint64_t size, const char *what, npy_array *a, npy_dtype *dt,
+                              uint64_t *data_off)
 {
     memset(a, 0, sizeof *a);
     if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {
@@ -163,17 +171,42 @@ sc_status npy_parse(const uint8_t *b, uint64_t size, const char *what, npy_array
     }
     if (hlen > NPY_MAX_HEADER || off + hlen > size)
         return err_fail(SC_ERR_FORMAT, "%s: .npy header length %llu is invalid", what, (unsigned long long)hlen);
-    npy_dtype dt = NPY_F4;
-    sc_status s = parse_dict((const char *)b + off, (size_t)hlen, what, &dt, a);
+    *dt = NPY_F4;
+    sc_status s = parse_dict((const char *)b + off, (size_t)hlen, what, dt, a);
     if (s) return s;
-    static const int esize[] = {[NPY_F4] = 4, [NPY_F8] = 8, [NPY_I4] = 4, [NPY_I8] = 8, [NPY_U1] = 1};
     uint64_t bytes;
-    if (!ck_prod(a->shape, a->rank, &a->numel) || !ck_mul(a->numel, (uint64_t)esize[dt], &bytes))
+    if (!ck_prod(a->shape, a->rank, &a->numel) || !ck_mul(a->numel, (uint64_t)k_types[*dt].size, &bytes))
         return err_fail(SC_ERR_FORMAT, "%s: .npy shape size overflows", what);
-    uint64_t data_off = off + hlen;
-    if (bytes != size - data_off)
+    *data_off = off + hlen;
+    if (bytes != size - *data_off)
         return err_fail(SC_ERR_FORMAT, "%s: .npy data is %llu bytes but the shape needs %llu", what,
-                       (unsigned long long)(size - data_off), (unsigned long long)bytes);
+                       (unsigned long long)(size - *data_off), (unsigned long long)bytes);
+    return SC_OK;
+}
+
+sc_status npy_view_parse(const uint8_t *b, uint64_t size, const char *what, npy_view *v)
+{
+    npy_array a;
+    npy_dtype dt = NPY_F4;
+    uint64_t off = 0;
+    memset(v, 0, sizeof *v);
+    sc_status s = parse_header(b, size, what, &a, &dt, &off);
+    if (s) return s;
+    v->rank = a.rank;
+    memcpy(v->shape, a.shape, sizeof v->shape);
+    v->numel = a.numel;
+    snprintf(v->descr, sizeof v->descr, "%s", k_types[dt].descr);
+    v->elem_size = k_types[dt].size;
+    v->data = b + off;
+    return SC_OK;
+}
+
+sc_status npy_parse(const uint8_t *b, uint64_t size, const char *what, npy_array *a)
+{
+    npy_dtype dt = NPY_F4;
+    uint64_t data_off = 0;
+    sc_status s = parse_header(b, size, what, a, &dt, &data_off);
+    if (s) return s;
     size_t n;
     if (!ck_to_size(a->numel, &n)) return err_fail(SC_ERR_NOMEM, "%s: array too large", what);
     a->data = mem_alloc_array(n, sizeof(float), what);

@@ -415,6 +415,44 @@ const char *st_metadata(const st_file *f, const char *key)
 
 const uint8_t *st_data(const st_file *f, const st_tensor *t) { return f->buffer + t->begin; }
 
+/* 64-bit mixing of one word into the running hash (a multiply-rotate, as xxhash's rounds). */
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+    h ^= w * 0x9e3779b97f4a7c15ull;
+    h = (h << 31) | (h >> 33);
+    return h * 0xc2b2ae3d27d4eb4full;
+}
+
+static uint64_t mix_bytes(uint64_t h, const uint8_t *p, uint64_t n)
+{
+    uint64_t i = 0, w;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = mix(h, w);
+    }
+    w = 0;
+    memcpy(&w, p + i, (size_t)(n - i));
+    return mix(mix(h, w), n);
+}
+
+uint64_t st_fingerprint(const st_file *f, uint64_t h)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const st_tensor *t = &f->tensors[i];
+        h = mix_bytes(h, (const uint8_t *)t->name, strlen(t->name));
+        h = mix(h, (uint64_t)t->dtype);
+        for (int d = 0; d < t->rank; d++) h = mix(h, t->shape[d]);
+        const uint8_t *p = st_data(f, t);
+        const uint64_t bytes = t->end - t->begin;
+        for (uint64_t o = 0; o < bytes; o += (uint64_t)16 << 20) {
+            const uint64_t k = bytes - o < ((uint64_t)16 << 20) ? bytes - o : (uint64_t)16 << 20;
+            h = mix_bytes(h, p + o, k);
+        }
+        st_release(f, t); /* read once: not kept resident */
+    }
+    return h;
+}
+
 void st_release(const st_file *f, const st_tensor *t)
 {
     const uint8_t *p = st_data(f, t);

@@ -52,6 +52,9 @@ const uint8_t *st_data(const st_file *f, const st_tensor *t);
  * are read again from the file if ever touched); nothing for a file parsed from memory. For
  * tensors already converted into a copy of their own. */
 void st_release(const st_file *f, const st_tensor *t);
+/* h mixed with every tensor's name, dtype, shape and bytes, in name order: a fingerprint of what
+ * the file holds (not of its layout), for telling runs on different weights apart. */
+uint64_t st_fingerprint(const st_file *f, uint64_t h);
 
 const char *st_dtype_name(st_dtype d);
 /* Bits per element (4 for F4, 6 for the F6 types); 0 for an invalid value. */

@@ -244,6 +244,13 @@ sc_status weights_get(weights *w, const char *name, int rank, const uint64_t *di
 
 uint64_t weights_params(const weights *w) { return w->params; }
 
+uint64_t weights_fingerprint(const weights *w)
+{
+    uint64_t h = 0x736d6f6f74686361ull; /* "smoothca" */
+    for (int i = 0; i < w->n; i++) h = st_fingerprint(w->files[i], h);
+    return h;
+}
+
 const char *weights_stored_dtype(const weights *w)
 {
     const char *found = NULL;

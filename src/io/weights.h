@@ -69,6 +69,10 @@ const char *weights_dtype(const weights *w);
  * when there is none; from the headers, before anything is read (weights_dtype says the same of
  * the tensors fetched so far). */
 const char *weights_stored_dtype(const weights *w);
+/* A 64-bit fingerprint of every tensor in the files (names, dtypes, shapes, bytes), reading them
+ * once (pages given back as it goes): equal weights give equal fingerprints whatever the files'
+ * layout or sharding. */
+uint64_t weights_fingerprint(const weights *w);
 
 /* Forgets which tensors were used (after a scan that touched them). */
 void weights_reset_used(weights *w);

@@ -18,6 +18,7 @@ typedef struct decoder {
     int latent_channels;  /* what it decodes: [latent_channels, ...] */
     int out_channels;     /* what it makes: 3 for RGB pictures */
     int upscale;          /* output side / latent side */
+    uint64_t fingerprint; /* weights_fingerprint of its files, taken at load */
     char path[4096];
 } decoder;
 

@@ -191,6 +191,7 @@ sc_status sdvae_load(const decoder_probe *p, decoder **out)
         m->base.latent_channels = m->cfg.latent_channels;
         m->base.out_channels = m->cfg.out_channels;
         m->base.upscale = 1 << (m->cfg.blocks - 1);
+        m->base.fingerprint = weights_fingerprint(w); /* the files close here: taken now */
     }
     weights_close(w);
     if (s) {

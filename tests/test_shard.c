@@ -1,0 +1,231 @@
+/* Sharded sampling (docs/SCALE.md): shards merged equal the one-process run byte for byte for
+ * any shard count; merge refuses what is missing, doubled, foreign or incomplete; a rerun skips
+ * complete shards and replaces what a killed one left; shard detection from launchers'
+ * environments; the manifest parser's strictness. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "io/shard.h"
+#include "smoothcache_tools.h"
+
+static char *g_out;
+
+static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int cli(const char *fmt, ...)
+{
+    char args[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    free(g_out);
+    return test_cli(args, &g_out);
+}
+
+#define CHECK_CLI(status, needle, ...)                                                                     \
+    do {                                                                                                  \
+        int r_ = cli(__VA_ARGS__);                                                                        \
+        CHECK_MSG(r_ == (status) && strstr(g_out, (needle)), "exit %d (want %d), output:\n%s\nwanted \"%s\"", r_, \
+                  (status), g_out, (needle));                                                             \
+    } while (0)
+
+static int same_bytes(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = test_read(a, &na), *y = test_read(b, &nb);
+    const int same = na == nb && !memcmp(x, y, na);
+    free(x), free(y);
+    return same;
+}
+
+/* 11 images in batches of 3 (4 batches, the last short), 4 steps: the run every test shards. */
+#define RUN "sample --num 11 --batch 3 --steps 4 --seed 5 --threads 1 --quiet"
+
+static const char *shard_file(const char *stem, int i, int n, const char *ext)
+{
+    static char buf[16][4096];
+    static int k;
+    char *b = buf[k++ % 16];
+    snprintf(b, sizeof buf[0], "%s/%s.shard-%05d-of-%05d.%s", test_tmpdir(), stem, i, n, ext);
+    return b;
+}
+
+static void run_shards(const char *stem, int n)
+{
+    for (int i = 0; i < n; i++) CHECK_CLI(0, "", RUN " --out %s/%s.npz --shard %d/%d", test_tmpdir(), stem, i, n);
+}
+
+TEST(shard_merged_runs_equal_the_one_process_run_for_any_count)
+{
+    CHECK_CLI(0, "", RUN " --out %s/one.npz", test_tmpdir());
+    for (int n = 1; n <= 4; n++) {
+        char stem[16], merged[4096];
+        snprintf(stem, sizeof stem, "n%d", n);
+        if (n == 1) {
+            /* --shard 0/1 is the one-process run itself: no manifest, the plain output. */
+            CHECK_CLI(0, "", RUN " --out %s/n1.npz --shard 0/1", test_tmpdir());
+            CHECK(same_bytes(test_path("one.npz"), test_path("n1.npz")));
+            continue;
+        }
+        run_shards(stem, n);
+        snprintf(merged, sizeof merged, "%s/merged%d.npz", test_tmpdir(), n);
+        char list[8192] = "";
+        for (int i = 0; i < n; i++) {
+            strcat(list, " ");
+            strcat(list, shard_file(stem, i, n, "npz"));
+        }
+        CHECK_CLI(0, "11 images", "merge %s%s", merged, list);
+        CHECK_MSG(same_bytes(test_path("one.npz"), merged), "%d shards merged differ from the one-process run", n);
+    }
+    /* 4 batches over 5 shards: one shard has nothing to do, and says so. */
+    CHECK_CLI(0, "has no images", "sample --num 11 --batch 3 --steps 4 --out %s/e.npz --shard 0/5", test_tmpdir());
+}
+
+TEST(shard_merge_refuses_missing_doubled_foreign_and_incomplete_shards)
+{
+    run_shards("r", 3);
+    const char *a = shard_file("r", 0, 3, "npz"), *b = shard_file("r", 1, 3, "npz"), *c = shard_file("r", 2, 3, "npz");
+    CHECK_CLI(1, "images 3..5 of 11 are in no shard given", "merge %s/x.npz %s %s", test_tmpdir(), a, c);
+    CHECK_CLI(1, "images 6..10 of 11 are in no shard given", "merge %s/x.npz %s %s", test_tmpdir(), a, b);
+    CHECK_CLI(1, "both hold images 3..5", "merge %s/x.npz %s %s %s %s", test_tmpdir(), a, b, b, c);
+    /* The same range from a run with other steps. */
+    CHECK_CLI(0, "", "sample --num 11 --batch 3 --steps 3 --seed 5 --threads 1 --quiet --out %s/o.npz --shard 1/3",
+              test_tmpdir());
+    CHECK_CLI(1, "steps 4 against 3", "merge %s/x.npz %s %s %s", test_tmpdir(), a, shard_file("o", 1, 3, "npz"), c);
+    /* Another seed: same settings otherwise. */
+    CHECK_CLI(0, "", "sample --num 11 --batch 3 --steps 4 --seed 6 --threads 1 --quiet --out %s/s.npz --shard 1/3",
+              test_tmpdir());
+    CHECK_CLI(1, "seed 5 against 6", "merge %s/x.npz %s %s %s", test_tmpdir(), a, shard_file("s", 1, 3, "npz"), c);
+    /* A manifest that says incomplete, one that is missing, a shard whose array lies. */
+    size_t n;
+    char *m = test_read(shard_file("r", 1, 3, "json"), &n);
+    char *p = strstr(m, "\"complete\": true");
+    CHECK(p);
+    char *edited = malloc(n + 8);
+    snprintf(edited, n + 8, "%.*s\"complete\": false%s", (int)(p - m), m, p + strlen("\"complete\": true"));
+    test_write(shard_file("r", 1, 3, "json"), edited, strlen(edited));
+    CHECK_CLI(1, "the shard is not complete", "merge %s/x.npz %s %s %s", test_tmpdir(), a, b, c);
+    remove(shard_file("r", 1, 3, "json"));
+    CHECK_CLI(1, "cannot open", "merge %s/x.npz %s %s %s", test_tmpdir(), a, b, c);
+    test_write(shard_file("r", 1, 3, "json"), m, n);
+    size_t nz;
+    char *z = test_read(shard_file("s", 1, 3, "npz"), &nz); /* 3 images, right size, other bytes: accepted */
+    test_write(shard_file("r", 2, 3, "npz"), z, nz);          /* 3 images where 5 are due: refused */
+    CHECK_CLI(1, "arr_0 is not uint8 [5, 32, 32, 3]", "merge %s/x.npz %s %s %s", test_tmpdir(), a, b, c);
+    CHECK(access(test_path("x.npz"), F_OK) != 0);
+    free(m), free(edited), free(z);
+    CHECK_CLI(2, "expected OUT.npz and at least one SHARD.npz", "merge %s/x.npz", test_tmpdir());
+}
+
+TEST(shard_reruns_skip_complete_shards_and_replace_leftovers)
+{
+    CHECK_CLI(0, "", RUN " --out %s/one.npz", test_tmpdir());
+    /* Shards 0 and 1 done; shard 2 "killed" after its .npz was renamed into place but before its
+     * manifest was written (a .npz without a manifest). */
+    CHECK_CLI(0, "", RUN " --out %s/k.npz --shard 0/3", test_tmpdir());
+    CHECK_CLI(0, "", RUN " --out %s/k.npz --shard 1/3", test_tmpdir());
+    test_write(shard_file("k", 2, 3, "npz"), "partial", 7);
+    for (int i = 0; i < 3; i++) {
+        const int r = cli("sample --num 11 --batch 3 --steps 4 --seed 5 --threads 1 --out %s/k.npz --shard %d/3",
+                          test_tmpdir(), i);
+        CHECK_MSG(r == 0, "rerun of shard %d: exit %d\n%s", i, r, g_out);
+        CHECK_MSG((i < 2) == (strstr(g_out, "already complete") != NULL), "shard %d:\n%s", i, g_out);
+    }
+    CHECK_CLI(0, "", "merge %s/k2.npz %s %s %s", test_tmpdir(), shard_file("k", 0, 3, "npz"), shard_file("k", 1, 3, "npz"),
+              shard_file("k", 2, 3, "npz"));
+    CHECK(same_bytes(test_path("one.npz"), test_path("k2.npz")));
+    /* Another run's manifest under the same name is not replaced without --force. */
+    CHECK_CLI(1, "another run's manifest (steps 4 against 3)",
+              "sample --num 11 --batch 3 --steps 3 --seed 5 --threads 1 --out %s/k.npz --shard 1/3", test_tmpdir());
+}
+
+TEST(shard_detection_reads_the_launchers_environment)
+{
+    static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMI_SIZE",
+                                 "SLURM_PROCID", "SLURM_NTASKS", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT",
+                                 "SLURM_ARRAY_TASK_MIN", "JOB_COMPLETION_INDEX"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) unsetenv(vars[i]);
+    sc_shard s;
+    CHECK_OK(sc_shard_detect(NULL, 0, &s));
+    CHECK(s.index == 0 && s.count == 1 && !s.source);
+    CHECK_OK(sc_shard_detect("2/5", 0, &s));
+    CHECK(s.index == 2 && s.count == 5 && !strcmp(s.source, "--shard"));
+    CHECK_ERR(sc_shard_detect("5/5", 0, &s), SC_ERR_ARG, "--shard: '5/5' is not I/N");
+    CHECK_ERR(sc_shard_detect("1", 0, &s), SC_ERR_ARG, "is not I/N");
+    CHECK_ERR(sc_shard_detect("-1/3", 0, &s), SC_ERR_ARG, "is not I/N");
+    setenv("SLURM_ARRAY_TASK_ID", "7", 1), setenv("SLURM_ARRAY_TASK_COUNT", "4", 1), setenv("SLURM_ARRAY_TASK_MIN", "5", 1);
+    CHECK_OK(sc_shard_detect(NULL, 0, &s));
+    CHECK(s.index == 2 && s.count == 4 && !strcmp(s.source, "Slurm array"));
+    setenv("SLURM_ARRAY_TASK_ID", "9", 1);
+    CHECK_ERR(sc_shard_detect(NULL, 0, &s), SC_ERR_ARG, "$SLURM_ARRAY_TASK_ID is '9': not in 5..8");
+    setenv("SLURM_PROCID", "1", 1), setenv("SLURM_NTASKS", "2", 1); /* tasks win over the array */
+    CHECK_OK(sc_shard_detect(NULL, 0, &s));
+    CHECK(s.index == 1 && s.count == 2 && !strcmp(s.source, "Slurm tasks"));
+    setenv("OMPI_COMM_WORLD_RANK", "0", 1), setenv("OMPI_COMM_WORLD_SIZE", "3", 1); /* MPI wins over Slurm */
+    CHECK_OK(sc_shard_detect(NULL, 0, &s));
+    CHECK(s.index == 0 && s.count == 3 && !strcmp(s.source, "OpenMPI"));
+    CHECK_OK(sc_shard_detect("1/2", 0, &s)); /* and --shard over all */
+    CHECK(s.index == 1 && s.count == 2);
+    setenv("OMPI_COMM_WORLD_SIZE", "x", 1);
+    CHECK_ERR(sc_shard_detect(NULL, 0, &s), SC_ERR_ARG, "$OMPI_COMM_WORLD_SIZE is 'x'");
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) unsetenv(vars[i]);
+    setenv("JOB_COMPLETION_INDEX", "3", 1);
+    CHECK_ERR(sc_shard_detect(NULL, 0, &s), SC_ERR_ARG, "give --shards N");
+    CHECK_OK(sc_shard_detect(NULL, 4, &s));
+    CHECK(s.index == 3 && s.count == 4 && !strcmp(s.source, "Kubernetes"));
+    CHECK_ERR(sc_shard_detect(NULL, 3, &s), SC_ERR_ARG, "not a task index in 0..2");
+    unsetenv("JOB_COMPLETION_INDEX");
+    /* The split: whole batches, every image once. */
+    uint64_t b, e, next = 0;
+    for (int i = 0; i < 7; i++) {
+        sc_shard_range(100, 8, i, 7, &b, &e);
+        CHECK(b == next && b % 8 == 0 && e >= b);
+        next = e;
+    }
+    CHECK(next == 100);
+}
+
+/* A valid manifest with one key's text replaced. */
+static void reject_manifest(const char *from, const char *to, const char *needle)
+{
+    const char *good = "{\"format\": \"smoothcache-shard\", \"version\": 1, \"shard\": 1, \"shards\": 2, \"begin\": 6,"
+                       " \"end\": 11, \"count\": 5, \"num\": 11, \"batch\": 3, \"seed\": \"5\", \"steps\": 4,"
+                       " \"sampler\": \"ddim\", \"cfg\": 1.5, \"cache\": \"\", \"dtype\": \"f32\", \"side\": 32,"
+                       " \"model\": \"m\", \"model_fingerprint\": \"0123456789abcdef\", \"vae_fingerprint\": \"\","
+                       " \"complete\": true}";
+    char text[2048];
+    const char *p = from ? strstr(good, from) : NULL;
+    CHECK(!from || p);
+    if (p) snprintf(text, sizeof text, "%.*s%s%s", (int)(p - good), good, to, p + strlen(from));
+    else snprintf(text, sizeof text, "%s", good);
+    test_write(test_path("m.json"), text, strlen(text));
+    shard_manifest m;
+    if (!needle) {
+        CHECK_OK(shard_manifest_read(test_path("m.json"), &m));
+        CHECK(m.begin == 6 && m.end == 11 && m.seed == 5 && m.complete);
+        return;
+    }
+    const sc_status st = shard_manifest_read(test_path("m.json"), &m);
+    CHECK_MSG(st != SC_OK && strstr(sc_last_error(), needle), "manifest with %s: status %d, \"%s\"; wanted \"%s\"", to,
+              (int)st, st ? sc_last_error() : "", needle);
+}
+
+TEST(shard_manifests_are_read_strictly)
+{
+    reject_manifest(NULL, NULL, NULL);
+    reject_manifest("\"complete\": true", "\"complete\": true, \"extra\": 1", "unknown key \"extra\"");
+    reject_manifest("\"format\": \"smoothcache-shard\"", "\"format\": \"other\"", "not a smoothcache shard manifest");
+    reject_manifest("\"count\": 5", "\"count\": 4", "\"count\" 4 is not end - begin = 5");
+    reject_manifest("\"end\": 11", "\"end\": 12", "end");
+    reject_manifest("\"begin\": 6", "\"begin\": 11", "begin");
+    reject_manifest("\"shard\": 1", "\"shard\": 2", "shard");
+    reject_manifest("\"seed\": \"5\"", "\"seed\": \"-5\"", "not a decimal 64-bit number");
+    reject_manifest("\"seed\": \"5\"", "\"seed\": 5", "seed");
+    reject_manifest("\"seed\": \"5\"", "\"seed\": \"18446744073709551616\"", "not a decimal 64-bit number");
+    reject_manifest("\"0123456789abcdef\"", "\"0123456789ABCDEF\"", "not 16 lowercase hex digits");
+    reject_manifest("\"complete\": true", "\"complete\": 1", "complete");
+    reject_manifest("\"version\": 1", "\"version\": 2", "version 2");
+    reject_manifest(", \"batch\": 3", "", "batch");
+}
