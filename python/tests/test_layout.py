@@ -23,7 +23,7 @@ def c_layout(cc, source, tmp_path):
             lines.append(f'    printf("{t}.{name} %zu\\n", offsetof({t}, {name}));')
     for const in ("SC_MAX_RANK", "SC_MAX_SCALARS", "SC_MAX_COMPONENTS", "SC_FIGURE_MAX_SERIES", "SC_SAMPLER_COUNT"):
         lines.append(f'    printf("{const} %d\\n", (int)({const}));')
-    for t in ("sc_status", "sc_origin", "sc_sampler", "sc_solver", "sc_tokenizer_semantics"):
+    for t in ("sc_status", "sc_origin", "sc_sampler", "sc_solver", "sc_tokenizer_semantics", "sc_dtype"):
         lines.append(f'    printf("sizeof {t} %zu\\n", sizeof({t}));')
     lines += ['    printf("sizeof sc_progress_fn %zu\\n", sizeof(sc_progress_fn));',
               '    printf("SC_VERSION %s\\n", SC_VERSION);', '    return 0;', '}']
@@ -47,7 +47,7 @@ def test_structures_match_the_header(cc, source, tmp_path):
             if int(c[f"{t}.{name}"]) != getattr(cls, name).offset:
                 wrong.append(f"offsetof({t}, {name}): C {c[f'{t}.{name}']}, ctypes {getattr(cls, name).offset}")
     assert not wrong, "\n".join(wrong)
-    for t in ("sc_status", "sc_origin", "sc_sampler", "sc_solver", "sc_tokenizer_semantics"):
+    for t in ("sc_status", "sc_origin", "sc_sampler", "sc_solver", "sc_tokenizer_semantics", "sc_dtype"):
         assert int(c[f"sizeof {t}"]) == ctypes.sizeof(ctypes.c_int), t
     assert int(c["sizeof sc_progress_fn"]) == ctypes.sizeof(N.sc_progress_fn)
     for const in ("SC_MAX_RANK", "SC_MAX_SCALARS", "SC_MAX_COMPONENTS", "SC_FIGURE_MAX_SERIES", "SC_SAMPLER_COUNT"):
@@ -58,10 +58,11 @@ def test_structures_match_the_header(cc, source, tmp_path):
 def test_every_c_field_is_mirrored(source):
     """No field of a mirrored structure is missing from its ctypes twin (a field added to the C
     struct at the end would keep every offset above right but change the size; this names it)."""
-    text = re.sub(r"/\*.*?\*/", "", (source / "include" / "smoothcache.h").read_text(), flags=re.S)
+    text = "".join(re.sub(r"/\*.*?\*/", "", (source / "include" / h).read_text(), flags=re.S)
+                   for h in ("smoothcache.h", "smoothcache_tools.h"))
     for cls in N.STRUCTS:
         m = re.search(r"typedef struct\s*\{([^{}]*)\}\s*" + cls.__name__ + r"\s*;", text)
-        assert m, f"{cls.__name__} not found in smoothcache.h"
+        assert m, f"{cls.__name__} not found in smoothcache.h or smoothcache_tools.h"
         names = []
         for decl in m.group(1).split(";"):
             decl = decl.strip()

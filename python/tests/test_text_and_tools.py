@@ -1,12 +1,13 @@
 """The tokenizer and the T5 encoder against the repository's transformers fixtures, and the
 measures and picture writer against values computed here."""
 import json
+import os
 
 import numpy as np
 import pytest
 
 import smoothcache as sc
-from conftest import THREADS, need
+from conftest import THREADS, need, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +117,20 @@ def test_describe_file(demo_cache, tmp_path):
     assert sc.describe_file(demo_cache.parent / "samples.png") == "a PNG image"
     assert sc.describe_file(tmp_path / "nothing") == "missing"
     assert sc.describe_file(tmp_path) == "a folder"
+
+
+def test_convert_to_bf16_and_merge_shards(tmp_path, cli):
+    src = os.path.join(sc.demo_model_path(), "diffusion_pytorch_model.safetensors")
+    assert sc.convert(src, tmp_path / "bf16.safetensors", dtype="bf16") == 120
+    assert os.path.getsize(tmp_path / "bf16.safetensors") < os.path.getsize(src) * 1.01
+    with pytest.raises(sc.SmoothCacheError, match="int8"):
+        sc.convert(src, tmp_path / "i8.safetensors", dtype="int8")
+    for i in range(2):
+        run_cli(cli, "sample", "--num", "5", "--batch", "2", "--steps", "2", "--threads", "1", "--quiet",
+                "--out", str(tmp_path / "s.npz"), "--shard", f"{i}/2")
+    shards = [tmp_path / f"s.shard-0000{i}-of-00002.npz" for i in range(2)]
+    assert sc.merge_shards(tmp_path / "m.npz", shards) == 5
+    assert np.load(tmp_path / "m.npz")["arr_0"].shape == (5, 32, 32, 3)
+    with pytest.raises(sc.SmoothCacheError, match="in no shard given"):
+        sc.merge_shards(tmp_path / "m2.npz", shards[:1])
+    assert len(sc.Model().fingerprint()) == 16
