@@ -1,13 +1,15 @@
 /* libFuzzer target: the JSON files users hand us, through the strict parser and each reader
- * built on it: a DiT config.json, a SmoothCache schedule (28 blocks x 50 evaluations, and
- * 2 x 4), and a calibration file. */
+ * built on it: a DiT config.json, a T5 config.json, a SmoothCache schedule (28 blocks x 50
+ * evaluations, and 2 x 4), a calibration file and a shard manifest. */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cache/errors.h"
 #include "cache/schedule.h"
 #include "io/json.h"
+#include "io/shard.h"
 #include "models/dit/dit.h"
+#include "models/t5/t5.h"
 
 /* DiT's components, as a schedule for it is read. */
 static const cache_comps k_dit = {.n = 2, .name = {"attn", "mlp"}, .aliases = {"attn1", "ff"}};
@@ -18,6 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (json_parse((const char *)data, size, "fuzz", &j) != SC_OK) return 0;
     dit_config c;
     if (dit_config_from_object(&c, j, "fuzz") == SC_OK) dit_config_finish(&c, SC_ORIGIN_DIFFUSERS, "fuzz");
+    t5_config t5;
+    t5_config_from_json(&t5, j, "fuzz");
+    shard_manifest m;
+    shard_manifest_from_object(j, "fuzz", &m);
     static const int shapes[2][2] = {{28, 50}, {2, 4}};
     for (int i = 0; i < 2; i++) {
         cache_schedule s;

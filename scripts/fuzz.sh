@@ -27,6 +27,9 @@ seed npy npy cli_latents
 cp tests/fixtures/a_forward_x.npy tests/fixtures/rng_seed0.npy "$build/corpus/npy/"
 seed json model_config cache_schedule
 cp tests/fixtures/dit_a/config.json tests/fixtures/cache/*.json tests/fixtures/smoothcache-schedules/*.json "$build/corpus/json/"
+cp tests/fixtures/t5/v1_0/config.json "$build/corpus/json/t5_v1_0_config.json"
+cp tests/fixtures/t5/v1_1/config.json "$build/corpus/json/t5_v1_1_config.json"
+printf '%s' '{"format": "smoothcache-shard", "version": 1, "shard": 1, "shards": 2, "begin": 6, "end": 11, "count": 5, "num": 11, "batch": 3, "seed": "5", "steps": 4, "sampler": "ddim", "cfg": 1.5, "cache": "", "dtype": "f32", "side": 32, "model": "m", "model_fingerprint": "0123456789abcdef", "vae_fingerprint": "", "complete": true}' >"$build/corpus/json/shard_manifest.json"
 mkdir -p "$build/corpus/cache_spec"
 for s in none fora fora:n=2 "fora:n=3,x=1" "smooth:alpha=0.1" "fora:n=-1" "a:b=c,d=e"; do
     printf '%s' "$s" >"$build/corpus/cache_spec/$(printf '%s' "$s" | cksum | cut -d' ' -f1)"

@@ -109,12 +109,22 @@ sc_status shard_manifest_read(const char *path, shard_manifest *m)
     json_t *o;
     sc_status s = json_load_object_file(path, MANIFEST_CAP, &o);
     if (s) return s;
+    s = shard_manifest_from_object(o, path, m);
+    json_decref(o);
+    return s;
+}
+
+sc_status shard_manifest_from_object(const json_t *o, const char *path, shard_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    if (!json_is_object(o)) return err_fail(SC_ERR_FORMAT, "%s: a shard manifest is a JSON object", path);
+    sc_status s = SC_OK;
     static const char *const keys[] = {"format", "version", "shard", "shards", "begin", "end", "count", "num",
                                        "batch", "seed", "steps", "sampler", "cfg", "cache", "dtype", "side",
                                        "model", "model_fingerprint", "vae_fingerprint", "complete"};
     const char *key;
     json_t *v;
-    json_object_foreach(o, key, v) {
+    json_object_foreach((json_t *)o, key, v) {
         size_t k = 0;
         while (k < sizeof keys / sizeof *keys && strcmp(keys[k], key)) k++;
         if (k == sizeof keys / sizeof *keys) {
@@ -166,7 +176,6 @@ sc_status shard_manifest_read(const char *path, shard_manifest *m)
         m->begin = (uint64_t)begin, m->end = (uint64_t)end, m->num = (uint64_t)num;
         m->batch = (int)batch, m->steps = (int)steps, m->side = (int)side;
     }
-    json_decref(o);
     return s;
 }
 

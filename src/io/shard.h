@@ -14,6 +14,7 @@
 #define SC_IO_SHARD_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <stdint.h>
 
 #include "smoothcache.h"
@@ -48,6 +49,8 @@ sc_status shard_manifest_path(const char *npz, char *json, size_t cap);
 sc_status shard_manifest_write(const char *path, const shard_manifest *m, int force);
 /* Strict: every key present with its type and range, no unknown key, begin < end <= num. */
 sc_status shard_manifest_read(const char *path, shard_manifest *m);
+/* The same from a parsed object (the fuzz target's entry); path names it in errors. */
+sc_status shard_manifest_from_object(const json_t *o, const char *path, shard_manifest *m);
 /* 0 when a and b come from the same run settings (everything but shard, shards, begin, end and
  * complete); otherwise 1 with the first difference described in why. */
 int shard_settings_differ(const shard_manifest *a, const shard_manifest *b, char *why, size_t cap);
