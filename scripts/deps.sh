@@ -4,12 +4,13 @@
 #   scripts/deps.sh test    that, plus what `make test` needs: the sanitizer and fuzzer toolchain
 #                           (clang-14, its runtime), pngcheck and unzip (outside checks of the PNG
 #                           and .npz files written); the install test (scripts/test_install.sh)
-#                           needs nothing beyond the build set (cc, pkg-config, cmake)
+#                           needs nothing beyond the build set (cc, pkg-config, cmake); OpenMPI
+#                           for the mpirun test of sharded sampling
 # The README ("Building") lists both sets; keep them equal. As root it runs apt-get, otherwise
 # sudo apt-get when sudo exists; without either it stops, naming the missing packages.
 set -eu
 build="cmake make gcc pkg-config libdnnl-dev libjansson-dev libpng-dev libutf8proc-dev"
-test="clang-14 libclang-rt-14-dev pngcheck unzip"
+test="clang-14 libclang-rt-14-dev pngcheck unzip libopenmpi-dev openmpi-bin"
 case ${1:-build} in
 build) need=$build ;;
 test) need="$build $test" ;;

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/images.h"
+#include "cli/mpi.h"
 #include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
@@ -52,7 +53,8 @@ int cmd_sample(int argc, char **argv)
     sc_gen_params p = sc_gen_params_default();
     long num, batch;
     const char *out = cli_get(&a, "--out");
-    const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
+    const int force = cli_get(&a, "--force") != NULL;
+    int quiet = cli_get(&a, "--quiet") != NULL;
     double cfg;
     long steps;
     r = cli_path_ext(&a, "--out", ".npz");
@@ -68,7 +70,6 @@ int cmd_sample(int argc, char **argv)
     p.steps = (int)steps;
     p.cfg = (float)cfg;
     p.cache = cli_get(&a, "--cache");
-    sc_set_quiet(quiet);
     sc_model *m = NULL;
     sc_vae *vae = NULL;
     int *classes = NULL;
@@ -77,8 +78,17 @@ int cmd_sample(int argc, char **argv)
     sc_npz_writer *z = NULL;
     long shards_hint;
     if (cli_int(&a, "--shards", 1, 100000, 0, &shards_hint)) return CLI_EXIT_USAGE;
-    sc_shard sh;
-    if (sc_shard_detect(cli_get(&a, "--shard"), (int)shards_hint, &sh) != SC_OK) return cli_usage_error(&a, "%s", sc_last_error());
+    /* Under an MPI launcher an MPI build gathers every rank's batches into the one output rank 0
+     * writes; otherwise (or with --shard) each process is a shard writing its own file. */
+    cli_mpi mp;
+    sc_shard sh = {0, 1, NULL};
+    if (!cli_get(&a, "--shard")) cli_mpi_start(&mp);
+    else mp = (cli_mpi){0, 0, 1};
+    const int root = mp.rank == 0;
+    if (!mp.active && sc_shard_detect(cli_get(&a, "--shard"), (int)shards_hint, &sh) != SC_OK)
+        return cli_usage_error(&a, "%s", sc_last_error());
+    if (!root) quiet = 1; /* one progress display, rank 0's */
+    sc_set_quiet(quiet);
     char shard_npz[4200], shard_json[4200];
     uint64_t begin = 0, end = (uint64_t)num;
     const char *target = out;
@@ -131,7 +141,7 @@ int cmd_sample(int argc, char **argv)
     }
     /* A shard's .npz without a manifest (or with this run's incomplete one) is what a run killed
      * between the two writes left: it is replaced. */
-    if (sc_output_check(target, force || replace_own)) {
+    if (root && sc_output_check(target, force || replace_own)) {
         r = cli_fail(&a);
         goto done;
     }
@@ -145,25 +155,59 @@ int cmd_sample(int argc, char **argv)
     }
     sc_draw_classes(p.seed, info.num_classes, num, classes);
     const uint64_t shape[4] = {end - begin, (uint64_t)side, (uint64_t)side, 3};
-    if (sc_npz_writer_open(target, "arr_0", 4, shape, force || replace_own, &z)) {
+    if (root && sc_npz_writer_open(target, "arr_0", 4, shape, force || replace_own, &z)) {
         r = cli_fail(&a);
         goto done;
     }
+    if (mp.active && root && !quiet)
+        fprintf(stderr, "smoothcache sample: %d MPI ranks, batches dealt in turn, gathered into %s\n", mp.size, out);
     const uint64_t seed0 = p.seed;
     cli_progress ps;
     cli_progress_init(&ps, "sample", "image", quiet);
-    for (long s = (long)begin; s < (long)end; s += batch) {
+    /* Global batch k holds images [k B, (k + 1) B). A shard runs its range's batches; under MPI,
+     * batch k is rank (k mod size)'s, and rank 0 takes them all in order, making its own and
+     * receiving the others', so at most one batch per rank is in flight. */
+    const long kb = (long)(begin / (uint64_t)batch), ke = (long)((end + (uint64_t)batch - 1) / (uint64_t)batch);
+    const long step = mp.active && !root ? mp.size : 1;
+    for (long k = mp.active ? mp.rank : kb; k < ke; k += step) {
+        const long s = k * batch;
         const sc_cond cond = {.n = (int)((long)end - s < batch ? (long)end - s : batch), .classes = classes + s};
+        const size_t bytes = (size_t)cond.n * side * side * 3;
+        const int owner = mp.active ? (int)(k % mp.size) : 0;
         p.cond = &cond;
-        p.seed = seed0 + (uint64_t)s; /* image i of the run: seed S + i, whatever shard makes it */
-        if (sc_generate(m, &p, lat) || sc_decode_images(m, vae, cond.n, lat, rgb, p.threads) ||
-            sc_npz_writer_write(z, rgb, (size_t)cond.n * side * side * 3)) {
+        p.seed = seed0 + (uint64_t)s; /* image i of the run: seed S + i, whatever shard or rank makes it */
+        if (owner == mp.rank) {
+            if (sc_generate(m, &p, lat) || sc_decode_images(m, vae, cond.n, lat, rgb, p.threads)) {
+                r = cli_fail(&a);
+                if (mp.active) {
+                    fprintf(stderr, "smoothcache sample: MPI rank %d failed at images %ld..%ld: ending every rank\n",
+                            mp.rank, s, s + cond.n - 1);
+                    cli_mpi_abort(&mp, r);
+                }
+                goto done;
+            }
+        } else if (cli_mpi_recv(&mp, rgb, bytes, owner, (int)(k % 32768))) {
+            fprintf(stderr, "smoothcache sample: receiving images %ld..%ld from MPI rank %d failed\n", s,
+                    s + cond.n - 1, owner);
+            cli_mpi_abort(&mp, CLI_EXIT_FAIL);
+        }
+        if (!root) {
+            if (cli_mpi_send(&mp, rgb, bytes, 0, (int)(k % 32768))) {
+                fprintf(stderr, "smoothcache sample: MPI rank %d could not send images %ld..%ld\n", mp.rank, s,
+                        s + cond.n - 1);
+                cli_mpi_abort(&mp, CLI_EXIT_FAIL);
+            }
+            continue;
+        }
+        if (sc_npz_writer_write(z, rgb, bytes)) {
             r = cli_fail(&a);
+            if (mp.active) cli_mpi_abort(&mp, r);
             goto done;
         }
         cli_progress_update(&ps, s + cond.n - (long)begin, (long)(end - begin), -1);
     }
     cli_progress_end(&ps);
+    if (!root) goto done;
     sc_status closed = sc_npz_writer_close(z);
     z = NULL;
     /* The manifest last: it says "complete" only once the images are in place. */
@@ -181,5 +225,8 @@ done:
     free(rgb);
     sc_vae_free(vae);
     sc_model_free(m);
+    /* A rank that fails must not leave the others waiting for it. */
+    if (mp.active && r) cli_mpi_abort(&mp, r);
+    cli_mpi_stop(&mp);
     return r;
 }
