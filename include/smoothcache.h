@@ -351,6 +351,12 @@ sc_status sc_calibration_new(const char *spec, sc_calibration **out);
 void sc_calibration_free(sc_calibration *c);
 /* Samples observed so far. */
 int sc_calibration_samples(const sc_calibration *c);
+/* Splitting a calibration's samples over processes (calibrate under mpirun): export what this
+ * process accumulated as n doubles (out NULL: n only; 0 before any generation), and absorb
+ * another process's export into a calibration that has observed at least one generation of the
+ * same shape; the result equals one process that observed every sample (sums to rounding). */
+sc_status sc_calibration_export(const sc_calibration *c, double *out, size_t cap, size_t *n);
+sc_status sc_calibration_absorb(sc_calibration *c, const double *in, size_t n);
 /* Writes what was measured (JSON; its "_meta" records the model, settings, samples and classes
  * of the observed generations); refuses to overwrite unless force. */
 sc_status sc_calibration_save(const sc_calibration *c, const char *path, int force);

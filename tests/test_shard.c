@@ -257,6 +257,16 @@ TEST(shard_mpirun_gathers_or_shards_by_rank)
         snprintf(name, sizeof name, "mpi%d.npz", n);
 #ifdef SC_CLI_HAS_MPI
         CHECK_MSG(same_bytes(test_path("one.npz"), test_path(name)), "mpirun -n %d gathered other bytes", n);
+        /* calibrate: samples split over the ranks, rank 0 absorbing the others' sums in rank
+         * order: the very file one process writes. */
+        if (n == 2) CHECK_CLI(0, "", "calibrate --samples 5 --steps 6 --threads 1 --quiet --out %s/cal1.json", test_tmpdir());
+        snprintf(cmd, sizeof cmd,
+                 "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+                 "mpirun -n %d %s calibrate --samples 5 --steps 6 --threads 1 --quiet --out %s/cal%d.json >%s/mpirun.log 2>&1",
+                 n, SC_CLI_PATH, test_tmpdir(), n, test_tmpdir());
+        CHECK_MSG(system(cmd) == 0, "mpirun -n %d calibrate failed", n);
+        snprintf(name, sizeof name, "cal%d.json", n);
+        CHECK_MSG(same_bytes(test_path("cal1.json"), test_path(name)), "calibrate under %d ranks differs", n);
 #else
         /* Without MPI each rank was a shard of the environment's count. */
         char list[8192] = "";

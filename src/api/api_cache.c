@@ -73,6 +73,37 @@ void sc_calibration_free(sc_calibration *c)
 
 int sc_calibration_samples(const sc_calibration *c) { return c->cal->samples(c->state); }
 
+/* [n, the n classes observed (as _meta records them), the calibrator's own export]. */
+sc_status sc_calibration_export(const sc_calibration *c, double *out, size_t cap, size_t *n)
+{
+    if (!c->cal->export_state) return err_fail(SC_ERR_UNSUPPORTED, "this calibration cannot be split over processes");
+    const json_t *cls = c->meta ? json_object_get(c->meta, "classes") : NULL;
+    const size_t nc = cls ? json_array_size(cls) : 0;
+    *n = 1 + nc + c->cal->export_state(c->state, NULL);
+    if (out && cap < *n) return err_fail(SC_ERR_ARG, "sc_calibration_export: room for %zu values, %zu needed", cap, *n);
+    if (out) {
+        out[0] = (double)nc;
+        for (size_t i = 0; i < nc; i++) out[1 + i] = (double)json_integer_value(json_array_get(cls, i));
+        c->cal->export_state(c->state, out + 1 + nc);
+    }
+    return SC_OK;
+}
+
+sc_status sc_calibration_absorb(sc_calibration *c, const double *in, size_t n)
+{
+    if (!c->cal->absorb) return err_fail(SC_ERR_UNSUPPORTED, "this calibration cannot be split over processes");
+    const size_t nc = n ? (size_t)in[0] : 0;
+    if (!n || nc > n - 1 || in[0] != (double)nc)
+        return err_fail(SC_ERR_ARG, "sc_calibration_absorb: not a calibration export");
+    if (nc && !c->meta) return err_fail(SC_ERR_ARG, "sc_calibration_absorb: this calibration has observed nothing yet");
+    sc_status s = c->cal->absorb(c->state, in + 1 + nc, n - 1 - nc);
+    if (!s && nc) {
+        json_t *cls = json_object_get(c->meta, "classes");
+        for (size_t i = 0; i < nc; i++) json_array_append_new(cls, json_integer((json_int_t)in[1 + i]));
+    }
+    return s;
+}
+
 sc_status calibration_record(sc_calibration *c, const sc_model *p, const sc_gen_params *gp)
 {
     const model *m = p->net;

@@ -28,6 +28,13 @@ typedef struct cache_calibrator {
     sc_status (*save)(const void *state, const char *path, const json_t *meta, int force);
     /* The result as a chart (storage allocated into out->storage). */
     sc_status (*figure)(const void *state, sc_figure *out);
+    /* Splitting the samples over processes (calibrate under mpirun): export() writes what this
+     * state accumulated as doubles (NULL out: returns the count only; 0 before any generation),
+     * absorb() adds another process's export into this state, which has observed at least one
+     * generation of the same shape (sums are added, point lists appended), so that the combined
+     * state equals one process that observed every sample. */
+    size_t (*export_state)(const void *state, double *out);
+    sc_status (*absorb)(void *state, const double *in, size_t n);
     /* A warning about the result worth showing (NULL if none); valid while the state lives. */
     const char *(*warning)(void *state);
     void (*destroy)(void *state);

@@ -163,6 +163,30 @@ static sc_status mc_figure(const void *st, sc_figure *out)
     return SC_OK;
 }
 
+/* [steps, depth, gens, samples, ratio_sum[steps]]. */
+static size_t mc_export(const void *st, double *out)
+{
+    const mag_calib *c = st;
+    if (!c->gens) return 0;
+    if (out) {
+        out[0] = c->steps, out[1] = c->depth, out[2] = c->gens, out[3] = c->samples;
+        memcpy(out + 4, c->ratio_sum, (size_t)c->steps * sizeof *out);
+    }
+    return 4 + (size_t)c->steps;
+}
+
+static sc_status mc_absorb(void *st, const double *in, size_t len)
+{
+    mag_calib *c = st;
+    if (!len) return SC_OK;
+    if (!c->gens || len != 4 + (size_t)c->steps || in[0] != c->steps || in[1] != c->depth)
+        return err_fail(SC_ERR_ARG, "calibration parts do not match (steps or blocks differ)");
+    c->gens += (int)in[2];
+    c->samples += (int)in[3];
+    for (int i = 0; i < c->steps; i++) c->ratio_sum[i] += in[4 + i];
+    return SC_OK;
+}
+
 const cache_calibrator cache_calibrator_magcache = {
     .what = "the magnitude ratios of the block stack's residual from one evaluation to the next",
     .options = "no options",
@@ -172,5 +196,7 @@ const cache_calibrator cache_calibrator_magcache = {
     .samples = mc_samples,
     .save = mc_save,
     .figure = mc_figure,
+    .export_state = mc_export,
+    .absorb = mc_absorb,
     .destroy = mc_destroy,
 };

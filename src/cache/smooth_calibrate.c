@@ -218,6 +218,33 @@ static sc_status smc_figure(const void *st, sc_figure *out)
     return s;
 }
 
+/* [depth, n_comp, k, steps, samples, pooled, num[n], den[n], cnt[n]], n = depth n_comp k steps. */
+static size_t smc_export(const void *st, double *out)
+{
+    const smooth_calib *c = st;
+    if (!c->num) return 0;
+    const size_t n = (size_t)c->depth * c->n_comp * c->k * c->steps;
+    if (out) {
+        const double head[6] = {c->depth, c->n_comp, (double)c->k, c->steps, c->samples, c->pooled};
+        memcpy(out, head, sizeof head);
+        for (size_t i = 0; i < n; i++) out[6 + i] = c->num[i], out[6 + n + i] = c->den[i], out[6 + 2 * n + i] = (double)c->cnt[i];
+    }
+    return 6 + 3 * n;
+}
+
+static sc_status smc_absorb(void *st, const double *in, size_t len)
+{
+    smooth_calib *c = st;
+    if (!len) return SC_OK; /* a process that observed nothing */
+    const size_t n = c->num ? (size_t)c->depth * c->n_comp * c->k * c->steps : 0;
+    if (!c->num || len != 6 + 3 * n || in[0] != c->depth || in[1] != c->n_comp || in[2] != (double)c->k ||
+        in[3] != c->steps || in[5] != c->pooled)
+        return err_fail(SC_ERR_ARG, "calibration parts do not match (blocks, components, k, steps or averaging differ)");
+    c->samples += (int)in[4];
+    for (size_t i = 0; i < n; i++) c->num[i] += in[6 + i], c->den[i] += in[6 + n + i], c->cnt[i] += (long)in[6 + 2 * n + i];
+    return SC_OK;
+}
+
 const cache_calibrator cache_calibrator_smooth = {
     .what = "error curves: how much each block's component outputs change between evaluations i and i + j",
     .options = "k=K (longest reuse lag, 1..16, default 3), averaging=pooled|mean (default pooled, as the official calibrator)",
@@ -227,5 +254,7 @@ const cache_calibrator cache_calibrator_smooth = {
     .samples = smc_samples,
     .save = smc_save,
     .figure = smc_figure,
+    .export_state = smc_export,
+    .absorb = smc_absorb,
     .destroy = smc_destroy,
 };

@@ -281,6 +281,34 @@ static sc_status tc_figure(const void *st, sc_figure *out)
     return SC_OK;
 }
 
+/* [steps, gens, samples, n_pts, x[n_pts], y[n_pts]]: the points are appended on absorb (the fit
+ * is over all points; their order changes its sums only by rounding). */
+static size_t tc_export(const void *st, double *out)
+{
+    const tea_calib *c = st;
+    if (!c->gens) return 0;
+    if (out) {
+        out[0] = c->steps, out[1] = c->gens, out[2] = c->samples, out[3] = (double)c->n_pts;
+        memcpy(out + 4, c->x, c->n_pts * sizeof *out);
+        memcpy(out + 4 + c->n_pts, c->y, c->n_pts * sizeof *out);
+    }
+    return 4 + 2 * c->n_pts;
+}
+
+static sc_status tc_absorb(void *st, const double *in, size_t len)
+{
+    tea_calib *c = st;
+    if (!len) return SC_OK;
+    const size_t n = len >= 4 ? (size_t)in[3] : 0;
+    if (!c->gens || len < 4 || len != 4 + 2 * n || in[0] != c->steps)
+        return err_fail(SC_ERR_ARG, "calibration parts do not match (steps differ)");
+    for (size_t i = 0; i < n; i++)
+        if (!add_point(c, in[4 + i], in[4 + n + i])) return err_fail(SC_ERR_NOMEM, "out of memory for calibration");
+    c->gens += (int)in[1];
+    c->samples += (int)in[2];
+    return SC_OK;
+}
+
 const cache_calibrator cache_calibrator_teacache = {
     .what = "the rescaling polynomial: model output change against block 0's modulated input change",
     .options = "no options",
@@ -291,5 +319,7 @@ const cache_calibrator cache_calibrator_teacache = {
     .save = tc_save,
     .figure = tc_figure,
     .warning = tc_warning,
+    .export_state = tc_export,
+    .absorb = tc_absorb,
     .destroy = tc_destroy,
 };

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/mpi.h"
 #include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
@@ -61,6 +62,44 @@ static int calibration_spec(const cli_args *a, const char *target, char *spec, s
     return 0;
 }
 
+/* Rank 0 absorbs every other rank's accumulation, in rank order; the others send theirs. */
+static int gather_calibration(const cli_args *a, const cli_mpi *mp, sc_calibration *cal)
+{
+    size_t n = 0;
+    double *buf = NULL;
+    int r = 0;
+    if (mp->rank) {
+        uint64_t len;
+        if (sc_calibration_export(cal, NULL, 0, &n) || !(buf = malloc((n ? n : 1) * sizeof *buf)) ||
+            sc_calibration_export(cal, buf, n, &n))
+            r = buf ? cli_fail(a) : CLI_EXIT_FAIL;
+        len = r ? 0 : n;
+        if (cli_mpi_send(mp, &len, sizeof len, 0, 1) || (len && cli_mpi_send(mp, buf, len * sizeof *buf, 0, 2))) {
+            fprintf(stderr, "smoothcache calibrate: MPI rank %d could not send its part\n", mp->rank);
+            r = CLI_EXIT_FAIL;
+        }
+        free(buf);
+        return r;
+    }
+    for (int from = 1; from < mp->size && !r; from++) {
+        uint64_t len = 0;
+        if (cli_mpi_recv(mp, &len, sizeof len, from, 1)) {
+            fprintf(stderr, "smoothcache calibrate: receiving MPI rank %d's part failed\n", from);
+            return CLI_EXIT_FAIL;
+        }
+        if (!len) continue;
+        double *part = malloc(len * sizeof *part);
+        if (!part || cli_mpi_recv(mp, part, len * sizeof *part, from, 2)) {
+            fprintf(stderr, "smoothcache calibrate: receiving MPI rank %d's part failed\n", from);
+            r = CLI_EXIT_FAIL;
+        } else if (sc_calibration_absorb(cal, part, len) != SC_OK) {
+            r = cli_fail(a);
+        }
+        free(part);
+    }
+    return r;
+}
+
 int cmd_calibrate(int argc, char **argv)
 {
     cli_args a = {"calibrate", "Measure the layer-wise output change between sampling steps (SmoothCache calibration).",
@@ -74,7 +113,8 @@ int cmd_calibrate(int argc, char **argv)
     char spec[128];
     const char *out = cli_get(&a, "--out"), *plot = cli_get(&a, "--plot");
     const char *target = cli_get(&a, "--for") ? cli_get(&a, "--for") : "smooth";
-    const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
+    const int force = cli_get(&a, "--force") != NULL;
+    int quiet = cli_get(&a, "--quiet") != NULL;
     static const char *const outputs[] = {"--out", "--plot"};
     if ((r = cli_path_ext(&a, "--out", ".json")) || (r = cli_path_ext(&a, "--plot", ".png")) ||
         (r = cli_outputs_distinct(&a, outputs, 2)))
@@ -97,7 +137,13 @@ int cmd_calibrate(int argc, char **argv)
     float *lat = NULL;
     int *all = NULL;
     sc_figure fig = {0};
-    if (sc_output_check(out, force) || (plot && sc_output_check(plot, force))) {
+    /* Under mpirun (an MPI build): the samples' batches are dealt over the ranks and rank 0 absorbs
+     * the others' accumulations, then writes the one result. */
+    cli_mpi mp;
+    cli_mpi_start(&mp);
+    const int root = mp.rank == 0;
+    if (!root) quiet = 1;
+    if (root && (sc_output_check(out, force) || (plot && sc_output_check(plot, force)))) {
         r = cli_fail(&a);
         goto done;
     }
@@ -123,8 +169,12 @@ int cmd_calibrate(int argc, char **argv)
     p.progress_user = &ps;
     p.calibration = cal;
     const uint64_t seed0 = p.seed;
-    for (long s = 0; s < samples; s += batch) {
-        const sc_cond cond = {.n = (int)(samples - s < batch ? samples - s : batch), .classes = all + s};
+    /* Each rank takes a contiguous run of whole batches, so that rank 0 absorbing the others in
+     * rank order sees the samples in their one-process order. */
+    uint64_t first = 0, last = (uint64_t)samples;
+    if (mp.active) sc_shard_range((uint64_t)samples, (int)batch, mp.rank, mp.size, &first, &last);
+    for (long s = (long)first; s < (long)last; s += batch) {
+        const sc_cond cond = {.n = (int)((long)last - s < batch ? (long)last - s : batch), .classes = all + s};
         p.cond = &cond;
         p.seed = seed0 + (uint64_t)s;
         snprintf(label, sizeof label, "sample %ld/%ld", s + cond.n, samples);
@@ -134,6 +184,8 @@ int cmd_calibrate(int argc, char **argv)
             goto done;
         }
     }
+    if (mp.active && (r = gather_calibration(&a, &mp, cal))) goto done;
+    if (!root) goto done;
     if (sc_calibration_save(cal, out, force) != SC_OK ||
         (plot && (sc_calibration_figure(cal, &fig) != SC_OK || sc_figure_write_png(&fig, plot, force) != SC_OK))) {
         r = cli_fail(&a);
@@ -154,5 +206,7 @@ done:
     sc_calibration_free(cal);
     sc_model_free(m);
     free(classes);
+    if (mp.active && r) cli_mpi_abort(&mp, r); /* a failing rank must not leave the others waiting */
+    cli_mpi_stop(&mp);
     return r;
 }
