@@ -267,6 +267,35 @@ TEST(shard_mpirun_gathers_or_shards_by_rank)
         CHECK_MSG(system(cmd) == 0, "mpirun -n %d calibrate failed", n);
         snprintf(name, sizeof name, "cal%d.json", n);
         CHECK_MSG(same_bytes(test_path("cal1.json"), test_path(name)), "calibrate under %d ranks differs", n);
+        /* bench: the policies dealt over the ranks, one table on rank 0 with every policy's work
+         * and quality as one process measures them (times differ: the ranks share the cores). */
+        const char *bench = "bench --class 1,2 --steps 6 --repeats 1 --threads 1 --cache fora:n=2 --cache fora:n=3 "
+                            "--cache teacache:thresh=0.05 --quiet";
+        if (n == 2) CHECK_CLI(0, "", "%s --csv %s/b1.csv", bench, test_tmpdir());
+        snprintf(cmd, sizeof cmd,
+                 "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+                 "mpirun -n %d %s %s --csv %s/b%d.csv >%s/mpirun.log 2>&1", n, SC_CLI_PATH, bench, test_tmpdir(), n,
+                 test_tmpdir());
+        CHECK_MSG(system(cmd) == 0, "mpirun -n %d bench failed", n);
+        snprintf(name, sizeof name, "b%d.csv", n);
+        size_t la, lb;
+        char *ca = test_read(test_path("b1.csv"), &la), *cb = test_read(test_path(name), &lb);
+        /* Per row: the policy, then (skipping the 4 timing columns) mac_ratio .. skipped_mlp. */
+        char *sa = ca, *sb = cb;
+        int rows = 0;
+        for (char *ea, *eb; (ea = strchr(sa, '\n')) && (eb = strchr(sb, '\n')); sa = ea + 1, sb = eb + 1, rows++) {
+            *ea = *eb = '\0';
+            char fa[32][64], fb[32][64];
+            int na = 0, nb = 0;
+            for (char *t = strtok(sa, ","); t && na < 32; t = strtok(NULL, ",")) snprintf(fa[na++], 64, "%s", t);
+            for (char *t = strtok(sb, ","); t && nb < 32; t = strtok(NULL, ",")) snprintf(fb[nb++], 64, "%s", t);
+            CHECK(na == nb && na > 12);
+            CHECK_MSG(!strcmp(fa[0], fb[0]), "row %d: %s against %s", rows, fa[0], fb[0]);
+            for (int c = 5; c <= 12 && rows > 0; c++)
+                CHECK_MSG(!strcmp(fa[c], fb[c]), "row %d column %d: %s against %s", rows, c, fa[c], fb[c]);
+        }
+        CHECK(rows == 5); /* header, baseline, 3 policies */
+        free(ca), free(cb);
 #else
         /* Without MPI each rank was a shard of the environment's count. */
         char list[8192] = "";

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/mpi.h"
 #include "cli/images.h"
 #include "cli/report.h"
 #include "smoothcache_tools.h"
@@ -105,14 +106,20 @@ int cmd_bench(int argc, char **argv)
         classes = calloc(1, sizeof *classes);
         n = 1;
     }
-    sc_set_quiet(quiet);
+    /* Under mpirun (an MPI build): policy i is rank ((i - 1) mod size)'s; every rank runs the
+     * baseline for its pairs; rank 0 gathers the rows and writes the one table. */
+    cli_mpi mp;
+    cli_mpi_start(&mp);
+    const int root = mp.rank == 0;
+    const int quiet_here = quiet || !root;
+    sc_set_quiet(quiet_here);
     sc_model *m = NULL;
     sc_vae *vae = NULL;
     float *base = NULL, *lat = NULL;
     uint8_t *base_rgb = NULL, *rgb = NULL;
     report_entry *rows = calloc((size_t)n_specs + 1, sizeof *rows);
-    if ((json && sc_output_check(json, force)) || (csv && sc_output_check(csv, force)) ||
-        (plot && sc_output_check(plot, force)) || (plot_macs && sc_output_check(plot_macs, force))) {
+    if (root && ((json && sc_output_check(json, force)) || (csv && sc_output_check(csv, force)) ||
+                 (plot && sc_output_check(plot, force)) || (plot_macs && sc_output_check(plot_macs, force)))) {
         r = cli_fail(&a);
         goto done;
     }
@@ -132,7 +139,7 @@ int cmd_bench(int argc, char **argv)
     const sc_cond cond = {.n = n, .classes = classes};
     p.cond = &cond;
     cli_progress ps;
-    cli_progress_init(&ps, "bench", "step", quiet);
+    cli_progress_init(&ps, "bench", "step", quiet_here);
     p.progress = cli_progress_fn;
     p.progress_user = &ps;
     /* Warm-up: one step touches every weight page and creates every primitive once. */
@@ -156,6 +163,7 @@ int cmd_bench(int argc, char **argv)
     char label[300];
     for (long k = 0; k < repeats; k++) {
         for (int i = 0; i <= n_specs; i++) {
+            if (i && (i - 1) % mp.size != mp.rank) continue; /* another rank's policy */
             p.cache = i ? specs[i - 1] : "none";
             p.stats = &st;
             snprintf(label, sizeof label, repeats > 1 ? "%s (round %ld/%ld)" : "%s", p.cache, k + 1, repeats);
@@ -192,6 +200,24 @@ int cmd_bench(int argc, char **argv)
         }
     }
     free(secs);
+    if (mp.active) {
+        /* Rows travel as bytes: every rank runs this very program. */
+        for (int i = 1; i <= n_specs; i++) {
+            const int owner = (i - 1) % mp.size;
+            if (owner == mp.rank && !root && cli_mpi_send(&mp, &rows[i], sizeof rows[i], 0, i)) r = CLI_EXIT_FAIL;
+            if (owner != 0 && root) {
+                if (cli_mpi_recv(&mp, &rows[i], sizeof rows[i], owner, i)) r = CLI_EXIT_FAIL;
+                /* The component names are pointers into the sender's memory: rank 0's own. */
+                for (int c = 0; c < SC_MAX_COMPONENTS; c++) rows[i].stats.components[c] = rows[0].stats.components[c];
+            }
+        }
+        if (r) {
+            fprintf(stderr, "smoothcache bench: MPI rank %d: exchanging the table's rows failed\n", mp.rank);
+            goto done;
+        }
+        if (!root) goto done;
+        if (!quiet) fprintf(stderr, "smoothcache bench: %d policies over %d MPI ranks\n", n_specs, mp.size);
+    }
     printf("%s, %s, %d steps, cfg %g, %d image(s), seed %llu\n", cli_model_path(&a), sc_sampler_name(p.sampler),
            p.steps, (double)p.cfg, n, (unsigned long long)p.seed);
     report_print_table(stdout, rows, n_specs + 1);
@@ -210,5 +236,7 @@ done:
     free(lat);
     sc_model_free(m);
     free(classes);
+    if (mp.active && r) cli_mpi_abort(&mp, r); /* a failing rank must not leave the others waiting */
+    cli_mpi_stop(&mp);
     return r;
 }
