@@ -310,3 +310,27 @@ TEST(shard_mpirun_gathers_or_shards_by_rank)
 #endif
     }
 }
+
+/* A shard killed outright (SIGKILL) while it samples leaves nothing at its final names; its rerun
+ * sweeps the temporary file and gives the bytes the uninterrupted run gives. */
+TEST(shard_killed_outright_resumes_to_the_same_bytes)
+{
+    CHECK_CLI(0, "", "sample --num 6 --batch 2 --steps 100 --seed 3 --threads 1 --quiet --out %s/whole.npz",
+              test_tmpdir());
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "%s sample --num 6 --batch 2 --steps 100 --seed 3 --threads 1 --quiet --out %s/kill.npz --shard 1/2 & "
+             "pid=$!; sleep 0.3; kill -9 $pid; wait $pid 2>/dev/null; exit 0",
+             SC_CLI_PATH, test_tmpdir());
+    CHECK(system(cmd) == 0);
+    CHECK(access(shard_file("kill", 1, 2, "npz"), F_OK) != 0 && access(shard_file("kill", 1, 2, "json"), F_OK) != 0);
+    for (int i = 0; i < 2; i++)
+        CHECK_CLI(0, "", "sample --num 6 --batch 2 --steps 100 --seed 3 --threads 1 --quiet --out %s/kill.npz --shard %d/2",
+                  test_tmpdir(), i);
+    CHECK_CLI(0, "", "merge %s/kill-merged.npz %s %s", test_tmpdir(), shard_file("kill", 0, 2, "npz"),
+              shard_file("kill", 1, 2, "npz"));
+    CHECK(same_bytes(test_path("whole.npz"), test_path("kill-merged.npz")));
+    /* Nothing hidden is left beside the outputs. */
+    snprintf(cmd, sizeof cmd, "ls -A %s | grep -q '^\\.'", test_tmpdir());
+    CHECK_MSG(system(cmd) != 0, "a temporary file was left in %s", test_tmpdir());
+}

@@ -245,6 +245,8 @@ PROTOTYPES = {
     "sc_shard_names": (c_int, [c_char_p, c_int, c_int, c_char_p, c_char_p, c_size_t]),
     "sc_shard_manifest_write": (c_int, [c_char_p, POINTER(sc_shard_info), c_int]),
     "sc_shard_is_complete": (c_int, [c_char_p, c_char_p, POINTER(sc_shard_info), c_char_p, c_size_t]),
+    "sc_calibration_export": (c_int, [_p, POINTER(c_double), c_size_t, POINTER(c_size_t)]),
+    "sc_calibration_absorb": (c_int, [_p, POINTER(c_double), c_size_t]),
     "sc_shard_merge": (c_int, [c_char_p, POINTER(c_char_p), c_int, c_int, POINTER(c_uint64)]),
     "sc_dtype_name": (c_char_p, [c_int]),
     "sc_dtype_parse": (c_int, [c_char_p, POINTER(c_int)]),
