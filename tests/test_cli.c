@@ -361,7 +361,8 @@ TEST(cli_policies_lists_every_policy_with_its_options)
 TEST(cli_dtype_sets_the_precision_or_is_refused_by_name)
 {
     CHECK_CLI(0, "compute:        f32", "info --model %s", model());
-    CHECK_CLI(2, "--dtype: 'fp8' is not a precision", "generate --model %s --dtype fp8", model());
+    CHECK_CLI(2, "--dtype: 'fp8' is not a precision", "generate --model %s --dtype fp8 --out %s/fp8.png", model(),
+              test_tmpdir());
     CHECK_CLI(2, "int8 weights are made at load", "convert %s/diffusion_pytorch_model.safetensors %s/x.safetensors --dtype int8",
               model(), test_tmpdir());
     const char *d[2] = {"bf16", "int8"};
