@@ -235,6 +235,18 @@ TEST(precision_one_layer_matches_the_scalar_schemes)
         CHECK_MSG(worst <= (dts[d] == SC_DTYPE_INT8 ? 5e-7 : 2e-6), "%s layer: worst error %.3g of the bound's scale",
                   be->name, worst);
         printf("    %s layer: worst error %.2e of sum |x w| + |b|\n", be->name, worst);
+        /* With the GELU post-op (int8 applies it in its own dequantisation pass). */
+        CHECK_OK(be->linear(ctx, &L, M, x, y, N, BE_POST_GELU_TANH));
+        double worst_gelu = 0;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double scale = fabs(b[n]) + 1e-3;
+                for (int k = 0; k < K; k++) scale += fabs((double)x[m * K + k] * w[n * K + k]);
+                const double v = ref[m * N + n], g = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+                const double e = fabs((double)y[m * N + n] - g) / scale; /* GELU's slope is at most 1.13 */
+                worst_gelu = e > worst_gelu ? e : worst_gelu;
+            }
+        CHECK_MSG(worst_gelu <= 3e-6, "%s layer with GELU: worst error %.3g of the bound's scale", be->name, worst_gelu);
         be->linear_drop(&L);
         be->ctx_free(ctx);
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/vec.h"
 #include "core/error.h"
 #include "core/mem.h"
 
@@ -26,21 +27,11 @@ struct mm_packed {
     float *scales; /* MM_S8: [n] per output channel */
 };
 
-#define ELT_CACHE 8
-
-typedef struct {
-    int64_t m, n, ld;
-    dnnl_primitive_t prim;
-    dnnl_memory_t mem;
-} elt_entry;
-
 struct mm_ctx {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     mm_entry entries[MM_CACHE];
     int n;
-    elt_entry elt[ELT_CACHE];
-    int n_elt;
     void *scratch[2];
     size_t scratch_bytes[2];
 };
@@ -86,10 +77,6 @@ void mm_destroy(mm_ctx *c)
         dnnl_memory_destroy(e->wei);
         if (e->bias) dnnl_memory_destroy(e->bias);
         dnnl_memory_destroy(e->dst);
-    }
-    for (int i = 0; i < c->n_elt; i++) {
-        dnnl_primitive_destroy(c->elt[i].prim);
-        dnnl_memory_destroy(c->elt[i].mem);
     }
     free(c->scratch[0]);
     free(c->scratch[1]);
@@ -246,49 +233,24 @@ static void dequantize(float *y, int64_t ldy, int64_t M, int64_t N, const float 
         if (post == MM_POST_RELU) {
             #pragma omp simd
             for (int64_t n = 0; n < N; n++) r[n] = r[n] > 0.0f ? r[n] : 0.0f;
+        } else if (post == MM_POST_GELU_TANH) {
+            /* 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3): the
+             * tanh approximation of GELU through the vectorised exp, while the row is in cache. */
+            const cpu_vec_ops *vec = cpu_vec();
+            float e[256];
+            for (int64_t n0 = 0; n0 < N; n0 += 256) {
+                const int nb = N - n0 < 256 ? (int)(N - n0) : 256;
+                #pragma omp simd
+                for (int i = 0; i < nb; i++) {
+                    const float x = r[n0 + i];
+                    e[i] = -1.5957691216057308f * (x + 0.044715f * x * x * x);
+                }
+                vec->exp_sub_sum(e, 0.0f, e, nb);
+                #pragma omp simd
+                for (int i = 0; i < nb; i++) r[n0 + i] = r[n0 + i] / (1.0f + e[i]);
+            }
         }
     }
-}
-
-/* y [M, N] (stride ldy) = gelu_tanh(y) in place, through oneDNN's vectorised eltwise kernel
- * (the one its matmul post-op runs). */
-static sc_status gelu_in_place(mm_ctx *c, float *y, int64_t M, int64_t N, int64_t ldy)
-{
-    elt_entry *e = NULL;
-    for (int i = 0; i < c->n_elt; i++)
-        if (c->elt[i].m == M && c->elt[i].n == N && c->elt[i].ld == ldy) e = &c->elt[i];
-    if (!e) {
-        if (c->n_elt == ELT_CACHE) {
-            dnnl_primitive_destroy(c->elt[0].prim);
-            dnnl_memory_destroy(c->elt[0].mem);
-            memmove(c->elt, c->elt + 1, (ELT_CACHE - 1) * sizeof *c->elt);
-            c->n_elt--;
-        }
-        e = &c->elt[c->n_elt];
-        memset(e, 0, sizeof *e);
-        dnnl_memory_desc_t md;
-        dnnl_dims_t dims = {M, N}, strides = {ldy, 1};
-        dnnl_eltwise_desc_t ed;
-        dnnl_primitive_desc_t pd = NULL;
-        if (dnnl_memory_desc_init_by_strides(&md, 2, dims, dnnl_f32, strides) ||
-            dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, dnnl_eltwise_gelu_tanh, &md, 0.0f, 0.0f) ||
-            dnnl_primitive_desc_create(&pd, &ed, NULL, c->engine, NULL))
-            return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: no GELU kernel for a %lld x %lld output", (long long)M,
-                            (long long)N);
-        const dnnl_status_t st = dnnl_primitive_create(&e->prim, pd);
-        dnnl_primitive_desc_destroy(pd);
-        if (st != dnnl_success || dnnl_memory_create(&e->mem, &md, c->engine, DNNL_MEMORY_NONE) != dnnl_success) {
-            if (st == dnnl_success) dnnl_primitive_destroy(e->prim);
-            return err_fail(SC_ERR_NOMEM, "oneDNN: cannot create the GELU kernel");
-        }
-        e->m = M, e->n = N, e->ld = ldy;
-        c->n_elt++;
-    }
-    dnnl_memory_set_data_handle(e->mem, y);
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, e->mem}, {DNNL_ARG_DST, e->mem}};
-    if (dnnl_primitive_execute(e->prim, c->stream, 2, args) != dnnl_success)
-        return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: GELU execution failed");
-    return SC_OK;
 }
 
 sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
@@ -324,10 +286,7 @@ sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const flo
     s.post = W->dt != MM_S8 ? post : MM_POST_NONE;
     s.packed = 1; /* equal (N, K, dt) pack to equal layouts, so the primitive is shared */
     sc_status st = exec(c, &s, W, src, W->data, b, y);
-    if (!st && W->dt == MM_S8) {
-        dequantize(y, ldy, M, N, sx, W->scales, b, post); /* y [M, N] */
-        if (post == MM_POST_GELU_TANH) st = gelu_in_place(c, y, M, N, ldy);
-    }
+    if (!st && W->dt == MM_S8) dequantize(y, ldy, M, N, sx, W->scales, b, post); /* y [M, N], post applied */
     return st;
 }
 
