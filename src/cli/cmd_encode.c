@@ -170,6 +170,8 @@ int cmd_encode(int argc, char **argv)
                   sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
+    sc_dtype dtype_check; /* a bad --dtype is a usage error before any file is looked at */
+    if (cli_dtype(&a, &dtype_check)) return CLI_EXIT_USAGE;
     const char *model = cli_get(&a, "--model"), *out = cli_get(&a, "--out"), *file = cli_get(&a, "--prompts");
     const char *sem_name = cli_get(&a, "--semantics");
     const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;

@@ -50,6 +50,8 @@ int cmd_sample(int argc, char **argv)
                   "[--model PATH] [--num N] --out FILE.npz [options]", k_epilog, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
+    sc_dtype dtype_check; /* a bad --dtype is a usage error before any file is looked at */
+    if (cli_dtype(&a, &dtype_check)) return CLI_EXIT_USAGE;
     sc_gen_params p = sc_gen_params_default();
     long num, batch;
     const char *out = cli_get(&a, "--out");
