@@ -406,3 +406,23 @@ TEST(precision_defaults_follow_the_model_kind)
     CHECK(!strcmp(mi.dtype, "F16") && !strcmp(mi.compute_dtype, "f32"));
     sc_model_free(m);
 }
+
+/* A dtype outside the enum is refused by every loader, naming the option. */
+TEST(precision_unknown_dtype_values_are_refused)
+{
+    const sc_load_opts o = {.dtype = (sc_dtype)7};
+    sc_model *m;
+    sc_text_encoder *e;
+    sc_vae *v;
+    CHECK_ERR(sc_model_load(test_source("models/demo"), &o, &m), SC_ERR_ARG, "sc_load_opts.dtype 7 is not a precision");
+    CHECK_ERR(sc_text_encoder_load_opts(test_fixture("t5/v1_1"), &o, &e), SC_ERR_ARG, "sc_load_opts.dtype 7");
+    CHECK_ERR(sc_vae_load_opts(test_fixture("vae_a_diffusers"), &o, &v), SC_ERR_ARG, "sc_load_opts.dtype 7");
+    size_t n;
+    CHECK_ERR(sc_convert_checkpoint_dtype(test_source("models/demo/diffusion_pytorch_model.safetensors"),
+                                          test_path("x.safetensors"), 1, (sc_dtype)7, &n),
+              SC_ERR_ARG, "dtype 7 is not a precision");
+    sc_dtype d;
+    CHECK_ERR(sc_dtype_parse("fp16", &d), SC_ERR_ARG, "unknown precision \"fp16\"");
+    CHECK_OK(sc_dtype_parse("bfloat16", &d));
+    CHECK(d == SC_DTYPE_BF16 && !strcmp(sc_dtype_name(d), "bf16") && !sc_dtype_name((sc_dtype)9));
+}

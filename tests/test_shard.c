@@ -117,6 +117,11 @@ TEST(shard_merge_refuses_missing_doubled_foreign_and_incomplete_shards)
     CHECK(access(test_path("x.npz"), F_OK) != 0);
     free(m), free(edited), free(z);
     CHECK_CLI(2, "expected OUT.npz and at least one SHARD.npz", "merge %s/x.npz", test_tmpdir());
+    CHECK_CLI(2, "OUT: '", "merge %s/x.png %s", test_tmpdir(), a);
+    CHECK_CLI(2, "is also given as a shard", "merge %s %s", a, a);
+    CHECK_CLI(2, "a shard is a .npz file", "merge %s/x.npz %s", test_tmpdir(), shard_file("r", 0, 3, "json"));
+    CHECK_CLI(2, "--shards", RUN " --out %s/z.npz --shards 0", test_tmpdir());
+    CHECK_CLI(2, "--out: '", RUN " --out %s/z.png --shard 0/2", test_tmpdir());
 }
 
 TEST(shard_reruns_skip_complete_shards_and_replace_leftovers)

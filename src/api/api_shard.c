@@ -129,7 +129,10 @@ int sc_shard_is_complete(const char *json, const char *npz, const sc_shard_info 
 {
     shard_manifest want, have;
     if (cap) why[0] = '\0';
-    if (to_manifest(info, &want)) return -1;
+    if (to_manifest(info, &want)) {
+        snprintf(why, cap, "%s", sc_last_error()); /* this run's settings do not fit a manifest */
+        return -1;
+    }
     if (!file_is_regular(json)) return 0;
     if (shard_manifest_read(json, &have)) {
         snprintf(why, cap, "%s", sc_last_error());
