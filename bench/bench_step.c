@@ -56,7 +56,7 @@ int main(int argc, char **argv)
     const sc_cond rows = {.n = B, .classes = y};
     model_cond c;
     model_ws *ws;
-    if (net->family->conditioning(net, &rows, 0, 1, &c) != SC_OK || net->family->ws_create(net, B, &ws) != SC_OK) {
+    if (net->family->conditioning(net, &rows, 0, 1, &c) != SC_OK || net->family->ws_create(net, B, NULL, &ws) != SC_OK) {
         fprintf(stderr, "%s\n", sc_last_error());
         return 1;
     }

@@ -205,6 +205,11 @@ size_t sc_latent_bytes(const sc_model *m, int n);
  * being the null class) -> out [rows.n, out_channels, ...latent spatial dims]. */
 sc_status sc_model_forward(sc_model *m, const sc_cond *rows, const float *x, const float *t, float *out,
                            int threads);
+/* The same for latents of another shape the model runs (PixArt: any multiple of its patch, the
+ * aspect-ratio bins): x [rows.n, shape], out [rows.n, out_channels, shape dims 1..]; NULL or rank
+ * 0 is the model's own. */
+sc_status sc_model_forward_shape(sc_model *m, const sc_cond *rows, const sc_shape *shape, const float *x,
+                                 const float *t, float *out, int threads);
 
 /* 1 when the model was loaded from a pipeline folder that has this component's folder
  * ("vae", "text_encoder"...), whose path is then written to `path`; 0 otherwise. */

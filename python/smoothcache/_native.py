@@ -200,6 +200,7 @@ PROTOTYPES = {
     "sc_model_get_info": (None, [_p, POINTER(sc_model_info)]),
     "sc_latent_bytes": (c_size_t, [_p, c_int]),
     "sc_model_forward": (c_int, [_p, POINTER(sc_cond), _fp, _fp, _fp, c_int]),
+    "sc_model_forward_shape": (c_int, [_p, POINTER(sc_cond), POINTER(sc_shape), _fp, _fp, _fp, c_int]),
     "sc_model_component_path": (c_int, [_p, c_char_p, ctypes.c_char_p, c_size_t]),
     "sc_convert_checkpoint": (c_int, [c_char_p, c_char_p, c_int, POINTER(c_size_t)]),
     # decoders

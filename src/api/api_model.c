@@ -98,7 +98,15 @@ size_t sc_latent_bytes(const sc_model *p, int n)
 
 sc_status sc_model_forward(sc_model *p, const sc_cond *rows, const float *x, const float *t, float *out, int threads)
 {
+    return sc_model_forward_shape(p, rows, NULL, x, t, out, threads);
+}
+
+sc_status sc_model_forward_shape(sc_model *p, const sc_cond *rows, const sc_shape *shape, const float *x,
+                                 const float *t, float *out, int threads)
+{
     const model *m = p->net;
+    if (shape && shape->rank && (shape->rank < 1 || shape->rank > SC_MAX_RANK || !m->family->accepts_shape(m, shape)))
+        return err_fail(SC_ERR_ARG, "this model does not run latents of that shape (rank %d)", shape->rank);
     if (!rows || rows->n < 1 || rows->n > SC_MAX_FORWARD_ROWS)
         return err_fail(SC_ERR_ARG, "batch must be in 1..%d (got %d)", SC_MAX_FORWARD_ROWS, rows ? rows->n : 0);
     if (threads < 0) return err_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", threads);
@@ -109,7 +117,7 @@ sc_status sc_model_forward(sc_model *p, const sc_cond *rows, const float *x, con
     if (s) return s;
     m->be->set_threads(threads_resolve(threads));
     model_ws *ws;
-    s = m->family->ws_create(m, rows->n, &ws);
+    s = m->family->ws_create(m, rows->n, shape, &ws);
     if (!s) {
         s = pipeline_forward(m, ws, x, t, &c, out, NULL);
         m->family->ws_free(m, ws);

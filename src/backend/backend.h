@@ -85,6 +85,13 @@ typedef struct backend {
     sc_status (*attention_biased)(be_ctx *c, const float *q, const float *k, const float *v, float *att,
                                   float *scores, int B, int T, int H, int hd, float scale, const float *bias,
                                   const float *key_mask);
+    /* Cross-attention (PixArt's queries over the text tokens): q [B*Tq, H*hd], k, v [B*Tk, H*hd]
+     * dense -> att [B*Tq, H*hd] = softmax(q k^T / sqrt(hd) + key_bias[b, j]) v; key_bias [B, Tk]
+     * (0 for a token, -10000 for padding as diffusers adds it) may be NULL; scores:
+     * attention_cross_scratch() floats. */
+    size_t (*attention_cross_scratch)(int B, int Tq, int Tk, int H);
+    sc_status (*attention_cross)(be_ctx *c, const float *q, const float *k, const float *v, float *att, float *scores,
+                                 int B, int Tq, int Tk, int H, int hd, const float *key_bias);
 
     /* ---- convolutions on NHWC activations ([n, h, w, c], channels last) ---- */
     /* A k x k convolution, stride 1, `pad` zeros on every side, cin -> cout; w [cout, cin, k, k]
@@ -127,10 +134,11 @@ typedef struct backend {
     void (*add_pos)(float *h, const float *pos, int B, int T, int D);
     /* out [B, 256] = [cos(t f_k) | sin(t f_k)], f_k = exp(-ln(1e4) k / div), float32 like torch. */
     void (*timestep_features)(float *out, const float *t, int B, int div);
-    /* x [B, C, S, S] -> patches [B*T, C*p*p] in (c, u, v) order, the conv weight [D, C, p, p]'s. */
-    void (*patchify)(float *patches, const float *x, int B, int C, int S, int p);
-    /* o [B*T, p*p*Co], o[t=(i,j)][(u*p+v)*Co + c] -> out [B, Co, S, S]. */
-    void (*unpatchify)(float *out, const float *o, int B, int Co, int S, int p);
+    /* x [B, C, H, W] -> patches [B*T, C*p*p] in (c, u, v) order, the conv weight [D, C, p, p]'s;
+     * token t = i (W/p) + j is the patch at rows [i p, i p + p), columns [j p, j p + p). */
+    void (*patchify)(float *patches, const float *x, int B, int C, int H, int W, int p);
+    /* o [B*T, p*p*Co], o[t=(i,j)][(u*p+v)*Co + c] -> out [B, Co, H, W]. */
+    void (*unpatchify)(float *out, const float *o, int B, int Co, int H, int W, int p);
     /* dst [HW, C] = src [C, HW] / div + add; dst [C, HW] = src [HW, C]. */
     void (*planes_to_pixels)(float *dst, const float *src, int C, long HW, float div, float add);
     void (*pixels_to_planes)(float *dst, const float *src, int C, long HW);

@@ -79,8 +79,10 @@ void model_release(model *m)
 void model_cond_free(model_cond *c)
 {
     free(c->classes);
-    c->classes = NULL;
-    c->rows = 0;
+    free(c->text);
+    free(c->text_bias);
+    free(c->extra);
+    memset(c, 0, sizeof *c);
 }
 
 size_t model_shape_count(const sc_shape *s)

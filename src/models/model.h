@@ -79,6 +79,9 @@ typedef struct model {
 typedef struct model_ws {
     int capacity;          /* rows it was made for */
     int rows;              /* rows of the current evaluation (<= capacity) */
+    sc_shape latent;       /* the latent shape of one row it was made for (the model's own, or
+                            * another the family accepts: PixArt's aspect ratios) */
+    int tokens;            /* the residual stream's tokens per row at that shape */
     float *h;              /* [capacity * tokens, hidden] residual stream */
     float *sub;            /* [capacity * tokens, hidden] scratch for a component's raw output */
     const float *mod;      /* [rows, mod_stride] the current block's modulation (set by block()) */
@@ -91,6 +94,12 @@ typedef struct model_ws {
 typedef struct {
     int rows;
     int *classes;          /* [rows] class ids (the null class for unconditional rows) */
+    float *text;           /* [rows, text_len, text_dim] text-token embeddings */
+    float *text_bias;      /* [rows, text_len] added to attention scores: 0 token, large negative pad */
+    int text_len, text_dim;
+    float *extra;          /* [rows, n_extra] per-row numbers a family takes (PixArt: height, width,
+                            * aspect ratio); NULL when none */
+    int n_extra;
 } model_cond;
 
 /* What detection sees of a checkpoint. */
@@ -124,7 +133,9 @@ typedef struct model_family {
     /* 1 when the family runs latents of this shape (DiT: its own size only). */
     int (*accepts_shape)(const model *m, const sc_shape *s);
 
-    sc_status (*ws_create)(const model *m, int rows, model_ws **out);
+    /* Activations for `rows` rows of latents of `shape` (NULL or rank 0: the model's own; any
+     * other must have passed accepts_shape). */
+    sc_status (*ws_create)(const model *m, int rows, const sc_shape *shape, model_ws **out);
     void (*ws_free)(const model *m, model_ws *ws);
     /* x [rows, latent], t [rows] -> ws->h and the conditioning of ws->rows rows. */
     sc_status (*embed)(const model *m, model_ws *ws, const float *x, const float *t, const model_cond *c);

@@ -49,14 +49,14 @@ sc_status pipeline_forward(const model *m, model_ws *ws, const float *x, const f
             }
             const int gate = m->comp[k].gate;
             if (gate >= 0)
-                be->gated_add(ws->h, buf, rows, m->tokens, m->hidden, ws->mod + (size_t)gate * m->hidden, ws->mod_stride);
+                be->gated_add(ws->h, buf, rows, ws->tokens, m->hidden, ws->mod + (size_t)gate * m->hidden, ws->mod_stride);
             else
-                be->add(ws->h, buf, (size_t)rows * m->tokens * m->hidden);
+                be->add(ws->h, buf, (size_t)rows * ws->tokens * m->hidden);
         }
         l++;
     }
     if (!s && cache) cache_run_boundary(cache, m->depth, ws->h);
     if (!s) s = f->final(m, ws, out);
-    if (!s && cache) cache_run_output(cache, out, (size_t)rows * m->out_channels * (model_shape_count(&m->latent) / m->latent.dims[0]));
+    if (!s && cache) cache_run_output(cache, out, (size_t)rows * m->out_channels * (model_shape_count(&ws->latent) / ws->latent.dims[0]));
     return s;
 }

@@ -2,6 +2,7 @@
  * guided), classifier-free guidance over the model's prediction channels, the sampler update,
  * NaN/Inf guard and progress. All buffers are allocated once before the first step. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,6 +22,15 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* "[4, 32, 48]" */
+static void shape_text(const sc_shape *s, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < s->rank && i < SC_MAX_RANK && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%d", i ? ", " : "", s->dims[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
 static sc_status validate(const pipeline *p, const sc_gen_params *gp)
 {
     if (!gp->cond) return err_fail(SC_ERR_ARG, "no conditioning given (sc_gen_params.cond)");
@@ -34,9 +44,12 @@ static sc_status validate(const pipeline *p, const sc_gen_params *gp)
     if (gp->threads < 0) return err_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", gp->threads);
     if ((unsigned)gp->sampler >= SC_SAMPLER_COUNT) return err_fail(SC_ERR_ARG, "unknown sampler");
     const model *m = p->net;
-    if (gp->shape.rank && !m->family->accepts_shape(m, &gp->shape))
-        return err_fail(SC_ERR_ARG, "this model does not generate latents of that shape (rank %d); its own is [%d, %d, %d]",
-                        gp->shape.rank, m->latent.dims[0], m->latent.dims[1], m->latent.dims[2]);
+    if (gp->shape.rank && !m->family->accepts_shape(m, &gp->shape)) {
+        char want[64] = "", own[64] = "";
+        shape_text(&gp->shape, want, sizeof want);
+        shape_text(&m->latent, own, sizeof own);
+        return err_fail(SC_ERR_ARG, "this model does not generate latents of shape %s; its own is %s", want, own);
+    }
     return SC_OK;
 }
 
@@ -75,7 +88,7 @@ static void gen_free(const model *m, gen_state *g)
 static void guide(const model *m, const float *out, int N, size_t spatial, int guided, float s, float *eps, float *var)
 {
     const backend *be = m->be;
-    const int C = m->latent.dims[0], Co = m->out_channels;
+    const int C = m->latent.dims[0], Co = m->out_channels; /* channels do not change with the shape */
     for (int i = 0; i < N; i++) {
         const float *cond = out + (size_t)i * Co * spatial;
         const float *unc = out + ((size_t)N + i) * Co * spatial;
@@ -123,7 +136,8 @@ sc_status pipeline_generate(pipeline *p, const sc_gen_params *gp, const cache_po
     if (s) return s;
     const model *m = p->net;
     const int N = gp->cond->n, guided = gp->cfg > 1.0f, rows = guided ? 2 * N : N;
-    const size_t lat = model_shape_count(&m->latent), spatial = lat / (size_t)m->latent.dims[0];
+    const sc_shape *shape = gp->shape.rank ? &gp->shape : &m->latent;
+    const size_t lat = model_shape_count(shape), spatial = lat / (size_t)shape->dims[0];
     const size_t n = (size_t)N * lat, out_row = (size_t)m->out_channels * spatial;
     gen_state g;
     memset(&g, 0, sizeof g);
@@ -137,13 +151,13 @@ sc_status pipeline_generate(pipeline *p, const sc_gen_params *gp, const cache_po
     }
     if (!s) s = m->family->conditioning(m, gp->cond, guided, 0, &g.rows);
     if (!s) s = sampler_plan_make(&g.plan, &p->sched, gp->sampler, gp->steps, n, m->learned_sigma, pipeline_prediction(m));
-    if (!s) s = m->family->ws_create(m, rows, &g.ws);
+    if (!s) s = m->family->ws_create(m, rows, shape, &g.ws);
     if (s) goto done;
-    cache_gen cg = {.steps = gp->steps, .depth = m->depth, .rows = rows, .images = N, .tokens = m->tokens,
+    cache_gen cg = {.steps = gp->steps, .depth = m->depth, .rows = rows, .images = N, .tokens = g.ws->tokens,
                     .hidden = m->hidden, .timesteps = g.plan.timesteps, .sampler = sampler_name(gp->sampler),
                     .has_modulated_input = m->family->modulated_input != NULL, .be = m->be};
     comps_of(m, &cg.comp);
-    cg.out = m->latent;
+    cg.out = *shape;
     cg.out.dims[0] = m->out_channels;
     if ((s = cache_run_begin(g.cache, &cg, m->macs_forward, m->macs_comp))) goto done;
     const int need_var = g.plan.uses_variance && m->learned_sigma;

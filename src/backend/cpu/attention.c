@@ -141,79 +141,104 @@ sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float 
     return st;
 }
 
-/* Softmax of scale s + bias[h, i, :] + mask[b, :] over rows of T scores laid out [nb][nh][ni]
- * for samples b0.., heads h0.. and queries i0..; bias [H, T, T] and mask [B, T] may be NULL. */
-static void softmax_biased(float *s, int nb, int nh, int ni, int b0, int h0, int i0, int T, int H, float scale,
+size_t cpu_attention_cross_scratch(int B, int Tq, int Tk, int H)
+{
+    return Tq <= CPU_ATT_QBLOCK ? (size_t)B * H * Tq * Tk : (size_t)CPU_ATT_QBLOCK * Tk;
+}
+
+/* Softmax of scale s + bias[h, i, :] + mask[b, :] over rows of Tk scores laid out [nb][nh][ni]
+ * for samples b0.., heads h0.. and queries i0..; bias [H, Tq, Tk] and mask [B, Tk] may be NULL. */
+static void softmax_biased(float *s, int nb, int nh, int ni, int b0, int h0, int i0, int Tq, int Tk, float scale,
                            const float *bias, const float *mask)
 {
     const long rows = (long)nb * nh * ni;
-    (void)H;
     const cpu_vec_ops *vec = cpu_vec();
     #pragma omp parallel for schedule(static)
     for (long r = 0; r < rows; r++) {
         const int ii = (int)(r % ni), hh = (int)(r / ni % nh), bb = (int)(r / ni / nh);
         const int b = b0 + bb, h = h0 + hh, i = i0 + ii;
-        float *x = s + (size_t)r * T;
-        const float *br = bias ? bias + ((size_t)h * T + i) * T : NULL;
-        const float *mr = mask ? mask + (size_t)b * T : NULL;
+        float *x = s + (size_t)r * Tk;
+        const float *br = bias ? bias + ((size_t)h * Tq + i) * Tk : NULL;
+        const float *mr = mask ? mask + (size_t)b * Tk : NULL;
         float mx = -INFINITY;
-        for (int j = 0; j < T; j++) {
+        for (int j = 0; j < Tk; j++) {
             float v = x[j] * scale;
             if (br) v += br[j];
             if (mr) v += mr[j];
             x[j] = v;
             mx = v > mx ? v : mx;
         }
-        const float sum = vec->exp_sub_sum(x, mx, x, T);
+        const float sum = vec->exp_sub_sum(x, mx, x, Tk);
         const float inv = 1.0f / sum;
         #pragma omp simd
-        for (int j = 0; j < T; j++) x[j] *= inv;
+        for (int j = 0; j < Tk; j++) x[j] *= inv;
     }
 }
 
-sc_status cpu_attention_biased(mm_ctx *mm, const float *q, const float *k, const float *v, float *att, float *scores,
-                               int B, int T, int H, int hd, float scale, const float *bias, const float *key_mask, int dt)
+/* The inputs of a biased attention in dt: q [Mq, D], k, v [Mk, D] dense -> *dq, *dk, *dv (f32: the
+ * inputs themselves; bf16: rounded into the context's scratch). */
+static sc_status biased_inputs(mm_ctx *mm, int dt, const float *q, const float *k, const float *v, int64_t Mq,
+                               int64_t Mk, int64_t D, const void **dq, const void **dk, const void **dv)
+{
+    if (dt != MM_BF16) {
+        *dq = q, *dk = k, *dv = v;
+        return SC_OK;
+    }
+    uint16_t *b = mm_scratch(mm, 0, (size_t)((Mq + 2 * Mk) * D) * sizeof(uint16_t)); /* [Mq + 2 Mk, D] */
+    if (!b) return SC_ERR_NOMEM;
+    #pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < Mq + 2 * Mk; r++) {
+        const float *src = r < Mq ? q + r * D : r < Mq + Mk ? k + (r - Mq) * D : v + (r - Mq - Mk) * D;
+        mm_to_bf16(b + r * D, src, (size_t)D);
+    }
+    *dq = b, *dk = b + Mq * D, *dv = b + (Mq + Mk) * D;
+    return SC_OK;
+}
+
+sc_status cpu_attention_general(mm_ctx *mm, const float *q, const float *k, const float *v, float *att, float *scores,
+                                int B, int Tq, int Tk, int H, int hd, float scale, const float *bias,
+                                const float *key_mask, int dt)
 {
     const int64_t D = (int64_t)H * hd;
     const void *dq, *dk, *dv, *p;
-    sc_status st = attention_inputs(mm, dt, q, k, v, D, (int64_t)B * T, D, NULL, &dq, &dk, &dv);
+    sc_status st = biased_inputs(mm, dt, q, k, v, (int64_t)B * Tq, (int64_t)B * Tk, D, &dq, &dk, &dv);
     if (st) return st;
     mm_shape s;
     memset(&s, 0, sizeof s);
     s.dt = dt;
-    if (T <= CPU_ATT_QBLOCK) {
+    if (Tq <= CPU_ATT_QBLOCK) {
         s.nd = 4;
-        /* scores [B, H, T, T] = q [B, H, T, hd] . k^T [B, H, hd, T] */
-        set4(s.src_dims, B, H, T, hd), set4(s.src_strides, T * D, hd, D, 1);
-        set4(s.wei_dims, B, H, hd, T), set4(s.wei_strides, T * D, hd, 1, D);
-        set4(s.dst_dims, B, H, T, T), set4(s.dst_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
+        /* scores [B, H, Tq, Tk] = q [B, H, Tq, hd] . k^T [B, H, hd, Tk] */
+        set4(s.src_dims, B, H, Tq, hd), set4(s.src_strides, Tq * D, hd, D, 1);
+        set4(s.wei_dims, B, H, hd, Tk), set4(s.wei_strides, Tk * D, hd, 1, D);
+        set4(s.dst_dims, B, H, Tq, Tk), set4(s.dst_strides, (int64_t)H * Tq * Tk, (int64_t)Tq * Tk, Tk, 1);
         if ((st = mm_exec(mm, &s, dq, dk, NULL, scores))) return st;
-        softmax_biased(scores, B, H, T, 0, 0, 0, T, H, scale, bias, key_mask);
-        if (!(p = probs_in(mm, dt, scores, (size_t)B * H * T * T))) return SC_ERR_NOMEM;
-        /* att [B, H, T, hd] (heads side by side in rows of D) = p [B, H, T, T] . v [B, H, T, hd] */
-        set4(s.src_dims, B, H, T, T), set4(s.src_strides, (int64_t)H * T * T, (int64_t)T * T, T, 1);
-        set4(s.wei_dims, B, H, T, hd), set4(s.wei_strides, T * D, hd, D, 1);
-        set4(s.dst_dims, B, H, T, hd), set4(s.dst_strides, T * D, hd, D, 1);
+        softmax_biased(scores, B, H, Tq, 0, 0, 0, Tq, Tk, scale, bias, key_mask);
+        if (!(p = probs_in(mm, dt, scores, (size_t)B * H * Tq * Tk))) return SC_ERR_NOMEM;
+        /* att [B, H, Tq, hd] (heads side by side in rows of D) = p [B, H, Tq, Tk] . v [B, H, Tk, hd] */
+        set4(s.src_dims, B, H, Tq, Tk), set4(s.src_strides, (int64_t)H * Tq * Tk, (int64_t)Tq * Tk, Tk, 1);
+        set4(s.wei_dims, B, H, Tk, hd), set4(s.wei_strides, Tk * D, hd, D, 1);
+        set4(s.dst_dims, B, H, Tq, hd), set4(s.dst_strides, Tq * D, hd, D, 1);
         return mm_exec(mm, &s, p, dv, NULL, att);
     }
     s.nd = 2;
     for (int b = 0; b < B && !st; b++)
         for (int h = 0; h < H && !st; h++)
-            for (int q0 = 0; q0 < T && !st; q0 += CPU_ATT_QBLOCK) {
-                const int64_t Qb = T - q0 < CPU_ATT_QBLOCK ? T - q0 : CPU_ATT_QBLOCK;
-                const int64_t head = (int64_t)b * T * D + (int64_t)h * hd;
-                /* scores [Qb, T] = q [Qb, hd] . k^T [hd, T] */
+            for (int q0 = 0; q0 < Tq && !st; q0 += CPU_ATT_QBLOCK) {
+                const int64_t Qb = Tq - q0 < CPU_ATT_QBLOCK ? Tq - q0 : CPU_ATT_QBLOCK;
+                const int64_t qhead = (int64_t)b * Tq * D + (int64_t)h * hd, khead = (int64_t)b * Tk * D + (int64_t)h * hd;
+                /* scores [Qb, Tk] = q [Qb, hd] . k^T [hd, Tk] */
                 s.src_dims[0] = Qb, s.src_dims[1] = hd, s.src_strides[0] = D, s.src_strides[1] = 1;
-                s.wei_dims[0] = hd, s.wei_dims[1] = T, s.wei_strides[0] = 1, s.wei_strides[1] = D;
-                s.dst_dims[0] = Qb, s.dst_dims[1] = T, s.dst_strides[0] = T, s.dst_strides[1] = 1;
-                if ((st = mm_exec(mm, &s, offset(dq, dt, head + q0 * D), offset(dk, dt, head), NULL, scores))) break;
-                softmax_biased(scores, 1, 1, (int)Qb, b, h, q0, T, H, scale, bias, key_mask);
-                if (!(p = probs_in(mm, dt, scores, (size_t)(Qb * T)))) return SC_ERR_NOMEM;
-                /* att [Qb, hd] = p [Qb, T] . v [T, hd] */
-                s.src_dims[0] = Qb, s.src_dims[1] = T, s.src_strides[0] = T, s.src_strides[1] = 1;
-                s.wei_dims[0] = T, s.wei_dims[1] = hd, s.wei_strides[0] = D, s.wei_strides[1] = 1;
+                s.wei_dims[0] = hd, s.wei_dims[1] = Tk, s.wei_strides[0] = 1, s.wei_strides[1] = D;
+                s.dst_dims[0] = Qb, s.dst_dims[1] = Tk, s.dst_strides[0] = Tk, s.dst_strides[1] = 1;
+                if ((st = mm_exec(mm, &s, offset(dq, dt, qhead + q0 * D), offset(dk, dt, khead), NULL, scores))) break;
+                softmax_biased(scores, 1, 1, (int)Qb, b, h, q0, Tq, Tk, scale, bias, key_mask);
+                if (!(p = probs_in(mm, dt, scores, (size_t)(Qb * Tk)))) return SC_ERR_NOMEM;
+                /* att [Qb, hd] = p [Qb, Tk] . v [Tk, hd] */
+                s.src_dims[0] = Qb, s.src_dims[1] = Tk, s.src_strides[0] = Tk, s.src_strides[1] = 1;
+                s.wei_dims[0] = Tk, s.wei_dims[1] = hd, s.wei_strides[0] = D, s.wei_strides[1] = 1;
                 s.dst_dims[0] = Qb, s.dst_dims[1] = hd, s.dst_strides[0] = D, s.dst_strides[1] = 1;
-                st = mm_exec(mm, &s, p, offset(dv, dt, head), NULL, att + head + q0 * D);
+                st = mm_exec(mm, &s, p, offset(dv, dt, khead), NULL, att + qhead + q0 * D);
             }
     return st;
 }

@@ -1,5 +1,6 @@
 /* The CPU float32 backend: the operations table of backend/backend.h over oneDNN (matrix
  * products: matmul.c, convolutions: conv.c) and the OpenMP kernels of kernels.h. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "backend/backend.h"
@@ -102,14 +103,28 @@ static sc_status attention_biased_f32(be_ctx *c, const float *q, const float *k,
                                       float *scores, int B, int T, int H, int hd, float scale, const float *bias,
                                       const float *key_mask)
 {
-    return cpu_attention_biased(c->mm, q, k, v, att, scores, B, T, H, hd, scale, bias, key_mask, MM_F32);
+    return cpu_attention_general(c->mm, q, k, v, att, scores, B, T, T, H, hd, scale, bias, key_mask, MM_F32);
 }
 
 static sc_status attention_biased_bf16(be_ctx *c, const float *q, const float *k, const float *v, float *att,
                                        float *scores, int B, int T, int H, int hd, float scale, const float *bias,
                                        const float *key_mask)
 {
-    return cpu_attention_biased(c->mm, q, k, v, att, scores, B, T, H, hd, scale, bias, key_mask, MM_BF16);
+    return cpu_attention_general(c->mm, q, k, v, att, scores, B, T, T, H, hd, scale, bias, key_mask, MM_BF16);
+}
+
+static sc_status attention_cross_f32(be_ctx *c, const float *q, const float *k, const float *v, float *att,
+                                     float *scores, int B, int Tq, int Tk, int H, int hd, const float *key_bias)
+{
+    return cpu_attention_general(c->mm, q, k, v, att, scores, B, Tq, Tk, H, hd, 1.0f / sqrtf((float)hd), NULL,
+                                 key_bias, MM_F32);
+}
+
+static sc_status attention_cross_bf16(be_ctx *c, const float *q, const float *k, const float *v, float *att,
+                                      float *scores, int B, int Tq, int Tk, int H, int hd, const float *key_bias)
+{
+    return cpu_attention_general(c->mm, q, k, v, att, scores, B, Tq, Tk, H, hd, 1.0f / sqrtf((float)hd), NULL,
+                                 key_bias, MM_BF16);
 }
 
 static sc_status conv_make(be_ctx *c, int cin, int cout, int k, int pad, const float *w, const float *bias,
@@ -146,6 +161,7 @@ static sc_status conv_run(be_ctx *c, be_conv *L, int n, int h, int w, const floa
     .linear_bytes = linear_bytes, \
     .linear = linear, \
     .attention_scratch = cpu_attention_scratch, \
+    .attention_cross_scratch = cpu_attention_cross_scratch, \
     .ln_modulate = cpu_ln_modulate, \
     .gated_add = cpu_gated_add, \
     .group_norm = cpu_group_norm, \
@@ -189,6 +205,7 @@ static const backend k_cpu_f32 = {
     .linear_prepare = prepare_f32,
     .attention = attention_f32,
     .attention_biased = attention_biased_f32,
+    .attention_cross = attention_cross_f32,
     .conv_create = conv_make,
     .conv_free = conv_layer_free,
     .conv = conv_run,
@@ -202,6 +219,7 @@ static const backend k_cpu_bf16 = {
     .linear_prepare = prepare_bf16,
     .attention = attention_bf16,
     .attention_biased = attention_biased_bf16,
+    .attention_cross = attention_cross_bf16,
     .conv_create = conv_make_bf16,
     .conv_free = conv_layer_free,
     .conv = conv_run,
@@ -215,6 +233,7 @@ static const backend k_cpu_int8 = {
     .linear_prepare = prepare_int8,
     .attention = attention_bf16,
     .attention_biased = attention_biased_bf16,
+    .attention_cross = attention_cross_bf16,
     .conv_create = conv_make_bf16,
     .conv_free = conv_layer_free,
     .conv = conv_run,

@@ -50,17 +50,17 @@ void cpu_timestep_features(float *out, const float *t, int B, int div)
     }
 }
 
-void cpu_patchify(float *patches, const float *x, int B, int C, int S, int p)
+void cpu_patchify(float *patches, const float *x, int B, int C, int H, int W, int p)
 {
-    int G = S / p, T = G * G, K = C * p * p;
+    const int Gw = W / p, T = (H / p) * Gw, K = C * p * p;
     #pragma omp parallel for schedule(static)
     for (int r = 0; r < B * T; r++) {
-        int b = r / T, t = r % T, i = t / G, j = t % G;
+        const int b = r / T, t = r % T, i = t / Gw, j = t % Gw;
         float *dst = patches + (size_t)r * K;
         for (int c = 0; c < C; c++)
             for (int u = 0; u < p; u++)
                 for (int v = 0; v < p; v++)
-                    dst[(c * p + u) * p + v] = x[(((size_t)b * C + c) * S + i * p + u) * S + j * p + v];
+                    dst[(c * p + u) * p + v] = x[(((size_t)b * C + c) * H + i * p + u) * W + j * p + v];
     }
 }
 
@@ -75,17 +75,17 @@ void cpu_add_pos(float *h, const float *pos, int B, int T, int D)
     }
 }
 
-void cpu_unpatchify(float *out, const float *o, int B, int Co, int S, int p)
+void cpu_unpatchify(float *out, const float *o, int B, int Co, int H, int W, int p)
 {
-    int G = S / p, T = G * G, K = p * p * Co;
+    const int Gw = W / p, T = (H / p) * Gw, K = p * p * Co;
     #pragma omp parallel for schedule(static)
     for (int r = 0; r < B * T; r++) {
-        int b = r / T, t = r % T, i = t / G, j = t % G;
+        const int b = r / T, t = r % T, i = t / Gw, j = t % Gw;
         const float *src = o + (size_t)r * K;
         for (int u = 0; u < p; u++)
             for (int v = 0; v < p; v++)
                 for (int c = 0; c < Co; c++)
-                    out[(((size_t)b * Co + c) * S + i * p + u) * S + j * p + v] = src[(u * p + v) * Co + c];
+                    out[(((size_t)b * Co + c) * H + i * p + u) * W + j * p + v] = src[(u * p + v) * Co + c];
     }
 }
 

@@ -28,8 +28,8 @@ void cpu_rms_norm(float *y, const float *x, long rows, int D, float eps, const f
 void cpu_add_rows(float *y, const float *table, const int *ids, int B, int D);
 void cpu_add_pos(float *h, const float *pos, int B, int T, int D);
 void cpu_timestep_features(float *out, const float *t, int B, int div);
-void cpu_patchify(float *patches, const float *x, int B, int C, int S, int p);
-void cpu_unpatchify(float *out, const float *o, int B, int Co, int S, int p);
+void cpu_patchify(float *patches, const float *x, int B, int C, int H, int W, int p);
+void cpu_unpatchify(float *out, const float *o, int B, int Co, int H, int W, int p);
 void cpu_planes_to_pixels(float *dst, const float *src, int C, long HW, float div, float add);
 void cpu_pixels_to_planes(float *dst, const float *src, int C, long HW);
 void cpu_upsample_shuffle(float *dst, const float *src, int s, int c);
@@ -54,8 +54,12 @@ size_t cpu_attention_scratch(int B, int T, int H);
  * probabilities rounded to bf16; scores, softmax and outputs float32). */
 sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld, float *att,
                         float *dense, float *scores, int B, int T, int H, int hd, int dt);
-sc_status cpu_attention_biased(mm_ctx *mm, const float *q, const float *k, const float *v, float *att, float *scores,
-                               int B, int T, int H, int hd, float scale, const float *bias, const float *key_mask,
-                               int dt);
+/* softmax(scale q k^T + bias[h, i, j] + key_mask[b, j]) v with Tq queries and Tk keys per sample:
+ * q [B*Tq, D], k, v [B*Tk, D] dense; bias [H, Tq, Tk] and key_mask [B, Tk] may be NULL; scores:
+ * cpu_attention_cross_scratch() floats. A text encoder's attention is Tq = Tk. */
+size_t cpu_attention_cross_scratch(int B, int Tq, int Tk, int H);
+sc_status cpu_attention_general(mm_ctx *mm, const float *q, const float *k, const float *v, float *att, float *scores,
+                                int B, int Tq, int Tk, int H, int hd, float scale, const float *bias,
+                                const float *key_mask, int dt);
 
 #endif

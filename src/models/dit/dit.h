@@ -118,7 +118,7 @@ void dit_drop_prepared(dit_model *m);
 void dit_pos_embed(float *pos, int grid, int D);
 
 /* forward.c */
-sc_status dit_ws_create(const model *m, int rows, model_ws **out);
+sc_status dit_ws_create(const model *m, int rows, const sc_shape *shape, model_ws **out);
 void dit_ws_free(const model *m, model_ws *ws);
 sc_status dit_embed(const model *m, model_ws *ws, const float *x, const float *t, const model_cond *c);
 sc_status dit_block_modulation(const model *m, model_ws *ws, int l);

@@ -24,8 +24,9 @@ void dit_ws_free(const model *m, model_ws *base)
     free(ws);
 }
 
-sc_status dit_ws_create(const model *m, int rows, model_ws **out)
+sc_status dit_ws_create(const model *m, int rows, const sc_shape *shape, model_ws **out)
 {
+    (void)shape; /* DiT runs its own latent shape only (accepts_shape) */
     const dit_config *c = &dit_of(m)->cfg;
     const backend *be = m->be;
     const size_t B = (size_t)rows, T = (size_t)c->tokens, D = (size_t)c->hidden;
@@ -35,6 +36,8 @@ sc_status dit_ws_create(const model *m, int rows, model_ws **out)
     if (!ws) return err_fail(SC_ERR_NOMEM, "out of memory");
     model_ws *base = &ws->base;
     base->capacity = base->rows = rows;
+    base->latent = m->latent;
+    base->tokens = m->tokens;
     base->mod_stride = 6 * c->hidden;
     struct { float **p; size_t n; const char *what; } bufs[] = {
         {&base->h, B * T * D, "residual stream"},
@@ -166,7 +169,7 @@ sc_status dit_embed(const model *base, model_ws *wsb, const float *x, const floa
     const dit_weights *w = &m->w;
     const int B = wsb->rows, T = c->tokens, D = c->hidden;
     SC_ASSERT(cond->rows >= B);
-    be->patchify(ws->patches, x, B, c->in_channels, c->input_size, c->patch);        /* [B*T, C p p] */
+    be->patchify(ws->patches, x, B, c->in_channels, c->input_size, c->input_size, c->patch);        /* [B*T, C p p] */
     sc_status s = be->linear(wsb->ctx, &w->x_embed, (int64_t)B * T, ws->patches, wsb->h, D, BE_POST_NONE);
     if (s) return s;
     be->add_pos(wsb->h, w->pos, B, T, D);                                             /* h [B*T, D] */
@@ -194,6 +197,6 @@ sc_status dit_final(const model *base, model_ws *wsb, float *out)
     const be_linear *L = &m->w.final_lin;
     s = be->linear(wsb->ctx, L, (int64_t)B * T, ws->z, ws->out_tok, L->out, BE_POST_NONE); /* [B*T, p p Co] */
     if (s) return s;
-    be->unpatchify(out, ws->out_tok, B, c->out_channels, c->input_size, c->patch);
+    be->unpatchify(out, ws->out_tok, B, c->out_channels, c->input_size, c->input_size, c->patch);
     return SC_OK;
 }
