@@ -180,6 +180,7 @@ typedef struct {
     int num_classes;         /* class-conditional families: ids 0..num_classes-1 (num_classes is
                               * the null class); 0 otherwise */
     int takes_text;          /* 1 when the family is conditioned on text embeddings */
+    int text_dim;            /* their width (PixArt: caption_channels, the T5 width); 0 otherwise */
     int learned_sigma;
     int tokens;
     uint64_t params;         /* parameters used by the forward (shared embedders counted once) */

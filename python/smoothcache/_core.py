@@ -217,6 +217,7 @@ class ModelInfo:
     out_channels: int
     num_classes: int
     takes_text: bool
+    text_dim: int             # the width of the text embeddings it takes (0: none)
     learned_sigma: bool
     tokens: int
     params: int
@@ -402,7 +403,7 @@ class Model(_Handle):
             origin={v: k for k, v in _ORIGINS.items()}.get(i.origin, str(i.origin)), dtype=_s(i.dtype),
             depth=i.depth, hidden=i.hidden, heads=i.heads, head_dim=i.head_dim, patch=i.patch,
             latent_shape=tuple(i.latent.dims[:i.latent.rank]), in_channels=i.in_channels,
-            out_channels=i.out_channels, num_classes=i.num_classes, takes_text=bool(i.takes_text),
+            out_channels=i.out_channels, num_classes=i.num_classes, takes_text=bool(i.takes_text), text_dim=i.text_dim,
             learned_sigma=bool(i.learned_sigma), tokens=i.tokens, params=int(i.params),
             macs_per_forward=int(i.macs_per_forward), components=comps,
             macs_component={c: int(i.macs_component[k]) for k, c in enumerate(comps)}, scheduler=_s(i.scheduler),

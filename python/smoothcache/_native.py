@@ -61,7 +61,7 @@ class sc_model_info(Structure):
                 ("latent", sc_shape),
                 ("in_channels", c_int), ("out_channels", c_int),
                 ("num_classes", c_int),
-                ("takes_text", c_int),
+                ("takes_text", c_int), ("text_dim", c_int),
                 ("learned_sigma", c_int),
                 ("tokens", c_int),
                 ("params", c_uint64),

@@ -66,6 +66,43 @@ void model_release_plain(model *m, const float *w, size_t bytes)
     file_release_pages(w, bytes);
 }
 
+sc_status model_fuse_linears(model *m, be_linear *const *parts, int n, be_linear *out)
+{
+    const int in = parts[0]->in;
+    size_t rows = 0;
+    for (int i = 0; i < n; i++) {
+        SC_ASSERT(parts[i]->in == in && parts[i]->w && parts[i]->b);
+        rows += (size_t)parts[i]->out;
+    }
+    float *w = mem_alloc_array(rows * (size_t)in, sizeof(float), "fused weights");
+    float *bias = mem_alloc_array(rows, sizeof(float), "fused bias");
+    if (!w || !bias) {
+        mem_free(w);
+        mem_free(bias);
+        return SC_ERR_NOMEM;
+    }
+    sc_status s = model_own(m, w);
+    if (s) {
+        mem_free(bias);
+        return s;
+    }
+    if ((s = model_own(m, bias))) return s;
+    size_t r = 0;
+    for (int i = 0; i < n; i++) {
+        const size_t o = (size_t)parts[i]->out;
+        memcpy(w + r * in, parts[i]->w, o * in * sizeof(float));
+        memcpy(bias + r, parts[i]->b, o * sizeof(float));
+        r += o;
+    }
+    const int precise = parts[0]->precise;
+    for (int i = 0; i < n; i++) {
+        model_release_plain(m, parts[i]->w, (size_t)parts[i]->out * in * sizeof(float));
+        memset(parts[i], 0, sizeof *parts[i]);
+    }
+    *out = (be_linear){.w = w, .b = bias, .out = (int)rows, .in = in, .precise = precise};
+    return SC_OK;
+}
+
 void model_release(model *m)
 {
     for (int i = 0; i < m->n_owned; i++) mem_free(m->owned[i]);

@@ -168,6 +168,10 @@ const backend *model_pick_backend(const sc_load_opts *o, const char *file_dtype,
 void model_count_weights(model *m, const be_linear *const *layers, int n, uint64_t other_bytes);
 
 void model_release_plain(model *m, const float *w, size_t bytes);
+/* out = the n linear layers stacked (rows of parts[0], then parts[1]...; same input width), owned by
+ * the model; the parts' plain weights are released and the parts zeroed (DiT and PixArt fuse
+ * q, k, v into one product). out may not be one of the parts. */
+sc_status model_fuse_linears(model *m, be_linear *const *parts, int n, be_linear *out);
 void model_release(model *m);                     /* owned buffers and files */
 void model_cond_free(model_cond *c);
 /* Total floats of a latent of this shape (0 when rank is 0 or on overflow). */

@@ -20,29 +20,8 @@ static sc_status prepare_one(dit_model *m, int64_t m_hint, be_linear *L)
 /* q, k, v [D, D] -> qkv [3D, D] (rows [iD, iD + D) from part i), biases likewise. */
 static sc_status fuse_qkv(dit_model *m, dit_block *b)
 {
-    const int D = b->q.out;
-    const size_t DD = (size_t)D * b->q.in;
-    float *w = mem_alloc_array(3 * DD, sizeof(float), "qkv weights");
-    float *bias = mem_alloc_array(3 * (size_t)D, sizeof(float), "qkv bias");
-    if (!w || !bias) {
-        mem_free(w);
-        mem_free(bias);
-        return SC_ERR_NOMEM;
-    }
-    const be_linear *parts[3] = {&b->q, &b->k, &b->v};
-    for (int i = 0; i < 3; i++) {
-        memcpy(w + i * DD, parts[i]->w, DD * sizeof(float));
-        memcpy(bias + (size_t)i * D, parts[i]->b, (size_t)D * sizeof(float));
-    }
-    sc_status s = model_own(&m->base, w);
-    if (!s) s = model_own(&m->base, bias);
-    if (s) return s;
-    for (int i = 0; i < 3; i++) model_release_plain(&m->base, parts[i]->w, DD * sizeof(float));
-    b->qkv = (be_linear){.w = w, .b = bias, .out = 3 * D, .in = b->q.in};
-    memset(&b->q, 0, sizeof b->q);
-    memset(&b->k, 0, sizeof b->k);
-    memset(&b->v, 0, sizeof b->v);
-    return SC_OK;
+    be_linear *const parts[3] = {&b->q, &b->k, &b->v};
+    return model_fuse_linears(&m->base, parts, 3, &b->qkv);
 }
 
 /* The conditioning projections the int8 backend keeps in bf16 (docs/PRECISION.md): the patch

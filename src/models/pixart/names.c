@@ -1,0 +1,143 @@
+/* The tensor names of diffusers' PixArtTransformer2DModel, as data: each entry a name (with %d for
+ * the block), what it is, where it lands and the shape the configuration requires
+ * (docs/FAMILIES.md, "PixArt"). pixart_fetch_weights walks the table; the original PixArt naming
+ * would be a second table. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "models/pixart/pixart.h"
+
+/* The sizes a shape is made of, resolved against the configuration. */
+typedef enum {
+    DIM_D, DIM_4D, DIM_6D,
+    DIM_THIRD,    /* D / 3: one micro-condition embedding */
+    DIM_FREQ,     /* the sinusoid features: 256 */
+    DIM_PATCH_IN, /* C * p * p: the patch-embedding conv's input, flattened */
+    DIM_OUT_TOK,  /* p * p * out_channels: the final linear's output */
+    DIM_CAPTION,  /* caption_channels */
+    DIM_2, DIM_6  /* rows of the scale-shift tables */
+} pixart_dim;
+
+typedef enum {
+    KIND_LINEAR,     /* name.weight [out, in] + name.bias [out] */
+    KIND_PATCH_CONV, /* name.weight [D, C, p, p] + name.bias [D], used as a linear [D, C p p] */
+    KIND_TABLE       /* name [out, in] */
+} pixart_kind;
+
+typedef struct {
+    const char *name;
+    pixart_kind kind;
+    int per_block;   /* the name has %d: one tensor per block */
+    int micro;       /* only with micro-conditions */
+    size_t at;       /* offset in pixart_weights, or in pixart_block when per_block */
+    pixart_dim out, in;
+} pixart_name;
+
+#define W(f) offsetof(pixart_weights, f)
+#define B(f) offsetof(pixart_block, f)
+
+static const pixart_name k_diffusers[] = {
+    {"pos_embed.proj", KIND_PATCH_CONV, 0, 0, W(x_embed), DIM_D, DIM_PATCH_IN},
+    {"adaln_single.emb.timestep_embedder.linear_1", KIND_LINEAR, 0, 0, W(t1), DIM_D, DIM_FREQ},
+    {"adaln_single.emb.timestep_embedder.linear_2", KIND_LINEAR, 0, 0, W(t2), DIM_D, DIM_D},
+    {"adaln_single.emb.resolution_embedder.linear_1", KIND_LINEAR, 0, 1, W(r1), DIM_THIRD, DIM_FREQ},
+    {"adaln_single.emb.resolution_embedder.linear_2", KIND_LINEAR, 0, 1, W(r2), DIM_THIRD, DIM_THIRD},
+    {"adaln_single.emb.aspect_ratio_embedder.linear_1", KIND_LINEAR, 0, 1, W(a1), DIM_THIRD, DIM_FREQ},
+    {"adaln_single.emb.aspect_ratio_embedder.linear_2", KIND_LINEAR, 0, 1, W(a2), DIM_THIRD, DIM_THIRD},
+    {"adaln_single.linear", KIND_LINEAR, 0, 0, W(ada), DIM_6D, DIM_D},
+    {"caption_projection.linear_1", KIND_LINEAR, 0, 0, W(cap1), DIM_D, DIM_CAPTION},
+    {"caption_projection.linear_2", KIND_LINEAR, 0, 0, W(cap2), DIM_D, DIM_D},
+    {"transformer_blocks.%d.scale_shift_table", KIND_TABLE, 1, 0, B(sst), DIM_6, DIM_D},
+    {"transformer_blocks.%d.attn1.to_q", KIND_LINEAR, 1, 0, B(q), DIM_D, DIM_D},
+    {"transformer_blocks.%d.attn1.to_k", KIND_LINEAR, 1, 0, B(k), DIM_D, DIM_D},
+    {"transformer_blocks.%d.attn1.to_v", KIND_LINEAR, 1, 0, B(v), DIM_D, DIM_D},
+    {"transformer_blocks.%d.attn1.to_out.0", KIND_LINEAR, 1, 0, B(proj), DIM_D, DIM_D},
+    {"transformer_blocks.%d.attn2.to_q", KIND_LINEAR, 1, 0, B(xq), DIM_D, DIM_D},
+    {"transformer_blocks.%d.attn2.to_k", KIND_LINEAR, 1, 0, B(xk), DIM_D, DIM_D},
+    {"transformer_blocks.%d.attn2.to_v", KIND_LINEAR, 1, 0, B(xv), DIM_D, DIM_D},
+    {"transformer_blocks.%d.attn2.to_out.0", KIND_LINEAR, 1, 0, B(xproj), DIM_D, DIM_D},
+    {"transformer_blocks.%d.ff.net.0.proj", KIND_LINEAR, 1, 0, B(fc1), DIM_4D, DIM_D},
+    {"transformer_blocks.%d.ff.net.2", KIND_LINEAR, 1, 0, B(fc2), DIM_D, DIM_4D},
+    {"scale_shift_table", KIND_TABLE, 0, 0, W(final_sst), DIM_2, DIM_D},
+    {"proj_out", KIND_LINEAR, 0, 0, W(final_lin), DIM_OUT_TOK, DIM_D},
+};
+
+#define COUNT(t) (sizeof t / sizeof *t)
+
+static uint64_t dim(const pixart_config *c, pixart_dim d)
+{
+    const uint64_t D = (uint64_t)c->hidden, p2 = (uint64_t)c->patch * c->patch;
+    switch (d) {
+    case DIM_D: return D;
+    case DIM_4D: return 4 * D;
+    case DIM_6D: return 6 * D;
+    case DIM_THIRD: return D / 3;
+    case DIM_FREQ: return 256;
+    case DIM_PATCH_IN: return (uint64_t)c->in_channels * p2;
+    case DIM_OUT_TOK: return p2 * (uint64_t)c->out_channels;
+    case DIM_CAPTION: return (uint64_t)c->caption_channels;
+    case DIM_2: return 2;
+    case DIM_6: return 6;
+    }
+    return 0;
+}
+
+/* Fetches a tensor of this shape into *dst, keeping a converted copy with the model. */
+static sc_status get(pixart_model *m, weights *w, const char *name, int rank, const uint64_t *dims, const float **dst)
+{
+    const float *data;
+    float *owned;
+    sc_status s = weights_get(w, name, rank, dims, 0, &data, &owned);
+    if (!s && owned) s = model_own(&m->base, owned);
+    if (!s) *dst = data;
+    return s;
+}
+
+static sc_status fetch(pixart_model *m, weights *w, const pixart_name *e, int l)
+{
+    const pixart_config *c = &m->cfg;
+    char *dst = e->per_block ? (char *)&m->w.blocks[l] : (char *)&m->w;
+    const uint64_t out = dim(c, e->out), in = dim(c, e->in);
+    char base[256], name[300];
+    if (e->per_block) snprintf(base, sizeof base, e->name, l);
+    else snprintf(base, sizeof base, "%s", e->name);
+    if (e->kind == KIND_TABLE) {
+        const uint64_t d[2] = {out, in};
+        return get(m, w, base, 2, d, (const float **)(dst + e->at));
+    }
+    be_linear *L = (be_linear *)(dst + e->at);
+    const uint64_t lin[2] = {out, in}, bd[1] = {out};
+    const uint64_t conv[4] = {out, (uint64_t)c->in_channels, (uint64_t)c->patch, (uint64_t)c->patch};
+    L->out = (int)out;
+    L->in = (int)in;
+    snprintf(name, sizeof name, "%s.weight", base);
+    sc_status s = e->kind == KIND_PATCH_CONV ? get(m, w, name, 4, conv, &L->w) : get(m, w, name, 2, lin, &L->w);
+    if (s) return s;
+    snprintf(name, sizeof name, "%s.bias", base);
+    return get(m, w, name, 1, bd, &L->b);
+}
+
+sc_status pixart_fetch_weights(pixart_model *m, weights *w)
+{
+    m->w.blocks = mem_alloc_array((size_t)m->cfg.depth, sizeof *m->w.blocks, "blocks");
+    if (!m->w.blocks) return SC_ERR_NOMEM;
+    sc_status s = model_own(&m->base, m->w.blocks);
+    /* In file order: model-wide entries where they stand, each run of per-block entries once per
+     * block. */
+    for (size_t i = 0; i < COUNT(k_diffusers) && !s;) {
+        const pixart_name *e = &k_diffusers[i];
+        if (!e->per_block) {
+            if (!e->micro || m->cfg.micro) s = fetch(m, w, e, 0);
+            i++;
+            continue;
+        }
+        size_t end = i;
+        while (end < COUNT(k_diffusers) && k_diffusers[end].per_block) end++;
+        for (int l = 0; l < m->cfg.depth && !s; l++)
+            for (size_t j = i; j < end && !s; j++) s = fetch(m, w, &k_diffusers[j], l);
+        i = end;
+    }
+    return s;
+}
