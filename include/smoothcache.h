@@ -181,6 +181,11 @@ typedef struct {
                               * the null class); 0 otherwise */
     int takes_text;          /* 1 when the family is conditioned on text embeddings */
     int text_dim;            /* their width (PixArt: caption_channels, the T5 width); 0 otherwise */
+    int text_len;            /* the tokens its pipeline pads prompts to (PixArt-alpha 120, Sigma 300) */
+    int default_steps;       /* what its pipeline does unless told otherwise: steps (DiT 50, PixArt 20), */
+    float default_cfg;       /* guidance scale (DiT 4, PixArt 4.5) */
+    int default_sampler;     /* and sampler (an sc_sampler): the one its scheduler configuration names,
+                              * else the family's (DiT ddim, PixArt dpmpp2m) */
     int learned_sigma;
     int tokens;
     uint64_t params;         /* parameters used by the forward (shared embedders counted once) */
@@ -488,6 +493,14 @@ void sc_text_encoder_get_info(const sc_text_encoder *e, sc_text_encoder_info *in
  * pipelines mask or zero them. threads 0: all cores. */
 sc_status sc_text_encode(sc_text_encoder *e, int n, int L, const int32_t *ids, const int32_t *mask, float *out,
                          int threads);
+
+/* The text conditioning a text-to-image model's pipeline makes of prompts (PixArt: lower-cased
+ * and stripped, tokenized and padded to max_length tokens, encoded with the mask; docs/FAMILIES.md):
+ * embeds [n, L, width] and mask [n, L] (1 token, 0 padding), L = max_length, or the pipeline's
+ * (sc_model_info.text_len) when 0. Fill sc_cond.text / text_mask with them, and neg_text /
+ * neg_text_mask with the negative prompt's ("" as the pipelines do) for guidance. */
+sc_status sc_encode_prompts(const sc_model *m, const sc_tokenizer *t, sc_text_encoder *e, int n,
+                            const char *const *prompts, int max_length, float *embeds, int32_t *mask, int threads);
 
 #ifdef __cplusplus
 }

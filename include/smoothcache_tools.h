@@ -45,6 +45,8 @@ typedef struct {
 /* Reads a little-endian C-order .npy of dtype <f4 (or <f8, <i8, <i4, |u1: converted to float). */
 sc_status sc_npy_read(const char *path, sc_array *out);
 void sc_array_free(sc_array *a);
+/* The array `name` of a .npz (numpy.savez, uncompressed), as sc_npy_read reads a .npy. */
+sc_status sc_npz_read(const char *path, const char *name, sc_array *out);
 /* Writes a float32 .npy. */
 sc_status sc_npy_write(const char *path, const float *data, int rank, const uint64_t *shape, int force);
 

@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "io/json.h"
 #include "io/npy.h"
+#include "smoothcache_tools.h"
 
 /* A .npy fixture of small integers as int (npy_read gives floats: exact here). */
 static int *read_ints(const char *path, npy_array *a)
@@ -89,3 +90,217 @@ static void check_variant(const char *variant, double tol)
 TEST(pixart_alpha_forward_matches_diffusers) { check_variant("alpha", 1e-4); }
 TEST(pixart_alpha_micro_conditions_forward_matches_diffusers) { check_variant("alpha_mc", 1e-4); }
 TEST(pixart_sigma_forward_matches_diffusers) { check_variant("sigma", 1e-4); }
+
+/* ---------------------------------------------------------------- the pipeline */
+
+static float *load_npy(const char *pipe, const char *name, npy_array *a)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/ref/%s", pipe, name);
+    CHECK_OK(npy_read(test_fixture_sub("pixart", rel), a));
+    return a->data;
+}
+
+/* generate from the reference's prompts and initial latents, as diffusers' pipeline ran them
+ * (tools/reference_pixart_pipeline.py): final latents within tol, pictures within 1/255 on 99.9%
+ * of the values (the reference's float pictures rounded as diffusers rounds them). */
+static void check_pipeline(const char *pipe, const char *extra, double tol)
+{
+    char args[8192], rel[256], lat[1024], pics[1024];
+    snprintf(lat, sizeof lat, "%s", test_path("z.npy"));
+    snprintf(pics, sizeof pics, "%s", test_path("p.npz"));
+    snprintf(rel, sizeof rel, "%s/ref/prompts.txt", pipe);
+    char prompts[2048];
+    snprintf(prompts, sizeof prompts, "%s", test_fixture_sub("pixart", rel));
+    snprintf(rel, sizeof rel, "%s/ref/latents_in.npy", pipe);
+    snprintf(args, sizeof args, "generate --model %s --prompts %s --latents-in %s --steps 4 --latents-out %s --out %s "
+             "--threads 1 --force %s", test_fixture_sub("pixart", pipe), prompts, test_fixture_sub("pixart", rel), lat,
+             pics, extra);
+    char *log = NULL;
+    const int st = test_cli(args, &log);
+    CHECK_MSG(st == 0, "exit %d:\n%s", st, log);
+    free(log);
+    npy_array got, ref, img_ref;
+    CHECK_OK(npy_read(lat, &got));
+    load_npy(pipe, "latents_out.npy", &ref);
+    CHECK(got.numel == ref.numel);
+    const double err = test_rel_err(got.data, ref.data, ref.numel);
+    fprintf(stderr, "  %s prompt to latents: relative error %.3g\n", pipe, err);
+    CHECK_MSG(err <= tol, "%s: final latents off by %.3g (tolerance %.1g)", pipe, err, tol);
+    sc_array img;
+    CHECK_OK(sc_npz_read(pics, "arr_0", &img));
+    load_npy(pipe, "images.npy", &img_ref);
+    CHECK(img.numel == img_ref.numel && img.rank == 4 && img.shape[1] == 32 && img.shape[3] == 3);
+    uint64_t off = 0;
+    for (uint64_t i = 0; i < img.numel; i++)
+        if (fabs((double)img.data[i] - 255.0 * img_ref.data[i]) > 1.0) off++;
+    CHECK_MSG(off * 1000 <= img.numel, "%s: %llu of %llu picture values differ by more than 1/255", pipe,
+              (unsigned long long)off, (unsigned long long)img.numel);
+    sc_array_free(&img);
+    npy_free(&got);
+    npy_free(&ref);
+    npy_free(&img_ref);
+}
+
+/* PixArtAlphaPipeline with DPMSolverMultistepScheduler: the folder's scheduler is the default. */
+TEST(pixart_alpha_pipeline_prompt_to_image_matches_diffusers) { check_pipeline("pipe_alpha", "", 1e-4); }
+/* PixArtSigmaPipeline with DDIMScheduler (clip_sample on, as its default), 300-token prompts. */
+TEST(pixart_sigma_pipeline_prompt_to_image_matches_diffusers) { check_pipeline("pipe_sigma", "", 1e-3); }
+
+/* sc_encode_prompts equals the pipeline's encode_prompt (prompts lower-cased and stripped, padded
+ * to the pipeline's length, masked), and the empty prompt its negative embedding. */
+TEST(pixart_encode_prompts_equals_pipeline_encode_prompt)
+{
+    const char *pipes[] = {"pipe_alpha", "pipe_sigma"};
+    for (int p = 0; p < 2; p++) {
+        sc_model *m;
+        sc_tokenizer *t;
+        sc_text_encoder *e;
+        const char *dir = test_fixture_sub("pixart", pipes[p]);
+        CHECK_OK(sc_model_load(dir, NULL, &m));
+        CHECK_OK(sc_tokenizer_load(dir, SC_TOKENIZER_TRANSFORMERS, &t));
+        CHECK_OK(sc_text_encoder_load(dir, &e));
+        sc_model_info info;
+        sc_model_get_info(m, &info);
+        CHECK(info.text_len == (p ? 300 : 120) && info.text_dim == 32 && info.default_steps == 20);
+        CHECK(info.default_sampler == (p ? SC_SAMPLER_DDIM : SC_SAMPLER_DPMPP2M));
+        npy_array pe, pm, ne, nm;
+        load_npy(pipes[p], "prompt_embeds.npy", &pe);
+        load_npy(pipes[p], "attention_mask.npy", &pm);
+        load_npy(pipes[p], "negative_embeds.npy", &ne);
+        load_npy(pipes[p], "negative_mask.npy", &nm);
+        const char *prompts[3] = {"A Red cube on a white background ", "a small blue ball", ""};
+        const int L = info.text_len;
+        CHECK(pe.shape[1] == (uint64_t)L);
+        float *emb = malloc(3 * (size_t)L * 32 * sizeof *emb);
+        int32_t *mask = malloc(3 * (size_t)L * sizeof *mask);
+        CHECK_OK(sc_encode_prompts(m, t, e, 3, prompts, 0, emb, mask, 1));
+        for (size_t i = 0; i < 2 * (size_t)L; i++) CHECK(mask[i] == (int32_t)pm.data[i]);
+        for (size_t i = 0; i < (size_t)L; i++) CHECK(mask[2 * (size_t)L + i] == (int32_t)nm.data[i]);
+        double err = test_rel_err(emb, pe.data, pe.numel);
+        CHECK_MSG(err <= 1e-5, "%s prompts: relative error %.3g", pipes[p], err);
+        err = test_rel_err(emb + 2 * (size_t)L * 32, ne.data, (size_t)L * 32);
+        CHECK_MSG(err <= 1e-5, "%s empty prompt: relative error %.3g", pipes[p], err);
+        /* The wrong encoder width is named. */
+        sc_text_encoder *e2;
+        CHECK_OK(sc_text_encoder_load(test_fixture_sub("t5", "v1_0"), &e2));
+        sc_text_encoder_info ei;
+        sc_text_encoder_get_info(e2, &ei);
+        if (ei.width != 32) CHECK_ERR(sc_encode_prompts(m, t, e2, 1, prompts, 0, emb, mask, 1), SC_ERR_ARG, "wide");
+        sc_text_encoder_free(e2);
+        free(emb);
+        free(mask);
+        npy_free(&pe);
+        npy_free(&pm);
+        npy_free(&ne);
+        npy_free(&nm);
+        sc_text_encoder_free(e);
+        sc_tokenizer_free(t);
+        sc_model_free(m);
+    }
+}
+
+/* Prompts encoded once by `encode` and given as --prompt-embeds give the same latents as the
+ * prompts themselves; the negative prompt then comes from the pipeline's encoder. */
+TEST(pixart_prompt_embeds_from_encode_equal_prompts)
+{
+    const char *pipe = test_fixture_sub("pixart", "pipe_alpha");
+    char args[8192], npz[1024], a[1024], b[1024], prompts[1024], lat_in[1024];
+    snprintf(npz, sizeof npz, "%s", test_path("e.npz"));
+    snprintf(a, sizeof a, "%s", test_path("a.npy"));
+    snprintf(b, sizeof b, "%s", test_path("b.npy"));
+    snprintf(prompts, sizeof prompts, "%s", test_fixture_sub("pixart", "pipe_alpha/ref/prompts.txt"));
+    snprintf(lat_in, sizeof lat_in, "%s", test_fixture_sub("pixart", "pipe_alpha/ref/latents_in.npy"));
+    /* encode tokenizes as written: lower-case the prompts as the pipeline would. */
+    snprintf(args, sizeof args, "encode --model %s --prompt 'a red cube on a white background' --prompt 'a small blue "
+             "ball' --max-length 120 --out %s --quiet", pipe, npz);
+    CHECK(test_cli(args, NULL) == 0);
+    snprintf(args, sizeof args, "generate --model %s --prompt-embeds %s --latents-in %s --steps 3 --latents-out %s "
+             "--quiet --threads 1", pipe, npz, lat_in, a);
+    char *log = NULL;
+    int st = test_cli(args, &log);
+    CHECK_MSG(st == 0, "exit %d:\n%s", st, log);
+    free(log);
+    snprintf(args, sizeof args, "generate --model %s --prompts %s --latents-in %s --steps 3 --latents-out %s --quiet "
+             "--threads 1", pipe, prompts, lat_in, b);
+    CHECK(test_cli(args, NULL) == 0);
+    npy_array x, y;
+    CHECK_OK(npy_read(a, &x));
+    CHECK_OK(npy_read(b, &y));
+    CHECK(x.numel == y.numel && !memcmp(x.data, y.data, x.numel * sizeof(float)));
+    npy_free(&x);
+    npy_free(&y);
+}
+
+/* What a text-to-image model refuses, with the flag or field named. */
+TEST(pixart_refuses_bad_conditioning)
+{
+    const char *pipe = test_fixture_sub("pixart", "pipe_alpha");
+    char args[4096];
+    char *log = NULL;
+    snprintf(args, sizeof args, "generate --model %s --class 3 --latents-out %s", pipe, test_path("x.npy"));
+    CHECK(test_cli(args, &log) == 2 && strstr(log, "--class: this model draws from prompts"));
+    free(log);
+    snprintf(args, sizeof args, "generate --model %s --latents-out %s", pipe, test_path("x.npy"));
+    CHECK(test_cli(args, &log) == 2 && strstr(log, "give --prompt TEXT"));
+    free(log);
+    snprintf(args, sizeof args, "generate --model %s --prompt cat --latents-out %s", test_fixture("dit_a"),
+             test_path("x.npy"));
+    CHECK(test_cli(args, &log) == 2 && strstr(log, "class-conditional"));
+    free(log);
+    snprintf(args, sizeof args, "generate --model %s --prompt cat --prompt-embeds %s --latents-out %s", pipe,
+             test_path("e.npz"), test_path("x.npy"));
+    CHECK(test_cli(args, &log) == 2 && strstr(log, "not both"));
+    free(log);
+    /* A transformer folder alone has no text encoder to encode with. */
+    snprintf(args, sizeof args, "generate --model %s --prompt cat --latents-out %s",
+             test_fixture_sub("pixart", "alpha"), test_path("x.npy"));
+    CHECK(test_cli(args, &log) == 2 && strstr(log, "no text_encoder/") && strstr(log, "--text-encoder PATH"));
+    free(log);
+    /* The library: text of the wrong width, no negative side with guidance, a bad mask, scalars. */
+    sc_model *m;
+    CHECK_OK(sc_model_load(test_fixture_sub("pixart", "alpha"), NULL, &m));
+    float text[2 * 7 * 32] = {0}, x[2 * 4 * 8 * 8] = {0}, out[2 * 8 * 8 * 8], t[2] = {500, 500};
+    int mask[14] = {1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+    sc_cond c = {.n = 2, .text = text, .text_mask = mask, .text_len = 7, .text_dim = 24};
+    CHECK_ERR(sc_model_forward(m, &c, x, t, out, 1), SC_ERR_ARG, "caption_channels");
+    c.text_dim = 32;
+    CHECK_OK(sc_model_forward(m, &c, x, t, out, 1));
+    mask[3] = 2;
+    CHECK_ERR(sc_model_forward(m, &c, x, t, out, 1), SC_ERR_ARG, "sc_cond.text_mask[0][3] is 2");
+    mask[3] = 0;
+    const float hw[2] = {64, 64};
+    c.scalars[0] = (sc_scalar){"height", hw};
+    c.n_scalars = 1;
+    CHECK_ERR(sc_model_forward(m, &c, x, t, out, 1), SC_ERR_ARG, "no micro-conditions");
+    c.n_scalars = 0;
+    const int classes[2] = {0, 1};
+    c.classes = classes;
+    CHECK_ERR(sc_model_forward(m, &c, x, t, out, 1), SC_ERR_ARG, "not class ids");
+    c.classes = NULL;
+    const sc_shape odd = {3, {4, 8, 7}};
+    CHECK_ERR(sc_model_forward_shape(m, &c, &odd, x, t, out, 1), SC_ERR_ARG, "shape");
+    sc_gen_params p = sc_gen_params_default();
+    p.cond = &c;
+    p.steps = 2;
+    float lat[2 * 4 * 8 * 8];
+    CHECK_ERR(sc_generate(m, &p, lat), SC_ERR_ARG, "sc_cond.neg_text");
+    c.neg_text = text;
+    c.neg_text_mask = mask;
+    CHECK_OK(sc_generate(m, &p, lat));
+    sc_model_free(m);
+    /* alpha-1024's micro-conditions: both sizes or neither, in range. */
+    CHECK_OK(sc_model_load(test_fixture_sub("pixart", "alpha_mc"), NULL, &m));
+    float x16[2 * 4 * 16 * 16] = {0}, out16[2 * 8 * 16 * 16];
+    sc_cond d = {.n = 2, .text = text, .text_mask = mask, .text_len = 7, .text_dim = 32};
+    d.scalars[0] = (sc_scalar){"height", hw};
+    d.n_scalars = 1;
+    CHECK_ERR(sc_model_forward(m, &d, x16, t, out16, 1), SC_ERR_ARG, "both");
+    const float zero[2] = {0, 64};
+    d.scalars[1] = (sc_scalar){"width", zero};
+    d.n_scalars = 2;
+    CHECK_ERR(sc_model_forward(m, &d, x16, t, out16, 1), SC_ERR_ARG, "\"width\" of sample 0 is 0");
+    d.scalars[1] = (sc_scalar){"fps", hw};
+    CHECK_ERR(sc_model_forward(m, &d, x16, t, out16, 1), SC_ERR_ARG, "\"fps\" is not a PixArt condition");
+    sc_model_free(m);
+}

@@ -61,7 +61,8 @@ class sc_model_info(Structure):
                 ("latent", sc_shape),
                 ("in_channels", c_int), ("out_channels", c_int),
                 ("num_classes", c_int),
-                ("takes_text", c_int), ("text_dim", c_int),
+                ("takes_text", c_int), ("text_dim", c_int), ("text_len", c_int),
+                ("default_steps", c_int), ("default_cfg", c_float), ("default_sampler", c_int),
                 ("learned_sigma", c_int),
                 ("tokens", c_int),
                 ("params", c_uint64),
@@ -253,6 +254,7 @@ PROTOTYPES = {
     "sc_dtype_parse": (c_int, [c_char_p, POINTER(c_int)]),
     "sc_text_encoder_load_opts": (c_int, [c_char_p, POINTER(sc_load_opts), POINTER(_p)]),
     "sc_text_encode": (c_int, [_p, c_int, c_int, _i32p, _i32p, _fp, c_int]),
+    "sc_encode_prompts": (c_int, [_p, _p, _p, c_int, POINTER(c_char_p), c_int, _fp, _i32p, c_int]),
     # tools (smoothcache_tools.h)
     "sc_output_check": (c_int, [c_char_p, c_int]),
     "sc_images_write": (c_int, [c_char_p, _u8p, c_int, c_int, c_char_p, c_int]),

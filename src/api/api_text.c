@@ -130,3 +130,47 @@ sc_status sc_text_encode(sc_text_encoder *e, int n, int L, const int32_t *ids, c
     if (!e || !ids || !out) return err_fail(SC_ERR_ARG, "sc_text_encode: a missing argument");
     return e->e->family->encode(e->e, n, L, ids, mask, out, threads_resolve(threads));
 }
+
+sc_status sc_encode_prompts(const sc_model *m, const sc_tokenizer *t, sc_text_encoder *e, int n,
+                            const char *const *prompts, int max_length, float *embeds, int32_t *mask, int threads)
+{
+    const model_family *f = m->net->family;
+    sc_model_info mi;
+    sc_model_get_info(m, &mi);
+    if (!f->prompt_prepare) return err_fail(SC_ERR_ARG, "this model (%s) takes no text", f->name);
+    if (n < 1 || n > 1 << 20) return err_fail(SC_ERR_ARG, "number of prompts must be in 1..%d (got %d)", 1 << 20, n);
+    const int L = max_length ? max_length : mi.text_len;
+    if (L < 1 || L > 4096) return err_fail(SC_ERR_ARG, "max_length must be in 1..4096 (got %d)", L);
+    sc_text_encoder_info ei;
+    sc_text_encoder_get_info(e, &ei);
+    if (ei.width != mi.text_dim)
+        return err_fail(SC_ERR_ARG, "the text encoder %s gives embeddings %d wide; the model takes %d (its "
+                                    "caption_channels)", ei.path, ei.width, mi.text_dim);
+    sc_tokenizer_info ti;
+    sc_tokenizer_get_info(t, &ti);
+    if (ti.vocab_size > ei.vocab_size)
+        return err_fail(SC_ERR_ARG, "the tokenizer %s makes ids up to %d but the text encoder %s embeds %d", ti.path,
+                        ti.vocab_size - 1, ei.path, ei.vocab_size);
+    int32_t *ids = malloc((size_t)n * L * sizeof *ids);
+    if (!ids) return err_fail(SC_ERR_NOMEM, "out of memory for %d prompts of %d tokens", n, L);
+    sc_status s = SC_OK;
+    for (int i = 0; i < n && !s; i++) {
+        if (!prompts[i]) {
+            s = err_fail(SC_ERR_ARG, "prompt %d is NULL", i);
+            break;
+        }
+        const size_t len = strlen(prompts[i]);
+        char *prep = malloc(len + 1);
+        if (!prep) {
+            s = err_fail(SC_ERR_NOMEM, "out of memory");
+            break;
+        }
+        const size_t k = f->prompt_prepare(prompts[i], len, prep);
+        int used;
+        s = sc_tokenize(t, prep, k, L, ids + (size_t)i * L, mask + (size_t)i * L, L, &used);
+        free(prep);
+    }
+    if (!s) s = sc_text_encode(e, n, L, ids, mask, embeds, threads);
+    free(ids);
+    return s;
+}

@@ -9,6 +9,7 @@
 #include "io/image.h"
 #include "io/npy.h"
 #include "io/npz.h"
+#include "io/zip.h"
 #include "text/utf8.h"
 #include "io/png.h"
 #include "io/sniff.h"
@@ -83,6 +84,32 @@ sc_status sc_images_write(const char *path, const uint8_t *rgb, int n, int side,
     if (s) return s;
     s = png_write_rgb8(path, w, h, grid, &text, 1, force);
     mem_free(grid);
+    return s;
+}
+
+sc_status sc_npz_read(const char *path, const char *name, sc_array *out)
+{
+    memset(out, 0, sizeof *out);
+    file_mapping map;
+    sc_status s = file_map(path, &map);
+    if (s) return s;
+    zip_archive *z = NULL;
+    char entry[256], what[4400];
+    snprintf(entry, sizeof entry, "%s.npy", name);
+    snprintf(what, sizeof what, "%s (array %s)", path, name);
+    s = zip_parse(map.data, map.size, path, &z);
+    const zip_entry *e = s ? NULL : zip_find(z, entry);
+    if (!s && !e) s = err_fail(SC_ERR_FORMAT, "%s: no array \"%s\" in this .npz", path, name);
+    npy_array a;
+    if (!s) s = npy_parse(map.data + e->offset, e->size, what, &a);
+    if (!s) {
+        out->rank = a.rank;
+        memcpy(out->shape, a.shape, sizeof out->shape);
+        out->numel = a.numel;
+        out->data = a.data;
+    }
+    zip_free(z);
+    file_unmap(&map);
     return s;
 }
 

@@ -126,6 +126,7 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     if ((r = cli_load_model(&a, &m, 1)) || (r = cli_load_vae(&a, m, 0, &vae))) goto done;
+    cli_sampling_defaults(&a, m, &p);
     const size_t bytes = sc_latent_bytes(m, n);
     const int side = sc_image_side(m, vae), accuracy = cli_get(&a, "--accuracy") != NULL;
     if (accuracy && (vae || side != SC_DEMO_SIDE)) {

@@ -150,6 +150,7 @@ int cmd_calibrate(int argc, char **argv)
         goto done;
     }
     if ((r = cli_load_model(&a, &m, 1))) goto done;
+    cli_sampling_defaults(&a, m, &p);
     sc_model_info info;
     sc_model_get_info(m, &info);
     /* Deterministic classes: spread evenly over the model's range unless given. */

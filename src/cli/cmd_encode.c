@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/prompts.h"
 #include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
@@ -31,97 +32,6 @@ static const char k_epilog[] =
     "examples:\n"
     "  smoothcache encode --model PixArt-XL-2-512x512/ --prompt \"a red fox in snow\" --max-length 120 --out fox.npz\n"
     "  smoothcache encode --model t5-base/ --prompts prompts.txt --out embeds.npz\n";
-
-#define MAX_PROMPTS 1000000
-#define MAX_PROMPTS_FILE (64u << 20)
-
-typedef struct {
-    char **text;
-    size_t *len;
-    int n, cap;
-} prompt_list;
-
-static int add_prompt(prompt_list *l, const char *s, size_t len)
-{
-    if (l->n == MAX_PROMPTS) return 0;
-    if (l->n == l->cap) {
-        const int cap = l->cap ? 2 * l->cap : 64;
-        char **t = realloc(l->text, (size_t)cap * sizeof *t);
-        size_t *n = t ? realloc(l->len, (size_t)cap * sizeof *n) : NULL;
-        if (!t || !n) {
-            if (t) l->text = t;
-            return 0;
-        }
-        l->text = t;
-        l->len = n;
-        l->cap = cap;
-    }
-    char *c = malloc(len + 1);
-    if (!c) return 0;
-    memcpy(c, s, len);
-    c[len] = '\0';
-    l->text[l->n] = c;
-    l->len[l->n++] = len;
-    return 1;
-}
-
-/* One prompt per line; '\r' before '\n' dropped; no line after a final newline. Invalid UTF-8
- * or a NUL byte is named by its line. Returns an exit status. */
-static int read_prompts(const cli_args *a, const char *path, prompt_list *l)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "smoothcache %s: %s: cannot open: ", a->command, path);
-        perror(NULL);
-        return CLI_EXIT_FAIL;
-    }
-    char *buf = malloc(MAX_PROMPTS_FILE + 1);
-    const size_t n = buf ? fread(buf, 1, MAX_PROMPTS_FILE + 1, f) : 0;
-    const int err = ferror(f);
-    fclose(f);
-    if (!buf || err) {
-        free(buf);
-        fprintf(stderr, "smoothcache %s: %s: cannot read\n", a->command, path);
-        return CLI_EXIT_FAIL;
-    }
-    if (n > MAX_PROMPTS_FILE) {
-        free(buf);
-        fprintf(stderr, "smoothcache %s: %s: larger than %u MB\n", a->command, path, MAX_PROMPTS_FILE >> 20);
-        return CLI_EXIT_FAIL;
-    }
-    int r = 0;
-    size_t start = 0, line = 1;
-    while (start < n && !r) {
-        size_t end = start;
-        while (end < n && buf[end] != '\n') end++;
-        size_t len = end - start;
-        if (len && buf[start + len - 1] == '\r') len--;
-        const size_t bad = sc_utf8_check(buf + start, len);
-        if (memchr(buf + start, '\0', len)) {
-            fprintf(stderr, "smoothcache %s: %s: line %zu holds a NUL byte\n", a->command, path, line);
-            r = CLI_EXIT_FAIL;
-        } else if (bad != len) {
-            fprintf(stderr, "smoothcache %s: %s: line %zu is not valid UTF-8 (byte %zu of the line)\n", a->command,
-                    path, line, bad + 1);
-            r = CLI_EXIT_FAIL;
-        } else if (!add_prompt(l, buf + start, len)) {
-            fprintf(stderr, "smoothcache %s: %s: more than %d prompts, or out of memory\n", a->command, path,
-                    MAX_PROMPTS);
-            r = CLI_EXIT_FAIL;
-        }
-        start = end + 1;
-        line++;
-    }
-    free(buf);
-    return r;
-}
-
-static void free_prompts(prompt_list *l)
-{
-    for (int i = 0; i < l->n; i++) free(l->text[i]);
-    free(l->text);
-    free(l->len);
-}
 
 static const prompt_list *g_sort; /* qsort's comparator has no context argument */
 
@@ -196,25 +106,25 @@ int cmd_encode(int argc, char **argv)
     for (int i = 0; i < n_cli; i++) {
         const size_t len = strlen(cli_prompts[i]);
         if (sc_utf8_check(cli_prompts[i], len) != len) {
-            free_prompts(&pl);
+            prompts_free(&pl);
             return cli_usage_error(&a, "--prompt %d is not valid UTF-8", i + 1);
         }
-        if (!add_prompt(&pl, cli_prompts[i], len)) {
-            free_prompts(&pl);
+        if (!prompts_add(&pl, cli_prompts[i], len)) {
+            prompts_free(&pl);
             return CLI_EXIT_FAIL;
         }
     }
-    if (file && (r = read_prompts(&a, file, &pl))) {
-        free_prompts(&pl);
+    if (file && (r = prompts_read(&a, file, &pl))) {
+        prompts_free(&pl);
         return r;
     }
     if (!pl.n) {
-        free_prompts(&pl);
+        prompts_free(&pl);
         return cli_usage_error(&a, "%s holds no prompt", file);
     }
     sc_load_opts lo = {0};
     if ((r = cli_dtype(&a, &lo.dtype))) {
-        free_prompts(&pl);
+        prompts_free(&pl);
         return r;
     }
     sc_tokenizer *tok = NULL;
@@ -338,6 +248,6 @@ done:
     free(first);
     sc_tokenizer_free(tok);
     sc_text_encoder_free(enc);
-    free_prompts(&pl);
+    prompts_free(&pl);
     return r;
 }

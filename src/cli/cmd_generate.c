@@ -1,5 +1,6 @@
-/* smoothcache generate: sample class-conditional latents with a DiT, optionally cached, and
- * report the work done and the quality against the uncached run of the same seeds. */
+/* smoothcache generate: sample latents with a class-conditional DiT or a text-to-image PixArt,
+ * optionally cached, and report the work done and the quality against the uncached run of the
+ * same seeds. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,11 +10,13 @@
 #include "cli/commands.h"
 #include "cli/images.h"
 #include "cli/report.h"
+#include "cli/textcond.h"
 #include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
+    CLI_TEXT_OPTS,
     {"--cache", "SPEC", "feature caching: none (default), fora:n=N, smooth:schedule=FILE, ... (smoothcache policies)"},
     CLI_VAE_OPT,
     {"--out", "FILE", "write the pictures: FILE.png (one image, or a grid of all) or FILE.npz (uint8 NHWC); "
@@ -31,8 +34,11 @@ static const cli_opt k_opts[] = {
 };
 
 static const char k_epilog[] =
-    "Without --class, one image per class for models of at most 16 classes (the demo model's 10),\n"
-    "class 0 otherwise. --compare-uncached runs a one-step warm-up, then the uncached and the cached\n"
+    "Class-conditional models take --class; without it, one image per class for models of at most\n"
+    "16 classes (the demo model's 10), class 0 otherwise. Text-to-image models (PixArt) take --prompt:\n"
+    "the pipeline folder's tokenizer and text encoder encode the prompts and the negative prompt, then\n"
+    "are freed before sampling; steps, guidance and sampler default to the pipeline's (20, 4.5 and its\n"
+    "scheduler: DPM-Solver++). --compare-uncached runs a one-step warm-up, then the uncached and the cached\n"
     "generation back to back, --repeats times; the speed-up printed is the median of the pairs' ratios.\n"
     "A speed-up beyond 1 / MAC ratio (+10%) cannot come from caching and is flagged as noise.\n"
     "examples:\n"
@@ -41,12 +47,16 @@ static const char k_epilog[] =
     "  smoothcache generate --model DiT-XL-2-256/ --class 88 --cache smooth:schedule=50-N-3-threshold-0.18.json \\\n"
     "      --compare-uncached --latents-out z.npy\n"
     "  smoothcache generate --model DiT-XL-2-256x256.safetensors --sampler iddpm --steps 250 \\\n"
-    "      --class 88 --latents-out z.npy\n";
+    "      --class 88 --latents-out z.npy\n"
+    "  smoothcache generate --model PixArt-XL-2-512x512/ --prompt \"a red fox in snow\" --vae PixArt-XL-2-512x512/ \\\n"
+    "      --cache smooth:schedule=pixart.json --out fox.png\n";
 
 int cmd_generate(int argc, char **argv)
 {
-    cli_args a = {"generate", "Sample images from a class-conditional DiT, optionally with feature caching.",
-                  "[--model PATH] [--class N[,N...]] [--seed S] [--steps N] [--cache SPEC] [--out FILE.png] [options]",
+    cli_args a = {"generate", "Sample images from a class-conditional DiT or a text-to-image PixArt, optionally with "
+                              "feature caching.",
+                  "[--model PATH] [--class N[,N...] | --prompt TEXT...] [--seed S] [--steps N] [--cache SPEC] "
+                  "[--out FILE.png] [options]",
                   k_epilog, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;
@@ -81,6 +91,7 @@ int cmd_generate(int argc, char **argv)
     sc_model *m = NULL;
     sc_vae *vae = NULL;
     sc_array lin = {0};
+    cli_text tc = {0};
     float *lat = NULL, *ref = NULL;
     uint8_t *rgb = NULL, *ref_rgb = NULL;
     /* Refuse an existing output before minutes of work, not after. */
@@ -100,7 +111,20 @@ int cmd_generate(int argc, char **argv)
     }
     sc_model_info info;
     sc_model_get_info(m, &info);
-    if (!classes) {
+    /* What the flags leave unsaid, the model's pipeline says (DiT: 50 steps, guidance 4, ddim;
+     * PixArt: 20, 4.5, its scheduler's DPM-Solver++). */
+    cli_sampling_defaults(&a, m, &p);
+    if (info.takes_text) {
+        if (classes) {
+            r = cli_usage_error(&a, "--class: this model draws from prompts (--prompt TEXT)");
+            goto done;
+        }
+        if ((r = cli_text_cond(&a, m, &info, p.cfg > 1.0f, quiet, &tc))) goto done;
+        n = tc.n;
+    } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds") || a.parsed.n_repeats) {
+        r = cli_usage_error(&a, "--prompt: this model is class-conditional: it takes --class N");
+        goto done;
+    } else if (!classes) {
         /* Without --class: one image per class for small models (the demo's 10), class 0 else. */
         n = info.num_classes <= 16 ? info.num_classes : 1;
         classes = malloc((size_t)n * sizeof *classes);
@@ -129,7 +153,8 @@ int cmd_generate(int argc, char **argv)
         }
         p.latents_in = lin.data;
     }
-    const sc_cond cond = {.n = n, .classes = classes};
+    sc_cond cond = {.n = n, .classes = classes};
+    if (info.takes_text) cli_text_to_cond(&tc, &cond);
     p.cond = &cond;
     p.check_finite = cli_get(&a, "--no-check-finite") == NULL;
     p.cache = cli_get(&a, "--cache");
@@ -207,9 +232,14 @@ int cmd_generate(int argc, char **argv)
             goto done;
         }
         char comment[8192]; /* cut to a PNG text value, on a character boundary, by the writer */
-        snprintf(comment, sizeof comment, "model=%s classes=%d seed=%llu steps=%d sampler=%s cfg=%g cache=%s",
-                 cli_model_path(&a), n, (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
-                 (double)p.cfg, cache);
+        if (info.takes_text)
+            snprintf(comment, sizeof comment, "model=%s seed=%llu steps=%d sampler=%s cfg=%g cache=%s prompt=%s",
+                     cli_model_path(&a), (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
+                     (double)p.cfg, cache, tc.summary ? tc.summary : "");
+        else
+            snprintf(comment, sizeof comment, "model=%s classes=%d seed=%llu steps=%d sampler=%s cfg=%g cache=%s",
+                     cli_model_path(&a), n, (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
+                     (double)p.cfg, cache);
         if (sc_images_write(path, k ? ref_rgb : rgb, n, side, comment, force) != SC_OK) {
             r = cli_fail(&a);
             goto done;
@@ -237,6 +267,7 @@ done:
     free(ref_rgb);
     sc_vae_free(vae);
     sc_array_free(&lin);
+    cli_text_free(&tc);
     sc_model_free(m);
     free(classes);
     return r;

@@ -106,6 +106,7 @@ int cmd_sample(int argc, char **argv)
         }
     }
     if ((r = cli_load_model(&a, &m, 1)) || (r = cli_load_vae(&a, m, 1, &vae))) goto done;
+    cli_sampling_defaults(&a, m, &p);
     sc_model_info info;
     sc_model_get_info(m, &info);
     const int side = sc_image_side(m, vae);

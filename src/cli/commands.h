@@ -41,16 +41,21 @@ int cli_dtype(const cli_args *a, sc_dtype *d);
 #define CLI_SAMPLING_OPTS                                                                      \
     {"--class", "N[,N...]", "class ids, one image each"},                                      \
     {"--seed", "S", "seed, 0..2^64-1, or -1 for a random one (printed); image i uses S+i (default 0)"}, \
-    {"--steps", "N", "sampler steps, 1..1000 (default 50)"},                                   \
-    {"--sampler", "NAME", "ddim (default), iddpm (original DiT, stochastic), dpmpp2m, k-euler or k-dpmpp2m "        \
-                          "(k-diffusion on Karras sigmas); flow-euler for flow-matching models"},                 \
-    {"--cfg", "F", "classifier-free guidance scale, 1..1000; 1 disables it (default 4.0)"},    \
+    {"--steps", "N", "sampler steps, 1..1000 (default: the model's pipeline's: DiT 50, PixArt 20)"}, \
+    {"--sampler", "NAME", "ddim, iddpm (original DiT, stochastic), dpmpp2m, k-euler or k-dpmpp2m "                 \
+                          "(k-diffusion on Karras sigmas); flow-euler for flow-matching models (default: the "      \
+                          "pipeline folder's scheduler, else ddim for DiT, dpmpp2m for PixArt)"},                  \
+    {"--cfg", "F", "classifier-free guidance scale, 1..1000; 1 disables it (default: DiT 4, PixArt 4.5)"}, \
     {"--threads", "N", "threads, 1..CPUs; 0 or absent: all CPUs"}
 
 /* Reads CLI_SAMPLING_OPTS into p (seed, steps, sampler, cfg, threads) and the class list
  * (*classes = NULL, *n = 0 when --class is absent; free *classes); the caller makes the
  * conditioning from the classes. Returns an exit status. */
 int cli_sampling(const cli_args *a, sc_gen_params *p, int **classes, int *n);
+
+/* The steps, guidance and sampler the flags left unsaid, from the model's pipeline
+ * (sc_model_info.default_*); call after loading the model. */
+void cli_sampling_defaults(const cli_args *a, const sc_model *m, sc_gen_params *p);
 
 /* "[2, 4, 32, 32]". */
 void cli_shape_text(char *buf, size_t cap, int rank, const uint64_t *shape);

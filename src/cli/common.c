@@ -183,6 +183,15 @@ int cli_sampling(const cli_args *a, sc_gen_params *p, int **classes, int *n)
     return 0;
 }
 
+void cli_sampling_defaults(const cli_args *a, const sc_model *m, sc_gen_params *p)
+{
+    sc_model_info info;
+    sc_model_get_info(m, &info);
+    if (!cli_get(a, "--steps")) p->steps = info.default_steps;
+    if (!cli_get(a, "--cfg")) p->cfg = info.default_cfg;
+    if (!cli_get(a, "--sampler")) p->sampler = (sc_sampler)info.default_sampler;
+}
+
 void cli_shape_text(char *buf, size_t cap, int rank, const uint64_t *shape)
 {
     size_t n = (size_t)snprintf(buf, cap, "[");

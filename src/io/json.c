@@ -1,5 +1,8 @@
 #include "io/json.h"
 
+/* load_object: read Python's non-finite numbers as strings (not a jansson flag). */
+#define JSON_PY_NONFINITE ((size_t)1 << 30)
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +60,49 @@ sc_status json_parse(const char *src, size_t len, const char *what, json_t **out
     return parse_flags(src, len, what, 0, out);
 }
 
+/* Python's json module writes NaN, Infinity and -Infinity (diffusers' scheduler configs hold
+ * "lambda_min_clipped": -Infinity), which are not JSON: outside strings they become the strings
+ * "NaN", "Infinity" and "-Infinity". *buf is replaced by a new buffer. */
+static sc_status quote_nonfinite(char **buf, size_t *len)
+{
+    static const char *const words[] = {"-Infinity", "Infinity", "NaN"};
+    const char *src = *buf;
+    char *dst = malloc(*len * 2 + 1); /* every word at most doubles with its quotes */
+    if (!dst) return err_fail(SC_ERR_NOMEM, "out of memory");
+    size_t o = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < *len;) {
+        const char c = src[i];
+        if (in_string) {
+            dst[o++] = c;
+            if (c == '\\' && i + 1 < *len) dst[o++] = src[++i];
+            else if (c == '"') in_string = 0;
+            i++;
+            continue;
+        }
+        if (c == '"') in_string = 1;
+        size_t w = 0, k = 0;
+        for (; k < 3; k++) {
+            w = strlen(words[k]);
+            if (i + w <= *len && !memcmp(src + i, words[k], w)) break;
+        }
+        if (k < 3) {
+            dst[o++] = '"';
+            memcpy(dst + o, words[k], w);
+            o += w;
+            dst[o++] = '"';
+            i += w;
+        } else {
+            dst[o++] = c;
+            i++;
+        }
+    }
+    free(*buf);
+    *buf = dst;
+    *len = o;
+    return SC_OK;
+}
+
 static sc_status load_object(const char *path, uint64_t cap, size_t flags, json_t **out)
 {
     char *buf;
@@ -64,6 +110,11 @@ static sc_status load_object(const char *path, uint64_t cap, size_t flags, json_
     *out = NULL;
     sc_status s = file_read_small(path, cap, &buf, &len);
     if (s) return s;
+    if ((flags & JSON_PY_NONFINITE) && (s = quote_nonfinite(&buf, &len))) {
+        free(buf);
+        return s;
+    }
+    flags &= ~(size_t)JSON_PY_NONFINITE;
     /* Not JSON at all (a picture, arrays, a checkpoint): say what it is rather than where the
      * JSON parser stopped. */
     const file_kind k = sniff_bytes((const uint8_t *)buf, len < 65536 ? len : 65536, len);
@@ -85,6 +136,11 @@ static sc_status load_object(const char *path, uint64_t cap, size_t flags, json_
 sc_status json_load_object_file(const char *path, uint64_t cap, json_t **out)
 {
     return load_object(path, cap, 0, out);
+}
+
+sc_status json_load_object_file_py(const char *path, uint64_t cap, json_t **out)
+{
+    return load_object(path, cap, JSON_PY_NONFINITE, out);
 }
 
 sc_status json_load_object_file_reals(const char *path, uint64_t cap, json_t **out)

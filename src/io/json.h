@@ -19,6 +19,9 @@ sc_status json_load_object_file(const char *path, uint64_t cap, json_t **out);
 /* The same with every number read as a double: for files other tools write with integers past
  * 64 bits (transformers' model_max_length of 1e30). */
 sc_status json_load_object_file_reals(const char *path, uint64_t cap, json_t **out);
+/* The same for files Python's json module wrote: the NaN, Infinity and -Infinity it writes (not
+ * JSON) are read as the strings "NaN", "Infinity" and "-Infinity". */
+sc_status json_load_object_file_py(const char *path, uint64_t cap, json_t **out);
 
 /* Writes `root` (JSON text and a newline) to path atomically; refuses to overwrite unless force.
  * flags: jansson's dump flags (indentation, real precision). */

@@ -148,6 +148,18 @@ typedef struct model_family {
     /* out [rows * tokens, hidden] = block l's modulated input (what its first component sees);
      * NULL when the family has none. Called after block(l). */
     sc_status (*modulated_input)(const model *m, model_ws *ws, int l, float *out);
+
+    /* What its pipelines do by default: steps, guidance scale, and the sampler (an sc_sampler)
+     * when the pipeline folder's scheduler names none. */
+    int default_steps;
+    float default_cfg;
+    int default_sampler;
+    /* Text-conditioned families (NULL otherwise): the length its pipeline pads prompts to, from
+     * the pipeline's class name (NULL outside a pipeline folder); and a prompt as that pipeline
+     * prepares it before tokenizing: out (len + 1 bytes) receives it, NUL-terminated, and its
+     * length is returned. */
+    int (*text_len)(const char *pipeline_class);
+    size_t (*prompt_prepare)(const char *in, size_t len, char *out);
 } model_family;
 
 /* The registry (registry.c): the family that loads this checkpoint best, or a message naming

@@ -64,6 +64,13 @@ sc_status pipeline_load(const char *path, const sc_load_opts *o, pipeline **out)
         if (!s && is_pipeline) {
             snprintf(p->folder, sizeof p->folder, "%s", path);
             snprintf(p->layout, sizeof p->layout, "diffusers-pipeline");
+            json_t *index;
+            s = file_join(sched_path, sizeof sched_path, path, "model_index.json");
+            if (!s && json_load_object_file(sched_path, SC_JSON_FILE_CAP, &index) == SC_OK) {
+                const char *cls = class_name(index);
+                snprintf(p->pipeline_class, sizeof p->pipeline_class, "%s", cls ? cls : "");
+                json_decref(index);
+            }
             s = file_join(sched_path, sizeof sched_path, path, "scheduler/scheduler_config.json");
             if (!s && file_is_regular(sched_path)) {
                 s = sched_load(&p->sched, sched_path);

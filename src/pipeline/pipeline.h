@@ -28,6 +28,7 @@ struct sc_model {
     char layout[32];         /* "diffusers-pipeline", or the model's own layout */
     char path[4096];         /* as given */
     char folder[4096];       /* the pipeline folder ("" when the model was not loaded from one) */
+    char pipeline_class[128]; /* its model_index.json _class_name ("" when none) */
 };
 typedef struct sc_model pipeline;
 

@@ -17,6 +17,49 @@ void sched_default(sched_config *s)
     s->steps_offset = 0;
     s->set_alpha_to_one = 1;
     s->shift = 1.0;
+    s->sampler = -1;
+}
+
+/* DPMSolverMultistepScheduler as the engine's dpmpp2m runs it (docs/FAMILIES.md): the settings
+ * the PixArt converters leave at their defaults; anything else is refused rather than sampled
+ * differently. */
+static sc_status dpm_check(const json_t *j, const char *path)
+{
+    const char *algo = "dpmsolver++", *type = "midpoint", *final = "zero", *var = NULL;
+    long long order = 2;
+    int lof = 1, karras = 0, thresh = 0, euler_final = 0, lu = 0, expo = 0, beta = 0, flow = 0;
+    sc_status st;
+    if ((st = json_get_str(j, "algorithm_type", path, 0, algo, &algo)) ||
+        (st = json_get_str(j, "solver_type", path, 0, type, &type)) ||
+        (st = json_get_str(j, "final_sigmas_type", path, 0, final, &final)) ||
+        (st = json_get_str(j, "variance_type", path, 0, NULL, &var)) ||
+        (st = json_get_int(j, "solver_order", path, 0, 1, 3, 2, &order)) ||
+        (st = json_get_bool(j, "lower_order_final", path, 0, 1, &lof)) ||
+        (st = json_get_bool(j, "use_karras_sigmas", path, 0, 0, &karras)) ||
+        (st = json_get_bool(j, "use_exponential_sigmas", path, 0, 0, &expo)) ||
+        (st = json_get_bool(j, "use_beta_sigmas", path, 0, 0, &beta)) ||
+        (st = json_get_bool(j, "use_flow_sigmas", path, 0, 0, &flow)) ||
+        (st = json_get_bool(j, "use_lu_lambdas", path, 0, 0, &lu)) ||
+        (st = json_get_bool(j, "thresholding", path, 0, 0, &thresh)) ||
+        (st = json_get_bool(j, "euler_at_final", path, 0, 0, &euler_final)))
+        return st;
+    const char *bad = strcmp(algo, "dpmsolver++") ? "algorithm_type (dpmsolver++ only)"
+                      : strcmp(type, "midpoint")  ? "solver_type (midpoint only)"
+                      : strcmp(final, "zero")     ? "final_sigmas_type (zero only)"
+                      : var                       ? "variance_type (none only)"
+                      : order != 2                ? "solver_order (2 only)"
+                      : !lof                      ? "lower_order_final false"
+                      : karras || expo || beta || flow || lu ? "another sigma spacing"
+                      : thresh                    ? "thresholding"
+                      : euler_final               ? "euler_at_final"
+                                                  : NULL;
+    if (bad) return err_fail(SC_ERR_UNSUPPORTED, "%s: DPMSolverMultistepScheduler with this %s is not supported", path, bad);
+    /* -inf: no clipping of the last timesteps (a finite value moves them; cosine schedules need it). */
+    const json_t *clip = json_object_get(j, "lambda_min_clipped");
+    if (clip && !json_is_null(clip) && !(json_is_string(clip) && !strcmp(json_string_value(clip), "-Infinity")))
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: DPMSolverMultistepScheduler with a finite lambda_min_clipped is not "
+                                            "supported (-Infinity only: no clipping)", path);
+    return SC_OK;
 }
 
 /* FlowMatchEulerDiscreteScheduler: num_train_timesteps and a static shift; the resolution-dependent
@@ -43,6 +86,7 @@ static sc_status flow_load(sched_config *s, const json_t *j, const char *path)
     s->kind = SCHED_FLOW;
     s->num_train = (int)n;
     s->from_file = 1;
+    s->sampler = SC_SAMPLER_FLOW_EULER;
     return SC_OK;
 }
 
@@ -50,7 +94,8 @@ sc_status sched_load(sched_config *s, const char *path)
 {
     json_t *j;
     sched_default(s);
-    sc_status st = json_load_object_file(path, SC_JSON_FILE_CAP, &j);
+    /* Python's json writes -Infinity (DPMSolverMultistepScheduler's lambda_min_clipped). */
+    sc_status st = json_load_object_file_py(path, SC_JSON_FILE_CAP, &j);
     if (st) return st;
     const json_t *cls = json_object_get(j, "_class_name");
     if (json_is_string(cls) && !strcmp(json_string_value(cls), "FlowMatchEulerDiscreteScheduler")) {
@@ -70,6 +115,12 @@ sc_status sched_load(sched_config *s, const char *path)
         (st = json_get_bool(j, "set_alpha_to_one", path, 0, 1, &one)) ||
         (st = json_get_str(j, "prediction_type", path, 0, "epsilon", &pred)))
         goto done;
+    int zsnr = 0;
+    if ((st = json_get_bool(j, "rescale_betas_zero_snr", path, 0, 0, &zsnr))) goto done;
+    if (zsnr) {
+        st = err_fail(SC_ERR_UNSUPPORTED, "%s: rescale_betas_zero_snr is not supported", path);
+        goto done;
+    }
     const json_t *tb = json_object_get(j, "trained_betas");
     if (tb && !json_is_null(tb)) {
         st = err_fail(SC_ERR_UNSUPPORTED, "%s: \"trained_betas\" is not supported", path);
@@ -106,6 +157,25 @@ sc_status sched_load(sched_config *s, const char *path)
     }
     s->spacing_given = json_object_get(j, "timestep_spacing") != NULL;
     s->from_file = 1;
+    if (json_is_string(cls) && !strcmp(json_string_value(cls), "DDIMScheduler")) {
+        /* DDIMScheduler clamps x0 unless told not to (clip_sample defaults to true there). */
+        int clip = 1, thresh = 0;
+        double range = 1.0;
+        if ((st = json_get_bool(j, "clip_sample", path, 0, 1, &clip)) ||
+            (st = json_get_num(j, "clip_sample_range", path, 0, 1e-6, 1e6, 1.0, &range)) ||
+            (st = json_get_bool(j, "thresholding", path, 0, 0, &thresh)))
+            goto done;
+        if (thresh) {
+            st = err_fail(SC_ERR_UNSUPPORTED, "%s: DDIMScheduler with thresholding is not supported", path);
+            goto done;
+        }
+        s->clip_sample = clip ? range : 0.0;
+        s->sampler = SC_SAMPLER_DDIM;
+    }
+    if (json_is_string(cls) && !strcmp(json_string_value(cls), "DPMSolverMultistepScheduler")) {
+        if ((st = dpm_check(j, path))) goto done;
+        s->sampler = SC_SAMPLER_DPMPP2M;
+    }
     {
         /* alphas_cumprod as the samplers compute it must stay above 0: where it underflows, every
          * sampler divides by it (betas as large as 0.5..0.999 over 1000 steps do that). */

@@ -28,6 +28,9 @@ typedef struct {
     int set_alpha_to_one;     /* DDIM: alpha_prev of the last step is 1 (else alphas_cumprod[0]) */
     int from_file;            /* 1 when read from a scheduler_config.json */
     double shift;             /* flow: sigma -> shift s / (1 + (shift - 1) s) (1 = none) */
+    double clip_sample;       /* DDIM: the predicted x0 clamped to [-it, it] (clip_sample_range); 0 = off */
+    int sampler;              /* the sampler the file's _class_name names (an sc_sampler: DDIMScheduler,
+                               * DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler), -1: none */
 } sched_config;
 
 /* The DiT default: linear 1e-4..0.02 over 1000 steps, leading spacing, offset 0. */

@@ -84,4 +84,7 @@ const model_family model_family_dit = {
     .component = dit_component,
     .final = dit_final,
     .modulated_input = dit_modulated_input,
+    .default_steps = 50,
+    .default_cfg = 4.0f,
+    .default_sampler = SC_SAMPLER_DDIM,
 };

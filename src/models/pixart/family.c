@@ -115,6 +115,25 @@ static sc_status pixart_conditioning(const model *m, const sc_cond *c, int guide
     return s;
 }
 
+/* diffusers' PixArt-alpha pipeline pads prompts to 120 tokens, the Sigma pipeline to 300. */
+static int pixart_text_len(const char *pipeline_class)
+{
+    return pipeline_class && !strcmp(pipeline_class, "PixArtSigmaPipeline") ? 300 : 120;
+}
+
+/* The pipelines' text preprocessing without caption cleaning: text.lower().strip(). Here ASCII
+ * letters are lower-cased and ASCII whitespace stripped; other characters stay as they are
+ * (Python also lower-cases non-ASCII letters: docs/FAMILIES.md). */
+static size_t pixart_prompt_prepare(const char *in, size_t len, char *out)
+{
+    size_t a = 0, b = len;
+    while (a < b && (in[a] == ' ' || (in[a] >= '\t' && in[a] <= '\r'))) a++;
+    while (b > a && (in[b - 1] == ' ' || (in[b - 1] >= '\t' && in[b - 1] <= '\r'))) b--;
+    for (size_t i = a; i < b; i++) out[i - a] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] - 'A' + 'a') : in[i];
+    out[b - a] = '\0';
+    return b - a;
+}
+
 static int pixart_accepts_shape(const model *m, const sc_shape *s)
 {
     const pixart_config *c = &pixart_of(m)->cfg;
@@ -155,4 +174,9 @@ const model_family model_family_pixart = {
     .component = pixart_component,
     .final = pixart_final,
     .modulated_input = pixart_modulated_input,
+    .default_steps = 20,
+    .default_cfg = 4.5f,
+    .default_sampler = SC_SAMPLER_DPMPP2M, /* the converters' DPMSolverMultistepScheduler */
+    .text_len = pixart_text_len,
+    .prompt_prepare = pixart_prompt_prepare,
 };

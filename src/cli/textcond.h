@@ -1,0 +1,38 @@
+/* The text conditioning of a generation from a text-to-image model (generate, sample): prompts
+ * encoded by the model's pipeline, or embeddings from `encode`, and the negative side. */
+#ifndef SC_CLI_TEXTCOND_H
+#define SC_CLI_TEXTCOND_H
+
+#include <stdint.h>
+
+#include "cli/args.h"
+#include "smoothcache.h"
+
+/* The flags cli_text_cond reads (a command's option table includes them). */
+#define CLI_TEXT_OPTS                                                                                        \
+    {"--prompt", "TEXT...", "text-to-image models: a prompt, one image each (repeat the flag for more)"},    \
+    {"--prompts", "FILE", "UTF-8 text, one prompt a line"},                                                  \
+    {"--negative-prompt", "TEXT", "what guidance steers away from (default: the empty prompt, as the pipelines)"}, \
+    {"--prompt-embeds", "FILE.npz", "prompts already encoded by smoothcache encode (prompt_embeds, attention_mask)"}, \
+    {"--negative-embeds", "FILE.npz", "the negative side already encoded (1 row, or one per prompt)"},       \
+    {"--text-encoder", "PATH", "T5 encoder folder (default: the pipeline folder's text_encoder/)"},          \
+    {"--tokenizer", "PATH", "tokenizer.json, spiece.model or their folder (default: beside the text encoder)"}, \
+    {"--max-length", "N", "tokens per prompt, 1..4096 (default: the pipeline's: PixArt-alpha 120, Sigma 300)"}
+
+typedef struct {
+    int n, L, D;         /* prompts, tokens, width */
+    float *text;         /* [n, L, D] */
+    int32_t *mask;       /* [n, L] */
+    float *neg;          /* [n, L, D], NULL without guidance */
+    int32_t *neg_mask;
+    char *summary;       /* the prompts as one line (PNG text, reports) */
+} cli_text;
+
+/* Reads the prompts or embeddings and encodes what needs encoding (the text encoder is freed
+ * before returning). guided: the negative side is needed. Returns an exit status. */
+int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int guided, int quiet, cli_text *t);
+void cli_text_free(cli_text *t);
+/* c = the conditioning of t (pointers into t). */
+void cli_text_to_cond(const cli_text *t, sc_cond *c);
+
+#endif
