@@ -204,7 +204,8 @@ TEST(pixart_encode_prompts_equals_pipeline_encode_prompt)
  * prompts themselves; the negative prompt then comes from the pipeline's encoder. */
 TEST(pixart_prompt_embeds_from_encode_equal_prompts)
 {
-    const char *pipe = test_fixture_sub("pixart", "pipe_alpha");
+    char pipe[1024];
+    snprintf(pipe, sizeof pipe, "%s", test_fixture_sub("pixart", "pipe_alpha"));
     char args[8192], npz[1024], a[1024], b[1024], prompts[1024], lat_in[1024];
     snprintf(npz, sizeof npz, "%s", test_path("e.npz"));
     snprintf(a, sizeof a, "%s", test_path("a.npy"));
@@ -235,7 +236,8 @@ TEST(pixart_prompt_embeds_from_encode_equal_prompts)
 /* What a text-to-image model refuses, with the flag or field named. */
 TEST(pixart_refuses_bad_conditioning)
 {
-    const char *pipe = test_fixture_sub("pixart", "pipe_alpha");
+    char pipe[1024];
+    snprintf(pipe, sizeof pipe, "%s", test_fixture_sub("pixart", "pipe_alpha"));
     char args[4096];
     char *log = NULL;
     snprintf(args, sizeof args, "generate --model %s --class 3 --latents-out %s", pipe, test_path("x.npy"));
@@ -302,5 +304,184 @@ TEST(pixart_refuses_bad_conditioning)
     CHECK_ERR(sc_model_forward(m, &d, x16, t, out16, 1), SC_ERR_ARG, "\"width\" of sample 0 is 0");
     d.scalars[1] = (sc_scalar){"fps", hw};
     CHECK_ERR(sc_model_forward(m, &d, x16, t, out16, 1), SC_ERR_ARG, "\"fps\" is not a PixArt condition");
+    sc_model_free(m);
+}
+
+/* ---------------------------------------------------------------- caching */
+
+/* A JSON fixture's integer field (0 when absent). */
+static long json_count(const char *rel, const char *key)
+{
+    json_t *j;
+    CHECK_OK(json_load_object_file(test_fixture_sub("pixart", rel), 1 << 20, &j));
+    const json_t *v = json_object_get(j, key);
+    const long n = json_is_integer(v) ? (long)json_integer_value(v) : 0;
+    json_decref(j);
+    return n;
+}
+
+/* A schedule applied by the official SmoothCache helpers on diffusers' pipeline
+ * (tools/reference_pixart_cache.py: DiffuserCacheHelper on attn1; SmoothCacheHelper on attn1, attn2
+ * and ff with a per-block key) and by --cache smooth:schedule= here: the same latents, the same
+ * reuses per component. */
+TEST(pixart_smoothcache_schedule_equals_official_helper)
+{
+    const char *cases[] = {"attn1", "all"};
+    char pipe[1024];
+    snprintf(pipe, sizeof pipe, "%s", test_fixture_sub("pixart", "pipe_alpha"));
+    for (int c = 0; c < 2; c++) {
+        char args[8192], lat[1024], rep[1024], rel[256], sched[1024];
+        snprintf(lat, sizeof lat, "%s", test_path("z.npy"));
+        snprintf(rep, sizeof rep, "%s", test_path("r.json"));
+        snprintf(rel, sizeof rel, "cache/%s.json", cases[c]);
+        snprintf(sched, sizeof sched, "%s", test_fixture_sub("pixart", rel));
+        snprintf(args, sizeof args, "generate --model %s --prompts %s --latents-in %s --steps 10 --cache "
+                 "smooth:schedule=%s --latents-out %s --report %s --quiet --force --threads 1", pipe,
+                 test_fixture_sub("pixart", "pipe_alpha/ref/prompts.txt"),
+                 test_fixture_sub("pixart", "pipe_alpha/ref/latents_in.npy"), sched, lat, rep);
+        char *log = NULL;
+        const int st = test_cli(args, &log);
+        CHECK_MSG(st == 0, "exit %d:\n%s", st, log);
+        free(log);
+        npy_array got, ref;
+        CHECK_OK(npy_read(lat, &got));
+        snprintf(rel, sizeof rel, "cache/%s_out.npy", cases[c]);
+        CHECK_OK(npy_read(test_fixture_sub("pixart", rel), &ref));
+        const double err = test_rel_err(got.data, ref.data, ref.numel);
+        fprintf(stderr, "  %s schedule against the official helper: relative error %.3g\n", cases[c], err);
+        CHECK_MSG(err <= 1e-4, "%s: latents off by %.3g", cases[c], err);
+        json_t *r;
+        CHECK_OK(json_load_object_file(rep, 1 << 20, &r));
+        const json_t *skipped = json_object_get(json_array_get(json_object_get(r, "runs"), 0), "skipped");
+        snprintf(rel, sizeof rel, "cache/%s_reused.json", cases[c]);
+        const char *ours[3] = {"attn", "cross", "mlp"}, *theirs[3] = {"attn1", "attn2", "ff"};
+        for (int k = 0; k < 3; k++) {
+            const long want = json_count(rel, theirs[k]);
+            const long got_k = (long)json_integer_value(json_object_get(skipped, ours[k]));
+            CHECK_MSG(got_k == want, "%s: %s reused %ld times, the official helper %ld", cases[c], ours[k], got_k, want);
+        }
+        json_decref(r);
+        npy_free(&got);
+        npy_free(&ref);
+    }
+}
+
+/* calibrate --prompts with the official averaging (pooled over the batch, then over blocks) gives
+ * the curves of the official DiffuserCalibrationHelper on attn1, attn2 and ff, and the schedule
+ * made from them is the one the helper writes, under diffusers' keys. */
+TEST(pixart_calibration_equals_official_helper)
+{
+    char pipe[1024];
+    snprintf(pipe, sizeof pipe, "%s", test_fixture_sub("pixart", "pipe_alpha"));
+    char args[8192], cal[1024], sched[1024];
+    snprintf(cal, sizeof cal, "%s", test_path("cal.json"));
+    snprintf(sched, sizeof sched, "%s", test_path("s.json"));
+    snprintf(args, sizeof args, "calibrate --model %s --prompts %s --latents-in %s --steps 10 --batch 2 --out %s "
+             "--quiet --threads 1", pipe, test_fixture_sub("pixart", "pipe_alpha/ref/prompts.txt"),
+             test_fixture_sub("pixart", "pipe_alpha/ref/latents_in.npy"), cal);
+    char *log = NULL;
+    int st = test_cli(args, &log);
+    CHECK_MSG(st == 0, "exit %d:\n%s", st, log);
+    free(log);
+    json_t *ours, *ref;
+    CHECK_OK(json_load_object_file(cal, 1 << 20, &ours));
+    CHECK_OK(json_load_object_file(test_fixture_sub("pixart", "cache/calib_rows.json"), 1 << 20, &ref));
+    const char *mine[3] = {"attn", "cross", "mlp"}, *theirs[3] = {"attn1", "attn2", "ff"};
+    double worst = 0;
+    for (int k = 0; k < 3; k++) {
+        const json_t *a = json_object_get(ours, mine[k]), *b = json_object_get(json_object_get(ref, "rows"), theirs[k]);
+        CHECK(json_array_size(a) == 3 && json_array_size(b) == 3);
+        for (size_t lag = 0; lag < 3; lag++) {
+            const json_t *ra = json_array_get(a, lag), *rb = json_array_get(b, lag);
+            CHECK(json_array_size(ra) == json_array_size(rb) && json_array_size(rb) == 9 - lag);
+            for (size_t i = 0; i < json_array_size(rb); i++) {
+                const double d = fabs(json_number_value(json_array_get(ra, i)) - json_number_value(json_array_get(rb, i)));
+                worst = d > worst ? d : worst;
+            }
+        }
+    }
+    fprintf(stderr, "  calibration curves against the official helper: largest difference %.3g\n", worst);
+    CHECK_MSG(worst <= 1e-5, "calibration curves differ by %.3g", worst);
+    json_decref(ours);
+    json_decref(ref);
+    snprintf(args, sizeof args, "schedule --errors %s --alpha 0.35 --out %s --quiet", cal, sched);
+    CHECK(test_cli(args, NULL) == 0);
+    CHECK_OK(json_load_object_file(sched, 1 << 20, &ours));
+    CHECK_OK(json_load_object_file(test_fixture_sub("pixart", "cache/calib_schedule.json"), 1 << 20, &ref));
+    for (int k = 0; k < 3; k++)
+        CHECK_MSG(json_equal(json_object_get(ours, theirs[k]), json_object_get(ref, theirs[k])),
+                  "schedule for %s differs from the official helper's", theirs[k]);
+    json_decref(ours);
+    json_decref(ref);
+}
+
+/* Every policy runs on PixArt's three components (the step-level ones on its block-0 modulated
+ * input), skips work, and stays near the uncached latents. */
+TEST(pixart_every_policy_runs)
+{
+    sc_model *m;
+    char pipe[1024];
+    snprintf(pipe, sizeof pipe, "%s", test_fixture_sub("pixart", "pipe_alpha"));
+    CHECK_OK(sc_model_load(pipe, NULL, &m));
+    sc_tokenizer *t;
+    sc_text_encoder *e;
+    CHECK_OK(sc_tokenizer_load(pipe, SC_TOKENIZER_TRANSFORMERS, &t));
+    CHECK_OK(sc_text_encoder_load(pipe, &e));
+    const char *prompts[3] = {"a red cube on a white background", "a small blue ball", ""};
+    const int L = 120, D = 32;
+    float *emb = malloc(3 * (size_t)L * D * sizeof *emb);
+    int32_t *mask = malloc(3 * (size_t)L * sizeof *mask);
+    CHECK_OK(sc_encode_prompts(m, t, e, 3, prompts, 0, emb, mask, 1));
+    float *neg = malloc(2 * (size_t)L * D * sizeof *neg);
+    int32_t *neg_mask = malloc(2 * (size_t)L * sizeof *neg_mask);
+    for (int i = 0; i < 2; i++) {
+        memcpy(neg + (size_t)i * L * D, emb + 2 * (size_t)L * D, (size_t)L * D * sizeof *neg);
+        memcpy(neg_mask + (size_t)i * L, mask + 2 * (size_t)L, (size_t)L * sizeof *mask);
+    }
+    sc_cond c = {.n = 2, .text = emb, .text_mask = (const int *)mask, .neg_text = neg,
+                 .neg_text_mask = (const int *)neg_mask, .text_len = L, .text_dim = D};
+    sc_gen_params p = sc_gen_params_default();
+    p.cond = &c;
+    p.steps = 10; /* the schedule's length */
+    p.cfg = 4.5f;
+    p.sampler = SC_SAMPLER_DPMPP2M;
+    p.threads = 1;
+    float ref[2 * 4 * 8 * 8], lat[2 * 4 * 8 * 8];
+    CHECK_OK(sc_generate(m, &p, ref));
+    /* MagCache needs its ratios: calibrated here on the same model. */
+    sc_calibration *cal;
+    CHECK_OK(sc_calibration_new("magcache", &cal));
+    sc_gen_params q = p;
+    q.calibration = cal;
+    CHECK_OK(sc_generate(m, &q, lat));
+    char ratios[1024], smooth[1200], magspec[1200];
+    snprintf(ratios, sizeof ratios, "%s", test_path("ratios.json"));
+    CHECK_OK(sc_calibration_save(cal, ratios, 0));
+    sc_calibration_free(cal);
+    snprintf(smooth, sizeof smooth, "smooth:schedule=%s", test_fixture_sub("pixart", "cache/all.json"));
+    snprintf(magspec, sizeof magspec, "magcache:ratios=%s,thresh=0.5", ratios);
+    const char *specs[] = {"fora:n=2", smooth, "taylorseer:interval=2,warmup=2", "abcache:interval=2,warmup=3",
+                           "adacache", "teacache:thresh=0.5", magspec, "fbcache:thresh=0.5",
+                           "dbcache:fn=1,thresh=0.5,warmup=2", "fastercache:uncond_every=2,attn_every=2",
+                           "fora:n=3,store=bf16"};
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        sc_cache_stats st;
+        p.cache = specs[i];
+        p.stats = &st;
+        CHECK_OK(sc_generate(m, &p, lat));
+        long skipped = 0;
+        for (int k = 0; k < st.n_components; k++) skipped += st.skipped[k];
+        const double err = test_rel_err(lat, ref, sizeof lat / sizeof *lat);
+        fprintf(stderr, "  %-40.40s MACs %.3f, relative change %.3g\n", specs[i], st.macs / st.macs_uncached, err);
+        CHECK_MSG(st.n_components == 3, "%s: %d components", specs[i], st.n_components);
+        CHECK_MSG(skipped > 0 || st.macs < st.macs_uncached, "%s skipped nothing", specs[i]);
+        CHECK_MSG(err < 0.5, "%s: latents %.3g away from uncached", specs[i], err);
+    }
+    free(emb);
+    free(mask);
+    free(neg);
+    free(neg_mask);
+    sc_text_encoder_free(e);
+    sc_tokenizer_free(t);
     sc_model_free(m);
 }

@@ -224,7 +224,7 @@ int cmd_bench(int argc, char **argv)
     printf("%s, %s, %d steps, cfg %g, %d image(s), seed %llu\n", cli_model_path(&a), sc_sampler_name(p.sampler),
            p.steps, (double)p.cfg, n, (unsigned long long)p.seed);
     report_print_table(stdout, rows, n_specs + 1);
-    if ((json && report_write(json, cli_model_path(&a), &p, rows, n_specs + 1, force)) ||
+    if ((json && report_write(json, cli_model_path(&a), &p, NULL, rows, n_specs + 1, force)) ||
         (csv && report_write_csv(csv, rows, n_specs + 1, force)) ||
         (plot && report_plot(plot, rows, n_specs + 1, 0, force)) ||
         (plot_macs && report_plot(plot_macs, rows, n_specs + 1, 1, force)))

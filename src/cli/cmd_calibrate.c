@@ -8,18 +8,22 @@
 
 #include "cli/commands.h"
 #include "cli/mpi.h"
+#include "cli/textcond.h"
 #include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
+    CLI_TEXT_OPTS,
     {"--for", "POLICY", "the policy to calibrate for: smooth (default: error curves), teacache (rescaling polynomial), "
                         "magcache (ratios); `smoothcache policies` lists them"},
-    {"--samples", "M", "calibration samples (default: the policy's, 10 as the paper; magcache 1); classes spread over the range"},
+    {"--samples", "M", "calibration samples (default: the policy's, 10 as the paper; magcache 1); classes spread over "
+                       "the range; text-to-image models: one per prompt"},
     {"--batch", "B", "samples generated together (default 1; more is faster, needs more memory)"},
     {"--k", "K", "smooth: longest reuse lag to measure, 1..16 (default 3)"},
     {"--averaging", "MODE", "smooth: pooled (default: one ratio over all samples, as the official calibrator) or mean "
                              "(per sample, then over samples, as the paper's text)"},
+    {"--latents-in", "FILE.npy", "start sample i from row i of this float32 latent [M, C, H, W] instead of its seed"},
     {"--out", "FILE.json", "where to write the error curves, polynomial or ratios (required)"},
     {"--plot", "FILE.png", "also draw them (curves per component and lag, the fit, the ratios)"},
     {"--force", NULL, "overwrite output files that exist"},
@@ -33,8 +37,10 @@ static const char k_epilog[] =
     "--for teacache fits y = relL1 of the model output against x = relL1 of block 0's modulated\n"
     "input (degree 4; for `--cache teacache:coef_file=FILE`); --for magcache records the mean\n"
     "residual magnitude ratio per evaluation (for `--cache magcache:ratios=FILE`).\n"
+    "Text-to-image models calibrate on prompts (--prompts FILE: one sample each; the paper uses 10).\n"
     "examples:\n"
     "  smoothcache calibrate --model DiT-XL-2-256/ --steps 50 --samples 10 --out errors.json --plot errors.png\n"
+    "  smoothcache calibrate --model PixArt-XL-2-512x512/ --prompts prompts.txt --out errors.json\n"
     "  smoothcache calibrate --for magcache --model DiT-XL-2-256/ --steps 50 --out ratios.json\n";
 
 /* The calibration spec for --for, --k and --averaging; returns an exit status. */
@@ -139,6 +145,8 @@ int cmd_calibrate(int argc, char **argv)
     float *lat = NULL;
     int *all = NULL;
     sc_figure fig = {0};
+    cli_text tc = {0};
+    sc_array lin = {0};
     /* Under mpirun (an MPI build): the samples' batches are dealt over the ranks and rank 0 absorbs
      * the others' accumulations, then writes the one result. */
     cli_mpi mp;
@@ -153,12 +161,44 @@ int cmd_calibrate(int argc, char **argv)
     cli_sampling_defaults(&a, m, &p);
     sc_model_info info;
     sc_model_get_info(m, &info);
+    if (info.takes_text) {
+        if (classes) {
+            r = cli_usage_error(&a, "--class: this model draws from prompts (--prompts FILE)");
+            goto done;
+        }
+        if ((r = cli_text_cond(&a, m, &info, p.cfg > 1.0f, quiet, &tc))) goto done;
+        if (cli_get(&a, "--samples") && samples != tc.n) {
+            r = cli_usage_error(&a, "--samples %ld: the prompts give %d samples (one each)", samples, tc.n);
+            goto done;
+        }
+        samples = tc.n;
+    } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds") || a.parsed.n_repeats) {
+        r = cli_usage_error(&a, "--prompts: this model is class-conditional: it takes --class or --samples");
+        goto done;
+    }
     /* Deterministic classes: spread evenly over the model's range unless given. */
     all = malloc((size_t)samples * sizeof *all);
-    for (long i = 0; all && i < samples; i++) all[i] = classes ? classes[i] : (int)(i * info.num_classes / samples);
+    for (long i = 0; all && i < samples; i++)
+        all[i] = classes ? classes[i] : info.num_classes ? (int)(i * info.num_classes / samples) : 0;
     if (sc_calibration_new(spec, &cal) != SC_OK) {
         r = cli_fail(&a);
         goto done;
+    }
+    if (cli_get(&a, "--latents-in")) {
+        const char *in = cli_get(&a, "--latents-in");
+        if (sc_npy_read(in, &lin) != SC_OK) {
+            r = cli_fail(&a);
+            cli_where_it_goes(&a, "--latents-in", in);
+            goto done;
+        }
+        const size_t per = sc_latent_bytes(m, 1) / sizeof(float);
+        int ok = lin.rank == 1 + info.latent.rank && lin.shape[0] == (uint64_t)samples;
+        for (int k = 0; ok && k < info.latent.rank; k++) ok = lin.shape[1 + k] == (uint64_t)info.latent.dims[k];
+        if (!ok || lin.numel != (uint64_t)samples * per) {
+            r = cli_usage_error(&a, "--latents-in: %s must be float32 [%ld, %d, %d, %d] (samples, then the model's "
+                                    "latent)", in, samples, info.latent.dims[0], info.latent.dims[1], info.latent.dims[2]);
+            goto done;
+        }
     }
     if (!all || !(lat = malloc(sc_latent_bytes(m, (int)batch)))) {
         fprintf(stderr, "smoothcache calibrate: out of memory\n");
@@ -177,9 +217,22 @@ int cmd_calibrate(int argc, char **argv)
     uint64_t first = 0, last = (uint64_t)samples;
     if (mp.active) sc_shard_range((uint64_t)samples, (int)batch, mp.rank, mp.size, &first, &last);
     for (long s = (long)first; s < (long)last; s += batch) {
-        const sc_cond cond = {.n = (int)((long)last - s < batch ? (long)last - s : batch), .classes = all + s};
+        sc_cond cond = {.n = (int)((long)last - s < batch ? (long)last - s : batch), .classes = all + s};
+        if (info.takes_text) { /* rows s.. of the prompts' embeddings */
+            const int bn = cond.n;
+            const size_t per = (size_t)tc.L * tc.D;
+            cli_text_to_cond(&tc, &cond);
+            cond.n = bn;
+            cond.text += (size_t)s * per;
+            cond.text_mask += (size_t)s * tc.L;
+            if (cond.neg_text) {
+                cond.neg_text += (size_t)s * per;
+                cond.neg_text_mask += (size_t)s * tc.L;
+            }
+        }
         p.cond = &cond;
         p.seed = seed0 + (uint64_t)s;
+        if (lin.data) p.latents_in = lin.data + (size_t)s * (sc_latent_bytes(m, 1) / sizeof(float));
         snprintf(label, sizeof label, "sample %ld/%ld", s + cond.n, samples);
         ps.label = label;
         if (sc_generate(m, &p, lat) != SC_OK) {
@@ -204,6 +257,8 @@ int cmd_calibrate(int argc, char **argv)
     }
 done:
     sc_figure_free(&fig);
+    cli_text_free(&tc);
+    sc_array_free(&lin);
     free(all);
     free(lat);
     sc_calibration_free(cal);

@@ -249,7 +249,7 @@ int cmd_generate(int argc, char **argv)
         r = cli_fail(&a);
         goto done;
     }
-    if (report && report_write(report, cli_model_path(&a), &p, &e, 1, force) != SC_OK) {
+    if (report && report_write(report, cli_model_path(&a), &p, info.takes_text ? tc.summary : NULL, &e, 1, force) != SC_OK) {
         r = cli_fail(&a);
         goto done;
     }

@@ -200,8 +200,8 @@ static sc_status save_json(const char *path, const json_t *root, size_t flags, i
     return s;
 }
 
-sc_status report_write(const char *path, const char *model, const sc_gen_params *p, const report_entry *e, int n,
-                       int force)
+sc_status report_write(const char *path, const char *model, const sc_gen_params *p, const char *prompts,
+                       const report_entry *e, int n, int force)
 {
     json_t *root = json_object(), *cls = json_array(), *runs = json_array();
     json_object_set_new(root, "model", json_string(model));
@@ -210,7 +210,12 @@ sc_status report_write(const char *path, const char *model, const sc_gen_params 
     json_object_set_new(root, "cfg", json_real(p->cfg));
     json_object_set_new(root, "seed", json_integer((json_int_t)p->seed));
     for (int i = 0; p->cond->classes && i < p->cond->n; i++) json_array_append_new(cls, json_integer(p->cond->classes[i]));
-    json_object_set_new(root, "classes", cls);
+    if (prompts) {
+        json_decref(cls);
+        json_object_set_new(root, "prompts", json_string(prompts));
+    } else {
+        json_object_set_new(root, "classes", cls);
+    }
     for (int i = 0; i < n; i++) json_array_append_new(runs, entry_json(&e[i]));
     json_object_set_new(root, "runs", runs);
     sc_status s = save_json(path, root, JSON_INDENT(1) | JSON_REAL_PRECISION(8), force);
