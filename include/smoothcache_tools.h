@@ -152,6 +152,10 @@ double sc_rel_l2(const float *a, const float *b, size_t n);
  * picture [32][32][3], or -1 when it sees no valid object. */
 #define SC_DEMO_SIDE 32
 int sc_demo_classify(const uint8_t *img);
+/* The shipped text-to-image model's pictures (models/textdemo): 1 when the 32x32 RGB picture shows
+ * the prompt's colour and shape (and its background, dark or light, when the prompt names one), 0
+ * when not, -1 when the prompt names no colour or shape of that data set. */
+int sc_textdemo_shows(const uint8_t *img, const char *prompt);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #include "io/sniff.h"
 #include "io/tempfiles.h"
 #include "metrics/demo_classify.h"
+#include "metrics/textdemo_check.h"
 #include "metrics/quality.h"
 #include "smoothcache_tools.h"
 
@@ -155,6 +156,8 @@ double sc_ssim(const uint8_t *a, const uint8_t *b, int w, int h, int ch) { retur
 double sc_rel_l2(const float *a, const float *b, size_t n) { return metric_rel_l2(a, b, n); }
 
 int sc_demo_classify(const uint8_t *img) { return demo_classify(img); }
+
+int sc_textdemo_shows(const uint8_t *img, const char *prompt) { return textdemo_shows(img, prompt, strlen(prompt)); }
 
 sc_status sc_npz_write(const char *path, int n, const sc_npz_array *arrays, int force)
 {

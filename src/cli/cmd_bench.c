@@ -10,16 +10,19 @@
 #include "cli/mpi.h"
 #include "cli/images.h"
 #include "cli/report.h"
+#include "cli/textcond.h"
 #include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
+    CLI_TEXT_FILE_OPTS,
     {"--cache", "SPEC...", "a policy to compare (repeat the flag; {a,b,c} in a value sweeps it: fora:n={2,3,4})"},
     CLI_VAE_OPT,
     {"--repeats", "N", "rounds: every policy runs N times, each right after a baseline run; the median of the "
                        "paired ratios is the speed-up, 1..100 (default 3)"},
-    {"--accuracy", NULL, "also score each image with the demo dataset's classifier (32x32 RGB, 10 classes)"},
+    {"--accuracy", NULL, "also score each image with the shipped demo models' checkers (32x32 RGB): the class "
+                         "demo's classifier, or whether a text demo picture shows its prompt"},
     {"--json", "FILE.json", "also write the table as JSON"},
     {"--csv", "FILE.csv", "also write the table as CSV"},
     {"--plot", "FILE.png", "draw quality against wall-clock speed-up, one line per policy"},
@@ -104,10 +107,6 @@ int cmd_bench(int argc, char **argv)
         free(classes);
         return cli_usage_error(&a, "give at least one --cache SPEC to compare against the baseline");
     }
-    if (!classes) {
-        classes = calloc(1, sizeof *classes);
-        n = 1;
-    }
     /* Under mpirun (an MPI build): policy i is rank ((i - 1) mod size)'s; every rank runs the
      * baseline for its pairs; rank 0 gathers the rows and writes the one table. */
     cli_mpi mp;
@@ -117,6 +116,7 @@ int cmd_bench(int argc, char **argv)
     sc_set_quiet(quiet_here);
     sc_model *m = NULL;
     sc_vae *vae = NULL;
+    cli_text tc = {0};
     float *base = NULL, *lat = NULL;
     uint8_t *base_rgb = NULL, *rgb = NULL;
     report_entry *rows = calloc((size_t)n_specs + 1, sizeof *rows);
@@ -127,10 +127,30 @@ int cmd_bench(int argc, char **argv)
     }
     if ((r = cli_load_model(&a, &m, 1)) || (r = cli_load_vae(&a, m, 0, &vae))) goto done;
     cli_sampling_defaults(&a, m, &p);
+    sc_model_info info;
+    sc_model_get_info(m, &info);
+    if (info.takes_text) {
+        if (classes) {
+            r = cli_usage_error(&a, "--class: this model draws from prompts (--prompts FILE)");
+            goto done;
+        }
+        if ((r = cli_text_cond(&a, m, &info, p.cfg > 1.0f, quiet_here, &tc))) goto done;
+        n = tc.n;
+    } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds")) {
+        r = cli_usage_error(&a, "--prompts: this model is class-conditional: it takes --class N");
+        goto done;
+    } else if (!classes) {
+        classes = calloc(1, sizeof *classes);
+        n = 1;
+    }
     const size_t bytes = sc_latent_bytes(m, n);
     const int side = sc_image_side(m, vae), accuracy = cli_get(&a, "--accuracy") != NULL;
     if (accuracy && (vae || side != SC_DEMO_SIDE)) {
         r = cli_usage_error(&a, "--accuracy scores 32x32 pictures of the demo dataset; this model makes %dx%d", side, side);
+        goto done;
+    }
+    if (accuracy && info.takes_text && !tc.prompts) {
+        r = cli_usage_error(&a, "--accuracy checks each picture against its prompt: give the prompts as text (--prompts)");
         goto done;
     }
     if (side) {
@@ -139,7 +159,8 @@ int cmd_bench(int argc, char **argv)
     }
     base = malloc(bytes);
     lat = malloc(bytes);
-    const sc_cond cond = {.n = n, .classes = classes};
+    sc_cond cond = {.n = n, .classes = classes};
+    if (info.takes_text) cli_text_to_cond(&tc, &cond);
     p.cond = &cond;
     cli_progress ps;
     cli_progress_init(&ps, "bench", "step", quiet_here);
@@ -196,7 +217,11 @@ int cmd_bench(int argc, char **argv)
                 report_images(&rows[i], img, base_rgb, n, side);
                 if (accuracy) {
                     int right = 0;
-                    for (int j = 0; j < n; j++) right += sc_demo_classify(img + (size_t)j * side * side * 3) == classes[j];
+                    for (int j = 0; j < n; j++) {
+                        const uint8_t *pic = img + (size_t)j * side * side * 3;
+                        right += info.takes_text ? sc_textdemo_shows(pic, tc.prompts[j]) == 1
+                                                 : sc_demo_classify(pic) == classes[j];
+                    }
                     rows[i].accuracy = (double)right / n;
                 }
             }
@@ -224,7 +249,8 @@ int cmd_bench(int argc, char **argv)
     printf("%s, %s, %d steps, cfg %g, %d image(s), seed %llu\n", cli_model_path(&a), sc_sampler_name(p.sampler),
            p.steps, (double)p.cfg, n, (unsigned long long)p.seed);
     report_print_table(stdout, rows, n_specs + 1);
-    if ((json && report_write(json, cli_model_path(&a), &p, NULL, rows, n_specs + 1, force)) ||
+    if ((json && report_write(json, cli_model_path(&a), &p, info.takes_text ? tc.summary : NULL, rows, n_specs + 1,
+                              force)) ||
         (csv && report_write_csv(csv, rows, n_specs + 1, force)) ||
         (plot && report_plot(plot, rows, n_specs + 1, 0, force)) ||
         (plot_macs && report_plot(plot_macs, rows, n_specs + 1, 1, force)))
@@ -234,6 +260,7 @@ done:
     free(base_rgb);
     free(rgb);
     sc_vae_free(vae);
+    cli_text_free(&tc);
     free(rows);
     free(base);
     free(lat);

@@ -19,6 +19,8 @@ void cli_text_free(cli_text *t)
     free(t->neg);
     free(t->neg_mask);
     free(t->summary);
+    for (int i = 0; t->prompts && i < t->n; i++) free(t->prompts[i]);
+    free(t->prompts);
     memset(t, 0, sizeof *t);
 }
 
@@ -77,14 +79,14 @@ static int read_embeds(const cli_args *a, const char *flag, const char *path, in
 }
 
 /* "a; b; c" of the prompts, for the PNG text and the report. */
-static char *summary_of(const prompt_list *pl, const char *negative)
+static char *summary_of_list(char *const *text, int count, const char *negative)
 {
     size_t cap = 64 + (negative ? strlen(negative) : 0);
-    for (int i = 0; i < pl->n; i++) cap += pl->len[i] + 2;
+    for (int i = 0; i < count; i++) cap += strlen(text[i]) + 2;
     char *s = malloc(cap);
     if (!s) return NULL;
     size_t n = 0;
-    for (int i = 0; i < pl->n; i++) n += (size_t)snprintf(s + n, cap - n, "%s%s", i ? "; " : "", pl->text[i]);
+    for (int i = 0; i < count; i++) n += (size_t)snprintf(s + n, cap - n, "%s%s", i ? "; " : "", text[i]);
     if (negative && *negative) snprintf(s + n, cap - n, " (negative: %s)", negative);
     return s;
 }
@@ -92,8 +94,10 @@ static char *summary_of(const prompt_list *pl, const char *negative)
 int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int guided, int quiet, cli_text *t)
 {
     memset(t, 0, sizeof *t);
-    int n_cli = 0;
-    const char *const *cli_prompts = cli_get_all(a, &n_cli);
+    int n_cli = 0, repeatable = 0;
+    for (int i = 0; i < a->n_opts; i++) repeatable |= !strcmp(a->opts[i].name, "--prompt");
+    const char *const *cli_prompts = repeatable ? cli_get_all(a, &n_cli) : NULL;
+    if (!repeatable) n_cli = 0;
     const char *file = cli_get(a, "--prompts"), *embeds = cli_get(a, "--prompt-embeds");
     const char *neg_embeds = cli_get(a, "--negative-embeds"), *negative = cli_get(a, "--negative-prompt");
     const char *encoder = cli_get(a, "--text-encoder"), *tokenizer = cli_get(a, "--tokenizer");
@@ -211,7 +215,12 @@ int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int
     }
     t->L = L;
     t->D = D;
-    t->summary = embeds ? NULL : summary_of(&pl, negative);
+    if (pl.n) { /* the lists' strings move over */
+        t->prompts = pl.text;
+        pl.text = NULL;
+        pl.n = 0;
+    }
+    t->summary = embeds ? NULL : summary_of_list(t->prompts, t->n, negative);
     if (!t->summary) {
         const size_t cap = strlen(embeds ? embeds : "") + 64;
         t->summary = malloc(cap);

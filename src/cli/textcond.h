@@ -8,10 +8,13 @@
 #include "cli/args.h"
 #include "smoothcache.h"
 
-/* The flags cli_text_cond reads (a command's option table includes them). */
+/* The flags cli_text_cond reads (a command's option table includes them): CLI_TEXT_OPTS, or
+ * CLI_TEXT_FILE_OPTS for a command whose repeatable flag is another (bench's --cache). */
 #define CLI_TEXT_OPTS                                                                                        \
     {"--prompt", "TEXT...", "text-to-image models: a prompt, one image each (repeat the flag for more)"},    \
-    {"--prompts", "FILE", "UTF-8 text, one prompt a line"},                                                  \
+    CLI_TEXT_FILE_OPTS
+#define CLI_TEXT_FILE_OPTS                                                                                   \
+    {"--prompts", "FILE", "text-to-image models: UTF-8 text, one prompt a line, one image each"},            \
     {"--negative-prompt", "TEXT", "what guidance steers away from (default: the empty prompt, as the pipelines)"}, \
     {"--prompt-embeds", "FILE.npz", "prompts already encoded by smoothcache encode (prompt_embeds, attention_mask)"}, \
     {"--negative-embeds", "FILE.npz", "the negative side already encoded (1 row, or one per prompt)"},       \
@@ -26,6 +29,7 @@ typedef struct {
     float *neg;          /* [n, L, D], NULL without guidance */
     int32_t *neg_mask;
     char *summary;       /* the prompts as one line (PNG text, reports) */
+    char **prompts;      /* [n] each prompt (NULL when given as embeddings) */
 } cli_text;
 
 /* Reads the prompts or embeddings and encodes what needs encoding (the text encoder is freed

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define FG_THRESHOLD 72
-#define MIN_PIXELS 24
+#include "metrics/foreground.h"
+
 #define MAX_COLOUR_DIST2 (64.0 * 64.0)
 
 static const int k_colours[DEMO_CLASSES][3] = {
@@ -27,51 +27,17 @@ static const double k_shape[DEMO_CLASSES][2] = {
     {0.58, 0.86}, /* 9 frame    */
 };
 
-static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
-
 int demo_classify(const uint8_t *img)
 {
-    const int N = DEMO_SIDE;
-    int bg[3];
-    /* 1. Background: the median (index 62 of 124) of each channel over the border pixels, in the
-     *    order rows 0 and 31, then columns 0 and 31 of rows 1..30 (order is irrelevant after the sort). */
-    for (int c = 0; c < 3; c++) {
-        int v[124], k = 0;
-        for (int x = 0; x < N; x++) v[k++] = img[(0 * N + x) * 3 + c], v[k++] = img[((N - 1) * N + x) * 3 + c];
-        for (int y = 1; y < N - 1; y++) v[k++] = img[(y * N + 0) * 3 + c], v[k++] = img[(y * N + N - 1) * 3 + c];
-        qsort(v, 124, sizeof *v, cmp_int);
-        bg[c] = v[62];
-    }
-    /* 2-3. Distance to the background (max over channels) and the foreground. */
-    int d[DEMO_SIDE * DEMO_SIDE], n = 0, dmax = 0;
-    for (int p = 0; p < N * N; p++) {
-        int m = 0;
-        for (int c = 0; c < 3; c++) {
-            int a = abs((int)img[p * 3 + c] - bg[c]);
-            m = a > m ? a : m;
-        }
-        d[p] = m;
-        if (m > FG_THRESHOLD) {
-            n++;
-            dmax = m > dmax ? m : dmax;
-        }
-    }
-    if (n < MIN_PIXELS) return -1;
-    /* 4. Mean colour of the core: foreground pixels with 4 d >= 3 dmax. */
-    double sum[3] = {0, 0, 0};
-    int cn = 0;
-    for (int p = 0; p < N * N; p++)
-        if (d[p] > FG_THRESHOLD && 4 * d[p] >= 3 * dmax) {
-            for (int c = 0; c < 3; c++) sum[c] += img[p * 3 + c];
-            cn++;
-        }
+    fg_stats f;
+    if (!fg_measure(img, &f)) return -1;
     /* 5. Nearest class colour (lowest id on ties). */
     int best = -1;
     double best_d = INFINITY;
     for (int k = 0; k < DEMO_CLASSES; k++) {
         double dk = 0;
         for (int c = 0; c < 3; c++) {
-            double e = sum[c] / cn - k_colours[k][c];
+            double e = f.mean[c] - k_colours[k][c];
             dk += e * e;
         }
         if (dk < best_d) {
@@ -80,20 +46,7 @@ int demo_classify(const uint8_t *img)
         }
     }
     if (best_d > MAX_COLOUR_DIST2) return -1;
-    /* 6. Compactness of the whole foreground. */
-    double cx = 0, cy = 0;
-    for (int p = 0; p < N * N; p++)
-        if (d[p] > FG_THRESHOLD) cx += p % N, cy += p / N;
-    cx /= n;
-    cy /= n;
-    double S = 0;
-    for (int p = 0; p < N * N; p++)
-        if (d[p] > FG_THRESHOLD) {
-            double dx = p % N - cx, dy = p / N - cy;
-            S += dx * dx + dy * dy;
-        }
-    if (S == 0.0) return -1;
-    const double q = (double)n * n / (2.0 * 3.14159265358979323846 * S);
-    if (q < k_shape[best][0] || q > k_shape[best][1]) return -1;
+    /* 6. The class's compactness range. */
+    if (f.q < 0 || f.q < k_shape[best][0] || f.q > k_shape[best][1]) return -1;
     return best;
 }

@@ -6,7 +6,8 @@
 
 #include <stdint.h>
 
-#define DEMO_SIDE 32
+#include "metrics/foreground.h"
+
 #define DEMO_CLASSES 10
 
 /* img: [32][32][3] bytes. */
