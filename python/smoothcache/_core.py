@@ -218,6 +218,10 @@ class ModelInfo:
     num_classes: int
     takes_text: bool
     text_dim: int             # the width of the text embeddings it takes (0: none)
+    text_len: int             # the tokens its pipeline pads prompts to (0: takes no text)
+    default_steps: int        # what its pipeline does unless told: steps,
+    default_cfg: float        # guidance scale,
+    default_sampler: int      # and sampler (an index into sampler_names())
     learned_sigma: bool
     tokens: int
     params: int
@@ -404,6 +408,8 @@ class Model(_Handle):
             depth=i.depth, hidden=i.hidden, heads=i.heads, head_dim=i.head_dim, patch=i.patch,
             latent_shape=tuple(i.latent.dims[:i.latent.rank]), in_channels=i.in_channels,
             out_channels=i.out_channels, num_classes=i.num_classes, takes_text=bool(i.takes_text), text_dim=i.text_dim,
+            text_len=i.text_len, default_steps=i.default_steps, default_cfg=float(i.default_cfg),
+            default_sampler=i.default_sampler,
             learned_sigma=bool(i.learned_sigma), tokens=i.tokens, params=int(i.params),
             macs_per_forward=int(i.macs_per_forward), components=comps,
             macs_component={c: int(i.macs_component[k]) for k, c in enumerate(comps)}, scheduler=_s(i.scheduler),
@@ -495,15 +501,54 @@ class Model(_Handle):
 
     # ------------------------------------------------------------------ sampling
 
-    def generate(self, classes=None, *, seed: int = 0, steps: int = 50, cfg: float = 4.0, sampler: str = "ddim",
-                 cache: Optional[str] = None, latents: Optional[np.ndarray] = None, shape=None, threads: int = 0,
-                 progress: Optional[Callable] = None, check_finite: bool = True, calibration=None,
+    def encode_prompts(self, prompts: Sequence[str], *, tokenizer=None, text_encoder=None, max_length: int = 0,
+                       threads: int = 0):
+        """The text conditioning this text-to-image model's pipeline makes of prompts
+        (sc_encode_prompts: PixArt lower-cases and strips them, pads to max_length, 0 = the
+        pipeline's, 120 for PixArt-alpha): (embeds float32 [n, L, width], mask int32 [n, L]).
+        tokenizer / text_encoder: a Tokenizer / TextEncoder, or None for the pipeline folder's."""
+        if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
+            raise TypeError("prompts must be a sequence of str")
+        if not prompts:
+            raise ValueError("no prompts")
+        own = []
+        try:
+            if tokenizer is None:
+                tokenizer = Tokenizer(self.path)
+                own.append(tokenizer)
+            if text_encoder is None:
+                text_encoder = TextEncoder(self.path)
+                own.append(text_encoder)
+            L = _int_arg(max_length, "max_length", 0, 4096) or self.info.text_len
+            if not L:
+                raise ValueError(f"{self.path}: this model takes no text")
+            n = len(prompts)
+            embeds = np.empty((n, L, text_encoder.info.width), dtype=np.float32)
+            mask = np.empty((n, L), dtype=np.int32)
+            arr = (ctypes.c_char_p * n)(*[p.encode() for p in prompts])
+            _check(lib.sc_encode_prompts(self._handle(), tokenizer._handle(), text_encoder._handle(), n, arr, L,
+                                         _fptr(embeds), mask.ctypes.data_as(POINTER(c_int32)),
+                                         _int_arg(threads, "threads", 0, 1 << 16)))
+            return embeds, mask
+        finally:
+            for o in own:
+                o.close()
+
+    def generate(self, classes=None, *, seed: int = 0, steps: Optional[int] = None, cfg: Optional[float] = None,
+                 sampler: Optional[str] = None, cache: Optional[str] = None, latents: Optional[np.ndarray] = None,
+                 shape=None, threads: int = 0, progress: Optional[Callable] = None, check_finite: bool = True,
+                 calibration=None, prompts: Optional[Sequence[str]] = None, negative_prompt: str = "",
                  text=None, text_mask=None, neg_text=None, neg_text_mask=None, pooled=None, neg_pooled=None,
                  scalars: Optional[Dict[str, np.ndarray]] = None, n: Optional[int] = None):
         """Samples; returns (latents float32 [n, *latent_shape], CacheStats).
 
         classes: class ids, one sample each (without classes or text: one per class for models of
         at most 16 classes, class 0 otherwise, as `smoothcache generate`). Sample i uses seed + i.
+        prompts: text-to-image models: one sample per prompt, encoded by the pipeline folder's
+        tokenizer and text encoder with negative_prompt ("" as the pipelines) on the negative
+        side (or give text / text_mask / neg_text / neg_text_mask from encode_prompts).
+        steps, cfg, sampler: None = the model's pipeline's (DiT 50, 4, ddim; PixArt 20, 4.5, the
+        folder's scheduler).
         cache: a policy spec ("smooth:schedule=FILE", "fora:n=2", ...; None = uncached).
         latents: the initial latents (float32 [n, *latent_shape]) instead of the seed's.
         progress(step, steps, seconds, latents) is called after each step with a copy of the
@@ -511,6 +556,23 @@ class Model(_Handle):
         in it cancels and is raised again here. calibration: a Calibration observing this run."""
         h = self._handle()
         keep = []
+        if prompts is not None:
+            if text is not None:
+                raise ValueError("give prompts or text embeddings, not both")
+            if isinstance(prompts, str):
+                prompts = [prompts]
+            g = float(self.info.default_cfg if cfg is None else cfg) > 1.0
+            e, m = self.encode_prompts(list(prompts) + ([negative_prompt] if g else []), threads=threads)
+            k = len(prompts)
+            text, text_mask = e[:k], m[:k]
+            if g:
+                neg_text, neg_text_mask = np.repeat(e[k:], k, axis=0), np.repeat(m[k:], k, axis=0)
+        if steps is None:
+            steps = self.info.default_steps
+        if cfg is None:
+            cfg = self.info.default_cfg
+        if sampler is None:
+            sampler = sampler_names()[self.info.default_sampler]
         if classes is not None:
             classes = _ints(classes, "classes")
         if n is None:

@@ -134,3 +134,28 @@ def test_convert_to_bf16_and_merge_shards(tmp_path, cli):
     with pytest.raises(sc.SmoothCacheError, match="in no shard given"):
         sc.merge_shards(tmp_path / "m2.npz", shards[:1])
     assert len(sc.Model().fingerprint()) == 16
+
+
+@pytest.fixture(scope="module")
+def pixart_dir(source):
+    return need(source / "tests" / "fixtures" / "pixart" / "pipe_alpha", "the PixArt pipeline fixtures")
+
+
+def test_pixart_from_prompts_matches_diffusers(pixart_dir):
+    """Prompts to final latents through the library, against diffusers' PixArtAlphaPipeline
+    (tools/reference_pixart_pipeline.py): the pipeline folder's tokenizer, T5 and scheduler."""
+    ref = pixart_dir / "ref"
+    prompts = (ref / "prompts.txt").read_text().splitlines()
+    with sc.Model(pixart_dir) as m:
+        assert m.info.takes_text and m.info.text_len == 120 and m.info.default_steps == 20
+        assert sc.sampler_names()[m.info.default_sampler] == "dpmpp2m" and m.info.default_cfg == 4.5
+        lat, st = m.generate(prompts=prompts, latents=np.load(ref / "latents_in.npy"), steps=4, threads=THREADS)
+        want = np.load(ref / "latents_out.npy")
+        assert np.abs(lat - want).max() <= 1e-4 * np.abs(want).max()
+        assert st.components == ("attn", "cross", "mlp")
+        e, k = m.encode_prompts(prompts + [""], threads=THREADS)
+        assert np.abs(e[:2] - np.load(ref / "prompt_embeds.npy")).max() <= 1e-5 * np.abs(e).max()
+        assert (k[2] == np.load(ref / "negative_mask.npy")[0]).all()
+        with pytest.raises(sc.SmoothCacheError, match="takes text embeddings, not class ids"):
+            m.generate([1, 2], steps=2, n=2, text=e[:2], text_mask=k[:2], neg_text=e[:2], neg_text_mask=k[:2],
+                       threads=THREADS)
