@@ -69,6 +69,9 @@ int cmd_info(int argc, char **argv)
     printf(" -> %d tokens\n", mi.tokens);
     printf("output:         %d channels%s\n", mi.out_channels, mi.learned_sigma ? " (learned sigma)" : "");
     if (mi.num_classes) printf("classes:        %d (null class %d)\n", mi.num_classes, mi.num_classes);
+    if (mi.takes_text)
+        printf("text:           T5 embeddings %d wide, prompts padded to %d tokens (--prompt, --prompt-embeds)\n",
+               mi.text_dim, mi.text_len);
     printf("parameters:     %llu (%.1f M)\n", (unsigned long long)mi.params, (double)mi.params / 1e6);
     printf("MACs/forward:   %.3f G per sample (x2 with guidance)\n", (double)mi.macs_per_forward / 1e9);
     printf("  per block:   ");
@@ -76,8 +79,10 @@ int cmd_info(int argc, char **argv)
         printf("%s %s %.3f G", k ? "," : "", mi.components[k], (double)mi.macs_component[k] / 1e9);
     printf(" (the cacheable components)\n");
     printf("scheduler:      %s\n", mi.scheduler);
-    if (sc_sampler_timesteps(m, SC_SAMPLER_DDIM, 4, ts) == SC_OK)
-        printf("DDIM 4 steps:   timesteps %d %d %d %d\n", ts[0], ts[1], ts[2], ts[3]);
+    printf("defaults:       %s, %d steps, guidance %g (the pipeline's; --sampler, --steps, --cfg)\n",
+           sc_sampler_name((sc_sampler)mi.default_sampler), mi.default_steps, (double)mi.default_cfg);
+    if (sc_sampler_timesteps(m, (sc_sampler)mi.default_sampler, 4, ts) == SC_OK)
+        printf("4 steps:        timesteps %d %d %d %d\n", ts[0], ts[1], ts[2], ts[3]);
     sc_vae *vae = NULL;
     if ((r = cli_load_vae(&a, m, 0, &vae))) {
         sc_model_free(m);

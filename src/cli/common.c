@@ -14,10 +14,11 @@
 #define SC_DEMO_MODEL_FROM_BIN "../share/smoothcache/models/demo"
 #endif
 
-/* The shipped demo model: $SMOOTHCACHE_MODEL, else models/demo beside the executable's folder
- * (build/smoothcache -> models/demo of the source tree), else the installed copy
- * (PREFIX/bin/smoothcache -> PREFIX/share/smoothcache/models/demo), else NULL. */
-const char *cli_default_model(void)
+/* A shipped model (`name`: "demo", the class demo, or "textdemo", the text-to-image one):
+ * $SMOOTHCACHE_MODEL, else models/<name> beside the executable's folder (build/smoothcache ->
+ * models/<name> of the source tree), else the installed copy (PREFIX/bin/smoothcache ->
+ * PREFIX/share/smoothcache/models/<name>), else NULL. */
+static const char *default_model(const char *name)
 {
     static char path[4096];
     const char *env = getenv("SMOOTHCACHE_MODEL");
@@ -29,11 +30,16 @@ const char *cli_default_model(void)
     char *slash = strrchr(exe, '/');
     if (!slash) return NULL;
     *slash = '\0';
-    static const char *const beside[] = {"../models/demo", SC_DEMO_MODEL_FROM_BIN};
+    /* The install's models folder: SC_DEMO_MODEL_FROM_BIN without its last component. */
+    char installed[1024];
+    snprintf(installed, sizeof installed, "%s", SC_DEMO_MODEL_FROM_BIN);
+    char *cut = strrchr(installed, '/');
+    if (cut) *cut = '\0';
+    const char *const beside[] = {"../models", installed};
     for (size_t i = 0; i < sizeof beside / sizeof *beside; i++) {
         char cand[4096];
         /* Named without "..": the canonical path of what exists. */
-        if (snprintf(cand, sizeof cand, "%s/%s", exe, beside[i]) >= (int)sizeof cand) continue;
+        if (snprintf(cand, sizeof cand, "%s/%s/%s", exe, beside[i], name) >= (int)sizeof cand) continue;
         if (!realpath(cand, path) || !sc_is_folder(path)) continue;
         /* Named from the working folder when inside it: that is what files and messages record,
          * not where this machine keeps the checkout. */
@@ -81,10 +87,18 @@ void cli_where_it_goes(const cli_args *a, const char *flag, const char *path)
     }
 }
 
+/* 1 when the command line gives prompts (then the default model is the text-to-image demo). */
+static int gives_prompts(const cli_args *a)
+{
+    for (int k = 0; k < a->n_opts; k++)
+        if (!strcmp(a->opts[k].name, "--prompt") && a->parsed.n_repeats) return 1;
+    return cli_get(a, "--prompts") || cli_get(a, "--prompt-embeds");
+}
+
 const char *cli_model_path(const cli_args *a)
 {
     const char *path = cli_get(a, "--model");
-    return path ? path : cli_default_model();
+    return path ? path : gives_prompts(a) ? default_model("textdemo") : default_model("demo");
 }
 
 int cli_dtype(const cli_args *a, sc_dtype *d)
@@ -100,8 +114,10 @@ int cli_load_model(const cli_args *a, sc_model **m, int pack)
 {
     const char *path = cli_model_path(a);
     if (!path)
-        return cli_usage_error(a, "no --model given and the shipped demo model was not found ($SMOOTHCACHE_MODEL, models/demo of the source tree, "
-                                  "or share/smoothcache/models/demo of the installed prefix)");
+        return cli_usage_error(a, "no --model given and the shipped %s model was not found ($SMOOTHCACHE_MODEL, "
+                                  "models/%s of the source tree, or share/smoothcache/models/%s of the installed prefix)",
+                               gives_prompts(a) ? "text-to-image" : "demo", gives_prompts(a) ? "textdemo" : "demo",
+                               gives_prompts(a) ? "textdemo" : "demo");
     long heads, size;
     if (cli_int(a, "--heads", 1, 1024, 0, &heads) || cli_int(a, "--input-size", 1, 4096, 0, &size))
         return CLI_EXIT_USAGE;
