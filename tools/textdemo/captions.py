@@ -121,3 +121,25 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def eval_prompts(held_out=False, per_pair=5):
+    """Prompts for measuring the model: every (colour, shape) pair of the training set (or the
+    held-out ones) on each background, per_pair times in turn (pair-major within a round)."""
+    out = []
+    for _ in range(per_pair):
+        for b in BACKGROUNDS:
+            out += [caption(c, s, b) for c, s in combos(held_out)]
+    return out
+
+
+def write_prompt_files(folder):
+    """The prompt files shipped beside the model: 200 seen prompts, 40 held-out ones, and the 10
+    calibration prompts (the paper calibrates on 10 samples)."""
+    import random
+    seen = eval_prompts(False, 5)
+    files = {"prompts-seen.txt": seen, "prompts-held-out.txt": eval_prompts(True, 5),
+             "prompts-calibration.txt": random.Random(1).sample(sorted(set(seen)), 10)}
+    for name, lines in files.items():
+        with open(os.path.join(folder, name), "w") as f:
+            f.write("".join(p + "\n" for p in lines))
