@@ -73,8 +73,12 @@ reference-check: all
 	  .venv/bin/python tools/reference_samplers.py $$tmp/samplers >/dev/null && \
 	  .venv/bin/python tools/reference_tokenizer.py $$tmp/t5tok >/dev/null && \
 	  .venv/bin/python tools/reference_t5.py $$tmp/t5 >/dev/null && \
+	  .venv/bin/python tools/reference_pixart.py $$tmp/pixart >/dev/null 2>&1 && \
+	  .venv/bin/python tools/reference_pixart_pipeline.py $$tmp/pixart >/dev/null 2>&1 && \
+	  cp -r tests/fixtures/pixart/cache $$tmp/pixart/ && \
+	  .venv/bin/python tools/textdemo/check.py --fixture $$tmp/textdemo_check >/dev/null && \
 	  .venv/bin/python tools/reference.py selfcheck && \
-	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics peers pipeline vae demo_forward samplers tokenizer t5; st=$$?; rm -rf $$tmp; exit $$st
+	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics peers pipeline vae demo_forward samplers tokenizer t5 pixart textdemo_checker; st=$$?; rm -rf $$tmp; exit $$st
 
 # Every parser of outside data under libFuzzer for SC_FUZZ_SECONDS (default 30) each.
 fuzz: deps-test
