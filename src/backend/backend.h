@@ -126,6 +126,12 @@ typedef struct backend {
     void (*from_bf16)(float *x, const uint16_t *y, size_t n);
     void (*silu)(float *y, const float *x, size_t n);                 /* y = x sigmoid(x) */
     void (*mul)(float *y, const float *x, size_t n);                  /* y *= x */
+    /* y [M, I] = a * silu(g) where x [M, 2I] = [a | g] per row (SwiGLU's gate, diffusers' order). */
+    void (*swiglu)(float *y, const float *x, int64_t M, int I);
+    /* Rotary embedding in place on the first `rot` dims of every head ("rotate half" pairing: dim i
+     * with dim i + rot/2): x [B*T, ...] rows of stride ld, H heads of hd dims from column 0; row
+     * b*T + t is position t; cs [T, rot/2] cosines, sn [T, rot/2] sines. */
+    void (*rope)(float *x, int B, int T, int64_t ld, int H, int hd, int rot, const float *cs, const float *sn);
     /* y [n, D] = table[ids[i], :] (an embedding lookup). */
     void (*gather_rows)(float *y, const float *table, const int32_t *ids, long n, int D);
     /* y[b,:] += table[ids[b],:]; y [B, D] (an embedding lookup added to a row). */

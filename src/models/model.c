@@ -68,15 +68,15 @@ void model_release_plain(model *m, const float *w, size_t bytes)
 
 sc_status model_fuse_linears(model *m, be_linear *const *parts, int n, be_linear *out)
 {
-    const int in = parts[0]->in;
+    const int in = parts[0]->in, has_bias = parts[0]->b != NULL;
     size_t rows = 0;
     for (int i = 0; i < n; i++) {
-        SC_ASSERT(parts[i]->in == in && parts[i]->w && parts[i]->b);
+        SC_ASSERT(parts[i]->in == in && parts[i]->w && (parts[i]->b != NULL) == has_bias);
         rows += (size_t)parts[i]->out;
     }
     float *w = mem_alloc_array(rows * (size_t)in, sizeof(float), "fused weights");
-    float *bias = mem_alloc_array(rows, sizeof(float), "fused bias");
-    if (!w || !bias) {
+    float *bias = has_bias ? mem_alloc_array(rows, sizeof(float), "fused bias") : NULL;
+    if (!w || (has_bias && !bias)) {
         mem_free(w);
         mem_free(bias);
         return SC_ERR_NOMEM;
@@ -86,12 +86,12 @@ sc_status model_fuse_linears(model *m, be_linear *const *parts, int n, be_linear
         mem_free(bias);
         return s;
     }
-    if ((s = model_own(m, bias))) return s;
+    if (has_bias && (s = model_own(m, bias))) return s;
     size_t r = 0;
     for (int i = 0; i < n; i++) {
         const size_t o = (size_t)parts[i]->out;
         memcpy(w + r * in, parts[i]->w, o * in * sizeof(float));
-        memcpy(bias + r, parts[i]->b, o * sizeof(float));
+        if (has_bias) memcpy(bias + r, parts[i]->b, o * sizeof(float));
         r += o;
     }
     const int precise = parts[0]->precise;
@@ -118,6 +118,7 @@ void model_cond_free(model_cond *c)
     free(c->classes);
     free(c->text);
     free(c->text_bias);
+    free(c->text_mask);
     free(c->extra);
     memset(c, 0, sizeof *c);
 }

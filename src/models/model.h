@@ -43,6 +43,11 @@ typedef struct {
                           * attention, 5 for the MLP): h += gate * out; -1: h += out, ungated */
 } model_component;
 
+/* What the model takes as its time input: the discrete timestep of a DDPM schedule (0 .. its
+ * training steps; DiT, PixArt), or the continuous atan(sigma) 2 / pi of a sigma schedule (Stable
+ * Audio, trained with k-diffusion's v-objective). */
+typedef enum { MODEL_TIME_DISCRETE = 0, MODEL_TIME_SIGMA_ATAN = 1 } model_time_input;
+
 /* What the model predicts (the sampler converts it). */
 typedef enum { PRED_EPSILON, PRED_V, PRED_FLOW } model_prediction;
 
@@ -96,6 +101,8 @@ typedef struct {
     int *classes;          /* [rows] class ids (the null class for unconditional rows) */
     float *text;           /* [rows, text_len, text_dim] text-token embeddings */
     float *text_bias;      /* [rows, text_len] added to attention scores: 0 token, large negative pad */
+    int *text_mask;        /* [rows, text_len] 1 token, 0 padding (families that zero padding in the
+                            * tokens instead of masking the scores: Stable Audio) */
     int text_len, text_dim;
     float *extra;          /* [rows, n_extra] per-row numbers a family takes (PixArt: height, width,
                             * aspect ratio); NULL when none */
@@ -110,6 +117,8 @@ typedef struct {
     const char *class_name; /* config's _class_name, or NULL */
     weights *w;             /* a lone file's weights (names visible; nothing marked used); NULL for a
                              * folder, whose weights the family opens once its config is validated */
+    const char *pipeline;   /* the diffusers pipeline folder it came from (its other components sit
+                             * beside it: Stable Audio's projection_model/), or NULL */
 } model_probe;
 
 typedef struct model_family {
@@ -154,6 +163,7 @@ typedef struct model_family {
     int default_steps;
     float default_cfg;
     int default_sampler;
+    model_time_input time_input;
     /* Text-conditioned families (NULL otherwise): the length its pipeline pads prompts to, from
      * the pipeline's class name (NULL outside a pipeline folder); and a prompt as that pipeline
      * prepares it before tokenizing: out (len + 1 bytes) receives it, NUL-terminated, and its
@@ -180,7 +190,8 @@ const backend *model_pick_backend(const sc_load_opts *o, const char *file_dtype,
 void model_count_weights(model *m, const be_linear *const *layers, int n, uint64_t other_bytes);
 
 void model_release_plain(model *m, const float *w, size_t bytes);
-/* out = the n linear layers stacked (rows of parts[0], then parts[1]...; same input width), owned by
+/* out = the n linear layers stacked (rows of parts[0], then parts[1]...; same input width; all with
+ * biases or none), owned by
  * the model; the parts' plain weights are released and the parts zeroed (DiT and PixArt fuse
  * q, k, v into one product). out may not be one of the parts. */
 sc_status model_fuse_linears(model *m, be_linear *const *parts, int n, be_linear *out);

@@ -11,7 +11,8 @@
 /* Adding a family: its folder defines `const model_family model_family_<name>`; add one line. */
 #define MODEL_FAMILIES(X) \
     X(dit) \
-    X(pixart)
+    X(pixart) \
+    X(stable_audio)
 
 #define DECLARE(name) extern const model_family model_family_##name;
 MODEL_FAMILIES(DECLARE)

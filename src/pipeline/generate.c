@@ -44,6 +44,10 @@ static sc_status validate(const pipeline *p, const sc_gen_params *gp)
     if (gp->threads < 0) return err_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", gp->threads);
     if ((unsigned)gp->sampler >= SC_SAMPLER_COUNT) return err_fail(SC_ERR_ARG, "unknown sampler");
     const model *m = p->net;
+    if (m->family->time_input != MODEL_TIME_DISCRETE)
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: this %s model takes continuous noise levels (atan(sigma) 2/pi), and "
+                                            "the samplers of this engine step discrete DDPM timesteps: it runs through "
+                                            "sc_model_forward only", p->path, m->family->name);
     if (gp->shape.rank && !m->family->accepts_shape(m, &gp->shape)) {
         char want[64] = "", own[64] = "";
         shape_text(&gp->shape, want, sizeof want);

@@ -88,7 +88,8 @@ sc_status pipeline_load(const char *path, const sc_load_opts *o, pipeline **out)
         s = weights_open_file(path, &w);
     }
     const model_family *f = NULL;
-    model_probe probe = {.path = dir, .config = config, .config_path = config_path, .class_name = class_name(config), .w = w};
+    model_probe probe = {.path = dir, .config = config, .config_path = config_path, .class_name = class_name(config), .w = w,
+                         .pipeline = p->folder[0] ? p->folder : NULL};
     if (!s) s = models_detect(&probe, &f);
     if (!s) {
         s = f->load(&probe, o, &p->net); /* takes over w (NULL for a folder: the family opens it) */

@@ -92,6 +92,21 @@ def make_text_encoder(folder, vocab_size, seed):
     return enc
 
 
+def copy_text_side(src, out):
+    """The tokenizer and text encoder of an earlier run, copied byte for byte (a continued run
+    must read captions exactly as the run it continues)."""
+    import shutil
+
+    from transformers import T5EncoderModel, T5TokenizerFast
+
+    for sub in ("tokenizer", "text_encoder"):
+        if os.path.abspath(os.path.join(src, sub)) != os.path.abspath(os.path.join(out, sub)):
+            shutil.copytree(os.path.join(src, sub), os.path.join(out, sub), dirs_exist_ok=True)
+    tok = T5TokenizerFast.from_pretrained(os.path.join(out, "tokenizer"))
+    enc = T5EncoderModel.from_pretrained(os.path.join(out, "text_encoder")).eval().requires_grad_(False)
+    return tok, enc
+
+
 def encode(tok, enc, texts, length):
     """[n, length, 64] embeddings and [n, length] masks, as the pipeline makes them."""
     t = tok([s.lower().strip() for s in texts], padding="max_length", max_length=length, truncation=True,
@@ -203,6 +218,9 @@ def main():
     ap.add_argument("--adaln-zero", action=argparse.BooleanOptionalAction, default=True,
                     help="start adaLN-single and the scale-shift tables at zero (DiT's adaLN-Zero)")
     ap.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--init-from", metavar="DIR",
+                    help="continue from a pipeline folder this tool wrote: its tokenizer and text encoder are "
+                         "copied unchanged, its (EMA) transformer is the starting point of model and EMA")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -210,8 +228,11 @@ def main():
     t0 = time.time()
     out = args.out
     os.makedirs(out, exist_ok=True)
-    tok = make_tokenizer(os.path.join(out, "tokenizer"), args.vocab, args.seed)
-    enc = make_text_encoder(os.path.join(out, "text_encoder"), len(tok), args.seed + 2)
+    if args.init_from:
+        tok, enc = copy_text_side(args.init_from, out)
+    else:
+        tok = make_tokenizer(os.path.join(out, "tokenizer"), args.vocab, args.seed)
+        enc = make_text_encoder(os.path.join(out, "text_encoder"), len(tok), args.seed + 2)
     write_pipeline_files(out)
     print(f"tokenizer: {len(tok)} ids; text encoder: {sum(p.numel() for p in enc.parameters())} parameters",
           flush=True)
@@ -228,8 +249,13 @@ def main():
     assert int(m_all.sum(dim=1).max()) < TRAIN_LEN, "a caption fills the training length"
     print(f"dataset: {args.data_size} images, {len(distinct)} captions, in {time.time() - t0:.1f}s", flush=True)
 
-    model = build_transformer(args)
-    pixart_init(model, args.adaln_zero)
+    if args.init_from:
+        from diffusers import PixArtTransformer2DModel
+        model = PixArtTransformer2DModel.from_pretrained(os.path.join(args.init_from, "transformer")).float()
+        print(f"transformer: from {args.init_from}", flush=True)
+    else:
+        model = build_transformer(args)
+        pixart_init(model, args.adaln_zero)
     model.train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     n_params = sum(p.numel() for p in model.parameters())

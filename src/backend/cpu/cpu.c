@@ -173,6 +173,8 @@ static sc_status conv_run(be_ctx *c, be_conv *L, int n, int h, int w, const floa
     .from_bf16 = cpu_from_bf16, \
     .silu = cpu_silu, \
     .mul = cpu_mul, \
+    .swiglu = cpu_swiglu, \
+    .rope = cpu_rope, \
     .gather_rows = cpu_gather_rows, \
     .add_rows = cpu_add_rows, \
     .add_pos = cpu_add_pos, \

@@ -230,3 +230,30 @@ void cpu_from_bf16(float *x, const uint16_t *y, size_t n)
         memcpy(&x[i], &u, sizeof u);
     }
 }
+
+void cpu_swiglu(float *y, const float *x, int64_t M, int I)
+{
+    #pragma omp parallel for schedule(static)
+    for (int64_t m = 0; m < M; m++) {
+        const float *a = x + m * 2 * I, *g = a + I;
+        float *o = y + m * I;
+        for (int i = 0; i < I; i++) o[i] = a[i] * (g[i] / (1.0f + expf(-g[i])));
+    }
+}
+
+void cpu_rope(float *x, int B, int T, int64_t ld, int H, int hd, int rot, const float *cs, const float *sn)
+{
+    const int half = rot / 2;
+    #pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < (int64_t)B * T; r++) {
+        const float *c = cs + (r % T) * half, *s = sn + (r % T) * half;
+        for (int h = 0; h < H; h++) {
+            float *a = x + r * ld + (int64_t)h * hd, *b = a + half;
+            for (int i = 0; i < half; i++) {
+                const float ai = a[i], bi = b[i];
+                a[i] = ai * c[i] - bi * s[i];
+                b[i] = bi * c[i] + ai * s[i];
+            }
+        }
+    }
+}

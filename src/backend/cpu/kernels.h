@@ -23,6 +23,8 @@ void cpu_to_bf16(uint16_t *y, const float *x, size_t n);
 void cpu_from_bf16(float *x, const uint16_t *y, size_t n);
 void cpu_silu(float *y, const float *x, size_t n);
 void cpu_mul(float *y, const float *x, size_t n);
+void cpu_swiglu(float *y, const float *x, int64_t M, int I);
+void cpu_rope(float *x, int B, int T, int64_t ld, int H, int hd, int rot, const float *cs, const float *sn);
 void cpu_gather_rows(float *y, const float *table, const int32_t *ids, long n, int D);
 void cpu_rms_norm(float *y, const float *x, long rows, int D, float eps, const float *w);
 void cpu_add_rows(float *y, const float *table, const int *ids, int B, int D);
