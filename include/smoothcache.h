@@ -268,17 +268,19 @@ sc_status sc_decode_images(const sc_model *m, sc_vae *vae, int n, const float *l
 
 /* ddim, iddpm, dpmpp2m run on a discrete (beta) schedule; k-euler and k-dpmpp2m are k-diffusion's
  * samplers on continuous sigmas (Karras et al.'s spacing), for discrete models too; flow-euler is
- * flow matching's Euler step, for models that predict a velocity. */
+ * flow matching's Euler step, for models that predict a velocity; k-dpmpp3m-sde is k-diffusion's
+ * DPM-Solver++(3M) SDE on a sigma schedule (Stable Audio: v-prediction, polyexponential sigmas). */
 typedef enum {
     SC_SAMPLER_DDIM = 0,
     SC_SAMPLER_IDDPM = 1,
     SC_SAMPLER_DPMPP2M = 2,
     SC_SAMPLER_K_EULER = 3,
     SC_SAMPLER_K_DPMPP2M = 4,
-    SC_SAMPLER_FLOW_EULER = 5
+    SC_SAMPLER_FLOW_EULER = 5,
+    SC_SAMPLER_K_DPMPP3M_SDE = 6
 } sc_sampler;
 
-#define SC_SAMPLER_COUNT 6
+#define SC_SAMPLER_COUNT 7
 
 /* Called after each sampler step (step = 1..steps) with the current latents [n, latent].
  * Return nonzero to cancel the generation. */
@@ -321,6 +323,10 @@ typedef struct {
     const char *cache;
     sc_cache_stats *stats;       /* optional: filled with the work done */
     sc_calibration *calibration; /* optional: observe this (uncached) generation */
+    /* Optional: the unit noise a stochastic sampler adds, [steps, n, latent] (step k's at
+     * k * n * latent; the last step's is never read): to follow a reference's trajectory exactly.
+     * NULL: the engine's own, seeded per sample (docs/NUMERICS.md). */
+    const float *noise_in;
 } sc_gen_params;
 
 sc_gen_params sc_gen_params_default(void);

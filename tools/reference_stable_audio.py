@@ -29,6 +29,16 @@ Cases: `raw` (R = 2: the prompts alone, no guidance); `guided` (R = 4: [uncond 2
 negative prompt: the unconditional rows' cross-attention tokens are all zero, their global token
 is the prompts' durations, as the pipeline builds them); `neg` (R = 4 with a negative prompt:
 the negative text through the projection, masked, with the same durations).
+
+Sampling (OUT_DIR/proj/sample_*.npy, sample.json): k-diffusion's sample_dpmpp_3m_sde (eta 1) on
+get_sigmas_polyexponential(STEPS, 0.3, 500, rho 1) -- stable-audio-tools' sample_k with its
+generate_diffusion_cond defaults -- over external.VDenoiser around the transformer, guidance 7
+on the v output as the engine applies it, the `guided` case's prompts and durations:
+  sample_latents_in  float32 [2, C, S] unit noise (the sampler starts from it times sigma_max)
+  sample_noise       float32 [STEPS, 2, C, S] the unit noise each step adds (the noise sampler
+                     returns these in turn; the last step adds none)
+  sample_out         float32 [2, C, S] the final latents
+sample.json records the sigmas and the model's time input per call.
 """
 
 import json
@@ -42,6 +52,9 @@ from diffusers import StableAudioDiTModel
 from diffusers.models.embeddings import get_1d_rotary_pos_embed
 from diffusers.pipelines.stable_audio.modeling_stable_audio import StableAudioProjectionModel
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_samplers import k_diffusion  # noqa: E402  (k-diffusion's sampling without its __init__)
+
 VARIANTS = {
     "proj": dict(dit=dict(sample_size=16, in_channels=8, num_layers=2, attention_head_dim=16, num_attention_heads=4,
                           num_key_value_attention_heads=2, out_channels=8, cross_attention_dim=32, time_proj_dim=16,
@@ -54,6 +67,8 @@ VARIANTS = {
 }
 
 TEXT_LEN = 6
+STEPS = 8
+CFG = 7.0
 
 
 def randomize(model, seed):
@@ -97,6 +112,45 @@ def conditioning(proj, text, mask, seconds, neg_text=None, neg_mask=None, guided
             enc = torch.cat([torch.zeros_like(enc), enc])
             glob = torch.cat([glob, glob])
     return enc, glob
+
+
+@torch.no_grad()
+def sample_case(d, dit, proj, text, mask, seconds, g):
+    sampling, external = k_diffusion()
+    enc, glob = conditioning(proj, text, mask, seconds, guided=True)        # [uncond 2; cond 2]
+    C, S = dit.config.in_channels, dit.config.sample_size
+    rot = get_1d_rotary_pos_embed(dit.config.attention_head_dim // 2, S + 1, use_real=True,
+                                  repeat_interleave_real=False)
+    calls = []
+
+    def inner(x, t):
+        calls.append(float(t[0]))
+        v = dit(torch.cat([x, x]), t[:1], encoder_hidden_states=enc, global_hidden_states=glob,
+                rotary_embedding=rot).sample
+        uncond, cond = v.chunk(2)
+        return uncond + CFG * (cond - uncond)
+
+    denoiser = external.VDenoiser(inner)
+    sigmas = sampling.get_sigmas_polyexponential(STEPS, 0.3, 500.0, 1.0)
+    x0 = torch.randn(2, C, S, generator=g)
+    noise = torch.randn(STEPS, 2, C, S, generator=g)
+    noise[-1] = 0.0
+    drawn = []
+
+    def noise_sampler(sigma, sigma_next):
+        drawn.append(len(drawn))
+        return noise[len(drawn) - 1]
+
+    out = sampling.sample_dpmpp_3m_sde(denoiser, x0 * sigmas[0], sigmas, noise_sampler=noise_sampler, disable=True)
+    assert len(drawn) == STEPS - 1 and len(calls) == STEPS
+    np.save(d / "sample_latents_in.npy", x0.numpy())
+    np.save(d / "sample_noise.npy", noise.numpy())
+    np.save(d / "sample_out.npy", out.numpy())
+    with open(d / "sample.json", "w") as f:
+        json.dump({"sampler": "k_diffusion.sampling.sample_dpmpp_3m_sde", "steps": STEPS, "cfg": CFG,
+                   "sigmas": [float(s) for s in sigmas], "model_t": calls, "case": "guided",
+                   "max_abs_out": float(out.abs().max())}, f, indent=1)
+        f.write("\n")
 
 
 def main():
@@ -156,6 +210,8 @@ def main():
             b = dit(x, t.unsqueeze(0), encoder_hidden_states=enc2, global_hidden_states=glob2,
                     rotary_embedding=rot).sample
             assert (a - b).abs().max() > 1e-3, "durations have no effect"
+        if name == "proj":
+            sample_case(d, dit, proj, text, mask, seconds, g)
         with open(d / "cases.json", "w") as f:
             json.dump(cases, f, indent=1)
             f.write("\n")

@@ -20,7 +20,7 @@ SC_MAX_RANK = 4
 SC_MAX_SCALARS = 8
 SC_MAX_COMPONENTS = 8
 SC_FIGURE_MAX_SERIES = 12
-SC_SAMPLER_COUNT = 6
+SC_SAMPLER_COUNT = 7
 
 
 # ---------------------------------------------------------------------------------- structures
@@ -112,7 +112,8 @@ class sc_gen_params(Structure):
                 ("progress_user", c_void_p),
                 ("cache", c_char_p),
                 ("stats", POINTER(sc_cache_stats)),
-                ("calibration", c_void_p)]
+                ("calibration", c_void_p),
+                ("noise_in", POINTER(c_float))]
 
 
 class sc_policy_desc(Structure):

@@ -44,10 +44,12 @@ static sc_status validate(const pipeline *p, const sc_gen_params *gp)
     if (gp->threads < 0) return err_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", gp->threads);
     if ((unsigned)gp->sampler >= SC_SAMPLER_COUNT) return err_fail(SC_ERR_ARG, "unknown sampler");
     const model *m = p->net;
-    if (m->family->time_input != MODEL_TIME_DISCRETE)
-        return err_fail(SC_ERR_UNSUPPORTED, "%s: this %s model takes continuous noise levels (atan(sigma) 2/pi), and "
-                                            "the samplers of this engine step discrete DDPM timesteps: it runs through "
-                                            "sc_model_forward only", p->path, m->family->name);
+    if ((m->family->time_input == MODEL_TIME_SIGMA_ATAN) != (p->sched.kind == SCHED_SIGMA))
+        return err_fail(SC_ERR_ARG, "%s: this %s model takes %s, and its scheduler configuration (%s) is %s", p->path,
+                        m->family->name,
+                        m->family->time_input == MODEL_TIME_SIGMA_ATAN ? "continuous noise levels (atan(sigma) 2/pi)"
+                                                                       : "discrete timesteps",
+                        p->scheduler, p->sched.kind == SCHED_SIGMA ? "a sigma schedule" : "not a sigma schedule");
     if (gp->shape.rank && !m->family->accepts_shape(m, &gp->shape)) {
         char want[64] = "", own[64] = "";
         shape_text(&gp->shape, want, sizeof want);
@@ -207,10 +209,14 @@ sc_status pipeline_generate(pipeline *p, const sc_gen_params *gp, const cache_po
         }
         if (s) goto done;
         guide(m, g.model_out, N, spatial, guided, gp->cfg, g.eps, g.var);
-        float *noise = NULL;
+        const float *noise = NULL;
         if (sampler_step_adds_noise(&g.plan, k)) {
-            for (int i = 0; i < N; i++) rng_normal(&g.noise_rng[i], g.noise + (size_t)i * lat, lat);
-            noise = g.noise;
+            if (gp->noise_in) {
+                noise = gp->noise_in + (size_t)k * n;
+            } else {
+                for (int i = 0; i < N; i++) rng_normal(&g.noise_rng[i], g.noise + (size_t)i * lat, lat);
+                noise = g.noise;
+            }
         }
         sampler_step(&g.plan, k, x, g.eps, g.var, noise);
         if (gp->check_finite && (s = check_finite(x, n, k + 1, gp->steps, t))) goto done;

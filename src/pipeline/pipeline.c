@@ -102,6 +102,8 @@ sc_status pipeline_load(const char *path, const sc_load_opts *o, pipeline **out)
         return s;
     }
     if (!p->layout[0]) snprintf(p->layout, sizeof p->layout, "%s", p->net->layout);
+    /* A family that samples on a sigma schedule, without a scheduler file: its own defaults. */
+    if (p->net->family->time_input == MODEL_TIME_SIGMA_ATAN && !p->sched.from_file) sched_sigma_default(&p->sched);
     *out = p;
     return SC_OK;
 }

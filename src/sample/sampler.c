@@ -42,7 +42,8 @@ sc_status diffusers_timesteps(const sched_config *sc, int steps, timestep_spacin
     return SC_OK;
 }
 
-static const char *const k_names[SC_SAMPLER_COUNT] = {"ddim", "iddpm", "dpmpp2m", "k-euler", "k-dpmpp2m", "flow-euler"};
+static const char *const k_names[SC_SAMPLER_COUNT] = {"ddim",      "iddpm",      "dpmpp2m",      "k-euler",
+                                                       "k-dpmpp2m", "flow-euler", "k-dpmpp3m-sde"};
 
 const char *sampler_name(sc_sampler s) { return (unsigned)s < SC_SAMPLER_COUNT ? k_names[s] : "?"; }
 
@@ -58,11 +59,14 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
     if ((unsigned)kind >= SC_SAMPLER_COUNT) return err_fail(SC_ERR_ARG, "unknown sampler %d", (int)kind);
     if (steps < 1 || steps > sc->num_train)
         return err_fail(SC_ERR_ARG, "steps must be in 1..%d (got %d)", sc->num_train, steps);
-    const int flow = kind == SC_SAMPLER_FLOW_EULER;
-    if (flow != (sc->kind == SCHED_FLOW))
+    const sched_kind wants = kind == SC_SAMPLER_FLOW_EULER      ? SCHED_FLOW
+                             : kind == SC_SAMPLER_K_DPMPP3M_SDE ? SCHED_SIGMA
+                                                                : SCHED_DISCRETE;
+    static const char *const k_sched[] = {"a noise (beta)", "a flow-matching", "a sigma (v-diffusion)"};
+    if (wants != sc->kind)
         return err_fail(SC_ERR_ARG, "the %s sampler runs on %s schedule; this model's scheduler is %s", k_names[kind],
-                        flow ? "a flow-matching" : "a noise (beta)", sc->kind == SCHED_FLOW ? "flow matching" : "a beta schedule");
-    const sample_prediction needs = flow ? PREDICTS_FLOW : PREDICTS_EPSILON;
+                        k_sched[wants], k_sched[sc->kind]);
+    const sample_prediction needs = wants == SCHED_FLOW ? PREDICTS_FLOW : wants == SCHED_SIGMA ? PREDICTS_V : PREDICTS_EPSILON;
     if (pred != needs)
         return err_fail(SC_ERR_ARG, "the %s sampler needs a model that predicts %s; this one predicts %s", k_names[kind],
                         prediction_name(needs), prediction_name(pred));
@@ -79,6 +83,7 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
     case SC_SAMPLER_K_EULER: s = keuler_plan(p, sc, steps); break;
     case SC_SAMPLER_K_DPMPP2M: s = kdpmpp2m_plan(p, sc, steps), history = 1; break;
     case SC_SAMPLER_FLOW_EULER: s = flow_euler_plan(p, sc, steps); break;
+    case SC_SAMPLER_K_DPMPP3M_SDE: s = kdpmpp3m_sde_plan(p, sc, steps), history = 2; break;
     }
     if (s) return s;
     if (!p->own_time)
@@ -99,7 +104,7 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
         if (!ok) bad = k;
     }
     if (bad >= 0) {
-        const char *why = sc->kind == SCHED_FLOW ? "" : sc->beta_end >= 1.0 ? ": betas reach 1"
+        const char *why = sc->kind != SCHED_DISCRETE ? "" : sc->beta_end >= 1.0 ? ": betas reach 1"
                           : kind == SC_SAMPLER_IDDPM && sc->beta_start <= 0 ? ": IDDPM's posterior log-variance is log 0 "
                                                                             "when beta_start is 0"
                                                                           : ": the noise level there is 0 or infinite "
@@ -110,13 +115,15 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
                         p->timesteps[bad], why);
     }
     if (history && !(p->prev = mem_alloc_array(n, sizeof(float), "sampler history"))) return SC_ERR_NOMEM;
+    if (history > 1 && !(p->prev2 = mem_alloc_array(n, sizeof(float), "sampler history"))) return SC_ERR_NOMEM;
     return SC_OK;
 }
 
 void sampler_plan_free(sampler_plan *p)
 {
     mem_free(p->prev);
-    p->prev = NULL;
+    mem_free(p->prev2);
+    p->prev = p->prev2 = NULL;
 }
 
 void sampler_init_latents(const sampler_plan *p, float *x)
@@ -148,5 +155,6 @@ void sampler_step(sampler_plan *p, int k, float *x, const float *pred, const flo
     case SC_SAMPLER_K_EULER: keuler_step(p, k, x, pred); break;
     case SC_SAMPLER_K_DPMPP2M: kdpmpp2m_step(p, k, x, pred); break;
     case SC_SAMPLER_FLOW_EULER: flow_euler_step(p, k, x, pred); break;
+    case SC_SAMPLER_K_DPMPP3M_SDE: kdpmpp3m_sde_step(p, k, x, pred, noise); break;
     }
 }

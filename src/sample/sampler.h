@@ -15,7 +15,11 @@
  *   k-euler    sample_euler (no churn);
  *   k-dpmpp2m  sample_dpmpp_2m.
  * Flow matching (a model that predicts the velocity noise - x0):
- *   flow-euler diffusers FlowMatchEulerDiscreteScheduler (static shift), x += (s_next - s) v. */
+ *   flow-euler diffusers FlowMatchEulerDiscreteScheduler (static shift), x += (s_next - s) v.
+ * A sigma schedule (a v-prediction model trained with k-diffusion's VDenoiser: Stable Audio; the
+ * model's time input is atan(sigma) 2 / pi, the plan's integer timesteps are 1000 times it,
+ * rounded, as labels):
+ *   k-dpmpp3m-sde  sample_dpmpp_3m_sde on polyexponential sigmas, the caller's noise per step. */
 #ifndef SC_SAMPLE_SAMPLER_H
 #define SC_SAMPLE_SAMPLER_H
 
@@ -24,7 +28,7 @@
 #include "sample/schedule.h"
 #include "smoothcache.h"
 
-#define SAMPLER_NCOEF 8
+#define SAMPLER_NCOEF 12
 
 /* What the model's output (after guidance) predicts. */
 typedef enum { PREDICTS_EPSILON, PREDICTS_V, PREDICTS_FLOW } sample_prediction;
@@ -40,8 +44,9 @@ typedef struct {
     float init_sigma;                    /* the initial latent is unit noise times this */
     float coef[SCHED_MAX_TRAIN][SAMPLER_NCOEF]; /* per-step float32 scalars (sampler-specific) */
     float *prev;                         /* dpmpp2m, k-dpmpp2m: the previous x0 estimate [n] */
+    float *prev2;                        /* k-dpmpp3m-sde: the one before [n] */
     size_t n;                            /* latent elements stepped (all images) */
-    int needs_noise;                     /* iddpm */
+    int needs_noise;                     /* iddpm, k-dpmpp3m-sde */
     int uses_variance;                   /* iddpm with learned sigma: needs the v channels */
 } sampler_plan;
 
@@ -65,7 +70,7 @@ void sampler_step(sampler_plan *p, int k, float *x, const float *pred, const flo
 /* 1 if step k adds noise (needs `noise`). */
 int sampler_step_adds_noise(const sampler_plan *p, int k);
 
-/* "ddim", "iddpm", "dpmpp2m", "k-euler", "k-dpmpp2m", "flow-euler". */
+/* "ddim", "iddpm", "dpmpp2m", "k-euler", "k-dpmpp2m", "flow-euler", "k-dpmpp3m-sde". */
 const char *sampler_name(sc_sampler s);
 
 /* Per-sampler plan builders and steps (one file each). */
@@ -81,6 +86,8 @@ sc_status kdpmpp2m_plan(sampler_plan *p, const sched_config *sc, int steps);
 void kdpmpp2m_step(sampler_plan *p, int k, float *x, const float *eps);
 sc_status flow_euler_plan(sampler_plan *p, const sched_config *sc, int steps);
 void flow_euler_step(const sampler_plan *p, int k, float *x, const float *v);
+sc_status kdpmpp3m_sde_plan(sampler_plan *p, const sched_config *sc, int steps);
+void kdpmpp3m_sde_step(sampler_plan *p, int k, float *x, const float *v, const float *noise);
 
 /* k-diffusion over a discrete schedule (ksigma.c): sigmas [steps + 1] (Karras, rho 7, ending in
  * 0) between the schedule's smallest and largest sigma, and for each of the first `steps` the

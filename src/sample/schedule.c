@@ -20,6 +20,47 @@ void sched_default(sched_config *s)
     s->sampler = -1;
 }
 
+void sched_sigma_default(sched_config *s)
+{
+    sched_default(s);
+    s->kind = SCHED_SIGMA;
+    s->sigma_min = 0.3;
+    s->sigma_max = 500.0;
+    s->sigma_data = 1.0;
+    s->rho = 1.0;
+}
+
+/* diffusers' CosineDPMSolverMultistepScheduler (Stable Audio's pipeline): its sigma range and
+ * schedule. The solver it names (2nd-order SDE DPM-Solver++ on a Brownian tree) is not one of
+ * this engine's, so the file names no sampler: the family's default (k-dpmpp3m-sde, the
+ * SmoothCache paper's and stable-audio-tools') runs on these sigmas. */
+static sc_status sigma_load(sched_config *s, const json_t *j, const char *path)
+{
+    const char *sched = "exponential", *pred = "v_prediction";
+    long long n = 1000;
+    sc_status st;
+    sched_sigma_default(s);
+    if ((st = json_get_num(j, "sigma_min", path, 0, 1e-6, 1e6, 0.3, &s->sigma_min)) ||
+        (st = json_get_num(j, "sigma_max", path, 0, 1e-6, 1e6, 500.0, &s->sigma_max)) ||
+        (st = json_get_num(j, "sigma_data", path, 0, 1e-6, 1e6, 1.0, &s->sigma_data)) ||
+        (st = json_get_str(j, "sigma_schedule", path, 0, "exponential", &sched)) ||
+        (st = json_get_str(j, "prediction_type", path, 0, "v_prediction", &pred)) ||
+        (st = json_get_int(j, "num_train_timesteps", path, 0, 2, SCHED_MAX_TRAIN, 1000, &n)))
+        return st;
+    if (strcmp(sched, "exponential"))
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: sigma_schedule \"%.40s\" is not supported (\"exponential\", the "
+                                            "log-linear sigmas Stable Audio samples with)", path, sched);
+    if (strcmp(pred, "v_prediction"))
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: prediction_type \"%.40s\" is not supported on a sigma schedule "
+                                            "(v_prediction)", path, pred);
+    if (!(s->sigma_max > s->sigma_min))
+        return err_fail(SC_ERR_ARG, "%s: sigma_max %g must be above sigma_min %g", path, s->sigma_max, s->sigma_min);
+    s->num_train = (int)n;
+    s->from_file = 1;
+    s->sampler = -1;
+    return SC_OK;
+}
+
 /* DPMSolverMultistepScheduler as the engine's dpmpp2m runs it (docs/FAMILIES.md): the settings
  * the PixArt converters leave at their defaults; anything else is refused rather than sampled
  * differently. */
@@ -100,6 +141,11 @@ sc_status sched_load(sched_config *s, const char *path)
     const json_t *cls = json_object_get(j, "_class_name");
     if (json_is_string(cls) && !strcmp(json_string_value(cls), "FlowMatchEulerDiscreteScheduler")) {
         st = flow_load(s, j, path);
+        json_decref(j);
+        return st;
+    }
+    if (json_is_string(cls) && !strcmp(json_string_value(cls), "CosineDPMSolverMultistepScheduler")) {
+        st = sigma_load(s, j, path);
         json_decref(j);
         return st;
     }

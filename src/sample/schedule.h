@@ -4,7 +4,11 @@
  *     float32 emulating torch exactly (diffusers); continuous-sigma samplers run on it too, with
  *     sigma = sqrt((1 - abar) / abar) (sample/ksigma.c);
  *   flow: rectified flow / flow matching, x_s = (1 - s) x0 + s noise for s in [0, 1], as diffusers'
- *     FlowMatchEulerDiscreteScheduler with a static shift. */
+ *     FlowMatchEulerDiscreteScheduler with a static shift;
+ *   sigma: continuous noise levels x_sigma = x0 + sigma noise between sigma_min and sigma_max, for a
+ *     v-prediction model trained with k-diffusion's VDenoiser (Stable Audio): the polyexponential
+ *     (rho 1: log-linear) sigmas of stable-audio-tools and of diffusers'
+ *     CosineDPMSolverMultistepScheduler ("exponential"). */
 #ifndef SC_SAMPLE_SCHEDULE_H
 #define SC_SAMPLE_SCHEDULE_H
 
@@ -15,7 +19,7 @@
 typedef enum { BETA_LINEAR, BETA_SCALED_LINEAR, BETA_SQUAREDCOS } beta_schedule;
 typedef enum { SPACING_LEADING, SPACING_TRAILING, SPACING_LINSPACE } timestep_spacing;
 
-typedef enum { SCHED_DISCRETE, SCHED_FLOW } sched_kind;
+typedef enum { SCHED_DISCRETE, SCHED_FLOW, SCHED_SIGMA } sched_kind;
 
 typedef struct {
     sched_kind kind;
@@ -29,12 +33,17 @@ typedef struct {
     int from_file;            /* 1 when read from a scheduler_config.json */
     double shift;             /* flow: sigma -> shift s / (1 + (shift - 1) s) (1 = none) */
     double clip_sample;       /* DDIM: the predicted x0 clamped to [-it, it] (clip_sample_range); 0 = off */
+    double sigma_min, sigma_max, sigma_data; /* sigma: the range and the data's standard deviation */
+    double rho;               /* sigma: the polyexponential schedule's exponent (1: log-linear) */
     int sampler;              /* the sampler the file's _class_name names (an sc_sampler: DDIMScheduler,
                                * DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler), -1: none */
 } sched_config;
 
 /* The DiT default: linear 1e-4..0.02 over 1000 steps, leading spacing, offset 0. */
 void sched_default(sched_config *s);
+/* A sigma schedule: Stable Audio Open's (stable-audio-tools' generate_diffusion_cond defaults and
+ * the diffusers pipeline's scheduler): sigma 0.3 .. 500, sigma_data 1, rho 1. */
+void sched_sigma_default(sched_config *s);
 /* Reads a diffusers scheduler_config.json (a discrete scheduler's, or FlowMatchEulerDiscreteScheduler's);
  * unknown keys are ignored, bad values are errors. */
 sc_status sched_load(sched_config *s, const char *path);
