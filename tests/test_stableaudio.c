@@ -3,6 +3,8 @@
  * batch without a negative prompt (the pipeline's all-zero unconditional tokens) and one with a
  * negative prompt, for a model whose text projection is a Linear and grouped key/value heads, and
  * one whose text projection is the identity (Stable Audio Open's case). */
+#include <math.h>
+
 #include "harness.h"
 #include "io/npy.h"
 #include "pipeline/pipeline.h"
@@ -239,4 +241,89 @@ TEST(stable_audio_dpmpp3m_sde_matches_k_diffusion)
     npy_free(&noise);
     npy_free(&ref);
     sc_model_free(p);
+}
+
+/* Every policy runs on Stable Audio's three components (the step-level ones on block 0's
+ * normalised input), skips work and gives finite latents; SmoothCache reads a schedule under
+ * diffusers' keys (attn1, attn2, ff) and one made from the engine's calibration of the three.
+ * (How near the uncached latents they stay is not asserted: this random model is no denoiser, and
+ * a stochastic sampler over it amplifies any change; the shipped audio model will be measured.) */
+TEST(stable_audio_every_policy_runs)
+{
+    sc_model *m;
+    CHECK_OK(sc_model_load(test_fixture_sub("stableaudio", "proj"), NULL, &m));
+    npy_array text, mask_a, secs;
+    load_case("proj", "guided", "text", &text);
+    load_case("proj", "guided", "mask", &mask_a);
+    load_case("proj", "guided", "seconds", &secs);
+    int *mask = ints_of(&mask_a);
+    float start[2], total[2];
+    for (int i = 0; i < 2; i++) start[i] = secs.data[2 * i], total[i] = secs.data[2 * i + 1];
+    sc_cond c = {.n = 2, .text = text.data, .text_mask = mask, .text_len = (int)text.shape[1],
+                 .text_dim = (int)text.shape[2], .n_scalars = 2};
+    c.scalars[0] = (sc_scalar){"seconds_start", start};
+    c.scalars[1] = (sc_scalar){"seconds_total", total};
+    sc_gen_params p = sc_gen_params_default();
+    p.cond = &c;
+    p.steps = 10;
+    p.cfg = 3.0f;
+    p.sampler = SC_SAMPLER_K_DPMPP3M_SDE;
+    p.threads = 1;
+    float ref[2 * 8 * 16], lat[2 * 8 * 16];
+    CHECK_OK(sc_generate(m, &p, ref));
+    char sched[1024], ratios[1024], errs[1024], smooth[1200], smooth2[1024], magspec[1200];
+    snprintf(sched, sizeof sched, "%s", test_path("sa_schedule.json"));
+    FILE *f = fopen(sched, "w");
+    CHECK(f != NULL);
+    fprintf(f, "{\"attn1\": [1, 1, 0, 1, 1, 0, 1, 0, 1, 1], \"attn2\": [1, 0, 1, 0, 1, 0, 1, 0, 1, 1], "
+               "\"ff\": [1, 1, 1, 0, 1, 1, 0, 1, 1, 1]}\n");
+    fclose(f);
+    /* MagCache's ratios and SmoothCache's error curves, calibrated here on the same model. */
+    const char *kinds[2] = {"magcache", "smooth"};
+    char *paths[2] = {ratios, errs};
+    snprintf(ratios, sizeof ratios, "%s", test_path("sa_ratios.json"));
+    snprintf(errs, sizeof errs, "%s", test_path("sa_errors.json"));
+    for (int i = 0; i < 2; i++) {
+        sc_calibration *cal;
+        CHECK_OK(sc_calibration_new(kinds[i], &cal));
+        sc_gen_params q = p;
+        q.calibration = cal;
+        CHECK_OK(sc_generate(m, &q, lat));
+        CHECK_OK(sc_calibration_save(cal, paths[i], 0));
+        sc_calibration_free(cal);
+    }
+    snprintf(smooth, sizeof smooth, "smooth:schedule=%s", sched);
+    snprintf(smooth2, sizeof smooth2, "%s", test_path("sa_schedule2.json"));
+    char args[4096], *log = NULL;
+    snprintf(args, sizeof args, "schedule --errors %s --alpha 0.5 --out %s --quiet", errs, smooth2);
+    const int st = test_cli(args, &log);
+    CHECK_MSG(st == 0, "exit %d:\n%s", st, log);
+    free(log);
+    char smooth_cal[1200];
+    snprintf(smooth_cal, sizeof smooth_cal, "smooth:schedule=%s", smooth2);
+    snprintf(magspec, sizeof magspec, "magcache:ratios=%s,thresh=5", ratios);
+    const char *specs[] = {"fora:n=2", smooth, smooth_cal, "taylorseer:interval=2,warmup=2",
+                           "abcache:interval=2,warmup=3", "adacache:codebook=100:2", "teacache:thresh=20", magspec,
+                           "fbcache:thresh=5", "dbcache:fn=1,thresh=5,warmup=2",
+                           "fastercache:uncond_every=2,attn_every=2", "fora:n=3,store=bf16"};
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        sc_cache_stats s;
+        p.cache = specs[i];
+        p.stats = &s;
+        CHECK_OK(sc_generate(m, &p, lat));
+        long skipped = 0;
+        for (int k = 0; k < s.n_components; k++) skipped += s.skipped[k];
+        const double err = test_rel_err(lat, ref, sizeof lat / sizeof *lat);
+        fprintf(stderr, "  %-40.40s MACs %.3f, relative change %.3g\n", specs[i], s.macs / s.macs_uncached, err);
+        CHECK_MSG(s.n_components == 3, "%s: %d components", specs[i], s.n_components);
+        CHECK_MSG(skipped > 0 || s.macs < s.macs_uncached, "%s skipped nothing", specs[i]);
+        int finite = 1;
+        for (size_t e = 0; e < sizeof lat / sizeof *lat; e++) finite &= isfinite(lat[e]) != 0;
+        CHECK_MSG(finite, "%s: non-finite latents", specs[i]);
+    }
+    free(mask);
+    npy_free(&text);
+    npy_free(&mask_a);
+    npy_free(&secs);
+    sc_model_free(m);
 }

@@ -78,9 +78,9 @@ static sc_status fc_begin(void *st, const cache_gen *g)
         if (g->comp.role[c] == CACHE_ROLE_SELF_ATTENTION) f->attn = c;
     if (f->attn < 0) return err_fail(SC_ERR_ARG, "cache policy fastercache: this model's blocks have no self-attention");
     const int guided = g->rows == 2 * g->images;
-    if (guided && g->out.rank != 3)
+    if (guided && g->out.rank != 3 && g->out.rank != 2)
         return err_fail(SC_ERR_ARG, "cache policy fastercache: its frequency split needs picture outputs [C, H, W] "
-                                    "(this model's have rank %d)", g->out.rank);
+                                    "or sequences [C, L] (this model's have rank %d)", g->out.rank);
     f->g = *g;
     f->depth = g->depth;
     f->images = g->images;
@@ -97,8 +97,11 @@ static sc_status fc_begin(void *st, const cache_gen *g)
     f->hist_n = calloc((size_t)g->depth, sizeof *f->hist_n);
     f->newest = calloc((size_t)g->depth, sizeof *f->newest);
     sc_status s = f->hist && f->hist_n && f->newest ? SC_OK : err_fail(SC_ERR_NOMEM, "out of memory for FasterCache");
-    /* Output planes [Co * images][H][W] of the conditional (and unconditional) rows. */
-    if (!s && guided) s = spectral_init(&f->spec, &f->g, g->out.dims[0] * g->images, g->out.dims[1], g->out.dims[2]);
+    /* Output planes [Co * images][H][W] of the conditional (and unconditional) rows; a sequence
+     * [Co, L] is planes of one row (H = 1). */
+    if (!s && guided)
+        s = g->out.rank == 3 ? spectral_init(&f->spec, &f->g, g->out.dims[0] * g->images, g->out.dims[1], g->out.dims[2])
+                             : spectral_init(&f->spec, &f->g, g->out.dims[0] * g->images, 1, g->out.dims[1]);
     if (s) fc_end(f);
     return s;
 }

@@ -24,7 +24,9 @@ sc_status spectral_init(cache_spectral *s, const cache_gen *g, int planes, int H
         spectral_free(s);
         return err_fail(SC_ERR_NOMEM, "out of memory for FasterCache's spectra");
     }
-    const int r = (H < W ? H : W) / 5;
+    /* The low band: within a fifth of the smaller side of the centre (of the length, for a
+     * sequence: H = 1). */
+    const int r = (H == 1 ? W : H < W ? H : W) / 5;
     for (int u = 0; u < H; u++)
         for (int v = 0; v < W; v++) {
             int dy = (u + H / 2) % H - H / 2, dx = (v + W / 2) % W - W / 2;

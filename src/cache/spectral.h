@@ -13,7 +13,8 @@ typedef struct {
     int planes, H, W;
     double *dlow, *dhigh;    /* [planes][H][W][2] spectra of uncond - cond */
     double *spec, *work;     /* two planes' spectra [2][H][W][2], transform scratch */
-    unsigned char *mask;     /* [H][W] 1 = low frequency: the disc of radius min(H, W) / 5 around
+    unsigned char *mask;     /* [H][W] 1 = low frequency: the disc of radius min(H, W) / 5 (W / 5 when
+                              * H = 1, a sequence) around
                               * the zero frequency once centred (fftshift) */
 } cache_spectral;
 

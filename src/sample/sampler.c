@@ -62,10 +62,11 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
     const sched_kind wants = kind == SC_SAMPLER_FLOW_EULER      ? SCHED_FLOW
                              : kind == SC_SAMPLER_K_DPMPP3M_SDE ? SCHED_SIGMA
                                                                 : SCHED_DISCRETE;
-    static const char *const k_sched[] = {"a noise (beta)", "a flow-matching", "a sigma (v-diffusion)"};
+    static const char *const k_runs[] = {"a noise (beta)", "a flow-matching", "a sigma (v-diffusion)"};
+    static const char *const k_is[] = {"a beta schedule", "flow matching", "a sigma schedule"};
     if (wants != sc->kind)
         return err_fail(SC_ERR_ARG, "the %s sampler runs on %s schedule; this model's scheduler is %s", k_names[kind],
-                        k_sched[wants], k_sched[sc->kind]);
+                        k_runs[wants], k_is[sc->kind]);
     const sample_prediction needs = wants == SCHED_FLOW ? PREDICTS_FLOW : wants == SCHED_SIGMA ? PREDICTS_V : PREDICTS_EPSILON;
     if (pred != needs)
         return err_fail(SC_ERR_ARG, "the %s sampler needs a model that predicts %s; this one predicts %s", k_names[kind],
