@@ -249,8 +249,9 @@ typedef struct {
     const char *naming;       /* "diffusers", "diffusers-legacy", "ldm" */
     int latent_channels, out_channels, blocks, layers_per_block, groups;
     int block_out[8];         /* block_out_channels, encoder order */
-    int upscale;              /* image side / latent side */
+    int upscale;              /* image side / latent side (audio: samples per latent frame) */
     double scaling_factor;
+    int sample_rate;          /* audio decoders (Oobleck): samples per second; 0 for pictures */
 } sc_vae_info;
 
 void sc_vae_get_info(const sc_vae *v, sc_vae_info *info);
@@ -263,6 +264,13 @@ int sc_image_side(const sc_model *m, const sc_vae *vae);
 /* latents [n, latent] (as sc_generate writes them) -> rgb [n, side, side, 3] 8-bit, with
  * diffusers' mapping round(255 * clamp(x / 2 + 0.5, 0, 1)); NaN maps to 0. */
 sc_status sc_decode_images(const sc_model *m, sc_vae *vae, int n, const float *latents, uint8_t *rgb, int threads);
+
+/* Audio decoders (Oobleck): latents [n, C, frames] (as sc_generate writes them) -> waveforms
+ * [n, audio_channels, sc_audio_length(vae, frames)] float32, nominally in [-1, 1], not clamped.
+ * SC_ERR_ARG for a picture decoder or latents of another channel count. */
+int64_t sc_audio_length(const sc_vae *vae, int64_t frames);
+sc_status sc_decode_audio(sc_vae *vae, int n, int channels, int64_t frames, const float *latents, float *wave,
+                          int threads);
 
 /* ---------------------------------------------------------------- sampling */
 

@@ -9,8 +9,8 @@ import ctypes.util
 import os
 import shutil
 import subprocess
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float, c_int, c_int32, c_long,
-                    c_size_t, c_uint8, c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float, c_int, c_int32, c_int64,
+                    c_long, c_size_t, c_uint8, c_uint64, c_void_p)
 from pathlib import Path
 
 SONAME = "libsmoothcache.so.0"
@@ -211,6 +211,8 @@ PROTOTYPES = {
     "sc_vae_get_info": (None, [_p, POINTER(sc_vae_info)]),
     "sc_image_side": (c_int, [_p, _p]),
     "sc_decode_images": (c_int, [_p, _p, c_int, _fp, _u8p, c_int]),
+    "sc_audio_length": (c_int64, [_p, c_int64]),
+    "sc_decode_audio": (c_int, [_p, c_int, c_int, c_int64, _fp, _fp, c_int]),
     # sampling
     "sc_gen_params_default": (sc_gen_params, []),
     "sc_generate": (c_int, [_p, POINTER(sc_gen_params), _fp]),

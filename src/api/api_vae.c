@@ -85,3 +85,25 @@ void sc_vae_fingerprint(const sc_vae *v, char hex[17])
 {
     snprintf(hex, 17, "%016llx", (unsigned long long)v->d->fingerprint);
 }
+
+int64_t sc_audio_length(const sc_vae *vae, int64_t frames)
+{
+    if (!vae || !vae->d->family->out_length || frames < 1) return 0;
+    return vae->d->family->out_length(vae->d, frames);
+}
+
+sc_status sc_decode_audio(sc_vae *vae, int n, int channels, int64_t frames, const float *latents, float *wave,
+                          int threads)
+{
+    if (!vae) return err_fail(SC_ERR_ARG, "no decoder given");
+    const decoder *d = vae->d;
+    if (!d->family->decode_seq)
+        return err_fail(SC_ERR_ARG, "%s: this decoder makes pictures, not sound (%s)", d->path, d->family->name);
+    if (channels != d->latent_channels)
+        return err_fail(SC_ERR_ARG, "%s: the decoder takes %d latent channels; these latents have %d", d->path,
+                        d->latent_channels, channels);
+    if (n < 1 || frames < 1 || frames > (int64_t)1 << 24)
+        return err_fail(SC_ERR_ARG, "nothing to decode (%d clips of %lld frames)", n, (long long)frames);
+    if (threads < 0) return err_fail(SC_ERR_ARG, "threads must be >= 1 (got %d)", threads);
+    return vae->d->family->decode_seq(vae->d, n, frames, latents, wave, threads);
+}

@@ -132,6 +132,17 @@ typedef struct backend {
      * with dim i + rot/2): x [B*T, ...] rows of stride ld, H heads of hd dims from column 0; row
      * b*T + t is position t; cs [T, rot/2] cosines, sn [T, rot/2] sines. */
     void (*rope)(float *x, int B, int T, int64_t ld, int H, int hd, int rot, const float *cs, const float *sn);
+    /* Snake on [rows, C]: y = x + ib[c] sin(a[c] x)^2 (Oobleck's, with a = exp(alpha), ib =
+     * 1 / (exp(beta) + 1e-9) given). y may be x. */
+    void (*snake)(float *y, const float *x, int64_t rows, int C, const float *a, const float *ib);
+    /* 1-D im2col for a convolution of kernel k, dilation d, `pad` zeros each side, stride 1:
+     * col [n, C k] rows t0..t0+n-1 of the output, col[t][c k + j] = x[t + j d - pad][c] (0 outside
+     * 0..L-1); x [L, C]. */
+    void (*im2col1d)(float *col, const float *x, int64_t L, int C, int k, int d, int pad, int64_t t0, int64_t n);
+    /* 1-D col2im of a transposed convolution of kernel k, stride s, padding p: y [Lo, C] +=
+     * z[i][c k + j] at output position i s + j - p (when inside 0..Lo-1), for input rows i0..i0+n-1
+     * (z [n, C k]). */
+    void (*col2im1d_add)(float *y, int64_t Lo, const float *z, int C, int k, int s, int p, int64_t i0, int64_t n);
     /* y [n, D] = table[ids[i], :] (an embedding lookup). */
     void (*gather_rows)(float *y, const float *table, const int32_t *ids, long n, int D);
     /* y[b,:] += table[ids[b],:]; y [B, D] (an embedding lookup added to a row). */

@@ -17,7 +17,8 @@ typedef struct decoder {
     const backend *be;
     int latent_channels;  /* what it decodes: [latent_channels, ...] */
     int out_channels;     /* what it makes: 3 for RGB pictures */
-    int upscale;          /* output side / latent side */
+    int upscale;          /* output side / latent side (audio: samples per latent frame) */
+    int sample_rate;      /* audio decoders: samples per second; 0 for pictures */
     uint64_t fingerprint; /* weights_fingerprint of its files, taken at load */
     char path[4096];
 } decoder;
@@ -45,6 +46,10 @@ typedef struct decoder_family {
      * out [n, out_channels, S * upscale, S * upscale], the raw decoder output (nominally in
      * [-1, 1], not clamped). threads > 0 sets the thread count. */
     sc_status (*decode)(decoder *d, int n, int size, const float *latents, float *out, int threads);
+    /* Sequence (audio) decoders, NULL for picture ones (whose decode is then NULL):
+     * latents [n, latent_channels, frames] -> out [n, out_channels, out_length(frames)]. */
+    int64_t (*out_length)(const decoder *d, int64_t frames);
+    sc_status (*decode_seq)(decoder *d, int n, int64_t frames, const float *latents, float *out, int threads);
 } decoder_family;
 
 sc_status decoders_detect(const decoder_probe *p, const decoder_family **out);

@@ -23,7 +23,8 @@ static const model_family *const k_families[] = {MODEL_FAMILIES(ENTRY)};
 
 /* Decoders (pictures from latents): `const decoder_family decoder_family_<name>`, one line each. */
 #define DECODER_FAMILIES(X) \
-    X(sdvae)
+    X(sdvae) \
+    X(oobleck)
 
 #define DECLARE_DECODER(name) extern const decoder_family decoder_family_##name;
 DECODER_FAMILIES(DECLARE_DECODER)

@@ -175,6 +175,9 @@ static sc_status conv_run(be_ctx *c, be_conv *L, int n, int h, int w, const floa
     .mul = cpu_mul, \
     .swiglu = cpu_swiglu, \
     .rope = cpu_rope, \
+    .snake = cpu_snake, \
+    .im2col1d = cpu_im2col1d, \
+    .col2im1d_add = cpu_col2im1d_add, \
     .gather_rows = cpu_gather_rows, \
     .add_rows = cpu_add_rows, \
     .add_pos = cpu_add_pos, \

@@ -257,3 +257,46 @@ void cpu_rope(float *x, int B, int T, int64_t ld, int H, int hd, int rot, const 
         }
     }
 }
+
+void cpu_snake(float *y, const float *x, int64_t rows, int C, const float *a, const float *ib)
+{
+    #pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) {
+            const float v = x[r * C + c], s = sinf(a[c] * v);
+            y[r * C + c] = v + ib[c] * (s * s);
+        }
+}
+
+void cpu_im2col1d(float *col, const float *x, int64_t L, int C, int k, int d, int pad, int64_t t0, int64_t n)
+{
+    #pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; r++) {
+        float *dst = col + r * (int64_t)C * k;
+        for (int j = 0; j < k; j++) {
+            const int64_t src = t0 + r + (int64_t)j * d - pad;
+            const int in = src >= 0 && src < L;
+            for (int c = 0; c < C; c++) dst[(int64_t)c * k + j] = in ? x[src * C + c] : 0.0f;
+        }
+    }
+}
+
+void cpu_col2im1d_add(float *y, int64_t Lo, const float *z, int C, int k, int s, int p, int64_t i0, int64_t n)
+{
+    /* Output position o receives from input rows i with o = i s + j - p: parallel over outputs of
+     * this chunk's span, so no two threads write one row. */
+    const int64_t lo = i0 * s - p, hi = (i0 + n - 1) * s + k - 1 - p; /* the span this chunk reaches */
+    const int64_t o0 = lo < 0 ? 0 : lo, o1 = hi >= Lo ? Lo - 1 : hi;
+    #pragma omp parallel for schedule(static)
+    for (int64_t o = o0; o <= o1; o++) {
+        float *dst = y + o * C;
+        for (int j = 0; j < k; j++) {
+            const int64_t num = o + p - j;
+            if (num < 0 || num % s) continue;
+            const int64_t i = num / s;
+            if (i < i0 || i >= i0 + n) continue;
+            const float *src = z + (i - i0) * (int64_t)C * k + j;
+            for (int c = 0; c < C; c++) dst[c] += src[(int64_t)c * k];
+        }
+    }
+}

@@ -1,0 +1,52 @@
+/* The Oobleck audio decoder against diffusers' AutoencoderOobleck (tools/reference_oobleck.py,
+ * tests/fixtures/oobleck/): weight norm folded, Snake, transposed convolutions of even and odd
+ * strides, dilated residual units; and what it refuses. */
+#include "harness.h"
+#include "io/npy.h"
+#include "smoothcache_tools.h"
+
+TEST(oobleck_decode_matches_diffusers)
+{
+    sc_vae *v;
+    CHECK_OK(sc_vae_load(test_fixture_sub("oobleck", "vae"), &v));
+    sc_vae_info info;
+    sc_vae_get_info(v, &info);
+    CHECK(info.latent_channels == 5 && info.out_channels == 2 && info.upscale == 24 && info.sample_rate == 8000);
+    npy_array lat, ref;
+    CHECK_OK(npy_read(test_fixture_sub("oobleck", "latents.npy"), &lat));
+    CHECK_OK(npy_read(test_fixture_sub("oobleck", "audio.npy"), &ref));
+    const int64_t L = sc_audio_length(v, lat.shape[2]);
+    CHECK_MSG(L == (int64_t)ref.shape[2], "length %lld, reference %llu", (long long)L, (unsigned long long)ref.shape[2]);
+    float *wave = malloc(ref.numel * sizeof *wave);
+    CHECK(wave != NULL);
+    CHECK_OK(sc_decode_audio(v, 2, 5, lat.shape[2], lat.data, wave, 1));
+    const double err = test_rel_err(wave, ref.data, ref.numel);
+    fprintf(stderr, "  oobleck decode: %.3g\n", err);
+    CHECK_MSG(err <= 1e-4, "relative error %.3g", err);
+    /* Two threads: the same within float rounding. */
+    CHECK_OK(sc_decode_audio(v, 2, 5, lat.shape[2], lat.data, wave, 2));
+    CHECK(test_rel_err(wave, ref.data, ref.numel) <= 1e-4);
+    /* Latents of another channel count are refused by name. */
+    CHECK(sc_decode_audio(v, 2, 4, lat.shape[2], lat.data, wave, 1) == SC_ERR_ARG);
+    CHECK_MSG(strstr(sc_last_error(), "5 latent channels"), "%s", sc_last_error());
+    free(wave);
+    npy_free(&lat);
+    npy_free(&ref);
+    sc_vae_free(v);
+}
+
+/* A picture decoder is not an audio one, and the other way round. */
+TEST(oobleck_and_picture_decoders_keep_to_their_kind)
+{
+    sc_vae *v;
+    CHECK_OK(sc_vae_load(test_fixture_sub("oobleck", "vae"), &v));
+    sc_model *m;
+    CHECK_OK(sc_model_load(test_fixture_sub("stableaudio", "proj"), NULL, &m));
+    CHECK(sc_image_side(m, v) == 0);
+    uint8_t rgb[16];
+    float lat[8 * 16] = {0};
+    CHECK(sc_decode_images(m, v, 1, lat, rgb, 1) == SC_ERR_ARG);
+    sc_model_free(m);
+    sc_vae_free(v);
+    CHECK(sc_audio_length(NULL, 10) == 0);
+}
