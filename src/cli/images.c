@@ -34,7 +34,14 @@ int cli_load_vae(const cli_args *a, const sc_model *m, int need, sc_vae **vae)
         }
         return 0;
     }
-    if (need && !sc_image_side(m, NULL))
+    if (need && !sc_image_side(m, NULL)) {
+        sc_model_info info;
+        sc_model_get_info(m, &info);
+        if (info.latent.rank == 2)
+            return cli_usage_error(a, "this %s model makes audio, and the command line does not make audio yet (no "
+                                      "--seconds-total, no WAV output): the library does (sc_generate with the "
+                                      "scalars seconds_start and seconds_total, then sc_decode_audio)", info.family);
         return cli_usage_error(a, "this model makes latents, not pictures: give --vae PATH (an SD VAE) or use --latents-out");
+    }
     return 0;
 }
