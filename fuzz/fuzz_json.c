@@ -1,5 +1,6 @@
 /* libFuzzer target: the JSON files users hand us, through the strict parser and each reader
- * built on it: a DiT config.json, a PixArt config.json, a T5 config.json, a SmoothCache schedule
+ * built on it: a DiT config.json, a PixArt config.json, a T5 config.json, Stable Audio's transformer
+ * and projection configs, an Oobleck config, a scheduler config, a SmoothCache schedule
  * (28 blocks x 50 evaluations, and 2 x 4, with DiT's and PixArt's components), a calibration file
  * and a shard manifest. */
 #include <stddef.h>
@@ -10,8 +11,11 @@
 #include "io/json.h"
 #include "io/shard.h"
 #include "models/dit/dit.h"
+#include "models/oobleck/oobleck.h"
 #include "models/pixart/pixart.h"
+#include "models/stableaudio/stableaudio.h"
 #include "models/t5/t5.h"
+#include "sample/schedule.h"
 
 /* DiT's components, as a schedule for it is read. */
 static const cache_comps k_dit = {.n = 2, .name = {"attn", "mlp"}, .aliases = {"attn1", "ff"}};
@@ -28,6 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pixart_config_from_object(&px, j, "fuzz");
     t5_config t5;
     t5_config_from_json(&t5, j, "fuzz");
+    sa_config sa;
+    sa_config_from_objects(&sa, j, "fuzz", j, "fuzz");
+    oobleck_config ob;
+    oobleck_config_from_object(&ob, j, "fuzz");
+    sched_config sc;
+    sched_from_object(&sc, j, "fuzz");
     shard_manifest m;
     shard_manifest_from_object(j, "fuzz", &m);
     static const int shapes[2][2] = {{28, 50}, {2, 4}};

@@ -29,6 +29,10 @@ seed json model_config cache_schedule
 cp tests/fixtures/dit_a/config.json tests/fixtures/cache/*.json tests/fixtures/smoothcache-schedules/*.json "$build/corpus/json/"
 cp tests/fixtures/t5/v1_0/config.json "$build/corpus/json/t5_v1_0_config.json"
 cp tests/fixtures/t5/v1_1/config.json "$build/corpus/json/t5_v1_1_config.json"
+cp tests/fixtures/stableaudio/proj/transformer/config.json "$build/corpus/json/sa_transformer_config.json"
+cp tests/fixtures/stableaudio/proj/projection_model/config.json "$build/corpus/json/sa_projection_config.json"
+cp tests/fixtures/oobleck/vae/config.json "$build/corpus/json/oobleck_config.json"
+printf '%s' '{"_class_name": "CosineDPMSolverMultistepScheduler", "sigma_min": 0.3, "sigma_max": 500, "sigma_data": 1.0, "sigma_schedule": "exponential", "prediction_type": "v_prediction"}' >"$build/corpus/json/cosine_dpm_scheduler.json"
 printf '%s' '{"format": "smoothcache-shard", "version": 1, "shard": 1, "shards": 2, "begin": 6, "end": 11, "count": 5, "num": 11, "batch": 3, "seed": "5", "steps": 4, "sampler": "ddim", "cfg": 1.5, "cache": "", "dtype": "f32", "side": 32, "model": "m", "model_fingerprint": "0123456789abcdef", "vae_fingerprint": "", "complete": true}' >"$build/corpus/json/shard_manifest.json"
 mkdir -p "$build/corpus/cache_spec"
 for s in none fora fora:n=2 "fora:n=3,x=1" "smooth:alpha=0.1" "fora:n=-1" "a:b=c,d=e"; do

@@ -131,23 +131,16 @@ static sc_status flow_load(sched_config *s, const json_t *j, const char *path)
     return SC_OK;
 }
 
-sc_status sched_load(sched_config *s, const char *path)
+sc_status sched_from_object(sched_config *s, const json_t *j, const char *path)
 {
-    json_t *j;
+    sc_status st = SC_OK;
     sched_default(s);
-    /* Python's json writes -Infinity (DPMSolverMultistepScheduler's lambda_min_clipped). */
-    sc_status st = json_load_object_file_py(path, SC_JSON_FILE_CAP, &j);
-    if (st) return st;
     const json_t *cls = json_object_get(j, "_class_name");
     if (json_is_string(cls) && !strcmp(json_string_value(cls), "FlowMatchEulerDiscreteScheduler")) {
-        st = flow_load(s, j, path);
-        json_decref(j);
-        return st;
+        return flow_load(s, j, path);
     }
     if (json_is_string(cls) && !strcmp(json_string_value(cls), "CosineDPMSolverMultistepScheduler")) {
-        st = sigma_load(s, j, path);
-        json_decref(j);
-        return st;
+        return sigma_load(s, j, path);
     }
     long long n = 1000, off = 0;
     const char *beta = "linear", *spacing = "leading", *pred = "epsilon";
@@ -236,6 +229,17 @@ sc_status sched_load(sched_config *s, const char *path)
             }
     }
 done:
+    return st;
+}
+
+sc_status sched_load(sched_config *s, const char *path)
+{
+    json_t *j;
+    sched_default(s);
+    /* Python's json writes -Infinity (DPMSolverMultistepScheduler's lambda_min_clipped). */
+    sc_status st = json_load_object_file_py(path, SC_JSON_FILE_CAP, &j);
+    if (st) return st;
+    st = sched_from_object(s, j, path);
     json_decref(j);
     return st;
 }

@@ -12,6 +12,8 @@
 #ifndef SC_SAMPLE_SCHEDULE_H
 #define SC_SAMPLE_SCHEDULE_H
 
+#include <jansson.h>
+
 #include "smoothcache.h"
 
 #define SCHED_MAX_TRAIN 1000
@@ -47,6 +49,8 @@ void sched_sigma_default(sched_config *s);
 /* Reads a diffusers scheduler_config.json (a discrete scheduler's, or FlowMatchEulerDiscreteScheduler's);
  * unknown keys are ignored, bad values are errors. */
 sc_status sched_load(sched_config *s, const char *path);
+/* The same from a parsed object (`path` names it in messages). */
+sc_status sched_from_object(sched_config *s, const json_t *j, const char *path);
 
 /* diffusers: torch.linspace / cumprod in float32, bit-exact (alphas_cumprod[num_train]). */
 void sched_alphas_cumprod_f32(const sched_config *s, float *out);
