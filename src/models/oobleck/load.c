@@ -145,6 +145,52 @@ static sc_status load_snake(oobleck *m, weights *w, const char *name, int C, oob
     return s;
 }
 
+/* A product's weights in the backend's packed layout (for chunks of CHUNK rows); the plain copy
+ * freed when a packed one was made. */
+static sc_status pack(oobleck *m, be_linear *L)
+{
+    sc_status s = m->base.be->linear_prepare(L, 2048);
+    if (s || !L->prep) return s;
+    for (int i = 0; i < m->n_owned; i++)
+        if (m->owned[i] == (void *)L->w) {
+            mem_free(m->owned[i]);
+            m->owned[i] = m->owned[--m->n_owned];
+            break;
+        }
+    L->w = NULL;
+    return SC_OK;
+}
+
+static sc_status pack_all(oobleck *m)
+{
+    sc_status s = pack(m, &m->conv1.lin);
+    for (int i = 0; i < m->cfg.n_blocks && !s; i++) {
+        oobleck_block *b = &m->blocks[i];
+        s = pack(m, &b->up.lin);
+        for (int u = 0; u < 3 && !s; u++) {
+            s = pack(m, &b->res[u].c1.lin);
+            if (!s) s = pack(m, &b->res[u].c2.lin);
+        }
+    }
+    if (!s) s = pack(m, &m->conv2.lin);
+    return s;
+}
+
+static void drop_all(oobleck *m)
+{
+    const backend *be = m->base.be;
+    be->linear_drop(&m->conv1.lin);
+    be->linear_drop(&m->conv2.lin);
+    for (int i = 0; i < m->cfg.n_blocks; i++) {
+        oobleck_block *b = &m->blocks[i];
+        be->linear_drop(&b->up.lin);
+        for (int u = 0; u < 3; u++) {
+            be->linear_drop(&b->res[u].c1.lin);
+            be->linear_drop(&b->res[u].c2.lin);
+        }
+    }
+}
+
 static sc_status load_weights(oobleck *m, weights *w)
 {
     const oobleck_config *c = &m->cfg;
@@ -196,6 +242,7 @@ sc_status oobleck_load(const decoder_probe *p, decoder **out)
         weights_set_role(w, "VAE");
         s = load_weights(m, w);
     }
+    if (!s) s = pack_all(m);
     if (!s) s = m->base.be->ctx_create(&m->ctx);
     if (!s) {
         m->base.latent_channels = m->cfg.input_channels;
@@ -217,6 +264,7 @@ void oobleck_free(decoder *d)
 {
     if (!d) return;
     oobleck *m = (oobleck *)d;
+    drop_all(m);
     if (m->ctx) m->base.be->ctx_free(m->ctx);
     for (int i = 0; i < m->n_owned; i++) mem_free(m->owned[i]);
     free(m->owned);
