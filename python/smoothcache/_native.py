@@ -82,7 +82,8 @@ class sc_vae_info(Structure):
                 ("groups", c_int),
                 ("block_out", c_int * 8),
                 ("upscale", c_int),
-                ("scaling_factor", c_double)]
+                ("scaling_factor", c_double),
+                ("sample_rate", c_int)]
 
 
 # int (*)(void *user, int step, int steps, double seconds_elapsed, const float *latents)
