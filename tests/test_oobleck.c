@@ -50,3 +50,40 @@ TEST(oobleck_and_picture_decoders_keep_to_their_kind)
     sc_vae_free(v);
     CHECK(sc_audio_length(NULL, 10) == 0);
 }
+
+/* Each configuration mistake is refused with its own message naming the file (no weights needed:
+ * the configuration is read first). */
+TEST(oobleck_config_reject_suite)
+{
+    static const struct {
+        const char *config, *want;
+    } cases[] = {
+        {"{\"_class_name\": \"AutoencoderOobleck\", \"downsampling_ratios\": [2, 4], \"channel_multiples\": [1, 2, 4]}",
+         "2 downsampling_ratios but 3 channel_multiples"},
+        {"{\"_class_name\": \"AutoencoderOobleck\", \"downsampling_ratios\": [2, 0], \"channel_multiples\": [1, 2]}",
+         "\"downsampling_ratios\"[1] must be an integer in [1, 64]"},
+        {"{\"_class_name\": \"AutoencoderOobleck\", \"downsampling_ratios\": \"2 4\"}",
+         "\"downsampling_ratios\" must be an array"},
+        {"{\"_class_name\": \"AutoencoderOobleck\", \"downsampling_ratios\": [], \"channel_multiples\": []}",
+         "must be an array of 1 to 8 integers"},
+        {"{\"_class_name\": \"AutoencoderOobleck\", \"decoder_channels\": 4096, \"channel_multiples\": [1, 2, 4, 8, 16]}",
+         "is over 8192"},
+        {"{\"_class_name\": \"AutoencoderOobleck\", \"audio_channels\": 0}", "audio_channels"},
+        {"{\"_class_name\": \"AutoencoderOobleck\", \"sampling_rate\": 1.5}", "sampling_rate"},
+    };
+    char dir[900], p[1000];
+    snprintf(dir, sizeof dir, "%s", test_path("oobleck_reject"));
+    snprintf(p, sizeof p, "mkdir -p %s", dir);
+    CHECK(system(p) == 0);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        FILE *f = fopen(p, "w");
+        CHECK(f != NULL);
+        fputs(cases[i].config, f);
+        fclose(f);
+        sc_vae *v = NULL;
+        CHECK_MSG(sc_vae_load(dir, &v) != SC_OK, "case %zu loaded", i);
+        CHECK_MSG(strstr(sc_last_error(), cases[i].want) && strstr(sc_last_error(), "config.json"),
+                  "case %zu: \"%s\" lacks \"%s\"", i, sc_last_error(), cases[i].want);
+    }
+}

@@ -327,3 +327,83 @@ TEST(stable_audio_every_policy_runs)
     npy_free(&secs);
     sc_model_free(m);
 }
+
+/* ---------------------------------------------------------------- reject suites */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A pipeline folder with these two configs (no weights: every case fails before them). */
+static sc_status load_configs(const char *dit, const char *proj)
+{
+    char dir[900], p[2400];
+    snprintf(dir, sizeof dir, "%s", test_path("sa_reject"));
+    snprintf(p, sizeof p, "mkdir -p %s/transformer %s/projection_model", dir, dir);
+    CHECK(system(p) == 0);
+    snprintf(p, sizeof p, "%s/model_index.json", dir);
+    write_file(p, "{\"_class_name\": \"StableAudioPipeline\", \"transformer\": [\"diffusers\", \"StableAudioDiTModel\"], "
+                  "\"projection_model\": [\"stable_audio\", \"StableAudioProjectionModel\"]}");
+    snprintf(p, sizeof p, "%s/transformer/config.json", dir);
+    write_file(p, dit);
+    snprintf(p, sizeof p, "%s/projection_model/config.json", dir);
+    write_file(p, proj);
+    sc_model *m = NULL;
+    const sc_status s = sc_model_load(dir, NULL, &m);
+    sc_model_free(m);
+    return s;
+}
+
+/* Each configuration mistake is refused with its own message naming the file. */
+TEST(stable_audio_config_reject_suite)
+{
+    static const char *proj_ok = "{\"_class_name\": \"StableAudioProjectionModel\", \"text_encoder_dim\": 24, "
+                                 "\"conditioning_dim\": 32, \"min_value\": 0, \"max_value\": 512}";
+#define SA_DIT(extra)                                                                                           \
+    "{\"_class_name\": \"StableAudioDiTModel\", \"sample_size\": 16, \"in_channels\": 8, \"num_layers\": 2, "  \
+    "\"out_channels\": 8, \"cross_attention_dim\": 32, \"global_states_input_dim\": 64, "                      \
+    "\"cross_attention_input_dim\": 32" extra "}"
+    static const struct {
+        const char *dit, *proj, *want;
+    } cases[] = {
+        {SA_DIT(", \"attention_head_dim\": 18, \"num_attention_heads\": 4"), NULL, "multiple of 4"},
+        {SA_DIT(", \"attention_head_dim\": 16, \"num_attention_heads\": 4, \"num_key_value_attention_heads\": 3"), NULL,
+         "not a multiple of num_key_value_attention_heads 3"},
+        {SA_DIT(", \"attention_head_dim\": 16, \"num_attention_heads\": 2, \"num_key_value_attention_heads\": 4"), NULL,
+         "not a multiple of num_key_value_attention_heads 4"},
+        {SA_DIT(", \"attention_head_dim\": 16, \"num_attention_heads\": 4, \"num_key_value_attention_heads\": 2, "
+                "\"time_proj_dim\": 15"), NULL, "time_proj_dim 15 must be even"},
+        {"{\"_class_name\": \"StableAudioDiTModel\", \"sample_size\": 0, \"attention_head_dim\": 16}", NULL,
+         "sample_size"},
+        {SA_DIT(", \"attention_head_dim\": 16, \"num_attention_heads\": 4, \"num_key_value_attention_heads\": 2, "
+                "\"num_layers\": 1.5"), NULL, "num_layers"},
+        {"{\"_class_name\": \"StableAudioDiTModel2\", \"global_states_input_dim\": 64}", NULL,
+         "is not a model this engine runs"},
+        {SA_DIT(", \"attention_head_dim\": 16, \"num_attention_heads\": 4, \"num_key_value_attention_heads\": 2"),
+         "{\"text_encoder_dim\": 24, \"conditioning_dim\": 32, \"min_value\": 5, \"max_value\": 5}",
+         "max_value 5 must be above min_value 5"},
+        {SA_DIT(", \"attention_head_dim\": 16, \"num_attention_heads\": 4, \"num_key_value_attention_heads\": 2"),
+         "{\"conditioning_dim\": 32, \"min_value\": 0, \"max_value\": 5}", "text_encoder_dim"},
+        {SA_DIT(", \"attention_head_dim\": 16, \"num_attention_heads\": 4, \"num_key_value_attention_heads\": 2"),
+         "{\"_class_name\": \"T5EncoderModel\", \"text_encoder_dim\": 24, \"conditioning_dim\": 32, \"min_value\": 0, "
+         "\"max_value\": 5}", "not Stable Audio's projection model"},
+        {SA_DIT(", \"attention_head_dim\": 16, \"num_attention_heads\": 4, \"num_key_value_attention_heads\": 2"),
+         "{\"text_encoder_dim\": 24, \"conditioning_dim\": 16, \"min_value\": 0, \"max_value\": 5}",
+         "cross_attention_input_dim 32 differs"},
+        {"{\"_class_name\": \"StableAudioDiTModel\", \"in_channels\": 8, \"num_layers\": 2, \"attention_head_dim\": 16, "
+         "\"num_attention_heads\": 4, \"num_key_value_attention_heads\": 2, \"cross_attention_dim\": 32, "
+         "\"global_states_input_dim\": 48, \"cross_attention_input_dim\": 32}", NULL,
+         "global_states_input_dim 48 is not twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const sc_status s = load_configs(cases[i].dit, cases[i].proj ? cases[i].proj : proj_ok);
+        CHECK_MSG(s != SC_OK, "case %zu loaded", i);
+        CHECK_MSG(strstr(sc_last_error(), cases[i].want) && strstr(sc_last_error(), "config.json"),
+                  "case %zu: \"%s\" lacks \"%s\"", i, sc_last_error(), cases[i].want);
+    }
+#undef SA_DIT
+}
