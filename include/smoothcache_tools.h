@@ -108,6 +108,11 @@ typedef struct {
     int index, count;     /* 0 <= index < count */
     const char *source;   /* "--shard", "OpenMPI", "PMI", "Slurm tasks", "Slurm array", "Kubernetes" */
 } sc_shard;
+/* SC_OK when the cache policy spec "NAME[:key=value,...]" names a policy and options it takes,
+ * with valid values (and, for options that name files, files that load): what sc_generate would
+ * refuse at its start, checked before any work. */
+sc_status sc_cache_spec_check(const char *spec);
+
 /* spec: "I/N" (--shard; NULL when absent); count_hint: the count for launchers that only give an
  * index (Kubernetes' JOB_COMPLETION_INDEX: --shards N), 0 when none. With neither a spec nor a
  * launcher of more than one task, *out = {0, 1, NULL}. Errors name the variable or flag. */

@@ -233,6 +233,10 @@ TEST(cli_bench_prints_one_row_per_policy)
     CHECK(strstr(g_out, "range") && strstr(g_out, "median of 3 runs")); /* --repeats 3 by default */
     CHECK_CLI(2, "at least one --cache", "bench --model %s --steps 2", model());
     CHECK_CLI(2, "--repeats: 0 is out of range", "bench --model %s --steps 2 --cache fora --repeats 0", model());
+    /* A policy option that does not exist is refused before the baseline runs (the message names
+     * the spec: the check before the work, not the failing generation after the baseline). */
+    CHECK_CLI(2, "--cache fora:interval=1: cache policy fora has no option 'interval'",
+              "bench --model %s --steps 2 --cache fora:n=2 --cache fora:interval=1", model());
 }
 
 /* Speed-ups come from a warm-up and paired runs; --repeats needs something to compare. */

@@ -260,3 +260,12 @@ sc_status sc_schedule_make(const char *errors_path, const sc_schedule_opts *o, c
     errors_free(&e);
     return st;
 }
+
+sc_status sc_cache_spec_check(const char *spec)
+{
+    if (!spec || !*spec) return err_fail(SC_ERR_ARG, "empty cache policy spec");
+    cache_run *r;
+    sc_status s = cache_run_create(spec, &r);
+    if (!s) cache_run_free(r);
+    return s;
+}

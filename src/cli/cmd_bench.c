@@ -107,6 +107,14 @@ int cmd_bench(int argc, char **argv)
         free(classes);
         return cli_usage_error(&a, "give at least one --cache SPEC to compare against the baseline");
     }
+    /* Every policy and its options checked before any work (the baseline runs first). */
+    for (int i = 0; i < n_specs && !r; i++)
+        if (sc_cache_spec_check(specs[i]) != SC_OK) r = cli_usage_error(&a, "--cache %s: %s", specs[i], sc_last_error());
+    if (r) {
+        free(classes);
+        for (int i = 0; i < n_specs; i++) free(specs[i]);
+        return r;
+    }
     /* Under mpirun (an MPI build): policy i is rank ((i - 1) mod size)'s; every rank runs the
      * baseline for its pairs; rank 0 gathers the rows and writes the one table. */
     cli_mpi mp;
