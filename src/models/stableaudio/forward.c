@@ -167,6 +167,26 @@ static void number_features(const sa_config *c, const float *w, const float *sec
     }
 }
 
+/* What a conditioning is, as the floats ws->seen keeps: text [nt], mask [nm] (1 token, 0 padding),
+ * extras [ne], then rows and text length. Compared in place at every forward (once per step), so
+ * no copy is made unless it changed. */
+static int same_conditioning(const float *seen, const model_cond *c, int B, size_t nt, size_t nm, size_t ne)
+{
+    if (memcmp(seen, c->text, nt * sizeof(float)) || memcmp(seen + nt + nm, c->extra, ne * sizeof(float))) return 0;
+    for (size_t i = 0; i < nm; i++)
+        if (seen[nt + i] != (c->text_mask ? (float)c->text_mask[i] : 1.0f)) return 0;
+    return seen[nt + nm + ne] == (float)B && seen[nt + nm + ne + 1] == (float)c->text_len;
+}
+
+static void remember_conditioning(float *seen, const model_cond *c, int B, size_t nt, size_t nm, size_t ne)
+{
+    memcpy(seen, c->text, nt * sizeof(float));
+    for (size_t i = 0; i < nm; i++) seen[nt + i] = c->text_mask ? (float)c->text_mask[i] : 1.0f;
+    memcpy(seen + nt + nm, c->extra, ne * sizeof(float));
+    seen[nt + nm + ne] = (float)B;
+    seen[nt + nm + ne + 1] = (float)c->text_len;
+}
+
 /* The cross-attention tokens ctok [B*Lc, X] and the durations' global projection glob [B, D], when
  * the conditioning differs from the last one seen; then every block's keys and values are stale.
  * Row r's tokens: the projected text times its mask, then the start and end embeddings; all zero
@@ -184,16 +204,7 @@ static sc_status conditioning_side(const sa_model *m, sa_ws *ws, const model_con
     const size_t seen_n = nt + nm + ne + 2;
     sc_status s = cond_buffers(m, ws, Lc, seen_n);
     if (s) return s;
-    /* What this conditioning is: text, mask (as floats), extras, rows, length. */
-    float *cur = malloc(seen_n * sizeof *cur);
-    if (!cur) return err_fail(SC_ERR_NOMEM, "out of memory");
-    memcpy(cur, cond->text, nt * sizeof(float));
-    for (size_t i = 0; i < nm; i++) cur[nt + i] = cond->text_mask ? (float)cond->text_mask[i] : 1.0f;
-    memcpy(cur + nt + nm, cond->extra, ne * sizeof(float));
-    cur[seen_n - 2] = (float)B;
-    cur[seen_n - 1] = (float)L;
-    if (ws->seen_n == seen_n && !memcmp(ws->seen, cur, seen_n * sizeof(float))) {
-        free(cur);
+    if (ws->seen_n == seen_n && same_conditioning(ws->seen, cond, B, nt, nm, ne)) {
         ws->lc = Lc;
         return SC_OK;
     }
@@ -236,12 +247,8 @@ static sc_status conditioning_side(const sa_model *m, sa_ws *ws, const model_con
         be->silu(ws->ghid, ws->ghid, (size_t)B * D);
         s = be->linear(ctx, &w->g2, B, ws->ghid, ws->glob, D, BE_POST_NONE);
     }
-    if (s) {
-        free(cur);
-        return s;
-    }
-    memcpy(ws->seen, cur, seen_n * sizeof(float));
-    free(cur);
+    if (s) return s;
+    remember_conditioning(ws->seen, cond, B, nt, nm, ne);
     ws->seen_n = seen_n;
     ws->lc = Lc;
     memset(ws->xkv_ready, 0, (size_t)c->depth);
