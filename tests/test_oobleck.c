@@ -29,6 +29,9 @@ TEST(oobleck_decode_matches_diffusers)
     /* Latents of another channel count are refused by name. */
     CHECK(sc_decode_audio(v, 2, 4, lat.shape[2], lat.data, wave, 1) == SC_ERR_ARG);
     CHECK_MSG(strstr(sc_last_error(), "5 latent channels"), "%s", sc_last_error());
+    CHECK(sc_decode_audio(v, 0, 5, lat.shape[2], lat.data, wave, 1) == SC_ERR_ARG);
+    CHECK_MSG(strstr(sc_last_error(), "nothing to decode"), "%s", sc_last_error());
+    CHECK(sc_decode_audio(v, 2, 5, lat.shape[2], lat.data, wave, -1) == SC_ERR_ARG);
     free(wave);
     npy_free(&lat);
     npy_free(&ref);
@@ -49,6 +52,14 @@ TEST(oobleck_and_picture_decoders_keep_to_their_kind)
     sc_model_free(m);
     sc_vae_free(v);
     CHECK(sc_audio_length(NULL, 10) == 0);
+}
+
+/* The weights file alone is recognised as Oobleck's, and refused for want of its configuration. */
+TEST(oobleck_weights_without_config_are_refused)
+{
+    sc_vae *v = NULL;
+    CHECK(sc_vae_load(test_fixture_sub("oobleck", "vae/diffusion_pytorch_model.safetensors"), &v) == SC_ERR_FORMAT);
+    CHECK_MSG(strstr(sc_last_error(), "needs its config.json"), "%s", sc_last_error());
 }
 
 /* Each configuration mistake is refused with its own message naming the file (no weights needed:

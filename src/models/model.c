@@ -66,6 +66,25 @@ void model_release_plain(model *m, const float *w, size_t bytes)
     file_release_pages(w, bytes);
 }
 
+sc_status model_prepare_linear(model *m, be_linear *L, int64_t rows_hint)
+{
+    sc_status s = m->be->linear_prepare(L, rows_hint);
+    if (s || !L->prep) return s;
+    model_release_plain(m, L->w, (size_t)L->out * L->in * sizeof(float));
+    L->w = NULL;
+    return SC_OK;
+}
+
+sc_status model_get_tensor(model *m, weights *w, const char *name, int rank, const uint64_t *dims, const float **dst)
+{
+    const float *data;
+    float *owned;
+    sc_status s = weights_get(w, name, rank, dims, 0, &data, &owned);
+    if (!s && owned) s = model_own(m, owned);
+    if (!s) *dst = data;
+    return s;
+}
+
 sc_status model_fuse_linears(model *m, be_linear *const *parts, int n, be_linear *out)
 {
     const int in = parts[0]->in, has_bias = parts[0]->b != NULL;

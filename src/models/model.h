@@ -190,6 +190,11 @@ const backend *model_pick_backend(const sc_load_opts *o, const char *file_dtype,
 void model_count_weights(model *m, const be_linear *const *layers, int n, uint64_t other_bytes);
 
 void model_release_plain(model *m, const float *w, size_t bytes);
+/* Prepares L in the backend's layout (products of about rows_hint rows) and releases its plain
+ * weights when a prepared copy was made (without one, the plain weights serve). */
+sc_status model_prepare_linear(model *m, be_linear *L, int64_t rows_hint);
+/* A tensor of exactly this shape into *dst (weights_get); a converted copy is owned by the model. */
+sc_status model_get_tensor(model *m, weights *w, const char *name, int rank, const uint64_t *dims, const float **dst);
 /* out = the n linear layers stacked (rows of parts[0], then parts[1]...; same input width; all with
  * biases or none), owned by
  * the model; the parts' plain weights are released and the parts zeroed (DiT and PixArt fuse

@@ -25,123 +25,102 @@ static float *own(oobleck *m, size_t n)
     return p;
 }
 
-static sc_status get(weights *w, const char *name, int rank, const uint64_t *dims, const float **data, float **tmp)
+/* The tensor `name` of exactly this shape copied into dst (the file's own copy, or its float32
+ * conversion, is not kept: the file is closed after loading). */
+static sc_status fetch(weights *w, const char *name, int rank, const uint64_t *dims, float *dst, size_t n)
 {
-    *tmp = NULL;
-    return weights_get(w, name, rank, dims, 0, data, tmp);
+    const float *data;
+    float *tmp = NULL;
+    sc_status s = weights_get(w, name, rank, dims, 0, &data, &tmp);
+    if (!s) memcpy(dst, data, n * sizeof *dst);
+    mem_free(tmp);
+    return s;
 }
 
-/* g [n] and v [n, rest] -> w = v * (g / |v_row|) into dst [n, rest]. */
-static void fold(const float *g, const float *v, int n, size_t rest, float *dst)
+/* The weight-normalised `name` (weight_g [rows, 1, 1], weight_v [rows, a, b]) folded into dst
+ * [rows, a b]: w = v (g / |v_row|), the norm over all but the first dimension, as torch's
+ * weight_norm with dim 0. */
+static sc_status fetch_folded(weights *w, const char *name, int rows, int a, int b, float *dst)
 {
-    for (int i = 0; i < n; i++) {
+    char n[256];
+    const size_t rest = (size_t)a * b;
+    const uint64_t dg[3] = {(uint64_t)rows, 1, 1}, dv[3] = {(uint64_t)rows, (uint64_t)a, (uint64_t)b};
+    float *g = mem_alloc_array((size_t)rows, sizeof *g, "weight norm");
+    if (!g) return SC_ERR_NOMEM;
+    snprintf(n, sizeof n, "%s.weight_g", name);
+    sc_status s = fetch(w, n, 3, dg, g, (size_t)rows);
+    snprintf(n, sizeof n, "%s.weight_v", name);
+    if (!s) s = fetch(w, n, 3, dv, dst, (size_t)rows * rest);
+    for (int i = 0; !s && i < rows; i++) {
+        float *v = dst + i * rest;
         double ss = 0;
-        for (size_t k = 0; k < rest; k++) ss += (double)v[i * rest + k] * v[i * rest + k];
+        for (size_t k = 0; k < rest; k++) ss += (double)v[k] * v[k];
         const float scale = g[i] / (float)sqrt(ss);
-        for (size_t k = 0; k < rest; k++) dst[i * rest + k] = v[i * rest + k] * scale;
+        for (size_t k = 0; k < rest; k++) v[k] *= scale;
     }
+    mem_free(g);
+    return s;
 }
 
-/* A weight-normalised Conv1d `name` [out, in, k] (+ bias [out] when has_bias). */
+/* A weight-normalised Conv1d `name` [out, in, k] (+ bias [out] when has_bias), as one product
+ * [out, in k] (PyTorch's layout is im2col's: column c k + j). */
 static sc_status load_conv(oobleck *m, weights *w, const char *name, int in, int out, int k, int dil, int has_bias,
                            oobleck_conv *c)
 {
     char n[256];
-    const float *g, *v, *b = NULL;
-    float *tg, *tv, *tb = NULL;
-    const uint64_t dg[3] = {(uint64_t)out, 1, 1}, dv[3] = {(uint64_t)out, (uint64_t)in, (uint64_t)k}, db[1] = {(uint64_t)out};
-    snprintf(n, sizeof n, "%s.weight_g", name);
-    sc_status s = get(w, n, 3, dg, &g, &tg);
-    if (s) return s;
-    snprintf(n, sizeof n, "%s.weight_v", name);
-    if ((s = get(w, n, 3, dv, &v, &tv))) {
-        mem_free(tg);
-        return s;
-    }
-    if (has_bias) {
-        snprintf(n, sizeof n, "%s.bias", name);
-        s = get(w, n, 1, db, &b, &tb);
-    }
-    float *W = s ? NULL : own(m, (size_t)out * in * k), *B = NULL;
-    if (!s && !W) s = SC_ERR_NOMEM;
-    if (!s && has_bias && !(B = own(m, (size_t)out))) s = SC_ERR_NOMEM;
-    if (!s) {
-        fold(g, v, out, (size_t)in * k, W); /* [out, in k]: PyTorch's layout is im2col's (c k + j) */
-        if (B) memcpy(B, b, (size_t)out * sizeof *B);
+    const uint64_t db[1] = {(uint64_t)out};
+    float *W = own(m, (size_t)out * in * k), *B = has_bias ? own(m, (size_t)out) : NULL;
+    if (!W || (has_bias && !B)) return SC_ERR_NOMEM;
+    sc_status s = fetch_folded(w, name, out, in, k, W);
+    snprintf(n, sizeof n, "%s.bias", name);
+    if (!s && B) s = fetch(w, n, 1, db, B, (size_t)out);
+    if (!s)
         *c = (oobleck_conv){.lin = {.w = W, .b = B, .out = out, .in = in * k}, .in = in, .out = out, .k = k,
                             .dilation = dil, .pad = (k - 1) * dil / 2};
-    }
-    mem_free(tg);
-    mem_free(tv);
-    mem_free(tb);
     return s;
 }
 
-/* A weight-normalised ConvTranspose1d [in, out, k] (norm per input channel) + bias [out]. */
+/* A weight-normalised ConvTranspose1d [in, out, k] (norm per input channel) + bias [out], as one
+ * product [out k, in]. */
 static sc_status load_convt(oobleck *m, weights *w, const char *name, int in, int out, int stride, oobleck_convt *c)
 {
     char n[256];
     const int k = 2 * stride;
-    const float *g, *v, *b;
-    float *tg, *tv, *tb;
-    const uint64_t dg[3] = {(uint64_t)in, 1, 1}, dv[3] = {(uint64_t)in, (uint64_t)out, (uint64_t)k}, db[1] = {(uint64_t)out};
-    snprintf(n, sizeof n, "%s.weight_g", name);
-    sc_status s = get(w, n, 3, dg, &g, &tg);
-    if (s) return s;
-    snprintf(n, sizeof n, "%s.weight_v", name);
-    if ((s = get(w, n, 3, dv, &v, &tv))) {
-        mem_free(tg);
-        return s;
-    }
-    snprintf(n, sizeof n, "%s.bias", name);
-    if ((s = get(w, n, 1, db, &b, &tb))) {
-        mem_free(tg);
-        mem_free(tv);
-        return s;
-    }
+    const uint64_t db[1] = {(uint64_t)out};
     float *folded = mem_alloc_array((size_t)in * out * k, sizeof(float), "Oobleck weights");
     float *W = own(m, (size_t)in * out * k), *B = own(m, (size_t)out);
-    if (!folded || !W || !B) s = SC_ERR_NOMEM;
+    sc_status s = folded && W && B ? SC_OK : SC_ERR_NOMEM;
+    if (!s) s = fetch_folded(w, name, in, out, k, folded);                  /* [in, out, k] */
+    snprintf(n, sizeof n, "%s.bias", name);
+    if (!s) s = fetch(w, n, 1, db, B, (size_t)out);
     if (!s) {
-        fold(g, v, in, (size_t)out * k, folded);                /* [in, out, k] */
-        for (int ci = 0; ci < in; ci++)                         /* -> [out k, in] */
+        for (int ci = 0; ci < in; ci++)                                     /* -> [out k, in] */
             for (int r = 0; r < out * k; r++) W[(size_t)r * in + ci] = folded[(size_t)ci * out * k + r];
-        memcpy(B, b, (size_t)out * sizeof *B);
         *c = (oobleck_convt){.lin = {.w = W, .b = NULL, .out = out * k, .in = in}, .bias = B, .in = in, .out = out,
                              .k = k, .stride = stride, .pad = (stride + 1) / 2};
     }
     mem_free(folded);
-    mem_free(tg);
-    mem_free(tv);
-    mem_free(tb);
     return s;
 }
 
+/* A Snake's exp(alpha) and 1 / (exp(beta) + 1e-9), from alpha and beta [1, C, 1]. */
 static sc_status load_snake(oobleck *m, weights *w, const char *name, int C, oobleck_snake *sn)
 {
     char n[256];
     const uint64_t d[3] = {1, (uint64_t)C, 1};
-    const float *al, *be;
-    float *ta, *tb;
-    snprintf(n, sizeof n, "%s.alpha", name);
-    sc_status s = get(w, n, 3, d, &al, &ta);
-    if (s) return s;
-    snprintf(n, sizeof n, "%s.beta", name);
-    if ((s = get(w, n, 3, d, &be, &tb))) {
-        mem_free(ta);
-        return s;
-    }
     sn->a = own(m, (size_t)C);
     sn->ib = own(m, (size_t)C);
-    if (!sn->a || !sn->ib) s = SC_ERR_NOMEM;
+    if (!sn->a || !sn->ib) return SC_ERR_NOMEM;
+    snprintf(n, sizeof n, "%s.alpha", name);
+    sc_status s = fetch(w, n, 3, d, sn->a, (size_t)C);
+    snprintf(n, sizeof n, "%s.beta", name);
+    if (!s) s = fetch(w, n, 3, d, sn->ib, (size_t)C);
     for (int c = 0; !s && c < C; c++) {
-        sn->a[c] = expf(al[c]);
-        sn->ib[c] = 1.0f / (expf(be[c]) + 1e-9f);
+        sn->a[c] = expf(sn->a[c]);
+        sn->ib[c] = 1.0f / (expf(sn->ib[c]) + 1e-9f);
         if (!isfinite(sn->a[c]) || !isfinite(sn->ib[c]))
             s = err_fail(SC_ERR_NUMERIC, "%s: a non-finite Snake parameter in %s", weights_path(w), name);
     }
-    mem_free(ta);
-    mem_free(tb);
     return s;
 }
 

@@ -84,17 +84,6 @@ static uint64_t dim(const pixart_config *c, pixart_dim d)
     return 0;
 }
 
-/* Fetches a tensor of this shape into *dst, keeping a converted copy with the model. */
-static sc_status get(pixart_model *m, weights *w, const char *name, int rank, const uint64_t *dims, const float **dst)
-{
-    const float *data;
-    float *owned;
-    sc_status s = weights_get(w, name, rank, dims, 0, &data, &owned);
-    if (!s && owned) s = model_own(&m->base, owned);
-    if (!s) *dst = data;
-    return s;
-}
-
 static sc_status fetch(pixart_model *m, weights *w, const pixart_name *e, int l)
 {
     const pixart_config *c = &m->cfg;
@@ -105,7 +94,7 @@ static sc_status fetch(pixart_model *m, weights *w, const pixart_name *e, int l)
     else snprintf(base, sizeof base, "%s", e->name);
     if (e->kind == KIND_TABLE) {
         const uint64_t d[2] = {out, in};
-        return get(m, w, base, 2, d, (const float **)(dst + e->at));
+        return model_get_tensor(&m->base, w, base, 2, d, (const float **)(dst + e->at));
     }
     be_linear *L = (be_linear *)(dst + e->at);
     const uint64_t lin[2] = {out, in}, bd[1] = {out};
@@ -113,10 +102,11 @@ static sc_status fetch(pixart_model *m, weights *w, const pixart_name *e, int l)
     L->out = (int)out;
     L->in = (int)in;
     snprintf(name, sizeof name, "%s.weight", base);
-    sc_status s = e->kind == KIND_PATCH_CONV ? get(m, w, name, 4, conv, &L->w) : get(m, w, name, 2, lin, &L->w);
+    sc_status s = e->kind == KIND_PATCH_CONV ? model_get_tensor(&m->base, w, name, 4, conv, &L->w)
+                                         : model_get_tensor(&m->base, w, name, 2, lin, &L->w);
     if (s) return s;
     snprintf(name, sizeof name, "%s.bias", base);
-    return get(m, w, name, 1, bd, &L->b);
+    return model_get_tensor(&m->base, w, name, 1, bd, &L->b);
 }
 
 sc_status pixart_fetch_weights(pixart_model *m, weights *w)

@@ -101,16 +101,6 @@ static uint64_t dim(const sa_config *c, sa_dim d)
     return 0;
 }
 
-static sc_status get(sa_model *m, weights *w, const char *name, int rank, const uint64_t *dims, const float **dst)
-{
-    const float *data;
-    float *owned;
-    sc_status s = weights_get(w, name, rank, dims, 0, &data, &owned);
-    if (!s && owned) s = model_own(&m->base, owned);
-    if (!s) *dst = data;
-    return s;
-}
-
 static sc_status fetch(sa_model *m, weights *w, const sa_name *e, int l)
 {
     const sa_config *c = &m->cfg;
@@ -121,17 +111,18 @@ static sc_status fetch(sa_model *m, weights *w, const sa_name *e, int l)
     else snprintf(base, sizeof base, "%s", e->name);
     if (e->kind == KIND_VECTOR) {
         const uint64_t d[1] = {out};
-        return get(m, w, base, 1, d, (const float **)(dst + e->at));
+        return model_get_tensor(&m->base, w, base, 1, d, (const float **)(dst + e->at));
     }
     be_linear *L = (be_linear *)(dst + e->at);
     const uint64_t lin[2] = {out, in}, conv[3] = {out, in, 1}, bd[1] = {out};
     L->out = (int)out;
     L->in = (int)in;
     snprintf(name, sizeof name, "%s.weight", base);
-    sc_status s = e->kind == KIND_CONV1 ? get(m, w, name, 3, conv, &L->w) : get(m, w, name, 2, lin, &L->w);
+    sc_status s = e->kind == KIND_CONV1 ? model_get_tensor(&m->base, w, name, 3, conv, &L->w)
+                                         : model_get_tensor(&m->base, w, name, 2, lin, &L->w);
     if (s || e->kind != KIND_LINEAR) return s;
     snprintf(name, sizeof name, "%s.bias", base);
-    return get(m, w, name, 1, bd, &L->b);
+    return model_get_tensor(&m->base, w, name, 1, bd, &L->b);
 }
 
 static sc_status walk(sa_model *m, weights *w, const sa_name *table, size_t n)

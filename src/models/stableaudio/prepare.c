@@ -54,10 +54,7 @@ static void prepare_one(be_linear *L, void *user)
     prep_state *p = user;
     if (p->s || !L->w) return;
     L->precise = is_precise(p->m, L);
-    p->s = p->m->base.be->linear_prepare(L, rows_hint(p->m, L, p->tok));
-    if (p->s || !L->prep) return; /* no prepared layout here: the plain weights serve */
-    model_release_plain(&p->m->base, L->w, (size_t)L->out * L->in * sizeof(float));
-    L->w = NULL;
+    p->s = model_prepare_linear(&p->m->base, L, rows_hint(p->m, L, p->tok));
 }
 
 sc_status sa_prepare(sa_model *m)
