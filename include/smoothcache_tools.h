@@ -58,6 +58,30 @@ sc_status sc_images_write(const char *path, const uint8_t *rgb, int n, int side,
 /* 1 if path ends in .png or .npz. */
 int sc_images_path_ok(const char *path);
 
+/* ---------------------------------------------------------------- sound (docs/AUDIO.md) */
+
+typedef enum { SC_WAV_PCM16 = 0, SC_WAV_FLOAT32 = 1 } sc_wav_format;
+
+/* One clip wave [channels, samples] (planar, as sc_decode_audio writes each sample) -> a WAV file
+ * through libsndfile: 16-bit PCM (clipped to [-1, 1]) or 32-bit float. title and comment (may be
+ * NULL) go into the file's INFO chunk, cleaned of invalid UTF-8 and control characters. clipped
+ * (may be NULL) receives the count of PCM values that were outside [-1, 1]. */
+sc_status sc_wav_write(const char *path, const float *wave, int channels, int64_t samples, int sample_rate,
+                       sc_wav_format format, const char *title, const char *comment, int force, int64_t *clipped);
+
+/* The log-mel spectrogram of a clip, channels averaged first (librosa's defaults: n_fft 2048,
+ * hop 512, centred frames padded with zeros, periodic Hann window, 128 Slaney mel bands from 0 Hz
+ * to half the rate; decibels relative to the clip's maximum, floored 80 dB below it).
+ * db [SC_MEL_BANDS, sc_spectrogram_frames(samples)]. */
+#define SC_MEL_BANDS 128
+int64_t sc_spectrogram_frames(int64_t samples);
+sc_status sc_spectrogram(const float *wave, int channels, int64_t samples, int sample_rate, float *db);
+/* n clips wave [n, channels, samples] -> path.png (one clip: frames wide, 2 x 128 rows high, low
+ * frequencies at the bottom, -80..0 dB in the magma colours) or path.npy (every clip's decibels,
+ * float32 [n, 128, frames]). comment goes into the PNG's text. */
+sc_status sc_spectrogram_write(const char *path, const float *wave, int n, int channels, int64_t samples,
+                               int sample_rate, const char *comment, int force);
+
 /* A .npz of one uint8 array written piece by piece (50,000 samples do not fit in memory): open
  * with the final shape, write exactly its element count in any number of calls, then close
  * (renamed into place) or abort (nothing left behind). Both free the writer. */

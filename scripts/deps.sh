@@ -9,7 +9,7 @@
 # The README ("Building") lists both sets; keep them equal. As root it runs apt-get, otherwise
 # sudo apt-get when sudo exists; without either it stops, naming the missing packages.
 set -eu
-build="cmake make gcc pkg-config libdnnl-dev libjansson-dev libpng-dev libutf8proc-dev"
+build="cmake make gcc pkg-config libdnnl-dev libjansson-dev libpng-dev libutf8proc-dev libsndfile1-dev"
 test="clang-14 libclang-rt-14-dev pngcheck unzip libopenmpi-dev openmpi-bin"
 case ${1:-build} in
 build) need=$build ;;

@@ -1,12 +1,13 @@
-/* smoothcache generate: sample latents with a class-conditional DiT or a text-to-image PixArt,
- * optionally cached, and report the work done and the quality against the uncached run of the
- * same seeds. */
+/* smoothcache generate: sample latents with a class-conditional DiT, a text-to-image PixArt or a
+ * text-to-audio Stable Audio model, optionally cached, and report the work done and the quality
+ * against the uncached run of the same seeds. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/audio.h"
 #include "cli/commands.h"
 #include "cli/images.h"
 #include "cli/report.h"
@@ -18,10 +19,16 @@ static const cli_opt k_opts[] = {
     CLI_SAMPLING_OPTS,
     CLI_TEXT_OPTS,
     {"--cache", "SPEC", "feature caching: none (default), fora:n=N, smooth:schedule=FILE, ... (smoothcache policies)"},
+    CLI_AUDIO_COND_OPTS,
     CLI_VAE_OPT,
     {"--out", "FILE", "write the pictures: FILE.png (one image, or a grid of all) or FILE.npz (uint8 NHWC); "
-                      "samples.png when no output at all is named"},
+                      "sound: FILE.wav (one file per clip: FILE-1.wav, FILE-2.wav... for several) or FILE.npz "
+                      "(float32 audio [n, channels, samples] and sample_rate); samples.png (clip.wav) when no "
+                      "output at all is named"},
+    CLI_AUDIO_OUT_OPTS,
     {"--latents-in", "FILE.npy", "start from this float32 latent [N, C, S, S] instead of the seed"},
+    {"--noise-in", "FILE.npy", "stochastic samplers (iddpm, k-dpmpp3m-sde...): the unit noise each step adds, float32 "
+                               "[steps, N, latent...], instead of the seeded noise (to follow a reference exactly)"},
     {"--latents-out", "FILE.npy", "write the final float32 latents [N, C, S, S]"},
     {"--report", "FILE.json", "write the work done (computed/skipped, MACs, time) and quality as JSON"},
     {"--compare-uncached", NULL, "also run without caching and report speed-up and quality against it"},
@@ -49,7 +56,18 @@ static const char k_epilog[] =
     "  smoothcache generate --model DiT-XL-2-256x256.safetensors --sampler iddpm --steps 250 \\\n"
     "      --class 88 --latents-out z.npy\n"
     "  smoothcache generate --model PixArt-XL-2-512x512/ --prompt \"a red fox in snow\" --vae PixArt-XL-2-512x512/ \\\n"
-    "      --cache smooth:schedule=pixart.json --out fox.png\n";
+    "      --cache smooth:schedule=pixart.json --out fox.png\n"
+    "  smoothcache generate --model stable-audio-open-1.0/ --prompt \"a hammer hitting wood\" --seconds 10 \\\n"
+    "      --out hammer.wav --spectrogram hammer.png\n"
+    "Sound (Stable Audio): the pipeline folder's vae/ (an Oobleck autoencoder) decodes the clips;\n"
+    "--seconds-start and --seconds-total condition the model and cut the written clip, as the\n"
+    "diffusers pipeline does; guidance 7 and the folder's scheduler by default.\n";
+
+static int wav_path(const char *path)
+{
+    const size_t n = strlen(path);
+    return n >= 4 && !strcmp(path + n - 4, ".wav");
+}
 
 int cmd_generate(int argc, char **argv)
 {
@@ -69,48 +87,66 @@ int cmd_generate(int argc, char **argv)
     const char *report = cli_get(&a, "--report");
     const int force = cli_get(&a, "--force") != NULL, quiet = cli_get(&a, "--quiet") != NULL;
     const int compare = cli_get(&a, "--compare-uncached") != NULL;
-    const char *pics_ref = cli_get(&a, "--out-uncached");
+    const char *pics_ref = cli_get(&a, "--out-uncached"), *spec = cli_get(&a, "--spectrogram");
     if (pics_ref && !compare) return cli_usage_error(&a, "--out-uncached needs --compare-uncached");
     if (cli_get(&a, "--repeats") && !compare) return cli_usage_error(&a, "--repeats needs --compare-uncached");
     long repeats;
     if (cli_int(&a, "--repeats", 1, TIMING_MAX_REPEATS, 3, &repeats)) return CLI_EXIT_USAGE;
-    static const char *const outputs[] = {"--out", "--out-uncached", "--latents-out", "--report"};
+    static const char *const outputs[] = {"--out", "--out-uncached", "--latents-out", "--report", "--spectrogram"};
     if ((r = cli_path_ext(&a, "--latents-out", ".npy")) || (r = cli_path_ext(&a, "--report", ".json")) ||
-        (r = cli_outputs_distinct(&a, outputs, 4)))
+        (r = cli_outputs_distinct(&a, outputs, 5)))
         return r;
     if ((r = cli_sampling(&a, &p, &classes, &n))) return r;
-    if ((pics && !cli_image_path_ok(&a, "--out", pics)) ||
-        (pics_ref && !cli_image_path_ok(&a, "--out-uncached", pics_ref))) {
+    /* .wav is for sound: whether the model makes it is known once it is loaded. */
+    if ((pics && !wav_path(pics) && !cli_image_path_ok(&a, "--out", pics)) ||
+        (pics_ref && !wav_path(pics_ref) && !cli_image_path_ok(&a, "--out-uncached", pics_ref))) {
         free(classes);
         return CLI_EXIT_USAGE;
     }
-    /* With no output named, a model that makes pictures writes them to samples.png. */
-    const int default_out = !out && !report && !pics;
+    /* With no output named, a model that makes pictures writes them to samples.png (sound: clip.wav). */
+    const int default_out = !out && !report && !pics && !spec;
     if (default_out) pics = "samples.png";
     sc_set_quiet(quiet);
     sc_model *m = NULL;
     sc_vae *vae = NULL;
-    sc_array lin = {0};
+    sc_array lin = {0}, noise = {0};
     cli_text tc = {0};
     float *lat = NULL, *ref = NULL;
     uint8_t *rgb = NULL, *ref_rgb = NULL;
-    /* Refuse an existing output before minutes of work, not after. */
+    float *wave = NULL, *ref_wave = NULL;
+    cli_audio au = {0};
+    /* Refuse an existing output before minutes of work, not after (sound files, named per clip,
+     * once the clips are counted). */
     if ((out && sc_output_check(out, force) != SC_OK) || (report && sc_output_check(report, force) != SC_OK) ||
-        (pics && sc_output_check(pics, force) != SC_OK) || (pics_ref && sc_output_check(pics_ref, force) != SC_OK)) {
+        (pics && !wav_path(pics) && sc_output_check(pics, force) != SC_OK) ||
+        (pics_ref && !wav_path(pics_ref) && sc_output_check(pics_ref, force) != SC_OK)) {
         r = cli_fail(&a);
         goto done;
     }
     if ((r = cli_load_model(&a, &m, 1))) goto done;
-    /* Pictures are needed for --out, and measured for --compare-uncached when the model makes them. */
-    if ((pics || compare) && (r = cli_load_vae(&a, m, pics != NULL && !default_out, &vae))) goto done;
-    const int side = sc_image_side(m, vae), images = side > 0 && (pics || compare);
-    if (default_out && !side) {
+    sc_model_info info;
+    sc_model_get_info(m, &info);
+    const int audio = cli_is_audio(&info);
+    if (audio) {
+        if (default_out) pics = "clip.wav";
+        if ((r = cli_audio_paths_ok(&a, pics, pics_ref, spec))) goto done;
+        /* The decoder is needed for sound files, and used for --compare-uncached when there is one. */
+        if ((pics || spec || compare) && (r = cli_audio_decoder(&a, m, &info, pics || spec, &vae))) goto done;
+    } else {
+        if ((r = cli_audio_flags_unused(&a))) goto done;
+        if ((pics && wav_path(pics)) || (pics_ref && wav_path(pics_ref))) {
+            r = cli_usage_error(&a, "%s: this model makes pictures: write .png or .npz", pics && wav_path(pics) ? pics : pics_ref);
+            goto done;
+        }
+        /* Pictures are needed for --out, and measured for --compare-uncached when the model makes them. */
+        if ((pics || compare) && (r = cli_load_vae(&a, m, pics != NULL && !default_out, &vae))) goto done;
+    }
+    const int side = audio ? 0 : sc_image_side(m, vae), images = side > 0 && (pics || compare);
+    if (!audio && default_out && !side) {
         r = cli_usage_error(&a, "nothing to write: this model makes latents; give --vae PATH with --out FILE.png, "
                                 "--latents-out FILE.npy or --report FILE.json");
         goto done;
     }
-    sc_model_info info;
-    sc_model_get_info(m, &info);
     /* What the flags leave unsaid, the model's pipeline says (DiT: 50 steps, guidance 4, ddim;
      * PixArt: 20, 4.5, its scheduler's DPM-Solver++). */
     cli_sampling_defaults(&a, m, &p);
@@ -153,8 +189,30 @@ int cmd_generate(int argc, char **argv)
         }
         p.latents_in = lin.data;
     }
+    const char *noise_path = cli_get(&a, "--noise-in");
+    if (noise_path) {
+        if (sc_npy_read(noise_path, &noise) != SC_OK) {
+            r = cli_fail(&a);
+            cli_where_it_goes(&a, "--noise-in", noise_path);
+            goto done;
+        }
+        uint64_t want_shape[2 + SC_MAX_RANK] = {(uint64_t)p.steps};
+        memcpy(want_shape + 1, shape, (size_t)rank * sizeof *shape);
+        if (noise.rank != rank + 1 || memcmp(noise.shape, want_shape, (size_t)(rank + 1) * sizeof *want_shape)) {
+            char want[112], got[112];
+            cli_shape_text(want, sizeof want, rank + 1, want_shape);
+            cli_shape_text(got, sizeof got, noise.rank, noise.shape);
+            r = cli_usage_error(&a, "--noise-in: %s has shape %s, expected %s ([steps, N, latent...])", noise_path, got, want);
+            goto done;
+        }
+        p.noise_in = noise.data;
+    }
     sc_cond cond = {.n = n, .classes = classes};
     if (info.takes_text) cli_text_to_cond(&tc, &cond);
+    if (audio && ((r = cli_audio_cond(&a, &info, vae, n, &au, &cond)) ||
+                  (r = cli_audio_outputs_check(&a, pics, n, force)) || (r = cli_audio_outputs_check(&a, pics_ref, n, force)) ||
+                  (r = cli_audio_outputs_check(&a, spec, n, force))))
+        goto done;
     p.cond = &cond;
     p.check_finite = cli_get(&a, "--no-check-finite") == NULL;
     p.cache = cli_get(&a, "--cache");
@@ -224,9 +282,24 @@ int cmd_generate(int argc, char **argv)
         }
         if (compare) report_images(&e, rgb, ref_rgb, n, side);
     }
+    if (audio && vae) {
+        if ((r = cli_audio_decode(&a, vae, &au, n, lat, p.threads, &wave)) ||
+            (compare && (r = cli_audio_decode(&a, vae, &au, n, ref, p.threads, &ref_wave))))
+            goto done;
+        if (compare) report_audio(&e, wave, ref_wave, n, au.channels, au.cut1 - au.cut0, au.rate);
+    }
     for (int k = 0; k < 2; k++) {
         const char *path = k ? pics_ref : pics, *cache = k || !p.cache ? "none" : p.cache;
         if (!path) continue;
+        if (audio) {
+            char comment[8192];
+            snprintf(comment, sizeof comment, "model=%s seed=%llu steps=%d sampler=%s cfg=%g cache=%s seconds=%g..%g "
+                     "prompt=%s", cli_model_path(&a), (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
+                     (double)p.cfg, cache, au.start, au.total, tc.summary ? tc.summary : "");
+            if ((r = cli_audio_write(&a, path, &au, n, k ? ref_wave : wave, tc.prompts, comment, force, quiet)))
+                goto done;
+            continue;
+        }
         if (!side) {
             r = cli_usage_error(&a, "%s: this model makes latents; give --vae PATH to write pictures", path);
             goto done;
@@ -245,6 +318,13 @@ int cmd_generate(int argc, char **argv)
             goto done;
         }
     }
+    if (spec) {
+        char comment[8192];
+        snprintf(comment, sizeof comment, "log-mel spectrogram; model=%s seed=%llu steps=%d cache=%s seconds=%g..%g "
+                 "prompt=%s", cli_model_path(&a), (unsigned long long)p.seed, p.steps, p.cache ? p.cache : "none",
+                 au.start, au.total, tc.summary ? tc.summary : "");
+        if ((r = cli_audio_spectrogram(&a, spec, &au, n, wave, comment, force))) goto done;
+    }
     if (out && sc_npy_write(out, lat, rank, shape, force) != SC_OK) {
         r = cli_fail(&a);
         goto done;
@@ -256,8 +336,14 @@ int cmd_generate(int argc, char **argv)
     if (!quiet) {
         report_print_line(stderr, &e, p.steps);
         if (out) fprintf(stderr, "wrote %s\n", out);
-        if (pics) fprintf(stderr, "wrote %s\n", pics);
-        if (pics_ref) fprintf(stderr, "wrote %s (uncached)\n", pics_ref);
+        if (audio) {
+            if (pics) cli_audio_print_written(pics, n, "");
+            if (pics_ref) cli_audio_print_written(pics_ref, n, " (uncached)");
+            if (spec) cli_audio_print_written(spec, n, "");
+        } else {
+            if (pics) fprintf(stderr, "wrote %s\n", pics);
+            if (pics_ref) fprintf(stderr, "wrote %s (uncached)\n", pics_ref);
+        }
         if (report) fprintf(stderr, "wrote %s\n", report);
     }
 done:
@@ -265,8 +351,12 @@ done:
     free(ref);
     free(rgb);
     free(ref_rgb);
+    free(wave);
+    free(ref_wave);
+    cli_audio_free(&au);
     sc_vae_free(vae);
     sc_array_free(&lin);
+    sc_array_free(&noise);
     cli_text_free(&tc);
     sc_model_free(m);
     free(classes);

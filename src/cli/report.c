@@ -14,7 +14,7 @@ void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, 
     snprintf(e->policy, sizeof e->policy, "%s", policy);
     e->stats = *st;
     e->mac_ratio = st->macs_uncached > 0 ? st->macs / st->macs_uncached : 1.0;
-    e->psnr = e->ssim = e->latent_rel_l2 = e->speedup = e->accuracy = NAN;
+    e->psnr = e->ssim = e->latent_rel_l2 = e->speedup = e->accuracy = e->audio_snr = e->mel_distance = NAN;
     if (ref_stats) {
         e->has_ref = 1;
         e->ref_seconds = ref_stats->seconds;
@@ -48,6 +48,31 @@ void report_images(report_entry *e, const uint8_t *rgb, const uint8_t *ref, int 
     e->ssim = ssim / n;
 }
 
+void report_audio(report_entry *e, const float *wave, const float *ref, int n, int channels, int64_t samples,
+                  int rate)
+{
+    const size_t per = (size_t)channels * (size_t)samples;
+    double sig = 0, err = 0;
+    for (size_t i = 0; i < per * (size_t)n; i++) {
+        const double d = (double)wave[i] - ref[i];
+        sig += (double)ref[i] * ref[i];
+        err += d * d;
+    }
+    e->audio_snr = err > 0 ? 10.0 * log10(sig / err) : INFINITY;
+    const int64_t T = sc_spectrogram_frames(samples);
+    float *a = malloc((size_t)SC_MEL_BANDS * (size_t)T * sizeof *a), *b = malloc((size_t)SC_MEL_BANDS * (size_t)T * sizeof *b);
+    double sum = 0;
+    int ok = a && b;
+    for (int i = 0; i < n && ok; i++) {
+        ok = sc_spectrogram(wave + (size_t)i * per, channels, samples, rate, a) == SC_OK &&
+             sc_spectrogram(ref + (size_t)i * per, channels, samples, rate, b) == SC_OK;
+        for (size_t j = 0; ok && j < (size_t)SC_MEL_BANDS * (size_t)T; j++) sum += fabs((double)a[j] - b[j]);
+    }
+    e->mel_distance = ok ? sum / ((double)n * SC_MEL_BANDS * (double)T) : NAN;
+    free(a);
+    free(b);
+}
+
 void report_print_line(FILE *f, const report_entry *e, int steps)
 {
     const sc_cache_stats *s = &e->stats;
@@ -67,6 +92,7 @@ void report_print_line(FILE *f, const report_entry *e, int steps)
             fprintf(f, "; %s than uncached (%.2f s; one run, --repeats 3 or more gives a median)", sp, e->ref_seconds);
         fprintf(f, "; latent rel-L2 %.4g", e->latent_rel_l2);
         if (!isnan(e->psnr)) fprintf(f, "; PSNR %.2f dB, SSIM %.4f", e->psnr, e->ssim);
+        if (!isnan(e->audio_snr)) fprintf(f, "; audio SNR %.2f dB, log-mel distance %.3f dB", e->audio_snr, e->mel_distance);
     }
     fputc('\n', f);
     if (e->has_ref && e->timing.impossible) print_noise(f, e);
@@ -175,6 +201,10 @@ static json_t *entry_json(const report_entry *e)
         json_object_set_new(o, "latent_rel_l2", num_or_null(e->latent_rel_l2));
         json_object_set_new(o, "psnr", num_or_null(e->psnr));
         json_object_set_new(o, "ssim", num_or_null(e->ssim));
+        if (!isnan(e->audio_snr)) {
+            json_object_set_new(o, "audio_snr_db", num_or_null(e->audio_snr));
+            json_object_set_new(o, "mel_distance_db", num_or_null(e->mel_distance));
+        }
     }
     json_object_set_new(o, "policy_seconds", json_real(s->policy_seconds));
     json_object_set_new(o, "setup_seconds", json_real(s->setup_seconds));

@@ -19,6 +19,8 @@ typedef struct {
     double mac_ratio;       /* macs / macs_uncached */
     double latent_rel_l2;   /* against the uncached latents */
     double psnr, ssim;      /* of the images, when there are images (NAN otherwise) */
+    double audio_snr;       /* of the waveforms against the uncached ones, dB (NAN without sound) */
+    double mel_distance;    /* mean |difference| of their log-mel spectrograms, dB (NAN without sound) */
     double accuracy;        /* demo classifier: fraction of images recognised as their class, or NAN */
 } report_entry;
 
@@ -29,6 +31,10 @@ void report_fill(report_entry *e, const char *policy, const sc_cache_stats *st, 
 void report_timing(report_entry *e, const double *ref, const double *run, int n);
 /* PSNR over all pixels and mean per-image SSIM of rgb [n, side, side, 3] against ref. */
 void report_images(report_entry *e, const uint8_t *rgb, const uint8_t *ref, int n, int side);
+/* SNR of the waveforms wave [n, channels, samples] against ref, and the mean absolute difference of
+ * the clips' log-mel spectrograms (sc_spectrogram). */
+void report_audio(report_entry *e, const float *wave, const float *ref, int n, int channels, int64_t samples,
+                  int rate);
 void report_print_line(FILE *f, const report_entry *e, int steps);
 /* The table; entries whose speed-up is beyond 1 / MAC ratio are marked '!' and explained below. */
 void report_print_table(FILE *f, const report_entry *e, int n);

@@ -140,8 +140,11 @@ int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int
         int nr;
         if ((r = read_embeds(a, "--negative-embeds", neg_embeds, t->n, &L, &D, &t->neg, &t->neg_mask, &nr))) goto done;
     }
+    /* Without a negative prompt, StableAudioPipeline leaves the unconditional rows' text all zero
+     * (the family does that when no negative embeddings are given); the image pipelines encode "". */
+    const int encode_negative = guided && !t->neg && (cli_get(a, "--negative-prompt") || strcmp(info->family, "stable_audio"));
     /* The text encoder, when prompts or the negative prompt need one. */
-    const int need_encoder = pl.n || (guided && !t->neg);
+    const int need_encoder = pl.n || encode_negative;
     if (need_encoder) {
         char folder[4096];
         if (!encoder && !sc_model_component_path(m, "text_encoder", folder, sizeof folder)) {
@@ -163,15 +166,22 @@ int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int
         }
         sc_text_encoder_info ei;
         sc_text_encoder_get_info(enc, &ei);
-        if (!L) L = max_len ? (int)max_len : info->text_len;
-        else if (max_len && max_len != L) {
+        sc_tokenizer_info ti;
+        sc_tokenizer_get_info(tok, &ti);
+        if (!L) {
+            L = max_len ? (int)max_len : info->text_len;
+            /* StableAudioPipeline pads to its tokenizer's model_max_length (Stable Audio Open's: 128). */
+            if (!max_len && !strcmp(info->family, "stable_audio") && ti.model_max_length > 0 &&
+                ti.model_max_length <= 4096)
+                L = ti.model_max_length;
+        } else if (max_len && max_len != L) {
             r = cli_usage_error(a, "--max-length %ld: the embeddings given have %d tokens", max_len, L);
             sc_text_encoder_free(enc);
             sc_tokenizer_free(tok);
             goto done;
         }
         /* The prompts, then the negative prompt as one more row. */
-        const int k = pl.n + (guided && !t->neg ? 1 : 0);
+        const int k = pl.n + (encode_negative ? 1 : 0);
         const char **list = malloc((size_t)k * sizeof *list);
         float *emb = malloc((size_t)k * L * ei.width * sizeof *emb);
         int32_t *mask = malloc((size_t)k * L * sizeof *mask);
