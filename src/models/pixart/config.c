@@ -1,7 +1,9 @@
 /* The PixArt configuration from a diffusers config.json (PixArtTransformer2DModel, or the older
  * generic Transformer2DModel with norm_type "ada_norm_single"), validated, with the defaults the
  * diffusers class applies: interpolation_scale max(sample_size / 64, 1), micro-conditions on when
- * sample_size is 128 (PixArt-alpha 1024). */
+ * sample_size is 128 (PixArt-alpha 1024); or read off the tensor shapes of an original .pth,
+ * which has no config (docs/FAMILIES.md, "The original .pth"). */
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -11,6 +13,16 @@
 static sc_status refuse(const char *path, const char *what, const char *value, const char *expected)
 {
     return err_fail(SC_ERR_UNSUPPORTED, "%s: %s %s is not supported (PixArt uses %s)", path, what, value, expected);
+}
+
+/* What follows from the sizes: interpolation_scale when unset (0) as diffusers' default
+ * max(sample_size // 64, 1), the learned variance, the base grid. */
+static void complete(pixart_config *c)
+{
+    if (!(c->interpolation_scale > 0)) c->interpolation_scale = c->sample_size / 64 > 1 ? c->sample_size / 64 : 1;
+    c->learned_sigma = c->out_channels == 2 * c->in_channels;
+    c->grid = c->sample_size / c->patch;
+    c->tokens = c->grid * c->grid;
 }
 
 sc_status pixart_config_from_object(pixart_config *c, const json_t *j, const char *path)
@@ -78,10 +90,121 @@ sc_status pixart_config_from_object(pixart_config *c, const json_t *j, const cha
     c->caption_channels = (int)caption;
     c->micro = micro;
     c->eps = (float)eps;
-    c->interpolation_scale = scale > 0 ? scale : (sample / 64 > 1 ? (double)(sample / 64) : 1.0);
-    c->learned_sigma = out == 2 * in;
-    c->grid = (int)(sample / patch);
-    c->tokens = c->grid * c->grid;
+    c->interpolation_scale = scale;
+    complete(c);
+    return SC_OK;
+}
+
+/* PixArt-XL/2 (every released alpha and sigma checkpoint): 1152 wide, 16 heads of 72. */
+#define PIXART_XL_HIDDEN 1152
+#define PIXART_XL_HEADS 16
+/* The latent side of a file without a position table: the 1024-px checkpoints (alpha-1024-MS,
+ * sigma-1024-MS) compute theirs on the fly and save none. */
+#define PIXART_DEFAULT_SAMPLE 128
+
+/* "[a,b,c]" of a tensor's shape, for messages (written as weights_get writes them). */
+static void shape_text(const st_tensor *t, char *buf, size_t cap)
+{
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < t->rank && used < cap; d++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%llu", d ? "," : "", (unsigned long long)t->shape[d]);
+    if (used < cap) snprintf(buf + used, cap - used, "]");
+}
+
+static sc_status need(const weights *w, const char *name, const char *path, const st_tensor **out)
+{
+    *out = weights_peek(w, name);
+    return *out ? SC_OK : err_fail(SC_ERR_FORMAT, "%s: missing tensor \"%s\" (an original PixArt file has it)",
+                                   path, name);
+}
+
+static sc_status bad_shape(const st_tensor *t, const char *path, const char *name, const char *expected)
+{
+    char shape[128];
+    shape_text(t, shape, sizeof shape);
+    return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" has shape %s; PixArt's is %s", path, name, shape, expected);
+}
+
+/* The latent side: the pos_embed buffer's grid (alpha 256 / 512 save it), sc_load_opts.input_size,
+ * or PIXART_DEFAULT_SAMPLE; a buffer and an option that disagree are refused. */
+static sc_status sample_size(pixart_config *c, const weights *w, const sc_load_opts *o, const char *path)
+{
+    const st_tensor *pe = weights_peek(w, "pos_embed");
+    int from_file = 0;
+    if (pe) {
+        const uint64_t T = pe->rank == 3 ? pe->shape[1] : 0, g = (uint64_t)llround(sqrt((double)T));
+        if (pe->rank != 3 || pe->shape[0] != 1 || pe->shape[2] != (uint64_t)c->hidden || T == 0 || g * g != T ||
+            g * (uint64_t)c->patch > PIXART_MAX_SIDE)
+            return bad_shape(pe, path, "pos_embed", "[1, G*G, hidden]: a square grid of at most 1024 / patch a side");
+        from_file = (int)g * c->patch;
+    }
+    if (o && o->input_size) {
+        if (o->input_size < c->patch || o->input_size > PIXART_MAX_SIDE || o->input_size % c->patch)
+            return err_fail(SC_ERR_ARG, "%s: sc_load_opts.input_size %d is not a latent side of whole patches of %d "
+                                        "up to %d", path, o->input_size, c->patch, PIXART_MAX_SIDE);
+        if (from_file && from_file != o->input_size)
+            return err_fail(SC_ERR_ARG, "%s: sc_load_opts.input_size is %d but the file's pos_embed is the table of a "
+                                        "latent side of %d", path, o->input_size, from_file);
+        c->sample_size = o->input_size;
+    } else if (from_file) {
+        c->sample_size = from_file;
+    } else if (PIXART_DEFAULT_SAMPLE % c->patch) {
+        return err_fail(SC_ERR_FORMAT, "%s: patch size %d does not divide the default latent side %d: give "
+                                       "sc_load_opts.input_size", path, c->patch, PIXART_DEFAULT_SAMPLE);
+    } else {
+        c->sample_size = PIXART_DEFAULT_SAMPLE;
+    }
+    return SC_OK;
+}
+
+sc_status pixart_config_from_shapes(pixart_config *c, const weights *w, const sc_load_opts *o, const char *path)
+{
+    memset(c, 0, sizeof *c);
+    const st_tensor *xe, *fl, *cap;
+    sc_status s;
+    if ((s = need(w, "x_embedder.proj.weight", path, &xe)) || (s = need(w, "final_layer.linear.weight", path, &fl)) ||
+        (s = need(w, "y_embedder.y_proj.fc1.weight", path, &cap)))
+        return s;
+    /* x_embedder.proj.weight [D, C, p, p]: the patch embedding's convolution. */
+    if (xe->rank != 4 || xe->shape[2] != xe->shape[3] || xe->shape[2] < 1 || xe->shape[2] > 16 || xe->shape[1] < 1 ||
+        xe->shape[1] > 64 || xe->shape[0] < 4 || xe->shape[0] > 16384 || xe->shape[0] % 4)
+        return bad_shape(xe, path, "x_embedder.proj.weight",
+                         "[hidden, channels, p, p] with p <= 16, channels <= 64, hidden a multiple of 4 up to 16384");
+    c->hidden = (int)xe->shape[0];
+    c->in_channels = (int)xe->shape[1];
+    c->patch = (int)xe->shape[2];
+    /* final_layer.linear.weight [p*p*out, D]: out = C, or 2C with the learned variance. */
+    const uint64_t p2 = (uint64_t)c->patch * c->patch;
+    if (fl->rank != 2 || fl->shape[1] != (uint64_t)c->hidden ||
+        (fl->shape[0] != p2 * c->in_channels && fl->shape[0] != 2 * p2 * c->in_channels))
+        return bad_shape(fl, path, "final_layer.linear.weight", "[p*p*out_channels, hidden], out_channels = channels "
+                                                                "or twice them (learned variance)");
+    c->out_channels = (int)(fl->shape[0] / p2);
+    /* y_embedder.y_proj.fc1.weight [D, Cc]: Cc is the T5 width. */
+    if (cap->rank != 2 || cap->shape[0] != (uint64_t)c->hidden || cap->shape[1] < 1 || cap->shape[1] > 65536)
+        return bad_shape(cap, path, "y_embedder.y_proj.fc1.weight", "[hidden, caption channels <= 65536]");
+    c->caption_channels = (int)cap->shape[1];
+    /* PixArt-alpha 1024's micro-conditions; the fetch names whichever half is missing. */
+    c->micro = weights_peek(w, "csize_embedder.mlp.0.weight") || weights_peek(w, "ar_embedder.mlp.0.weight");
+    if (c->micro && c->hidden % 3)
+        return err_fail(SC_ERR_FORMAT, "%s: the file has micro-condition embedders (csize_embedder, ar_embedder) but "
+                                       "its width %d is not a multiple of 3", path, c->hidden);
+    if ((s = pixart_original_depth(w, path, &c->depth))) return s;
+    if (o && o->num_heads) {
+        c->heads = o->num_heads;
+    } else if (c->hidden == PIXART_XL_HIDDEN) {
+        c->heads = PIXART_XL_HEADS;
+    } else {
+        return err_fail(SC_ERR_FORMAT, "%s: width %d is not PixArt-XL's (%d, %d heads), and no shape tells the heads: "
+                                       "give sc_load_opts.num_heads", path, c->hidden, PIXART_XL_HIDDEN, PIXART_XL_HEADS);
+    }
+    if (c->heads < 1 || c->hidden % c->heads)
+        return err_fail(SC_ERR_ARG, "%s: width %d is not divisible by %d heads (sc_load_opts.num_heads)", path,
+                        c->hidden, c->heads);
+    c->head_dim = c->hidden / c->heads;
+    if ((s = sample_size(c, w, o, path))) return s;
+    c->eps = 1e-6f; /* the PixArt repositories' LayerNorm */
+    complete(c);
     return SC_OK;
 }
 

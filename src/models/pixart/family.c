@@ -21,8 +21,13 @@ static int pixart_detect(const model_probe *p)
         return 0;
     }
     if (p->config) return json_object_get(p->config, "caption_channels") ? 60 : 0;
+    if (!p->w) return 0;
+    /* The PixArt authors' .pth: DiT's patch embedding with PixArt's caption projection and
+     * adaLN-single (an original DiT file has neither). */
+    if (weights_peek(p->w, "x_embedder.proj.weight"))
+        return weights_peek(p->w, "y_embedder.y_proj.fc1.weight") || weights_peek(p->w, "t_block.1.weight") ? 95 : 0;
     /* diffusers names without their config: load() says what to do. */
-    return p->w && weights_peek(p->w, "adaln_single.linear.weight") ? 30 : 0;
+    return weights_peek(p->w, "adaln_single.linear.weight") ? 30 : 0;
 }
 
 /* bias [L] = (1 - mask) * -10000 (NULL mask: every token), as diffusers turns the mask into a bias;
@@ -158,9 +163,10 @@ static void pixart_describe(const model *m, sc_model_info *info)
 
 const model_family model_family_pixart = {
     .name = "pixart",
-    .about = "text-to-image PixArt-alpha / PixArt-Sigma (diffusers PixArtTransformer2DModel)",
+    .about = "text-to-image PixArt-alpha / PixArt-Sigma (diffusers PixArtTransformer2DModel, the authors' .pth)",
     .class_names = "PixArtTransformer2DModel",
-    .looks_for = "config.json naming PixArtTransformer2DModel",
+    .looks_for = "config.json naming PixArtTransformer2DModel or \"y_embedder.y_proj.fc1.weight\" (an original "
+                 "PixArt .pth)",
     .detect = pixart_detect,
     .load = pixart_load,
     .free = pixart_free,

@@ -1,7 +1,8 @@
-/* Loading a PixArt transformer from a diffusers folder (config.json + weights: safetensors or
- * PyTorch .bin, sharded or not): the configuration validated, every tensor fetched through the
- * name table with its shape checked, optionally every weight checked finite, then prepared for
- * the backend. */
+/* Loading a PixArt transformer from what the registry detected: a diffusers folder (config.json +
+ * weights: safetensors or PyTorch .bin, sharded or not), or a single file in the PixArt authors'
+ * naming (their .pth; the configuration read off the shapes); every tensor fetched through the
+ * layout's name table with its shape checked, optionally every weight checked finite, then
+ * prepared for the backend. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,33 @@ static void fill_base(pixart_model *m)
     b->macs_comp[2] = pixart_macs_mlp(c, (uint64_t)c->tokens);
     b->params = weights_params(b->files);
     snprintf(b->dtype, sizeof b->dtype, "%s", weights_dtype(b->files));
-    snprintf(b->layout, sizeof b->layout, "diffusers");
+    snprintf(b->layout, sizeof b->layout, "%s", m->layout == PIXART_LAYOUT_ORIGINAL ? "original" : "diffusers");
+}
+
+/* The configuration and weights of the checkpoint's layout; a folder's weights are opened once
+ * its config is known to be a PixArt's (into m->base.files). */
+static sc_status load_layout(pixart_model *m, const model_probe *p, const sc_load_opts *o)
+{
+    sc_status s;
+    if (o && o->origin)
+        return err_fail(SC_ERR_ARG, "%s: sc_load_opts.origin chooses between DiT's two numerics; PixArt has one",
+                        p->config ? p->config_path : p->path);
+    if (p->config) {
+        m->layout = PIXART_LAYOUT_DIFFUSERS;
+        if (o && (o->num_heads || o->input_size))
+            return err_fail(SC_ERR_ARG, "%s: sc_load_opts.%s applies to original files, which have no config; this "
+                                        "config states it", p->config_path, o->num_heads ? "num_heads" : "input_size");
+        if ((s = pixart_config_from_object(&m->cfg, p->config, p->config_path))) return s;
+        if (!m->base.files && (s = weights_open_folder(p->path, &m->base.files))) return s;
+        return pixart_fetch_weights(m, m->base.files, PIXART_LAYOUT_DIFFUSERS);
+    }
+    if (p->w && weights_peek(p->w, "x_embedder.proj.weight")) {
+        m->layout = PIXART_LAYOUT_ORIGINAL;
+        if ((s = pixart_config_from_shapes(&m->cfg, p->w, o, p->path))) return s;
+        return pixart_fetch_weights(m, p->w, PIXART_LAYOUT_ORIGINAL);
+    }
+    return err_fail(SC_ERR_FORMAT, "%s: a PixArt transformer in diffusers' naming needs its config.json: load the "
+                                   "diffusers folder (transformer/ or the pipeline folder above it)", p->path);
 }
 
 sc_status pixart_load(const model_probe *p, const sc_load_opts *o, model **out)
@@ -90,19 +117,7 @@ sc_status pixart_load(const model_probe *p, const sc_load_opts *o, model **out)
     m->base.be = backend_cpu_f32();
     m->base.files = p->w;
     snprintf(m->base.path, sizeof m->base.path, "%s", p->path);
-    sc_status s = SC_OK;
-    if (!p->config)
-        s = err_fail(SC_ERR_FORMAT, "%s: a PixArt transformer needs its config.json: load the diffusers folder "
-                                    "(transformer/ or the pipeline folder above it)", p->path);
-    if (!s && o && (o->num_heads || o->input_size))
-        s = err_fail(SC_ERR_ARG, "%s: sc_load_opts.%s applies to original DiT files; a PixArt config states it",
-                     p->config_path, o->num_heads ? "num_heads" : "input_size");
-    if (!s && o && o->origin)
-        s = err_fail(SC_ERR_ARG, "%s: sc_load_opts.origin chooses between DiT's two numerics; PixArt has one",
-                     p->config_path);
-    if (!s) s = pixart_config_from_object(&m->cfg, p->config, p->config_path);
-    if (!s && !m->base.files) s = weights_open_folder(p->path, &m->base.files);
-    if (!s) s = pixart_fetch_weights(m, m->base.files);
+    sc_status s = load_layout(m, p, o);
     if (!s && o && o->check_weights) {
         check_state c = {p->path, SC_OK};
         pixart_each_linear(m, check_one, &c);
@@ -111,7 +126,7 @@ sc_status pixart_load(const model_probe *p, const sc_load_opts *o, model **out)
     if (!s) m->base.be = model_pick_backend(o, weights_dtype(m->base.files), 0);
     if (!s) {
         const char *example;
-        const size_t unused = weights_unused(m->base.files, NULL, &example);
+        const size_t unused = weights_unused(m->base.files, pixart_unused_is_expected, &example);
         if (unused) err_warn("%s: %zu tensor(s) not used by the model, e.g. \"%s\"", p->path, unused, example);
         fill_base(m);
     }

@@ -9,9 +9,10 @@
  * interpolation scale (Sigma); the final layer modulated by the embedding itself, not its
  * projection.
  *
- * Files: family.c (detection, conditioning, shapes, description), config.c (config.json), names.c
- * (the diffusers tensor names), load.c, prepare.c (weights into the backend's layout), posembed.c
- * (the 2-D sin-cos table of a grid), forward.c (the steps of models/model.h).
+ * Files: family.c (detection, conditioning, shapes, description), config.c (config.json, or the
+ * shapes of an original .pth), names.c (the tensor names of the two layouts: diffusers' and the
+ * PixArt authors'), load.c, prepare.c (weights into the backend's layout), posembed.c (the 2-D
+ * sin-cos table of a grid), forward.c (the steps of models/model.h).
  *
  * Shapes: D = hidden, T = image tokens, L = text tokens, B = batch rows (guidance halves
  * included), Cc = caption channels (T5's width). */
@@ -39,11 +40,13 @@ typedef struct {
 
 typedef struct {
     const float *sst;          /* [6, D] scale_shift_table, added to the shared modulation */
-    be_linear qkv;             /* [3D, D] self-attention q, k, v fused (from q, k, v at prepare) */
-    be_linear q, k, v;         /* [D, D] each, until fused */
+    be_linear qkv;             /* [3D, D] self-attention q, k, v fused (original files: attn.qkv;
+                                * diffusers': from q, k, v at prepare) */
+    be_linear q, k, v;         /* [D, D] each (diffusers files, until fused) */
     be_linear proj;            /* [D, D] attn1.to_out.0 */
     be_linear xq;              /* [D, D] attn2.to_q: queries from the raw stream */
-    be_linear xk, xv;          /* [D, D] attn2.to_k, to_v: keys and values from the caption */
+    be_linear xk, xv;          /* [D, D] attn2.to_k, to_v: keys and values from the caption
+                                * (original files: the halves of cross_attn.kv_linear [2D, D]) */
     be_linear xproj;           /* [D, D] attn2.to_out.0 */
     be_linear fc1;             /* [4D, D] */
     be_linear fc2;             /* [D, 4D] */
@@ -61,10 +64,15 @@ typedef struct {
     be_linear final_lin;       /* [p*p*out_channels, D] */
 } pixart_weights;
 
+/* The checkpoint's naming: diffusers' PixArtTransformer2DModel, or the PixArt authors' .pth
+ * (PixArt-alpha / PixArt-sigma repositories: blocks.N.attn.qkv, t_block, y_embedder...). */
+typedef enum { PIXART_LAYOUT_DIFFUSERS, PIXART_LAYOUT_ORIGINAL } pixart_layout;
+
 typedef struct {
     model base;
     pixart_config cfg;
     pixart_weights w;
+    pixart_layout layout;
 } pixart_model;
 
 /* Activations for one batch size and latent shape. The text buffers are sized at the first
@@ -111,13 +119,25 @@ static inline const pixart_model *pixart_of(const model *m) { return (const pixa
 
 /* config.c */
 sc_status pixart_config_from_object(pixart_config *c, const json_t *j, const char *path);
+/* An original file carries no config: sizes read off the shapes (depth from names.c's
+ * pixart_original_depth), heads from sc_load_opts.num_heads or PixArt-XL's 16, the latent side
+ * from the pos_embed buffer, sc_load_opts.input_size or 128 (docs/FAMILIES.md). */
+sc_status pixart_config_from_shapes(pixart_config *c, const weights *w, const sc_load_opts *o, const char *path);
 uint64_t pixart_macs_attn(const pixart_config *c, uint64_t tokens);
 uint64_t pixart_macs_cross(const pixart_config *c, uint64_t tokens, uint64_t text_len);
 uint64_t pixart_macs_mlp(const pixart_config *c, uint64_t tokens);
 uint64_t pixart_macs_forward(const pixart_config *c, uint64_t tokens, uint64_t text_len);
 
-/* names.c: every weight of the diffusers layout through w into m->w (shapes from m->cfg). */
-sc_status pixart_fetch_weights(pixart_model *m, weights *w);
+/* names.c: every weight of `layout` through w into m->w (shapes from m->cfg). */
+sc_status pixart_fetch_weights(pixart_model *m, weights *w, pixart_layout layout);
+/* The blocks of an original file: the run 0, 1, 2... that have blocks.N.attn.qkv.weight; a
+ * blocks.* tensor outside that run, or one no PixArt block has (qk-norm, KV compression), is
+ * refused by name. */
+sc_status pixart_original_depth(const weights *w, const char *path, int *depth);
+/* Tensors of an original file the model does not use and that need no warning: the learned null
+ * caption y_embedder.y_embedding (the pipelines encode the empty prompt instead) and the
+ * pos_embed buffer (recomputed for every grid). */
+int pixart_unused_is_expected(const char *name);
 
 /* load.c */
 sc_status pixart_load(const model_probe *p, const sc_load_opts *o, model **out);
