@@ -277,7 +277,10 @@ sc_status sc_decode_audio(sc_vae *vae, int n, int channels, int64_t frames, cons
 /* ddim, iddpm, dpmpp2m run on a discrete (beta) schedule; k-euler and k-dpmpp2m are k-diffusion's
  * samplers on continuous sigmas (Karras et al.'s spacing), for discrete models too; flow-euler is
  * flow matching's Euler step, for models that predict a velocity; k-dpmpp3m-sde is k-diffusion's
- * DPM-Solver++(3M) SDE on a sigma schedule (Stable Audio: v-prediction, polyexponential sigmas). */
+ * DPM-Solver++(3M) SDE on a sigma schedule (Stable Audio: v-prediction, polyexponential sigmas), as
+ * stable-audio-tools samples; cosine-dpmpp2m-sde is diffusers' CosineDPMSolverMultistepScheduler
+ * (DPM-Solver++(2M) SDE on the same kind of sigmas), what the diffusers Stable Audio pipeline
+ * samples with. */
 typedef enum {
     SC_SAMPLER_DDIM = 0,
     SC_SAMPLER_IDDPM = 1,
@@ -285,10 +288,11 @@ typedef enum {
     SC_SAMPLER_K_EULER = 3,
     SC_SAMPLER_K_DPMPP2M = 4,
     SC_SAMPLER_FLOW_EULER = 5,
-    SC_SAMPLER_K_DPMPP3M_SDE = 6
+    SC_SAMPLER_K_DPMPP3M_SDE = 6,
+    SC_SAMPLER_COSINE_DPMPP2M_SDE = 7
 } sc_sampler;
 
-#define SC_SAMPLER_COUNT 7
+#define SC_SAMPLER_COUNT 8
 
 /* Called after each sampler step (step = 1..steps) with the current latents [n, latent].
  * Return nonzero to cancel the generation. */

@@ -20,7 +20,7 @@ SC_MAX_RANK = 4
 SC_MAX_SCALARS = 8
 SC_MAX_COMPONENTS = 8
 SC_FIGURE_MAX_SERIES = 12
-SC_SAMPLER_COUNT = 7
+SC_SAMPLER_COUNT = 8
 
 
 # ---------------------------------------------------------------------------------- structures

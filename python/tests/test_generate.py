@@ -155,7 +155,8 @@ def test_draw_classes_and_samplers():
     a = sc.draw_classes(7, 1000, 16)
     assert a.dtype == np.int32 and a.shape == (16,) and a.min() >= 0 and a.max() < 1000
     assert np.array_equal(a, sc.draw_classes(7, 1000, 16)) and not np.array_equal(a, sc.draw_classes(8, 1000, 16))
-    assert sc.sampler_names() == ["ddim", "iddpm", "dpmpp2m", "k-euler", "k-dpmpp2m", "flow-euler", "k-dpmpp3m-sde"]
+    assert sc.sampler_names() == ["ddim", "iddpm", "dpmpp2m", "k-euler", "k-dpmpp2m", "flow-euler", "k-dpmpp3m-sde",
+                                 "cosine-dpmpp2m-sde"]
 
 
 def test_report_reading(cli, demo_path, tmp_path):

@@ -18,7 +18,7 @@ static const cli_opt k_opts[] = {
     {"--batch", "B", "images generated together (default 8)"},
     {"--seed", "S", "seed, 0..2^64-1, or -1 for a random one (printed): image i uses S+i; the classes come from S too (default 0)"},
     {"--steps", "N", "sampler steps, 1..1000 (default 50)"},
-    {"--sampler", "NAME", "ddim (default), iddpm, dpmpp2m, k-euler, k-dpmpp2m, flow-euler or k-dpmpp3m-sde (as for generate)"},
+    {"--sampler", "NAME", "ddim (default), iddpm, dpmpp2m, k-euler, k-dpmpp2m, flow-euler, k-dpmpp3m-sde or cosine-dpmpp2m-sde (as for generate)"},
     {"--cfg", "F", "classifier-free guidance scale (default 1.5, the FID setting of the DiT paper)"},
     {"--threads", "N", "threads, 1..CPUs; 0 or absent: all CPUs"},
     {"--cache", "SPEC", "feature caching, as for generate (default none)"},

@@ -43,10 +43,12 @@ int cli_dtype(const cli_args *a, sc_dtype *d);
     {"--seed", "S", "seed, 0..2^64-1, or -1 for a random one (printed); image i uses S+i (default 0)"}, \
     {"--steps", "N", "sampler steps, 1..1000 (default: the model's pipeline's: DiT 50, PixArt 20, Stable Audio 200)"}, \
     {"--sampler", "NAME", "ddim, iddpm (original DiT, stochastic), dpmpp2m, k-euler or k-dpmpp2m "                 \
-                          "(k-diffusion on Karras sigmas); flow-euler for flow-matching models; k-dpmpp3m-sde "     \
-                          "(k-diffusion's DPM-Solver++(3M) SDE, stochastic) for sigma-schedule models (default: "   \
-                          "the pipeline folder's scheduler, else ddim for DiT, dpmpp2m for PixArt, k-dpmpp3m-sde " \
-                          "for Stable Audio)"},                                                                     \
+                          "(k-diffusion on Karras sigmas); flow-euler for flow-matching models; for sigma-"        \
+                          "schedule models (Stable Audio) cosine-dpmpp2m-sde (the diffusers Stable Audio "          \
+                          "pipeline's CosineDPMSolverMultistepScheduler, DPM-Solver++(2M) SDE, stochastic) or "     \
+                          "k-dpmpp3m-sde (stable-audio-tools' DPM-Solver++(3M) SDE, stochastic) (default: the "     \
+                          "pipeline folder's scheduler, else ddim for DiT, dpmpp2m for PixArt, k-dpmpp3m-sde for "  \
+                          "Stable Audio)"},                                                                         \
     {"--cfg", "F", "classifier-free guidance scale, 1..1000; 1 disables it (default: DiT 4, PixArt 4.5, Stable Audio 7)"}, \
     {"--threads", "N", "threads, 1..CPUs; 0 or absent: all CPUs"}
 

@@ -42,8 +42,8 @@ sc_status diffusers_timesteps(const sched_config *sc, int steps, timestep_spacin
     return SC_OK;
 }
 
-static const char *const k_names[SC_SAMPLER_COUNT] = {"ddim",      "iddpm",      "dpmpp2m",      "k-euler",
-                                                       "k-dpmpp2m", "flow-euler", "k-dpmpp3m-sde"};
+static const char *const k_names[SC_SAMPLER_COUNT] = {"ddim",       "iddpm",         "dpmpp2m",           "k-euler",
+                                                       "k-dpmpp2m",  "flow-euler",    "k-dpmpp3m-sde",     "cosine-dpmpp2m-sde"};
 
 const char *sampler_name(sc_sampler s) { return (unsigned)s < SC_SAMPLER_COUNT ? k_names[s] : "?"; }
 
@@ -59,9 +59,8 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
     if ((unsigned)kind >= SC_SAMPLER_COUNT) return err_fail(SC_ERR_ARG, "unknown sampler %d", (int)kind);
     if (steps < 1 || steps > sc->num_train)
         return err_fail(SC_ERR_ARG, "steps must be in 1..%d (got %d)", sc->num_train, steps);
-    const sched_kind wants = kind == SC_SAMPLER_FLOW_EULER      ? SCHED_FLOW
-                             : kind == SC_SAMPLER_K_DPMPP3M_SDE ? SCHED_SIGMA
-                                                                : SCHED_DISCRETE;
+    const int on_sigmas = kind == SC_SAMPLER_K_DPMPP3M_SDE || kind == SC_SAMPLER_COSINE_DPMPP2M_SDE;
+    const sched_kind wants = kind == SC_SAMPLER_FLOW_EULER ? SCHED_FLOW : on_sigmas ? SCHED_SIGMA : SCHED_DISCRETE;
     static const char *const k_runs[] = {"a noise (beta)", "a flow-matching", "a sigma (v-diffusion)"};
     static const char *const k_is[] = {"a beta schedule", "flow matching", "a sigma schedule"};
     if (wants != sc->kind)
@@ -85,6 +84,7 @@ sc_status sampler_plan_make(sampler_plan *p, const sched_config *sc, sc_sampler 
     case SC_SAMPLER_K_DPMPP2M: s = kdpmpp2m_plan(p, sc, steps), history = 1; break;
     case SC_SAMPLER_FLOW_EULER: s = flow_euler_plan(p, sc, steps); break;
     case SC_SAMPLER_K_DPMPP3M_SDE: s = kdpmpp3m_sde_plan(p, sc, steps), history = 2; break;
+    case SC_SAMPLER_COSINE_DPMPP2M_SDE: s = cosine_dpmpp2m_sde_plan(p, sc, steps), history = 1; break;
     }
     if (s) return s;
     if (!p->own_time)
@@ -157,5 +157,6 @@ void sampler_step(sampler_plan *p, int k, float *x, const float *pred, const flo
     case SC_SAMPLER_K_DPMPP2M: kdpmpp2m_step(p, k, x, pred); break;
     case SC_SAMPLER_FLOW_EULER: flow_euler_step(p, k, x, pred); break;
     case SC_SAMPLER_K_DPMPP3M_SDE: kdpmpp3m_sde_step(p, k, x, pred, noise); break;
+    case SC_SAMPLER_COSINE_DPMPP2M_SDE: cosine_dpmpp2m_sde_step(p, k, x, pred, noise); break;
     }
 }

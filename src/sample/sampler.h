@@ -19,7 +19,11 @@
  * A sigma schedule (a v-prediction model trained with k-diffusion's VDenoiser: Stable Audio; the
  * model's time input is atan(sigma) 2 / pi, the plan's integer timesteps are 1000 times it,
  * rounded, as labels):
- *   k-dpmpp3m-sde  sample_dpmpp_3m_sde on polyexponential sigmas, the caller's noise per step. */
+ *   k-dpmpp3m-sde       sample_dpmpp_3m_sde on polyexponential sigmas, the caller's noise per step
+ *                       (stable-audio-tools);
+ *   cosine-dpmpp2m-sde  diffusers CosineDPMSolverMultistepScheduler: DPM-Solver++(2M) SDE on its
+ *                       exponential sigmas, EDM preconditioning, the caller's noise per step (the
+ *                       diffusers Stable Audio pipeline). */
 #ifndef SC_SAMPLE_SAMPLER_H
 #define SC_SAMPLE_SAMPLER_H
 
@@ -43,10 +47,10 @@ typedef struct {
     int own_time;                        /* the plan set model_t itself (else the timesteps) */
     float init_sigma;                    /* the initial latent is unit noise times this */
     float coef[SCHED_MAX_TRAIN][SAMPLER_NCOEF]; /* per-step float32 scalars (sampler-specific) */
-    float *prev;                         /* dpmpp2m, k-dpmpp2m: the previous x0 estimate [n] */
+    float *prev;                         /* dpmpp2m, k-dpmpp2m, the SDE samplers: the previous x0 estimate [n] */
     float *prev2;                        /* k-dpmpp3m-sde: the one before [n] */
     size_t n;                            /* latent elements stepped (all images) */
-    int needs_noise;                     /* iddpm, k-dpmpp3m-sde */
+    int needs_noise;                     /* iddpm, k-dpmpp3m-sde, cosine-dpmpp2m-sde */
     int uses_variance;                   /* iddpm with learned sigma: needs the v channels */
 } sampler_plan;
 
@@ -70,7 +74,8 @@ void sampler_step(sampler_plan *p, int k, float *x, const float *pred, const flo
 /* 1 if step k adds noise (needs `noise`). */
 int sampler_step_adds_noise(const sampler_plan *p, int k);
 
-/* "ddim", "iddpm", "dpmpp2m", "k-euler", "k-dpmpp2m", "flow-euler", "k-dpmpp3m-sde". */
+/* "ddim", "iddpm", "dpmpp2m", "k-euler", "k-dpmpp2m", "flow-euler", "k-dpmpp3m-sde",
+ * "cosine-dpmpp2m-sde". */
 const char *sampler_name(sc_sampler s);
 
 /* Per-sampler plan builders and steps (one file each). */
@@ -88,6 +93,8 @@ sc_status flow_euler_plan(sampler_plan *p, const sched_config *sc, int steps);
 void flow_euler_step(const sampler_plan *p, int k, float *x, const float *v);
 sc_status kdpmpp3m_sde_plan(sampler_plan *p, const sched_config *sc, int steps);
 void kdpmpp3m_sde_step(sampler_plan *p, int k, float *x, const float *v, const float *noise);
+sc_status cosine_dpmpp2m_sde_plan(sampler_plan *p, const sched_config *sc, int steps);
+void cosine_dpmpp2m_sde_step(sampler_plan *p, int k, float *x, const float *v, const float *noise);
 
 /* k-diffusion over a discrete schedule (ksigma.c): sigmas [steps + 1] (Karras, rho 7, ending in
  * 0) between the schedule's smallest and largest sigma, and for each of the first `steps` the

@@ -28,16 +28,19 @@ void sched_sigma_default(sched_config *s)
     s->sigma_max = 500.0;
     s->sigma_data = 1.0;
     s->rho = 1.0;
+    s->solver_order = 2;
 }
 
 /* diffusers' CosineDPMSolverMultistepScheduler (Stable Audio's pipeline): its sigma range and
- * schedule. The solver it names (2nd-order SDE DPM-Solver++ on a Brownian tree) is not one of
- * this engine's, so the file names no sampler: the family's default (k-dpmpp3m-sde, the
- * SmoothCache paper's and stable-audio-tools') runs on these sigmas. */
+ * schedule, and its solver, which the file names as the folder's sampler (cosine-dpmpp2m-sde,
+ * src/sample/cosine_dpmpp2m_sde.c). Its solver settings are kept for that sampler, which refuses
+ * the ones diffusers cannot run (an order-3 step) or that end on a step of zero length
+ * (final_sigmas_type sigma_min); k-dpmpp3m-sde reads only the sigma range. */
 static sc_status sigma_load(sched_config *s, const json_t *j, const char *path)
 {
-    const char *sched = "exponential", *pred = "v_prediction";
-    long long n = 1000;
+    const char *sched = "exponential", *pred = "v_prediction", *type = "midpoint", *final = "zero";
+    long long n = 1000, order = 2;
+    int lof = 1, euler_final = 0;
     sc_status st;
     sched_sigma_default(s);
     if ((st = json_get_num(j, "sigma_min", path, 0, 1e-6, 1e6, 0.3, &s->sigma_min)) ||
@@ -45,7 +48,12 @@ static sc_status sigma_load(sched_config *s, const json_t *j, const char *path)
         (st = json_get_num(j, "sigma_data", path, 0, 1e-6, 1e6, 1.0, &s->sigma_data)) ||
         (st = json_get_str(j, "sigma_schedule", path, 0, "exponential", &sched)) ||
         (st = json_get_str(j, "prediction_type", path, 0, "v_prediction", &pred)) ||
-        (st = json_get_int(j, "num_train_timesteps", path, 0, 2, SCHED_MAX_TRAIN, 1000, &n)))
+        (st = json_get_int(j, "num_train_timesteps", path, 0, 2, SCHED_MAX_TRAIN, 1000, &n)) ||
+        (st = json_get_int(j, "solver_order", path, 0, 1, 3, 2, &order)) ||
+        (st = json_get_str(j, "solver_type", path, 0, "midpoint", &type)) ||
+        (st = json_get_str(j, "final_sigmas_type", path, 0, "zero", &final)) ||
+        (st = json_get_bool(j, "lower_order_final", path, 0, 1, &lof)) ||
+        (st = json_get_bool(j, "euler_at_final", path, 0, 0, &euler_final)))
         return st;
     if (strcmp(sched, "exponential"))
         return err_fail(SC_ERR_UNSUPPORTED, "%s: sigma_schedule \"%.40s\" is not supported (\"exponential\", the "
@@ -55,9 +63,22 @@ static sc_status sigma_load(sched_config *s, const json_t *j, const char *path)
                                             "(v_prediction)", path, pred);
     if (!(s->sigma_max > s->sigma_min))
         return err_fail(SC_ERR_ARG, "%s: sigma_max %g must be above sigma_min %g", path, s->sigma_max, s->sigma_min);
+    /* diffusers maps logrho, bh1 and bh2 (UniPC's names) to midpoint and rejects anything else. */
+    const int heun = !strcmp(type, "heun");
+    if (!heun && strcmp(type, "midpoint") && strcmp(type, "logrho") && strcmp(type, "bh1") && strcmp(type, "bh2"))
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: solver_type \"%.40s\" is not supported (midpoint or heun)", path,
+                        type);
+    if (strcmp(final, "zero") && strcmp(final, "sigma_min"))
+        return err_fail(SC_ERR_UNSUPPORTED, "%s: final_sigmas_type \"%.40s\" is not supported (zero or sigma_min)",
+                        path, final);
+    /* lower_order_final and euler_at_final change only a last step that ends above 0: with
+     * final_sigmas_type zero that step is first-order whatever they say. */
+    s->solver_order = (int)order;
+    s->solver_heun = heun;
+    s->final_sigma_min = !strcmp(final, "sigma_min");
     s->num_train = (int)n;
     s->from_file = 1;
-    s->sampler = -1;
+    s->sampler = SC_SAMPLER_COSINE_DPMPP2M_SDE;
     return SC_OK;
 }
 
@@ -246,7 +267,7 @@ sc_status sched_load(sched_config *s, const char *path)
 
 /* torch.linspace(start, end, n, dtype=float32) on the CPU: the step is a float32 division and
  * each half is an fma from its own end (checked bit-exact against torch 2.x). */
-static void linspace_f32(float start, float end, int n, float *out)
+void sched_linspace_f32(float start, float end, int n, float *out)
 {
     if (n == 1) { out[0] = start; return; }
     float step = (end - start) / (float)(n - 1);
@@ -268,9 +289,9 @@ void sched_alphas_cumprod_f32(const sched_config *s, float *out)
     float betas[SCHED_MAX_TRAIN];
     int n = s->num_train;
     if (s->beta == BETA_LINEAR) {
-        linspace_f32((float)s->beta_start, (float)s->beta_end, n, betas);
+        sched_linspace_f32((float)s->beta_start, (float)s->beta_end, n, betas);
     } else if (s->beta == BETA_SCALED_LINEAR) {
-        linspace_f32((float)sqrt(s->beta_start), (float)sqrt(s->beta_end), n, betas);
+        sched_linspace_f32((float)sqrt(s->beta_start), (float)sqrt(s->beta_end), n, betas);
         for (int i = 0; i < n; i++) betas[i] = betas[i] * betas[i];
     } else {
         for (int i = 0; i < n; i++) {

@@ -37,8 +37,12 @@ typedef struct {
     double clip_sample;       /* DDIM: the predicted x0 clamped to [-it, it] (clip_sample_range); 0 = off */
     double sigma_min, sigma_max, sigma_data; /* sigma: the range and the data's standard deviation */
     double rho;               /* sigma: the polyexponential schedule's exponent (1: log-linear) */
+    int solver_order;         /* sigma, CosineDPMSolverMultistepScheduler: solver_order (2) */
+    int solver_heun;          /* its solver_type is heun (else midpoint) */
+    int final_sigma_min;      /* its final_sigmas_type is sigma_min (else zero) */
     int sampler;              /* the sampler the file's _class_name names (an sc_sampler: DDIMScheduler,
-                               * DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler), -1: none */
+                               * DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler,
+                               * CosineDPMSolverMultistepScheduler), -1: none */
 } sched_config;
 
 /* The DiT default: linear 1e-4..0.02 over 1000 steps, leading spacing, offset 0. */
@@ -46,12 +50,15 @@ void sched_default(sched_config *s);
 /* A sigma schedule: Stable Audio Open's (stable-audio-tools' generate_diffusion_cond defaults and
  * the diffusers pipeline's scheduler): sigma 0.3 .. 500, sigma_data 1, rho 1. */
 void sched_sigma_default(sched_config *s);
-/* Reads a diffusers scheduler_config.json (a discrete scheduler's, or FlowMatchEulerDiscreteScheduler's);
+/* Reads a diffusers scheduler_config.json (a discrete scheduler's, FlowMatchEulerDiscreteScheduler's or
+ * CosineDPMSolverMultistepScheduler's);
  * unknown keys are ignored, bad values are errors. */
 sc_status sched_load(sched_config *s, const char *path);
 /* The same from a parsed object (`path` names it in messages). */
 sc_status sched_from_object(sched_config *s, const json_t *j, const char *path);
 
+/* torch.linspace(start, end, n, dtype=float32) on the CPU, bit-exact: out [n]. */
+void sched_linspace_f32(float start, float end, int n, float *out);
 /* diffusers: torch.linspace / cumprod in float32, bit-exact (alphas_cumprod[num_train]). */
 void sched_alphas_cumprod_f32(const sched_config *s, float *out);
 /* Original DiT (gaussian_diffusion.py): the betas as numpy float64 computes them. */
