@@ -32,7 +32,7 @@ typedef struct {
     float *file_ratios; /* as calibrated, [file_steps] */
     int file_steps;
     char path[1024];
-    char sampler[16];   /* from the file's _meta, "" if absent */
+    char sampler[32];   /* from the file's _meta, "" if absent */
     double thresh, retention;
     long k;
     /* Per generation. */

@@ -14,7 +14,7 @@
 
 typedef struct {
     int steps, depth, samples, gens;
-    char sampler[16];
+    char sampler[32];
     double *ratio_sum;        /* [steps]: the sum over generations of gamma_n */
     /* Per generation. */
     cache_gen g;

@@ -20,7 +20,7 @@ typedef struct {
     long k;
     int pooled;
     int steps, depth, samples, n_comp;
-    char sampler[16];
+    char sampler[32];
     char comp[CACHE_MAX_COMP][32];
     /* Accumulators per [depth][n_comp][k][steps]: mean mode sums per-sample relL1 in `num` and
      * counts in `cnt`; pooled mode sums numerators in `num` and denominators in `den`. */

@@ -37,7 +37,7 @@ typedef struct {
     double coef[TEA_COEFS]; /* x^4 .. x^0 */
     double thresh;
     char path[1024];    /* the coefficient file, "" when coef= or the default */
-    char sampler[16];   /* its _meta.sampler and steps ("", 0 when it does not say) */
+    char sampler[32];   /* its _meta.sampler and steps ("", 0 when it does not say) */
     int file_steps;
     /* Per generation. */
     cache_gen g;

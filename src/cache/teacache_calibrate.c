@@ -21,7 +21,7 @@
 
 typedef struct {
     int steps, depth, samples, gens;
-    char sampler[16];
+    char sampler[32];
     int failed;               /* out of memory inside a hook (hooks cannot return errors) */
     double *x, *y;            /* the (x, y) points */
     size_t n_pts, cap_pts;

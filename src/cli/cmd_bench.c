@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/audio.h"
 #include "cli/commands.h"
 #include "cli/mpi.h"
 #include "cli/images.h"
@@ -17,6 +18,7 @@ static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
     CLI_TEXT_FILE_OPTS,
+    CLI_AUDIO_COND_OPTS,
     {"--cache", "SPEC...", "a policy to compare (repeat the flag; {a,b,c} in a value sweeps it: fora:n={2,3,4})"},
     CLI_VAE_OPT,
     {"--repeats", "N", "rounds: every policy runs N times, each right after a baseline run; the median of the "
@@ -125,6 +127,7 @@ int cmd_bench(int argc, char **argv)
     sc_model *m = NULL;
     sc_vae *vae = NULL;
     cli_text tc = {0};
+    cli_audio au = {0};
     float *base = NULL, *lat = NULL;
     uint8_t *base_rgb = NULL, *rgb = NULL;
     report_entry *rows = calloc((size_t)n_specs + 1, sizeof *rows);
@@ -133,10 +136,15 @@ int cmd_bench(int argc, char **argv)
         r = cli_fail(&a);
         goto done;
     }
-    if ((r = cli_load_model(&a, &m, 1)) || (r = cli_load_vae(&a, m, 0, &vae))) goto done;
+    if ((r = cli_load_model(&a, &m, 1))) goto done;
     cli_sampling_defaults(&a, m, &p);
     sc_model_info info;
     sc_model_get_info(m, &info);
+    /* Sound is compared as latents; its decoder only gives the clips' default length. */
+    const int audio = cli_is_audio(&info);
+    if ((r = audio ? cli_audio_decoder(&a, m, &info, 0, &vae) : cli_audio_flags_unused(&a)) ||
+        (!audio && (r = cli_load_vae(&a, m, 0, &vae))))
+        goto done;
     if (info.takes_text) {
         if (classes) {
             r = cli_usage_error(&a, "--class: this model draws from prompts (--prompts FILE)");
@@ -169,6 +177,11 @@ int cmd_bench(int argc, char **argv)
     lat = malloc(bytes);
     sc_cond cond = {.n = n, .classes = classes};
     if (info.takes_text) cli_text_to_cond(&tc, &cond);
+    if (audio) {
+        if ((r = cli_audio_cond(&a, &info, vae, n, &au, &cond))) goto done;
+        sc_vae_free(vae);
+        vae = NULL;
+    }
     p.cond = &cond;
     cli_progress ps;
     cli_progress_init(&ps, "bench", "step", quiet_here);
@@ -254,8 +267,8 @@ int cmd_bench(int argc, char **argv)
         if (!root) goto done;
         if (!quiet) fprintf(stderr, "smoothcache bench: %d policies over %d MPI ranks\n", n_specs, mp.size);
     }
-    printf("%s, %s, %d steps, cfg %g, %d image(s), seed %llu\n", cli_model_path(&a), sc_sampler_name(p.sampler),
-           p.steps, (double)p.cfg, n, (unsigned long long)p.seed);
+    printf("%s, %s, %d steps, cfg %g, %d %s, seed %llu\n", cli_model_path(&a), sc_sampler_name(p.sampler),
+           p.steps, (double)p.cfg, n, audio ? (n == 1 ? "clip" : "clips") : n == 1 ? "image" : "images", (unsigned long long)p.seed);
     report_print_table(stdout, rows, n_specs + 1);
     if ((json && report_write(json, cli_model_path(&a), &p, info.takes_text ? tc.summary : NULL, rows, n_specs + 1,
                               force)) ||
@@ -269,6 +282,7 @@ done:
     free(rgb);
     sc_vae_free(vae);
     cli_text_free(&tc);
+    cli_audio_free(&au);
     free(rows);
     free(base);
     free(lat);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/audio.h"
 #include "cli/commands.h"
 #include "cli/mpi.h"
 #include "cli/textcond.h"
@@ -15,6 +16,7 @@ static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS,
     CLI_SAMPLING_OPTS,
     CLI_TEXT_OPTS,
+    CLI_AUDIO_COND_OPTS,
     {"--for", "POLICY", "the policy to calibrate for: smooth (default: error curves), teacache (rescaling polynomial), "
                         "magcache (ratios); `smoothcache policies` lists them"},
     {"--samples", "M", "calibration samples (default: the policy's, 10 as the paper; magcache 1); classes spread over "
@@ -146,6 +148,9 @@ int cmd_calibrate(int argc, char **argv)
     int *all = NULL;
     sc_figure fig = {0};
     cli_text tc = {0};
+    sc_vae *vae = NULL;
+    cli_audio au = {0};
+    sc_cond audio_cond = {0}; /* the seconds of every sample: [samples] each */
     sc_array lin = {0};
     /* Under mpirun (an MPI build): the samples' batches are dealt over the ranks and rank 0 absorbs
      * the others' accumulations, then writes the one result. */
@@ -161,6 +166,7 @@ int cmd_calibrate(int argc, char **argv)
     cli_sampling_defaults(&a, m, &p);
     sc_model_info info;
     sc_model_get_info(m, &info);
+    if (!cli_is_audio(&info) && (r = cli_audio_flags_unused(&a))) goto done;
     if (info.takes_text) {
         if (classes) {
             r = cli_usage_error(&a, "--class: this model draws from prompts (--prompts FILE)");
@@ -172,6 +178,12 @@ int cmd_calibrate(int argc, char **argv)
             goto done;
         }
         samples = tc.n;
+        /* Sound: the clips' seconds (the decoder, when the folder has one, gives the default length). */
+        if (cli_is_audio(&info) && ((r = cli_audio_decoder(&a, m, &info, 0, &vae)) ||
+                                    (r = cli_audio_cond(&a, &info, vae, (int)samples, &au, &audio_cond))))
+            goto done;
+        sc_vae_free(vae);
+        vae = NULL;
     } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds") || a.parsed.n_repeats) {
         r = cli_usage_error(&a, "--prompts: this model is class-conditional: it takes --class or --samples");
         goto done;
@@ -229,6 +241,8 @@ int cmd_calibrate(int argc, char **argv)
                 cond.neg_text += (size_t)s * per;
                 cond.neg_text_mask += (size_t)s * tc.L;
             }
+            for (int k = 0; k < audio_cond.n_scalars; k++)
+                cond.scalars[cond.n_scalars++] = (sc_scalar){audio_cond.scalars[k].name, audio_cond.scalars[k].values + s};
         }
         p.cond = &cond;
         p.seed = seed0 + (uint64_t)s;
@@ -258,6 +272,8 @@ int cmd_calibrate(int argc, char **argv)
 done:
     sc_figure_free(&fig);
     cli_text_free(&tc);
+    cli_audio_free(&au);
+    sc_vae_free(vae);
     sc_array_free(&lin);
     free(all);
     free(lat);
