@@ -76,9 +76,15 @@ reference-check: all
 	  .venv/bin/python tools/reference_pixart.py $$tmp/pixart >/dev/null 2>&1 && \
 	  .venv/bin/python tools/reference_pixart_pipeline.py $$tmp/pixart >/dev/null 2>&1 && \
 	  cp -r tests/fixtures/pixart/cache $$tmp/pixart/ && \
+	  .venv/bin/python tools/reference_pixart_pth.py $$tmp/pixart $$tmp/pixart_pth >/dev/null 2>&1 && \
+	  .venv/bin/python tools/reference_stable_audio.py $$tmp/stableaudio >/dev/null 2>&1 && \
+	  .venv/bin/python tools/reference_cosine_dpm.py $$tmp/stableaudio >/dev/null 2>&1 && \
+	  .venv/bin/python tools/reference_oobleck.py $$tmp/oobleck >/dev/null 2>&1 && \
+	  .venv/bin/python tools/reference_stable_audio_pipeline.py $$tmp/stableaudio/pipe >/dev/null 2>&1 && \
+	  .venv/bin/python tools/reference_audio.py $$tmp/audio >/dev/null 2>&1 && \
 	  .venv/bin/python tools/textdemo/check.py --fixture $$tmp/textdemo_check >/dev/null && \
 	  .venv/bin/python tools/reference.py selfcheck && \
-	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics peers pipeline vae demo_forward samplers tokenizer t5 pixart textdemo_checker; st=$$?; rm -rf $$tmp; exit $$st
+	  SC_FIXTURES=$$tmp $(BUILD)/run_tests reference schedule cache metrics peers pipeline vae demo_forward samplers tokenizer t5 pixart textdemo_checker stableaudio oobleck cosine audio_; st=$$?; rm -rf $$tmp; exit $$st
 
 # Every parser of outside data under libFuzzer for SC_FUZZ_SECONDS (default 30) each.
 fuzz: deps-test

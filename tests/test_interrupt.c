@@ -1,5 +1,6 @@
-/* Interrupts leave nothing behind: SIGINT and SIGTERM sent to sample, calibrate and generate in
- * the middle of their work end them by that signal, with no temporary file and no final file;
+/* Interrupts leave nothing behind: SIGINT and SIGTERM sent to sample, calibrate and generate
+ * (pictures and sound) in the middle of their work end them by that signal, with no temporary
+ * file and no final file;
  * a temporary file left by a killed process is removed by the next output to the same path. */
 #include <dirent.h>
 #include <errno.h>
@@ -92,6 +93,14 @@ TEST(interrupt_sample_calibrate_generate_leave_nothing)
                                 "--out", "g.png", "--latents-out", "g.npy", "--report", "g.json", NULL};
         st = interrupt(dir, g_argv, NULL, 1.0, sigs[k]);
         CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == sigs[k], "generate: status %#x", st);
+        /* Sound: WAV files per clip and spectrograms, from a tiny Stable Audio pipeline. */
+        char pipe[2048];
+        snprintf(pipe, sizeof pipe, "%s/stableaudio/pipe", test_fixtures());
+        char *const a_argv[] = {"smoothcache", "generate", "--model", pipe, "--prompt", "a chord", "--prompt",
+                                "a noise burst", "--steps", "1000", "--threads", "1", "--compare-uncached",
+                                "--repeats", "100", "--out", "a.wav", "--spectrogram", "a.png", NULL};
+        st = interrupt(dir, a_argv, NULL, 1.0, sigs[k]);
+        CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == sigs[k], "generate (sound): status %#x", st);
         /* Nothing at all is left: no temporary file, no final one. */
         CHECK_MSG(count_files(dir, "") == 2, "%s holds %d entries besides . and ..", dir, count_files(dir, "") - 2);
     }
