@@ -81,6 +81,7 @@ reference-check: all
 	  .venv/bin/python tools/reference_cosine_dpm.py $$tmp/stableaudio >/dev/null 2>&1 && \
 	  .venv/bin/python tools/reference_oobleck.py $$tmp/oobleck >/dev/null 2>&1 && \
 	  .venv/bin/python tools/reference_stable_audio_pipeline.py $$tmp/stableaudio/pipe >/dev/null 2>&1 && \
+	  .venv/bin/python tools/reference_stable_audio_cache.py $$tmp/stableaudio/pipe >/dev/null 2>&1 && \
 	  .venv/bin/python tools/reference_audio.py $$tmp/audio >/dev/null 2>&1 && \
 	  .venv/bin/python tools/textdemo/check.py --fixture $$tmp/textdemo_check >/dev/null && \
 	  .venv/bin/python tools/reference.py selfcheck && \

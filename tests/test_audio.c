@@ -2,6 +2,7 @@
  * an outside reader), log-mel spectrograms against librosa's, and generate on a tiny
  * StableAudioPipeline: prompts to WAV files equal to diffusers' waveforms, the seconds flags,
  * the per-clip names, and the refusals. */
+#include <jansson.h>
 #include <sndfile.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -270,4 +271,45 @@ TEST(audio_generate_refusals)
     CHECK_CLI(2, "makes pictures", "generate --model %s --class 1 --steps 2 --seconds 3 --latents-out %s", dit,
               test_path("x.npy"));
     CHECK(!exists(test_path("x.wav")) && !exists(test_path("x.npy")) && !exists(test_path("x.png")));
+}
+
+/* SmoothCache on Stable Audio: a schedule with diffusers' keys (attn1, attn2, ff) applied here and by
+ * wrapping the components of diffusers' StableAudioDiTBlock (tools/reference_stable_audio_cache.py,
+ * the official helper's way) gives the same latents and the same reuse counts. */
+TEST(audio_smoothcache_schedule_equals_wrapped_diffusers)
+{
+    CHECK_CLI(0, "", "generate --model %s --prompts %s --steps 6 --cfg 7 --latents-in %s --noise-in %s "
+                     "--seconds-total 0.05 --cache smooth:schedule=%s --latents-out %s --report %s --quiet",
+              pipe_dir(), ref_file("prompts.txt"), ref_file("latents_in.npy"), ref_file("noise.npy"),
+              ref_file("cache_schedule.json"), test_path("z.npy"), test_path("r.json"));
+    sc_array z = {0}, zr = {0}, zu = {0};
+    CHECK_OK(sc_npy_read(test_path("z.npy"), &z));
+    CHECK_OK(sc_npy_read(ref_file("cache_latents.npy"), &zr));
+    CHECK_OK(sc_npy_read(ref_file("plain_latents.npy"), &zu));
+    CHECK(z.numel == zr.numel && z.numel == zu.numel);
+    const double e = test_rel_err(z.data, zr.data, z.numel), moved = test_rel_err(zu.data, zr.data, z.numel);
+    CHECK_MSG(e < 1e-4 && moved > 1e-2, "cached latents %.3g from diffusers' cached ones (the cache moved them %.3g)",
+              e, moved);
+    /* reuse counts: 2 blocks x 6 steps, the schedule's 4 zeros per component */
+    json_error_t jerr;
+    json_t *root = json_load_file(test_path("r.json"), 0, &jerr);
+    CHECK_MSG(root, "r.json: %s", jerr.text);
+    json_t *run = json_array_get(json_object_get(root, "runs"), 0);
+    json_t *ref = json_load_file(ref_file("cache.json"), 0, &jerr);
+    CHECK_MSG(ref, "cache.json: %s", jerr.text);
+    const char *comp[3] = {"attn", "cross", "mlp"}, *diffusers[3] = {"attn1", "attn2", "ff"};
+    for (int c = 0; c < 3; c++) {
+        const json_int_t done = json_integer_value(json_object_get(json_object_get(run, "computed"), comp[c]));
+        const json_int_t kept = json_integer_value(json_object_get(json_object_get(run, "skipped"), comp[c]));
+        const json_t *counts = json_object_get(json_object_get(ref, "counts"), diffusers[c]);
+        const json_int_t rdone = json_integer_value(json_object_get(counts, "computed"));
+        const json_int_t rkept = json_integer_value(json_object_get(counts, "reused"));
+        CHECK_MSG(done == rdone && kept == rkept && kept > 0, "%s: computed %lld, reused %lld; diffusers' %s: %lld and %lld",
+                  comp[c], (long long)done, (long long)kept, diffusers[c], (long long)rdone, (long long)rkept);
+    }
+    json_decref(ref);
+    json_decref(root);
+    sc_array_free(&z);
+    sc_array_free(&zr);
+    sc_array_free(&zu);
 }
