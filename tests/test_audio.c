@@ -313,3 +313,10 @@ TEST(audio_smoothcache_schedule_equals_wrapped_diffusers)
     sc_array_free(&zr);
     sc_array_free(&zu);
 }
+
+TEST(audio_info_describes_the_decoder_and_the_clip)
+{
+    CHECK_CLI(0, "2 audio channels at 8000 Hz, 24 samples per latent frame", "info --model %s", pipe_dir());
+    CHECK(strstr(g_out, "up to 0.06 s (20 frames; the decoder makes 478 samples)"));
+    CHECK(strstr(g_out, "prompts padded to 512 tokens")); /* the fixture tokenizer's model_max_length */
+}

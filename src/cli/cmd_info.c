@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/audio.h"
 #include "cli/commands.h"
 #include "cli/images.h"
 #include "smoothcache_tools.h"
@@ -69,9 +70,21 @@ int cmd_info(int argc, char **argv)
     printf(" -> %d tokens\n", mi.tokens);
     printf("output:         %d channels%s\n", mi.out_channels, mi.learned_sigma ? " (learned sigma)" : "");
     if (mi.num_classes) printf("classes:        %d (null class %d)\n", mi.num_classes, mi.num_classes);
-    if (mi.takes_text)
+    if (mi.takes_text) {
+        /* Stable Audio pads to its tokenizer's model_max_length (textcond.c); the image families to
+         * their pipeline's length. */
+        int len = mi.text_len;
+        sc_tokenizer *tok = NULL;
+        sc_tokenizer_info ti;
+        if (!strcmp(mi.family, "stable_audio") &&
+            sc_tokenizer_load(cli_model_path(&a), SC_TOKENIZER_TRANSFORMERS, &tok) == SC_OK) {
+            sc_tokenizer_get_info(tok, &ti);
+            if (ti.model_max_length > 0 && ti.model_max_length <= 4096) len = ti.model_max_length;
+            sc_tokenizer_free(tok);
+        }
         printf("text:           T5 embeddings %d wide, prompts padded to %d tokens (--prompt, --prompt-embeds)\n",
-               mi.text_dim, mi.text_len);
+               mi.text_dim, len);
+    }
     printf("parameters:     %llu (%.1f M)\n", (unsigned long long)mi.params, (double)mi.params / 1e6);
     printf("MACs/forward:   %.3f G per sample (x2 with guidance)\n", (double)mi.macs_per_forward / 1e9);
     printf("  per block:   ");
@@ -84,6 +97,27 @@ int cmd_info(int argc, char **argv)
     if (sc_sampler_timesteps(m, (sc_sampler)mi.default_sampler, 4, ts) == SC_OK)
         printf("4 steps:        timesteps %d %d %d %d\n", ts[0], ts[1], ts[2], ts[3]);
     sc_vae *vae = NULL;
+    if (cli_is_audio(&mi)) {
+        if ((r = cli_audio_decoder(&a, m, &mi, 0, &vae))) {
+            sc_model_free(m);
+            return r;
+        }
+        if (vae) {
+            sc_vae_info v;
+            sc_vae_get_info(vae, &v);
+            const int64_t frames = mi.latent.dims[1];
+            printf("sound:          %d latent channels -> %d audio channel%s at %d Hz, %d samples per latent frame\n",
+                   v.latent_channels, v.out_channels, v.out_channels == 1 ? "" : "s", v.sample_rate, v.upscale);
+            printf("  clips:        up to %.2f s (%lld frames; the decoder makes %lld samples)\n",
+                   (double)frames * v.upscale / v.sample_rate, (long long)frames,
+                   (long long)sc_audio_length(vae, frames));
+        } else {
+            printf("sound:          none without a decoder (--vae PATH: an Oobleck autoencoder)\n");
+        }
+        sc_vae_free(vae);
+        sc_model_free(m);
+        return 0;
+    }
     if ((r = cli_load_vae(&a, m, 0, &vae))) {
         sc_model_free(m);
         return r;
