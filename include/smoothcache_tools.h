@@ -82,6 +82,13 @@ sc_status sc_spectrogram(const float *wave, int channels, int64_t samples, int s
 sc_status sc_spectrogram_write(const char *path, const float *wave, int n, int channels, int64_t samples,
                                int sample_rate, const char *comment, int force);
 
+/* The shipped audio model's sounds (tools/audiodemo/check.py, docs/AUDIODEMO.md): 1 when the clip
+ * wave [channels, samples] (planar, at least 8 kHz) sounds like what the caption names (a sine or
+ * square tone at a note C4..A5, a major or minor chord, a noise burst, a rising or falling
+ * sweep, a slow or fast rhythm of clicks; "short" and "long" for tones and noise bursts), 0 when
+ * not, -1 when the caption names no sound the checker knows (-2: out of memory). */
+int sc_audiodemo_hears(const float *wave, int channels, int64_t samples, int sample_rate, const char *caption);
+
 /* A .npz of one uint8 array written piece by piece (50,000 samples do not fit in memory): open
  * with the final shape, write exactly its element count in any number of calls, then close
  * (renamed into place) or abort (nothing left behind). Both free the writer. */

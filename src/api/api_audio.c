@@ -10,6 +10,7 @@
 #include "io/npy.h"
 #include "io/png.h"
 #include "io/wav.h"
+#include "metrics/audiodemo_check.h"
 #include "metrics/melspec.h"
 #include "smoothcache_tools.h"
 
@@ -18,6 +19,11 @@ sc_status sc_wav_write(const char *path, const float *wave, int channels, int64_
 {
     return wav_write(path, wave, channels, samples, sample_rate, format == SC_WAV_FLOAT32 ? WAV_FLOAT32 : WAV_PCM16,
                      title, comment, force, clipped);
+}
+
+int sc_audiodemo_hears(const float *wave, int channels, int64_t samples, int sample_rate, const char *caption)
+{
+    return audiodemo_hears(wave, channels, samples, sample_rate, caption);
 }
 
 int64_t sc_spectrogram_frames(int64_t samples) { return samples < 0 ? 0 : 1 + samples / melspec_defaults(1).hop; }
