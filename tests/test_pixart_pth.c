@@ -251,5 +251,5 @@ TEST(pixart_pth_refuses_a_stray_or_unknown_block_tensor)
     /* Block 1 without its attention: the blocks end at 0, block 1's other tensors are stray. */
     refused(&(pth_edit){.drop = "blocks.1.attn.qkv.weight"}, SC_ERR_FORMAT, "is stray: the file's blocks are 0..0");
     refused(&(pth_edit){.add = "blocks.0.attn.q_norm.weight"}, SC_ERR_UNSUPPORTED,
-            "tensor \"blocks.0.attn.q_norm.weight\" is not part of the PixArt block");
+            "tensor \"blocks.0.attn.q_norm.weight\" is not part of the block this engine runs (a PixArt block");
 }

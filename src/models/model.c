@@ -150,3 +150,30 @@ size_t model_shape_count(const sc_shape *s)
         if (s->dims[i] < 1 || !ck_mul(n, (uint64_t)s->dims[i], &n)) return 0;
     return n <= SIZE_MAX ? (size_t)n : 0;
 }
+
+sc_status model_block_run(const weights *w, const char *path, const char *marker, int (*known)(const char *rest),
+                          const char *unknown_why, int *depth)
+{
+    int d = 0;
+    for (;;) {
+        char name[128];
+        snprintf(name, sizeof name, "blocks.%d.%s", d, marker);
+        if (d >= 1024 || !weights_peek(w, name)) break;
+        d++;
+    }
+    for (size_t k = 0; k < weights_count(w); k++) {
+        const char *name = weights_name_at(w, k);
+        if (strncmp(name, "blocks.", 7)) continue;
+        char *end;
+        const long idx = strtol(name + 7, &end, 10);
+        if (end == name + 7 || *end != '.' || name[7] < '0' || name[7] > '9' || idx >= d)
+            return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is stray: the file's blocks are %s%d (those with "
+                                           "blocks.N.%s)", path, name, d ? "0.." : "none of ", d ? d - 1 : 0, marker);
+        if (known && !known(end + 1))
+            return err_fail(SC_ERR_UNSUPPORTED, "%s: tensor \"%s\" is not part of the block this engine runs (%s)",
+                            path, name, unknown_why);
+    }
+    if (d == 0) return err_fail(SC_ERR_FORMAT, "%s: no \"blocks.N.%s\" tensors: no blocks", path, marker);
+    *depth = d;
+    return SC_OK;
+}

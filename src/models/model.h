@@ -195,6 +195,14 @@ void model_release_plain(model *m, const float *w, size_t bytes);
 sc_status model_prepare_linear(model *m, be_linear *L, int64_t rows_hint);
 /* A tensor of exactly this shape into *dst (weights_get); a converted copy is owned by the model. */
 sc_status model_get_tensor(model *m, weights *w, const char *name, int rank, const uint64_t *dims, const float **dst);
+
+/* The depth of an original-layout file whose blocks are named "blocks.N.": the run N = 0, 1, ...
+ * of blocks holding "blocks.N.<marker>" (at most 1024). A "blocks.N." tensor outside that run, or
+ * with no decimal index, is stray (SC_ERR_FORMAT naming it and the run); known (may be NULL) is
+ * asked about what follows "blocks.N." of every block tensor, and a 0 is SC_ERR_UNSUPPORTED with
+ * `unknown_why` in the message. No block at all is SC_ERR_FORMAT. */
+sc_status model_block_run(const weights *w, const char *path, const char *marker, int (*known)(const char *rest),
+                          const char *unknown_why, int *depth);
 /* out = the n linear layers stacked (rows of parts[0], then parts[1]...; same input width; all with
  * biases or none), owned by
  * the model; the parts' plain weights are released and the parts zeroed (DiT and PixArt fuse

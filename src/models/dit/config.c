@@ -96,23 +96,8 @@ sc_status dit_config_from_shapes(dit_config *c, const weights *w, const sc_load_
     /* The depth is the run of blocks 0, 1, 2... that have their attention; a "blocks.N." tensor
      * beyond that run is stray, and named as such (not taken as a claim of N + 1 blocks). */
     int depth = 0;
-    for (;;) {
-        char qkv[64];
-        snprintf(qkv, sizeof qkv, "blocks.%d.attn.qkv.weight", depth);
-        if (depth >= 1024 || !weights_peek(w, qkv)) break;
-        depth++;
-    }
-    for (size_t k = 0; k < weights_count(w); k++) {
-        const char *n = weights_name_at(w, k);
-        if (strncmp(n, "blocks.", 7)) continue;
-        char *end;
-        const long idx = strtol(n + 7, &end, 10);
-        if (end == n + 7 || *end != '.' || n[7] == '-' || n[7] == '+' || idx >= depth)
-            return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is stray: the file's blocks are %s%d (those with "
-                                           "blocks.N.attn.qkv.weight)", path, n, depth ? "0.." : "none of ",
-                            depth ? depth - 1 : 0);
-    }
-    if (depth == 0) return err_fail(SC_ERR_FORMAT, "%s: no \"blocks.N.*\" tensors", path);
+    sc_status st = model_block_run(w, path, "attn.qkv.weight", NULL, NULL, &depth);
+    if (st) return st;
     c->depth = depth;
 
     const st_tensor *pe = weights_peek(w, "pos_embed");

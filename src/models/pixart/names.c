@@ -211,29 +211,8 @@ static int original_block_tensor(const char *rest)
 
 sc_status pixart_original_depth(const weights *w, const char *path, int *depth)
 {
-    int d = 0;
-    for (;;) {
-        char qkv[64];
-        snprintf(qkv, sizeof qkv, "blocks.%d.attn.qkv.weight", d);
-        if (d >= 1024 || !weights_peek(w, qkv)) break;
-        d++;
-    }
-    for (size_t k = 0; k < weights_count(w); k++) {
-        const char *name = weights_name_at(w, k);
-        if (strncmp(name, "blocks.", 7)) continue;
-        char *end;
-        const long idx = strtol(name + 7, &end, 10);
-        if (end == name + 7 || *end != '.' || name[7] < '0' || name[7] > '9' || idx >= d)
-            return err_fail(SC_ERR_FORMAT, "%s: tensor \"%s\" is stray: the file's blocks are %s%d (those with "
-                                           "blocks.N.attn.qkv.weight)", path, name, d ? "0.." : "none of ",
-                            d ? d - 1 : 0);
-        if (!original_block_tensor(end + 1))
-            return err_fail(SC_ERR_UNSUPPORTED, "%s: tensor \"%s\" is not part of the PixArt block this engine runs "
-                                                "(qk-norm and KV compression are not supported)", path, name);
-    }
-    if (d == 0) return err_fail(SC_ERR_FORMAT, "%s: no \"blocks.N.attn.qkv.weight\" tensors: no PixArt blocks", path);
-    *depth = d;
-    return SC_OK;
+    return model_block_run(w, path, "attn.qkv.weight", original_block_tensor,
+                           "a PixArt block; qk-norm and KV compression are not supported", depth);
 }
 
 int pixart_unused_is_expected(const char *name)
