@@ -176,7 +176,8 @@ static const char *edited_alpha(const pth_edit *e)
         tp_str(&pkl, t ? t->name : e->add);
         tp_tensor(&pkl, "FloatStorage", keys[k], numel, 0, rank, shape, NULL);
         snprintf(names[ne], sizeof names[ne], "archive/data/%d", k);
-        ent[ne++] = (tz_entry){.name = names[ne - 1], .data = data[k], .size = numel * sizeof(float), .align64 = 1};
+        ent[ne] = (tz_entry){.name = names[ne], .data = data[k], .size = numel * sizeof(float), .align64 = 1};
+        ne++;
         k++;
     }
     tp_dict_end(&pkl);
