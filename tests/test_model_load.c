@@ -1,6 +1,7 @@
 /* Loading DiT checkpoints: layout detection, config inference and validation, and the errors a
  * user sees for files that are not what they should be (docs/RELIABILITY.md). */
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "models/dit/dit.h"
@@ -219,4 +220,58 @@ TEST(model_messages_name_what_is_wrong)
     test_write(test_path("empty.zip"), "PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 22);
     CHECK_ERR(sc_model_load(test_path("empty.zip"), NULL, &m), SC_ERR_FORMAT,
               "empty.zip: this is an empty ZIP archive, not a checkpoint");
+}
+
+/* A pipeline folder may ask for its own defaults in model_index.json ("_smoothcache", a key diffusers
+ * ignores): the shipped text demo asks for guidance 3. Anything odd there is refused by name. */
+TEST(model_folder_defaults_from_model_index)
+{
+    sc_model *m = NULL;
+    sc_model_info info;
+    CHECK_OK(sc_model_load(test_source("models/textdemo"), NULL, &m));
+    sc_model_get_info(m, &info);
+    CHECK_MSG(info.default_cfg == 3.0f && info.default_steps == 20, "guidance %g, steps %d", (double)info.default_cfg,
+              info.default_steps);
+    sc_model_free(m);
+    /* a folder of links to the demo's parts with its own model_index.json */
+    const char *parts[] = {"transformer", "text_encoder", "tokenizer", "scheduler"};
+    for (int i = 0; i < 4; i++) {
+        char link[4096];
+        snprintf(link, sizeof link, "%s/%s", test_tmpdir(), parts[i]);
+        char target[4096];
+        snprintf(target, sizeof target, "%s/%s", test_source("models/textdemo"), parts[i]);
+        CHECK(symlink(target, link) == 0);
+    }
+    static const struct {
+        const char *extra, *needle;
+        int ok;
+        float cfg;
+        int steps;
+    } cases[] = {
+        {"\"_smoothcache\": {\"guidance_scale\": 5.5, \"num_inference_steps\": 12}", "", 1, 5.5f, 12},
+        {"\"_smoothcache\": {}", "", 1, 4.5f, 20},
+        {"\"_smoothcache\": 3", "\"_smoothcache\" must be an object", 0, 0, 0},
+        {"\"_smoothcache\": {\"guidance\": 3}", "\"_smoothcache\" has \"guidance\"", 0, 0, 0},
+        {"\"_smoothcache\": {\"guidance_scale\": 0.5}", "guidance_scale", 0, 0, 0},
+        {"\"_smoothcache\": {\"num_inference_steps\": 0}", "num_inference_steps", 0, 0, 0},
+        {"\"_smoothcache\": {\"num_inference_steps\": 2.5}", "num_inference_steps", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char json[1024];
+        snprintf(json, sizeof json, "{\"_class_name\": \"PixArtAlphaPipeline\", \"transformer\": [\"diffusers\", "
+                                    "\"PixArtTransformer2DModel\"], %s}\n", cases[i].extra);
+        const char *index = test_path("model_index.json");
+        unlink(index);
+        test_write(index, json, strlen(json));
+        if (cases[i].ok) {
+            CHECK_OK(sc_model_load(test_tmpdir(), NULL, &m));
+            sc_model_get_info(m, &info);
+            CHECK_MSG(info.default_cfg == cases[i].cfg && info.default_steps == cases[i].steps, "case %zu: %g, %d", i,
+                      (double)info.default_cfg, info.default_steps);
+            sc_model_free(m);
+        } else {
+            CHECK_ERR(sc_model_load(test_tmpdir(), NULL, &m), SC_ERR_FORMAT, cases[i].needle);
+            CHECK(strstr(sc_last_error(), "model_index.json"));
+        }
+    }
 }

@@ -85,8 +85,8 @@ void sc_model_get_info(const sc_model *p, sc_model_info *info)
     info->compute_dtype = sc_dtype_name(m->be->dtype);
     info->weight_bytes = m->weight_bytes;
     info->weights_source = m->weights_source;
-    info->default_steps = m->family->default_steps;
-    info->default_cfg = m->family->default_cfg;
+    info->default_steps = p->default_steps ? p->default_steps : m->family->default_steps;
+    info->default_cfg = p->default_cfg > 0 ? p->default_cfg : m->family->default_cfg;
     info->default_sampler = p->sched.sampler >= 0 ? p->sched.sampler : m->family->default_sampler;
     if (m->family->text_len) info->text_len = m->family->text_len(p->pipeline_class[0] ? p->pipeline_class : NULL);
     m->family->describe(m, info);

@@ -44,6 +44,30 @@ static const char *class_name(const json_t *config)
     return json_is_string(c) ? json_string_value(c) : NULL;
 }
 
+/* model_index.json's "_smoothcache" object: the guidance and steps a pipeline folder made for this
+ * engine asks for (the shipped text demo's guidance 3). Anything else in it is refused, by name. */
+static sc_status folder_defaults(pipeline *p, const json_t *index, const char *path)
+{
+    const json_t *d = json_object_get(index, "_smoothcache");
+    if (!d) return SC_OK;
+    if (!json_is_object(d)) return err_fail(SC_ERR_FORMAT, "%s: \"_smoothcache\" must be an object", path);
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)d, key, v) {
+        if (strcmp(key, "guidance_scale") && strcmp(key, "num_inference_steps"))
+            return err_fail(SC_ERR_FORMAT, "%s: \"_smoothcache\" has \"%s\"; it takes guidance_scale and "
+                                           "num_inference_steps", path, key);
+    }
+    double cfg;
+    long long steps;
+    sc_status s = json_get_num(d, "guidance_scale", path, 0, 1.0, 100.0, 0.0, &cfg);
+    if (!s) s = json_get_int(d, "num_inference_steps", path, 0, 1, 1000, 0, &steps);
+    if (s) return s;
+    p->default_cfg = (float)cfg;
+    p->default_steps = (int)steps;
+    return SC_OK;
+}
+
 sc_status pipeline_load(const char *path, const sc_load_opts *o, pipeline **out)
 {
     *out = NULL;
@@ -69,9 +93,10 @@ sc_status pipeline_load(const char *path, const sc_load_opts *o, pipeline **out)
             if (!s && json_load_object_file(sched_path, SC_JSON_FILE_CAP, &index) == SC_OK) {
                 const char *cls = class_name(index);
                 snprintf(p->pipeline_class, sizeof p->pipeline_class, "%s", cls ? cls : "");
+                s = folder_defaults(p, index, sched_path);
                 json_decref(index);
             }
-            s = file_join(sched_path, sizeof sched_path, path, "scheduler/scheduler_config.json");
+            if (!s) s = file_join(sched_path, sizeof sched_path, path, "scheduler/scheduler_config.json");
             if (!s && file_is_regular(sched_path)) {
                 s = sched_load(&p->sched, sched_path);
                 snprintf(p->scheduler, sizeof p->scheduler, "%s", sched_path);

@@ -29,6 +29,11 @@ struct sc_model {
     char path[4096];         /* as given */
     char folder[4096];       /* the pipeline folder ("" when the model was not loaded from one) */
     char pipeline_class[128]; /* its model_index.json _class_name ("" when none) */
+    /* What the folder asks for instead of its family's defaults (model_index.json's
+     * "_smoothcache": {"guidance_scale": G, "num_inference_steps": N}, a key diffusers ignores as it
+     * ignores every key starting with "_"); 0 when it does not. */
+    float default_cfg;
+    int default_steps;
 };
 typedef struct sc_model pipeline;
 

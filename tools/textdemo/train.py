@@ -181,7 +181,10 @@ def write_pipeline_files(out):
     index = {"_class_name": "PixArtAlphaPipeline", "_diffusers_version": diffusers.__version__,
              "scheduler": ["diffusers", "DPMSolverMultistepScheduler"],
              "text_encoder": ["transformers", "T5EncoderModel"], "tokenizer": ["transformers", "T5TokenizerFast"],
-             "transformer": ["diffusers", "PixArtTransformer2DModel"], "vae": [None, None]}
+             "transformer": ["diffusers", "PixArtTransformer2DModel"], "vae": [None, None],
+             # the guidance the model is measured and shipped at (models/README.md); diffusers
+             # ignores keys starting with "_", the engine takes it as the folder's default
+             "_smoothcache": {"guidance_scale": 3}}
     with open(os.path.join(out, "model_index.json"), "w") as f:
         json.dump(index, f, indent=2)
         f.write("\n")
