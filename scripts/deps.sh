@@ -6,10 +6,12 @@
 #                           and .npz files written); the install test (scripts/test_install.sh)
 #                           needs nothing beyond the build set (cc, pkg-config, cmake); OpenMPI
 #                           for the mpirun test of sharded sampling
+# libmp3lame-dev: sndfile.pc names -lmp3lame among its static libraries, and Debian 12's
+# libsndfile1-dev does not depend on it (pkg-config --static --libs smoothcache would fail).
 # The README ("Building") lists both sets; keep them equal. As root it runs apt-get, otherwise
 # sudo apt-get when sudo exists; without either it stops, naming the missing packages.
 set -eu
-build="cmake make gcc pkg-config libdnnl-dev libjansson-dev libpng-dev libutf8proc-dev libsndfile1-dev"
+build="cmake make gcc pkg-config libdnnl-dev libjansson-dev libpng-dev libutf8proc-dev libsndfile1-dev libmp3lame-dev"
 test="clang-14 libclang-rt-14-dev pngcheck unzip libopenmpi-dev openmpi-bin"
 case ${1:-build} in
 build) need=$build ;;
