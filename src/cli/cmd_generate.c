@@ -26,10 +26,10 @@ static const cli_opt k_opts[] = {
                       "(float32 audio [n, channels, samples] and sample_rate); samples.png (clip.wav) when no "
                       "output at all is named"},
     CLI_AUDIO_OUT_OPTS,
-    {"--latents-in", "FILE.npy", "start from this float32 latent [N, C, S, S] instead of the seed"},
-    {"--noise-in", "FILE.npy", "stochastic samplers (iddpm, k-dpmpp3m-sde...): the unit noise each step adds, float32 "
+    {"--latents-in", "FILE.npy", "start from this float32 latent [N, C, S, S] (sound: [N, C, frames]) instead of the seed"},
+    {"--noise-in", "FILE.npy", "stochastic samplers (iddpm, cosine-dpmpp2m-sde, k-dpmpp3m-sde): the unit noise each step adds, float32 "
                                "[steps, N, latent...], instead of the seeded noise (to follow a reference exactly)"},
-    {"--latents-out", "FILE.npy", "write the final float32 latents [N, C, S, S]"},
+    {"--latents-out", "FILE.npy", "write the final float32 latents [N, C, S, S] (sound: [N, C, frames])"},
     {"--report", "FILE.json", "write the work done (computed/skipped, MACs, time) and quality as JSON"},
     {"--compare-uncached", NULL, "also run without caching and report speed-up and quality against it"},
     {"--out-uncached", "FILE", "with --compare-uncached: write the uncached pictures too (.png or .npz)"},
@@ -71,10 +71,10 @@ static int wav_path(const char *path)
 
 int cmd_generate(int argc, char **argv)
 {
-    cli_args a = {"generate", "Sample images from a class-conditional DiT or a text-to-image PixArt, optionally with "
-                              "feature caching.",
+    cli_args a = {"generate", "Sample images from a class-conditional DiT or a text-to-image PixArt, or sound from a "
+                              "text-to-audio Stable Audio model, optionally with feature caching.",
                   "[--model PATH] [--class N[,N...] | --prompt TEXT...] [--seed S] [--steps N] [--cache SPEC] "
-                  "[--out FILE.png] [options]",
+                  "[--out FILE.png|FILE.wav] [options]",
                   k_epilog, k_opts, sizeof k_opts / sizeof *k_opts, {0}};
     int r = cli_parse(&a, argc, argv);
     if (r) return r < 0 ? 0 : r;

@@ -37,7 +37,7 @@ static const struct {
     int (*run)(int, char **);
     const char *help;
 } k_commands[] = {
-    {"generate", cmd_generate, "make images (or latents) from a class-conditional DiT, optionally cached"},
+    {"generate", cmd_generate, "make images from classes or prompts (DiT, PixArt), sound from prompts (Stable Audio), optionally cached"},
     {"sample", cmd_sample, "many images with uniformly drawn classes, as one .npz for FID tools (or one shard of it)"},
     {"merge", cmd_merge, "merge the shards of a sharded sample run into one .npz"},
     {"info", cmd_info, "print a model's architecture, size and cost"},
