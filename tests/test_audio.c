@@ -192,7 +192,7 @@ TEST(audio_generate_writes_wav_per_clip_and_npz)
     SNDFILE *f = sf_open(test_path("c-2.wav"), SFM_READ, &info);
     const char *title = sf_get_string(f, SF_STR_TITLE), *comment = sf_get_string(f, SF_STR_COMMENT);
     CHECK_MSG(title && !strcmp(title, "a short noise burst"), "title %s", title ? title : "(none)");
-    CHECK(comment && strstr(comment, "seed=4") && strstr(comment, "seconds=0..0.06"));
+    CHECK(comment && strstr(comment, "seed=5 prompt=a short noise burst") && strstr(comment, "seconds=0..0.06"));
     sf_close(f);
     free(w);
     /* Existing files are refused before the work; --force overwrites. */
@@ -264,6 +264,11 @@ TEST(audio_generate_refusals)
     CHECK_CLI(2, "--spectrogram", "generate --model %s --prompt x --spectrogram %s", pipe_dir(), test_path("x.jpg"));
     CHECK_CLI(2, "[steps, N, latent...]", "generate --model %s --prompt x --noise-in %s --out %s", pipe_dir(),
               ref_file("latents_in.npy"), test_path("x.wav"));
+    /* one file named two ways, before it exists */
+    char dotted[4096];
+    snprintf(dotted, sizeof dotted, "%s/./x.npy", test_tmpdir());
+    CHECK_CLI(2, "name the same file", "generate --model %s --prompt x --spectrogram %s --latents-out %s", pipe_dir(),
+              dotted, test_path("x.npy"));
     /* a picture model refuses the sound flags */
     char dit[2048];
     snprintf(dit, sizeof dit, "%s/dit_a", test_fixtures());
@@ -319,4 +324,23 @@ TEST(audio_info_describes_the_decoder_and_the_clip)
     CHECK_CLI(0, "2 audio channels at 8000 Hz, 24 samples per latent frame", "info --model %s", pipe_dir());
     CHECK(strstr(g_out, "up to 0.06 s (20 frames; the decoder makes 478 samples)"));
     CHECK(strstr(g_out, "prompts padded to 512 tokens")); /* the fixture tokenizer's model_max_length */
+}
+
+/* encode's embeddings of a Stable Audio pipeline are padded as the pipeline pads (its tokenizer's
+ * model_max_length: the DiT attends to every padded token), so --prompt-embeds makes what
+ * --prompts makes. */
+TEST(audio_encoded_prompts_make_the_same_sound)
+{
+    CHECK_CLI(0, "", "encode --model %s --prompts %s --out %s --quiet", pipe_dir(), ref_file("prompts.txt"),
+              test_path("e.npz"));
+    CHECK_CLI(0, "", "generate --model %s --prompt-embeds %s --steps 3 --out %s --quiet", pipe_dir(), test_path("e.npz"),
+              test_path("a.npz"));
+    CHECK_CLI(0, "", "generate --model %s --prompts %s --steps 3 --out %s --quiet", pipe_dir(), ref_file("prompts.txt"),
+              test_path("b.npz"));
+    sc_array a = {0}, b = {0};
+    CHECK_OK(sc_npz_read(test_path("a.npz"), "audio", &a));
+    CHECK_OK(sc_npz_read(test_path("b.npz"), "audio", &b));
+    CHECK(a.numel == b.numel && !memcmp(a.data, b.data, a.numel * sizeof(float)));
+    sc_array_free(&a);
+    sc_array_free(&b);
 }

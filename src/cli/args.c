@@ -29,12 +29,29 @@ int cli_path_ext(const cli_args *a, const char *flag, const char *ext)
     return cli_usage_error(a, "%s: '%s' must end in %s", flag, v, ext);
 }
 
-/* Two names of one file: the same string, or two paths to one existing file. */
+/* The folder part of a path ("." when none) into dir, and where its last name starts. */
+static const char *split_path(const char *p, char *dir, size_t cap)
+{
+    const char *slash = strrchr(p, '/');
+    if (!slash) {
+        snprintf(dir, cap, ".");
+        return p;
+    }
+    snprintf(dir, cap, "%.*s", slash == p ? 1 : (int)(slash - p), p);
+    return slash + 1;
+}
+
+/* Two names of one file: the same string, two paths to one existing file, or the same name in
+ * one folder reached by two paths ("x.npy" and "./x.npy", before either exists). */
 static int same_file(const char *x, const char *y)
 {
     if (!strcmp(x, y)) return 1;
     struct stat sx, sy;
-    return !stat(x, &sx) && !stat(y, &sy) && sx.st_dev == sy.st_dev && sx.st_ino == sy.st_ino;
+    if (!stat(x, &sx) && !stat(y, &sy)) return sx.st_dev == sy.st_dev && sx.st_ino == sy.st_ino;
+    char dx[4096], dy[4096];
+    const char *bx = split_path(x, dx, sizeof dx), *by = split_path(y, dy, sizeof dy);
+    return *bx && !strcmp(bx, by) && !stat(dx, &sx) && !stat(dy, &sy) && sx.st_dev == sy.st_dev &&
+           sx.st_ino == sy.st_ino;
 }
 
 int cli_outputs_distinct(const cli_args *a, const char *const *flags, int n)

@@ -191,8 +191,15 @@ int cli_audio_decode(const cli_args *a, sc_vae *vae, const cli_audio *au, int n,
     return 0;
 }
 
+/* The text of clip k: the run's settings, its own seed and its own prompt. */
+static void clip_comment(char *out, size_t cap, const char *settings, uint64_t seed, int k, char *const *prompts)
+{
+    snprintf(out, cap, "%s seed=%llu%s%s", settings, (unsigned long long)(seed + (uint64_t)k),
+             prompts ? " prompt=" : "", prompts ? prompts[k] : "");
+}
+
 int cli_audio_write(const cli_args *a, const char *path, const cli_audio *au, int n, const float *wave,
-                    char *const *prompts, const char *comment, int force, int quiet)
+                    char *const *prompts, const char *settings, uint64_t seed, int force, int quiet)
 {
     const int64_t L = au->cut1 - au->cut0;
     if (ends_with(path, ".npz")) {
@@ -209,6 +216,8 @@ int cli_audio_write(const cli_args *a, const char *path, const cli_audio *au, in
         int64_t clipped = 0;
         if (!cli_audio_name(path, k, n, name, sizeof name))
             return cli_usage_error(a, "%s: the name of clip %d is too long", path, k + 1);
+        char comment[8192];
+        clip_comment(comment, sizeof comment, settings, seed, k, prompts);
         if (sc_wav_write(name, wave + (size_t)k * (size_t)au->channels * (size_t)L, au->channels, L, au->rate, f,
                          prompts ? prompts[k] : NULL, comment, force, &clipped) != SC_OK)
             return cli_fail(a);
@@ -221,15 +230,17 @@ int cli_audio_write(const cli_args *a, const char *path, const cli_audio *au, in
 }
 
 int cli_audio_spectrogram(const cli_args *a, const char *path, const cli_audio *au, int n, const float *wave,
-                          const char *comment, int force)
+                          char *const *prompts, const char *settings, uint64_t seed, int force)
 {
     const int64_t L = au->cut1 - au->cut0;
     if (ends_with(path, ".npy"))
-        return sc_spectrogram_write(path, wave, n, au->channels, L, au->rate, comment, force) != SC_OK ? cli_fail(a) : 0;
+        return sc_spectrogram_write(path, wave, n, au->channels, L, au->rate, settings, force) != SC_OK ? cli_fail(a) : 0;
     char name[4096];
     for (int k = 0; k < n; k++) {
         if (!cli_audio_name(path, k, n, name, sizeof name))
             return cli_usage_error(a, "%s: the name of clip %d is too long", path, k + 1);
+        char comment[8192];
+        clip_comment(comment, sizeof comment, settings, seed, k, prompts);
         if (sc_spectrogram_write(name, wave + (size_t)k * (size_t)au->channels * (size_t)L, 1, au->channels, L,
                                  au->rate, comment, force) != SC_OK)
             return cli_fail(a);

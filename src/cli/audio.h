@@ -57,11 +57,13 @@ int cli_audio_outputs_check(const cli_args *a, const char *path, int n, int forc
 int cli_audio_decode(const cli_args *a, sc_vae *vae, const cli_audio *au, int n, const float *latents, int threads,
                      float **wave);
 /* Writes wave [n, channels, cut1 - cut0] to path (.wav per clip, or .npz: "audio" and
- * "sample_rate"), titled with the clips' prompts (may be NULL) and the settings in comment. */
+ * "sample_rate"), each file titled with its clip's prompt (prompts may be NULL) and commented with
+ * the settings, its own seed (seed + k) and its prompt. */
 int cli_audio_write(const cli_args *a, const char *path, const cli_audio *au, int n, const float *wave,
-                    char *const *prompts, const char *comment, int force, int quiet);
+                    char *const *prompts, const char *settings, uint64_t seed, int force, int quiet);
+/* The spectrograms of the same clips (a .png per clip, commented likewise, or one .npy). */
 int cli_audio_spectrogram(const cli_args *a, const char *path, const cli_audio *au, int n, const float *wave,
-                          const char *comment, int force);
+                          char *const *prompts, const char *settings, uint64_t seed, int force);
 
 /* "wrote NAME" or "wrote NAME-1 .. NAME-n (n clips)", then `what` (" (uncached)" or ""). */
 void cli_audio_print_written(const char *path, int n, const char *what);

@@ -1,5 +1,6 @@
 /* smoothcache encode: prompts -> T5 token ids, attention masks and embeddings in one .npz, so that
  * prompts are encoded once and reused (a calibration set, a sweep, a batch job). */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@ static const cli_opt k_opts[] = {
     {"--prompt", "TEXT...", "a prompt (repeat the flag for more)"},
     {"--prompts", "FILE", "UTF-8 text, one prompt a line (an empty line is the empty prompt)"},
     {"--max-length", "N", "tokens per prompt, 1..4096: longer prompts are cut (</s> kept), shorter padded "
-                          "(default: the longest prompt, cut at the tokenizer's model_max_length)"},
+                          "(default: the longest prompt, cut at the tokenizer's model_max_length; a Stable Audio "
+                          "pipeline: model_max_length, as its pipeline pads)"},
     {"--threads", "N", "threads, 1..CPUs; 0 or absent: all CPUs"},
     CLI_DTYPE_OPT,
     {"--out", "FILE.npz", "input_ids int32 [n, L], attention_mask int32 [n, L], prompt_embeds float32 [n, L, D]"},
@@ -67,6 +69,19 @@ static int *first_of_each(const prompt_list *l)
 
 /* The tokenizer beside the model: --tokenizer, a pipeline's tokenizer/ (the library finds it),
  * or the encoder folder itself. */
+/* 1 when `dir` is a pipeline folder whose model_index.json names StableAudioPipeline: its prompts
+ * are padded to the tokenizer's model_max_length, because its DiT attends to every padded token. */
+static int pads_to_max_length(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/model_index.json", dir) >= (int)sizeof path) return 0;
+    json_t *j = json_load_file(path, 0, NULL);
+    const json_t *c = j ? json_object_get(j, "_class_name") : NULL;
+    const int yes = json_is_string(c) && !strcmp(json_string_value(c), "StableAudioPipeline");
+    json_decref(j);
+    return yes;
+}
+
 static const char *tokenizer_path(const cli_args *a)
 {
     const char *t = cli_get(a, "--tokenizer");
@@ -162,6 +177,8 @@ int cmd_encode(int argc, char **argv)
             if (k > L) L = k;
         }
         if (ti.model_max_length && L > ti.model_max_length) L = ti.model_max_length;
+        /* Stable Audio: the pipeline's padding, so that the embeddings give what --prompt gives. */
+        if (ti.model_max_length > 0 && ti.model_max_length <= 4096 && pads_to_max_length(model)) L = ti.model_max_length;
     }
     free(row);
     const size_t D = (size_t)ei.width;

@@ -292,11 +292,12 @@ int cmd_generate(int argc, char **argv)
         const char *path = k ? pics_ref : pics, *cache = k || !p.cache ? "none" : p.cache;
         if (!path) continue;
         if (audio) {
-            char comment[8192];
-            snprintf(comment, sizeof comment, "model=%s seed=%llu steps=%d sampler=%s cfg=%g cache=%s seconds=%g..%g "
-                     "prompt=%s", cli_model_path(&a), (unsigned long long)p.seed, p.steps, sc_sampler_name(p.sampler),
-                     (double)p.cfg, cache, au.start, au.total, tc.summary ? tc.summary : "");
-            if ((r = cli_audio_write(&a, path, &au, n, k ? ref_wave : wave, tc.prompts, comment, force, quiet)))
+            char settings[8192];
+            snprintf(settings, sizeof settings, "model=%s steps=%d sampler=%s cfg=%g cache=%s seconds=%g..%g%s%s",
+                     cli_model_path(&a), p.steps, sc_sampler_name(p.sampler), (double)p.cfg, cache, au.start, au.total,
+                     tc.prompts ? "" : " prompts=", tc.prompts ? "" : (tc.summary ? tc.summary : ""));
+            if ((r = cli_audio_write(&a, path, &au, n, k ? ref_wave : wave, tc.prompts, settings, p.seed, force,
+                                     quiet || k)))
                 goto done;
             continue;
         }
@@ -319,11 +320,10 @@ int cmd_generate(int argc, char **argv)
         }
     }
     if (spec) {
-        char comment[8192];
-        snprintf(comment, sizeof comment, "log-mel spectrogram; model=%s seed=%llu steps=%d cache=%s seconds=%g..%g "
-                 "prompt=%s", cli_model_path(&a), (unsigned long long)p.seed, p.steps, p.cache ? p.cache : "none",
-                 au.start, au.total, tc.summary ? tc.summary : "");
-        if ((r = cli_audio_spectrogram(&a, spec, &au, n, wave, comment, force))) goto done;
+        char settings[8192];
+        snprintf(settings, sizeof settings, "log-mel spectrogram; model=%s steps=%d cache=%s seconds=%g..%g",
+                 cli_model_path(&a), p.steps, p.cache ? p.cache : "none", au.start, au.total);
+        if ((r = cli_audio_spectrogram(&a, spec, &au, n, wave, tc.prompts, settings, p.seed, force))) goto done;
     }
     if (out && sc_npy_write(out, lat, rank, shape, force) != SC_OK) {
         r = cli_fail(&a);
