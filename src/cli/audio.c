@@ -67,8 +67,7 @@ int cli_audio_decoder(const cli_args *a, const sc_model *m, const sc_model_info 
     return 0;
 }
 
-int cli_audio_cond(const cli_args *a, const sc_model_info *info, const sc_vae *vae, int n, cli_audio *au,
-                   sc_cond *cond)
+int cli_audio_settings(const cli_args *a, const sc_model_info *info, const sc_vae *vae, int quiet, cli_audio *au)
 {
     memset(au, 0, sizeof *au);
     au->frames = info->latent.dims[1];
@@ -108,11 +107,25 @@ int cli_audio_cond(const cli_args *a, const sc_model_info *info, const sc_vae *v
         /* The pipeline's cut: [int(start * rate), int(total * rate)), within what the decoder makes. */
         au->cut0 = (int64_t)(au->start * au->rate);
         au->cut1 = (int64_t)(au->total * au->rate);
+        const int64_t want = au->cut1 - au->cut0;
+        if (want < 1)
+            return cli_usage_error(a, "the clip asked for (%g s, from %g to %g) is shorter than one sample at %d Hz",
+                                   au->total - au->start, au->start, au->total, au->rate);
         if (au->cut1 > au->length) au->cut1 = au->length;
         if (au->cut0 >= au->cut1)
-            return cli_usage_error(a, "--seconds-start %g leaves no sound: the model's clip holds %lld samples at %d Hz",
-                                   au->start, (long long)au->length, au->rate);
+            return cli_usage_error(a, "--seconds-start %g leaves no sound: the decoder makes %lld samples at %d Hz "
+                                      "(%g s)", au->start, (long long)au->length, au->rate, (double)au->length / au->rate);
+        if (au->cut1 - au->cut0 < want && !quiet)
+            fprintf(stderr, "smoothcache %s: note: the clip will be %lld samples, not %lld: the decoder makes %lld "
+                            "(%g s) and the clip is cut at its end, as the diffusers pipeline cuts it\n", a->command,
+                    (long long)(au->cut1 - au->cut0), (long long)want, (long long)au->length,
+                    (double)au->length / au->rate);
     }
+    return 0;
+}
+
+int cli_audio_scalars(const cli_args *a, int n, cli_audio *au, sc_cond *cond)
+{
     if (cond->n_scalars + 2 > SC_MAX_SCALARS) return cli_usage_error(a, "too many conditioning numbers");
     au->starts = malloc((size_t)n * sizeof *au->starts);
     au->totals = malloc((size_t)n * sizeof *au->totals);
@@ -211,7 +224,11 @@ int cli_audio_write(const cli_args *a, const char *path, const cli_audio *au, in
     const char *fmt = cli_get(a, "--wav-format");
     const sc_wav_format f = fmt && !strcmp(fmt, "float32") ? SC_WAV_FLOAT32 : SC_WAV_PCM16;
     char name[4096];
-    int64_t clipped_all = 0;
+    int64_t clipped_all = 0, nans = 0;
+    for (size_t i = 0; i < (size_t)n * (size_t)au->channels * (size_t)L; i++) nans += wave[i] != wave[i];
+    if (nans && !quiet)
+        fprintf(stderr, "smoothcache %s: warning: %lld samples are NaN (the sampling diverged)%s\n", a->command,
+                (long long)nans, f == SC_WAV_PCM16 ? "; the 16-bit WAV holds 0 there" : "");
     for (int k = 0; k < n; k++) {
         int64_t clipped = 0;
         if (!cli_audio_name(path, k, n, name, sizeof name))

@@ -36,9 +36,10 @@ int cli_is_audio(const sc_model_info *info);
 /* Loads the decoder (--vae, else the pipeline's vae/; need = 0: none is fine) into *vae. */
 int cli_audio_decoder(const cli_args *a, const sc_model *m, const sc_model_info *info, int need, sc_vae **vae);
 /* Reads the seconds flags against the model and the decoder (may be NULL: then --seconds-total is
- * required), and adds "seconds_start" and "seconds_total" to cond (n samples). */
-int cli_audio_cond(const cli_args *a, const sc_model_info *info, const sc_vae *vae, int n, cli_audio *au,
-                   sc_cond *cond);
+ * required) into au, before any work: the clip's seconds and the samples it keeps. */
+int cli_audio_settings(const cli_args *a, const sc_model_info *info, const sc_vae *vae, int quiet, cli_audio *au);
+/* Adds "seconds_start" and "seconds_total" of au to cond, one value per sample (n). */
+int cli_audio_scalars(const cli_args *a, int n, cli_audio *au, sc_cond *cond);
 /* Refuses the seconds flags for a model that does not make sound. */
 int cli_audio_flags_unused(const cli_args *a);
 void cli_audio_free(cli_audio *au);

@@ -143,7 +143,7 @@ int cmd_bench(int argc, char **argv)
     /* Sound is compared as latents; its decoder only gives the clips' default length. */
     const int audio = cli_is_audio(&info);
     if ((r = audio ? cli_audio_decoder(&a, m, &info, 0, &vae) : cli_audio_flags_unused(&a)) ||
-        (!audio && (r = cli_load_vae(&a, m, 0, &vae))))
+        (!audio && (r = cli_load_vae(&a, m, 0, &vae))) || (audio && (r = cli_audio_settings(&a, &info, vae, quiet_here, &au))))
         goto done;
     if (info.takes_text) {
         if (classes) {
@@ -178,7 +178,7 @@ int cmd_bench(int argc, char **argv)
     sc_cond cond = {.n = n, .classes = classes};
     if (info.takes_text) cli_text_to_cond(&tc, &cond);
     if (audio) {
-        if ((r = cli_audio_cond(&a, &info, vae, n, &au, &cond))) goto done;
+        if ((r = cli_audio_scalars(&a, n, &au, &cond))) goto done;
         sc_vae_free(vae);
         vae = NULL;
     }

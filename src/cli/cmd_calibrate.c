@@ -25,7 +25,8 @@ static const cli_opt k_opts[] = {
     {"--k", "K", "smooth: longest reuse lag to measure, 1..16 (default 3)"},
     {"--averaging", "MODE", "smooth: pooled (default: one ratio over all samples, as the official calibrator) or mean "
                              "(per sample, then over samples, as the paper's text)"},
-    {"--latents-in", "FILE.npy", "start sample i from row i of this float32 latent [M, C, H, W] instead of its seed"},
+    {"--latents-in", "FILE.npy", "start sample i from row i of this float32 latent [M, C, H, W] (sound: [M, C, frames]) "
+                                 "instead of its seed"},
     {"--out", "FILE.json", "where to write the error curves, polynomial or ratios (required)"},
     {"--plot", "FILE.png", "also draw them (curves per component and lag, the fit, the ratios)"},
     {"--force", NULL, "overwrite output files that exist"},
@@ -172,18 +173,20 @@ int cmd_calibrate(int argc, char **argv)
             r = cli_usage_error(&a, "--class: this model draws from prompts (--prompts FILE)");
             goto done;
         }
+        /* Sound: the clips' seconds, checked before the prompts are encoded (the decoder, when the
+         * folder has one, gives the default length). */
+        if (cli_is_audio(&info) && ((r = cli_audio_decoder(&a, m, &info, 0, &vae)) ||
+                                    (r = cli_audio_settings(&a, &info, vae, quiet, &au))))
+            goto done;
+        sc_vae_free(vae);
+        vae = NULL;
         if ((r = cli_text_cond(&a, m, &info, p.cfg > 1.0f, quiet, &tc))) goto done;
         if (cli_get(&a, "--samples") && samples != tc.n) {
             r = cli_usage_error(&a, "--samples %ld: the prompts give %d samples (one each)", samples, tc.n);
             goto done;
         }
         samples = tc.n;
-        /* Sound: the clips' seconds (the decoder, when the folder has one, gives the default length). */
-        if (cli_is_audio(&info) && ((r = cli_audio_decoder(&a, m, &info, 0, &vae)) ||
-                                    (r = cli_audio_cond(&a, &info, vae, (int)samples, &au, &audio_cond))))
-            goto done;
-        sc_vae_free(vae);
-        vae = NULL;
+        if (cli_is_audio(&info) && (r = cli_audio_scalars(&a, (int)samples, &au, &audio_cond))) goto done;
     } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds") || a.parsed.n_repeats) {
         r = cli_usage_error(&a, "--prompts: this model is class-conditional: it takes --class or --samples");
         goto done;
@@ -207,8 +210,13 @@ int cmd_calibrate(int argc, char **argv)
         int ok = lin.rank == 1 + info.latent.rank && lin.shape[0] == (uint64_t)samples;
         for (int k = 0; ok && k < info.latent.rank; k++) ok = lin.shape[1 + k] == (uint64_t)info.latent.dims[k];
         if (!ok || lin.numel != (uint64_t)samples * per) {
-            r = cli_usage_error(&a, "--latents-in: %s must be float32 [%ld, %d, %d, %d] (samples, then the model's "
-                                    "latent)", in, samples, info.latent.dims[0], info.latent.dims[1], info.latent.dims[2]);
+            uint64_t want_shape[1 + SC_MAX_RANK] = {(uint64_t)samples};
+            for (int k = 0; k < info.latent.rank; k++) want_shape[1 + k] = (uint64_t)info.latent.dims[k];
+            char want[112], got[112];
+            cli_shape_text(want, sizeof want, 1 + info.latent.rank, want_shape);
+            cli_shape_text(got, sizeof got, lin.rank, lin.shape);
+            r = cli_usage_error(&a, "--latents-in: %s has shape %s; it must be float32 %s (samples, then the model's "
+                                    "latent)", in, got, want);
             goto done;
         }
     }

@@ -32,7 +32,7 @@ static const cli_opt k_opts[] = {
     {"--latents-out", "FILE.npy", "write the final float32 latents [N, C, S, S] (sound: [N, C, frames])"},
     {"--report", "FILE.json", "write the work done (computed/skipped, MACs, time) and quality as JSON"},
     {"--compare-uncached", NULL, "also run without caching and report speed-up and quality against it"},
-    {"--out-uncached", "FILE", "with --compare-uncached: write the uncached pictures too (.png or .npz)"},
+    {"--out-uncached", "FILE", "with --compare-uncached: write the uncached pictures (.png or .npz) or clips (.wav or .npz) too"},
     {"--repeats", "N", "with --compare-uncached: time N uncached/cached pairs after a warm-up and report the "
                        "median speed-up and its range, 1..100 (default 3)"},
     {"--force", NULL, "overwrite output files that exist"},
@@ -130,8 +130,10 @@ int cmd_generate(int argc, char **argv)
     if (audio) {
         if (default_out) pics = "clip.wav";
         if ((r = cli_audio_paths_ok(&a, pics, pics_ref, spec))) goto done;
-        /* The decoder is needed for sound files, and used for --compare-uncached when there is one. */
-        if ((pics || spec || compare) && (r = cli_audio_decoder(&a, m, &info, pics || spec, &vae))) goto done;
+        /* The decoder is needed for sound files, used for --compare-uncached, and gives the longest
+         * clip, the default --seconds-total, when the folder has one. */
+        if ((r = cli_audio_decoder(&a, m, &info, pics || spec, &vae))) goto done;
+        if ((r = cli_audio_settings(&a, &info, vae, quiet, &au))) goto done;
     } else {
         if ((r = cli_audio_flags_unused(&a))) goto done;
         if ((pics && wav_path(pics)) || (pics_ref && wav_path(pics_ref))) {
@@ -209,7 +211,7 @@ int cmd_generate(int argc, char **argv)
     }
     sc_cond cond = {.n = n, .classes = classes};
     if (info.takes_text) cli_text_to_cond(&tc, &cond);
-    if (audio && ((r = cli_audio_cond(&a, &info, vae, n, &au, &cond)) ||
+    if (audio && ((r = cli_audio_scalars(&a, n, &au, &cond)) ||
                   (r = cli_audio_outputs_check(&a, pics, n, force)) || (r = cli_audio_outputs_check(&a, pics_ref, n, force)) ||
                   (r = cli_audio_outputs_check(&a, spec, n, force))))
         goto done;

@@ -82,6 +82,10 @@ void cli_where_it_goes(const cli_args *a, const char *flag, const char *path)
     for (size_t i = 0; i < sizeof k_goes_to / sizeof *k_goes_to; i++) {
         if (strncmp(kind, k_goes_to[i].kind, strlen(k_goes_to[i].kind))) continue;
         if (!strcmp(flag, k_goes_to[i].flag) && strcmp(flag, "--model")) return; /* the right option: the file is bad */
+        if (!strcmp(flag, "--noise-in") && !strcmp(k_goes_to[i].flag, "--latents-in")) return; /* also a .npy */
+        if ((!strcmp(flag, "--prompt-embeds") || !strcmp(flag, "--negative-embeds")) && !k_goes_to[i].flag[0] &&
+            strstr(kind, ".npz"))
+            return; /* encode's .npz: the right option */
         fprintf(stderr, "smoothcache %s: (%s is %s: %s)\n", a->command, path, kind, k_goes_to[i].goes_to);
         return;
     }

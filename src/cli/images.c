@@ -8,7 +8,8 @@
 int cli_image_path_ok(const cli_args *a, const char *flag, const char *path)
 {
     if (sc_images_path_ok(path)) return 1;
-    cli_usage_error(a, "%s: '%s' must end in .png (a picture or grid) or .npz (a batch for FID tools)", flag, path);
+    cli_usage_error(a, "%s: '%s' must end in .png (a picture or grid) or .npz (a batch for FID tools); sound models "
+                       "write .wav", flag, path);
     return 0;
 }
 

@@ -58,7 +58,8 @@ void report_audio(report_entry *e, const float *wave, const float *ref, int n, i
         sig += (double)ref[i] * ref[i];
         err += d * d;
     }
-    e->audio_snr = err > 0 ? 10.0 * log10(sig / err) : INFINITY;
+    e->has_audio = 1;
+    e->audio_snr = err != err || sig != sig ? NAN : err > 0 ? 10.0 * log10(sig / err) : INFINITY;
     const int64_t T = sc_spectrogram_frames(samples);
     float *a = malloc((size_t)SC_MEL_BANDS * (size_t)T * sizeof *a), *b = malloc((size_t)SC_MEL_BANDS * (size_t)T * sizeof *b);
     double sum = 0;
@@ -92,7 +93,7 @@ void report_print_line(FILE *f, const report_entry *e, int steps)
             fprintf(f, "; %s than uncached (%.2f s; one run, --repeats 3 or more gives a median)", sp, e->ref_seconds);
         fprintf(f, "; latent rel-L2 %.4g", e->latent_rel_l2);
         if (!isnan(e->psnr)) fprintf(f, "; PSNR %.2f dB, SSIM %.4f", e->psnr, e->ssim);
-        if (!isnan(e->audio_snr)) fprintf(f, "; audio SNR %.2f dB, log-mel distance %.3f dB", e->audio_snr, e->mel_distance);
+        if (e->has_audio) fprintf(f, "; audio SNR %.2f dB, log-mel distance %.3f dB", e->audio_snr, e->mel_distance);
     }
     fputc('\n', f);
     if (e->has_ref && e->timing.impossible) print_noise(f, e);
@@ -201,7 +202,7 @@ static json_t *entry_json(const report_entry *e)
         json_object_set_new(o, "latent_rel_l2", num_or_null(e->latent_rel_l2));
         json_object_set_new(o, "psnr", num_or_null(e->psnr));
         json_object_set_new(o, "ssim", num_or_null(e->ssim));
-        if (!isnan(e->audio_snr)) {
+        if (e->has_audio) {
             json_object_set_new(o, "audio_snr_db", num_or_null(e->audio_snr));
             json_object_set_new(o, "mel_distance_db", num_or_null(e->mel_distance));
         }

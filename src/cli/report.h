@@ -19,6 +19,7 @@ typedef struct {
     double mac_ratio;       /* macs / macs_uncached */
     double latent_rel_l2;   /* against the uncached latents */
     double psnr, ssim;      /* of the images, when there are images (NAN otherwise) */
+    int has_audio;          /* report_audio was called */
     double audio_snr;       /* of the waveforms against the uncached ones, dB (NAN without sound) */
     double mel_distance;    /* mean |difference| of their log-mel spectrograms, dB (NAN without sound) */
     double accuracy;        /* demo classifier: fraction of images recognised as their class, or NAN */

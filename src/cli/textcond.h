@@ -11,16 +11,16 @@
 /* The flags cli_text_cond reads (a command's option table includes them): CLI_TEXT_OPTS, or
  * CLI_TEXT_FILE_OPTS for a command whose repeatable flag is another (bench's --cache). */
 #define CLI_TEXT_OPTS                                                                                        \
-    {"--prompt", "TEXT...", "text-to-image models: a prompt, one image each (repeat the flag for more)"},    \
+    {"--prompt", "TEXT...", "text models (PixArt, Stable Audio): a prompt, one image or clip each (repeat the flag for more)"},    \
     CLI_TEXT_FILE_OPTS
 #define CLI_TEXT_FILE_OPTS                                                                                   \
-    {"--prompts", "FILE", "text-to-image models: UTF-8 text, one prompt a line, one image each"},            \
-    {"--negative-prompt", "TEXT", "what guidance steers away from (default: the empty prompt, as the pipelines)"}, \
+    {"--prompts", "FILE", "text models: UTF-8 text, one prompt a line (an empty line: the empty prompt), one image or clip each"},            \
+    {"--negative-prompt", "TEXT", "what guidance steers away from (default as the pipelines: PixArt the empty prompt, Stable Audio an all-zero text)"}, \
     {"--prompt-embeds", "FILE.npz", "prompts already encoded by smoothcache encode (prompt_embeds, attention_mask)"}, \
     {"--negative-embeds", "FILE.npz", "the negative side already encoded (1 row, or one per prompt)"},       \
     {"--text-encoder", "PATH", "T5 encoder folder (default: the pipeline folder's text_encoder/)"},          \
     {"--tokenizer", "PATH", "tokenizer.json, spiece.model or their folder (default: beside the text encoder)"}, \
-    {"--max-length", "N", "tokens per prompt, 1..4096 (default: the pipeline's: PixArt-alpha 120, Sigma 300)"}
+    {"--max-length", "N", "tokens per prompt, 1..4096 (default: the pipeline's: PixArt-alpha 120, Sigma 300, Stable Audio its tokenizer's model_max_length)"}
 
 typedef struct {
     int n, L, D;         /* prompts, tokens, width */

@@ -104,7 +104,8 @@ void melspec_to_db(float *S, size_t n, double top_db)
         if (S[i] > top) top = S[i];
     const double ref = 10.0 * log10(top);
     for (size_t i = 0; i < n; i++) {
-        const double v = S[i] == S[i] && S[i] > amin ? S[i] : amin;
+        if (S[i] != S[i]) continue; /* NaN stays NaN: a broken clip is not shown as a loud one */
+        const double v = S[i] > amin ? S[i] : amin;
         const double db = 10.0 * log10(v) - ref;
         S[i] = (float)(db < -top_db ? -top_db : db);
     }

@@ -37,7 +37,8 @@ void melspec_frame(const melspec_opts *o, const float *signal, int64_t samples, 
 float *melspec_filters(const melspec_opts *o);
 /* mel [mels] = filters [mels][bins] . |X|^2 of one frame's spectrum X [bins][2] (re, im). */
 void melspec_apply(const melspec_opts *o, const float *filters, const double *spectrum, float *mel);
-/* S [n] (power) -> decibels relative to its maximum, floored at -top_db, in place. */
+/* S [n] (power) -> decibels relative to its maximum, floored at -top_db, in place; NaN stays NaN
+ * (and is drawn as the floor's colour). */
 void melspec_to_db(float *S, size_t n, double top_db);
 /* rgb [2 mels][frames][3]: one column per frame, two rows per mel band, low frequencies at the
  * bottom, -top_db..0 dB through the magma colour map. */
