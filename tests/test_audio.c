@@ -344,3 +344,14 @@ TEST(audio_encoded_prompts_make_the_same_sound)
     sc_array_free(&a);
     sc_array_free(&b);
 }
+
+TEST(audio_bench_reports_snr_and_mel_distance)
+{
+    CHECK_CLI(0, "SNR dB", "bench --model %s --prompts %s --steps 6 --cache fora:n=2 --repeats 1 --json %s --quiet",
+              pipe_dir(), ref_file("prompts.txt"), test_path("b.json"));
+    CHECK(strstr(g_out, "mel dB"));
+    size_t len;
+    char *text = test_read(test_path("b.json"), &len);
+    CHECK(strstr(text, "\"audio_snr_db\"") && strstr(text, "\"mel_distance_db\""));
+    free(text);
+}

@@ -38,8 +38,9 @@ static const char k_epilog[] =
     "policy on the same classes and seeds. Speed-up is the median over rounds of baseline time /\n"
     "policy time, with its range; one beyond 1 / MAC ratio (+10%) cannot come from skipping work\n"
     "and is flagged as noise ('!').\n"
-    "Quality is PSNR of the images against the baseline's when the model makes images, else the\n"
-    "relative L2 distance of the final latents.\n"
+    "Quality is PSNR and SSIM of the images against the baseline's when the model makes images; for\n"
+    "sound (a folder with its decoder), the clips' SNR and log-mel distance in dB in those columns;\n"
+    "and always the relative L2 distance of the final latents.\n"
     "examples:\n"
     "  smoothcache bench --model DiT-XL-2-256/ --class 88,207 --steps 50 \\\n"
     "      --cache fora:n=2 --cache smooth:schedule=50-N-3-threshold-0.18.json\n"
@@ -128,6 +129,7 @@ int cmd_bench(int argc, char **argv)
     sc_vae *vae = NULL;
     cli_text tc = {0};
     cli_audio au = {0};
+    float *wave = NULL, *base_wave = NULL;
     float *base = NULL, *lat = NULL;
     uint8_t *base_rgb = NULL, *rgb = NULL;
     report_entry *rows = calloc((size_t)n_specs + 1, sizeof *rows);
@@ -179,8 +181,6 @@ int cmd_bench(int argc, char **argv)
     if (info.takes_text) cli_text_to_cond(&tc, &cond);
     if (audio) {
         if ((r = cli_audio_scalars(&a, n, &au, &cond))) goto done;
-        sc_vae_free(vae);
-        vae = NULL;
     }
     p.cond = &cond;
     cli_progress ps;
@@ -228,6 +228,16 @@ int cmd_bench(int argc, char **argv)
                 t_run[q] = secs[q * (n_specs + 1) + i];
             }
             report_timing(&rows[i], t_ref, t_run, (int)repeats);
+            if (audio && vae) { /* sound: SNR and log-mel distance of the decoded clips against the baseline's */
+                float **dst = i ? &wave : &base_wave;
+                free(*dst);
+                *dst = NULL;
+                if ((r = cli_audio_decode(&a, vae, &au, n, i ? lat : base, p.threads, dst))) {
+                    free(secs);
+                    goto done;
+                }
+                report_audio(&rows[i], *dst, base_wave, n, au.channels, au.cut1 - au.cut0, au.rate);
+            }
             if (side) {
                 uint8_t *img = i ? rgb : base_rgb;
                 if (sc_decode_images(m, vae, n, i ? lat : base, img, p.threads) != SC_OK) {
@@ -283,6 +293,8 @@ done:
     sc_vae_free(vae);
     cli_text_free(&tc);
     cli_audio_free(&au);
+    free(wave);
+    free(base_wave);
     free(rows);
     free(base);
     free(lat);

@@ -143,10 +143,13 @@ static void print_num(FILE *f, const char *fmt, int width, double v)
 
 void report_print_table(FILE *f, const report_entry *e, int n)
 {
-    int acc = 0;
+    int acc = 0, sound = 0;
     for (int i = 0; i < n; i++) acc |= !isnan(e[i].accuracy);
+    for (int i = 0; i < n; i++) sound |= e[i].has_audio;
+    /* sound: the SNR and log-mel distance (dB) of the clips where pictures have PSNR and SSIM */
     fprintf(f, "%-44s %9s %9s %11s %9s %8s %8s %12s %10s %9s%s\n", "policy", "seconds", "speedup", "range", "MAC ratio",
-            "PSNR", "SSIM", "latent relL2", "policy ms", "setup ms", acc ? "  class acc" : "");
+            sound ? "SNR dB" : "PSNR", sound ? "mel dB" : "SSIM", "latent relL2", "policy ms", "setup ms",
+            acc ? "  class acc" : "");
     int noisy = 0;
     for (int i = 0; i < n; i++) {
         char name[NAME_COLS + 1], range[24] = "-";
@@ -156,8 +159,8 @@ void report_print_table(FILE *f, const report_entry *e, int n)
         noisy |= e[i].timing.impossible;
         fprintf(f, "%-44s %9.3f %7.2fx%s %11s %9.3f", name, e[i].stats.seconds, e[i].speedup,
                 e[i].timing.impossible ? "!" : " ", range, e[i].mac_ratio);
-        print_num(f, " %8.2f", 8, e[i].psnr);
-        print_num(f, " %8.4f", 8, e[i].ssim);
+        print_num(f, " %8.2f", 8, sound ? e[i].audio_snr : e[i].psnr);
+        print_num(f, " %8.4f", 8, sound ? e[i].mel_distance : e[i].ssim);
         fprintf(f, " %12.4g %10.2f %9.2f", e[i].latent_rel_l2, 1e3 * e[i].stats.policy_seconds,
                 1e3 * e[i].stats.setup_seconds);
         if (acc) fprintf(f, "  %9.1f%%", 100 * e[i].accuracy);
