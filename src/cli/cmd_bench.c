@@ -163,6 +163,10 @@ int cmd_bench(int argc, char **argv)
     }
     const size_t bytes = sc_latent_bytes(m, n);
     const int side = sc_image_side(m, vae), accuracy = cli_get(&a, "--accuracy") != NULL;
+    if (accuracy && audio) {
+        r = cli_usage_error(&a, "--accuracy scores 32x32 pictures of the demo dataset; this model makes sound");
+        goto done;
+    }
     if (accuracy && (vae || side != SC_DEMO_SIDE)) {
         r = cli_usage_error(&a, "--accuracy scores 32x32 pictures of the demo dataset; this model makes %dx%d", side, side);
         goto done;
