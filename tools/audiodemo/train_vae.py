@@ -5,13 +5,17 @@ Shape (the defaults): encoder_hidden_size 32 (16 latent channels: the encoder's 
 into mean and scale), downsampling_ratios [2, 4, 4, 8] (a hop of 256: a clip of 16384 samples is
 64 latent frames), channel_multiples [1, 2, 2, 4], decoder_channels 16; 0.57 M parameters.
 
-Loss: L1 on the waveform, plus a multi-resolution STFT loss (FFT sizes 128, 256, 512, 1024 at
-hop size / 4, Hann: spectral convergence + L1 of log magnitudes floored at 1e-5) plus KL to
-N(0, 1) times --kl; random crops of --crop samples (the convolutions are local) from a fixed
-set of --data-size clips; Adam (betas 0.8, 0.99) with a cosine learning rate.
+Loss: the waveform's squared error relative to the batch's energy (--nmse; L1, --l1, and an
+L1-only start both collapsed to silence in a few hundred steps, where this one learns), plus
+--stft times a multi-resolution STFT loss (FFT sizes 128, 256, 512, 1024 at hop size / 4, Hann:
+spectral convergence + L1 of log magnitudes floored at 1e-2), plus KL to N(0, 1) times --kl;
+the decoder reads the posterior's mean (--sample: a draw from it); random crops of --crop
+samples (the convolutions are local) from a fixed set of --data-size clips; Adam (betas 0.8,
+0.99) with a cosine learning rate (--min-lr-frac 1: constant, for runs continued in pieces).
 
 Written to OUT/vae/ (save_pretrained, float32; weight-normed convolutions as diffusers keeps
-them) with OUT/vae_train.json (arguments and the last evaluation).
+them) with OUT/vae_train.json (arguments and the last evaluation) and OUT/vae_opt.pt (Adam's
+state, which --init-from picks up: a run continued in pieces trains as one).
 
 Evaluation (--eval-n clips of a separate seed, whole clips, the posterior's mean): the SNR of
 the reconstruction, the log-magnitude STFT distance, the latents' mean and standard deviation
@@ -42,6 +46,7 @@ import sounds  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*weight_norm.*")
 STFT_SIZES = (128, 256, 512, 1024)
+STFT_FLOOR = 1e-2
 
 
 def build_vae(args):
@@ -53,14 +58,14 @@ def build_vae(args):
                               sampling_rate=sounds.SAMPLE_RATE)
 
 
-def stft_loss(y, x):
+def stft_loss(y, x, floor=STFT_FLOOR):
     """Multi-resolution STFT loss of y against x [B, T]: sum over sizes of spectral convergence
-    and the L1 distance of log magnitudes."""
+    and the L1 distance of log magnitudes (floored: 60..80 dB below a loud tone's peak)."""
     total = 0.0
     for n in STFT_SIZES:
         win = torch.hann_window(n)
-        Y = torch.stft(y, n, n // 4, window=win, return_complex=True).abs().clamp(min=1e-5)
-        X = torch.stft(x, n, n // 4, window=win, return_complex=True).abs().clamp(min=1e-5)
+        Y = torch.stft(y, n, n // 4, window=win, return_complex=True).abs().clamp(min=floor)
+        X = torch.stft(x, n, n // 4, window=win, return_complex=True).abs().clamp(min=floor)
         total = total + (Y - X).norm() / X.norm().clamp(min=1e-5) + (Y.log() - X.log()).abs().mean()
     return total
 
@@ -100,10 +105,15 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--crop", type=int, default=4096)
+    ap.add_argument("--crop", type=int, default=2048)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
     ap.add_argument("--kl", type=float, default=1e-4)
+    ap.add_argument("--nmse", type=float, default=1.0)
+    ap.add_argument("--l1", type=float, default=0.0)
+    ap.add_argument("--stft", type=float, default=0.1)
+    ap.add_argument("--sample", action="store_true")
+    ap.add_argument("--stft-floor", type=float, default=STFT_FLOOR)
     ap.add_argument("--data-size", type=int, default=2000)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--decoder-channels", type=int, default=16)
@@ -137,6 +147,8 @@ def main():
     print(f"dataset: {args.data_size} clips in {time.time() - t0:.1f}s", flush=True)
     vae.train()
     opt = torch.optim.Adam(vae.parameters(), lr=args.lr, betas=(0.8, 0.99))
+    if args.init_from and os.path.exists(os.path.join(args.init_from, "vae_opt.pt")):
+        opt.load_state_dict(torch.load(os.path.join(args.init_from, "vae_opt.pt")))
     g = torch.Generator().manual_seed(args.seed + 1)
 
     def lr_at(step):
@@ -148,11 +160,12 @@ def main():
 
     def save(step, ev=None):
         vae.save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
+        torch.save(opt.state_dict(), os.path.join(out, "vae_opt.pt"))
         with open(os.path.join(out, "vae_train.json"), "w") as f:
             json.dump(dict(args=vars(args), step=step, eval=ev), f, indent=1)
             f.write("\n")
 
-    run = {"l1": 0.0, "stft": 0.0, "kl": 0.0}
+    run = {"nmse": 0.0, "l1": 0.0, "stft": 0.0, "kl": 0.0}
     run_n = 0
     t_train = time.time()
     for step in range(args.steps):
@@ -162,15 +175,17 @@ def main():
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         post = vae.encode(x).latent_dist
-        y = vae.decode(post.sample(generator=g)).sample
+        y = vae.decode(post.sample(generator=g) if args.sample else post.mean).sample
         l1 = (y - x).abs().mean()
-        st = stft_loss(y[:, 0], x[:, 0])
+        nmse = (y - x).pow(2).mean() / x.pow(2).mean().clamp(min=1e-6)
+        st = stft_loss(y[:, 0], x[:, 0], args.stft_floor)
         kl = post.kl().mean() / post.mean.shape[-1]
-        loss = l1 + st + args.kl * kl
+        loss = args.nmse * nmse + args.l1 * l1 + args.stft * st + args.kl * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
+        run["nmse"] += nmse.item()
         run["l1"] += l1.item()
         run["stft"] += st.item()
         run["kl"] += kl.item()
