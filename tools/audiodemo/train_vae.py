@@ -25,6 +25,7 @@ check.py hears each clip's caption in the original and in the reconstruction.
     python tools/audiodemo/train_vae.py --out tools/audiodemo/out/vae-a --steps 300
     python tools/audiodemo/train_vae.py --init-from tools/audiodemo/out/vae-a --out ... --steps ...
     python tools/audiodemo/train_vae.py --eval-only --init-from DIR
+    python tools/audiodemo/train_vae.py --eval-only --unit-latents --init-from DIR --out DIR2   # for the DiT
 """
 
 import argparse
@@ -68,6 +69,20 @@ def stft_loss(y, x, floor=STFT_FLOOR):
         X = torch.stft(x, n, n // 4, window=win, return_complex=True).abs().clamp(min=floor)
         total = total + (Y - X).norm() / X.norm().clamp(min=1e-5) + (Y.log() - X.log()).abs().mean()
     return total
+
+
+@torch.no_grad()
+def rescale_latents(vae, s):
+    """Latent means times s, the decoder reading them divided by s: the same autoencoder with
+    latents s times larger. The encoder's last convolution (weight-normed: weight = g v / |v| per
+    output channel) gives [mean; scale]: g and bias of the mean's channels times s; every input
+    channel of the decoder's first convolution is a latent channel, so its g is divided by s. The
+    posterior's scale is left as it is (the DiT trains on means)."""
+    C = vae.config.decoder_input_channels
+    enc, dec = vae.encoder.conv2, vae.decoder.conv1
+    enc.weight_g[:C] *= s
+    enc.bias[:C] *= s
+    dec.weight_g /= s
 
 
 @torch.no_grad()
@@ -125,6 +140,8 @@ def main():
     ap.add_argument("--eval-n", type=int, default=100)
     ap.add_argument("--eval-seed", type=int, default=12345)
     ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--unit-latents", action="store_true",
+                    help="with --eval-only: rescale the latents to unit standard deviation, write OUT/vae")
     ap.add_argument("--init-from", metavar="DIR", help="start from DIR/vae (a folder this tool wrote)")
     args = ap.parse_args()
 
@@ -139,7 +156,17 @@ def main():
     print(f"vae: {sum(p.numel() for p in vae.parameters())} parameters, hop {vae.hop_length}, "
           f"{vae.config.decoder_input_channels} latent channels", flush=True)
     if args.eval_only:
-        print(json.dumps(evaluate(vae, args.eval_n, args.eval_seed), indent=1))
+        ev = evaluate(vae, args.eval_n, args.eval_seed)
+        print(json.dumps(ev, indent=1))
+        if args.unit_latents:
+            rescale_latents(vae, 1.0 / ev["latent_std"])
+            ev = evaluate(vae, args.eval_n, args.eval_seed)
+            vae.save_pretrained(os.path.join(args.out, "vae"), safe_serialization=True)
+            with open(os.path.join(args.out, "vae_train.json"), "w") as f:
+                json.dump(dict(args=vars(args), rescaled_from=args.init_from, eval=ev), f, indent=1)
+                f.write("\n")
+            print(f"latents rescaled to std {ev['latent_std']:.3f} (heard {ev['heard_reconstructed']:.3f}); "
+                  f"wrote {args.out}/vae", flush=True)
         return
     t0 = time.time()
     clips, _ = sounds.make_dataset(args.data_size, args.seed)
