@@ -354,4 +354,9 @@ TEST(audio_bench_reports_snr_and_mel_distance)
     char *text = test_read(test_path("b.json"), &len);
     CHECK(strstr(text, "\"audio_snr_db\"") && strstr(text, "\"mel_distance_db\""));
     free(text);
+    /* --accuracy listens with the audio demo's checker: a random model's clips are not heard as
+     * "A warm C major chord"; the column is there */
+    CHECK_CLI(0, "class acc", "bench --model %s --prompts %s --steps 6 --cache fora:n=2 --repeats 1 --accuracy --quiet",
+              pipe_dir(), ref_file("prompts.txt"));
+    CHECK(strstr(g_out, "%"));
 }

@@ -24,7 +24,8 @@ static const cli_opt k_opts[] = {
     {"--repeats", "N", "rounds: every policy runs N times, each right after a baseline run; the median of the "
                        "paired ratios is the speed-up, 1..100 (default 3)"},
     {"--accuracy", NULL, "also score each image with the shipped demo models' checkers (32x32 RGB): the class "
-                         "demo's classifier, or whether a text demo picture shows its prompt"},
+                         "demo's classifier, or whether a text demo picture shows its prompt; sound: whether each "
+                         "clip sounds like its caption (the audio demo's checker, sc_audiodemo_hears)"},
     {"--json", "FILE.json", "also write the table as JSON"},
     {"--csv", "FILE.csv", "also write the table as CSV"},
     {"--plot", "FILE.png", "draw quality against wall-clock speed-up, one line per policy"},
@@ -163,11 +164,12 @@ int cmd_bench(int argc, char **argv)
     }
     const size_t bytes = sc_latent_bytes(m, n);
     const int side = sc_image_side(m, vae), accuracy = cli_get(&a, "--accuracy") != NULL;
-    if (accuracy && audio) {
-        r = cli_usage_error(&a, "--accuracy scores 32x32 pictures of the demo dataset; this model makes sound");
+    if (accuracy && audio && (!vae || !tc.prompts)) {
+        r = cli_usage_error(&a, "--accuracy listens to each clip for its caption: give the prompts as text (--prompts) "
+                                "and a folder with its decoder (vae/)");
         goto done;
     }
-    if (accuracy && (vae || side != SC_DEMO_SIDE)) {
+    if (accuracy && !audio && (vae || side != SC_DEMO_SIDE)) {
         r = cli_usage_error(&a, "--accuracy scores 32x32 pictures of the demo dataset; this model makes %dx%d", side, side);
         goto done;
     }
@@ -241,6 +243,14 @@ int cmd_bench(int argc, char **argv)
                     goto done;
                 }
                 report_audio(&rows[i], *dst, base_wave, n, au.channels, au.cut1 - au.cut0, au.rate);
+                if (accuracy) {
+                    const int64_t L = au.cut1 - au.cut0;
+                    int right = 0;
+                    for (int j = 0; j < n; j++)
+                        right += sc_audiodemo_hears(*dst + (size_t)j * (size_t)au.channels * (size_t)L, au.channels, L,
+                                                    au.rate, tc.prompts[j]) == 1;
+                    rows[i].accuracy = (double)right / n;
+                }
             }
             if (side) {
                 uint8_t *img = i ? rgb : base_rgb;
