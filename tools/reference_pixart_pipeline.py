@@ -64,6 +64,12 @@ def main(argv):
         pipe = cls(tokenizer=tok, text_encoder=enc, vae=vae, transformer=transformer, scheduler=sched)
         folder = out / name
         pipe.save_pretrained(folder, safe_serialization=True)
+        for cfg in folder.glob("*/config.json"):  # no path of this machine in the committed files
+            if cfg.is_symlink() or cfg.parent.is_symlink():
+                continue
+            c = json.loads(cfg.read_text())
+            if c.pop("_name_or_path", None) is not None:
+                cfg.write_text(json.dumps(c, indent=2, sort_keys=True) + "\n")
         if name != "pipe_alpha":
             for part in ("text_encoder", "tokenizer", "vae"):
                 link(out / "pipe_alpha" / part, folder / part)
