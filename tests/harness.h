@@ -67,5 +67,15 @@ char *test_read(const char *path, size_t *n);
 /* Runs the CLI with the given arguments (a shell-quoted string), capturing stderr+stdout into
  * *output (malloc'ed, may be NULL); returns the exit status. */
 int test_cli(const char *args, char **output);
+/* test_cli with printf-style arguments; the output stays in test_cli_output until the next call. */
+extern char *test_cli_output;
+int test_clif(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The command must exit with `status` and print `needle`. */
+#define CHECK_CLI(status, needle, ...)                                                                       \
+    do {                                                                                                    \
+        int r_ = test_clif(__VA_ARGS__);                                                                    \
+        CHECK_MSG(r_ == (status) && strstr(test_cli_output, (needle)),                                      \
+                  "exit %d (want %d), output:\n%s\nwanted \"%s\"", r_, (status), test_cli_output, (needle)); \
+    } while (0)
 
 #endif

@@ -129,6 +129,20 @@ char *test_read(const char *path, size_t *n)
     return buf;
 }
 
+char *test_cli_output;
+
+int test_clif(const char *fmt, ...)
+{
+    char args[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    free(test_cli_output);
+    test_cli_output = NULL;
+    return test_cli(args, &test_cli_output);
+}
+
 int test_cli(const char *args, char **output)
 {
     char cmd[16384], out[1100];

@@ -9,26 +9,6 @@
 #include "io/npy.h"
 #include "tiny_dit.h"
 
-static char *g_out;
-
-static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int cli(const char *fmt, ...)
-{
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    free(g_out);
-    return test_cli(args, &g_out);
-}
-
-#define CHECK_CLI(status, needle, ...)                                                              \
-    do {                                                                                           \
-        int r_ = cli(__VA_ARGS__);                                                                 \
-        CHECK_MSG(r_ == (status) && strstr(g_out, (needle)), "exit %d (want %d), output:\n%s\nwanted \"%s\"", \
-                  r_, (status), g_out, (needle));                                                  \
-    } while (0)
 
 static const char *model(void)
 {
@@ -161,7 +141,7 @@ TEST(cli_output_into_a_missing_directory_fails_cleanly)
 TEST(cli_info_reports_architecture_and_cost)
 {
     CHECK_CLI(0, "hidden:         64 (2 heads x 32)", "info --model %s", model());
-    CHECK(strstr(g_out, "layout:         diffusers") && strstr(g_out, "MACs/forward"));
+    CHECK(strstr(test_cli_output, "layout:         diffusers") && strstr(test_cli_output, "MACs/forward"));
     tiny_dit t = tiny_dit_default();
     tiny_dit_write(test_path("m.safetensors"), &t);
     CHECK_CLI(0, "layout:         original", "info --model %s --heads 2", test_path("m.safetensors"));
@@ -229,8 +209,8 @@ TEST(cli_bench_prints_one_row_per_policy)
 {
     CHECK_CLI(0, "fora:n=2", "bench --model %s --steps 6 --class 1 --cache fora:n=2 --cache fora:n=3 --json %s", model(),
               test_path("b.json"));
-    CHECK(strstr(g_out, "none") && strstr(g_out, "fora:n=3") && strstr(g_out, "MAC ratio"));
-    CHECK(strstr(g_out, "range") && strstr(g_out, "median of 3 runs")); /* --repeats 3 by default */
+    CHECK(strstr(test_cli_output, "none") && strstr(test_cli_output, "fora:n=3") && strstr(test_cli_output, "MAC ratio"));
+    CHECK(strstr(test_cli_output, "range") && strstr(test_cli_output, "median of 3 runs")); /* --repeats 3 by default */
     CHECK_CLI(2, "at least one --cache", "bench --model %s --steps 2", model());
     CHECK_CLI(2, "--repeats: 0 is out of range", "bench --model %s --steps 2 --cache fora --repeats 0", model());
     /* A policy option that does not exist is refused before the baseline runs (the message names
@@ -244,8 +224,8 @@ TEST(cli_generate_speedup_is_a_median_of_paired_runs)
 {
     CHECK_CLI(0, "median of 2 paired runs, range ", "generate --model %s --steps 6 --class 1 --cache fora:n=2 "
               "--compare-uncached --repeats 2 --latents-out %s", model(), test_path("r.npy"));
-    CHECK(strstr(g_out, "x faster than uncached") || strstr(g_out, "x slower than uncached") ||
-          strstr(g_out, "as fast as uncached"));
+    CHECK(strstr(test_cli_output, "x faster than uncached") || strstr(test_cli_output, "x slower than uncached") ||
+          strstr(test_cli_output, "as fast as uncached"));
     CHECK_CLI(0, "one run, --repeats 3 or more gives a median", "generate --model %s --steps 6 --class 1 --cache fora:n=2 "
               "--compare-uncached --repeats 1 --latents-out %s --force", model(), test_path("r.npy"));
     CHECK_CLI(2, "--repeats needs --compare-uncached", "generate --model %s --steps 2 --repeats 3 --latents-out %s --force",
@@ -292,16 +272,16 @@ TEST(cli_progress_lines_when_stderr_is_not_a_terminal)
     setenv("SMOOTHCACHE_PROGRESS_INTERVAL", "0", 1);
     CHECK_CLI(0, "smoothcache generate: none: step 1/6 (17%), ", "generate --model %s --steps 6 --class 1 --latents-out %s",
               model(), test_path("p.npy"));
-    CHECK(!strchr(g_out, '\r'));
+    CHECK(!strchr(test_cli_output, '\r'));
     CHECK_CLI(0, "smoothcache sample: image 2/4 (50%)", "sample --steps 3 --num 4 --batch 2 --out %s",
               test_path("p.npz")); /* the shipped demo model makes pictures */
     CHECK_CLI(0, "", "generate --model %s --steps 6 --class 1 --latents-out %s --force --quiet", model(),
               test_path("p.npy"));
-    CHECK(!strstr(g_out, "step 1/6"));
+    CHECK(!strstr(test_cli_output, "step 1/6"));
     unsetenv("SMOOTHCACHE_PROGRESS_INTERVAL");
     /* The default interval is 10 s: a short run prints none. */
     CHECK_CLI(0, "6 steps", "generate --model %s --steps 6 --class 1 --latents-out %s --force", model(), test_path("p.npy"));
-    CHECK(!strstr(g_out, "step 1/6"));
+    CHECK(!strstr(test_cli_output, "step 1/6"));
 }
 
 TEST(cli_schedule_dp_solver_needs_a_budget)
@@ -318,7 +298,7 @@ TEST(cli_bench_sweeps_brace_lists_into_csv_and_plots)
 {
     CHECK_CLI(0, "fora:n=3", "bench --model %s --steps 6 --class 1 --cache 'fora:n={2,3}' --cache 'taylorseer:interval={2,3},warmup=2' "
               "--csv %s --plot %s --plot-macs %s", model(), test_path("s.csv"), test_path("s.png"), test_path("m.png"));
-    CHECK(strstr(g_out, "fora:n=2") && strstr(g_out, "taylorseer:interval=3,warmup=2"));
+    CHECK(strstr(test_cli_output, "fora:n=2") && strstr(test_cli_output, "taylorseer:interval=3,warmup=2"));
     char *csv = NULL;
     FILE *f = fopen(test_path("s.csv"), "r");
     CHECK(f);
@@ -339,7 +319,7 @@ TEST(cli_bench_sweeps_brace_lists_into_csv_and_plots)
 TEST(cli_without_a_model_uses_the_shipped_demo_and_writes_samples_png)
 {
     CHECK_CLI(0, "classes:        10", "info");
-    CHECK(strstr(g_out, "pixel space"));
+    CHECK(strstr(test_cli_output, "pixel space"));
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "cd %s && %s generate --steps 4 --quiet 2>/dev/null", test_tmpdir(), SC_CLI_PATH);
     CHECK(system(cmd) == 0);
@@ -356,9 +336,9 @@ TEST(cli_policies_lists_every_policy_with_its_options)
     CHECK_CLI(0, "teacache", "policies");
     const char *names[] = {"none", "fora", "smooth", "taylorseer", "abcache", "adacache", "teacache", "magcache",
                            "fbcache", "dbcache", "fastercache"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) CHECK_MSG(strstr(g_out, names[i]), "no %s", names[i]);
-    CHECK(strstr(g_out, "options: n=N"));
-    CHECK(strstr(g_out, "store=f32|bf16"));
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) CHECK_MSG(strstr(test_cli_output, names[i]), "no %s", names[i]);
+    CHECK(strstr(test_cli_output, "options: n=N"));
+    CHECK(strstr(test_cli_output, "store=f32|bf16"));
     CHECK_CLI(2, "unknown option", "policies --bogus");
 }
 
@@ -373,7 +353,7 @@ TEST(cli_dtype_sets_the_precision_or_is_refused_by_name)
     for (int i = 0; i < 2; i++) {
         if (sc_dtype_supported(i ? SC_DTYPE_INT8 : SC_DTYPE_BF16)) {
             CHECK_CLI(0, d[i], "info --model %s --dtype %s", model(), d[i]);
-            CHECK(strstr(g_out, "copies made at load"));
+            CHECK(strstr(test_cli_output, "copies made at load"));
             CHECK_CLI(0, "", "generate --model %s --dtype %s --class 1 --steps 3 --latents-out %s/d.npy --force", model(),
                       d[i], test_tmpdir());
         } else {
@@ -387,7 +367,7 @@ TEST(cli_generate_writes_the_uncached_pictures_beside_the_cached_ones)
 {
     CHECK_CLI(0, "wrote", "generate --steps 6 --class 0,1 --cache fora:n=2 --compare-uncached --out %s --out-uncached %s",
               test_path("c.png"), test_path("u.png"));
-    CHECK(strstr(g_out, "PSNR") && strstr(g_out, "(uncached)"));
+    CHECK(strstr(test_cli_output, "PSNR") && strstr(test_cli_output, "(uncached)"));
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "pngcheck -q %s %s", test_path("c.png"), test_path("u.png"));
     CHECK(system(cmd) == 0);

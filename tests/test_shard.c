@@ -10,26 +10,6 @@
 #include "io/shard.h"
 #include "smoothcache_tools.h"
 
-static char *g_out;
-
-static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int cli(const char *fmt, ...)
-{
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    free(g_out);
-    return test_cli(args, &g_out);
-}
-
-#define CHECK_CLI(status, needle, ...)                                                                     \
-    do {                                                                                                  \
-        int r_ = cli(__VA_ARGS__);                                                                        \
-        CHECK_MSG(r_ == (status) && strstr(g_out, (needle)), "exit %d (want %d), output:\n%s\nwanted \"%s\"", r_, \
-                  (status), g_out, (needle));                                                             \
-    } while (0)
 
 static int same_bytes(const char *a, const char *b)
 {
@@ -133,10 +113,10 @@ TEST(shard_reruns_skip_complete_shards_and_replace_leftovers)
     CHECK_CLI(0, "", RUN " --out %s/k.npz --shard 1/3", test_tmpdir());
     test_write(shard_file("k", 2, 3, "npz"), "partial", 7);
     for (int i = 0; i < 3; i++) {
-        const int r = cli("sample --num 11 --batch 3 --steps 4 --seed 5 --threads 1 --out %s/k.npz --shard %d/3",
+        const int r = test_clif("sample --num 11 --batch 3 --steps 4 --seed 5 --threads 1 --out %s/k.npz --shard %d/3",
                           test_tmpdir(), i);
-        CHECK_MSG(r == 0, "rerun of shard %d: exit %d\n%s", i, r, g_out);
-        CHECK_MSG((i < 2) == (strstr(g_out, "already complete") != NULL), "shard %d:\n%s", i, g_out);
+        CHECK_MSG(r == 0, "rerun of shard %d: exit %d\n%s", i, r, test_cli_output);
+        CHECK_MSG((i < 2) == (strstr(test_cli_output, "already complete") != NULL), "shard %d:\n%s", i, test_cli_output);
     }
     CHECK_CLI(0, "", "merge %s/k2.npz %s %s %s", test_tmpdir(), shard_file("k", 0, 3, "npz"), shard_file("k", 1, 3, "npz"),
               shard_file("k", 2, 3, "npz"));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/images.h"
 #include "smoothcache_tools.h"
 
 int cli_is_audio(const sc_model_info *info) { return info->latent.rank == 2; }
@@ -34,23 +35,15 @@ int cli_audio_flags_unused(const cli_args *a)
 
 int cli_audio_decoder(const cli_args *a, const sc_model *m, const sc_model_info *info, int need, sc_vae **vae)
 {
-    *vae = NULL;
-    const char *path = cli_get(a, "--vae");
-    char pipe_vae[4096];
-    if (!path && sc_model_component_path(m, "vae", pipe_vae, sizeof pipe_vae)) path = pipe_vae;
-    if (!path) {
+    char path[4096];
+    int r = cli_open_vae(a, m, vae, path, sizeof path);
+    if (r) return r;
+    if (!*vae) {
         if (need)
             return cli_usage_error(a, "%s has no vae/ to turn its latents into sound: give --vae PATH (an Oobleck "
                                       "autoencoder folder) or write the latents with --latents-out",
                                    cli_model_path(a));
         return 0;
-    }
-    sc_load_opts o = {0};
-    if (cli_dtype(a, &o.dtype)) return CLI_EXIT_USAGE;
-    if (sc_vae_load_opts(path, &o, vae) != SC_OK) {
-        const int r = cli_fail(a);
-        cli_where_it_goes(a, "--vae", path);
-        return r;
     }
     sc_vae_info vi;
     sc_vae_get_info(*vae, &vi);
@@ -58,7 +51,7 @@ int cli_audio_decoder(const cli_args *a, const sc_model *m, const sc_model_info 
                       : vi.latent_channels != info->latent.dims[0] ? "its latent channels differ from the model's"
                                                                    : NULL;
     if (why) {
-        const int r = cli_usage_error(a, "--vae %s does not decode this model's latents: %s (%d latent channels; the "
+        r = cli_usage_error(a, "--vae %s does not decode this model's latents: %s (%d latent channels; the "
                                          "model makes %d)", path, why, vi.latent_channels, info->latent.dims[0]);
         sc_vae_free(*vae);
         *vae = NULL;
