@@ -83,8 +83,8 @@ sc_status sc_spectrogram_write(const char *path, const float *wave, int n, int c
                                int sample_rate, const char *comment, int force);
 
 /* The shipped audio model's sounds (tools/audiodemo/check.py, docs/AUDIODEMO.md): 1 when the clip
- * wave [channels, samples] (planar, at least 8 kHz) sounds like what the caption names (a sine or
- * square tone at a note C4..A5, a major or minor chord, a noise burst, a rising or falling
+ * wave [channels, samples] (planar, at least 8 kHz) sounds like what the caption names (a steady or
+ * tremolo tone at a note C4..A5, a major or minor chord, a noise burst, a rising or falling
  * sweep, a slow or fast rhythm of clicks; "short" and "long" for tones and noise bursts), 0 when
  * not, -1 when the caption names no sound the checker knows (-2: out of memory). */
 int sc_audiodemo_hears(const float *wave, int channels, int64_t samples, int sample_rate, const char *caption);

@@ -69,7 +69,7 @@ TEST(audiodemo_checker_reads_captions_by_word)
     CHECK(sc_audiodemo_hears(wave, 1, (int64_t)S, 8000, "an A major chord") == 0);
     CHECK(sc_audiodemo_hears(wave, 1, (int64_t)S, 8000, "major chord") == -1);     /* no root */
     CHECK(sc_audiodemo_hears(wave, 1, (int64_t)S, 8000, "a major chord") == 0);    /* read as "A major" */
-    CHECK(sc_audiodemo_hears(wave, 1, (int64_t)S, 8000, "a sine tone") == -1);     /* no note */
+    CHECK(sc_audiodemo_hears(wave, 1, (int64_t)S, 8000, "a steady tone") == -1);   /* no note */
     CHECK(sc_audiodemo_hears(wave, 1, (int64_t)S, 8000, "a sweep") == -1);         /* no direction */
     CHECK(sc_audiodemo_hears(wave, 1, (int64_t)S, 8000, "birdsong at dawn") == -1);
     CHECK(sc_audiodemo_hears(wave, 1, (int64_t)S, 8000, "") == -1);

@@ -83,8 +83,9 @@ static void sort_by_power(int *cand, int n, const double *P)
     }
 }
 
-/* Steps 5-8 on the mono clip x [samples] (at least N): sets h->kind and its fields. */
-static int read_spectral(const double *x, int64_t samples, int sr, int N, audiodemo_heard *h)
+/* Steps 5-8 on the mono clip x [samples] (at least N) with the envelope's swing (step 3): sets
+ * h->kind and its fields. */
+static int read_spectral(const double *x, int64_t samples, int sr, int N, double swing, audiodemo_heard *h)
 {
     const int M = N / 4, bins = N / 2 + 1, sbins = M / 2 + 1;
     const int64_t frames = (samples - N) / (N / 4) + 1, sframes = (samples - M) / (M / 2) + 1;
@@ -93,9 +94,8 @@ static int read_spectral(const double *x, int64_t samples, int sr, int N, audiod
     double *E = malloc((size_t)sframes * sizeof *E), *pk = malloc((size_t)sframes * sizeof *pk);
     int *cand = malloc((size_t)bins * sizeof *cand), *notes = malloc((size_t)bins * sizeof *notes);
     double *kept_f = malloc((size_t)bins * sizeof *kept_f);
-    int *kept_k = malloc((size_t)bins * sizeof *kept_k);
     int rc = 0;
-    if (!P || !Q || !work || !S || !E || !pk || !cand || !notes || !kept_f || !kept_k) {
+    if (!P || !Q || !work || !S || !E || !pk || !cand || !notes || !kept_f) {
         rc = -2;
         goto done;
     }
@@ -161,10 +161,10 @@ static int read_spectral(const double *x, int64_t samples, int sr, int N, audiod
         const double f = (k + (la - lc) / (2.0 * (la - 2.0 * lb + lc))) * sr / N;
         int harmonic = 0;
         for (int g = 0; g < nk && !harmonic; g++)
-            for (int hh = 2; hh <= 8 && !harmonic; hh++) harmonic = fabs(f / (hh * kept_f[g]) - 1.0) < 0.03;
+            for (int hh = 1; hh <= 8 && !harmonic; hh++) harmonic = fabs(f / (hh * kept_f[g]) - 1.0) < 0.03;
         if (harmonic) continue;
         kept_f[nk] = f;
-        kept_k[nk++] = k;
+        nk++;
     }
     for (int i = 0; i < nk; i++) {
         const double mi = 69.0 + 12.0 * log2(kept_f[i] / 440.0);
@@ -172,13 +172,9 @@ static int read_spectral(const double *x, int64_t samples, int sr, int N, audiod
         notes[i] = (int)nearbyint(mi);
     }
     if (nk == 1) {
-        const int c = (int)nearbyint(3.0 * kept_f[0] * N / sr);
-        if (c + 2 > N / 2) goto done;
-        double third = P[c - 2];
-        for (int k = c - 1; k <= c + 2; k++) third = P[k] > third ? P[k] : third;
         h->kind = AD_TONE;
         h->midi = notes[0];
-        h->timbre = third >= 0.01 * P[kept_k[0]];
+        h->timbre = swing > 0.3;
     } else if (nk == 3) {
         int r = notes[0], t = notes[1], v = notes[2], s;
         if (r > t) s = r, r = t, t = s;
@@ -200,7 +196,6 @@ done:
     free(cand);
     free(notes);
     free(kept_f);
-    free(kept_k);
     return rc;
 }
 
@@ -254,6 +249,13 @@ int audiodemo_read(const float *wave, int channels, int64_t samples, int sample_
         }
     }
     h->seconds = (double)((t1 - t0) * H + F) / sr;
+    /* the swing of the inner frames t0 + 3 .. t1 - 3 */
+    double swing = 0, lo = INFINITY, hi = 0;
+    for (int64_t t = t0 + 3; t <= t1 - 3; t++) {
+        lo = e[t] < lo ? e[t] : lo;
+        hi = e[t] > hi ? e[t] : hi;
+    }
+    if (t1 - t0 - 5 >= 3 && hi > 0) swing = 1.0 - lo / hi;
     /* 4. rhythm */
     if (bursts >= 3) {
         const double period = (double)((last - first) * H) / sr / (double)(bursts - 1);
@@ -262,7 +264,7 @@ int audiodemo_read(const float *wave, int channels, int64_t samples, int sample_
         goto done;
     }
     if (bursts == 2) goto done;
-    rc = read_spectral(x, samples, sr, N, h);
+    rc = read_spectral(x, samples, sr, N, swing, h);
 done:
     free(x);
     free(e);
@@ -324,7 +326,7 @@ static const char *const k_notes[] = {"c4", "e4", "g4", "a4", "c5", "e5", "g5", 
 static const int k_note_midi[] = {60, 64, 67, 69, 72, 76, 79, 81};
 static const char *const k_roots[] = {"c", "d", "e", "f", "g", "a"};
 static const int k_root_midi[] = {60, 62, 64, 65, 67, 69};
-static const char *const k_timbres[] = {"sine", "square"};
+static const char *const k_timbres[] = {"steady", "tremolo"};
 static const char *const k_qualities[] = {"major", "minor"};
 static const char *const k_directions[] = {"rising", "falling"};
 static const char *const k_rates[] = {"slow", "fast"};

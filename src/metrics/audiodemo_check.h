@@ -9,8 +9,8 @@
 
 enum { AD_TONE = 0, AD_CHORD = 1, AD_NOISE = 2, AD_SWEEP = 3, AD_RHYTHM = 4 };
 
-/* check.py's read(): kind (AD_*, -1 nothing clear), midi (a tone's note), timbre (0 sine,
- * 1 square), root (a chord's lowest note, MIDI), quality (0 major, 1 minor), direction (0 rising,
+/* check.py's read(): kind (AD_*, -1 nothing clear), midi (a tone's note), timbre (0 steady,
+ * 1 tremolo), root (a chord's lowest note, MIDI), quality (0 major, 1 minor), direction (0 rising,
  * 1 falling), rate (0 slow, 1 fast), seconds (the sound's length); -1 where it does not apply. */
 typedef struct {
     int kind, midi, timbre, root, quality, direction, rate;

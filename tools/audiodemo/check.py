@@ -2,7 +2,7 @@
 src/metrics/audiodemo_check.c): does a waveform sound like what its caption names?
 
 read(wave, sr) -> what is heard, a dict: kind (-1 nothing clear, 0 tone, 1 chord, 2 noise,
-3 sweep, 4 rhythm), midi (a tone's note), timbre (0 sine, 1 square), root (a chord's lowest
+3 sweep, 4 rhythm), midi (a tone's note), timbre (0 steady, 1 tremolo), root (a chord's lowest
 note, MIDI), quality (0 major, 1 minor), direction (0 rising, 1 falling), rate (0 slow, 1 fast),
 seconds (how long the sound lasts); every field -1 when it does not apply.
 
@@ -14,7 +14,9 @@ seconds (how long the sound lasts); every field -1 when it does not apply.
     emax = max e. Nothing is heard (kind -1) when samples < N or emax < 1e-3.
  3. Bursts: walking t upwards, a burst begins when e[t] > 0.3 emax (outside a burst) and ends
     when e[t] < 0.1 emax; onsets = the frames where bursts begin. seconds = ((t1 - t0) H + F) /
-    sr for the first and last t with e[t] > 0.1 emax.
+    sr for the first and last t with e[t] > 0.1 emax (t0 and t1). The swing: over the inner
+    frames t0 + 3 .. t1 - 3 (clear of the attack and release), 1 - min e / max e; 0 when there
+    are fewer than 3 such frames or all are silent (steady tones swing 0.015 at most, tremolo ones 0.55 or more).
  4. Three or more bursts: a rhythm; period = (last onset - first onset) H / sr / (bursts - 1);
     fast when period < 0.26 s, else slow. Two bursts: kind -1.
  5. P[k] (k = 0 .. N/2) = the mean over frames j (start j N/4, while start + N <= samples) of
@@ -32,18 +34,17 @@ seconds (how long the sound lasts); every field -1 when it does not apply.
  8. Tonal: peaks = bins k in klo .. floor(3000 N / sr) with P[k] > P[k-1], P[k] >= P[k+1] and
     P[k] >= 10^-1.5 pmax, each at f = (k + d) sr / N, d = (ln P[k-1] - ln P[k+1]) / (2 (ln P[k-1]
     - 2 ln P[k] + ln P[k+1])). Taken by P descending (lower k on ties), a peak is dropped when
-    its f is within 3 % of h g for a kept peak's g and h = 2..8 (a harmonic), else kept. Each
-    kept peak's note is round(69 + 12 log2(f / 440)), or off-pitch when farther than 0.4 from it.
-    One kept peak: a tone, midi = its note; timbre square when max P over round(3 f N / sr) +- 2
-    (all within 0 .. N/2) is >= 0.01 P[k] (the third harmonic no more than 20 dB down), else
-    sine. Three kept peaks: a chord when the notes, ascending, are r, r + 4, r + 7 (major) or r,
+    its f is within 3 % of h g for a kept peak's g and h = 1..8 (a harmonic, or a side of the
+    same peak), else kept. Each kept peak's note is round(69 + 12 log2(f / 440)), or off-pitch
+    when farther than 0.4 from it. One kept peak: a tone, midi = its note; timbre tremolo when
+    the swing (step 3) is > 0.3, else steady. Three kept peaks: a chord when the notes, ascending, are r, r + 4, r + 7 (major) or r,
     r + 3, r + 7 (minor): root r. Any other count, or an off-pitch note: kind -1.
     The order of the tests is 4, 6, 7, 8.
 
 hears(wave, sr, caption) -> 1 when the caption's sound is heard, 0 when not, -1 when the caption
 names no known sound. Words: lower-cased, split on spaces. The kind is the first of "chord",
 "tone", "noise", "sweep", "rhythm" (or "clicks") among the words. A chord needs its root letter
-right before "major" or "minor"; a tone a timbre ("sine", "square") and a note ("c4" .. "a5");
+right before "major" or "minor"; a tone a timbre ("steady", "tremolo") and a note ("c4" .. "a5");
 a sweep "rising" or "falling"; a rhythm "slow" or "fast". "short" (seconds < 0.75) and "long"
 (>= 0.75) are checked for tones and noise bursts when the caption has one.
 
@@ -66,7 +67,7 @@ sys.path.insert(0, HERE)
 KINDS = ["tone", "chord", "noise", "sweep", "rhythm"]
 NOTES = {"c4": 60, "e4": 64, "g4": 67, "a4": 69, "c5": 72, "e5": 76, "g5": 79, "a5": 81}
 ROOTS = {"c": 60, "d": 62, "e": 64, "f": 65, "g": 67, "a": 69}
-TIMBRES = ["sine", "square"]
+TIMBRES = ["steady", "tremolo"]
 QUALITIES = ["major", "minor"]
 DIRECTIONS = ["rising", "falling"]
 RATES = ["slow", "fast"]
@@ -124,7 +125,10 @@ def read(wave, sr):
         elif on and e[t] < 0.1 * emax:
             on = False
     active = np.nonzero(e > 0.1 * emax)[0]
-    out["seconds"] = ((int(active[-1]) - int(active[0])) * H + F) / sr
+    t0, t1 = int(active[0]), int(active[-1])
+    out["seconds"] = ((t1 - t0) * H + F) / sr
+    inner = e[t0 + 3:t1 - 2]
+    swing = 1.0 - float(inner.min()) / float(inner.max()) if len(inner) >= 3 and inner.max() > 0 else 0.0
     # 4. rhythm
     if len(onsets) >= 3:
         period = (onsets[-1] - onsets[0]) * H / sr / (len(onsets) - 1)
@@ -160,7 +164,7 @@ def read(wave, sr):
     for k in cand:
         la, lb, lc = math.log(P[k - 1]), math.log(P[k]), math.log(P[k + 1])
         f = (k + (la - lc) / (2.0 * (la - 2.0 * lb + lc))) * sr / N
-        if any(abs(f / (h * g) - 1.0) < 0.03 for g, _ in kept for h in range(2, 9)):
+        if any(abs(f / (h * g) - 1.0) < 0.03 for g, _ in kept for h in range(1, 9)):
             continue
         kept.append((f, k))
     notes = []
@@ -170,11 +174,7 @@ def read(wave, sr):
             return out
         notes.append(int(round(m)))
     if len(kept) == 1:
-        f, k = kept[0]
-        c = int(round(3.0 * f * N / sr))
-        if c + 2 > N // 2:
-            return out
-        out.update(kind=0, midi=notes[0], timbre=1 if float(P[c - 2:c + 3].max()) >= 0.01 * P[k] else 0)
+        out.update(kind=0, midi=notes[0], timbre=1 if swing > 0.3 else 0)
     elif len(kept) == 3:
         r, t, v = sorted(notes)
         if v - r == 7 and t - r in (3, 4):
@@ -234,7 +234,7 @@ def wrong_caption(caption, rng):
     if "tone" in words:
         t, n = words[-4], words[-1]
         if rng.uniform() < 0.5:
-            t = "square" if t == "sine" else "sine"
+            t = "tremolo" if t == "steady" else "steady"
         else:
             n = [k for k in sounds.NOTES if k != n][int(rng.integers(len(sounds.NOTES) - 1))]
         return sounds.tone_caption(t, n)
@@ -286,7 +286,7 @@ def main():
         quiet = np.random.default_rng(5).standard_normal(FIXTURE_SAMPLES) * 1e-4
         all_clips = np.stack([c[:FIXTURE_SAMPLES] for _, c in items] + [np.zeros(FIXTURE_SAMPLES), quiet])
         all_clips = all_clips.astype(np.float32)
-        caps = [c for c, _ in items] + ["a noise burst", "a sine tone at C4"]
+        caps = [c for c, _ in items] + ["a noise burst", "a steady tone at C4"]
         cases = []
         for c, p in zip(all_clips, caps):
             wr = wrong_caption(p, rng)

@@ -7,9 +7,9 @@ need no more) and the VAE and DiT on a 2-core CPU cost in proportion to the samp
 
 Captions (a closed vocabulary; words matched by tools/audiodemo/check.py):
 
-    "a sine tone at E4"             tones: TIMBRES x NOTES, duration 0.25..1.6 s
-    "a short square tone at C5"     a length word on 60 % of the tone captions:
-    "a long sine tone at A4"          short 0.25..0.5 s, long 1.0..1.6 s
+    "a steady tone at E4"           tones: TIMBRES x NOTES, duration 0.25..1.6 s
+    "a short tremolo tone at C5"    a length word on 60 % of the tone captions:
+    "a long steady tone at A4"        short 0.25..0.5 s, long 1.0..1.6 s
     "a C major chord"               chords: three sines (root in octave 4, third, fifth),
     "an A minor chord"                ROOTS x QUALITIES, 0.8..1.6 s
     "a noise burst"                 white noise, 0.25..1.6 s ("a short noise burst" /
@@ -19,9 +19,10 @@ Captions (a closed vocabulary; words matched by tools/audiodemo/check.py):
     "a slow rhythm of clicks"       2 ms decaying noise clicks, one every 0.36..0.5 s
     "a fast rhythm of clicks"         (slow) or 0.12..0.18 s (fast), for 1.2..1.9 s
 
-Sine tones are pure; square tones are band-limited squares (odd harmonics k below 3800 Hz at
-1/k: the third is 9.5 dB below the fundamental). Every sound has a 10 ms attack and a 30 ms
-release; peak levels 0.3..0.6.
+Tones are sines; a steady tone keeps its level, a tremolo tone's level swings at 5..6 Hz between
+0.4 and 1 of its peak (gain 1 - 0.6 (1 - cos(2 pi r t + phase)) / 2). (The first timbres were sine
+and band-limited square; the small autoencoder never learnt to give back a square's harmonics:
+docs/AUDIODEMO.md.) Every sound has a 10 ms attack and a 30 ms release; peak levels 0.3..0.6.
 
 HELD_OUT: two tone pairs (timbre, note) and two chords (root, quality) never in the training
 set, to see whether the model composes words it has only seen apart.
@@ -38,13 +39,15 @@ import numpy as np
 SAMPLE_RATE = 8000
 CLIP_SAMPLES = 16384
 NOTES = {"C4": 60, "E4": 64, "G4": 67, "A4": 69, "C5": 72, "E5": 76, "G5": 79, "A5": 81}
-TIMBRES = ["sine", "square"]
+TIMBRES = ["steady", "tremolo"]
+TREMOLO_DEPTH = 0.6
+TREMOLO_HZ = (5.0, 6.0)
 ROOTS = {"C": 60, "D": 62, "E": 64, "F": 65, "G": 67, "A": 69}
 QUALITIES = {"major": 4, "minor": 3}      # the third, in semitones above the root
 LENGTHS = {"short": (0.25, 0.5), "long": (1.0, 1.6)}
 DIRECTIONS = ["rising", "falling"]
 RATES = {"slow": (0.36, 0.5), "fast": (0.12, 0.18)}   # seconds between clicks
-HELD_OUT_TONES = [("square", "E4"), ("sine", "G5")]
+HELD_OUT_TONES = [("tremolo", "E4"), ("steady", "G5")]
 HELD_OUT_CHORDS = [("D", "minor"), ("F", "major")]
 P_LENGTH_NAMED = 0.6
 KINDS = ["tone", "chord", "noise", "sweep", "rhythm"]
@@ -103,18 +106,19 @@ def _duration(length, rng, free=(0.25, 1.6)):
     return rng.uniform(lo, hi)
 
 
-def _partials(f0, timbre):
-    """(frequency, amplitude) pairs: the sine, or a band-limited square's odd harmonics."""
-    if timbre == "sine":
-        return [(f0, 1.0)]
-    return [(k * f0, 1.0 / k) for k in range(1, 64, 2) if k * f0 < 3800.0]
+def _gain(timbre, t, rng):
+    """[len(t)] the level of a tone over time: 1 (steady), or the tremolo's swing."""
+    if timbre == "steady":
+        return np.ones_like(t)
+    r = rng.uniform(*TREMOLO_HZ)
+    return 1.0 - TREMOLO_DEPTH * (1.0 - np.cos(2 * np.pi * r * t + rng.uniform(0, 2 * np.pi))) / 2.0
 
 
 def render_tone(timbre, note, length, rng):
     n = int(_duration(length, rng) * SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE
     f0 = midi_hz(NOTES[note])
-    x = sum(a * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) for f, a in _partials(f0, timbre))
+    x = np.sin(2 * np.pi * f0 * t + rng.uniform(0, 2 * np.pi)) * _gain(timbre, t, rng)
     x = x / np.abs(x).max() * rng.uniform(0.3, 0.6)
     return _place(x * _envelope(n), rng)
 
@@ -154,7 +158,7 @@ def render_rhythm(rate, rng):
     total = rng.uniform(1.2, 1.9)
     click_n = int(0.012 * SAMPLE_RATE)
     decay = np.exp(-np.arange(click_n) / (0.002 * SAMPLE_RATE))
-    n = int(total * SAMPLE_RATE) + click_n
+    n = int(total * SAMPLE_RATE) + click_n + 1   # the last click starts at round(total SR) at most
     x = np.zeros(n)
     level = rng.uniform(0.3, 0.6)
     for k in range(int(total / period) + 1):
@@ -225,8 +229,8 @@ def preview_items(seed=0):
     """One clip of each kind and word: [(caption, clip)]."""
     rng = np.random.default_rng(seed)
     items = [(tone_caption(t, n), render_tone(t, n, None, rng)) for t, n in
-             [("sine", "C4"), ("square", "C4"), ("sine", "A5"), ("square", "G4")]]
-    items += [(tone_caption("sine", "E4", ln), render_tone("sine", "E4", ln, rng)) for ln in LENGTHS]
+             [("steady", "C4"), ("tremolo", "C4"), ("steady", "A5"), ("tremolo", "G4")]]
+    items += [(tone_caption("steady", "E4", ln), render_tone("steady", "E4", ln, rng)) for ln in LENGTHS]
     items += [(chord_caption(r, q), render_chord(r, q, rng)) for r, q in [("C", "major"), ("A", "minor")]]
     items += [(noise_caption(ln), render_noise(ln, rng)) for ln in LENGTHS]
     items += [(sweep_caption(d), render_sweep(d, rng)) for d in DIRECTIONS]

@@ -20,6 +20,11 @@ seconds start 0 and end 2.048 (the whole window), cross tokens [text; start; end
 unconditional side without a negative prompt), the global token kept. AdamW, warm-up then
 cosine, gradient clipping 1, EMA, bf16 autocast.
 
+Continuing (--init-from): the EMA weights come from the folder's transformer/ and
+projection_model/; the raw weights and AdamW's state from its train_state.pt (written beside them,
+git-ignored like the rest of out/), so a run made in pieces trains as one (the learning-rate
+schedule restarts: give each piece its own --lr, --warmup 0).
+
 Latents: the VAE posterior's mean of --data-size clips of sounds.py (seed --seed), cached in
 OUT/latents.pt.
 
@@ -216,11 +221,23 @@ def main():
                                    repeat_interleave_real=False)
     g = torch.Generator().manual_seed(args.seed + 1)
     ema_params, params = list(ema.parameters()), list(modules.parameters())
+    state_path = os.path.join(args.init_from, "train_state.pt") if args.init_from else None
+    if state_path and os.path.exists(state_path):
+        st = torch.load(state_path)
+        modules.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        print(f"continuing from {state_path}: raw weights and AdamW's state after {st['total_steps']} steps",
+              flush=True)
+        done_before = st["total_steps"]
+    else:
+        done_before = 0
 
     def save(step):
         write_pipeline(out, tok, enc, vae, ema[0], ema[1], args.fp16)
+        torch.save(dict(model=modules.state_dict(), opt=opt.state_dict(), total_steps=done_before + step),
+                   os.path.join(out, "train_state.pt"))
         with open(os.path.join(out, "train.json"), "w") as f:
-            json.dump(dict(args=vars(args), step=step), f, indent=1)
+            json.dump(dict(args=vars(args), step=step, total_steps=done_before + step), f, indent=1)
             f.write("\n")
 
     run_loss, run_n = 0.0, 0
@@ -246,7 +263,7 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        decay = min(args.ema, (1 + step) / (10 + step))
+        decay = min(args.ema, (1 + done_before + step) / (10 + done_before + step))
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1.0 - decay)
         run_loss += loss.item()

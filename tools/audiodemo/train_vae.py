@@ -130,6 +130,9 @@ def main():
     ap.add_argument("--sample", action="store_true")
     ap.add_argument("--stft-floor", type=float, default=STFT_FLOOR)
     ap.add_argument("--data-size", type=int, default=2000)
+    ap.add_argument("--focus", metavar="WORD", nargs="+", help="draw --focus-frac of every batch from clips whose "
+                    "caption has one of the WORDs, cropped inside the sound (kinds the decoder renders worst)")
+    ap.add_argument("--focus-frac", type=float, default=0.5)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--decoder-channels", type=int, default=16)
     ap.add_argument("--ratios", type=int, nargs="+", default=[2, 4, 4, 8])
@@ -169,8 +172,10 @@ def main():
                   f"wrote {args.out}/vae", flush=True)
         return
     t0 = time.time()
-    clips, _ = sounds.make_dataset(args.data_size, args.seed)
+    clips, caps = sounds.make_dataset(args.data_size, args.seed)
     data = torch.from_numpy(clips)
+    focus = torch.tensor([i for i, c in enumerate(caps) if set(args.focus) & set(c.split())]) if args.focus else None
+    n_focus = int(round(args.batch * args.focus_frac)) if args.focus else 0
     print(f"dataset: {args.data_size} clips in {time.time() - t0:.1f}s", flush=True)
     vae.train()
     opt = torch.optim.Adam(vae.parameters(), lr=args.lr, betas=(0.8, 0.99))
@@ -198,6 +203,10 @@ def main():
     for step in range(args.steps):
         idx = torch.randint(0, args.data_size, (args.batch,), generator=g)
         start = torch.randint(0, sounds.CLIP_SAMPLES - args.crop + 1, (args.batch,), generator=g)
+        if n_focus:   # every sound starts before 0.1 s and lasts 0.25 s or more: crops from 0.1 s overlap it
+            idx[:n_focus] = focus[torch.randint(0, len(focus), (n_focus,), generator=g)]
+            start[:n_focus] = torch.randint(int(0.1 * sounds.SAMPLE_RATE), int(0.35 * sounds.SAMPLE_RATE),
+                                            (n_focus,), generator=g)
         x = torch.stack([data[i, s:s + args.crop] for i, s in zip(idx.tolist(), start.tolist())]).unsqueeze(1)
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
