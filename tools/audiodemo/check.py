@@ -29,7 +29,7 @@ seconds (how long the sound lasts); every field -1 when it does not apply.
     largest |X_j[k]|^2 for k in ceil(100 M / sr) .. floor(3500 M / sr), lowest k on ties); a =
     the median of the first m // 3 peak bins, b = of the last m // 3 (the mean of the middle two
     when even). Rising when b > 2 a, falling when a > 2 b: more than an octave (the data set's
-    sweeps span 2..3 octaves, the middles of their first and last thirds 1.3..2 octaves apart; a
+    sweeps span 2..2.6 octaves, the middles of their first and last thirds 1.3..1.7 octaves apart; a
     chord's loudest note may change from frame to frame, but within a fifth).
  8. Tonal: peaks = bins k in klo .. floor(3000 N / sr) with P[k] > P[k-1], P[k] >= P[k+1] and
     P[k] >= 10^-1.5 pmax, each at f = (k + d) sr / N, d = (ln P[k-1] - ln P[k+1]) / (2 (ln P[k-1]

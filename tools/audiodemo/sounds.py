@@ -14,8 +14,8 @@ Captions (a closed vocabulary; words matched by tools/audiodemo/check.py):
     "an A minor chord"                ROOTS x QUALITIES, 0.8..1.6 s
     "a noise burst"                 white noise, 0.25..1.6 s ("a short noise burst" /
                                       "a long noise burst" on 60 %)
-    "a rising sweep"                a sine gliding exponentially over 2..3 octaves
-    "a falling sweep"                 (between 150 and 2400 Hz), 0.8..1.6 s
+    "a rising sweep"                a sine gliding exponentially over 2..2.6 octaves
+    "a falling sweep"                 (between 150 and 1000 Hz), 0.8..1.6 s
     "a slow rhythm of clicks"       2 ms decaying noise clicks, one every 0.36..0.5 s
     "a fast rhythm of clicks"         (slow) or 0.12..0.18 s (fast), for 1.2..1.9 s
 
@@ -47,6 +47,8 @@ QUALITIES = {"major": 4, "minor": 3}      # the third, in semitones above the ro
 LENGTHS = {"short": (0.25, 0.5), "long": (1.0, 1.6)}
 DIRECTIONS = ["rising", "falling"]
 RATES = {"slow": (0.36, 0.5), "fast": (0.12, 0.18)}   # seconds between clicks
+SWEEP_HZ = (150.0, 1000.0)
+SWEEP_OCTAVES = (2.0, 2.6)
 HELD_OUT_TONES = [("tremolo", "E4"), ("steady", "G5")]
 HELD_OUT_CHORDS = [("D", "minor"), ("F", "major")]
 P_LENGTH_NAMED = 0.6
@@ -142,8 +144,8 @@ def render_noise(length, rng):
 
 def render_sweep(direction, rng):
     n = int(rng.uniform(0.8, 1.6) * SAMPLE_RATE)
-    octaves = rng.uniform(2.0, 3.0)
-    lo = rng.uniform(150.0, 2400.0 / 2 ** octaves)
+    octaves = rng.uniform(*SWEEP_OCTAVES)
+    lo = rng.uniform(SWEEP_HZ[0], SWEEP_HZ[1] / 2 ** octaves)
     f_start, f_end = (lo, lo * 2 ** octaves) if direction == "rising" else (lo * 2 ** octaves, lo)
     T = n / SAMPLE_RATE
     t = np.arange(n) / SAMPLE_RATE
