@@ -59,9 +59,11 @@ static const char k_epilog[] =
     "      --cache smooth:schedule=pixart.json --out fox.png\n"
     "  smoothcache generate --model stable-audio-open-1.0/ --prompt \"a hammer hitting wood\" --seconds 10 \\\n"
     "      --out hammer.wav --spectrogram hammer.png\n"
+    "  smoothcache generate --prompt \"a C major chord\" --out chord.wav   (the shipped audio demo)\n"
     "Sound (Stable Audio): the pipeline folder's vae/ (an Oobleck autoencoder) decodes the clips;\n"
     "--seconds-start and --seconds-total condition the model and cut the written clip, as the\n"
-    "diffusers pipeline does; guidance 7 and the folder's scheduler by default.\n";
+    "diffusers pipeline does; guidance 7 (or the folder's own default) and the folder's scheduler\n"
+    "by default.\n";
 
 static int wav_path(const char *path)
 {

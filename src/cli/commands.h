@@ -23,7 +23,8 @@ int cmd_merge(int argc, char **argv);
 /* The options every command that loads a model accepts. */
 #define CLI_MODEL_OPTS                                                                         \
     {"--model", "PATH", "diffusers pipeline or transformer folder, .safetensors or torch .pt file " \
-                        "(default: $SMOOTHCACHE_MODEL, else the demo model)"},                                \
+                        "(default: $SMOOTHCACHE_MODEL, else a shipped model: the class demo; with prompts "    \
+                        "the text-to-image demo, or the audio demo when --out is a .wav or --spectrogram given)"},  \
     {"--heads", "N", "attention heads (only for single files of non-standard width)"},          \
     {"--input-size", "N", "latent side (only for single files without pos_embed)"},             \
     {"--origin", "NAME", "force the numerics of 'original' (DiT repo) or 'diffusers'"},         \

@@ -14,7 +14,8 @@
 #define SC_DEMO_MODEL_FROM_BIN "../share/smoothcache/models/demo"
 #endif
 
-/* A shipped model (`name`: "demo", the class demo, or "textdemo", the text-to-image one):
+/* A shipped model (`name`: "demo", the class demo, "textdemo", the text-to-image one, or
+ * "audiodemo", the text-to-audio one):
  * $SMOOTHCACHE_MODEL, else models/<name> beside the executable's folder (build/smoothcache ->
  * models/<name> of the source tree), else the installed copy (PREFIX/bin/smoothcache ->
  * PREFIX/share/smoothcache/models/<name>), else NULL. */
@@ -99,10 +100,25 @@ static int gives_prompts(const cli_args *a)
     return cli_get(a, "--prompts") || cli_get(a, "--prompt-embeds");
 }
 
+/* 1 when the command line asks for sound (--out FILE.wav or --spectrogram): then the default
+ * model for prompts is the audio demo. */
+static int wants_sound(const cli_args *a)
+{
+    const char *out = cli_get(a, "--out");
+    const size_t n = out ? strlen(out) : 0;
+    return cli_get(a, "--spectrogram") || (n > 4 && !strcmp(out + n - 4, ".wav"));
+}
+
+/* The shipped model a command line without --model runs: "audiodemo", "textdemo" or "demo". */
+static const char *default_name(const cli_args *a)
+{
+    return !gives_prompts(a) ? "demo" : wants_sound(a) ? "audiodemo" : "textdemo";
+}
+
 const char *cli_model_path(const cli_args *a)
 {
     const char *path = cli_get(a, "--model");
-    return path ? path : gives_prompts(a) ? default_model("textdemo") : default_model("demo");
+    return path ? path : default_model(default_name(a));
 }
 
 int cli_dtype(const cli_args *a, sc_dtype *d)
@@ -118,10 +134,9 @@ int cli_load_model(const cli_args *a, sc_model **m, int pack)
 {
     const char *path = cli_model_path(a);
     if (!path)
-        return cli_usage_error(a, "no --model given and the shipped %s model was not found ($SMOOTHCACHE_MODEL, "
+        return cli_usage_error(a, "no --model given and the shipped model %s was not found ($SMOOTHCACHE_MODEL, "
                                   "models/%s of the source tree, or share/smoothcache/models/%s of the installed prefix)",
-                               gives_prompts(a) ? "text-to-image" : "demo", gives_prompts(a) ? "textdemo" : "demo",
-                               gives_prompts(a) ? "textdemo" : "demo");
+                               default_name(a), default_name(a), default_name(a));
     long heads, size;
     if (cli_int(a, "--heads", 1, 1024, 0, &heads) || cli_int(a, "--input-size", 1, 4096, 0, &size))
         return CLI_EXIT_USAGE;
