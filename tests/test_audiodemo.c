@@ -79,3 +79,62 @@ TEST(audiodemo_checker_reads_captions_by_word)
     free(wave);
     npy_free(&clips);
 }
+
+/* ---------------------------------------------------------------- the shipped model */
+
+/* Its first AUDIODEMO_N seen prompts (every training caption in turn), with the folder's own
+ * defaults (cosine-dpmpp2m-sde, the steps and guidance of model_index.json's "_smoothcache"),
+ * seeds 0..N-1, uncached and with the shipped SmoothCache schedule; models/README.md has the
+ * 200-prompt figures. The floor leaves room for another thread count's rounding; it catches a
+ * broken model, sampler or decoder. */
+#define AUDIODEMO_N 24
+#define AUDIODEMO_MIN_HEARD 20
+
+static int heard(const char *prompts, const char *cache_flag, char lines[][128])
+{
+    CHECK_CLI(0, "", "generate --model %s --prompts %s --out %s --threads 1 --force --quiet %s",
+              test_source("models/audiodemo"), prompts, test_path("ad.npz"), cache_flag);
+    sc_array a = {0}, r = {0};
+    CHECK_OK(sc_npz_read(test_path("ad.npz"), "audio", &a));
+    CHECK_OK(sc_npz_read(test_path("ad.npz"), "sample_rate", &r));
+    CHECK(a.rank == 3 && a.shape[0] == AUDIODEMO_N && a.shape[1] == 1 && a.shape[2] == 16384 && r.data[0] == 8000);
+    int k = 0;
+    for (int i = 0; i < AUDIODEMO_N; i++)
+        k += sc_audiodemo_hears(a.data + (size_t)i * 16384, 1, 16384, 8000, lines[i]) == 1;
+    sc_array_free(&a);
+    sc_array_free(&r);
+    return k;
+}
+
+TEST(audiodemo_model_sounds_like_its_prompts_and_smoothcache_keeps_them)
+{
+    static char lines[AUDIODEMO_N][128];
+    FILE *f = fopen(test_source("models/audiodemo/prompts-seen.txt"), "r"), *o = fopen(test_path("p.txt"), "w");
+    CHECK(f != NULL && o != NULL);
+    for (int i = 0; i < AUDIODEMO_N; i++) {
+        CHECK(fgets(lines[i], sizeof lines[i], f) != NULL);
+        fputs(lines[i], o);
+        lines[i][strcspn(lines[i], "\n")] = '\0';
+    }
+    fclose(f);
+    fclose(o);
+    const int base = heard(test_path("p.txt"), "", lines);
+    char flag[1200];
+    snprintf(flag, sizeof flag, "--cache smooth:schedule=%s", test_source("models/audiodemo/cache/smooth-a0.3.json"));
+    const int cached = heard(test_path("p.txt"), flag, lines);
+    fprintf(stderr, "  audio demo: %d of %d clips heard as their prompt uncached, %d with SmoothCache\n", base,
+            AUDIODEMO_N, cached);
+    CHECK_MSG(base >= AUDIODEMO_MIN_HEARD, "uncached: %d of %d heard", base, AUDIODEMO_N);
+    CHECK_MSG(cached >= AUDIODEMO_MIN_HEARD, "SmoothCache: %d of %d heard", cached, AUDIODEMO_N);
+}
+
+/* With prompts and a .wav to write and no --model, generate makes sound with the audio demo;
+ * the README's example. */
+TEST(audiodemo_is_the_default_model_for_sound)
+{
+    CHECK_CLI(0, "wrote", "generate --prompt 'a C major chord' --out %s --threads 1", test_path("chord.wav"));
+    CHECK(strstr(test_cli_output, "chord.wav"));
+    FILE *f = fopen(test_path("chord.wav"), "rb");
+    CHECK(f != NULL);
+    fclose(f);
+}
