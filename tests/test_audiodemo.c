@@ -138,3 +138,16 @@ TEST(audiodemo_is_the_default_model_for_sound)
     CHECK(f != NULL);
     fclose(f);
 }
+
+/* A negative prompt does nothing without guidance: said, not silently dropped. */
+TEST(audiodemo_negative_prompt_without_guidance_is_noted)
+{
+    CHECK_CLI(0, "--negative-prompt has no effect without guidance (--cfg 1)",
+              "generate --model %s --prompt 'a C major chord' --negative-prompt 'a noise burst' --cfg 1 --steps 2 "
+              "--out %s --threads 1 --quiet",
+              test_source("models/audiodemo"), test_path("n.wav"));
+    CHECK_CLI(0, "", "generate --model %s --prompt 'a C major chord' --negative-prompt 'a noise burst' --steps 2 "
+                     "--out %s --threads 1 --force --quiet",
+              test_source("models/audiodemo"), test_path("n.wav"));
+    CHECK(!strstr(test_cli_output, "no effect"));
+}

@@ -127,6 +127,9 @@ int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int
         prompts_free(&pl);
         return r;
     }
+    if (!guided && (negative || neg_embeds))
+        fprintf(stderr, "smoothcache %s: note: %s has no effect without guidance (--cfg 1)\n", a->command,
+                negative ? "--negative-prompt" : "--negative-embeds");
     if (!negative) negative = "";
     int L = 0, D = 0, rows = 0;
     if (embeds && (r = read_embeds(a, "--prompt-embeds", embeds, 0, &L, &D, &t->text, &t->mask, &rows))) goto done;
