@@ -151,3 +151,15 @@ TEST(audiodemo_negative_prompt_without_guidance_is_noted)
               test_source("models/audiodemo"), test_path("n.wav"));
     CHECK(!strstr(test_cli_output, "no effect"));
 }
+
+/* A prompt longer than the tokenizer's model_max_length (32 here) is cut as the pipeline cuts it,
+ * and the command line says so. */
+TEST(audiodemo_long_prompt_is_noted)
+{
+    CHECK_CLI(0, "prompt 2 is longer than 32 tokens: cut to its first 31 pieces",
+              "generate --model %s --prompt 'a C major chord' --prompt 'a C major chord played very softly on a warm "
+              "summer evening by the sea with the waves rolling in and the gulls calling far away above the old "
+              "harbour walls' --steps 2 --out %s --threads 1 --quiet",
+              test_source("models/audiodemo"), test_path("l.npz"));
+    CHECK(!strstr(test_cli_output, "prompt 1 is longer"));
+}

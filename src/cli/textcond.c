@@ -196,6 +196,17 @@ int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int
         if (!r && k > pl.n) list[pl.n] = negative;
         if (!quiet && !r)
             fprintf(stderr, "encoding %d prompt%s with %s (%s)\n", k, k == 1 ? "" : "s", ei.variant, ei.compute_dtype);
+        /* A prompt longer than L tokens is cut, as the pipelines cut it: said, once per prompt. */
+        int32_t *probe = r ? NULL : malloc((size_t)L * sizeof *probe);
+        for (int i = 0; probe && i < k; i++) {
+            int cnt = 0;
+            if (sc_tokenize(tok, list[i], strlen(list[i]), 0, probe, NULL, L, &cnt) != SC_ERR_ARG) continue;
+            char which[32] = "the negative prompt";
+            if (i < pl.n) snprintf(which, sizeof which, "prompt %d", i + 1);
+            fprintf(stderr, "smoothcache %s: note: %s is longer than %d tokens: cut to its first %d pieces and </s>, "
+                            "as the pipeline cuts it\n", a->command, which, L, L - 1);
+        }
+        free(probe);
         if (!r && sc_encode_prompts(m, tok, enc, k, list, L, emb, mask, 0) != SC_OK) r = cli_fail(a);
         sc_text_encoder_free(enc);
         sc_tokenizer_free(tok);
