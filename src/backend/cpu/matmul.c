@@ -396,10 +396,13 @@ void mm_quantize_rows(int8_t *q, float *scale, const float *x, int64_t M, int64_
         int8_t *o = q + m * K;
         float amax = 0.0f;
         int bad = 0;
+        /* A compare-and-select rather than fmaxf (whose NaN rule keeps the compiler from
+         * vectorising it): NaN rows are caught by `bad` instead. */
         #pragma omp simd reduction(max : amax) reduction(| : bad)
         for (int64_t k = 0; k < K; k++) {
-            amax = fmaxf(amax, fabsf(r[k]));
-            bad |= !(fabsf(r[k]) <= 3.4028234663852886e38f); /* NaN or infinity */
+            const float a = fabsf(r[k]);
+            amax = a > amax ? a : amax;
+            bad |= !(a <= 3.4028234663852886e38f); /* NaN or infinity */
         }
         if (bad) {
             /* A non-finite row stays non-finite: q = 0, scale NaN. */
