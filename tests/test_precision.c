@@ -253,6 +253,62 @@ TEST(precision_one_layer_matches_the_scalar_schemes)
     free(w), free(b), free(x), free(y), free(ref);
 }
 
+/* The fused paths (a LayerNorm writing its products' input rows directly; an MLP whose hidden
+ * layer goes straight into the second product's input type) give the very numbers of the
+ * unfused ops at every precision: the same roundings, only without the float32 round trip. */
+TEST(precision_fused_rows_and_mlp_equal_the_unfused_ops)
+{
+    enum { B = 2, T = 19, D = 64, H = 4 * D, M = B * T };
+    float *w1 = malloc(sizeof(float) * H * D), *b1 = malloc(sizeof(float) * H), *w2 = malloc(sizeof(float) * D * H);
+    float *b2 = malloc(sizeof(float) * D), *h = malloc(sizeof(float) * M * D), *mod = malloc(sizeof(float) * B * 2 * D);
+    float *z = malloc(sizeof(float) * M * D), *hid = malloc(sizeof(float) * M * H);
+    float *y = malloc(sizeof(float) * M * D), *ref = malloc(sizeof(float) * M * D), *y1 = malloc(sizeof(float) * M * H);
+    uint64_t st = 0x9E3779B97F4A7C15ull;
+    float *all[6] = {w1, b1, w2, b2, h, mod};
+    const int len[6] = {H * D, H, D * H, D, M * D, B * 2 * D};
+    for (int a = 0; a < 6; a++)
+        for (int i = 0; i < len[a]; i++) {
+            st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+            const float v = (float)((double)(st >> 11) / 9007199254740992.0 * 2 - 1);
+            all[a][i] = a == 4 ? v * 3.0f + 0.5f : a == 0 || a == 2 ? v * 0.15f : v * 0.5f;
+        }
+    const sc_dtype dts[3] = {SC_DTYPE_F32, SC_DTYPE_BF16, SC_DTYPE_INT8};
+    for (int d = 0; d < 3; d++) {
+        if (!backend_cpu_has(dts[d])) continue;
+        const backend *be = backend_cpu(dts[d]);
+        be_linear fc1 = {.w = w1, .b = b1, .out = H, .in = D}, fc2 = {.w = w2, .b = b2, .out = D, .in = H};
+        be_ctx *ctx;
+        CHECK_OK(be->ctx_create(&ctx));
+        CHECK_OK(be->linear_prepare(&fc1, M));
+        CHECK_OK(be->linear_prepare(&fc2, M));
+        /* Unfused: z = LN(h) (1 + scale) + shift; y1 = GELU(fc1(z)); ref = fc2(y1). */
+        be->ln_modulate(z, h, B, T, D, 1e-6f, mod, mod + D, 2 * D);
+        CHECK_OK(be->linear(ctx, &fc1, M, z, y1, H, BE_POST_GELU_TANH));
+        CHECK_OK(be->linear(ctx, &fc2, M, y1, ref, D, BE_POST_NONE));
+        be_rows r;
+        CHECK_OK(be->ln_modulate_rows(ctx, &fc1, z, h, B, T, D, 1e-6f, mod, mod + D, 2 * D, &r));
+        CHECK(r.rows == M && r.cols == D);
+        CHECK_OK(be->linear_rows(ctx, &fc1, &r, hid, H, BE_POST_GELU_TANH));
+        CHECK_MSG(memcmp(hid, y1, sizeof(float) * M * H) == 0, "%s: normalised rows then fc1 differ from ln_modulate, linear",
+                  be->name);
+        CHECK_OK(be->mlp(ctx, &fc1, &fc2, &r, hid, y, D, BE_POST_GELU_TANH));
+        size_t differ = 0;
+        for (int i = 0; i < M * D; i++) differ += memcmp(&y[i], &ref[i], sizeof(float)) != 0;
+        CHECK_MSG(differ == 0, "%s: the fused MLP differs from linear, linear in %zu of %d outputs", be->name, differ,
+                  M * D);
+        /* Rows made for another type are refused, not misread. */
+        if (dts[d] != SC_DTYPE_F32) {
+            be_rows wrong = r;
+            wrong.dt = 0;
+            CHECK(be->linear_rows(ctx, &fc1, &wrong, hid, H, BE_POST_NONE) == SC_ERR_ARG);
+        }
+        be->linear_drop(&fc1);
+        be->linear_drop(&fc2);
+        be->ctx_free(ctx);
+    }
+    free(w1), free(b1), free(w2), free(b2), free(h), free(mod), free(z), free(hid), free(y), free(ref), free(y1);
+}
+
 TEST(precision_t5_bf16_within_twice_pytorch_autocast)
 {
     json_t *j = cases();

@@ -41,6 +41,19 @@ typedef struct {
 typedef struct be_conv be_conv;
 
 enum { BE_POST_NONE = 0, BE_POST_GELU_TANH = 1, BE_POST_RELU = 2 }; /* applied to a product's output */
+
+/* A product's input rows [rows, cols] in the element type the backend multiplies a given layer
+ * in (float32; bf16; int8 with a scale per row), made once by a producer (ln_modulate_rows, an
+ * MLP's hidden layer) straight from its float32 results: they serve every linear layer of that
+ * type (q, k and v of one normalised input) and spare the float32 round trip through memory.
+ * Owned by the caller's storage or the context; valid until the context's next product. */
+typedef struct {
+    int dt;          /* the backend's element type code */
+    const void *x;   /* [rows, cols] rows of stride ld elements */
+    int64_t ld;
+    const float *sx; /* int8: [rows] scales, else NULL */
+    int64_t rows, cols;
+} be_rows;
 enum { BE_CONV_DIRECT = 0, BE_CONV_WINOGRAD = 1 };   /* convolution algorithms */
 enum { BE_CONV_OVERWRITE = 0, BE_CONV_ACCUMULATE = 1 }; /* dst = conv(src) + b (+ dst) */
 
@@ -68,6 +81,21 @@ typedef struct backend {
     size_t (*linear_bytes)(const be_linear *L);
     /* y [M, out] (row stride ldy) = x [M, in] W^T + b, then `post` (BE_POST_*). */
     sc_status (*linear)(be_ctx *c, const be_linear *L, int64_t M, const float *x, float *y, int64_t ldy, int post);
+
+    /* ---- products on prepared rows ---- */
+    /* z[b,t,:] = LN(h[b,t,:]; eps) * (1 + scale[b,:]) + shift[b,:] (as ln_modulate) made into the
+     * input rows of products with L's weights, stored in z ([B*T, D] floats of storage; float32
+     * rows are z itself). */
+    sc_status (*ln_modulate_rows)(be_ctx *c, const be_linear *L, float *z, const float *h, int B, int T, int D,
+                                  float eps, const float *shift, const float *scale, int mod_stride, be_rows *out);
+    /* y [rows, out] (row stride ldy) = x W^T + b, then post: linear() on rows made for a layer of
+     * L's type (SC_ERR_ARG otherwise). */
+    sc_status (*linear_rows)(be_ctx *c, const be_linear *L, const be_rows *x, float *y, int64_t ldy, int post);
+    /* An MLP: y [rows, fc2.out] = fc2(post(fc1(x))) with fc1's output made directly into fc2's
+     * input rows (bf16 written by the product itself; int8 scaled, post-op'd and quantised in one
+     * pass). hid: [rows, fc1.out] floats of scratch. Equal to linear, linear. */
+    sc_status (*mlp)(be_ctx *c, const be_linear *fc1, const be_linear *fc2, const be_rows *x, float *hid, float *y,
+                     int64_t ldy, int post);
 
     /* ---- attention ---- */
     /* Floats of `scores` scratch attention() needs for B samples, T tokens, H heads. */

@@ -7,6 +7,7 @@
 #include "backend/cpu/conv.h"
 #include "backend/cpu/dft.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/vec.h"
 #include "core/error.h"
 #include "core/mem.h"
 
@@ -87,6 +88,79 @@ static sc_status linear(be_ctx *c, const be_linear *L, int64_t M, const float *x
     return mm_linear(c->mm, M, L->out, L->in, x, L->in, L->w, L->b, y, ldy, post);
 }
 
+/* The element type of L's products' input. */
+static int rows_dt(const be_linear *L) { return L->prep ? mm_rows_dt(L->prep) : MM_F32; }
+
+static mm_rows rows_of(const be_rows *x) { return (mm_rows){x->dt, x->x, x->ld, x->sx}; }
+
+static be_rows be_rows_of(const mm_rows *r, int64_t rows, int64_t cols)
+{
+    return (be_rows){r->dt, r->x, r->ld, r->sx, rows, cols};
+}
+
+static sc_status ln_modulate_rows(be_ctx *c, const be_linear *L, float *z, const float *h, int B, int T, int D,
+                                  float eps, const float *shift, const float *scale, int mod_stride, be_rows *out)
+{
+    (void)c;
+    const int dt = rows_dt(L);
+    const int64_t M = (int64_t)B * T;
+    if (dt == MM_F32) {
+        cpu_ln_modulate(z, h, B, T, D, eps, shift, scale, mod_stride);
+    } else {
+        /* Each row normalised into a small float buffer, then rounded or quantised into z's
+         * storage: the float32 rows never reach memory. */
+        const cpu_vec_ops *vec = cpu_vec();
+        int failed = 0;
+        #pragma omp parallel reduction(| : failed)
+        {
+            float *row = mem_alloc_array((size_t)D, sizeof(float), "a normalised row");
+            if (!row) failed = 1;
+            #pragma omp for schedule(static)
+            for (int64_t r = 0; r < M; r++) {
+                if (!row) continue;
+                const size_t b = (size_t)(r / T) * mod_stride;
+                vec->ln_modulate_row(row, h + r * D, D, eps, shift + b, scale + b);
+                mm_rows_store(dt, z, M, D, r, row);
+            }
+            mem_free(row);
+        }
+        if (failed) return SC_ERR_NOMEM;
+    }
+    const mm_rows r = mm_rows_in(dt, z, M, D);
+    *out = be_rows_of(&r, M, D);
+    return SC_OK;
+}
+
+static sc_status linear_rows(be_ctx *c, const be_linear *L, const be_rows *x, float *y, int64_t ldy, int post)
+{
+    if (x->cols != L->in || x->dt != rows_dt(L))
+        return err_fail(SC_ERR_ARG, "internal: rows of %lld columns in type %d for a %d -> %d layer of type %d",
+                        (long long)x->cols, x->dt, L->in, L->out, rows_dt(L));
+    if (!L->prep) return mm_linear(c->mm, x->rows, L->out, L->in, (const float *)x->x, x->ld, L->w, L->b, y, ldy, post);
+    const mm_rows r = rows_of(x);
+    return mm_linear_rows(c->mm, x->rows, L->out, L->in, &r, L->prep, L->b, y, ldy, post);
+}
+
+static sc_status mlp(be_ctx *c, const be_linear *fc1, const be_linear *fc2, const be_rows *x, float *hid, float *y,
+                     int64_t ldy, int post)
+{
+    if (!fc1->prep || fc2->in != fc1->out) {
+        sc_status s = linear_rows(c, fc1, x, hid, fc1->out, post);
+        if (s) return s;
+        return linear(c, fc2, x->rows, hid, y, ldy, BE_POST_NONE);
+    }
+    if (x->cols != fc1->in || x->dt != rows_dt(fc1))
+        return err_fail(SC_ERR_ARG, "internal: MLP rows of %lld columns in type %d for a %d-wide layer of type %d",
+                        (long long)x->cols, x->dt, fc1->in, rows_dt(fc1));
+    const mm_rows r = rows_of(x);
+    mm_rows h;
+    sc_status s = mm_linear_rows_to_rows(c->mm, x->rows, fc1->out, fc1->in, &r, fc1->prep, fc1->b, post,
+                                         rows_dt(fc2), hid, &h); /* h [rows, fc1.out] in fc2's type */
+    if (s) return s;
+    if (!fc2->prep) return mm_linear(c->mm, x->rows, fc2->out, fc2->in, (const float *)h.x, h.ld, fc2->w, fc2->b, y, ldy, BE_POST_NONE);
+    return mm_linear_rows(c->mm, x->rows, fc2->out, fc2->in, &h, fc2->prep, fc2->b, y, ldy, BE_POST_NONE);
+}
+
 static sc_status attention_f32(be_ctx *c, const float *q, const float *k, const float *v, int64_t ld, float *att,
                                float *dense, float *scores, int B, int T, int H, int hd)
 {
@@ -160,6 +234,9 @@ static sc_status conv_run(be_ctx *c, be_conv *L, int n, int h, int w, const floa
     .linear_drop = linear_drop, \
     .linear_bytes = linear_bytes, \
     .linear = linear, \
+    .ln_modulate_rows = ln_modulate_rows, \
+    .linear_rows = linear_rows, \
+    .mlp = mlp, \
     .attention_scratch = cpu_attention_scratch, \
     .attention_cross_scratch = cpu_attention_cross_scratch, \
     .ln_modulate = cpu_ln_modulate, \

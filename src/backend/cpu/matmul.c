@@ -32,8 +32,8 @@ struct mm_ctx {
     dnnl_stream_t stream;
     mm_entry entries[MM_CACHE];
     int n;
-    void *scratch[2];
-    size_t scratch_bytes[2];
+    void *scratch[3];
+    size_t scratch_bytes[3];
 };
 
 static dnnl_data_type_t dnnl_dt(int dt) { return dt == MM_BF16 ? dnnl_bf16 : dt == MM_S8 ? dnnl_s8 : dnnl_f32; }
@@ -78,8 +78,7 @@ void mm_destroy(mm_ctx *c)
         if (e->bias) dnnl_memory_destroy(e->bias);
         dnnl_memory_destroy(e->dst);
     }
-    free(c->scratch[0]);
-    free(c->scratch[1]);
+    for (int i = 0; i < 3; i++) free(c->scratch[i]);
     dnnl_stream_destroy(c->stream);
     dnnl_engine_destroy(c->engine);
     free(c);
@@ -105,7 +104,7 @@ static sc_status build_entry(mm_ctx *c, const mm_shape *s, const mm_packed *pk, 
     const dnnl_data_type_t in_dt = dnnl_dt(s->dt);
     if (dnnl_memory_desc_init_by_strides(&src_md, s->nd, sd, in_dt, ss) ||
         (pk ? (wei_md = pk->md, 0) : dnnl_memory_desc_init_by_strides(&wei_md, s->nd, wd, in_dt, ws)) ||
-        dnnl_memory_desc_init_by_strides(&dst_md, s->nd, dd, dnnl_f32, ds))
+        dnnl_memory_desc_init_by_strides(&dst_md, s->nd, dd, s->dst_bf16 ? dnnl_bf16 : dnnl_f32, ds))
         return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: invalid matmul memory descriptor");
     if (s->has_bias) {
         int64_t n = s->dst_dims[s->nd - 1];
@@ -167,7 +166,7 @@ static mm_entry *lookup(mm_ctx *c, const mm_shape *s, const mm_packed *pk, sc_st
 }
 
 static sc_status exec(mm_ctx *c, const mm_shape *s, const mm_packed *pk, const void *src, const void *wei,
-                      const float *bias, float *dst)
+                      const float *bias, void *dst)
 {
     mm_shape key = *s;
     /* Zero unused dims so that equal products compare equal byte for byte. */
@@ -214,80 +213,159 @@ sc_status mm_linear(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, 
     return mm_exec(c, &s, x, W, b, y);
 }
 
-/* y [M, N] (stride ldy) = y * (sx[m] * sw[n]) + b[n], then post: an int8 product's float
- * accumulators made into the layer's output. */
-static void dequantize(float *y, int64_t ldy, int64_t M, int64_t N, const float *sx, const float *sw, const float *b,
-                       int post)
+int mm_rows_dt(const mm_packed *W) { return W ? W->dt : MM_F32; }
+
+size_t mm_rows_bytes(int dt, int64_t M, int64_t K)
 {
-    #pragma omp parallel for schedule(static)
-    for (int64_t m = 0; m < M; m++) {
-        float *r = y + m * ldy;
-        const float a = sx[m];
-        if (b) {
+    const size_t n = (size_t)M * (size_t)K;
+    if (dt == MM_BF16) return n * sizeof(uint16_t);
+    if (dt == MM_S8) return (n + 63) / 64 * 64 + (size_t)M * sizeof(float);
+    return n * sizeof(float);
+}
+
+void mm_rows_store(int dt, void *buf, int64_t M, int64_t K, int64_t m, const float *zrow)
+{
+    if (dt == MM_BF16) {
+        mm_to_bf16((uint16_t *)buf + m * K, zrow, (size_t)K);
+    } else if (dt == MM_S8) {
+        const size_t qbytes = ((size_t)M * K + 63) / 64 * 64;
+        mm_quantize_rows((int8_t *)buf + m * K, (float *)(void *)((char *)buf + qbytes) + m, zrow, 1, K, K);
+    } else {
+        float *r = (float *)buf + m * K;
+        if (r != zrow) memcpy(r, zrow, (size_t)K * sizeof(float));
+    }
+}
+
+mm_rows mm_rows_in(int dt, const void *buf, int64_t M, int64_t K)
+{
+    mm_rows r = {dt, buf, K, NULL};
+    if (dt == MM_S8) r.sx = (const float *)(const void *)((const char *)buf + ((size_t)M * K + 63) / 64 * 64);
+    return r;
+}
+
+/* x [M, K] (row stride ldx) as rows of type dt in the context's scratch slot 0 (float32: x). */
+static sc_status rows_from(mm_ctx *c, int dt, const float *x, int64_t M, int64_t K, int64_t ldx, mm_rows *out)
+{
+    if (dt == MM_F32) {
+        *out = (mm_rows){MM_F32, x, ldx, NULL};
+        return SC_OK;
+    }
+    void *buf = mm_scratch(c, 0, mm_rows_bytes(dt, M, K));
+    if (!buf) return SC_ERR_NOMEM;
+    if (dt == MM_BF16) {
+        #pragma omp parallel for schedule(static) if (M * K >= 32768)
+        for (int64_t m = 0; m < M; m++) mm_to_bf16((uint16_t *)buf + m * K, x + m * ldx, (size_t)K);
+    } else {
+        *out = mm_rows_in(dt, buf, M, K);
+        mm_quantize_rows(buf, (float *)out->sx, x, M, K, ldx);
+        return SC_OK;
+    }
+    *out = mm_rows_in(dt, buf, M, K);
+    return SC_OK;
+}
+
+/* The packed product on rows of W's type: y [M, N] float32 (or bf16 when dst_bf16), with bias
+ * and post-op for float and bf16 weights; an int8 product leaves the float accumulators. */
+static sc_status packed_product(mm_ctx *c, int64_t M, int64_t N, int64_t K, const mm_rows *x, const mm_packed *W,
+                                const float *b, void *y, int64_t ldy, int post, int dst_bf16)
+{
+    SC_ASSERT(W->n == N && W->k == K && x->dt == W->dt);
+    mm_shape s;
+    memset(&s, 0, sizeof s);
+    s.nd = 2;
+    s.dt = W->dt;
+    s.src_dims[0] = M; s.src_dims[1] = K; s.src_strides[0] = x->ld; s.src_strides[1] = 1; /* x [M, K] */
+    s.wei_dims[0] = K; s.wei_dims[1] = N;                                                /* W^T [K, N], packed */
+    s.dst_dims[0] = M; s.dst_dims[1] = N; s.dst_strides[0] = ldy; s.dst_strides[1] = 1;  /* y [M, N] */
+    s.has_bias = W->dt != MM_S8 && b != NULL;
+    s.post = W->dt != MM_S8 ? post : MM_POST_NONE;
+    s.dst_bf16 = dst_bf16;
+    s.packed = 1; /* equal (N, K, dt) pack to equal layouts, so the primitive is shared */
+    return exec(c, &s, W, x->x, W->data, b, y);
+}
+
+/* An int8 product's accumulator row r [N] made the layer's output: r * (a * sw[n]) + b[n], then
+ * post, in place. */
+static void dequantize_row(float *r, int64_t N, float a, const float *sw, const float *b, int post)
+{
+    if (b) {
+        #pragma omp simd
+        for (int64_t n = 0; n < N; n++) r[n] = r[n] * (a * sw[n]) + b[n];
+    } else {
+        #pragma omp simd
+        for (int64_t n = 0; n < N; n++) r[n] = r[n] * (a * sw[n]);
+    }
+    if (post == MM_POST_RELU) {
+        #pragma omp simd
+        for (int64_t n = 0; n < N; n++) r[n] = r[n] > 0.0f ? r[n] : 0.0f;
+    } else if (post == MM_POST_GELU_TANH) {
+        /* 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3): the tanh
+         * approximation of GELU through the vectorised exp, while the row is in cache. */
+        const cpu_vec_ops *vec = cpu_vec();
+        float e[256];
+        for (int64_t n0 = 0; n0 < N; n0 += 256) {
+            const int nb = N - n0 < 256 ? (int)(N - n0) : 256;
             #pragma omp simd
-            for (int64_t n = 0; n < N; n++) r[n] = r[n] * (a * sw[n]) + b[n];
-        } else {
-            #pragma omp simd
-            for (int64_t n = 0; n < N; n++) r[n] = r[n] * (a * sw[n]);
-        }
-        if (post == MM_POST_RELU) {
-            #pragma omp simd
-            for (int64_t n = 0; n < N; n++) r[n] = r[n] > 0.0f ? r[n] : 0.0f;
-        } else if (post == MM_POST_GELU_TANH) {
-            /* 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3): the
-             * tanh approximation of GELU through the vectorised exp, while the row is in cache. */
-            const cpu_vec_ops *vec = cpu_vec();
-            float e[256];
-            for (int64_t n0 = 0; n0 < N; n0 += 256) {
-                const int nb = N - n0 < 256 ? (int)(N - n0) : 256;
-                #pragma omp simd
-                for (int i = 0; i < nb; i++) {
-                    const float x = r[n0 + i];
-                    e[i] = -1.5957691216057308f * (x + 0.044715f * x * x * x);
-                }
-                vec->exp_sub_sum(e, 0.0f, e, nb);
-                #pragma omp simd
-                for (int i = 0; i < nb; i++) r[n0 + i] = r[n0 + i] / (1.0f + e[i]);
+            for (int i = 0; i < nb; i++) {
+                const float x = r[n0 + i];
+                e[i] = -1.5957691216057308f * (x + 0.044715f * x * x * x);
             }
+            vec->exp_sub_sum(e, 0.0f, e, nb);
+            #pragma omp simd
+            for (int i = 0; i < nb; i++) r[n0 + i] = r[n0 + i] / (1.0f + e[i]);
         }
     }
+}
+
+sc_status mm_linear_rows(mm_ctx *c, int64_t M, int64_t N, int64_t K, const mm_rows *x, const mm_packed *W,
+                         const float *b, float *y, int64_t ldy, int post)
+{
+    sc_status st = packed_product(c, M, N, K, x, W, b, y, ldy, post, 0);
+    if (!st && W->dt == MM_S8) {
+        #pragma omp parallel for schedule(static)
+        for (int64_t m = 0; m < M; m++) dequantize_row(y + m * ldy, N, x->sx[m], W->scales, b, post);
+    }
+    return st;
+}
+
+sc_status mm_linear_rows_to_rows(mm_ctx *c, int64_t M, int64_t N, int64_t K, const mm_rows *x, const mm_packed *W,
+                                 const float *b, int post, int out_dt, float *buf, mm_rows *out)
+{
+    if (out_dt == MM_BF16 && W->dt != MM_S8) {
+        /* h [M, N] bf16 = post(x W^T + b), rounded by the library as it stores */
+        sc_status st = packed_product(c, M, N, K, x, W, b, buf, N, post, 1);
+        if (!st) *out = mm_rows_in(MM_BF16, buf, M, N);
+        return st;
+    }
+    if (out_dt == MM_S8 && W->dt == MM_S8) {
+        void *q = mm_scratch(c, 2, mm_rows_bytes(MM_S8, M, N)); /* h [M, N] int8, scales [M] */
+        if (!q) return SC_ERR_NOMEM;
+        sc_status st = packed_product(c, M, N, K, x, W, NULL, buf, N, MM_POST_NONE, 0); /* acc [M, N] */
+        if (st) return st;
+        #pragma omp parallel for schedule(static)
+        for (int64_t m = 0; m < M; m++) {
+            dequantize_row(buf + m * N, N, x->sx[m], W->scales, b, post);
+            mm_rows_store(MM_S8, q, M, N, m, buf + m * N);
+        }
+        *out = mm_rows_in(MM_S8, q, M, N);
+        return SC_OK;
+    }
+    /* Other pairings: the float32 layer, then its rows converted. */
+    sc_status st = mm_linear_rows(c, M, N, K, x, W, b, buf, N, post);
+    if (st) return st;
+    if (out_dt == MM_F32) {
+        *out = mm_rows_in(MM_F32, buf, M, N);
+        return SC_OK;
+    }
+    return rows_from(c, out_dt, buf, M, N, N, out);
 }
 
 sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                            const mm_packed *W, const float *b, float *y, int64_t ldy, int post)
 {
-    SC_ASSERT(W->n == N && W->k == K);
-    mm_shape s;
-    memset(&s, 0, sizeof s);
-    s.nd = 2;
-    s.dt = W->dt;
-    const void *src = x;
-    float *sx = NULL;
-    if (W->dt == MM_BF16) {
-        uint16_t *xb = mm_scratch(c, 0, (size_t)M * K * sizeof(uint16_t)); /* x [M, K] in bf16 */
-        if (!xb) return SC_ERR_NOMEM;
-        #pragma omp parallel for schedule(static) if (M * K >= 32768)
-        for (int64_t m = 0; m < M; m++) mm_to_bf16(xb + m * K, x + m * ldx, (size_t)K);
-        src = xb;
-        ldx = K;
-    } else if (W->dt == MM_S8) {
-        const size_t qbytes = ((size_t)M * K + 63) / 64 * 64;
-        int8_t *xq = mm_scratch(c, 0, qbytes + (size_t)M * sizeof(float)); /* x [M, K] in int8, sx [M] */
-        if (!xq) return SC_ERR_NOMEM;
-        sx = (float *)(void *)(xq + qbytes);
-        mm_quantize_rows(xq, sx, x, M, K, ldx);
-        src = xq;
-        ldx = K;
-    }
-    s.src_dims[0] = M; s.src_dims[1] = K; s.src_strides[0] = ldx; s.src_strides[1] = 1; /* x [M, K] */
-    s.wei_dims[0] = K; s.wei_dims[1] = N;                                               /* W^T [K, N], packed */
-    s.dst_dims[0] = M; s.dst_dims[1] = N; s.dst_strides[0] = ldy; s.dst_strides[1] = 1; /* y [M, N] */
-    s.has_bias = W->dt != MM_S8 && b != NULL;
-    s.post = W->dt != MM_S8 ? post : MM_POST_NONE;
-    s.packed = 1; /* equal (N, K, dt) pack to equal layouts, so the primitive is shared */
-    sc_status st = exec(c, &s, W, src, W->data, b, y);
-    if (!st && W->dt == MM_S8) dequantize(y, ldy, M, N, sx, W->scales, b, post); /* y [M, N], post applied */
-    return st;
+    mm_rows r;
+    sc_status st = rows_from(c, W->dt, x, M, K, ldx, &r);
+    return st ? st : mm_linear_rows(c, M, N, K, &r, W, b, y, ldy, post);
 }
 
 sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, int dt, mm_packed **out)

@@ -34,6 +34,7 @@ typedef struct {
     int packed;                      /* 2-D only: weights come as an mm_packed (wei_* unused) */
     int dt;                          /* MM_F32, MM_BF16 (src and wei bf16) or MM_S8 (both int8,
                                       * no bias and no post-op: the caller scales the output) */
+    int dst_bf16;                    /* 1: dst in bf16 (rounded to nearest even by the library) */
 } mm_shape;
 
 sc_status mm_create(mm_ctx **out);
@@ -42,8 +43,9 @@ void mm_destroy(mm_ctx *c);
 sc_status mm_exec(mm_ctx *c, const mm_shape *s, const void *src, const void *wei,
                   const float *bias, float *dst);
 
-/* Scratch of the context, at least `bytes`, 64-byte aligned, kept for the next call; slot 0 and
- * 1 are independent (a product's converted input; attention's probabilities). NULL with an
+/* Scratch of the context, at least `bytes`, 64-byte aligned, kept for the next call; slots 0, 1
+ * and 2 are independent (a product's converted input; attention's probabilities; an MLP's
+ * hidden rows). NULL with an
  * SC_ERR_NOMEM message when memory runs out. */
 void *mm_scratch(mm_ctx *c, int slot, size_t bytes);
 
@@ -66,6 +68,40 @@ int mm_packed_dt(const mm_packed *p);
  * y = acc * (sx[m] * scale[n]) + b[n], then `post`. */
 sc_status mm_linear_packed(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                            const mm_packed *W, const float *b, float *y, int64_t ldy, int post);
+
+/* A product's input rows [M, K] in the element type of the weights they will meet: float32
+ * (x the floats), bf16 (x rounded to nearest even) or int8 (x quantised per row as mm_pack
+ * quantises weight rows, sx [M] the scales). Made once, they serve every product with weights
+ * of that type (q, k and v from one normalised input), and a producer that writes them directly
+ * (a LayerNorm, an MLP's hidden layer) saves a float32 round trip through memory. */
+typedef struct {
+    int dt;          /* MM_F32, MM_BF16 or MM_S8 */
+    const void *x;   /* [M, K] rows of stride ld elements */
+    int64_t ld;
+    const float *sx; /* MM_S8: [M] */
+} mm_rows;
+
+/* The element type products with W's weights take their input in (plain weights: MM_F32). */
+int mm_rows_dt(const mm_packed *W);
+/* Bytes of storage rows of [M, K] take in dt (int8: the rows, padded to 64, then M scales). */
+size_t mm_rows_bytes(int dt, int64_t M, int64_t K);
+/* Rows z [M, K] (row stride ldz) in dt, stored in buf (mm_rows_bytes(dt, M, K) bytes, 64-byte
+ * aligned; for MM_F32 rows are z itself and buf is unused). Row by row on the calling thread
+ * (a row kernel: callers spread rows over threads): row m of the result depends on z's row m. */
+void mm_rows_store(int dt, void *buf, int64_t M, int64_t K, int64_t m, const float *zrow);
+/* The descriptor of rows stored by mm_rows_store in buf. */
+mm_rows mm_rows_in(int dt, const void *buf, int64_t M, int64_t K);
+
+/* y [M, N] (row stride ldy) = x W^T + b, then `post`, with x already in W's input type. */
+sc_status mm_linear_rows(mm_ctx *c, int64_t M, int64_t N, int64_t K, const mm_rows *x, const mm_packed *W,
+                         const float *b, float *y, int64_t ldy, int post);
+/* The hidden layer of an MLP: h = post(x W^T + b) [M, N] made directly into rows of type out_dt
+ * for the next product (bf16: the library writes bf16; int8: the float accumulators, scaled,
+ * biased, post-op'd and quantised per row in one pass). buf: [M, N] floats, which holds the
+ * float32 and bf16 rows and an int8 product's float accumulators (its int8 rows go to the
+ * context's scratch slot 2). Equal to mm_linear_packed then mm_rows_store. */
+sc_status mm_linear_rows_to_rows(mm_ctx *c, int64_t M, int64_t N, int64_t K, const mm_rows *x, const mm_packed *W,
+                                 const float *b, int post, int out_dt, float *buf, mm_rows *out);
 
 /* Rounding and quantisation, element-wise and deterministic (any thread count):
  * dst[i] = bf16(src[i]) rounded to nearest even (NaN stays NaN), n values, on the calling

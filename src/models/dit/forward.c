@@ -80,19 +80,21 @@ static sc_status attn_sublayer(const dit_model *m, dit_ws *ws, int l, float *out
     be_ctx *ctx = ws->base.ctx;
     const int B = ws->base.rows, T = c->tokens, D = c->hidden;
     const int64_t M = (int64_t)B * T;
-    be->ln_modulate(ws->z, ws->base.h, B, T, D, c->eps_attn, ws->mod, ws->mod + D, 6 * D);
-    sc_status s;
+    const int fused = blk->qkv.w || blk->qkv.prep;
+    be_rows z; /* LN(h) (1 + scale_msa) + shift_msa [M, D], as the products' input */
+    sc_status s = be->ln_modulate_rows(ctx, fused ? &blk->qkv : &blk->q, ws->z, ws->base.h, B, T, D, c->eps_attn,
+                                       ws->mod, ws->mod + D, 6 * D, &z);
     const float *q, *k, *v;
     int64_t ld;
-    if (blk->qkv.w || blk->qkv.prep) {
-        s = be->linear(ctx, &blk->qkv, M, ws->z, ws->qkv, 3 * D, BE_POST_NONE);   /* [M, 3D] */
+    if (fused) {
+        if (!s) s = be->linear_rows(ctx, &blk->qkv, &z, ws->qkv, 3 * D, BE_POST_NONE);   /* [M, 3D] */
         q = ws->qkv, k = ws->qkv + D, v = ws->qkv + 2 * D, ld = 3 * D;
     } else {
         /* Separate q, k, v weights (diffusers, unprepared) fill three dense [M, D] thirds. */
         q = ws->qkv, k = ws->qkv + M * D, v = ws->qkv + 2 * M * D, ld = D;
-        s = be->linear(ctx, &blk->q, M, ws->z, ws->qkv, D, BE_POST_NONE);
-        if (!s) s = be->linear(ctx, &blk->k, M, ws->z, ws->qkv + M * D, D, BE_POST_NONE);
-        if (!s) s = be->linear(ctx, &blk->v, M, ws->z, ws->qkv + 2 * M * D, D, BE_POST_NONE);
+        if (!s) s = be->linear_rows(ctx, &blk->q, &z, ws->qkv, D, BE_POST_NONE);
+        if (!s) s = be->linear_rows(ctx, &blk->k, &z, ws->qkv + M * D, D, BE_POST_NONE);
+        if (!s) s = be->linear_rows(ctx, &blk->v, &z, ws->qkv + 2 * M * D, D, BE_POST_NONE);
     }
     if (!s) s = be->attention(ctx, q, k, v, ld, ws->att, ws->dense, ws->scores, B, T, c->heads, c->head_dim);
     if (!s) s = be->linear(ctx, &blk->proj, M, ws->att, out, D, BE_POST_NONE);      /* [M, D] */
@@ -106,10 +108,11 @@ static sc_status mlp_sublayer(const dit_model *m, dit_ws *ws, int l, float *out)
     const dit_config *c = &m->cfg;
     const dit_block *blk = &m->w.blocks[l];
     const int B = ws->base.rows, T = c->tokens, D = c->hidden;
-    const int64_t M = (int64_t)B * T;
-    be->ln_modulate(ws->z, ws->base.h, B, T, D, c->eps_mlp, ws->mod + 3 * D, ws->mod + 4 * D, 6 * D);
-    sc_status s = be->linear(ws->base.ctx, &blk->fc1, M, ws->z, ws->hid, 4 * D, BE_POST_GELU_TANH); /* [M, 4D] */
-    if (!s) s = be->linear(ws->base.ctx, &blk->fc2, M, ws->hid, out, D, BE_POST_NONE);            /* [M, D] */
+    be_rows z; /* LN(h) (1 + scale_mlp) + shift_mlp [M, D], as fc1's input */
+    sc_status s = be->ln_modulate_rows(ws->base.ctx, &blk->fc1, ws->z, ws->base.h, B, T, D, c->eps_mlp,
+                                       ws->mod + 3 * D, ws->mod + 4 * D, 6 * D, &z);
+    /* out [M, D] = fc2(GELU(fc1(z))), the hidden [M, 4D] kept in fc2's input type */
+    if (!s) s = be->mlp(ws->base.ctx, &blk->fc1, &blk->fc2, &z, ws->hid, out, D, BE_POST_GELU_TANH);
     return s;
 }
 
