@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/kernels.h"
 #include "core/mem.h"
 #include "harness.h"
 #include "io/json.h"
@@ -307,6 +308,47 @@ TEST(precision_fused_rows_and_mlp_equal_the_unfused_ops)
         be->ctx_free(ctx);
     }
     free(w1), free(b1), free(w2), free(b2), free(h), free(mod), free(z), free(hid), free(y), free(ref), free(y1);
+}
+
+/* The fused AVX512-BF16 attention against the oneDNN bf16 path on the same inputs: the same
+ * scheme, so the same numbers up to the order of float32 sums (shapes with odd head sizes and
+ * token counts off the kernel's blocks included). */
+TEST(precision_fused_bf16_attention_equals_the_onednn_path)
+{
+    if (!cpu_attention_bf16_available()) {
+        printf("    (no AVX512-BF16 on this CPU: nothing to compare)\n");
+        return;
+    }
+    const int shapes[4][3] = {{2, 256, 72}, {1, 77, 33}, {2, 64, 128}, {1, 300, 16}}; /* B, T, hd */
+    for (int c = 0; c < 4; c++) {
+        const int B = shapes[c][0], T = shapes[c][1], hd = shapes[c][2], H = 3;
+        const int64_t D = (int64_t)H * hd, M = (int64_t)B * T;
+        float *qkv = malloc(sizeof(float) * M * 3 * D), *dense = malloc(sizeof(float) * M * 3 * D);
+        float *a = malloc(sizeof(float) * M * D), *r = malloc(sizeof(float) * M * D);
+        float *scores = malloc(sizeof(float) * cpu_attention_cross_scratch(B, T, T, H));
+        uint64_t st = 0x2545F4914F6CDD1Dull + (uint64_t)c;
+        for (int64_t i = 0; i < M * 3 * D; i++) {
+            st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+            qkv[i] = (float)((double)(st >> 11) / 9007199254740992.0 * 4 - 2);
+        }
+        for (int64_t m = 0; m < M; m++)
+            for (int part = 0; part < 3; part++)
+                memcpy(dense + part * M * D + m * D, qkv + m * 3 * D + part * D, sizeof(float) * D);
+        mm_ctx *mm;
+        CHECK_OK(mm_create(&mm));
+        CHECK_OK(cpu_attention_bf16_fused(qkv, qkv + D, qkv + 2 * D, 3 * D, a, B, T, H, hd));
+        CHECK_OK(cpu_attention_general(mm, dense, dense + M * D, dense + 2 * M * D, r, scores, B, T, T, H, hd,
+                                       1.0f / sqrtf((float)hd), NULL, NULL, MM_BF16));
+        double worst = 0;
+        for (int64_t i = 0; i < M * D; i++) {
+            const double e = fabs((double)a[i] - r[i]) / (fabs((double)r[i]) + 1e-3);
+            worst = e > worst ? e : worst;
+        }
+        CHECK_MSG(worst < 1e-4, "B %d T %d hd %d: fused attention %.3g from oneDNN's", B, T, hd, worst);
+        printf("    B %d, T %d, hd %d: fused bf16 attention within %.1e of the oneDNN path\n", B, T, hd, worst);
+        mm_destroy(mm);
+        free(qkv), free(dense), free(a), free(r), free(scores);
+    }
 }
 
 TEST(precision_t5_bf16_within_twice_pytorch_autocast)
