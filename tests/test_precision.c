@@ -336,7 +336,7 @@ TEST(precision_fused_bf16_attention_equals_the_onednn_path)
                 memcpy(dense + part * M * D + m * D, qkv + m * 3 * D + part * D, sizeof(float) * D);
         mm_ctx *mm;
         CHECK_OK(mm_create(&mm));
-        CHECK_OK(cpu_attention_bf16_fused(qkv, qkv + D, qkv + 2 * D, 3 * D, a, B, T, H, hd));
+        CHECK_OK(cpu_attention_bf16_fused(mm, qkv, qkv + D, qkv + 2 * D, 3 * D, a, B, T, H, hd));
         CHECK_OK(cpu_attention_general(mm, dense, dense + M * D, dense + 2 * M * D, r, scores, B, T, T, H, hd,
                                        1.0f / sqrtf((float)hd), NULL, NULL, MM_BF16));
         double worst = 0;

@@ -93,7 +93,7 @@ sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float 
                         float *att, float *dense, float *scores, int B, int T, int H, int hd, int dt)
 {
     if (dt == MM_BF16 && cpu_attention_bf16_available())
-        return cpu_attention_bf16_fused(q, k, v, ld, att, B, T, H, hd);
+        return cpu_attention_bf16_fused(mm, q, k, v, ld, att, B, T, H, hd);
     const int64_t D = (int64_t)H * hd, M = (int64_t)B * T;
     const float scale = 1.0f / sqrtf((float)hd);
     const void *dq, *dk, *dv;

@@ -13,6 +13,7 @@
 #include "backend/cpu/kernels.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,8 +238,8 @@ BF16_TARGET static void one_head(const float *q, const float *k, const float *v,
     }
 }
 
-sc_status cpu_attention_bf16_fused(const float *q, const float *k, const float *v, int64_t ld, float *att, int B,
-                                   int T, int H, int hd)
+sc_status cpu_attention_bf16_fused(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld, float *att,
+                                   int B, int T, int H, int hd)
 {
     const int64_t D = (int64_t)H * hd;
     const int Tp = (T + 63) / 64 * 64, hd2 = (hd + 1) / 2, hdp = (hd + 15) / 16 * 16;
@@ -247,38 +248,36 @@ sc_status cpu_attention_bf16_fused(const float *q, const float *k, const float *
      * (32-bit words), two bf16 rows. */
     const size_t words = (size_t)hd2 * Tp + (size_t)(Tp / 2) * hdp + (size_t)QB * hd2 + (size_t)QB * Tp +
                          (size_t)QB * (Tp / 2) + (size_t)hdp + 16;
-    int failed = 0;
-    #pragma omp parallel reduction(| : failed)
+    const size_t stride = (words + 15) / 16 * 16; /* whole cache lines per thread */
+    const int threads = omp_get_max_threads();
+    uint32_t *all = mm_scratch(mm, 1, (size_t)threads * stride * sizeof(uint32_t)); /* kept by the context */
+    if (!all) return SC_ERR_NOMEM;
+    #pragma omp parallel num_threads(threads)
     {
-        uint32_t *buf = NULL;
-        if (posix_memalign((void **)&buf, 64, (words + 64) * sizeof(uint32_t))) buf = NULL;
-        if (!buf) failed = 1;
-        uint32_t *kp = buf, *vp = kp + (size_t)hd2 * Tp;
+        uint32_t *kp = all + (size_t)omp_get_thread_num() * stride, *vp = kp + (size_t)hd2 * Tp;
         uint32_t *qb = vp + (size_t)(Tp / 2) * hdp;
         float *s = (float *)(void *)(qb + (size_t)QB * hd2);
         uint32_t *pb = (uint32_t *)(void *)(s + (size_t)QB * Tp);
         uint16_t *row = (uint16_t *)(void *)(pb + (size_t)QB * (Tp / 2));
         #pragma omp for schedule(dynamic, 1)
         for (int bh = 0; bh < B * H; bh++) {
-            if (!buf) continue;
             const int b = bh / H, h = bh % H;
             const int64_t base = (int64_t)b * T * ld + (int64_t)h * hd;
             one_head(q + base, k + base, v + base, ld, att + (int64_t)b * T * D + (int64_t)h * hd, D, T, hd, scale, kp,
                      vp, qb, s, pb, row);
         }
-        free(buf);
     }
-    return failed ? err_fail(SC_ERR_NOMEM, "out of memory for attention scratch") : SC_OK;
+    return SC_OK;
 }
 
 #else
 
 int cpu_attention_bf16_available(void) { return 0; }
 
-sc_status cpu_attention_bf16_fused(const float *q, const float *k, const float *v, int64_t ld, float *att, int B,
-                                   int T, int H, int hd)
+sc_status cpu_attention_bf16_fused(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld, float *att,
+                                   int B, int T, int H, int hd)
 {
-    (void)q, (void)k, (void)v, (void)ld, (void)att, (void)B, (void)T, (void)H, (void)hd;
+    (void)mm, (void)q, (void)k, (void)v, (void)ld, (void)att, (void)B, (void)T, (void)H, (void)hd;
     return err_fail(SC_ERR_UNSUPPORTED, "no AVX512-BF16 attention kernel in this build");
 }
 

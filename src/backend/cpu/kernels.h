@@ -61,10 +61,11 @@ sc_status cpu_attention(mm_ctx *mm, const float *q, const float *k, const float 
                         float *dense, float *scores, int B, int T, int H, int hd, int dt);
 /* The bf16 scheme of cpu_attention as one pass per (sample, head) with AVX512-BF16 instructions
  * (attention_bf16.c): q, k, v [B*T, H*hd] rows of stride ld -> att [B*T, H*hd]. Available when
- * the CPU has them (cpu_attention_bf16_available); cpu_attention uses it then. */
+ * the CPU has them (cpu_attention_bf16_available); cpu_attention uses it then. Its per-thread
+ * buffers are the context's scratch slot 1. */
 int cpu_attention_bf16_available(void);
-sc_status cpu_attention_bf16_fused(const float *q, const float *k, const float *v, int64_t ld, float *att, int B,
-                                   int T, int H, int hd);
+sc_status cpu_attention_bf16_fused(mm_ctx *mm, const float *q, const float *k, const float *v, int64_t ld, float *att,
+                                   int B, int T, int H, int hd);
 /* softmax(scale q k^T + bias[h, i, j] + key_mask[b, j]) v with Tq queries and Tk keys per sample:
  * q [B*Tq, D], k, v [B*Tk, D] dense; bias [H, Tq, Tk] and key_mask [B, Tk] may be NULL; scores:
  * cpu_attention_cross_scratch() floats. A text encoder's attention is Tq = Tk. */
