@@ -24,7 +24,8 @@ struct mm_packed {
     size_t bytes;
     int64_t n, k;
     int dt;
-    float *scales; /* MM_S8: [n] per output channel */
+    float *scales;   /* MM_S8: [n] per output channel */
+    int32_t *colsum; /* MM_S8: [n] sum_k q[n, k], for the activations' offset of 128 */
 };
 
 struct mm_ctx {
@@ -101,10 +102,14 @@ static sc_status build_entry(mm_ctx *c, const mm_shape *s, const mm_packed *pk, 
     memcpy(ws, s->wei_strides, sizeof s->wei_strides);
     memcpy(dd, s->dst_dims, sizeof s->dst_dims);
     memcpy(ds, s->dst_strides, sizeof s->dst_strides);
-    const dnnl_data_type_t in_dt = dnnl_dt(s->dt);
-    if (dnnl_memory_desc_init_by_strides(&src_md, s->nd, sd, in_dt, ss) ||
+    /* int8: activations as u8 (q + 128) times s8 weights into exact s32 accumulators, VNNI's own
+     * operand types (an s8 x s8 product makes the library add the offset and its compensation on
+     * every call); the caller takes 128 sum_k q_w[n, k] off (mm_linear_rows). */
+    const dnnl_data_type_t in_dt = dnnl_dt(s->dt), src_dt = s->dt == MM_S8 ? dnnl_u8 : in_dt;
+    const dnnl_data_type_t dst_dt = s->dt == MM_S8 ? dnnl_s32 : s->dst_bf16 ? dnnl_bf16 : dnnl_f32;
+    if (dnnl_memory_desc_init_by_strides(&src_md, s->nd, sd, src_dt, ss) ||
         (pk ? (wei_md = pk->md, 0) : dnnl_memory_desc_init_by_strides(&wei_md, s->nd, wd, in_dt, ws)) ||
-        dnnl_memory_desc_init_by_strides(&dst_md, s->nd, dd, s->dst_bf16 ? dnnl_bf16 : dnnl_f32, ds))
+        dnnl_memory_desc_init_by_strides(&dst_md, s->nd, dd, dst_dt, ds))
         return err_fail(SC_ERR_UNSUPPORTED, "oneDNN: invalid matmul memory descriptor");
     if (s->has_bias) {
         int64_t n = s->dst_dims[s->nd - 1];
@@ -213,6 +218,36 @@ sc_status mm_linear(mm_ctx *c, int64_t M, int64_t N, int64_t K, const float *x, 
     return mm_exec(c, &s, x, W, b, y);
 }
 
+/* One row r [K] quantised symmetric: *scale = max |r| / 127, q = rint(r 127 / max) in [-127, 127],
+ * stored as the byte q + offset (0: int8 weights; 128: u8 activations). A row with a NaN or an
+ * infinity gives q = 0 and a NaN scale (a NaN output row); a row below 1e-30 is a zero row. */
+static void quantize_row(uint8_t *o, float *scale, const float *r, int64_t K, int offset)
+{
+    float amax = 0.0f;
+    int bad = 0;
+    /* A compare-and-select rather than fmaxf (whose NaN rule keeps the compiler from
+     * vectorising it): NaN rows are caught by `bad` instead. */
+    #pragma omp simd reduction(max : amax) reduction(| : bad)
+    for (int64_t k = 0; k < K; k++) {
+        const float a = fabsf(r[k]);
+        amax = a > amax ? a : amax;
+        bad |= !(a <= 3.4028234663852886e38f); /* NaN or infinity */
+    }
+    if (bad) {
+        memset(o, offset, (size_t)K);
+        *scale = NAN;
+        return;
+    }
+    if (amax < 1e-30f) amax = 0.0f; /* 127 / amax would overflow: a zero row */
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    *scale = amax / 127.0f;
+    #pragma omp simd
+    for (int64_t k = 0; k < K; k++) {
+        const float v = rintf(r[k] * inv);
+        o[k] = (uint8_t)((int)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v) + offset);
+    }
+}
+
 int mm_rows_dt(const mm_packed *W) { return W ? W->dt : MM_F32; }
 
 size_t mm_rows_bytes(int dt, int64_t M, int64_t K)
@@ -229,7 +264,7 @@ void mm_rows_store(int dt, void *buf, int64_t M, int64_t K, int64_t m, const flo
         mm_to_bf16((uint16_t *)buf + m * K, zrow, (size_t)K);
     } else if (dt == MM_S8) {
         const size_t qbytes = ((size_t)M * K + 63) / 64 * 64;
-        mm_quantize_rows((int8_t *)buf + m * K, (float *)(void *)((char *)buf + qbytes) + m, zrow, 1, K, K);
+        quantize_row((uint8_t *)buf + m * K, (float *)(void *)((char *)buf + qbytes) + m, zrow, K, 128);
     } else {
         float *r = (float *)buf + m * K;
         if (r != zrow) memcpy(r, zrow, (size_t)K * sizeof(float));
@@ -257,7 +292,9 @@ static sc_status rows_from(mm_ctx *c, int dt, const float *x, int64_t M, int64_t
         for (int64_t m = 0; m < M; m++) mm_to_bf16((uint16_t *)buf + m * K, x + m * ldx, (size_t)K);
     } else {
         *out = mm_rows_in(dt, buf, M, K);
-        mm_quantize_rows(buf, (float *)out->sx, x, M, K, ldx);
+        float *sx = (float *)out->sx;
+        #pragma omp parallel for schedule(static) if (M * K >= 65536)
+        for (int64_t m = 0; m < M; m++) quantize_row((uint8_t *)buf + m * K, sx + m, x + m * ldx, K, 128);
         return SC_OK;
     }
     *out = mm_rows_in(dt, buf, M, K);
@@ -284,16 +321,26 @@ static sc_status packed_product(mm_ctx *c, int64_t M, int64_t N, int64_t K, cons
     return exec(c, &s, W, x->x, W->data, b, y);
 }
 
-/* An int8 product's accumulator row r [N] made the layer's output: r * (a * sw[n]) + b[n], then
- * post, in place. */
-static void dequantize_row(float *r, int64_t N, float a, const float *sw, const float *b, int post)
+/* An int8 product's accumulator row r [N] (int32, of u8 activations q + 128) made the layer's
+ * output in place: float(acc - 128 colsum[n]) * (a * sw[n]) + b[n] (the int32 difference is the
+ * exact s8 x s8 sum), then post. */
+static void dequantize_row(float *r, int64_t N, float a, const float *sw, const int32_t *colsum, const float *b,
+                           int post)
 {
-    if (b) {
-        #pragma omp simd
-        for (int64_t n = 0; n < N; n++) r[n] = r[n] * (a * sw[n]) + b[n];
-    } else {
-        #pragma omp simd
-        for (int64_t n = 0; n < N; n++) r[n] = r[n] * (a * sw[n]);
+    for (int64_t n0 = 0; n0 < N; n0 += 256) {
+        const int nb = N - n0 < 256 ? (int)(N - n0) : 256;
+        int32_t acc[256];
+        memcpy(acc, r + n0, (size_t)nb * sizeof *acc); /* the same bytes, read as the int32 they are */
+        float *o = r + n0;
+        const float *s = sw + n0, *bb = b ? b + n0 : NULL;
+        const int32_t *cs = colsum + n0;
+        if (bb) {
+            #pragma omp simd
+            for (int i = 0; i < nb; i++) o[i] = (float)(acc[i] - 128 * cs[i]) * (a * s[i]) + bb[i];
+        } else {
+            #pragma omp simd
+            for (int i = 0; i < nb; i++) o[i] = (float)(acc[i] - 128 * cs[i]) * (a * s[i]);
+        }
     }
     if (post == MM_POST_RELU) {
         #pragma omp simd
@@ -323,7 +370,7 @@ sc_status mm_linear_rows(mm_ctx *c, int64_t M, int64_t N, int64_t K, const mm_ro
     sc_status st = packed_product(c, M, N, K, x, W, b, y, ldy, post, 0);
     if (!st && W->dt == MM_S8) {
         #pragma omp parallel for schedule(static)
-        for (int64_t m = 0; m < M; m++) dequantize_row(y + m * ldy, N, x->sx[m], W->scales, b, post);
+        for (int64_t m = 0; m < M; m++) dequantize_row(y + m * ldy, N, x->sx[m], W->scales, W->colsum, b, post);
     }
     return st;
 }
@@ -344,7 +391,7 @@ sc_status mm_linear_rows_to_rows(mm_ctx *c, int64_t M, int64_t N, int64_t K, con
         if (st) return st;
         #pragma omp parallel for schedule(static)
         for (int64_t m = 0; m < M; m++) {
-            dequantize_row(buf + m * N, N, x->sx[m], W->scales, b, post);
+            dequantize_row(buf + m * N, N, x->sx[m], W->scales, W->colsum, b, post);
             mm_rows_store(MM_S8, q, M, N, m, buf + m * N);
         }
         *out = mm_rows_in(MM_S8, q, M, N);
@@ -384,10 +431,10 @@ sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, int dt, 
     void *plain = (void *)W; /* W^T [K, N] with strides (1, K), in f32, or quantised below */
     st = err_fail(SC_ERR_UNSUPPORTED, "oneDNN: cannot pack a %lld x %lld weight in %s", (long long)N, (long long)K,
                   dt == MM_BF16 ? "bf16" : dt == MM_S8 ? "int8" : "float32");
-    if (!p || dnnl_memory_desc_init_by_tag(&src_md, 2, sd, t, dnnl_ab) ||
+    if (!p || dnnl_memory_desc_init_by_tag(&src_md, 2, sd, dt == MM_S8 ? dnnl_u8 : t, dnnl_ab) ||
         dnnl_memory_desc_init_by_tag(&any_md, 2, wd, t, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_strides(&plain_md, 2, wd, dt == MM_S8 ? dnnl_s8 : dnnl_f32, ws) ||
-        dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab))
+        dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dt == MM_S8 ? dnnl_s32 : dnnl_f32, dnnl_ab))
         goto done;
     dnnl_matmul_desc_t md;
     if (dnnl_matmul_desc_init(&md, &src_md, &any_md, NULL, &dst_md) ||
@@ -408,12 +455,18 @@ sc_status mm_pack(int64_t m_hint, int64_t N, int64_t K, const float *W, int dt, 
     p->dt = dt;
     if (dt == MM_S8) {
         p->scales = mem_alloc_array((size_t)N, sizeof(float), "int8 weight scales");
+        p->colsum = mem_alloc_array((size_t)N, sizeof(int32_t), "int8 weight sums");
         plain = mem_alloc_array((size_t)N * (size_t)K, 1, "int8 weights");
-        if (!p->scales || !plain) {
+        if (!p->scales || !p->colsum || !plain) {
             st = SC_ERR_NOMEM;
             goto done;
         }
         mm_quantize_rows(plain, p->scales, W, N, K, K); /* q [N, K] int8, scales [N] */
+        for (int64_t n = 0; n < N; n++) {
+            int32_t sum = 0; /* |sum| <= 127 K */
+            for (int64_t k = 0; k < K; k++) sum += ((const int8_t *)plain)[n * K + k];
+            p->colsum[n] = sum;
+        }
     }
     if (posix_memalign(&p->data, 64, p->bytes ? p->bytes : 64)) {
         st = err_fail(SC_ERR_NOMEM, "out of memory packing weights");
@@ -447,10 +500,14 @@ void mm_packed_free(mm_packed *p)
     if (!p) return;
     free(p->data);
     mem_free(p->scales);
+    mem_free(p->colsum);
     free(p);
 }
 
-size_t mm_packed_bytes(const mm_packed *p) { return p->bytes + (p->scales ? (size_t)p->n * sizeof(float) : 0); }
+size_t mm_packed_bytes(const mm_packed *p)
+{
+    return p->bytes + (p->scales ? (size_t)p->n * (sizeof(float) + sizeof(int32_t)) : 0);
+}
 
 int mm_packed_dt(const mm_packed *p) { return p->dt; }
 
@@ -469,32 +526,5 @@ void mm_to_bf16(uint16_t *dst, const float *src, size_t n)
 void mm_quantize_rows(int8_t *q, float *scale, const float *x, int64_t M, int64_t K, int64_t ldx)
 {
     #pragma omp parallel for schedule(static) if (M * K >= 65536)
-    for (int64_t m = 0; m < M; m++) {
-        const float *r = x + m * ldx;
-        int8_t *o = q + m * K;
-        float amax = 0.0f;
-        int bad = 0;
-        /* A compare-and-select rather than fmaxf (whose NaN rule keeps the compiler from
-         * vectorising it): NaN rows are caught by `bad` instead. */
-        #pragma omp simd reduction(max : amax) reduction(| : bad)
-        for (int64_t k = 0; k < K; k++) {
-            const float a = fabsf(r[k]);
-            amax = a > amax ? a : amax;
-            bad |= !(a <= 3.4028234663852886e38f); /* NaN or infinity */
-        }
-        if (bad) {
-            /* A non-finite row stays non-finite: q = 0, scale NaN. */
-            memset(o, 0, (size_t)K);
-            scale[m] = NAN;
-            continue;
-        }
-        if (amax < 1e-30f) amax = 0.0f; /* 127 / amax would overflow: a zero row */
-        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-        scale[m] = amax / 127.0f;
-        #pragma omp simd
-        for (int64_t k = 0; k < K; k++) {
-            const float v = rintf(r[k] * inv);
-            o[k] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
-        }
-    }
+    for (int64_t m = 0; m < M; m++) quantize_row((uint8_t *)q + m * K, scale + m, x + m * ldx, K, 0);
 }
