@@ -127,7 +127,7 @@ int main(int argc, char **argv)
     printf("int8, the four block products: u8 / s8 time %.3f\n", total_u8 / total_s8);
 
     if (!cpu_attention_bf16_available()) {
-        printf("bf16 attention: no AVX512-BF16 on this CPU, nothing to compare\n");
+        printf("bf16 attention: the AVX512-BF16 kernel is off here (no such CPU, or SMOOTHCACHE_MAX_ISA below avx512)\n");
     } else {
         const int B = 2, T = 256, H = 16, hd = 72;
         const int64_t D = (int64_t)H * hd, M = (int64_t)B * T;

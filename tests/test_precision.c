@@ -316,7 +316,7 @@ TEST(precision_fused_rows_and_mlp_equal_the_unfused_ops)
 TEST(precision_fused_bf16_attention_equals_the_onednn_path)
 {
     if (!cpu_attention_bf16_available()) {
-        printf("    (no AVX512-BF16 on this CPU: nothing to compare)\n");
+        printf("    (the AVX512-BF16 attention is off here: no such CPU, or SMOOTHCACHE_MAX_ISA below avx512)\n");
         return;
     }
     const int shapes[4][3] = {{2, 256, 72}, {1, 77, 33}, {2, 64, 128}, {1, 300, 16}}; /* B, T, hd */

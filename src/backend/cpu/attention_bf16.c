@@ -28,13 +28,12 @@
 
 int cpu_attention_bf16_available(void)
 {
-    static int known; /* 0 unknown, 1 yes, 2 no */
+    static int known; /* 0 unknown, 1 yes, 2 no; a race only repeats the probe */
     if (!known) {
         __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
-                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
-                    ? 1
-                    : 2;
+        /* The AVX-512 row kernels chosen (so $SMOOTHCACHE_MAX_ISA below avx512 turns this off
+         * too) and the bf16 dot-product instruction present. */
+        known = !strcmp(cpu_vec()->name, "avx512") && __builtin_cpu_supports("avx512bf16") ? 1 : 2;
     }
     return known == 1;
 }
