@@ -321,26 +321,23 @@ static sc_status packed_product(mm_ctx *c, int64_t M, int64_t N, int64_t K, cons
     return exec(c, &s, W, x->x, W->data, b, y);
 }
 
-/* An int8 product's accumulator row r [N] (int32, of u8 activations q + 128) made the layer's
- * output in place: float(acc - 128 colsum[n]) * (a * sw[n]) + b[n] (the int32 difference is the
- * exact s8 x s8 sum), then post. */
+/* int32 read from memory that also holds floats (an int8 product's accumulators, overwritten
+ * in place by the outputs they give). */
+typedef int32_t mm_i32_alias __attribute__((may_alias));
+
+/* An int8 product's accumulator row r [N] (int32 in place, of u8 activations q + 128) made the
+ * layer's output r [N]: float(acc - 128 colsum[n]) * (a * sw[n]) + b[n] (the int32 difference is
+ * the exact s8 x s8 sum), then post. In place: the accumulators just written stay in cache. */
 static void dequantize_row(float *r, int64_t N, float a, const float *sw, const int32_t *colsum, const float *b,
                            int post)
 {
-    for (int64_t n0 = 0; n0 < N; n0 += 256) {
-        const int nb = N - n0 < 256 ? (int)(N - n0) : 256;
-        int32_t acc[256];
-        memcpy(acc, r + n0, (size_t)nb * sizeof *acc); /* the same bytes, read as the int32 they are */
-        float *o = r + n0;
-        const float *s = sw + n0, *bb = b ? b + n0 : NULL;
-        const int32_t *cs = colsum + n0;
-        if (bb) {
-            #pragma omp simd
-            for (int i = 0; i < nb; i++) o[i] = (float)(acc[i] - 128 * cs[i]) * (a * s[i]) + bb[i];
-        } else {
-            #pragma omp simd
-            for (int i = 0; i < nb; i++) o[i] = (float)(acc[i] - 128 * cs[i]) * (a * s[i]);
-        }
+    const mm_i32_alias *acc = (const mm_i32_alias *)(void *)r;
+    if (b) {
+        #pragma omp simd
+        for (int64_t n = 0; n < N; n++) r[n] = (float)(acc[n] - 128 * colsum[n]) * (a * sw[n]) + b[n];
+    } else {
+        #pragma omp simd
+        for (int64_t n = 0; n < N; n++) r[n] = (float)(acc[n] - 128 * colsum[n]) * (a * sw[n]);
     }
     if (post == MM_POST_RELU) {
         #pragma omp simd
@@ -367,7 +364,7 @@ static void dequantize_row(float *r, int64_t N, float a, const float *sw, const 
 sc_status mm_linear_rows(mm_ctx *c, int64_t M, int64_t N, int64_t K, const mm_rows *x, const mm_packed *W,
                          const float *b, float *y, int64_t ldy, int post)
 {
-    sc_status st = packed_product(c, M, N, K, x, W, b, y, ldy, post, 0);
+    sc_status st = packed_product(c, M, N, K, x, W, b, y, ldy, post, 0); /* int8: acc [M, N] int32 in y */
     if (!st && W->dt == MM_S8) {
         #pragma omp parallel for schedule(static)
         for (int64_t m = 0; m < M; m++) dequantize_row(y + m * ldy, N, x->sx[m], W->scales, W->colsum, b, post);
@@ -385,10 +382,11 @@ sc_status mm_linear_rows_to_rows(mm_ctx *c, int64_t M, int64_t N, int64_t K, con
         return st;
     }
     if (out_dt == MM_S8 && W->dt == MM_S8) {
-        void *q = mm_scratch(c, 2, mm_rows_bytes(MM_S8, M, N)); /* h [M, N] int8, scales [M] */
+        void *q = mm_scratch(c, 2, mm_rows_bytes(MM_S8, M, N)); /* h [M, N] as u8, scales [M] */
         if (!q) return SC_ERR_NOMEM;
-        sc_status st = packed_product(c, M, N, K, x, W, NULL, buf, N, MM_POST_NONE, 0); /* acc [M, N] */
+        sc_status st = packed_product(c, M, N, K, x, W, NULL, buf, N, MM_POST_NONE, 0); /* acc [M, N] in buf */
         if (st) return st;
+        /* Each row dequantised and post-op'd in place, quantised from there while in cache. */
         #pragma omp parallel for schedule(static)
         for (int64_t m = 0; m < M; m++) {
             dequantize_row(buf + m * N, N, x->sx[m], W->scales, W->colsum, b, post);

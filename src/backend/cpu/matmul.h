@@ -44,8 +44,8 @@ sc_status mm_exec(mm_ctx *c, const mm_shape *s, const void *src, const void *wei
                   const float *bias, float *dst);
 
 /* Scratch of the context, at least `bytes`, 64-byte aligned, kept for the next call; slots 0, 1
- * and 2 are independent (a product's converted input; attention's probabilities; an MLP's
- * hidden rows). NULL with an
+ * and 2 are independent (a product's converted input; attention's probabilities or per-thread
+ * buffers; an MLP's hidden rows). NULL with an
  * SC_ERR_NOMEM message when memory runs out. */
 void *mm_scratch(mm_ctx *c, int slot, size_t bytes);
 
