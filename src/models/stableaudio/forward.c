@@ -308,9 +308,14 @@ sc_status sa_block_step(const model *m, model_ws *ws, int l)
     return SC_OK;
 }
 
-static void norm(const sa_model *m, sa_ws *ws, const float *scale, const float *bias)
+/* z [M, D] = LN(h) (1 + scale) + bias, a block's affine LayerNorm in ln_modulate's terms (scale
+ * = weight - 1, shared by every row), made into the input rows of products with L's weights (a
+ * bf16 or int8 backend writes them in its product type straight from each normalised row). */
+static sc_status norm_rows(const sa_model *m, sa_ws *ws, const float *scale, const float *bias, const be_linear *L,
+                           be_rows *out)
 {
-    m->base.be->ln_modulate(ws->z, ws->base.h, ws->base.rows, ws->base.tokens, m->cfg.hidden, m->cfg.eps, bias, scale, 0);
+    return m->base.be->ln_modulate_rows(ws->base.ctx, L, ws->z, ws->base.h, ws->base.rows, ws->base.tokens,
+                                        m->cfg.hidden, m->cfg.eps, bias, scale, 0, out);
 }
 
 sc_status sa_modulated_input(const model *base, model_ws *wsb, int l, float *out)
@@ -330,18 +335,19 @@ static sc_status self_attention(const sa_model *m, sa_ws *ws, int l, float *out)
     be_ctx *ctx = ws->base.ctx;
     const int B = ws->base.rows, T = ws->base.tokens, D = c->hidden;
     const int64_t M = (int64_t)B * T;
-    norm(m, ws, blk->n1s, blk->n1b);                                                  /* z [M, D] */
-    sc_status s;
+    const int fused = blk->qkv.w || blk->qkv.prep;
+    be_rows z; /* norm1(h) [M, D], as the products' input */
+    sc_status s = norm_rows(m, ws, blk->n1s, blk->n1b, fused ? &blk->qkv : &blk->q, &z);
     float *q, *k, *v;
     int64_t ld;
-    if (blk->qkv.w || blk->qkv.prep) {
-        s = be->linear(ctx, &blk->qkv, M, ws->z, ws->qkv, 3 * D, BE_POST_NONE);       /* [M, 3D] */
+    if (fused) {
+        if (!s) s = be->linear_rows(ctx, &blk->qkv, &z, ws->qkv, 3 * D, BE_POST_NONE); /* [M, 3D] */
         q = ws->qkv, k = ws->qkv + D, v = ws->qkv + 2 * D, ld = 3 * D;
     } else {
         q = ws->qkv, k = ws->qkv + M * D, v = ws->qkv + 2 * M * D, ld = D;
-        s = be->linear(ctx, &blk->q, M, ws->z, q, D, BE_POST_NONE);
-        if (!s) s = be->linear(ctx, &blk->k, M, ws->z, k, D, BE_POST_NONE);
-        if (!s) s = be->linear(ctx, &blk->v, M, ws->z, v, D, BE_POST_NONE);
+        if (!s) s = be->linear_rows(ctx, &blk->q, &z, q, D, BE_POST_NONE);
+        if (!s) s = be->linear_rows(ctx, &blk->k, &z, k, D, BE_POST_NONE);
+        if (!s) s = be->linear_rows(ctx, &blk->v, &z, v, D, BE_POST_NONE);
     }
     if (s) return s;
     be->rope(q, B, T, ld, c->heads, c->head_dim, c->rot, ws->cs, ws->sn);
@@ -382,8 +388,9 @@ static sc_status cross_attention(const sa_model *m, sa_ws *ws, int l, float *out
         if (s) return s;
         ws->xkv_ready[l] = 1;
     }
-    norm(m, ws, blk->n2s, blk->n2b);                                                  /* z [M, D] */
-    s = be->linear(ctx, &blk->xq, M, ws->z, ws->qkv, D, BE_POST_NONE);                /* [M, D] */
+    be_rows z; /* norm2(h) [M, D], as xq's input */
+    s = norm_rows(m, ws, blk->n2s, blk->n2b, &blk->xq, &z);
+    if (!s) s = be->linear_rows(ctx, &blk->xq, &z, ws->qkv, D, BE_POST_NONE);          /* [M, D] */
     if (!s) s = be->attention_cross(ctx, ws->qkv, kx, vx, ws->att, ws->xscores, B, T, Lc, c->heads, c->head_dim, NULL);
     if (!s) s = be->linear(ctx, &blk->xproj, M, ws->att, out, D, BE_POST_NONE);       /* [M, D] */
     return s;
@@ -396,8 +403,9 @@ static sc_status feed_forward(const sa_model *m, sa_ws *ws, int l, float *out)
     const sa_block *blk = &m->w.blocks[l];
     const int D = m->cfg.hidden;
     const int64_t M = (int64_t)ws->base.rows * ws->base.tokens;
-    norm(m, ws, blk->n3s, blk->n3b);                                                  /* z [M, D] */
-    sc_status s = be->linear(ws->base.ctx, &blk->fc1, M, ws->z, ws->hid2, 8 * D, BE_POST_NONE); /* [M, 8D] */
+    be_rows z; /* norm3(h) [M, D], as fc1's input */
+    sc_status s = norm_rows(m, ws, blk->n3s, blk->n3b, &blk->fc1, &z);
+    if (!s) s = be->linear_rows(ws->base.ctx, &blk->fc1, &z, ws->hid2, 8 * D, BE_POST_NONE); /* [M, 8D] */
     if (s) return s;
     be->swiglu(ws->hid, ws->hid2, M, 4 * D);                                          /* [M, 4D] */
     return be->linear(ws->base.ctx, &blk->fc2, M, ws->hid, out, D, BE_POST_NONE);     /* [M, D] */
