@@ -257,9 +257,17 @@ TEST(precision_one_layer_matches_the_scalar_schemes)
 /* The fused paths (a LayerNorm writing its products' input rows directly; an MLP whose hidden
  * layer goes straight into the second product's input type) give the very numbers of the
  * unfused ops at every precision: the same roundings, only without the float32 round trip. */
+static void fused_case(int B, int T, int D);
+
 TEST(precision_fused_rows_and_mlp_equal_the_unfused_ops)
 {
-    enum { B = 2, T = 19, D = 64, H = 4 * D, M = B * T };
+    fused_case(2, 19, 64);
+    fused_case(1, 3, 2); /* int8 rows (64-byte padded, with scales) wider than the float storage */
+}
+
+static void fused_case(int B, int T, int D)
+{
+    const int H = 4 * D, M = B * T;
     float *w1 = malloc(sizeof(float) * H * D), *b1 = malloc(sizeof(float) * H), *w2 = malloc(sizeof(float) * D * H);
     float *b2 = malloc(sizeof(float) * D), *h = malloc(sizeof(float) * M * D), *mod = malloc(sizeof(float) * B * 2 * D);
     float *z = malloc(sizeof(float) * M * D), *hid = malloc(sizeof(float) * M * H);

@@ -85,7 +85,7 @@ typedef struct backend {
     /* ---- products on prepared rows ---- */
     /* z[b,t,:] = LN(h[b,t,:]; eps) * (1 + scale[b,:]) + shift[b,:] (as ln_modulate) made into the
      * input rows of products with L's weights, stored in z ([B*T, D] floats of storage; float32
-     * rows are z itself). */
+     * rows are z itself; rows too big for it, int8 ones of D < 16, go to the context). */
     sc_status (*ln_modulate_rows)(be_ctx *c, const be_linear *L, float *z, const float *h, int B, int T, int D,
                                   float eps, const float *shift, const float *scale, int mod_stride, be_rows *out);
     /* y [rows, out] (row stride ldy) = x W^T + b, then post: linear() on rows made for a layer of

@@ -101,9 +101,14 @@ static be_rows be_rows_of(const mm_rows *r, int64_t rows, int64_t cols)
 static sc_status ln_modulate_rows(be_ctx *c, const be_linear *L, float *z, const float *h, int B, int T, int D,
                                   float eps, const float *shift, const float *scale, int mod_stride, be_rows *out)
 {
-    (void)c;
     const int dt = rows_dt(L);
     const int64_t M = (int64_t)B * T;
+    void *store = z;
+    if (mm_rows_bytes(dt, M, D) > (size_t)M * D * sizeof(float)) {
+        /* int8 rows of a very narrow layer (D < 16: their 64-byte padding and scales outgrow z):
+         * the context's input scratch, which products on prepared rows leave alone. */
+        if (!(store = mm_scratch(c->mm, 0, mm_rows_bytes(dt, M, D)))) return SC_ERR_NOMEM;
+    }
     if (dt == MM_F32) {
         cpu_ln_modulate(z, h, B, T, D, eps, shift, scale, mod_stride);
     } else {
@@ -120,13 +125,13 @@ static sc_status ln_modulate_rows(be_ctx *c, const be_linear *L, float *z, const
                 if (!row) continue;
                 const size_t b = (size_t)(r / T) * mod_stride;
                 vec->ln_modulate_row(row, h + r * D, D, eps, shift + b, scale + b);
-                mm_rows_store(dt, z, M, D, r, row);
+                mm_rows_store(dt, store, M, D, r, row);
             }
             mem_free(row);
         }
         if (failed) return SC_ERR_NOMEM;
     }
-    const mm_rows r = mm_rows_in(dt, z, M, D);
+    const mm_rows r = mm_rows_in(dt, store, M, D);
     *out = be_rows_of(&r, M, D);
     return SC_OK;
 }
