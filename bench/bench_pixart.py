@@ -126,6 +126,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=2, help="timed PyTorch forwards per mode")
     ap.add_argument("--cached-steps", type=int, default=20)
     ap.add_argument("--dtype", default="bf16", help="precision of the cached comparison")
+    ap.add_argument("--no-cached", action="store_true", help="time the steps only, without the cached comparison")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     t0 = time.time()
@@ -137,21 +138,23 @@ def main():
     print(f"C: f32 {c['f32']:.2f} s/step, bf16 {c['bf16']:.2f} s/step", flush=True)
     pt, version = torch_steps(a.threads, a.repeats)
     print(f"PyTorch {version}: f32 {pt['f32']:.2f} s/step, bf16 autocast {pt['bf16']:.2f} s/step", flush=True)
-    runs = c_cached(a.dtype, a.cached_steps, a.threads, env)
-    base, cached = runs[0], runs[1]
     res = {"threads": a.threads, "c_s_per_step": c, "torch_s_per_step": pt, "torch": version,
-           "c_over_torch": {d: c[d] / pt[d] for d in c},
-           "cached": {"dtype": a.dtype, "steps": a.cached_steps, "schedule": "N-2 on attn1, attn2, ff",
-                      "mac_ratio": cached["mac_ratio"], "seconds_uncached": base["seconds"],
-                      "seconds_cached": cached["seconds"], "speedup": base["seconds"] / cached["seconds"],
-                      "ideal_speedup": 1.0 / cached["mac_ratio"]}}
+           "c_over_torch": {d: c[d] / pt[d] for d in c}}
+    if not a.no_cached:
+        runs = c_cached(a.dtype, a.cached_steps, a.threads, env)
+        base, cached = runs[0], runs[1]
+        res["cached"] = {"dtype": a.dtype, "steps": a.cached_steps, "schedule": "N-2 on attn1, attn2, ff",
+                         "mac_ratio": cached["mac_ratio"], "seconds_uncached": base["seconds"],
+                         "seconds_cached": cached["seconds"], "speedup": base["seconds"] / cached["seconds"],
+                         "ideal_speedup": 1.0 / cached["mac_ratio"]}
     print(f"PixArt-alpha 512 px, one guided step (batch 2, 120 text tokens), {a.threads} threads:")
     for d in ("f32", "bf16"):
         print(f"  {d:5s} C {c[d]:6.2f} s   PyTorch {pt[d]:6.2f} s   C/PyTorch {res['c_over_torch'][d]:.2f}")
-    r = res["cached"]
-    print(f"  SmoothCache N-2 ({a.dtype}, {a.cached_steps} DPM-Solver++ steps): MAC ratio {r['mac_ratio']:.3f}, "
-          f"speed-up {r['speedup']:.2f}x of an ideal {r['ideal_speedup']:.2f}x "
-          f"({r['seconds_uncached']:.1f} s -> {r['seconds_cached']:.1f} s)")
+    r = res.get("cached")
+    if r:
+        print(f"  SmoothCache N-2 ({a.dtype}, {a.cached_steps} DPM-Solver++ steps): MAC ratio {r['mac_ratio']:.3f}, "
+              f"speed-up {r['speedup']:.2f}x of an ideal {r['ideal_speedup']:.2f}x "
+              f"({r['seconds_uncached']:.1f} s -> {r['seconds_cached']:.1f} s)")
     with open(os.path.join(OUT, "pixart.json"), "w") as f:
         json.dump(res, f, indent=1)
 

@@ -387,7 +387,9 @@ int sc_calibration_samples(const sc_calibration *c);
 sc_status sc_calibration_export(const sc_calibration *c, double *out, size_t cap, size_t *n);
 sc_status sc_calibration_absorb(sc_calibration *c, const double *in, size_t n);
 /* Writes what was measured (JSON; its "_meta" records the model, settings, samples and classes
- * of the observed generations); refuses to overwrite unless force. */
+ * of the observed generations, and their conditioning numbers such as a clip's seconds_total: the
+ * value, or {"min", "max"} when they differed; absorb carries classes, not these, so processes
+ * that split a calibration are given the same ones); refuses to overwrite unless force. */
 sc_status sc_calibration_save(const sc_calibration *c, const char *path, int force);
 /* A one-line warning about the result worth reading before using it (a TeaCache fit that turns
  * negative inside the observed range), or NULL. Valid until the calibration is freed. */

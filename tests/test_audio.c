@@ -330,12 +330,26 @@ TEST(audio_encoded_prompts_make_the_same_sound)
 
 TEST(audio_bench_reports_snr_and_mel_distance)
 {
-    CHECK_CLI(0, "SNR dB", "bench --model %s --prompts %s --steps 6 --cache fora:n=2 --repeats 1 --json %s --quiet",
-              pipe_dir(), ref_file("prompts.txt"), test_path("b.json"));
+    CHECK_CLI(0, "SNR dB", "bench --model %s --prompts %s --steps 6 --cache fora:n=2 --repeats 1 --json %s --csv %s --quiet",
+              pipe_dir(), ref_file("prompts.txt"), test_path("b.json"), test_path("b.csv"));
     CHECK(strstr(test_cli_output, "mel dB"));
     size_t len;
     char *text = test_read(test_path("b.json"), &len);
     CHECK(strstr(text, "\"audio_snr_db\"") && strstr(text, "\"mel_distance_db\""));
+    free(text);
+    /* the CSV has the same two columns, after latent_rel_l2; the cached row's SNR is a finite number */
+    text = test_read(test_path("b.csv"), &len);
+    CHECK_MSG(strstr(text, ",latent_rel_l2,audio_snr_db,mel_distance_db,"), "%s", text);
+    const char *row = strstr(text, "\"fora:n=2\",");
+    CHECK_MSG(row, "%s", text);
+    if (row) {
+        /* fields after the policy: seconds .. latent_rel_l2 (8), then the SNR */
+        const char *f = row;
+        for (int i = 0; i < 9 && f; i++) f = strchr(f + 1, ',');
+        char *end;
+        const double snr = f ? strtod(f + 1, &end) : NAN;
+        CHECK_MSG(f && end > f + 1 && *end == ',' && isfinite(snr) && snr > 0, "%s", text);
+    }
     free(text);
     /* --accuracy listens with the audio demo's checker: a random model's clips are not heard as
      * "A warm C major chord"; the column is there */

@@ -3,6 +3,7 @@
  * batch without a negative prompt (the pipeline's all-zero unconditional tokens) and one with a
  * negative prompt, for a model whose text projection is a Linear and grouped key/value heads, and
  * one whose text projection is the identity (Stable Audio Open's case). */
+#include <jansson.h>
 #include <math.h>
 
 #include "harness.h"
@@ -291,6 +292,26 @@ TEST(stable_audio_every_policy_runs)
         CHECK_OK(sc_generate(m, &q, lat));
         CHECK_OK(sc_calibration_save(cal, paths[i], 0));
         sc_calibration_free(cal);
+    }
+    {
+        /* the calibration file names the seconds its clips were conditioned on: the value, or the
+         * range when the samples differed */
+        json_error_t je;
+        json_t *j = json_load_file(errs, 0, &je), *meta = j ? json_object_get(j, "_meta") : NULL;
+        CHECK(meta != NULL);
+        const float *v[2] = {start, total};
+        const char *names[2] = {"seconds_start", "seconds_total"};
+        for (int k = 0; meta && k < 2; k++) {
+            const double lo = v[k][0] < v[k][1] ? v[k][0] : v[k][1], hi = v[k][0] < v[k][1] ? v[k][1] : v[k][0];
+            const json_t *x = json_object_get(meta, names[k]);
+            if (lo == hi)
+                CHECK_MSG(json_is_number(x) && json_number_value(x) == lo, "%s", names[k]);
+            else
+                CHECK_MSG(json_is_object(x) && json_number_value(json_object_get(x, "min")) == lo &&
+                              json_number_value(json_object_get(x, "max")) == hi,
+                          "%s", names[k]);
+        }
+        json_decref(j);
     }
     snprintf(smooth, sizeof smooth, "smooth:schedule=%s", sched);
     snprintf(smooth2, sizeof smooth2, "%s", test_path("sa_schedule2.json"));

@@ -104,6 +104,38 @@ sc_status sc_calibration_absorb(sc_calibration *c, const double *in, size_t n)
     return s;
 }
 
+/* The per-sample numbers the generations were conditioned on (a clip's seconds_start and
+ * seconds_total): meta[name] = the value when every observed sample had the same one, else
+ * {"min": a, "max": b}. */
+static void record_scalars(json_t *meta, const sc_cond *cond)
+{
+    for (int k = 0; k < cond->n_scalars; k++) {
+        const sc_scalar *sc = &cond->scalars[k];
+        if (!sc->name || !sc->values || cond->n < 1) continue;
+        double lo = sc->values[0], hi = lo;
+        for (int i = 1; i < cond->n; i++) {
+            lo = sc->values[i] < lo ? sc->values[i] : lo;
+            hi = sc->values[i] > hi ? sc->values[i] : hi;
+        }
+        const json_t *was = json_object_get(meta, sc->name);
+        if (json_is_number(was)) {
+            const double v = json_number_value(was);
+            lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+        } else if (json_is_object(was)) {
+            const double a = json_number_value(json_object_get(was, "min")), b = json_number_value(json_object_get(was, "max"));
+            lo = a < lo ? a : lo, hi = b > hi ? b : hi;
+        }
+        if (lo == hi) {
+            json_object_set_new(meta, sc->name, json_real(lo));
+        } else {
+            json_t *range = json_object();
+            json_object_set_new(range, "min", json_real(lo));
+            json_object_set_new(range, "max", json_real(hi));
+            json_object_set_new(meta, sc->name, range);
+        }
+    }
+}
+
 sc_status calibration_record(sc_calibration *c, const sc_model *p, const sc_gen_params *gp)
 {
     const model *m = p->net;
@@ -134,6 +166,7 @@ sc_status calibration_record(sc_calibration *c, const sc_model *p, const sc_gen_
     json_t *classes = json_object_get(c->meta, "classes");
     for (int i = 0; gp->cond->classes && i < gp->cond->n; i++)
         json_array_append_new(classes, json_integer(gp->cond->classes[i]));
+    record_scalars(c->meta, gp->cond);
     return SC_OK;
 }
 

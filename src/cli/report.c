@@ -262,7 +262,10 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
     size_t cap = 256 + (size_t)n * 512, len = 0;
     char *buf = malloc(cap);
     if (!buf) return SC_ERR_NOMEM;
-    len += (size_t)snprintf(buf, cap, "policy,seconds,policy_seconds,setup_seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,");
+    int sound = 0; /* clips: their SNR and log-mel distance too (the JSON's audio_snr_db, mel_distance_db) */
+    for (int i = 0; i < n; i++) sound |= e[i].has_audio;
+    len += (size_t)snprintf(buf, cap, "policy,seconds,policy_seconds,setup_seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,%s",
+                            sound ? "audio_snr_db,mel_distance_db," : "");
     for (int c = 0; n > 0 && c < e[0].stats.n_components; c++)
         len += (size_t)snprintf(buf + len, cap - len, "computed_%s,skipped_%s,", e[0].stats.components[c],
                                 e[0].stats.components[c]);
@@ -278,6 +281,9 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
         len += (size_t)snprintf(buf + len, cap - len, "\",%.6f,%.6f,%.6f,%.4f,%.6f,%.4f,%.6f,%.6g,", s->seconds,
                                 s->policy_seconds, s->setup_seconds, e[i].speedup, e[i].mac_ratio, e[i].psnr, e[i].ssim,
                                 e[i].latent_rel_l2);
+        if (sound && len < cap)
+            len += (size_t)snprintf(buf + len, cap - len, "%.4f,%.6f,", e[i].has_audio ? e[i].audio_snr : NAN,
+                                    e[i].has_audio ? e[i].mel_distance : NAN);
         for (int c = 0; c < s->n_components && len < cap; c++)
             len += (size_t)snprintf(buf + len, cap - len, "%ld,%ld,", s->computed[c], s->skipped[c]);
         if (len < cap)
