@@ -107,15 +107,27 @@ sc_status sc_calibration_absorb(sc_calibration *c, const double *in, size_t n)
 /* The per-sample numbers the generations were conditioned on (a clip's seconds_start and
  * seconds_total): meta[name] = the value when every observed sample had the same one, else
  * {"min": a, "max": b}. */
+/* A float as the shortest decimal that reads back as the same float (2.048f: 2.048, not
+ * 2.0480000972747803). */
+static double float_decimal(float v)
+{
+    char buf[32];
+    for (int prec = 6; prec < 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if ((float)strtod(buf, NULL) == v) return strtod(buf, NULL);
+    }
+    return (double)v;
+}
+
 static void record_scalars(json_t *meta, const sc_cond *cond)
 {
     for (int k = 0; k < cond->n_scalars; k++) {
         const sc_scalar *sc = &cond->scalars[k];
         if (!sc->name || !sc->values || cond->n < 1) continue;
-        double lo = sc->values[0], hi = lo;
+        double lo = float_decimal(sc->values[0]), hi = lo;
         for (int i = 1; i < cond->n; i++) {
-            lo = sc->values[i] < lo ? sc->values[i] : lo;
-            hi = sc->values[i] > hi ? sc->values[i] : hi;
+            const double v = float_decimal(sc->values[i]);
+            lo = v < lo ? v : lo, hi = v > hi ? v : hi;
         }
         const json_t *was = json_object_get(meta, sc->name);
         if (json_is_number(was)) {
