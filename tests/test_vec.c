@@ -117,6 +117,13 @@ TEST(vec_every_runnable_copy_computes_its_kernels)
                               v->name, silu, n, i, y[i], want);
                 }
             }
+            /* SwiGLU: a * silu(x). */
+            v->swiglu_row(y, a, x, n);
+            for (int i = 0; i < n; i++) {
+                const double want = a[i] * ((double)x[i] / (1 + exp(-(double)x[i])));
+                CHECK_MSG(fabs(y[i] - want) <= 1e-6 * (1 + fabs(want)), "%s swiglu n=%d i=%d: %g vs %g", v->name, n, i,
+                          y[i], want);
+            }
             /* L1 sums, plain and of a residual. */
             double d = 0, r = 0, dr = 0;
             for (int i = 0; i < n; i++) {
@@ -130,6 +137,30 @@ TEST(vec_every_runnable_copy_computes_its_kernels)
             v->l1_residual_chunk(x, a, b, (size_t)n, &fd, &fr);
             CHECK_MSG(fabs(fd - dr) <= 1e-5 * dr && fabs(fr - r) <= 1e-5 * r, "%s l1 residual n=%d: %g vs %g", v->name,
                       n, fd, dr);
+        }
+    }
+}
+
+TEST(vec_swiglu_keeps_the_limits_of_its_gate)
+{
+    /* Far out the gate is the identity (x > 88: exp(-x) underflows) or zero (x < -88: it
+     * overflows to inf, x / inf = -0); NaN stays NaN; 17 values cover a vector and a tail. */
+    const float g[17] = {100.0f, 89.0f, -89.0f, -100.0f, -1e30f, 1e30f, NAN, 0.0f, -0.0f,
+                         20.0f, -20.0f, 1.0f, -1.0f, 87.5f, -87.5f, 3.0f, NAN};
+    float a[17], y[17];
+    for (int i = 0; i < 17; i++) a[i] = 2.0f;
+    const cpu_vec_ops *tabs[3];
+    const int nt = runnable(tabs);
+    for (int t = 0; t < nt; t++) {
+        tabs[t]->swiglu_row(y, a, g, 17);
+        for (int i = 0; i < 17; i++) {
+            const double want = 2.0 * ((double)g[i] / (1 + exp(-(double)g[i])));
+            if (isnan(g[i])) {
+                CHECK_MSG(isnan(y[i]), "%s swiglu(NaN) = %g", tabs[t]->name, y[i]);
+                continue;
+            }
+            CHECK_MSG(fabs(y[i] - want) <= 1e-6 * (1 + fabs(want)), "%s swiglu(%g) = %g, want %g", tabs[t]->name, g[i],
+                      y[i], want);
         }
     }
 }

@@ -233,12 +233,9 @@ void cpu_from_bf16(float *x, const uint16_t *y, size_t n)
 
 void cpu_swiglu(float *y, const float *x, int64_t M, int I)
 {
+    const cpu_vec_ops *vec = cpu_vec();
     #pragma omp parallel for schedule(static)
-    for (int64_t m = 0; m < M; m++) {
-        const float *a = x + m * 2 * I, *g = a + I;
-        float *o = y + m * I;
-        for (int i = 0; i < I; i++) o[i] = a[i] * (g[i] / (1.0f + expf(-g[i])));
-    }
+    for (int64_t m = 0; m < M; m++) vec->swiglu_row(y + m * I, x + m * 2 * I, x + m * 2 * I + I, I);
 }
 
 void cpu_rope(float *x, int B, int T, int64_t ld, int H, int hd, int rot, const float *cs, const float *sn)

@@ -58,6 +58,22 @@ static void scale_shift_row(float *y, const float *x, const float *a, const floa
 
 static float exp_sub_sum(const float *in, float sub, float *out, int n) { return vm_exp_sub_sum(in, sub, out, n); }
 
+/* o[i] = a[i] * silu(g[i]) over one row of I (SwiGLU's gate), silu as silu1. */
+static void swiglu_row(float *o, const float *a, const float *g, int I)
+{
+    int i = 0;
+#if defined(__AVX512F__)
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (; i < I; i += SC_VLEN) {
+        const __mmask16 m = I - i >= SC_VLEN ? (__mmask16)0xFFFF : (__mmask16)((1u << (I - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(m, g + i);
+        const __m512 e = vm_exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
+        _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_div_ps(v, _mm512_add_ps(one, e))));
+    }
+#endif
+    for (; i < I; i++) o[i] = a[i] * silu1(g[i]);
+}
+
 static void l1_chunk(const float *a, const float *b, size_t n, float *diff, float *ref)
 {
     float fd = 0, fr = 0;
@@ -88,6 +104,7 @@ const cpu_vec_ops VEC_CAT(cpu_vec_, VEC_VARIANT) = {
     .ln_modulate_row = ln_modulate_row,
     .scale_shift_row = scale_shift_row,
     .exp_sub_sum = exp_sub_sum,
+    .swiglu_row = swiglu_row,
     .l1_chunk = l1_chunk,
     .l1_residual_chunk = l1_residual_chunk,
 };

@@ -23,6 +23,8 @@ typedef struct {
     void (*scale_shift_row)(float *y, const float *x, const float *a, const float *b, int C, int silu);
     /* out[i] = exp(in[i] - sub) for i < n (in == out allowed); returns their sum. */
     float (*exp_sub_sum)(const float *in, float sub, float *out, int n);
+    /* o[i] = a[i] * g[i] / (1 + exp(-g[i])) over one row of I (SwiGLU). */
+    void (*swiglu_row)(float *o, const float *a, const float *g, int I);
     /* Float sums over [0, n) of |a - b| and |b|. */
     void (*l1_chunk)(const float *a, const float *b, size_t n, float *diff, float *ref);
     /* The same with a = h - h0 rounded to float first (a residual as the reference stores it). */
