@@ -213,6 +213,11 @@ TEST(cli_bench_prints_one_row_per_policy)
     CHECK(strstr(test_cli_output, "range") && strstr(test_cli_output, "median of 3 runs")); /* --repeats 3 by default */
     CHECK_CLI(2, "at least one --cache", "bench --model %s --steps 2", model());
     CHECK_CLI(2, "--repeats: 0 is out of range", "bench --model %s --steps 2 --cache fora --repeats 0", model());
+    /* a negative count is a number out of range, not "not an integer"; inf and nan are not finite */
+    CHECK_CLI(2, "--steps: -3 is out of range [1, 1000]", "bench --model %s --steps -3 --cache fora", model());
+    CHECK_CLI(2, "--cfg: inf is not a finite number", "bench --model %s --steps 2 --cfg inf --cache fora", model());
+    CHECK_CLI(2, "--cfg: -NaN is not a finite number", "bench --model %s --steps 2 --cfg -NaN --cache fora", model());
+    CHECK_CLI(2, "--steps: '3x' is not an integer", "bench --model %s --steps 3x --cache fora", model());
     /* A policy option that does not exist is refused before the baseline runs (the message names
      * the spec: the check before the work, not the failing generation after the baseline). */
     CHECK_CLI(2, "--cache fora:interval=1: cache policy fora has no option 'interval'",
@@ -245,7 +250,7 @@ TEST(cli_accepts_the_names_users_of_other_tools_type)
     CHECK_CLI(0, "dbcache", "generate --model %s --steps 6 --class 1 --cache dbcache --latents-out %s", model(),
               test_path("d.npy"));
     CHECK_CLI(0, "dbcache", "generate --steps 10 --class 1 --cache dbcache --out %s", test_path("d.png"));
-    CHECK_CLI(2, "--seed: '-2'", "generate --model %s --steps 2 --seed -2 --latents-out %s --force", model(),
+    CHECK_CLI(2, "--seed: -2 is out of range: give 0 .. 2^64-1, or -1 for a random seed", "generate --model %s --steps 2 --seed -2 --latents-out %s --force", model(),
               test_path("a.npy"));
     CHECK_CLI(0, "depth:          2 blocks", "info --model %s", model());
 }

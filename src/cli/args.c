@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "smoothcache.h"
@@ -173,9 +174,9 @@ int cli_int(const cli_args *a, const char *flag, long min, long max, long def, l
     const char *v = cli_get(a, flag);
     *out = def;
     if (!v) return 0;
-    if (!plain_integer(v, min < 0)) return cli_usage_error(a, "%s: '%s' is not an integer", flag, v);
+    if (!plain_integer(v, 1)) return cli_usage_error(a, "%s: '%s' is not an integer", flag, v);
     errno = 0;
-    long x = strtol(v, NULL, 10);
+    long x = strtol(v, NULL, 10); /* "-3" where min >= 0: out of range, said below */
     if (errno == ERANGE || x < min || x > max)
         return cli_usage_error(a, "%s: %s is out of range [%ld, %ld]", flag, v, min, max);
     *out = x;
@@ -187,6 +188,7 @@ int cli_u64(const cli_args *a, const char *flag, uint64_t def, uint64_t *out)
     const char *v = cli_get(a, flag);
     *out = def;
     if (!v) return 0;
+    if (*v == '-' && plain_integer(v, 1)) return cli_usage_error(a, "%s: %s is out of range [0, 2^64-1]", flag, v);
     if (!plain_integer(v, 0)) return cli_usage_error(a, "%s: '%s' is not a non-negative integer", flag, v);
     errno = 0;
     unsigned long long x = strtoull(v, NULL, 10);
@@ -201,6 +203,10 @@ int cli_float(const cli_args *a, const char *flag, double min, double max, doubl
     *out = def;
     if (!v) return 0;
     const char *p = v;
+    if (*p == '-' || *p == '+') p++;
+    if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinity") || !strcasecmp(p, "nan"))
+        return cli_usage_error(a, "%s: %s is not a finite number in [%g, %g]", flag, v, min, max);
+    p = v;
     if (*p == '-') p++;
     if (!isdigit((unsigned char)*p) && *p != '.') return cli_usage_error(a, "%s: '%s' is not a number", flag, v);
     for (const char *q = v; *q; q++)

@@ -42,7 +42,7 @@ int cli_dtype(const cli_args *a, sc_dtype *d);
 #define CLI_SAMPLING_OPTS                                                                      \
     {"--class", "N[,N...]", "class ids, one image each"},                                      \
     {"--seed", "S", "seed, 0..2^64-1, or -1 for a random one (printed); image i uses S+i (default 0)"}, \
-    {"--steps", "N", "sampler steps, 1..1000 (default: the model's pipeline's: DiT 50, PixArt 20, Stable Audio 200)"}, \
+    {"--steps", "N", "sampler steps, 1..1000 (default: the model's pipeline's: DiT 50, PixArt 20, Stable Audio 100)"}, \
     {"--sampler", "NAME", "ddim, iddpm (original DiT, stochastic), dpmpp2m, k-euler or k-dpmpp2m "                 \
                           "(k-diffusion on Karras sigmas); flow-euler for flow-matching models; for sigma-"        \
                           "schedule models (Stable Audio) cosine-dpmpp2m-sde (the diffusers Stable Audio "          \

@@ -172,6 +172,8 @@ int cli_threads(const cli_args *a, int *threads)
 int cli_seed(const cli_args *a, uint64_t *seed)
 {
     const char *v = cli_get(a, "--seed");
+    if (v && *v == '-' && strcmp(v, "-1") && v[1] >= '0' && v[1] <= '9')
+        return cli_usage_error(a, "--seed: %s is out of range: give 0 .. 2^64-1, or -1 for a random seed", v);
     if (!v || strcmp(v, "-1")) return cli_u64(a, "--seed", 0, seed) ? CLI_EXIT_USAGE : 0;
     /* -1: a random seed (stable-diffusion.cpp's convention), said so that the run can be repeated. */
     uint64_t s = 0;
