@@ -91,6 +91,14 @@ TEST(cli_generate_writes_latents_and_refuses_to_overwrite)
     CHECK_OK(npy_read(out, &b));
     CHECK(memcmp(a.data, b.data, a.numel * sizeof(float)) == 0); /* untouched */
     npy_free(&b);
+    /* a folder named like the output file: said so, with or without --force, and left alone */
+    CHECK(mkdir(test_path("dir.npy"), 0755) == 0);
+    CHECK_CLI(1, "dir.npy: is a folder; give a file name", "generate --model %s --steps 2 --latents-out %s", model(),
+              test_path("dir.npy"));
+    CHECK_CLI(1, "dir.npy: is a folder; give a file name", "generate --model %s --steps 2 --latents-out %s --force",
+              model(), test_path("dir.npy"));
+    struct stat dst;
+    CHECK(stat(test_path("dir.npy"), &dst) == 0 && S_ISDIR(dst.st_mode));
     CHECK_CLI(0, "wrote", "generate --model %s --class 1,2 --steps 3 --seed 6 --force --latents-out %s", model(), out);
     CHECK_OK(npy_read(out, &b));
     CHECK(memcmp(a.data, b.data, a.numel * sizeof(float)) != 0); /* another seed, another result */
@@ -155,7 +163,7 @@ TEST(cli_calibrate_schedule_generate_round_trip)
               test_path("err.json"), test_path("err.png"));
     CHECK_CLI(0, "MACs", "schedule --errors %s --alpha 0.3 --out %s", test_path("err.json"), test_path("s.json"));
     CHECK_CLI(0, "MACs 0.", "schedule --errors %s --target-macs 0.7 --out %s", test_path("err.json"), test_path("t.json"));
-    CHECK_CLI(0, "than uncached (", "generate --model %s --steps 12 --class 1 --cache smooth:schedule=%s --compare-uncached --report %s",
+    CHECK_CLI(0, " uncached (", "generate --model %s --steps 12 --class 1 --cache smooth:schedule=%s --compare-uncached --report %s",
               model(), test_path("s.json"), test_path("rep.json"));
     json_t *j;
     CHECK_OK(json_load_object_file(test_path("rep.json"), 1u << 20, &j));

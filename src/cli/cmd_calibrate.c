@@ -270,10 +270,17 @@ int cmd_calibrate(int argc, char **argv)
         goto done;
     }
     if (!quiet) {
-        fprintf(stderr, "calibrated %s on %ld sample%s (%s, %d step%s, cfg %g%s%s); wrote %s%s%s\n", target, samples,
+        /* the calibrator's options as words: "k=3,averaging=pooled" -> ", k 3, averaging pooled" */
+        char opts[128] = "";
+        const char *o = strchr(spec, ':');
+        for (size_t w = 0; o && *o && w + 3 < sizeof opts; o++) {
+            if (*o == ':' || *o == ',') opts[w++] = ',', opts[w++] = ' ';
+            else opts[w++] = *o == '=' ? ' ' : *o;
+            opts[w] = '\0';
+        }
+        fprintf(stderr, "calibrated %s on %ld sample%s (%s, %d step%s, cfg %g%s); wrote %s%s%s\n", target, samples,
                 samples == 1 ? "" : "s", sc_sampler_name(p.sampler), p.steps, p.steps == 1 ? "" : "s", (double)p.cfg,
-                strcmp(target, "smooth") ? "" : ", ",
-                strcmp(target, "smooth") ? "" : strchr(spec, ':') + 1, out, plot ? " and " : "", plot ? plot : "");
+                opts, out, plot ? " and " : "", plot ? plot : "");
         const char *warning = sc_calibration_warning(cal);
         if (warning) fprintf(stderr, "warning: %s: %s\n", out, warning);
     }

@@ -19,8 +19,8 @@ int cmd_policies(int argc, char **argv)
     for (int i = 0; sc_policy_at(i, &d); i++) {
         printf("%-12s %s\n%-12s   options: %s\n", d.name, d.about, "", d.options);
         if (d.calibration)
-            printf("%-12s   calibrate --for %s: %s (%d samples by default; %s)\n", "", d.name, d.calibration,
-                   d.calibration_samples, d.calibration_options);
+            printf("%-12s   calibrate --for %s: %s (%d sample%s by default; %s)\n", "", d.name, d.calibration,
+                   d.calibration_samples, d.calibration_samples == 1 ? "" : "s", d.calibration_options);
     }
     printf("every policy also takes store=f32|bf16: the stored sub-layer outputs in float32 (default) or bf16\n"
            "(half the cache memory, widened when reused; e.g. --cache fora:n=2,store=bf16)\n");

@@ -87,10 +87,10 @@ void report_print_line(FILE *f, const report_entry *e, int steps)
         timing_speedup_text(sp, sizeof sp, e->speedup);
         const timing_summary *t = &e->timing;
         if (t->repeats > 1)
-            fprintf(f, "; %s than uncached (%.2f s; median of %d paired runs, range %.2f-%.2fx)", sp, e->ref_seconds,
+            fprintf(f, "; %s uncached (%.2f s; median of %d paired runs, range %.2f-%.2fx)", sp, e->ref_seconds,
                     t->repeats, t->speedup_lo, t->speedup_hi);
         else
-            fprintf(f, "; %s than uncached (%.2f s; one run, --repeats 3 or more gives a median)", sp, e->ref_seconds);
+            fprintf(f, "; %s uncached (%.2f s; one run, --repeats 3 or more gives a median)", sp, e->ref_seconds);
         fprintf(f, "; latent rel-L2 %.4g", e->latent_rel_l2);
         if (!isnan(e->psnr)) fprintf(f, "; PSNR %.2f dB, SSIM %.4f", e->psnr, e->ssim);
         if (e->has_audio) fprintf(f, "; audio SNR %.2f dB, log-mel distance %.3f dB", e->audio_snr, e->mel_distance);

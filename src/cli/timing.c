@@ -40,8 +40,8 @@ void timing_summarise(const double *ref, const double *run, int n, double mac_ra
 
 void timing_speedup_text(char *buf, unsigned long cap, double speedup)
 {
-    if (!isfinite(speedup)) snprintf(buf, cap, "of unknown speed");
-    else if (speedup >= 1.005) snprintf(buf, cap, "%.2fx faster", speedup);
-    else if (speedup > 1 / 1.005) snprintf(buf, cap, "as fast");
-    else snprintf(buf, cap, "%.2fx slower", 1.0 / speedup);
+    if (!isfinite(speedup)) snprintf(buf, cap, "of unknown speed against");
+    else if (speedup >= 1.005) snprintf(buf, cap, "%.2fx faster than", speedup);
+    else if (speedup > 1 / 1.005) snprintf(buf, cap, "as fast as");
+    else snprintf(buf, cap, "%.2fx slower than", 1.0 / speedup);
 }

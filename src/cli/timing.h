@@ -22,7 +22,7 @@ typedef struct {
 double timing_median(const double *v, int n);
 /* From n paired times (ref[i] the baseline's, run[i] the compared run's) and the run's MAC ratio. */
 void timing_summarise(const double *ref, const double *run, int n, double mac_ratio, timing_summary *out);
-/* "1.52x faster" / "1.31x slower" / "as fast" into buf. */
+/* "1.52x faster than" / "1.31x slower than" / "as fast as" into buf (then the baseline's name). */
 void timing_speedup_text(char *buf, unsigned long cap, double speedup);
 
 #endif

@@ -138,10 +138,13 @@ sc_status file_out_check(const char *path, int force)
         return err_fail(SC_ERR_ARG, "%s: the file name is %zu bytes; names are at most %d", path, strlen(name), NAME_MAX);
     if (!*name) return err_fail(SC_ERR_ARG, "%s: names a folder, not a file", path);
     if (lstat(path, &st) == 0) {
-        if (!force)
-            return err_fail(SC_ERR_EXISTS, "%s: already exists (set force to overwrite)", path);
+        /* a folder (or link, device...) is never replaced, force or not: say so first */
+        if (S_ISDIR(st.st_mode))
+            return err_fail(SC_ERR_IO, "%s: is a folder; give a file name (in it, or another)", path);
         if (!S_ISREG(st.st_mode))
             return err_fail(SC_ERR_IO, "%s: exists and is not a regular file; not overwriting", path);
+        if (!force)
+            return err_fail(SC_ERR_EXISTS, "%s: already exists (set force to overwrite)", path);
     } else if (errno != ENOENT) {
         return err_fail(SC_ERR_IO, "%s: %s", path, strerror(errno));
     }
