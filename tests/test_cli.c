@@ -22,6 +22,10 @@ TEST(cli_help_lists_commands_and_options)
     CHECK_CLI(0, "generate", "--help");
     CHECK_CLI(0, "--latents-out FILE.npy", "generate --help");
     CHECK_CLI(0, "--model PATH", "info -h");
+    CHECK_CLI(0, "--latents-out FILE.npy", "help generate"); /* as git help COMMAND */
+    CHECK_CLI(2, "smoothcache help: unknown command 'frobnicate'", "help frobnicate");
+    /* each command's --model default is the one it can reach: info has no prompts */
+    CHECK_CLI(0, "else the shipped class demo)", "info --help");
     CHECK_CLI(2, "usage:", "%s", "");
     CHECK_CLI(2, "unknown command 'frobnicate'", "frobnicate");
 }

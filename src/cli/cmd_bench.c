@@ -15,7 +15,7 @@
 #include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
-    CLI_MODEL_OPTS,
+    CLI_MODEL_OPTS_DEFAULT("the shipped class demo; with prompts the text-to-image demo"),
     CLI_SAMPLING_OPTS,
     CLI_TEXT_FILE_OPTS,
     CLI_AUDIO_COND_OPTS,

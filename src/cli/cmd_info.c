@@ -8,7 +8,7 @@
 #include "cli/images.h"
 #include "smoothcache_tools.h"
 
-static const cli_opt k_opts[] = {CLI_MODEL_OPTS, CLI_VAE_OPT};
+static const cli_opt k_opts[] = {CLI_MODEL_OPTS_DEFAULT("the shipped class demo"), CLI_VAE_OPT};
 
 int cmd_info(int argc, char **argv)
 {

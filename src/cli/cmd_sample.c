@@ -12,7 +12,7 @@
 #include "smoothcache_tools.h"
 
 static const cli_opt k_opts[] = {
-    CLI_MODEL_OPTS,
+    CLI_MODEL_OPTS_DEFAULT("the shipped class demo"),
     CLI_VAE_OPT,
     {"--num", "N", "images to make (default 50000, as the paper's FID-50K)"},
     {"--batch", "B", "images generated together (default 8)"},

@@ -20,15 +20,20 @@ int cmd_policies(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 
-/* The options every command that loads a model accepts. */
-#define CLI_MODEL_OPTS                                                                         \
+/* The options every command that loads a model accepts; DEFAULT says which model runs without
+ * --model (the rule of common.c's default_name, as far as the command's flags reach it). */
+#define CLI_MODEL_OPTS_DEFAULT(DEFAULT)                                                        \
     {"--model", "PATH", "diffusers pipeline or transformer folder, .safetensors or torch .pt file " \
-                        "(default: $SMOOTHCACHE_MODEL, else a shipped model: the class demo; with prompts "    \
-                        "the text-to-image demo, or the audio demo when --out is a .wav or --spectrogram given)"},  \
+                        "(default: $SMOOTHCACHE_MODEL, else " DEFAULT ")"},                     \
     {"--heads", "N", "attention heads (only for single files of non-standard width)"},          \
     {"--input-size", "N", "latent side (only for single files without pos_embed)"},             \
     {"--origin", "NAME", "force the numerics of 'original' (DiT repo) or 'diffusers'"},         \
     CLI_DTYPE_OPT
+
+/* generate's: every shipped model can be the default. */
+#define CLI_MODEL_OPTS                                                                         \
+    CLI_MODEL_OPTS_DEFAULT("a shipped model: the class demo; with prompts the text-to-image demo, or the audio " \
+                           "demo when --out is a .wav or --spectrogram given")
 
 /* The compute precision of a model's matrix products. */
 #define CLI_DTYPE_OPT                                                                          \

@@ -66,6 +66,17 @@ int main(int argc, char **argv)
         usage(stderr);
         return CLI_EXIT_USAGE;
     }
+    if (!strcmp(argv[1], "help") && argc > 2) {
+        /* `smoothcache help generate` = `smoothcache generate --help` (git's and go's habit) */
+        for (size_t i = 0; i < sizeof k_commands / sizeof *k_commands; i++)
+            if (!strcmp(argv[2], k_commands[i].name)) {
+                char *args[] = {"--help", NULL};
+                return k_commands[i].run(1, args);
+            }
+        fprintf(stderr, "smoothcache help: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
