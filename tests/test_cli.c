@@ -165,6 +165,12 @@ TEST(cli_calibrate_schedule_generate_round_trip)
 {
     CHECK_CLI(0, "calibrated smooth on 3 samples", "calibrate --model %s --steps 12 --samples 3 --out %s --plot %s", model(),
               test_path("err.json"), test_path("err.png"));
+    {
+        size_t len;
+        char *text = test_read(test_path("err.json"), &len);
+        CHECK_MSG(text && strstr(text, "\"dtype\": \"f32\""), "%.300s", text ? text : "(no err.json)");
+        free(text);
+    }
     CHECK_CLI(0, "MACs", "schedule --errors %s --alpha 0.3 --out %s", test_path("err.json"), test_path("s.json"));
     CHECK_CLI(0, "MACs 0.", "schedule --errors %s --target-macs 0.7 --out %s", test_path("err.json"), test_path("t.json"));
     CHECK_CLI(0, " uncached (", "generate --model %s --steps 12 --class 1 --cache smooth:schedule=%s --compare-uncached --report %s",
@@ -223,6 +229,13 @@ TEST(cli_bench_prints_one_row_per_policy)
               test_path("b.json"));
     CHECK(strstr(test_cli_output, "none") && strstr(test_cli_output, "fora:n=3") && strstr(test_cli_output, "MAC ratio"));
     CHECK(strstr(test_cli_output, "range") && strstr(test_cli_output, "median of 3 runs")); /* --repeats 3 by default */
+    CHECK(strstr(test_cli_output, " (f32), ddim, 6 steps")); /* the precision it ran at, in the header and the JSON */
+    {
+        size_t len;
+        char *text = test_read(test_path("b.json"), &len);
+        CHECK_MSG(text && strstr(text, "\"dtype\": \"f32\""), "%s", text ? text : "(no b.json)");
+        free(text);
+    }
     CHECK_CLI(2, "at least one --cache", "bench --model %s --steps 2", model());
     CHECK_CLI(2, "--repeats: 0 is out of range", "bench --model %s --steps 2 --cache fora --repeats 0", model());
     /* a negative count is a number out of range, not "not an integer"; inf and nan are not finite */

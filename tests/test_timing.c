@@ -60,7 +60,7 @@ TEST(timing_flags_an_impossible_speedup_from_a_slow_baseline)
     int cls = 0;
     const sc_cond c = {.n = 1, .classes = &cls};
     p.cond = &c;
-    CHECK_OK(report_write(test_path("r.json"), "m", &p, NULL, e, 2, 1));
+    CHECK_OK(report_write(test_path("r.json"), "m", "f32", &p, NULL, e, 2, 1));
     json_t *j;
     CHECK_OK(json_load_object_file(test_path("r.json"), 1u << 20, &j));
     const json_t *run1 = json_array_get(json_object_get(j, "runs"), 1);

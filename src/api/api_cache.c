@@ -154,6 +154,7 @@ sc_status calibration_record(sc_calibration *c, const sc_model *p, const sc_gen_
     if (!c->meta) {
         c->meta = json_object();
         json_object_set_new(c->meta, "model", json_string(p->path));
+        json_object_set_new(c->meta, "dtype", json_string(sc_dtype_name(p->net->be->dtype)));
         json_object_set_new(c->meta, "cfg", json_real(gp->cfg));
         json_object_set_new(c->meta, "seed", json_integer((json_int_t)gp->seed));
         json_object_set_new(c->meta, "classes", json_array());

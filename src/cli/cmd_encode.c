@@ -252,8 +252,8 @@ int cmd_encode(int argc, char **argv)
         goto done;
     }
     if (!quiet) {
-        fprintf(stderr, "encoded %d prompt%s (%d distinct) to %d tokens with %s (%s, %s tokenizer)", pl.n,
-                pl.n == 1 ? "" : "s", unique, L, ei.variant, ei.dtype, ti.semantics);
+        fprintf(stderr, "encoded %d prompt%s (%d distinct) to %d tokens with %s (%s weights computed in %s, %s tokenizer)",
+                pl.n, pl.n == 1 ? "" : "s", unique, L, ei.variant, ei.dtype, ei.compute_dtype, ti.semantics);
         if (cut) fprintf(stderr, "; %d cut to fit", cut);
         fprintf(stderr, "\nwrote %s\n", out);
     }

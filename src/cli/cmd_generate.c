@@ -333,7 +333,7 @@ int cmd_generate(int argc, char **argv)
         r = cli_fail(&a);
         goto done;
     }
-    if (report && report_write(report, cli_model_path(&a), &p, info.takes_text ? tc.summary : NULL, &e, 1, force) != SC_OK) {
+    if (report && report_write(report, cli_model_path(&a), info.compute_dtype, &p, info.takes_text ? tc.summary : NULL, &e, 1, force) != SC_OK) {
         r = cli_fail(&a);
         goto done;
     }

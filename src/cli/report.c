@@ -234,11 +234,12 @@ static sc_status save_json(const char *path, const json_t *root, size_t flags, i
     return s;
 }
 
-sc_status report_write(const char *path, const char *model, const sc_gen_params *p, const char *prompts,
-                       const report_entry *e, int n, int force)
+sc_status report_write(const char *path, const char *model, const char *dtype, const sc_gen_params *p,
+                       const char *prompts, const report_entry *e, int n, int force)
 {
     json_t *root = json_object(), *cls = json_array(), *runs = json_array();
     json_object_set_new(root, "model", json_string(model));
+    json_object_set_new(root, "dtype", json_string(dtype));
     json_object_set_new(root, "sampler", json_string(sc_sampler_name(p->sampler)));
     json_object_set_new(root, "steps", json_integer(p->steps));
     json_object_set_new(root, "cfg", json_real(p->cfg));

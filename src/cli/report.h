@@ -44,8 +44,9 @@ sc_status report_write_csv(const char *path, const report_entry *e, int n, int f
 /* Quality (PSNR when every entry has images, else latent relative L2) against wall-clock
  * speed-up (by_macs = 0) or MAC speed-up (1), one line per policy name (the part before ':'). */
 sc_status report_plot(const char *path, const report_entry *e, int n, int by_macs, int force);
-/* prompts: the text-to-image prompts as one line (written instead of the class list), or NULL. */
-sc_status report_write(const char *path, const char *model, const sc_gen_params *p, const char *prompts,
-                       const report_entry *e, int n, int force);
+/* prompts: the text-to-image prompts as one line (written instead of the class list), or NULL;
+ * dtype: the compute precision the model ran at ("f32", "bf16", "int8"). */
+sc_status report_write(const char *path, const char *model, const char *dtype, const sc_gen_params *p,
+                       const char *prompts, const report_entry *e, int n, int force);
 
 #endif

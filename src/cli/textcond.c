@@ -195,7 +195,8 @@ int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int
         for (int i = 0; i < pl.n && !r; i++) list[i] = pl.text[i];
         if (!r && k > pl.n) list[pl.n] = negative;
         if (!quiet && !r)
-            fprintf(stderr, "encoding %d prompt%s with %s (%s)\n", k, k == 1 ? "" : "s", ei.variant, ei.compute_dtype);
+            fprintf(stderr, "encoding %d prompt%s%s with %s (%s)\n", pl.n, pl.n == 1 ? "" : "s",
+                    k > pl.n ? " and the negative prompt" : "", ei.variant, ei.compute_dtype);
         /* A prompt longer than L tokens is cut, as the pipelines cut it: said, once per prompt. */
         int32_t *probe = r ? NULL : malloc((size_t)L * sizeof *probe);
         for (int i = 0; probe && i < k; i++) {
