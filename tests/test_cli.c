@@ -405,3 +405,22 @@ TEST(cli_generate_writes_the_uncached_pictures_beside_the_cached_ones)
     CHECK_CLI(1, "already exists", "generate --steps 2 --compare-uncached --out %s --out-uncached %s",
               test_path("n.png"), test_path("u.png"));
 }
+
+TEST(cli_a_schedule_made_elsewhere_is_warned_about)
+{
+    /* A schedule calibrated on another model at another guidance, with a key this DiT lacks and
+     * none for its MLP: it runs (it is valid) and every mismatch is said. */
+    FILE *f = fopen(test_path("other.json"), "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "{\"attn\": [1, 0, 1, 0, 1, 1], \"attn2\": [1, 1, 0, 1, 0, 1],\n"
+               " \"_meta\": {\"model\": \"models/elsewhere\", \"cfg\": 1.5, \"sampler\": \"ddim\", \"steps\": 6,\n"
+               "           \"macs_per_sample\": {\"forward\": 123456789}}}\n");
+    fclose(f);
+    CHECK_CLI(0, "made at cfg 1.5; this generation uses cfg 4", "generate --model %s --steps 6 --class 1 --cache "
+              "smooth:schedule=%s --latents-out %s", model(), test_path("other.json"), test_path("o.npy"));
+    CHECK(strstr(test_cli_output, "was made on another model, models/elsewhere (0.1235 GMACs per forward"));
+    CHECK(strstr(test_cli_output, "1 key names components this model does not have (attn2): ignored"));
+    CHECK(strstr(test_cli_output, "no schedule for mlp (ff"));
+    CHECK(strstr(test_cli_output, "computed attn 8/12, mlp 12/12")); /* the attn row, in both blocks */
+}

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdint.h>
 
 #include "cache/spec.h"
 #include "smoothcache.h"
@@ -42,6 +43,8 @@ typedef struct {
     int tokens, hidden;    /* the residual stream: [rows * tokens, hidden] */
     const int *timesteps;  /* [steps], model timesteps in call order */
     const char *sampler;   /* "ddim", ... (for messages) */
+    float cfg;             /* the guidance scale (for checks against calibration files) */
+    uint64_t macs_forward; /* the model's MACs per forward of one sample (the same) */
     cache_comps comp;      /* the model's components, in block order */
     int has_modulated_input; /* the model can give block l's modulated input (cache_view) */
     sc_shape out;          /* one row's model output: [out_channels, ...spatial] */

@@ -82,6 +82,7 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
     unsigned char *type_rows = malloc((size_t)(nc + 1) * steps); /* the last row: ignored keys */
     sc_status s = type_rows ? SC_OK : err_fail(SC_ERR_NOMEM, "out of memory");
     int matched = 0, ignored = 0;
+    char first_ignored[64] = ""; /* the first such key, for the warning */
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)j, key, val) {
@@ -109,7 +110,7 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
             }
         }
         if (c < 0) { /* a component this model lacks: the key cannot apply */
-            ignored++;
+            if (!ignored++) snprintf(first_ignored, sizeof first_ignored, "%s", key);
             if ((s = read_row(val, what, key, context, steps, type_rows + (size_t)nc * steps))) break;
             continue;
         }
@@ -127,6 +128,17 @@ sc_status schedule_from_json(const json_t *j, const char *what, const char *cont
             if (typed[c]) memcpy(r, type_rows + (size_t)c * steps, (size_t)steps);
             else memset(r, 1, (size_t)steps);
         }
+    if (!s && matched && ignored)
+        err_warn("%s: %d key%s name%s components this model does not have (%s): ignored", what, ignored,
+                 ignored == 1 ? "" : "s", ignored == 1 ? "s" : "", first_ignored);
+    for (int c = 0; c < nc && !s && matched; c++) {
+        int named = typed[c];
+        for (int l = 0; l < depth && !named; l++) named = blockset[l * nc + c];
+        if (!named)
+            err_warn("%s: no schedule for %s%s%s%s: computed at every step", what, out->comps.name[c],
+                     out->comps.aliases[c] ? " (" : "", out->comps.aliases[c] ? out->comps.aliases[c] : "",
+                     out->comps.aliases[c] ? ")" : "");
+    }
     if (!s && !matched) {
         char known[256];
         comp_list(&out->comps, known, sizeof known);
@@ -163,6 +175,17 @@ void schedule_check_meta(const json_t *meta, const char *path, const cache_gen *
     if (json_is_integer(steps) && json_integer_value(steps) != g->steps)
         err_warn("%s was made for %lld steps; this generation makes %d", path, (long long)json_integer_value(steps),
                  g->steps);
+    /* Guidance and the model change how much each layer's output moves between steps. */
+    const json_t *cfg = json_object_get(meta, "cfg");
+    if (json_is_number(cfg) && g->cfg > 0 && fabs(json_number_value(cfg) - g->cfg) > 1e-4 * fabs(g->cfg))
+        err_warn("%s was made at cfg %g; this generation uses cfg %g", path, json_number_value(cfg), (double)g->cfg);
+    const json_t *macs = json_object_get(meta, "macs_per_sample"), *fwd = json_object_get(macs, "forward");
+    if (json_is_integer(fwd) && g->macs_forward && (uint64_t)json_integer_value(fwd) != g->macs_forward) {
+        const json_t *model = json_object_get(meta, "model");
+        err_warn("%s was made on another model%s%s (%.4g GMACs per forward; this one %.4g)", path,
+                 json_is_string(model) ? ", " : "", json_is_string(model) ? json_string_value(model) : "",
+                 (double)json_integer_value(fwd) / 1e9, (double)g->macs_forward / 1e9);
+    }
 }
 
 sc_status schedule_load(const char *path, const char *context, cache_schedule *out)

@@ -161,7 +161,7 @@ sc_status pipeline_generate(pipeline *p, const sc_gen_params *gp, const cache_po
     if (s) goto done;
     cache_gen cg = {.steps = gp->steps, .depth = m->depth, .rows = rows, .images = N, .tokens = g.ws->tokens,
                     .hidden = m->hidden, .timesteps = g.plan.timesteps, .sampler = sampler_name(gp->sampler),
-                    .has_modulated_input = m->family->modulated_input != NULL, .be = m->be};
+                    .cfg = gp->cfg, .macs_forward = m->macs_forward, .has_modulated_input = m->family->modulated_input != NULL, .be = m->be};
     comps_of(m, &cg.comp);
     cg.out = *shape;
     cg.out.dims[0] = m->out_channels;
