@@ -416,6 +416,9 @@ TEST(precision_convert_writes_bf16_that_loads_as_bf16)
     CHECK_OK(sc_convert_checkpoint_dtype(test_source("models/demo/diffusion_pytorch_model.safetensors"), out, 1,
                                          SC_DTYPE_BF16, &n));
     CHECK(n == 120);
+    /* the demo's file is F16: bf16 keeps its size, and the CLI says so */
+    CHECK_CLI(0, "120 of its tensors were F16: as bf16 they take the same room", "convert %s %s --dtype bf16 --force",
+              test_source("models/demo/diffusion_pytorch_model.safetensors"), test_path("demo-bf16-cli.safetensors"));
     st_file *src, *dst;
     CHECK_OK(st_open(test_source("models/demo/diffusion_pytorch_model.safetensors"), &src));
     CHECK_OK(st_open(out, &dst));
