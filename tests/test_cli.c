@@ -221,6 +221,13 @@ TEST(cli_calibrate_and_schedule_reject_bad_usage)
     test_write(test_path("bad.json"), "{\"attn\": 3}", 11);
     CHECK_CLI(1, "not a calibration file", "schedule --errors %s --alpha 0.1 --out %s", test_path("bad.json"), test_path("s.json"));
     CHECK_CLI(2, "unknown policy 'magic'", "generate --model %s --steps 2 --cache magic --latents-out %s", model(), test_path("o.npy"));
+    /* text-only flags on a class-conditional model are refused, not ignored */
+    CHECK_CLI(2, "--negative-prompt: this model is class-conditional: it takes no text",
+              "generate --model %s --steps 2 --negative-prompt blurry --latents-out %s", model(), test_path("o.npy"));
+    CHECK_CLI(2, "--max-length: this model is class-conditional", "bench --model %s --steps 2 --max-length 8 --cache fora",
+              model());
+    CHECK_CLI(2, "--tokenizer: this model is class-conditional", "calibrate --model %s --steps 4 --tokenizer t --out %s",
+              model(), test_path("c.json"));
 }
 
 TEST(cli_bench_prints_one_row_per_policy)

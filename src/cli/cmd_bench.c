@@ -158,6 +158,8 @@ int cmd_bench(int argc, char **argv)
     } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds")) {
         r = cli_usage_error(&a, "--prompts: this model is class-conditional: it takes --class N");
         goto done;
+    } else if ((r = cli_text_flags_unused(&a))) {
+        goto done;
     } else if (!classes) {
         classes = calloc(1, sizeof *classes);
         n = 1;

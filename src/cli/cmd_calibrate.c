@@ -190,6 +190,8 @@ int cmd_calibrate(int argc, char **argv)
     } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds") || a.parsed.n_repeats) {
         r = cli_usage_error(&a, "--prompts: this model is class-conditional: it takes --class or --samples");
         goto done;
+    } else if ((r = cli_text_flags_unused(&a))) {
+        goto done;
     }
     /* Deterministic classes: spread evenly over the model's range unless given. */
     all = malloc((size_t)samples * sizeof *all);

@@ -164,6 +164,8 @@ int cmd_generate(int argc, char **argv)
     } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds") || a.parsed.n_repeats) {
         r = cli_usage_error(&a, "--prompt: this model is class-conditional: it takes --class N");
         goto done;
+    } else if ((r = cli_text_flags_unused(&a))) {
+        goto done;
     } else if (!classes) {
         /* Without --class: one image per class for small models (the demo's 10), class 0 else. */
         n = info.num_classes <= 16 ? info.num_classes : 1;

@@ -268,3 +268,13 @@ void cli_text_to_cond(const cli_text *t, sc_cond *c)
     c->text_len = t->L;
     c->text_dim = t->D;
 }
+
+int cli_text_flags_unused(const cli_args *a)
+{
+    static const char *const flags[] = {"--negative-prompt", "--negative-embeds", "--text-encoder", "--tokenizer",
+                                        "--max-length"};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (cli_get(a, flags[i]))
+            return cli_usage_error(a, "%s: this model is class-conditional: it takes no text (--class N)", flags[i]);
+    return 0;
+}

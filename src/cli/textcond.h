@@ -32,6 +32,10 @@ typedef struct {
     char **prompts;      /* [n] each prompt (NULL when given as embeddings) */
 } cli_text;
 
+/* For a class-conditional model: a usage error naming the first text-only flag given (the
+ * negative side, the encoder, the tokenizer, the length), else 0. */
+int cli_text_flags_unused(const cli_args *a);
+
 /* Reads the prompts or embeddings and encodes what needs encoding (the text encoder is freed
  * before returning). guided: the negative side is needed. Returns an exit status. */
 int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int guided, int quiet, cli_text *t);
