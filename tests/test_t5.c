@@ -241,6 +241,12 @@ TEST(t5_encode_command_names_bad_prompts_and_flags)
     st = test_cli(args, &log);
     CHECK_MSG(st == 2 && strstr(log, "must end in .npz"), "exit %d:\n%s", st, log);
     free(log);
+    /* an encoder folder alone (its tokenizer is the pipeline's tokenizer/): the way out is said */
+    snprintf(args, sizeof args, "encode --model %s --prompt hi --out %s", model, test_path("x.npz"));
+    st = test_cli(args, &log);
+    CHECK_MSG(st == 1 && strstr(log, "no tokenizer.json or spiece.model") && strstr(log, "name it with --tokenizer PATH"),
+              "exit %d:\n%s", st, log);
+    free(log);
     /* An encoder whose vocabulary is smaller than the tokenizer's ids. */
     snprintf(args, sizeof args, "encode --model %s --tokenizer %s --prompt hi --out %s", test_fixture_sub("t5", "v1_0"),
              tok, test_path("x.npz"));

@@ -148,7 +148,15 @@ int cmd_encode(int argc, char **argv)
     float *emb = NULL;
     int *first = NULL;
     r = CLI_EXIT_FAIL;
-    if (sc_tokenizer_load(tokenizer_path(&a), sem, &tok) != SC_OK || sc_text_encoder_load_opts(model, &lo, &enc) != SC_OK) {
+    if (sc_tokenizer_load(tokenizer_path(&a), sem, &tok) != SC_OK) {
+        const int missing = strstr(sc_last_error(), ": no tokenizer.json or spiece.model") != NULL;
+        r = cli_fail(&a);
+        if (missing && !cli_get(&a, "--tokenizer"))
+            fprintf(stderr, "smoothcache encode: (a T5 encoder folder without its tokenizer: name it with --tokenizer "
+                            "PATH, or give the pipeline folder that holds tokenizer/ and text_encoder/)\n");
+        goto done;
+    }
+    if (sc_text_encoder_load_opts(model, &lo, &enc) != SC_OK) {
         r = cli_fail(&a);
         goto done;
     }
