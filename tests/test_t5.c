@@ -241,6 +241,12 @@ TEST(t5_encode_command_names_bad_prompts_and_flags)
     st = test_cli(args, &log);
     CHECK_MSG(st == 2 && strstr(log, "must end in .npz"), "exit %d:\n%s", st, log);
     free(log);
+    /* a folder given as the prompts file */
+    snprintf(args, sizeof args, "encode --model %s --tokenizer %s --prompts %s --out %s", model, tok,
+             test_fixture_sub("t5", "pipeline"), test_path("x.npz"));
+    st = test_cli(args, &log);
+    CHECK_MSG(st == 1 && strstr(log, "is a folder, not a file of prompts"), "exit %d:\n%s", st, log);
+    free(log);
     /* an encoder folder alone (its tokenizer is the pipeline's tokenizer/): the way out is said */
     snprintf(args, sizeof args, "encode --model %s --prompt hi --out %s", model, test_path("x.npz"));
     st = test_cli(args, &log);

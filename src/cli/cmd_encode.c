@@ -17,7 +17,7 @@ static const cli_opt k_opts[] = {
     {"--semantics", "NAME", "transformers (default: as the pipelines tokenize) or sentencepiece (the "
                             "sentencepiece library's encode of spiece.model)"},
     {"--prompt", "TEXT...", "a prompt (repeat the flag for more)"},
-    {"--prompts", "FILE", "UTF-8 text, one prompt a line (an empty line is the empty prompt)"},
+    {"--prompts", "FILE", "UTF-8 text, one prompt a line (an empty line is the empty prompt; '-': the standard input)"},
     {"--max-length", "N", "tokens per prompt, 1..4096: longer prompts are cut (</s> kept), shorter padded "
                           "(default: the longest prompt, cut at the tokenizer's model_max_length; a Stable Audio "
                           "pipeline: model_max_length, as its pipeline pads)"},

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/prompts.h"
 #include "smoothcache_tools.h"
@@ -33,19 +34,33 @@ int prompts_add(prompt_list *l, const char *s, size_t len)
 
 int prompts_read(const cli_args *a, const char *path, prompt_list *l)
 {
-    FILE *f = fopen(path, "rb");
+    /* "-": the standard input (a pipe, a here-document) */
+    const int std_in = !strcmp(path, "-");
+    struct stat st;
+    if (!std_in && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "smoothcache %s: %s: is a folder, not a file of prompts (one a line)\n", a->command, path);
+        return CLI_EXIT_FAIL;
+    }
+    FILE *f = std_in ? stdin : fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "smoothcache %s: %s: cannot open: ", a->command, path);
         perror(NULL);
         return CLI_EXIT_FAIL;
     }
     char *buf = malloc(MAX_PROMPTS_FILE + 1);
-    const size_t n = buf ? fread(buf, 1, MAX_PROMPTS_FILE + 1, f) : 0;
+    size_t n = 0;
+    while (buf && n < MAX_PROMPTS_FILE + 1) { /* a pipe gives its bytes in pieces */
+        const size_t got = fread(buf + n, 1, MAX_PROMPTS_FILE + 1 - n, f);
+        if (!got) break;
+        n += got;
+    }
     const int err = ferror(f);
-    fclose(f);
+    if (!std_in) fclose(f);
     if (!buf || err) {
+        const int oom = !buf;
         free(buf);
-        fprintf(stderr, "smoothcache %s: %s: cannot read\n", a->command, path);
+        fprintf(stderr, "smoothcache %s: %s: cannot read%s\n", a->command, std_in ? "the standard input" : path,
+                oom ? " (out of memory)" : "");
         return CLI_EXIT_FAIL;
     }
     if (n > MAX_PROMPTS_FILE) {

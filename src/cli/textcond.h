@@ -14,7 +14,7 @@
     {"--prompt", "TEXT...", "text models (PixArt, Stable Audio): a prompt, one image or clip each (repeat the flag for more)"},    \
     CLI_TEXT_FILE_OPTS
 #define CLI_TEXT_FILE_OPTS                                                                                   \
-    {"--prompts", "FILE", "text models: UTF-8 text, one prompt a line (an empty line: the empty prompt), one image or clip each"},            \
+    {"--prompts", "FILE", "text models: UTF-8 text, one prompt a line (an empty line: the empty prompt; '-': the standard input), one image or clip each"},            \
     {"--negative-prompt", "TEXT", "what guidance steers away from (default as the pipelines: PixArt the empty prompt, Stable Audio an all-zero text)"}, \
     {"--prompt-embeds", "FILE.npz", "prompts already encoded by smoothcache encode (prompt_embeds, attention_mask)"}, \
     {"--negative-embeds", "FILE.npz", "the negative side already encoded (1 row, or one per prompt)"},       \
