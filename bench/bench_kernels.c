@@ -161,6 +161,35 @@ int main(int argc, char **argv)
         mm_destroy(mm);
         free(qkv), free(dense), free(att), free(scores);
     }
+    /* float32 attention (attention.c: oneDNN products around a vectorised softmax; above
+     * CPU_ATT_QBLOCK tokens one query block of one (sample, head) at a time): DiT-XL/2's and
+     * PixArt-alpha 512's shapes, against the f32 peak. */
+    for (int shape = 0; shape < 2; shape++) {
+        const int B = 2, T = shape ? 1024 : 256, H = 16, hd = 72;
+        const int64_t D = (int64_t)H * hd, M = (int64_t)B * T;
+        float *qkv = malloc(sizeof(float) * (size_t)(M * 3 * D)), *dense = malloc(sizeof(float) * (size_t)(M * 3 * D));
+        float *att = malloc(sizeof(float) * (size_t)(M * D));
+        float *scores = malloc(sizeof(float) * cpu_attention_scratch(B, T, H));
+        mm_ctx *mm = NULL;
+        if (!qkv || !dense || !att || !scores || mm_create(&mm)) {
+            fprintf(stderr, "bench_kernels: out of memory\n");
+            return 1;
+        }
+        for (int64_t i = 0; i < M * 3 * D; i++) qkv[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+        double tf[100];
+        const int calls = shape ? 3 : 10;
+        for (int r = 0; r < rounds; r++) {
+            const double t0 = now();
+            for (int i = 0; i < calls; i++)
+                cpu_attention(mm, qkv, qkv + D, qkv + 2 * D, 3 * D, att, dense, scores, B, T, H, hd, MM_F32);
+            tf[r] = (now() - t0) / calls;
+        }
+        const double f = median(tf, rounds), gflop = 4.0 * B * H * (double)T * T * hd / 1e9;
+        printf("f32 attention B %d T %d H %d hd %d: %.3f ms (%.0f GFLOP/s, %.0f%% of the f32 peak 228)\n", B, T, H, hd,
+               1e3 * f, gflop / f, 100 * gflop / f / 228);
+        mm_destroy(mm);
+        free(qkv), free(dense), free(att), free(scores);
+    }
     dnnl_stream_destroy(s);
     dnnl_engine_destroy(eng);
     return 0;
