@@ -383,6 +383,13 @@ TEST(pixart_calibration_equals_official_helper)
     int st = test_cli(args, &log);
     CHECK_MSG(st == 0, "exit %d:\n%s", st, log);
     free(log);
+    /* --samples against the prompts file: refused before anything is encoded */
+    snprintf(args, sizeof args, "calibrate --model %s --prompts %s --samples 99 --steps 10 --out %s", pipe,
+             test_fixture_sub("pixart", "pipe_alpha/ref/prompts.txt"), test_path("cal99.json"));
+    st = test_cli(args, &log);
+    CHECK_MSG(st == 2 && strstr(log, "--samples 99: the prompts give") && !strstr(log, "encoding"), "exit %d:\n%s", st,
+              log);
+    free(log);
     json_t *ours, *ref;
     CHECK_OK(json_load_object_file(cal, 1 << 20, &ours));
     CHECK_OK(json_load_object_file(test_fixture_sub("pixart", "cache/calib_rows.json"), 1 << 20, &ref));

@@ -9,6 +9,7 @@
 #include "cli/audio.h"
 #include "cli/commands.h"
 #include "cli/mpi.h"
+#include "cli/prompts.h"
 #include "cli/textcond.h"
 #include "smoothcache_tools.h"
 
@@ -180,6 +181,19 @@ int cmd_calibrate(int argc, char **argv)
             goto done;
         sc_vae_free(vae);
         vae = NULL;
+        /* --samples against the prompts' count before the encoder runs (a file on disk is read
+         * twice: cheap beside encoding it; the standard input only once, below) */
+        const char *pfile = cli_get(&a, "--prompts");
+        if (cli_get(&a, "--samples") && !cli_get(&a, "--prompt-embeds") && (!pfile || strcmp(pfile, "-"))) {
+            prompt_list pl = {0};
+            if (pfile && (r = prompts_read(&a, pfile, &pl))) goto done;
+            const long given = (long)pl.n + a.parsed.n_repeats;
+            prompts_free(&pl);
+            if (given > 0 && given != samples) {
+                r = cli_usage_error(&a, "--samples %ld: the prompts give %ld samples (one each)", samples, given);
+                goto done;
+            }
+        }
         if ((r = cli_text_cond(&a, m, &info, p.cfg > 1.0f, quiet, &tc))) goto done;
         if (cli_get(&a, "--samples") && samples != tc.n) {
             r = cli_usage_error(&a, "--samples %ld: the prompts give %d samples (one each)", samples, tc.n);
