@@ -153,6 +153,11 @@ int cmd_bench(int argc, char **argv)
             r = cli_usage_error(&a, "--class: this model draws from prompts (--prompts FILE)");
             goto done;
         }
+        if (mp.active && cli_get(&a, "--prompts") && !strcmp(cli_get(&a, "--prompts"), "-")) {
+            /* mpirun hands the standard input to rank 0 only */
+            r = cli_usage_error(&a, "--prompts -: under mpirun only rank 0 reads the standard input; give a file");
+            goto done;
+        }
         if ((r = cli_text_cond(&a, m, &info, p.cfg > 1.0f, quiet_here, &tc))) goto done;
         n = tc.n;
     } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds")) {

@@ -194,6 +194,11 @@ int cmd_calibrate(int argc, char **argv)
                 goto done;
             }
         }
+        if (mp.active && cli_get(&a, "--prompts") && !strcmp(cli_get(&a, "--prompts"), "-")) {
+            /* mpirun hands the standard input to rank 0 only */
+            r = cli_usage_error(&a, "--prompts -: under mpirun only rank 0 reads the standard input; give a file");
+            goto done;
+        }
         if ((r = cli_text_cond(&a, m, &info, p.cfg > 1.0f, quiet, &tc))) goto done;
         if (cli_get(&a, "--samples") && samples != tc.n) {
             r = cli_usage_error(&a, "--samples %ld: the prompts give %d samples (one each)", samples, tc.n);
