@@ -353,7 +353,7 @@ TEST(audio_bench_reports_snr_and_mel_distance)
     free(text);
     /* --accuracy listens with the audio demo's checker: a random model's clips are not heard as
      * "A warm C major chord"; the column is there */
-    CHECK_CLI(0, "class acc", "bench --model %s --prompts %s --steps 6 --cache fora:n=2 --repeats 1 --accuracy --quiet",
+    CHECK_CLI(0, "prompt acc", "bench --model %s --prompts %s --steps 6 --cache fora:n=2 --repeats 1 --accuracy --quiet",
               pipe_dir(), ref_file("prompts.txt"));
     CHECK(strstr(test_cli_output, "%"));
 }

@@ -47,7 +47,7 @@ TEST(timing_flags_an_impossible_speedup_from_a_slow_baseline)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     report_print_line(f, &e[1], 50);
-    report_print_table(f, e, 2);
+    report_print_table(f, e, 2, 0);
     fclose(f);
     CHECK_MSG(strstr(text, "9.50x faster than uncached (9.50 s; median of 3 paired runs, range 9.40-9.60x)"), "%s", text);
     CHECK_MSG(strstr(text, "warning: fora:n=3: a 9.50x speed-up at MAC ratio 0.312 is beyond what skipping work can "

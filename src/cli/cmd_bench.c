@@ -301,7 +301,7 @@ int cmd_bench(int argc, char **argv)
     printf("%s (%s), %s, %d steps, cfg %g, %d %s, seed %llu\n", cli_model_path(&a), info.compute_dtype,
            sc_sampler_name(p.sampler), p.steps, (double)p.cfg, n,
            audio ? (n == 1 ? "clip" : "clips") : n == 1 ? "image" : "images", (unsigned long long)p.seed);
-    report_print_table(stdout, rows, n_specs + 1);
+    report_print_table(stdout, rows, n_specs + 1, info.takes_text);
     if ((json && report_write(json, cli_model_path(&a), info.compute_dtype, &p, info.takes_text ? tc.summary : NULL, rows, n_specs + 1,
                               force)) ||
         (csv && report_write_csv(csv, rows, n_specs + 1, force)) ||

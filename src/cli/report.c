@@ -141,7 +141,7 @@ static void print_num(FILE *f, const char *fmt, int width, double v)
     else fprintf(f, fmt, v);
 }
 
-void report_print_table(FILE *f, const report_entry *e, int n)
+void report_print_table(FILE *f, const report_entry *e, int n, int prompted)
 {
     int acc = 0, sound = 0;
     for (int i = 0; i < n; i++) acc |= !isnan(e[i].accuracy);
@@ -149,7 +149,7 @@ void report_print_table(FILE *f, const report_entry *e, int n)
     /* sound: the SNR and log-mel distance (dB) of the clips where pictures have PSNR and SSIM */
     fprintf(f, "%-44s %9s %9s %11s %9s %8s %8s %12s %10s %9s%s\n", "policy", "seconds", "speedup", "range", "MAC ratio",
             sound ? "SNR dB" : "PSNR", sound ? "mel dB" : "SSIM", "latent relL2", "policy ms", "setup ms",
-            acc ? "  class acc" : "");
+            acc ? (prompted ? " prompt acc" : "  class acc") : "");
     int noisy = 0;
     for (int i = 0; i < n; i++) {
         char name[NAME_COLS + 1], range[24] = "-";

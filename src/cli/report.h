@@ -38,7 +38,9 @@ void report_audio(report_entry *e, const float *wave, const float *ref, int n, i
                   int rate);
 void report_print_line(FILE *f, const report_entry *e, int steps);
 /* The table; entries whose speed-up is beyond 1 / MAC ratio are marked '!' and explained below. */
-void report_print_table(FILE *f, const report_entry *e, int n);
+/* prompted: the model draws from prompts (its accuracy column is "prompt acc": pictures or clips
+ * the demo's checker recognises as their prompt) rather than classes ("class acc"). */
+void report_print_table(FILE *f, const report_entry *e, int n, int prompted);
 /* One row per entry: policy,seconds,speedup,mac_ratio,psnr,ssim,latent_rel_l2,... */
 sc_status report_write_csv(const char *path, const report_entry *e, int n, int force);
 /* Quality (PSNR when every entry has images, else latent relative L2) against wall-clock
