@@ -48,8 +48,10 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.append(os.path.dirname(HERE))  # tools/: trainloop
 
 import check  # noqa: E402
+import trainloop  # noqa: E402
 import sounds  # noqa: E402
 import text  # noqa: E402
 
@@ -211,10 +213,7 @@ def main():
     opt = torch.optim.AdamW(modules.parameters(), lr=args.lr, betas=(0.9, 0.999), weight_decay=0.0)
 
     def lr_at(step):
-        if step < args.warmup:
-            return args.lr * (step + 1) / args.warmup
-        p = (step - args.warmup) / max(1, args.steps - args.warmup)
-        return args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
+        return trainloop.cosine_lr(step, args.lr, args.warmup, args.steps, args.min_lr_frac)
 
     S = z_all.shape[-1]
     rope = get_1d_rotary_pos_embed(dit.config.attention_head_dim // 2, S + 1, use_real=True,
@@ -240,8 +239,8 @@ def main():
             json.dump(dict(args=vars(args), step=step, total_steps=done_before + step), f, indent=1)
             f.write("\n")
 
-    run_loss, run_n = 0.0, 0
-    t_train = time.time()
+    log = trainloop.LossLog(args.log_every, args.steps, lr_at)
+    t_train = log.t0
     for step in range(args.steps):
         idx = torch.randint(0, len(caps), (args.batch,), generator=g)
         x0, cid = z_all[idx], cap_id[idx]
@@ -259,20 +258,9 @@ def main():
             pred = dit(xin, t, encoder_hidden_states=cross, global_hidden_states=glob, rotary_embedding=rope,
                        return_dict=False)[0]
         loss = (pred.float() - v).pow(2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        decay = min(args.ema, (1 + done_before + step) / (10 + done_before + step))
-        with torch.no_grad():
-            torch._foreach_lerp_(ema_params, params, 1.0 - decay)
-        run_loss += loss.item()
-        run_n += 1
-        if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
-            el = time.time() - t_train
-            print(f"step {step + 1:6d}  loss {run_loss / run_n:.5f}  lr {lr_at(step):.2e}  elapsed {el:7.1f}s  "
-                  f"({el / (step + 1):.3f}s/step)", flush=True)
-            run_loss, run_n = 0.0, 0
+        trainloop.optimiser_step(opt, loss, params)
+        trainloop.ema_update(ema_params, params, args.ema, done_before + step)
+        log.add(step, loss.item())
         if args.save_every and (step + 1) % args.save_every == 0 and step + 1 < args.steps:
             save(step + 1)
     save(args.steps)

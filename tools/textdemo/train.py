@@ -33,7 +33,6 @@ import argparse
 import copy
 import io
 import json
-import math
 import os
 import sys
 import time
@@ -44,8 +43,10 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.append(os.path.dirname(HERE))  # tools/: trainloop
 
 import captions  # noqa: E402
+import trainloop  # noqa: E402
 
 TRAIN_LEN = 16          # tokens per caption while training (every caption fits)
 PIPELINE_LEN = 120      # PixArtAlphaPipeline's max_sequence_length
@@ -266,21 +267,14 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.999), weight_decay=0.0)
 
     def lr_at(step):
-        if step < args.warmup:
-            return args.lr * (step + 1) / args.warmup
-        p = (step - args.warmup) / max(1, args.steps - args.warmup)
-        return args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
+        return trainloop.cosine_lr(step, args.lr, args.warmup, args.steps, args.min_lr_frac)
 
     T = 1000
-    betas = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
-    abar = torch.cumprod(1.0 - betas, dim=0)
-    sqrt_ab, sqrt_1mab = abar.sqrt().float(), (1.0 - abar).sqrt().float()
-    snr = abar / (1.0 - abar)
-    w_t = (snr.clamp(max=args.min_snr) / snr).float() if args.min_snr > 0 else torch.ones(T)
+    sqrt_ab, sqrt_1mab, w_t = trainloop.ddpm_schedule(T, args.min_snr)
     g = torch.Generator().manual_seed(args.seed + 1)
     ema_params, model_params = list(ema.parameters()), list(model.parameters())
-    run_loss, run_n = 0.0, 0
-    t_train = time.time()
+    log = trainloop.LossLog(args.log_every, args.steps, lr_at)
+    t_train = log.t0
     for step in range(args.steps):
         idx = torch.randint(0, args.data_size, (args.batch,), generator=g)
         x0, cid = x_all[idx], cap_id[idx].clone()
@@ -296,20 +290,9 @@ def main():
                          added_cond_kwargs={"resolution": None, "aspect_ratio": None}).sample
         mse = (pred.float() - noise).pow(2).mean(dim=(1, 2, 3))
         loss = (w_t[t] * mse).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        decay = min(args.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            torch._foreach_lerp_(ema_params, model_params, 1.0 - decay)
-        run_loss += mse.mean().item()
-        run_n += 1
-        if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
-            el = time.time() - t_train
-            print(f"step {step + 1:6d}  loss {run_loss / run_n:.5f}  lr {lr_at(step):.2e}  elapsed {el:7.1f}s  "
-                  f"({el / (step + 1):.3f}s/step)", flush=True)
-            run_loss, run_n = 0.0, 0
+        trainloop.optimiser_step(opt, loss, model_params)
+        trainloop.ema_update(ema_params, model_params, args.ema, step)
+        log.add(step, mse.mean().item())
         if args.save_every and (step + 1) % args.save_every == 0 and step + 1 < args.steps:
             export(ema, out, args.fp16)
             print(f"  exported EMA at step {step + 1}", flush=True)
