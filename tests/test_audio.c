@@ -351,6 +351,9 @@ TEST(audio_bench_reports_snr_and_mel_distance)
         CHECK_MSG(f && end > f + 1 && *end == ',' && isfinite(snr) && snr > 0, "%s", text);
     }
     free(text);
+    /* bench takes one --prompt as well (its repeatable flag is --cache) */
+    CHECK_CLI(0, "fora:n=2", "bench --model %s --prompt 'A warm C major chord' --steps 6 --cache fora:n=2 --repeats 1 --quiet",
+              pipe_dir());
     /* --accuracy listens with the audio demo's checker: a random model's clips are not heard as
      * "A warm C major chord"; the column is there */
     CHECK_CLI(0, "prompt acc", "bench --model %s --prompts %s --steps 6 --cache fora:n=2 --repeats 1 --accuracy --quiet",

@@ -226,6 +226,7 @@ TEST(cli_calibrate_and_schedule_reject_bad_usage)
               "generate --model %s --steps 2 --negative-prompt blurry --latents-out %s", model(), test_path("o.npy"));
     CHECK_CLI(2, "--max-length: this model is class-conditional", "bench --model %s --steps 2 --max-length 8 --cache fora",
               model());
+    CHECK_CLI(2, "--prompt: this model is class-conditional", "bench --model %s --steps 2 --prompt x --cache fora", model());
     CHECK_CLI(2, "--tokenizer: this model is class-conditional", "calibrate --model %s --steps 4 --tokenizer t --out %s",
               model(), test_path("c.json"));
 }

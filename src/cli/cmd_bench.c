@@ -17,6 +17,7 @@
 static const cli_opt k_opts[] = {
     CLI_MODEL_OPTS_DEFAULT("the shipped class demo; with prompts the text-to-image demo"),
     CLI_SAMPLING_OPTS,
+    {"--prompt", "TEXT", "text models: one prompt, one image or clip (several: --prompts FILE)"},
     CLI_TEXT_FILE_OPTS,
     CLI_AUDIO_COND_OPTS,
     {"--cache", "SPEC...", "a policy to compare (repeat the flag; {a,b,c} in a value sweeps it: fora:n={2,3,4})"},
@@ -160,8 +161,9 @@ int cmd_bench(int argc, char **argv)
         }
         if ((r = cli_text_cond(&a, m, &info, p.cfg > 1.0f, quiet_here, &tc))) goto done;
         n = tc.n;
-    } else if (cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds")) {
-        r = cli_usage_error(&a, "--prompts: this model is class-conditional: it takes --class N");
+    } else if (cli_get(&a, "--prompt") || cli_get(&a, "--prompts") || cli_get(&a, "--prompt-embeds")) {
+        r = cli_usage_error(&a, "%s: this model is class-conditional: it takes --class N",
+                            cli_get(&a, "--prompt") ? "--prompt" : cli_get(&a, "--prompts") ? "--prompts" : "--prompt-embeds");
         goto done;
     } else if ((r = cli_text_flags_unused(&a))) {
         goto done;

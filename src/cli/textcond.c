@@ -94,10 +94,17 @@ static char *summary_of_list(char *const *text, int count, const char *negative)
 int cli_text_cond(const cli_args *a, sc_model *m, const sc_model_info *info, int guided, int quiet, cli_text *t)
 {
     memset(t, 0, sizeof *t);
+    /* --prompt: repeatable (metavar "TEXT...") where it is the command's repeatable flag, once
+     * where another flag is (bench's --cache) */
     int n_cli = 0, repeatable = 0;
-    for (int i = 0; i < a->n_opts; i++) repeatable |= !strcmp(a->opts[i].name, "--prompt");
-    const char *const *cli_prompts = repeatable ? cli_get_all(a, &n_cli) : NULL;
-    if (!repeatable) n_cli = 0;
+    for (int i = 0; i < a->n_opts; i++)
+        if (!strcmp(a->opts[i].name, "--prompt")) {
+            const char *mv = a->opts[i].metavar;
+            repeatable = mv && strlen(mv) > 3 && !strcmp(mv + strlen(mv) - 3, "...");
+        }
+    const char *single = repeatable ? NULL : cli_get(a, "--prompt");
+    const char *const *cli_prompts = repeatable ? cli_get_all(a, &n_cli) : single ? &single : NULL;
+    if (!repeatable) n_cli = single ? 1 : 0;
     const char *file = cli_get(a, "--prompts"), *embeds = cli_get(a, "--prompt-embeds");
     const char *neg_embeds = cli_get(a, "--negative-embeds"), *negative = cli_get(a, "--negative-prompt");
     const char *encoder = cli_get(a, "--text-encoder"), *tokenizer = cli_get(a, "--tokenizer");
