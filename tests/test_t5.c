@@ -241,6 +241,13 @@ TEST(t5_encode_command_names_bad_prompts_and_flags)
     st = test_cli(args, &log);
     CHECK_MSG(st == 2 && strstr(log, "must end in .npz"), "exit %d:\n%s", st, log);
     free(log);
+    /* --prompts -: the standard input, read to its end */
+    test_write(file, "fine\nalso fine\n", 15);
+    snprintf(args, sizeof args, "encode --model %s --tokenizer %s --prompts - --out %s < %s", model, tok,
+             test_path("stdin.npz"), file);
+    st = test_cli(args, &log);
+    CHECK_MSG(st == 0 && strstr(log, "encoded 2 prompts (2 distinct)"), "exit %d:\n%s", st, log);
+    free(log);
     /* a folder given as the prompts file */
     snprintf(args, sizeof args, "encode --model %s --tokenizer %s --prompts %s --out %s", model, tok,
              test_fixture_sub("t5", "pipeline"), test_path("x.npz"));

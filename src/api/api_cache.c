@@ -104,9 +104,6 @@ sc_status sc_calibration_absorb(sc_calibration *c, const double *in, size_t n)
     return s;
 }
 
-/* The per-sample numbers the generations were conditioned on (a clip's seconds_start and
- * seconds_total): meta[name] = the value when every observed sample had the same one, else
- * {"min": a, "max": b}. */
 /* A float as the shortest decimal that reads back as the same float (2.048f: 2.048, not
  * 2.0480000972747803). */
 static double float_decimal(float v)
@@ -114,11 +111,15 @@ static double float_decimal(float v)
     char buf[32];
     for (int prec = 6; prec < 9; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-        if ((float)strtod(buf, NULL) == v) return strtod(buf, NULL);
+        const double d = strtod(buf, NULL);
+        if ((float)d == v) return d;
     }
     return (double)v;
 }
 
+/* The per-sample numbers the generations were conditioned on (a clip's seconds_start and
+ * seconds_total): meta[name] = the value when every observed sample had the same one, else
+ * {"min": a, "max": b}. */
 static void record_scalars(json_t *meta, const sc_cond *cond)
 {
     for (int k = 0; k < cond->n_scalars; k++) {

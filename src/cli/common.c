@@ -95,10 +95,6 @@ void cli_where_it_goes(const cli_args *a, const char *flag, const char *path)
 /* 1 when the command line gives prompts (then the default model is the text-to-image demo). */
 static int gives_prompts(const cli_args *a)
 {
-    for (int k = 0; k < a->n_opts; k++)
-        if (!strcmp(a->opts[k].name, "--prompt") && a->opts[k].metavar && strstr(a->opts[k].metavar, "...") &&
-            a->parsed.n_repeats)
-            return 1;
     return cli_get(a, "--prompt") || cli_get(a, "--prompts") || cli_get(a, "--prompt-embeds");
 }
 

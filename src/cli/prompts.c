@@ -48,12 +48,7 @@ int prompts_read(const cli_args *a, const char *path, prompt_list *l)
         return CLI_EXIT_FAIL;
     }
     char *buf = malloc(MAX_PROMPTS_FILE + 1);
-    size_t n = 0;
-    while (buf && n < MAX_PROMPTS_FILE + 1) { /* a pipe gives its bytes in pieces */
-        const size_t got = fread(buf + n, 1, MAX_PROMPTS_FILE + 1 - n, f);
-        if (!got) break;
-        n += got;
-    }
+    const size_t n = buf ? fread(buf, 1, MAX_PROMPTS_FILE + 1, f) : 0; /* to the end, a pipe's too */
     const int err = ferror(f);
     if (!std_in) fclose(f);
     if (!buf || err) {
